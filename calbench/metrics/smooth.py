@@ -151,3 +151,20 @@ def smece_from_counts(c: Counts, return_sigma: bool = False):
     if still.size:
         value_at_hi[still] = _smece_sigma_rows(grids, still, 1.0)
     return (value_at_hi, hi) if return_sigma else value_at_hi
+
+
+def smooth_curve(c: Counts, sigma: float, t_count: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The smoothed reliability curve behind smECE, for plots: ``(t, accuracy(t), density(t))``.
+
+    accuracy(t) = t - R(t) / (D(t) + 1e-4) with R, D as in the module docstring (one row per row of ``c``);
+    density is D normalised to integrate to 1 over [0, 1].
+    """
+    grids = _Grids(c)
+    e = grid_size(sigma)
+    hres, hden = grids.get(e)
+    lm = _eval_matrix(float(sigma), e, int(t_count))
+    r, d = hres @ lm, hden @ lm
+    t = np.linspace(0, 1, t_count)
+    acc = t[None, :] - r / (d + _DENSITY_EPS)
+    dens = d / np.maximum(d.mean(axis=1, keepdims=True), 1e-300)
+    return t, acc, dens
