@@ -79,6 +79,7 @@ def bootstrap(confidence: ArrayLike, correct: ArrayLike, *, n_resamples: int = 1
         if name in notes:
             entry["note"] = notes[name]
         out[name] = entry
+    out["n"] = {"value": g.n, "ci_low": g.n, "ci_high": g.n}
     return out
 
 
