@@ -1,0 +1,171 @@
+"""The transformers backend: batched generation with left padding; bf16 on GPU, float32 on CPU; LoRA
+adapters through peft."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from calbench.backends.base import Generation, cut_at_stop
+from calbench.elicit import Prompt, render
+from calbench.models import ModelNotFoundError, resolve_model, sha256_file
+
+#: Confidence levels read by :meth:`HFBackend.confidence_distribution` (the 0-10 scale).
+LEVELS = tuple(range(11))
+
+
+def _pick_device(device: str | None) -> str:
+    import torch
+
+    if device:
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+class HFBackend:
+    kind = "hf"
+
+    def __init__(self, model: str = "smollm2-135m-instruct", *, adapter: str | None = None,
+                 device: str | None = None, dtype: str | None = None, batch_size: int | None = None,
+                 install: bool = True, **_: Any):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.resolved = resolve_model(model, install=install)
+        self.device = _pick_device(device)
+        if dtype is None:
+            dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
+        self.dtype = dtype
+        self.batch_size = batch_size or (128 if self.device.startswith("cuda") else 16)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.resolved.path)
+            self.model = AutoModelForCausalLM.from_pretrained(self.resolved.path, dtype=getattr(torch, dtype))
+        except OSError as e:
+            raise ModelNotFoundError(f"could not load model {model!r} from {self.resolved.path}: {e}") from None
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "left"
+        self.adapter = adapter
+        self.adapter_sha256 = None
+        if adapter:
+            from peft import PeftModel
+
+            apath = Path(adapter)
+            if not (apath / "adapter_config.json").exists():
+                raise ModelNotFoundError(f"no LoRA adapter at {apath} (looked for {apath / 'adapter_config.json'})")
+            self.model = PeftModel.from_pretrained(self.model, str(apath))
+            weights = next(iter(sorted(apath.glob("adapter_model.*"))), None)
+            self.adapter_sha256 = sha256_file(weights) if weights else None
+        self.model.to(self.device).eval()
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def render(self, prompt: Prompt) -> str:
+        return render(self.tokenizer, prompt)
+
+    def _batches(self, texts: list[str]):
+        # Sort by length so that each batch pads little; yield (original indices, texts).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield idx, [texts[i] for i in idx]
+
+    def _encode(self, texts: list[str]):
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return {k: v.to(self.device) for k, v in enc.items()}
+
+    # -- Backend API -----------------------------------------------------------------------------------
+    def generate(self, prompts: Sequence[Prompt], *, max_new_tokens: int, temperature: float = 0.0,
+                 stop: Sequence[str] = ("\n",), seed: int | None = None) -> list[Generation]:
+        import torch
+
+        texts = [self.render(p) for p in prompts]
+        out: list[Generation | None] = [None] * len(texts)
+        if seed is not None:
+            torch.manual_seed(seed)
+        for idx, batch in self._batches(texts):
+            enc = self._encode(batch)
+            kwargs: dict[str, Any] = dict(max_new_tokens=max_new_tokens, return_dict_in_generate=True,
+                                          output_logits=True, pad_token_id=self.tokenizer.pad_token_id)
+            if temperature > 0:
+                kwargs.update(do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
+            else:
+                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            if stop:
+                kwargs.update(stop_strings=list(stop), tokenizer=self.tokenizer)
+            with torch.inference_mode():
+                res = self.model.generate(**enc, **kwargs)
+            new = res.sequences[:, enc["input_ids"].shape[1]:]
+            logprobs = torch.stack(res.logits, dim=1).float().log_softmax(-1)
+            chosen = logprobs.gather(-1, new.unsqueeze(-1)).squeeze(-1).cpu()
+            for row, i in enumerate(idx):
+                ids = new[row].tolist()
+                out[i] = self._finish(ids, chosen[row].tolist(), stop)
+        return out  # type: ignore[return-value]
+
+    def _finish(self, ids: list[int], lps: list[float], stop: Sequence[str]) -> Generation:
+        eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        n = next((k for k, t in enumerate(ids) if t in eos), len(ids))
+        full = self.tokenizer.decode(ids[:n], skip_special_tokens=True)
+        text, stopped = cut_at_stop(full, stop)
+        if stopped:  # count the tokens that make up the kept text
+            k = 0
+            while k < n and len(self.tokenizer.decode(ids[:k], skip_special_tokens=True)) < len(text):
+                k += 1
+            n = k
+        return Generation(text=text, n_tokens=n, token_logprobs=lps[:n])
+
+    def next_token_logprobs(self, prompts: Sequence[Prompt | str]):
+        """Log-probabilities over the vocabulary of the token that follows each prompt (a float tensor)."""
+        import torch
+
+        texts = [p if isinstance(p, str) else self.render(p) for p in prompts]
+        rows: list[Any] = [None] * len(texts)
+        for idx, batch in self._batches(texts):
+            enc = self._encode(batch)
+            with torch.inference_mode():
+                logits = self.model(**enc).logits[:, -1, :].float()
+            lp = logits.log_softmax(-1).cpu()
+            for row, i in enumerate(idx):
+                rows[i] = lp[row]
+        return torch.stack(rows)
+
+    def digit_token_ids(self) -> list[int]:
+        ids = []
+        for d in range(10):
+            enc = self.tokenizer.encode(str(d), add_special_tokens=False)
+            if len(enc) != 1:
+                raise ValueError(f"digit {d} is not a single token for this tokenizer ({enc})")
+            ids.append(enc[0])
+        return ids
+
+    def confidence_distribution(self, prompts: Sequence[Prompt]) -> list[dict[str, Any]]:
+        """The model's distribution over the confidence levels 0..10 after each prompt (which must end with
+        the confidence prefix), from the next-token probabilities. "10" is two tokens ("1", "0"), so
+        P(10) = P("1") P("0" | "1") and P(1) = P("1") (1 - P("0" | "1")). Returned probabilities are
+        normalised over the 11 levels; ``digit_mass`` is the probability mass the levels had before that."""
+        import torch
+
+        digits = self.digit_token_ids()
+        texts = [self.render(p) for p in prompts]
+        first = self.next_token_logprobs(texts).exp()[:, digits]  # (n, 10)
+        after_one = self.next_token_logprobs([t + "1" for t in texts]).exp()[:, digits[0]]  # P("0" | "1")
+        probs = torch.zeros(len(texts), 11)
+        probs[:, 0] = first[:, 0]
+        probs[:, 1] = first[:, 1] * (1 - after_one)
+        probs[:, 2:10] = first[:, 2:10]
+        probs[:, 10] = first[:, 1] * after_one
+        mass = probs.sum(1)
+        norm = probs / mass.clamp_min(1e-12).unsqueeze(1)
+        return [{"probs": norm[i].tolist(), "digit_mass": float(mass[i])} for i in range(len(texts))]
+
+    def manifest(self) -> dict:
+        import torch
+        import transformers
+
+        m = self.resolved.manifest()
+        m.update(backend=self.kind, adapter=self.adapter, adapter_sha256=self.adapter_sha256,
+                 device=self.device, dtype=self.dtype, batch_size=self.batch_size,
+                 torch=torch.__version__, transformers=transformers.__version__)
+        return m

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``calbench`` CLI, one module each (see :mod:`calbench.cli`)."""

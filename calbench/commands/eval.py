@@ -1,0 +1,168 @@
+"""``calbench eval``: evaluate a model's confidence on a task; write samples.jsonl and run.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from calbench.cli import UserError
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default="smollm2-135m-instruct",
+                   help="Hugging Face id, local directory or packaged model name (default: %(default)s)")
+    g.add_argument("--adapter", help="directory of a LoRA adapter (peft) to apply to the model")
+    g.add_argument("--backend", default="hf", help="hf (default), scripted, openai, vllm")
+    g.add_argument("--script", help="reply table for --backend scripted (JSON file)")
+    g.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    g.add_argument("--dtype", help="float32, bfloat16 ... (default: bfloat16 on GPU, float32 on CPU)")
+    g.add_argument("--batch-size", type=int, help="generation batch size (default: 16 CPU, 128 GPU)")
+    g.add_argument("--base-url", help="OpenAI-compatible endpoint (--backend openai)")
+    g.add_argument("--api-key-env", help="environment variable holding the API key (--backend openai)")
+    g.add_argument("--concurrency", type=int, help="parallel requests (--backend openai)")
+    g.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra backend option (repeatable)")
+
+
+def backend_options(args: argparse.Namespace) -> dict:
+    opts = {}
+    for key in ("adapter", "device", "dtype", "batch_size", "script", "base_url", "api_key_env", "concurrency"):
+        v = getattr(args, key, None)
+        if v is not None:
+            opts[key] = v
+    for kv in args.backend_option:
+        if "=" not in kv:
+            raise UserError(f"--backend-option expects KEY=VALUE, got {kv!r}")
+        k, v = kv.split("=", 1)
+        opts[k.replace("-", "_")] = json.loads(v) if v[:1] in "[{0123456789-tfn" and v not in ("-",) else v
+    return opts
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate a model's stated confidence on a task",
+                       description=__doc__)
+    add_model_args(p)
+    g = p.add_argument_group("data")
+    g.add_argument("--task", help="task name (see `calbench tasks`)")
+    g.add_argument("--split", help="split (default: the task's evaluation split)")
+    g.add_argument("--source", default="bundled", choices=["bundled", "hub"],
+                   help="bundled data (default) or the full dataset from the Hugging Face hub")
+    g.add_argument("--limit", type=int, help="evaluate N questions (a seeded random sample of the split)")
+    g.add_argument("--data", help="your own dataset (.jsonl, .json or .csv) instead of --task")
+    g.add_argument("--question-field", help="with --data: the question column")
+    g.add_argument("--answer-field", help="with --data: the answer column")
+    g.add_argument("--choices-field", help="with --data: the column of options (multiple choice)")
+    g.add_argument("--alias-sep", help="with --data: separator of several accepted answers, e.g. '|'")
+    g.add_argument("--id-field", help="with --data: a column of unique ids (default: the row number)")
+    g.add_argument("--kind", choices=["open", "mc", "numeric"], help="with --data: the answer kind")
+    g = p.add_argument_group("method")
+    g.add_argument("--method", default="two-stage",
+                   help="confidence method(s), comma separated (default: %(default)s; see --list-methods)")
+    g.add_argument("--scale", default="0-10", choices=["0-10", "0-100", "0-1"], help="verbalized scale")
+    g.add_argument("--max-new-tokens", type=int, help="answer generation budget (default by task kind)")
+    g.add_argument("--judge-containment", action="store_true",
+                   help="open questions: also accept an answer containing an alias as a whole-word span")
+    g.add_argument("--judge-f1", type=float, metavar="T", help="open questions: also accept token-F1 >= T")
+    g = p.add_argument_group("scoring and output")
+    g.add_argument("--policy", default="exclude", help="parse-failure policy for metrics (default: exclude)")
+    g.add_argument("--bins", type=int, default=10, help="ECE bins (default: 10)")
+    g.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    g.add_argument("--seed", type=int, default=0, help="seed for sampling questions and bootstrap")
+    g.add_argument("--no-plots", action="store_true", help="skip the reliability diagram")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", help="output folder (samples.jsonl, run.json, plots)")
+    p.add_argument("--list-methods", action="store_true", help="list the confidence methods and exit")
+    p.set_defaults(func=run)
+
+
+def load_task_and_examples(args: argparse.Namespace):
+    from calbench.tasks import get_task, select
+
+    if args.data:
+        if not (args.question_field and args.answer_field):
+            raise UserError("--data needs --question-field and --answer-field")
+        from calbench.userdata import load_user_dataset
+
+        task = load_user_dataset(args.data, question_field=args.question_field, answer_field=args.answer_field,
+                                 choices_field=args.choices_field, alias_sep=args.alias_sep,
+                                 id_field=args.id_field, kind=args.kind, seed=args.seed)
+    elif args.task:
+        task = get_task(args.task)
+    else:
+        raise UserError("give --task NAME (see `calbench tasks`) or --data FILE")
+    split = args.split or task.default_split
+    examples = task.load(split, source=args.source)
+    return task, split, len(examples), select(examples, args.limit, args.seed)
+
+
+def run(args: argparse.Namespace) -> int:
+    from calbench.backends import make_backend
+    from calbench.methods import METHODS
+    from calbench.metrics import POLICIES
+    from calbench.runner import EvalSettings, RunConflictError, evaluate
+
+    if args.list_methods:
+        for name, cls in sorted(METHODS.items()):
+            print(f"{name:22s} {(cls.__doc__ or '').strip().splitlines()[0]}")
+        return 0
+    if not args.out:
+        raise UserError("--out DIR is required")
+    methods = [m.strip() for m in args.method.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise UserError(f"unknown method(s) {unknown}; available: {', '.join(sorted(METHODS))}")
+    if args.policy not in POLICIES:
+        raise UserError(f"unknown --policy {args.policy!r}; available: {', '.join(POLICIES)}")
+    task, split, split_size, examples = load_task_and_examples(args)
+    if not examples:
+        raise UserError(f"task {task.name!r} split {split!r} has no examples")
+    settings = EvalSettings(methods=methods, split=split, source=args.source, limit=args.limit, seed=args.seed,
+                            scale=args.scale, policy=args.policy, bins=args.bins, n_resamples=args.resamples,
+                            judge={"containment": args.judge_containment, "f1_threshold": args.judge_f1}
+                            if task.kind == "open" else {},
+                            max_new_tokens=args.max_new_tokens, plots=not args.no_plots)
+    backend = make_backend(args.backend, args.model, **backend_options(args))
+    model_name = args.model if args.backend != "scripted" else f"scripted:{args.script}"
+    try:
+        manifest = evaluate(task, examples, backend, settings, args.out, model_name=model_name,
+                            split_size=split_size, progress=not args.quiet)
+    except RunConflictError as e:
+        raise UserError(str(e)) from None
+    print_summary([manifest], file=sys.stdout)
+    print(f"\nwrote {args.out}/samples.jsonl and {args.out}/run.json")
+    return 0
+
+
+def _fmt(m: dict | None) -> str:
+    if not m or m.get("value") is None:
+        return "n/a"
+    v = m["value"]
+    if v != v:  # NaN
+        return "NaN"
+    lo, hi = m.get("ci_low"), m.get("ci_high")
+    if lo is None or hi is None or lo != lo:
+        return f"{v:.3f}"
+    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+SUMMARY_METRICS = ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc")
+
+
+def print_summary(manifests: list[dict], file=sys.stdout) -> None:
+    """A table of the headline metrics with 95 % bootstrap intervals, one row per run and method."""
+    rows = []
+    for man in manifests:
+        per = man.get("metrics_by_method") or {man["method"]: man["metrics"]}
+        for method, metrics in per.items():
+            rows.append([man["model"]["id"], man["task"]["name"], method, str(man["n"])]
+                        + [_fmt(metrics.get(k)) for k in SUMMARY_METRICS])
+    head = ["model", "task", "method", "n", *SUMMARY_METRICS]
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    line = "  ".join(h.ljust(w) for h, w in zip(head, widths))
+    print(line, file=file)
+    print("-" * len(line), file=file)
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)), file=file)
+    print("(value [95% bootstrap CI]; ece = equal-width, 10 bins; log_score: higher is better)", file=file)

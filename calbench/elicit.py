@@ -1,0 +1,128 @@
+"""Elicitation formats: the prompts that ask a model for an answer and a verbalized confidence.
+
+One definition of every template, shared by evaluation, the trainer and the lm-eval bridge.
+
+* one stage (the Rewarding Doubt format): one reply ``Answer: <a>, Confidence: <c>``;
+* two stage: the model answers; the conversation continues with a confidence question, and only the
+  confidence is generated (the assistant turn is pre-filled with :data:`CONFIDENCE_PREFIX`, which ends in
+  ``": "`` so that the next token is a digit -- with SmolLM2 " 10" would be three tokens).
+
+A prompt is a :class:`Prompt`: chat messages plus an optional pre-filled start of the assistant's reply, so
+that every backend (transformers chat templates, OpenAI-compatible endpoints) can render it.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import asdict, dataclass, field
+
+from calbench.records import Example
+
+#: Version of the templates below; recorded in every run so that changed prompts never mix silently.
+PROMPT_VERSION = "2026-11-27.1"
+
+ANSWER_PREFIX = "Answer:"
+CONFIDENCE_PREFIX = "Confidence: "
+
+SCALE_WORDING = {
+    "0-10": "an integer from 0 (certainly wrong) to 10 (certainly correct)",
+    "0-100": "a percentage from 0% (certainly wrong) to 100% (certainly correct)",
+    "0-1": "a probability from 0.0 (certainly wrong) to 1.0 (certainly correct)",
+}
+
+INSTRUCTIONS = {
+    "open": "Answer the question with a short answer of a few words, without explanation.",
+    "mc": "Answer with the letter of the correct option.",
+    "numeric": "Solve the problem step by step, then give the final answer as a number on the last line "
+               "in the form 'Final answer: <number>'.",
+}
+
+
+@dataclass
+class Prompt:
+    """Chat messages and the pre-filled start of the assistant's reply."""
+
+    messages: list[dict[str, str]]
+    assistant_prefix: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"messages": self.messages, "assistant_prefix": self.assistant_prefix}
+
+
+def letters(n: int) -> str:
+    return string.ascii_uppercase[:n]
+
+
+def question_text(example: Example, kind: str) -> str:
+    """The question as shown to the model (options listed with letters for multiple choice)."""
+    text = f"Question: {example.question.strip()}"
+    if example.choices:
+        opts = "\n".join(f"{letter}. {choice}" for letter, choice in zip(letters(len(example.choices)),
+                                                                          example.choices))
+        text += f"\nOptions:\n{opts}"
+    return f"{INSTRUCTIONS[kind]}\n\n{text}"
+
+
+def _kind(example: Example, kind: str | None) -> str:
+    if kind:
+        return kind
+    return "mc" if example.choices else "open"
+
+
+def answer_prompt(example: Example, kind: str | None = None) -> Prompt:
+    """Stage 1 of two-stage elicitation: ask for the answer only."""
+    k = _kind(example, kind)
+    prefix = "" if k == "numeric" else ANSWER_PREFIX
+    return Prompt([{"role": "user", "content": question_text(example, k)}], prefix)
+
+
+def confidence_question(scale: str = "0-10") -> str:
+    return (f"How confident are you that your answer is correct? Reply with your confidence as "
+            f"{SCALE_WORDING[scale]}.")
+
+
+def confidence_prompt(example: Example, answer_reply: str, scale: str = "0-10", kind: str | None = None) -> Prompt:
+    """Stage 2: the stage-1 conversation with the model's reply, then the confidence question.
+
+    ``answer_reply`` is the full assistant reply of stage 1 (its pre-filled prefix included).
+    """
+    first = answer_prompt(example, kind)
+    messages = first.messages + [
+        {"role": "assistant", "content": answer_reply.strip()},
+        {"role": "user", "content": confidence_question(scale)},
+    ]
+    return Prompt(messages, CONFIDENCE_PREFIX)
+
+
+def one_stage_prompt(example: Example, scale: str = "0-10", kind: str | None = None) -> Prompt:
+    """The Rewarding Doubt format: answer and confidence in one reply."""
+    k = _kind(example, kind)
+    fmt = ("Respond in exactly this form: 'Answer: <answer>, Confidence: <confidence>', where <confidence> "
+           f"is your confidence that the answer is correct, as {SCALE_WORDING[scale]}.")
+    return Prompt([{"role": "user", "content": f"{question_text(example, k)}\n\n{fmt}"}], ANSWER_PREFIX)
+
+
+def render(tokenizer, prompt: Prompt) -> str:
+    """Render a prompt to the text a causal LM continues: its chat template with the generation prompt,
+    then the assistant prefix. Tokenizers without a chat template get a plain ``User:/Assistant:`` layout."""
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(prompt.messages, tokenize=False, add_generation_prompt=True)
+    else:
+        text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in prompt.messages) + "Assistant: "
+    return text + prompt.assistant_prefix
+
+
+def templates() -> dict:
+    """Every template's text, for the run manifest."""
+    return {
+        "version": PROMPT_VERSION,
+        "instructions": INSTRUCTIONS,
+        "answer_prefix": ANSWER_PREFIX,
+        "confidence_prefix": CONFIDENCE_PREFIX,
+        "confidence_question": {s: confidence_question(s) for s in SCALE_WORDING},
+    }
+
+
+__all__ = ["Prompt", "answer_prompt", "confidence_prompt", "one_stage_prompt", "render", "templates",
+           "ANSWER_PREFIX", "CONFIDENCE_PREFIX", "PROMPT_VERSION", "asdict"]

@@ -1,0 +1,16 @@
+"""Confidence methods: how a confidence is obtained for an answer.
+
+A method is a class with a ``name``, a ``needs`` set (capabilities the backend must offer) and
+``run(ctx, examples) -> list[Sample]``. Methods that share work (the generated answer) take it from
+``ctx.answers``, a cache filled by :func:`calbench.methods.base.answers_for`, so several methods in one run
+generate each answer once.
+"""
+
+from __future__ import annotations
+
+from calbench.methods.base import METHODS, MethodContext, get_method, register
+
+# Built-in methods register themselves on import.
+from calbench.methods import verbalized as _verbalized  # noqa: F401,E402
+
+__all__ = ["METHODS", "MethodContext", "get_method", "register"]

@@ -1,0 +1,75 @@
+"""Method registry and the context shared by the methods of one run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from calbench.backends.base import Backend, Generation
+from calbench.elicit import Prompt, answer_prompt
+from calbench.records import Example, Sample
+
+METHODS: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    METHODS[cls.name] = cls
+    return cls
+
+
+def get_method(name: str) -> Any:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; available methods: {', '.join(sorted(METHODS))}")
+    return METHODS[name]()
+
+
+#: Generation budgets per task kind for the answer (stage 1) and for the confidence.
+ANSWER_TOKENS = {"open": 32, "mc": 8, "numeric": 320}
+CONFIDENCE_TOKENS = 5
+
+
+@dataclass
+class MethodContext:
+    """Everything a method needs: the backend, the task's kind and judge, the settings and a cache."""
+
+    backend: Backend
+    model_name: str
+    task_name: str
+    kind: str
+    judge: Callable[[str | None, Example], bool]
+    judge_name: str
+    scale: str = "0-10"
+    seed: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+    answers: dict[str, tuple[Prompt, Generation]] = field(default_factory=dict)
+
+    def answer_tokens(self) -> int:
+        return int(self.settings.get("max_new_tokens") or ANSWER_TOKENS[self.kind])
+
+    def sample(self, example: Example, method: str, *, prompt: Any, raw_output: str, answer: str | None,
+               confidence: float | None, parse_ok: bool, **extras: Any) -> Sample:
+        correct = int(bool(self.judge(answer, example)))
+        return Sample(id=example.id, task=self.task_name, model=self.model_name, method=method, prompt=prompt,
+                      raw_output=raw_output, answer=answer, confidence=confidence, parse_ok=parse_ok,
+                      correct=correct, judge=self.judge_name, extras=extras)
+
+
+def answers_for(ctx: MethodContext, examples: list[Example]) -> list[tuple[Prompt, Generation]]:
+    """The greedy stage-1 answer of each example, generated once per run and shared by all methods."""
+    todo = [e for e in examples if e.id not in ctx.answers]
+    if todo:
+        prompts = [answer_prompt(e, ctx.kind) for e in todo]
+        stop = () if ctx.kind == "numeric" else ("\n",)
+        gens = ctx.backend.generate(prompts, max_new_tokens=ctx.answer_tokens(), stop=stop, seed=ctx.seed)
+        for e, p, g in zip(todo, prompts, gens):
+            ctx.answers[e.id] = (p, g)
+    return [ctx.answers[e.id] for e in examples]
+
+
+def extract_answer(ctx: MethodContext, reply: str) -> str:
+    """The answer to judge from a stage-1 reply (the whole reply for math, the first line otherwise)."""
+    from calbench.parse import clean_answer
+
+    if ctx.kind == "numeric":
+        return reply.strip()
+    return clean_answer(reply)

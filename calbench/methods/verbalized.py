@@ -1,0 +1,72 @@
+"""Verbalized confidence: one stage (answer and confidence in one reply) and two stage."""
+
+from __future__ import annotations
+
+from calbench.elicit import confidence_prompt, one_stage_prompt
+from calbench.methods.base import CONFIDENCE_TOKENS, MethodContext, answers_for, extract_answer, register
+from calbench.parse import parse_confidence, parse_one_stage
+from calbench.records import Example, Sample
+
+
+def _failed(ctx: MethodContext, e: Example, method: str, prompt, error: str) -> Sample:
+    return ctx.sample(e, method, prompt=prompt, raw_output="", answer=None, confidence=None, parse_ok=False,
+                      parse_reason="request failed", request_error=error)
+
+
+@register
+class OneStage:
+    """The Rewarding Doubt format: ``Answer: <a>, Confidence: <c>`` in one generated reply."""
+
+    name = "verbalized"
+    needs: set[str] = set()
+
+    def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
+        prompts = [one_stage_prompt(e, ctx.scale, ctx.kind) for e in examples]
+        budget = ctx.answer_tokens() + 12
+        gens = ctx.backend.generate(prompts, max_new_tokens=budget, stop=("\n\n",), seed=ctx.seed)
+        out = []
+        for e, p, g in zip(examples, prompts, gens):
+            if g.error:
+                out.append(_failed(ctx, e, self.name, p.to_dict(), g.error))
+                continue
+            answer, conf = parse_one_stage(p.assistant_prefix + g.text, ctx.scale)
+            if ctx.kind == "numeric":
+                answer = g.text.split("onfidence")[0]
+            out.append(ctx.sample(
+                e, self.name, prompt=p.to_dict(), raw_output=g.text, answer=answer, confidence=conf.value,
+                parse_ok=conf.ok, parse_reason=conf.reason, parse_form=conf.form,
+                cost={"forward_passes": 1, "generated_tokens": g.n_tokens}))
+        return out
+
+
+@register
+class TwoStage:
+    """Answer first (greedy); then the conversation continues with a confidence question and only the
+    confidence is generated, after the pre-filled ``Confidence: ``."""
+
+    name = "two-stage"
+    needs: set[str] = set()
+
+    def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
+        firsts = answers_for(ctx, examples)
+        prompts = [confidence_prompt(e, p.assistant_prefix + g.text, ctx.scale, ctx.kind)
+                   for e, (p, g) in zip(examples, firsts)]
+        live = [i for i, (_, g) in enumerate(firsts) if not g.error]
+        gens = ctx.backend.generate([prompts[i] for i in live], max_new_tokens=CONFIDENCE_TOKENS,
+                                    stop=("\n",), seed=ctx.seed)
+        conf_gen = dict(zip(live, gens))
+        out = []
+        for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
+            g2 = conf_gen.get(i)
+            if g1.error or g2 is None or g2.error:
+                out.append(_failed(ctx, e, self.name, prompts[i].to_dict(), g1.error or (g2 and g2.error) or ""))
+                continue
+            conf = parse_confidence(g2.text, ctx.scale)
+            out.append(ctx.sample(
+                e, self.name, prompt=prompts[i].to_dict(), raw_output=g2.text,
+                answer=extract_answer(ctx, g1.text), confidence=conf.value, parse_ok=conf.ok,
+                parse_reason=conf.reason, parse_form=conf.form, answer_output=g1.text,
+                answer_mean_logprob=(sum(g1.token_logprobs) / len(g1.token_logprobs)
+                                     if g1.token_logprobs else None),
+                cost={"forward_passes": 2, "generated_tokens": g1.n_tokens + g2.n_tokens}))
+        return out

@@ -1,0 +1,224 @@
+"""The evaluation loop: examples -> method(s) -> samples.jsonl (incremental, resumable) -> run.json.
+
+Samples are appended and flushed as each chunk finishes, so an interrupted run loses at most the chunk in
+flight. Rerunning the same command resumes: (id, method) pairs already in ``samples.jsonl`` are skipped, none
+is written twice. A different run in the same folder is refused, naming the setting that differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from calbench import __version__
+from calbench.elicit import templates
+from calbench.methods import MethodContext, get_method
+from calbench.records import Example, JsonlAppender, read_samples
+from calbench.tasks import TaskSpec
+
+
+class RunConflictError(ValueError):
+    """The output folder holds a run with different settings."""
+
+
+@dataclass
+class EvalSettings:
+    methods: list[str]
+    split: str
+    source: str = "bundled"
+    limit: int | None = None
+    seed: int = 0
+    scale: str = "0-10"
+    policy: str = "exclude"
+    bins: int = 10
+    eps: float = 1e-3
+    n_resamples: int = 1000
+    judge: dict[str, Any] = field(default_factory=dict)
+    chunk_size: int = 32
+    max_new_tokens: int | None = None
+    plots: bool = True
+
+
+def data_sha256(examples: list[Example]) -> str:
+    blob = json.dumps([e.to_dict() for e in examples], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def versions() -> dict[str, str]:
+    out = {"calbench": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
+    for mod in ("torch", "transformers", "peft", "numpy", "scipy", "sklearn", "trl"):
+        m = sys.modules.get(mod)
+        if m is None:
+            try:
+                m = __import__(mod)
+            except ImportError:
+                continue
+        out[mod] = getattr(m, "__version__", "?")
+    return out
+
+
+def _identity(manifest: dict) -> dict:
+    """The settings that make two runs the same run (resuming is allowed only between equal identities)."""
+    model = manifest["model"]
+    return {
+        "model": model.get("id"), "model_sha256": model.get("sha256"), "adapter": model.get("adapter"),
+        "task": manifest["task"]["name"], "split": manifest["task"]["split"],
+        "data_sha256": manifest["task"]["data_sha256"], "methods": manifest["methods"],
+        "scale": manifest["elicitation"]["scale"], "prompt_version": manifest["elicitation"]["templates"]["version"],
+        "judge": manifest["judge"], "seed": manifest["seed"],
+    }
+
+
+def _check_resumable(run_path: Path, manifest: dict) -> None:
+    if not run_path.exists():
+        return
+    try:
+        old = json.loads(run_path.read_text())
+        old_id = _identity(old)
+    except (json.JSONDecodeError, KeyError) as e:
+        raise RunConflictError(f"{run_path} exists but is not a calbench run manifest ({e}); use another --out")
+    new_id = _identity(manifest)
+    diff = [k for k in new_id if old_id.get(k) != new_id[k]]
+    if diff:
+        k = diff[0]
+        raise RunConflictError(
+            f"{run_path.parent} holds a different run ({k}: {old_id.get(k)!r} there, {new_id[k]!r} now); "
+            "use another --out, or delete the folder to start over"
+        )
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+    tmp.replace(path)
+
+
+def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSettings, out_dir: str | Path,
+             *, model_name: str | None = None, split_size: int | None = None, progress: bool = True) -> dict:
+    """Evaluate ``examples`` with every method in ``settings.methods``; write samples and the manifest.
+
+    Returns the final manifest (run.json's content).
+    """
+    from calbench.judge import judge_for
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    samples_path, run_path = out / "samples.jsonl", out / "run.json"
+    methods = [get_method(m) for m in settings.methods]
+    judge = judge_for(task.kind, **settings.judge)
+    bmeta = backend.manifest()
+    model_name = model_name or bmeta.get("id") or "model"
+    manifest: dict[str, Any] = {
+        "calbench_run": 1,
+        "status": "running",
+        "model": {**bmeta, "id": model_name},
+        "task": {"name": task.name, "split": settings.split, "source": settings.source, "kind": task.kind,
+                 "group": task.group, "licence": task.license, "data_source": task.source,
+                 "split_size": split_size, "limit": settings.limit, "data_sha256": data_sha256(examples),
+                 "ids_sha256": hashlib.sha256("\n".join(e.id for e in examples).encode()).hexdigest()},
+        "n": len(examples),
+        "methods": settings.methods,
+        "method": settings.methods[0] if len(settings.methods) == 1 else ",".join(settings.methods),
+        "elicitation": {"scale": settings.scale, "templates": templates()},
+        "generation": {"temperature": 0.0, "answer_max_new_tokens": settings.max_new_tokens,
+                       "batch_size": bmeta.get("batch_size")},
+        "judge": {"name": judge.name, "settings": judge.settings},
+        "parse_policy": settings.policy,
+        "seed": settings.seed,
+        "versions": versions(),
+        "command": " ".join(sys.argv),
+    }
+    _check_resumable(run_path, manifest)
+    done = {(s["id"], s["method"]) for s in read_samples(samples_path)} if samples_path.exists() else set()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    old_timings = {}
+    if run_path.exists():
+        old_timings = json.loads(run_path.read_text()).get("timings", {})
+    manifest["timings"] = {"first_started": old_timings.get("first_started", started), "started": started}
+    _write_json(run_path, manifest)
+
+    ctx = MethodContext(backend=backend, model_name=model_name, task_name=task.name, kind=task.kind,
+                        judge=judge, judge_name=judge.name, scale=settings.scale, seed=settings.seed,
+                        settings={"max_new_tokens": settings.max_new_tokens})
+    todo = [e for e in examples if any((e.id, m.name) not in done for m in methods)]
+    n_new = 0
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(examples), initial=len(examples) - len(todo), unit="q", desc=f"{task.name}",
+               disable=not progress, dynamic_ncols=True, file=sys.stderr)
+    with JsonlAppender(samples_path) as sink:
+        for start in range(0, len(todo), settings.chunk_size):
+            chunk = todo[start:start + settings.chunk_size]
+            for m in methods:
+                need = [e for e in chunk if (e.id, m.name) not in done]
+                if not need:
+                    continue
+                for s in m.run(ctx, need):
+                    sink.write(s.to_dict())
+                    done.add((s.id, s.method))
+                    n_new += 1
+            for e in chunk:
+                ctx.answers.pop(e.id, None)
+            bar.update(len(chunk))
+    bar.close()
+    elapsed = time.perf_counter() - t0
+    return finalize(out, manifest, settings, elapsed=elapsed, n_new_questions=len(todo))
+
+
+def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: float, n_new_questions: int) -> dict:
+    """Score the samples (metrics with bootstrap CIs), plot, and write the completed run.json."""
+    from calbench.metrics import metric_settings, summarize_samples
+
+    samples = read_samples(out / "samples.jsonl")
+    by_method: dict[str, list[dict]] = {}
+    seen = set()
+    for s in samples:
+        if (s["id"], s["method"]) in seen:
+            continue
+        seen.add((s["id"], s["method"]))
+        by_method.setdefault(s["method"], []).append(s)
+    metrics_by_method = {
+        m: summarize_samples(by_method.get(m, []), policy=settings.policy, bins=settings.bins, eps=settings.eps,
+                             n_resamples=settings.n_resamples, seed=settings.seed)
+        for m in settings.methods
+    }
+    first = settings.methods[0]
+    manifest["status"] = "complete" if all(len(by_method.get(m, [])) == manifest["n"] for m in settings.methods) \
+        else "incomplete"
+    manifest["metrics"] = metrics_by_method[first]
+    if len(settings.methods) > 1:
+        manifest["metrics_by_method"] = metrics_by_method
+    manifest["metric_settings"] = metric_settings(policy=settings.policy, bins=settings.bins, eps=settings.eps,
+                                                  n_resamples=settings.n_resamples, seed=settings.seed)
+    manifest["timings"].update(
+        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        seconds_this_invocation=round(elapsed, 2),
+        questions_this_invocation=n_new_questions,
+        questions_per_s=round(n_new_questions / elapsed, 3) if elapsed > 0 and n_new_questions else None,
+    )
+    if settings.plots:
+        manifest["plots"] = _plots(out, manifest, by_method, settings)
+    _write_json(out / "run.json", manifest)
+    return manifest
+
+
+def _plots(out: Path, manifest: dict, by_method: dict[str, list[dict]], settings: EvalSettings) -> list[str]:
+    try:
+        from calbench.plots import plot_run
+    except ImportError:  # plotting is optional for the library; the CLI installs it
+        return []
+    files: list[str] = []
+    for m, samples in by_method.items():
+        title = f"{manifest['model']['id']} · {manifest['task']['name']} ({manifest['task']['split']}) · {m}"
+        suffix = "" if len(by_method) == 1 else f"_{m}"
+        for p in plot_run(samples, out, title, policy=settings.policy, bins=settings.bins, suffix=suffix):
+            files.append(str(Path(p).relative_to(out)))
+    return files

@@ -1,0 +1,114 @@
+"""The task registry: finds the adapters in the top-level ``tasks`` package.
+
+Each folder ``tasks/<name>/`` is a Python package whose ``__init__.py`` defines ``TASK``, a :class:`TaskSpec`.
+The spec says how to turn raw rows (bundled files, or the Hugging Face hub) into :class:`Example` records.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from calbench.records import Example
+
+#: Answer kinds decide the judge and the elicitation wording.
+KINDS = ("open", "mc", "numeric")
+
+
+class TaskError(ValueError):
+    """Unknown task / split / source; the message lists what exists."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task: its data sources and how its answers are judged.
+
+    ``load_bundled(split)`` reads the compressed files shipped in the task folder; ``load_hub(split)`` (optional)
+    reads the full dataset from the Hugging Face hub (needs network and the ``datasets`` package).
+    ``group`` is ``"in_domain"`` for the training domains (TriviaQA, SciQ) and ``"unseen"`` otherwise.
+    """
+
+    name: str
+    description: str
+    kind: str
+    splits: tuple[str, ...]
+    default_split: str
+    source: str
+    license: str
+    load_bundled: Callable[[str], list[Example]]
+    load_hub: Callable[[str], list[Example]] | None = None
+    hub_id: str | None = None
+    train_split: str | None = None
+    group: str = "unseen"
+    folder: Path | None = None
+    notes: str = ""
+    judge_settings: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"task {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.default_split not in self.splits:
+            raise ValueError(f"task {self.name}: default split {self.default_split!r} not in {self.splits}")
+
+    def load(self, split: str | None = None, source: str = "bundled") -> list[Example]:
+        split = split or self.default_split
+        if split not in self.splits:
+            raise TaskError(
+                f"task {self.name!r} has no split {split!r}; it has: {', '.join(self.splits)}"
+            )
+        if source == "bundled":
+            return self.load_bundled(split)
+        if source == "hub":
+            if self.load_hub is None:
+                raise TaskError(f"task {self.name!r} has no hub loader; use --source bundled")
+            return self.load_hub(split)
+        raise TaskError(f"unknown data source {source!r}; use 'bundled' or 'hub'")
+
+
+_REGISTRY: dict[str, TaskSpec] | None = None
+
+
+def _discover() -> dict[str, TaskSpec]:
+    import tasks as tasks_pkg  # the top-level package of adapters
+
+    found: dict[str, TaskSpec] = {}
+    for info in sorted(pkgutil.iter_modules(tasks_pkg.__path__), key=lambda m: m.name):
+        if not info.ispkg or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"tasks.{info.name}")
+        spec = getattr(module, "TASK", None)
+        if isinstance(spec, TaskSpec):
+            found[spec.name] = spec
+    return found
+
+
+def all_tasks() -> dict[str, TaskSpec]:
+    """Every registered task, by name (discovered once per process)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = _discover()
+    return _REGISTRY
+
+
+def get_task(name: str) -> TaskSpec:
+    tasks = all_tasks()
+    if name not in tasks:
+        raise TaskError(f"unknown task {name!r}; available tasks: {', '.join(sorted(tasks))}")
+    return tasks[name]
+
+
+def select(examples: list[Example], limit: int | None, seed: int) -> list[Example]:
+    """The first ``limit`` examples of a seeded shuffle (all of them, shuffled, when ``limit`` is None).
+
+    A seeded shuffle, not the file's head, so that a small ``--limit`` is a random sample of the split; the
+    same seed always gives the same questions, and a larger limit extends a smaller one.
+    """
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    if limit is not None:
+        order = order[:limit]
+    return [examples[i] for i in order]
