@@ -59,19 +59,27 @@ def _interp_weights(e: int, t_count: int) -> tuple[np.ndarray, np.ndarray]:
     return ind, frac
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _eval_matrix(sigma: float, e: int, t_count: int) -> np.ndarray:
-    """L (e x T): grid values -> reflected-kernel smoothing -> values at the T evaluation points."""
-    kap = _kernel_table(sigma, e)
+    """L (e x T): grid values -> reflected-kernel smoothing -> values at the T evaluation points.
+
+    Row k of the grid smoothing matrix is kappa(|k - g|) + kappa(k + g) [g >= 1, mirror at 0]
+    + kappa(2(e-1) - k - g) [g <= e-2, mirror at 1]; each term is a window of a kernel table, so the rows
+    needed for the interpolation are gathered from sliding-window views instead of computed.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    kap = _kernel_table(sigma, e)                                  # d = 0 .. 2(e-1)
+    direct = sliding_window_view(np.concatenate([kap[:0:-1], kap]), e)   # row 2e-2-k: kappa(|k - g|)
+    mirror0 = sliding_window_view(kap, e)                          # row k: kappa(k + g)
+    mirror1 = sliding_window_view(kap[::-1].copy(), e)             # row k: kappa(2(e-1) - k - g)
     ind, frac = _interp_weights(e, t_count)
-    g = np.arange(e)[None, :]
 
     def rows(k: np.ndarray) -> np.ndarray:
-        k = k[:, None]
-        out = kap[np.abs(k - g)]
-        out += np.where(g >= 1, kap[k + g], 0.0)                                  # mirror at 0
-        out += np.where(g <= e - 2, kap[np.abs(2 * (e - 1) - k - g)], 0.0)        # mirror at 1
-        return out
+        m0, m1 = mirror0[k], mirror1[k]
+        m0[:, 0] = 0.0        # g = 0 has no mirror image at 0
+        m1[:, -1] = 0.0       # g = e-1 has none at 1
+        return direct[2 * e - 2 - k] + m0 + m1
 
     lm = (1 - frac)[:, None] * rows(ind) + frac[:, None] * rows(ind + 1)
     return np.ascontiguousarray(lm.T)
