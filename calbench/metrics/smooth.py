@@ -109,10 +109,15 @@ class _Grids:
             m = self.u.size
             b = (self.u * (e - 1)).astype(int).clip(0, e - 2)
             frac = self.u * (e - 1) - b
-            s = sparse.csr_matrix(
-                (np.r_[1 - frac, frac], (np.r_[np.arange(m), np.arange(m)], np.r_[b, b + 1])), shape=(m, e))
-            st = s.T.tocsr()
-            self._cache[e] = (np.asarray(st @ self.res.T).T, np.asarray(st @ self.den.T).T)
+            if self.res.shape[0] <= 4:  # the point estimate: bincount is cheapest
+                def spread(w: np.ndarray) -> np.ndarray:
+                    return np.stack([np.bincount(b, r * (1 - frac), e) + np.bincount(b + 1, r * frac, e) for r in w])
+                self._cache[e] = (spread(self.res), spread(self.den))
+            else:                       # many resamples: one sparse product per quantity
+                rows = np.concatenate([np.arange(m), np.arange(m)])
+                s = sparse.csr_matrix((np.concatenate([1 - frac, frac]), (np.concatenate([b, b + 1]), rows)),
+                                      shape=(e, m))
+                self._cache[e] = (np.asarray(s @ self.res.T).T, np.asarray(s @ self.den.T).T)
         return self._cache[e]
 
 
