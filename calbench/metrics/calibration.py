@@ -101,7 +101,7 @@ def brier_decomposition_from_counts(c: Counts) -> dict[str, np.ndarray]:
     """
     n = c.n
     cnt = c.cnt
-    ybar_g = _safe_div(c.pos, cnt)
+    ybar_g = c.pos / np.maximum(cnt, 1.0)   # whole counts; pos = 0 where cnt = 0
     ybar = c.n_pos / n
     rel = (cnt * (c.u[None, :] - ybar_g) ** 2).sum(axis=1) / n
     res = (cnt * (ybar_g - ybar[:, None]) ** 2).sum(axis=1) / n

@@ -42,7 +42,7 @@ def auprc_from_counts(c: Counts) -> np.ndarray:
     """
     tp = c.n_pos[:, None] - c.cum_pos + c.pos           # correct at or above u_g
     above = c.n[:, None] - c.cum_cnt + c.cnt           # all at or above u_g
-    prec = np.divide(tp, above, out=np.zeros_like(tp), where=above > 0)
+    prec = tp / np.maximum(above, 1.0)                  # whole counts; tp = 0 where above = 0
     ok = _two_classes(c)
     return np.where(ok, (c.pos * prec).sum(axis=1) / np.where(ok, c.n_pos, 1.0), np.nan)
 
@@ -69,7 +69,7 @@ def aurc_from_counts(c: Counts) -> np.ndarray:
     bounds = np.rint(np.concatenate([n[:, None], start], axis=1)).astype(np.int64)
     hb = table[bounds]
     dh = hb[:, :-1] - hb[:, 1:]
-    rate = np.divide(c.neg, c.cnt, out=np.zeros_like(c.neg), where=c.cnt > 0)
+    rate = c.neg / np.maximum(c.cnt, 1.0)          # counts are whole numbers; neg = 0 where cnt = 0
     total = errs_before * dh + rate * (c.cnt - start * dh)
     return total.sum(axis=1) / n
 
