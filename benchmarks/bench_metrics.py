@@ -138,6 +138,8 @@ def main() -> None:
         "|---|---:|---:|---:|",
     ]
     lines += [f"| {k} | {v['seconds']:.3f} | {v['cpu_seconds']:.3f} | < 2 s |" for k, v in boot.items()]
+    lines += ["", "When the load average exceeds the CPU count, wall time includes waiting for other processes; "
+              "CPU seconds is this process's own time (BLAS limited to one thread in the bootstrap)."]
     (args.out / "metrics.md").write_text("\n".join(lines) + "\n")
 
 
