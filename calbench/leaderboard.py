@@ -1,0 +1,405 @@
+"""The leaderboard: every complete run under some results folders, as one table of systems x tasks.
+
+Rows are systems (model x adapter x method); columns are tasks, grouped into in-domain and unseen. Runs of a
+task that are not comparable (different questions, judge, parse policy or metric settings; see
+:func:`calbench.report_runs.comparability_key`) are never mixed: each comparable set gets its own column,
+flagged, with what differs.
+
+Ranking, per column, by a proper score (Brier by default): rank_i = 1 + #{j : j is better than i with
+non-overlapping 95 % CIs}, so systems whose intervals overlap share a rank (shown as a tie). The overall rank
+uses the mean of the score over the task columns (first comparable set of each task) for systems that have
+all of them, with a normal-approximation interval: se = sqrt(sum_k se_k^2) / K, se_k = CI width / 3.92.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from calbench.metrics import HIGHER_IS_BETTER
+from calbench.records import DataError
+from calbench.report_runs import (
+    GROUP_ORDER, GROUP_TITLES, RunFolder, Skipped, comparability_key, describe_key, discover, key_differences,
+    system_key, system_label,
+)
+from calbench.stats import se_from_ci
+
+#: The metrics each task column shows, in order, with their display names.
+COLUMNS = (("accuracy", "acc"), ("ece", "ECE"), ("brier", "Brier"), ("log_score", "log score"),
+           ("auroc", "AUROC"), ("parse_rate", "parse rate"), ("n", "n"))
+DEFAULT_RANK_BY = "brier"
+PROPER_SCORES = ("brier", "log_score")
+
+
+@dataclass
+class Cell:
+    """One metric of one system on one task column."""
+
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    note: str | None = None  # why the value is missing / undefined
+
+    @property
+    def ok(self) -> bool:
+        return self.value is not None and not (isinstance(self.value, float) and math.isnan(self.value))
+
+    def text(self, digits: int = 3) -> str:
+        if not self.ok:
+            return "missing" if self.note and self.note.startswith("missing") else "n/a"
+        if isinstance(self.value, int):
+            return str(self.value)
+        return f"{self.value:.{digits}f}"
+
+    def ci_text(self, digits: int = 3) -> str:
+        if not self.ok or self.ci_low is None or self.ci_high is None or self.ci_low != self.ci_low:
+            return ""
+        if self.ci_low == self.ci_high == self.value:
+            return ""
+        return f"[{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]"
+
+
+@dataclass
+class Entry:
+    """One system's run on one task column."""
+
+    run: RunFolder
+    method: str
+    cells: dict[str, Cell]
+    rank: int | None = None
+    tied: bool = False
+
+
+@dataclass
+class Column:
+    """A task column: the runs of one task that are comparable with each other."""
+
+    task: str
+    group: str
+    key: dict[str, Any]
+    label: str = ""
+    primary: bool = True           # the first comparable set of its task (used for the overall rank)
+    flag: str | None = None        # why this task has several columns
+    entries: dict[tuple, Entry] = field(default_factory=dict)
+
+
+@dataclass
+class Row:
+    system: tuple
+    label: str
+    overall: Cell = field(default_factory=lambda: Cell(None))
+    rank: int | None = None
+    tied: bool = False
+    coverage: int = 0
+    mean_rank: float = math.inf
+
+
+@dataclass
+class Leaderboard:
+    rows: list[Row]
+    columns: list[Column]
+    rank_by: str
+    skipped: list[Skipped]
+    notes: list[str]
+
+    def entry(self, row: Row, col: Column) -> Entry | None:
+        return col.entries.get(row.system)
+
+
+def _cell(metrics: dict, name: str, n_questions: int) -> Cell:
+    if name == "n":
+        return Cell(n_questions, note=None)
+    m = metrics.get(name)
+    if m is None:
+        return Cell(None, note=f"missing: run.json has no {name!r}")
+    v = m.get("value")
+    v = None if v is None else float(v)
+    lo, hi = m.get("ci_low"), m.get("ci_high")
+    note = m.get("note") or (None if v is not None and v == v else "undefined (NaN) in run.json")
+    return Cell(v, None if lo is None else float(lo), None if hi is None else float(hi), note)
+
+
+def _better(name: str) -> int:
+    return 1 if HIGHER_IS_BETTER.get(name, False) else -1
+
+
+def rank_with_ties(cells: list[Cell], higher_is_better: bool) -> list[int | None]:
+    """Rank cells: 1 + the number of cells significantly better (95 % CIs do not overlap), so overlapping
+    intervals share a rank. A cell without an interval is compared by its value alone. Missing -> None."""
+    out: list[int | None] = []
+    for c in cells:
+        if not c.ok:
+            out.append(None)
+            continue
+        lo = c.ci_low if c.ci_low is not None and c.ci_low == c.ci_low else c.value
+        hi = c.ci_high if c.ci_high is not None and c.ci_high == c.ci_high else c.value
+        better = 0
+        for d in cells:
+            if d is c or not d.ok:
+                continue
+            dlo = d.ci_low if d.ci_low is not None and d.ci_low == d.ci_low else d.value
+            dhi = d.ci_high if d.ci_high is not None and d.ci_high == d.ci_high else d.value
+            better += (dlo > hi) if higher_is_better else (dhi < lo)
+        out.append(1 + better)
+    return out
+
+
+def _label_columns(columns: list[Column]) -> list[str]:
+    notes = []
+    by_task: dict[str, list[Column]] = {}
+    for c in columns:
+        by_task.setdefault(c.task, []).append(c)
+    for task, cols in by_task.items():
+        cols.sort(key=lambda c: -len(c.entries))
+        for i, c in enumerate(cols):
+            c.primary = i == 0
+            c.label = task if len(cols) == 1 else f"{task} [{chr(65 + i)}]"
+        if len(cols) > 1:
+            first = cols[0]
+            for c in cols[1:]:
+                diff = "; ".join(key_differences(first.key, c.key))
+                c.flag = f"not comparable with {first.label}: {diff}"
+                first.flag = (first.flag + " / " if first.flag else "") + f"not comparable with {c.label}"
+            notes.append(f"{task}: runs fall into {len(cols)} incomparable sets, shown as separate columns "
+                         "and never ranked together: " + " | ".join(f"{c.label}: {describe_key(c.key)}"
+                                                                      for c in cols))
+    return notes
+
+
+def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY) -> Leaderboard:
+    """Read every run under ``paths`` and build the leaderboard ranked by ``rank_by``.
+
+    Raises :class:`~calbench.records.DataError` if no complete run is found (naming every skipped folder).
+    """
+    runs, skipped = discover(paths)
+    if not runs:
+        listing = "\n".join(f"  - {s}" for s in skipped)
+        raise DataError(f"no complete run to put on a leaderboard; skipped {len(skipped)} folder(s):\n{listing}")
+    columns: dict[str, Column] = {}
+    labels: dict[tuple, str] = {}
+    for run in sorted(runs, key=lambda r: (r.finished, str(r.path)), reverse=True):  # newest first
+        key = comparability_key(run.manifest)
+        ck = json.dumps(key, sort_keys=True, default=str)
+        col = columns.setdefault(ck, Column(run.task, run.group, key))
+        for method in run.methods:
+            sk = system_key(run.manifest, method)
+            labels.setdefault(sk, system_label(run.manifest, method))
+            if sk in col.entries:
+                kept = col.entries[sk].run.path
+                skipped.append(Skipped(run.path, f"method {method}: duplicate of {kept} (same system and same "
+                                                 "questions; the run that finished later is shown)"))
+                continue
+            metrics = run.metrics(method)
+            if not metrics:
+                skipped.append(Skipped(run.path, f"method {method}: run.json has no metrics for it"))
+                continue
+            cells = {name: _cell(metrics, name, int(run.manifest["n"])) for name, _ in COLUMNS}
+            if rank_by not in cells:
+                cells[rank_by] = _cell(metrics, rank_by, int(run.manifest["n"]))
+            col.entries[sk] = Entry(run, method, cells)
+    if not any(rank_by in e.run.metrics(e.method) for c in columns.values() for e in c.entries.values()):
+        raise DataError(f"no run has a metric named {rank_by!r} to rank by (try brier or log_score)")
+    cols = list(columns.values())
+    notes = _label_columns(cols)
+    order = {g: i for i, g in enumerate(GROUP_ORDER)}
+    cols.sort(key=lambda c: (order.get(c.group, len(order)), c.task, c.label))
+    higher = HIGHER_IS_BETTER.get(rank_by, False)
+    for col in cols:
+        entries = list(col.entries.values())
+        ranks = rank_with_ties([e.cells[rank_by] for e in entries], higher)
+        for e, r in zip(entries, ranks):
+            e.rank = r
+            e.tied = r is not None and ranks.count(r) > 1
+    rows = [Row(sk, lab) for sk, lab in labels.items()]
+    _label_rows(rows)
+    _overall(rows, [c for c in cols if c.primary], rank_by)
+    rows.sort(key=lambda r: (r.rank is None, r.rank or 0, r.mean_rank, r.label))
+    skipped.sort(key=lambda s: str(s.path))
+    return Leaderboard(rows, cols, rank_by, skipped, notes)
+
+
+def _label_rows(rows: list[Row]) -> None:
+    """Make labels unique: add the model's sha256 prefix where two systems share a label."""
+    seen: dict[str, int] = {}
+    for r in rows:
+        seen[r.label] = seen.get(r.label, 0) + 1
+    for r in rows:
+        if seen[r.label] > 1:
+            r.label += f" ({str(r.system[1] or r.system[3] or 'no sha256')[:8]})"
+
+
+def _overall(rows: list[Row], primary: list[Column], rank_by: str) -> None:
+    for r in rows:
+        cells = [c.entries[r.system].cells[rank_by] for c in primary if r.system in c.entries]
+        ranks = [c.entries[r.system].rank for c in primary if r.system in c.entries]
+        r.coverage = sum(c.ok for c in cells)
+        good = [x for x in ranks if x is not None]
+        r.mean_rank = sum(good) / len(good) if good else math.inf
+        if r.coverage < len(primary) or not primary:
+            have = r.coverage
+            r.overall = Cell(None, note=f"covers {have} of {len(primary)} task columns; no overall score")
+            continue
+        k = len(cells)
+        mean = sum(c.value for c in cells) / k
+        ses = [se_from_ci(c.ci_low, c.ci_high) if c.ci_low is not None and c.ci_low == c.ci_low else 0.0
+               for c in cells]
+        se = math.sqrt(sum(s * s for s in ses)) / k
+        r.overall = Cell(mean, mean - 1.959964 * se, mean + 1.959964 * se)
+    ranked = [r for r in rows if r.overall.ok]
+    for r, rank in zip(ranked, rank_with_ties([r.overall for r in ranked], HIGHER_IS_BETTER.get(rank_by, False))):
+        r.rank = rank
+    for r in ranked:
+        r.tied = sum(x.rank == r.rank for x in ranked) > 1
+
+
+# ---------------------------------------------------------------------------------------------- writers
+
+def _rel(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(target.resolve(), start.resolve())).as_posix() + "/"
+
+
+def _rank_text(rank: int | None, tied: bool) -> str:
+    return "—" if rank is None else (f"={rank}" if tied else str(rank))
+
+
+def _metric_title(name: str) -> str:
+    return dict(COLUMNS).get(name, name)
+
+
+def write_csv(lb: Leaderboard, path: Path) -> None:
+    """Long format: one line per system x task column, every shown metric with its CI."""
+    base = path.parent
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        head = ["system", "overall_rank", "overall_tied", f"overall_{lb.rank_by}", "task_column", "task", "group",
+                "comparable_set", "rank", "tied"]
+        names = [n for n, _ in COLUMNS] + ([lb.rank_by] if lb.rank_by not in dict(COLUMNS) else [])
+        for n in names:
+            head += [n, f"{n}_ci_low", f"{n}_ci_high"]
+        w.writerow(head + ["note", "run"])
+        for r in lb.rows:
+            for c in lb.columns:
+                e = lb.entry(r, c)
+                if e is None:
+                    continue
+                line = [r.label, r.rank or "", r.tied, "" if not r.overall.ok else f"{r.overall.value:.6g}",
+                        c.label, c.task, c.group, describe_key(c.key), e.rank or "", e.tied]
+                notes = []
+                for n in names:
+                    cell = e.cells[n]
+                    line += [cell.value if cell.ok else "", "" if cell.ci_low is None else cell.ci_low,
+                             "" if cell.ci_high is None else cell.ci_high]
+                    if cell.note:
+                        notes.append(f"{n}: {cell.note}")
+                w.writerow(line + ["; ".join(notes), _rel(e.run.path, base)])
+
+
+def _md_cell(cell: Cell) -> str:
+    ci = cell.ci_text()
+    return cell.text() + (f" {ci}" if ci else "")
+
+
+def render_markdown(lb: Leaderboard, base: Path) -> str:
+    rb = _metric_title(lb.rank_by)
+    direction = "higher" if HIGHER_IS_BETTER.get(lb.rank_by) else "lower"
+    out = ["# calbench leaderboard", "",
+           f"Ranked by **{rb}** ({direction} is better). Values: point [95 % bootstrap CI]. Rank `=k`: tied — the "
+           "95 % CIs overlap with another system of that rank. Systems are ranked within each task column; the "
+           "overall rank uses the mean over the task columns for systems that have all of them.", ""]
+    out += ["## Overall", "", f"| rank | system | mean {rb} | tasks | mean task rank |", "|---|---|---|---|---|"]
+    n_primary = sum(c.primary for c in lb.columns)
+    for r in lb.rows:
+        mr = "—" if r.mean_rank == math.inf else f"{r.mean_rank:.2f}"
+        val = _md_cell(r.overall) if r.overall.ok else f"n/a ({r.overall.note})"
+        out.append(f"| {_rank_text(r.rank, r.tied)} | {r.label} | {val} | {r.coverage}/{n_primary} | {mr} |")
+    for group in list(GROUP_ORDER) + sorted({c.group for c in lb.columns} - set(GROUP_ORDER)):
+        cols = [c for c in lb.columns if c.group == group]
+        if not cols:
+            continue
+        out += ["", f"## {GROUP_TITLES.get(group, group)}"]
+        for c in cols:
+            out += ["", f"### {c.label}", "", f"Comparable set: {describe_key(c.key)}."]
+            if c.flag:
+                out += ["", f"**Flag:** {c.flag}."]
+            out += ["", "| rank | system | " + " | ".join(t for _, t in COLUMNS) + " | run |",
+                    "|---" * (len(COLUMNS) + 3) + "|"]
+            notes = []
+            for r in lb.rows:
+                e = lb.entry(r, c)
+                if e is None:
+                    continue
+                cells = " | ".join(_md_cell(e.cells[n]) for n, _ in COLUMNS)
+                link = _rel(e.run.path, base)
+                out.append(f"| {_rank_text(e.rank, e.tied)} | {r.label} | {cells} | [{e.run.path.name}]({link}) |")
+                notes += [f"{r.label}, {_metric_title(n)}: {e.cells[n].note}" for n, _ in COLUMNS
+                          if not e.cells[n].ok and e.cells[n].note]
+            missing = [r.label for r in lb.rows if lb.entry(r, c) is None]
+            if missing:
+                notes.append("not run on this task column: " + ", ".join(missing))
+            if notes:
+                out += [""] + [f"- {x}" for x in notes]
+    if lb.notes:
+        out += ["", "## Comparability flags", ""] + [f"- {x}" for x in lb.notes]
+    out += ["", "## Skipped folders", ""]
+    out += [f"- `{_rel(s.path, base)}`: {s.reason}" for s in lb.skipped] or ["None."]
+    return "\n".join(out) + "\n"
+
+
+def render_html(lb: Leaderboard, base: Path) -> str:
+    from calbench.report_html import render_template
+
+    groups = []
+    for g in list(GROUP_ORDER) + sorted({c.group for c in lb.columns} - set(GROUP_ORDER)):
+        cols = [c for c in lb.columns if c.group == g]
+        if cols:
+            groups.append({"title": GROUP_TITLES.get(g, g), "columns": cols})
+    rows = []
+    for r in lb.rows:
+        cells = []
+        for grp in groups:
+            for c in grp["columns"]:
+                e = lb.entry(r, c)
+                href = _rel(e.run.path, base) if e else None
+                cells.append({"sort": None if e is None or e.rank is None else e.rank,
+                              "text": "—" if e is None else _rank_text(e.rank, e.tied),
+                              "ci": "", "href": href, "tied": bool(e and e.tied),
+                              "title": "not run" if e is None else f"{c.label} · {e.run.path.name}"})
+                for n, _ in COLUMNS:
+                    cell = None if e is None else e.cells[n]
+                    cells.append({"sort": cell.value if cell is not None and cell.ok else None,
+                                  "text": "not run" if cell is None else cell.text(),
+                                  "ci": "" if cell is None else cell.ci_text(), "href": href, "tied": False,
+                                  "title": ("not run on this task" if cell is None else (cell.note or ""))})
+        rows.append({"label": r.label, "rank": _rank_text(r.rank, r.tied), "rank_sort": r.rank,
+                     "overall": r.overall, "mean_rank": None if r.mean_rank == math.inf else r.mean_rank,
+                     "coverage": r.coverage, "cells": cells})
+    skipped = [{"path": _rel(s.path, base), "reason": s.reason} for s in lb.skipped]
+    return render_template("leaderboard.html.j2", groups=groups, rows=rows, metrics=COLUMNS, lb=lb,
+                           rank_by=_metric_title(lb.rank_by), higher=HIGHER_IS_BETTER.get(lb.rank_by, False),
+                           n_primary=sum(c.primary for c in lb.columns), skipped=skipped, describe_key=describe_key)
+
+
+def output_paths(out: str | Path) -> dict[str, Path]:
+    """``--out`` as a folder (``leaderboard.{md,csv,html}`` in it) or a file path whose stem names all three."""
+    out = Path(out)
+    if out.suffix.lower() in (".md", ".csv", ".html", ".htm"):
+        stem = out.with_suffix("")
+    else:
+        stem = out / "leaderboard"
+    return {ext: stem.with_name(stem.name + f".{ext}") for ext in ("md", "csv", "html")}
+
+
+def write(lb: Leaderboard, out: str | Path) -> dict[str, Path]:
+    """Write the Markdown, CSV and HTML leaderboards; returns their paths."""
+    paths = output_paths(out)
+    base = paths["md"].parent
+    base.mkdir(parents=True, exist_ok=True)
+    paths["md"].write_text(render_markdown(lb, base), encoding="utf-8")
+    write_csv(lb, paths["csv"])
+    paths["html"].write_text(render_html(lb, base), encoding="utf-8")
+    return paths

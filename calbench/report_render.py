@@ -1,0 +1,236 @@
+"""Rendering of a :class:`calbench.report.Report`: figures, a self-contained HTML page and Markdown.
+
+HTML embeds every figure as a base64 PNG. Markdown cannot embed images portably (GitHub does not render
+``data:`` URIs), so it writes them beside the file, in ``<name>_files/``, and links them relatively.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from calbench.metrics import apply_policy
+from calbench.report import REPORT_METRICS, Report
+from calbench.report_html import png_data_uri, render_template
+
+TITLES = {"accuracy": "accuracy", "ece": "ECE", "brier": "Brier", "log_score": "log score", "auroc": "AUROC",
+          "parse_rate": "parse rate", "n": "n scored"}
+CORRECTION_NAMES = {"holm": "Holm-Bonferroni", "bh": "Benjamini-Hochberg", "none": "no correction"}
+
+
+def _num(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.{digits}f}"
+
+
+def _p(v: float) -> str:
+    if v is None or math.isnan(v):
+        return "n/a"
+    return "<0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def _need(v: float | None) -> str:
+    if v is None:
+        return ""
+    if math.isnan(v):
+        return "n/a"
+    if math.isinf(v):
+        return "∞ (no difference)"
+    return f"≈{int(v):,}"
+
+
+def _metric_cell(metrics: dict, name: str) -> dict[str, Any]:
+    m = metrics.get(name)
+    if m is None:
+        return {"text": "missing", "ci": "", "sort": None, "note": f"run.json has no {name!r}"}
+    v = m.get("value")
+    ok = v is not None and not (isinstance(v, float) and math.isnan(v))
+    lo, hi = m.get("ci_low"), m.get("ci_high")
+    ci = f"[{lo:.3f}, {hi:.3f}]" if ok and name != "n" and lo is not None and lo == lo else ""
+    return {"text": (str(int(v)) if name == "n" else _num(float(v))) if ok else "n/a", "ci": ci,
+            "sort": float(v) if ok else None, "note": m.get("note") or ("" if ok else "undefined")}
+
+
+def figures(report: Report, folder: Path) -> dict[tuple[str, tuple], dict[str, Path]]:
+    """Reliability diagram and confidence histogram of every (task, system), as PNG files in ``folder``."""
+    from calbench.plots import confidence_histogram, reliability_diagram
+
+    out: dict[tuple[str, tuple], dict[str, Path]] = {}
+    folder.mkdir(parents=True, exist_ok=True)
+    for ti, task in enumerate(report.tasks):
+        for si, system in enumerate(report.systems):
+            arm = report.arm(task, system)
+            if arm is None:
+                continue
+            conf, corr, info = apply_policy(arm.samples(), arm.policy)
+            if conf.size == 0:
+                continue
+            bins = int((arm.run.manifest.get("metric_settings") or {}).get("ece_bins", 10))
+            title = f"{report.labels[system]}\n{task} (parse rate {info['parse_rate']:.0%}, policy {arm.policy})"
+            stem = folder / f"t{ti}_s{si}"
+            rel = reliability_diagram(conf, corr, title=title, path_stem=stem.with_name(stem.name + "_reliability"),
+                                      bins=bins, n_resamples=200)
+            hist = confidence_histogram(conf, corr, title=title, path_stem=stem.with_name(stem.name + "_hist"),
+                                        bins=bins)
+            out[(task, system)] = {"reliability": _png(rel), "histogram": _png(hist)}
+            for p in rel + hist:  # only the PNGs are used
+                if p.suffix != ".png":
+                    p.unlink(missing_ok=True)
+    return out
+
+
+def _png(paths: list[Path]) -> Path:
+    return next(p for p in paths if p.suffix == ".png")
+
+
+def _settings_rows(report: Report, base: Path) -> list[dict[str, str]]:
+    rows = []
+    for (task, system), arm in report.arms.items():
+        m = arm.run.manifest
+        model, t = m.get("model") or {}, m.get("task") or {}
+        judge = m.get("judge") or {}
+        settings = ", ".join(f"{k}={v}" for k, v in sorted((judge.get("settings") or {}).items()))
+        rows.append({
+            "system": report.labels[system], "task": task, "run": _rel(arm.run.path, base),
+            "run_name": arm.run.path.name,
+            "model": f"{model.get('id')} (sha256 {str(model.get('sha256'))[:12]})",
+            "adapter": str(model.get("adapter") or "—"),
+            "data": f"{t.get('split')} · n={m.get('n')} · limit {t.get('limit') or '—'} · {t.get('source')} · "
+                    f"questions {str(t.get('ids_sha256'))[:10]}",
+            "method": f"{arm.method} · scale {(m.get('elicitation') or {}).get('scale')}",
+            "judge": f"{judge.get('name')}({settings})", "policy": arm.policy, "seed": str(m.get("seed")),
+            "versions": ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items()
+                                  if k in ("calbench", "torch", "transformers")),
+            "finished": str((m.get("timings") or {}).get("finished")),
+        })
+    return rows
+
+
+def _rel(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(Path(target).resolve(), start.resolve())).as_posix() + "/"
+
+
+def _context(report: Report, base: Path) -> dict[str, Any]:
+    tasks = []
+    for task in report.tasks:
+        systems = []
+        for s in report.systems:
+            arm = report.arm(task, s)
+            if arm is None:
+                continue
+            metrics = arm.metrics()
+            systems.append({"label": report.labels[s], "reference": s == report.reference,
+                            "run": _rel(arm.run.path, base), "method": arm.method,
+                            "cells": [_metric_cell(metrics, n) for n in (*REPORT_METRICS, "parse_rate", "n")]})
+        deltas, problems = [], []
+        for c in report.comparisons:
+            if c.task != task:
+                continue
+            if c.problem:
+                problems.append({"label": report.labels[c.other.system], "problem": c.problem})
+                continue
+            for name in REPORT_METRICS:
+                d = c.deltas[name]
+                deltas.append({"label": report.labels[c.other.system], "metric": TITLES[name], "a": _num(d.a),
+                               "b": _num(d.b), "delta": f"{d.delta:+.3f}" if d.delta == d.delta else "n/a",
+                               "ci": f"[{d.ci_low:+.3f}, {d.ci_high:+.3f}]" if d.ci_low == d.ci_low else "",
+                               "p": _p(d.p_value), "p_adj": _p(d.p_adjusted), "p_sort": d.p_value,
+                               "p_adj_sort": d.p_adjusted, "significant": d.significant,
+                               "better": d.better, "need": _need(d.questions_needed), "n_pairs": c.n_pairs})
+        tasks.append({"name": task, "systems": systems, "deltas": deltas, "problems": problems})
+    bd_systems = [s for s in report.systems]
+    breakdown = [{"task": r["task"], "domain": r["domain"],
+                  "cells": [r["systems"].get(s) for s in bd_systems]} for r in report.breakdown]
+    return {"report": report, "tasks": tasks, "labels": [report.labels[s] for s in report.systems],
+            "reference": report.labels[report.reference], "metric_titles": [TITLES[n] for n in
+                                                                            (*REPORT_METRICS, "parse_rate", "n")],
+            "correction": CORRECTION_NAMES.get(report.correction, report.correction),
+            "breakdown": breakdown, "bd_labels": [report.labels[s] for s in bd_systems],
+            "settings": _settings_rows(report, base), "num": _num,
+            "skipped": [{"path": _rel(s.path, base), "reason": s.reason} for s in report.skipped]}
+
+
+def render_html(report: Report, base: Path, figs: dict) -> str:
+    ctx = _context(report, base)
+    for t in ctx["tasks"]:
+        t["figures"] = []
+        for s in report.systems:
+            f = figs.get((t["name"], s))
+            if f:
+                t["figures"].append({"label": report.labels[s], "reliability": png_data_uri(f["reliability"]),
+                                     "histogram": png_data_uri(f["histogram"])})
+    return render_template("report.html.j2", **ctx)
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    esc = [[str(c).replace("|", "\\|") for c in r] for r in rows]
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in esc]
+
+
+def render_markdown(report: Report, base: Path, figs: dict) -> str:
+    ctx = _context(report, base)
+    out = ["# calbench comparison report", "",
+           f"Reference: **{ctx['reference']}**. Differences are paired (same questions), system − reference, with "
+           f"{report.n_resamples} paired bootstrap resamples; significance at alpha {report.alpha} after "
+           f"{ctx['correction']} correction within each metric. \"questions needed\": about how many questions a "
+           "difference of that size needs to be detected with 80 % power (not significant differences only).", ""]
+    out += [f"- {n}" for n in report.notes]
+    for t in ctx["tasks"]:
+        out += ["", f"## {t['name']}", ""]
+        rows = [[s["label"] + (" (reference)" if s["reference"] else ""), f"[{s['method']}]({s['run']})"]
+                + [c["text"] + (f" {c['ci']}" if c["ci"] else "") for c in s["cells"]] for s in t["systems"]]
+        out += _md_table(["system", "run", *ctx["metric_titles"]], rows)
+        if t["deltas"]:
+            out += ["", "Differences against the reference:", ""]
+            rows = [[d["label"], d["metric"], d["a"], d["b"], f"{d['delta']} {d['ci']}", d["p"], d["p_adj"],
+                     ("**yes**" if d["significant"] else "no"), d["need"], str(d["n_pairs"])] for d in t["deltas"]]
+            out += _md_table(["system", "metric", "reference", "system", "Δ [CI]", "p", "p adj.", "significant",
+                              "questions needed", "pairs"], rows)
+        for p in t["problems"]:
+            out += ["", f"**Not compared:** {p['label']}: {p['problem']}"]
+        for s in report.systems:
+            f = figs.get((t["name"], s))
+            if f:
+                out += ["", f"![reliability: {report.labels[s]}]({_rel(f['reliability'], base)[:-1]}) "
+                            f"![confidence histogram: {report.labels[s]}]({_rel(f['histogram'], base)[:-1]})"]
+    out += ["", "## Breakdown by domain", ""]
+    head = ["task", "domain"] + [f"{lab}: n / acc / ECE / Brier" for lab in ctx["bd_labels"]]
+    rows = [[r["task"], r["domain"]] + ["—" if c is None else
+                                       f"{c['n']} / {_num(c['accuracy'])} / {_num(c['ece'])} / {_num(c['brier'])}"
+                                       for c in r["cells"]] for r in ctx["breakdown"]]
+    out += _md_table(head, rows)
+    out += ["", "## Run settings", ""]
+    keys = ["system", "task", "model", "adapter", "data", "method", "judge", "policy", "seed", "versions", "finished"]
+    out += _md_table(keys + ["run"], [[s[k] for k in keys] + [f"[{s['run_name']}]({s['run']})"]
+                                      for s in ctx["settings"]])
+    out += ["", "## Skipped", ""]
+    out += [f"- `{s['path']}`: {s['reason']}" for s in ctx["skipped"]] or ["None."]
+    return "\n".join(out) + "\n"
+
+
+def write_report(report: Report, out: str | Path) -> Path:
+    """Write ``out`` (``.html``: self-contained; ``.md``: figures in ``<name>_files/``); returns its path."""
+    out = Path(out)
+    kind = out.suffix.lower()
+    if kind not in (".html", ".htm", ".md"):
+        raise ValueError(f"--out must end in .html or .md; got {out.name!r}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    base = out.parent
+    if kind == ".md":
+        fig_dir = out.with_name(out.stem + "_files")
+        if fig_dir.exists():
+            shutil.rmtree(fig_dir)
+        figs = figures(report, fig_dir)
+        out.write_text(render_markdown(report, base, figs), encoding="utf-8")
+        return out
+    with tempfile.TemporaryDirectory(prefix="calbench-report-") as tmp:
+        figs = figures(report, Path(tmp))
+        out.write_text(render_html(report, base, figs), encoding="utf-8")
+    return out

@@ -1,0 +1,236 @@
+"""Run folders as the leaderboard and the comparison report read them: discovery, validation, comparability.
+
+A run folder holds ``run.json`` (the manifest) and ``samples.jsonl`` (or ``samples.jsonl.gz``). A folder is
+used only if its manifest is complete and its samples are whole; every folder that is not used is returned
+as a :class:`Skipped` with the reason, so callers can say what they left out and why (nothing is skipped
+silently).
+
+Two runs of a task are *comparable* when they scored the same questions (``task.ids_sha256`` and
+``task.data_sha256``), with the same judge and settings, the same parse-failure policy and the same
+metric settings that change values (ECE bins, log-score eps). See :func:`comparability_key`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from calbench.records import DataError, SAMPLE_FIELDS, read_samples
+
+SAMPLE_FILES = ("samples.jsonl", "samples.jsonl.gz")
+REQUIRED_FIELDS = ("model", "task", "n", "methods", "metrics", "status")
+#: Groups of tasks in the order reports show them.
+GROUP_ORDER = ("in_domain", "unseen", "user")
+GROUP_TITLES = {"in_domain": "In-domain tasks", "unseen": "Unseen tasks", "user": "User datasets"}
+
+
+@dataclass
+class Skipped:
+    """A folder left out, and why."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class RunFolder:
+    """A complete, validated run folder."""
+
+    path: Path
+    manifest: dict[str, Any]
+    samples_path: Path
+    _samples: list[dict] | None = field(default=None, repr=False)
+
+    @property
+    def task(self) -> str:
+        return str(self.manifest["task"].get("name"))
+
+    @property
+    def group(self) -> str:
+        return str(self.manifest["task"].get("group") or "other")
+
+    @property
+    def methods(self) -> list[str]:
+        return list(self.manifest["methods"])
+
+    @property
+    def finished(self) -> str:
+        return str((self.manifest.get("timings") or {}).get("finished") or "")
+
+    def metrics(self, method: str) -> dict[str, dict]:
+        """The metrics dict of ``method`` (run.json's ``metrics_by_method`` or, for one method, ``metrics``)."""
+        by = self.manifest.get("metrics_by_method")
+        if by and method in by:
+            return by[method] or {}
+        if method == self.methods[0]:
+            return self.manifest.get("metrics") or {}
+        return {}
+
+    def samples(self, method: str | None = None) -> list[dict]:
+        """Sample records (first occurrence of each (id, method)), optionally of one method."""
+        if self._samples is None:
+            seen: set = set()
+            rows = []
+            for s in read_samples(self.samples_path):
+                key = (s["id"], s["method"])
+                if key not in seen:
+                    seen.add(key)
+                    rows.append(s)
+            self._samples = rows
+        return [s for s in self._samples if method is None or s["method"] == method]
+
+
+def _samples_problem(path: Path, n: int, methods: list[str]) -> str | None:
+    """Why ``path`` is not a whole samples file for ``n`` questions x ``methods``, or None if it is."""
+    from calbench.records import open_text
+
+    with open_text(path) as fh:
+        lines = fh.readlines()
+    counts: dict[str, set] = {m: set() for m in methods}
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            where = "its last line" if i == len(lines) else f"line {i}"
+            return (f"{path.name} is truncated or corrupt ({where} is not valid JSON: {e.msg}); "
+                    "the run was interrupted while writing: rerun its eval command to resume")
+        if not isinstance(obj, dict):
+            return f"{path.name}:{i} is not a JSON object"
+        missing = [k for k in SAMPLE_FIELDS if k not in obj]
+        if missing:
+            return f"{path.name}:{i} lacks field(s) {missing}"
+        counts.setdefault(obj["method"], set()).add(obj["id"])
+    if lines and not lines[-1].endswith("\n"):
+        return f"{path.name} ends in a partial line (line {len(lines)}): the run was interrupted while writing"
+    short = [f"{m}: {len(counts.get(m, ()))} of {n}" for m in methods if len(counts.get(m, ())) != n]
+    if short:
+        return f"{path.name} does not hold every sample the manifest promises ({'; '.join(short)})"
+    return None
+
+
+def check_run_folder(folder: str | Path) -> RunFolder | Skipped:
+    """Validate one run folder: a :class:`RunFolder` if it is complete, else a :class:`Skipped` with why."""
+    folder = Path(folder)
+    run_path = folder / "run.json"
+    if not run_path.exists():
+        return Skipped(folder, "no run.json (the run never started, or its manifest was deleted)")
+    try:
+        manifest = json.loads(run_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        return Skipped(folder, f"run.json is not valid JSON ({e.msg} at line {e.lineno}); partially written?")
+    if not isinstance(manifest, dict):
+        return Skipped(folder, "run.json is not a JSON object")
+    missing = [k for k in REQUIRED_FIELDS if k not in manifest]
+    if missing:
+        return Skipped(folder, f"run.json lacks field(s) {missing}; not a complete calbench run manifest")
+    status = manifest.get("status")
+    if status != "complete":
+        return Skipped(folder, f"status is {status!r}, not 'complete' (interrupted or still running: rerun "
+                               "its eval command to finish it)")
+    samples_path = next((folder / f for f in SAMPLE_FILES if (folder / f).exists()), None)
+    if samples_path is None:
+        return Skipped(folder, "no samples.jsonl beside run.json (needed to verify and compare the run)")
+    try:
+        n = int(manifest["n"])
+        problem = _samples_problem(samples_path, n, list(manifest["methods"]))
+    except (OSError, ValueError, TypeError, EOFError) as e:
+        problem = f"cannot read {samples_path.name}: {e}"
+    if problem:
+        return Skipped(folder, problem)
+    return RunFolder(folder, manifest, samples_path)
+
+
+def discover(paths: Iterable[str | Path]) -> tuple[list[RunFolder], list[Skipped]]:
+    """Every run folder under ``paths`` (a path may be a run folder or a folder of run folders, at any
+    depth), validated. A folder with a samples file but no run.json is reported as skipped.
+
+    Raises :class:`~calbench.records.DataError` if a path does not exist or holds no run at all.
+    """
+    runs: list[RunFolder] = []
+    skipped: list[Skipped] = []
+    seen: set[Path] = set()
+    for root in map(Path, paths):
+        if not root.exists():
+            raise DataError(f"{root}: no such file or directory")
+        if root.is_file():
+            root = root.parent
+        found = sorted({p.parent for p in root.rglob("run.json")}
+                       | {p.parent for name in SAMPLE_FILES for p in root.rglob(name)})
+        if (root / "run.json").exists():
+            found = sorted(set(found) | {root})
+        if not found:
+            raise DataError(f"{root}: no run folders here (looked for run.json and samples.jsonl at any depth); "
+                            "run `calbench eval --out DIR` first, or point at the folder that holds its runs")
+        for folder in found:
+            key = folder.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            result = check_run_folder(folder)
+            (runs if isinstance(result, RunFolder) else skipped).append(result)
+    return runs, skipped
+
+
+def comparability_key(manifest: dict) -> dict[str, Any]:
+    """What must be equal for two runs' metrics on a task to be compared (or ranked together)."""
+    task = manifest.get("task") or {}
+    ms = manifest.get("metric_settings") or {}
+    judge = manifest.get("judge") or {}
+    return {
+        "task": task.get("name"),
+        "questions": task.get("ids_sha256"),
+        "data": task.get("data_sha256"),
+        "judge": {"name": judge.get("name"), "settings": judge.get("settings")},
+        "parse_policy": manifest.get("parse_policy", ms.get("parse_policy")),
+        "ece_bins": ms.get("ece_bins"),
+        "log_score_eps": ms.get("log_score_eps"),
+    }
+
+
+_KEY_LABELS = {"task": "task", "questions": "questions (task.ids_sha256)", "data": "data (task.data_sha256)",
+               "judge": "judge", "parse_policy": "parse policy", "ece_bins": "ECE bins",
+               "log_score_eps": "log-score eps"}
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, str) and len(v) == 64:
+        return v[:10] + "…"
+    if isinstance(v, dict):
+        if set(v) == {"name", "settings"}:
+            s = ", ".join(f"{k}={x}" for k, x in sorted((v["settings"] or {}).items()))
+            return f"{v['name']}({s})"
+        return json.dumps(v, sort_keys=True)
+    return str(v)
+
+
+def describe_key(key: dict[str, Any]) -> str:
+    """One line naming what a comparability key holds."""
+    return "; ".join(f"{_KEY_LABELS[k]} {_short(v)}" for k, v in key.items() if k != "task")
+
+
+def key_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """What differs between two comparability keys, e.g. ``["judge: alias_match(...) vs f1(...)"]``."""
+    return [f"{_KEY_LABELS[k]}: {_short(a.get(k))} vs {_short(b.get(k))}" for k in a if a.get(k) != b.get(k)]
+
+
+def system_key(manifest: dict, method: str) -> tuple:
+    """What identifies a system (a leaderboard row): model id and weights, adapter, method."""
+    model = manifest.get("model") or {}
+    return (model.get("id"), model.get("sha256"), model.get("adapter"), model.get("adapter_sha256"), method)
+
+
+def system_label(manifest: dict, method: str) -> str:
+    model = manifest.get("model") or {}
+    label = str(model.get("id"))
+    adapter = model.get("adapter")
+    if adapter:
+        parts = Path(str(adapter)).parts
+        label += " + " + "/".join(parts[-2:])
+    return f"{label} · {method}"

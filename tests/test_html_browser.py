@@ -1,0 +1,126 @@
+"""The leaderboard and report pages in a real headless browser (Debian's chromium + chromedriver, via selenium):
+no console errors, the table sorts on click, every image renders. Screenshots go to tests/artifacts/.
+
+Setup: ``apt-get install -y chromium chromium-driver`` and ``pip install selenium``; skipped (with the reason)
+when either is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_leaderboard import brier_only, make_run
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1400,1000",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _errors(driver) -> list[dict]:
+    return [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+
+
+def _column(driver, table_id: str, col: int) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.getElementById(arguments[0]).tBodies[0].rows)"
+        ".map(r => r.cells[arguments[1]].textContent.trim());", table_id, col)
+
+
+def test_leaderboard_page(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from calbench.leaderboard import build, write
+
+    res = tmp_path / "results"
+    make_run(res / "a", model="alpha", metrics={"verbalized": brier_only(0.30, 0.28, 0.32)})
+    make_run(res / "b", model="beta", metrics={"verbalized": brier_only(0.10, 0.08, 0.12)})
+    make_run(res / "c", model="gamma", metrics={"verbalized": brier_only(0.20, 0.18, 0.22)})
+    make_run(res / "m", model="alpha", task="medqa", group="unseen")
+    make_run(res / "running", model="delta", status="running")
+    paths = write(build([res]), tmp_path / "board")
+    browser.get(paths["html"].as_uri())
+    assert browser.title == "calbench leaderboard"
+    assert _errors(browser) == []
+
+    systems = lambda: [s.split(" ·")[0] for s in _column(browser, "leaderboard", 1)]  # noqa: E731
+    # alpha is the only system with both task columns, so the only one with an overall score; the others
+    # follow by their mean task rank.
+    assert systems() == ["alpha", "beta", "gamma"]
+    # Column 4 + 3 = the triviaqa Brier column (rank, acc, ECE, Brier ...).
+    brier = browser.find_element(By.CSS_SELECTOR, '#leaderboard th[data-col="7"]')
+    assert brier.text == "Brier"
+    brier.click()
+    assert systems() == ["beta", "gamma", "alpha"]               # ascending
+    assert brier.get_attribute("aria-sort") == "ascending"
+    brier.click()
+    assert systems() == ["alpha", "gamma", "beta"]               # descending
+    # Sorting by the medqa rank puts the only system with a medqa run first, missing values last either way.
+    medqa_rank = browser.find_element(By.CSS_SELECTOR, '#leaderboard th[data-col="12"]')
+    medqa_rank.click()
+    assert systems()[0] == "alpha"
+    medqa_rank.click()
+    assert systems()[0] == "alpha"
+    # Each cell links to its run folder.
+    href = browser.find_element(By.CSS_SELECTOR, "#leaderboard tbody td a").get_attribute("href")
+    assert href.startswith("file://") and "/results/" in href
+    assert "running" in browser.find_element(By.TAG_NAME, "body").text  # skipped folder is listed
+    assert _errors(browser) == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "leaderboard.png"))
+
+
+def test_report_page_images_render(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from calbench.report import build_report
+    from calbench.report_render import write_report
+
+    ids = [f"q{i}" for i in range(120)]
+    y = [int(x) for x in np.random.default_rng(0).random(120) < 0.5]
+    a = make_run(tmp_path / "base", model="base", ids=ids, conf=[0.9] * 120, correct=y)
+    b = make_run(tmp_path / "trained", model="base", adapter="/x/trained", ids=ids, conf=[0.5] * 120, correct=y)
+    path = write_report(build_report([a, b], n_resamples=200), tmp_path / "out" / "report.html")
+    browser.get(path.as_uri())
+    assert _errors(browser) == []
+    images = browser.find_elements(By.TAG_NAME, "img")
+    assert len(images) == 4
+    widths = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight]);")
+    assert all(done and w > 0 and h > 0 for done, w, h in widths), widths
+    th = browser.find_element(By.CSS_SELECTOR, "table.metrics th[data-col='4']")  # Brier
+    th.click()
+    th.click()
+    first = browser.execute_script(
+        "return document.querySelector('table.metrics').tBodies[0].rows[0].cells[0].textContent;")
+    assert first.startswith("base · verbalized")   # descending Brier: the overconfident base first
+    assert _errors(browser) == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.set_window_size(1400, 2400)
+    assert browser.save_screenshot(str(ARTIFACTS / "report.png"))

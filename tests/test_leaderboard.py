@@ -1,0 +1,274 @@
+"""Leaderboard on hand-made run folders: ranking, ties, incompatibility flags, missing metrics, bad input."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from calbench.cli import main
+from calbench.leaderboard import Cell, build, output_paths, rank_with_ties, write
+from calbench.records import DataError
+
+IDS = [f"q{i}" for i in range(40)]
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def metric(v, lo=None, hi=None, note=None) -> dict:
+    d = {"value": v, "ci_low": v if lo is None else lo, "ci_high": v if hi is None else hi}
+    if note:
+        d["note"] = note
+    return d
+
+
+def make_run(folder: Path, *, model: str = "m", methods=("verbalized",), task: str = "triviaqa",
+             group: str = "in_domain", ids=IDS, conf=None, correct=None, metrics: dict | None = None,
+             status: str = "complete", judge: dict | None = None, policy: str = "exclude",
+             adapter: str | None = None, finished: str = "2026-01-01T00:00:00+00:00", parse_ok=None) -> Path:
+    """Write a run folder. Samples come from ``conf``/``correct`` (default: all 0.7 / alternating right);
+    metrics are computed from them by calbench's engine unless given explicitly per method."""
+    from calbench.metrics import metric_settings, summarize_samples
+
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = [0.7] * len(ids) if conf is None else conf
+    correct = [i % 2 for i in range(len(ids))] if correct is None else correct
+    parse_ok = [True] * len(ids) if parse_ok is None else parse_ok
+    samples, by_method = [], {}
+    for m in methods:
+        rows = []
+        for i, (c, y, ok) in enumerate(zip(conf, correct, parse_ok)):
+            rows.append({"id": ids[i], "task": task, "model": model, "method": m, "prompt": "q", "raw_output": "r",
+                         "answer": "a", "confidence": c if ok else None, "parse_ok": ok, "correct": int(y),
+                         "judge": "alias_match"})
+        samples += rows
+        by_method[m] = (metrics or {}).get(m) or summarize_samples(rows, policy=policy, n_resamples=200)
+    with open(folder / "samples.jsonl", "w") as fh:
+        for s in samples:
+            fh.write(json.dumps(s) + "\n")
+    man = {
+        "calbench_run": 1, "status": status,
+        "model": {"id": model, "sha256": _sha(model), "adapter": adapter, "adapter_sha256": None},
+        "task": {"name": task, "split": "eval", "source": "bundled", "kind": "open", "group": group,
+                 "limit": None, "data_sha256": _sha("data" + "".join(ids)), "ids_sha256": _sha("\n".join(ids))},
+        "n": len(ids), "methods": list(methods), "method": ",".join(methods),
+        "elicitation": {"scale": "0-10"}, "judge": judge or {"name": "alias_match", "settings": {"f1": None}},
+        "parse_policy": policy, "seed": 0, "versions": {"calbench": "0.1.0"},
+        "timings": {"finished": finished}, "metrics": by_method[methods[0]],
+        "metric_settings": metric_settings(policy=policy, n_resamples=200),
+    }
+    if len(methods) > 1:
+        man["metrics_by_method"] = by_method
+    (folder / "run.json").write_text(json.dumps(man))
+    return folder
+
+
+def brier_only(v, lo, hi, **extra) -> dict:
+    base = {"accuracy": metric(0.5), "ece": metric(0.1), "brier": metric(v, lo, hi), "log_score": metric(-0.6),
+            "auroc": metric(0.7), "parse_rate": metric(1.0), "n": metric(40)}
+    base.update(extra)
+    return base
+
+
+# ------------------------------------------------------------------------------------------ rank_with_ties
+
+def test_rank_with_ties_hand_cases():
+    a, b, c = Cell(0.10, 0.08, 0.12), Cell(0.11, 0.09, 0.13), Cell(0.20, 0.18, 0.22)
+    # a and b overlap: both rank 1; c is worse than both with disjoint CIs: 1 + 2 = 3.
+    assert rank_with_ties([a, b, c], higher_is_better=False) == [1, 1, 3]
+    # Higher is better reverses the order: c first; a and b each have one system (c) better.
+    assert rank_with_ties([a, b, c], higher_is_better=True) == [2, 2, 1]
+    # A chain: x overlaps y, y overlaps z, x and z disjoint -> z has one better (x), y none.
+    x, y, z = Cell(0.1, 0.05, 0.15), Cell(0.17, 0.12, 0.22), Cell(0.24, 0.19, 0.29)
+    assert rank_with_ties([x, y, z], higher_is_better=False) == [1, 1, 2]
+    # Missing values are unranked; cells without CIs compare by value.
+    assert rank_with_ties([Cell(None), Cell(0.3, None, None), Cell(0.2, None, None)], False) == [None, 2, 1]
+
+
+# ---------------------------------------------------------------------------------------------- build
+
+def test_ranking_ties_and_outputs(tmp_path):
+    res = tmp_path / "results"
+    make_run(res / "a", model="alpha", metrics={"verbalized": brier_only(0.10, 0.08, 0.12)})
+    make_run(res / "b", model="beta", metrics={"verbalized": brier_only(0.11, 0.09, 0.13)})
+    make_run(res / "c", model="gamma", metrics={"verbalized": brier_only(0.30, 0.27, 0.33)})
+    lb = build([res])
+    assert [r.label for r in lb.rows] == ["alpha · verbalized", "beta · verbalized", "gamma · verbalized"]
+    assert [(r.rank, r.tied) for r in lb.rows] == [(1, True), (1, True), (3, False)]
+    (col,) = lb.columns
+    assert {e.run.path.name: (e.rank, e.tied) for e in col.entries.values()} == \
+        {"a": (1, True), "b": (1, True), "c": (3, False)}
+    paths = write(lb, tmp_path / "out")
+    md = paths["md"].read_text()
+    assert "| =1 | alpha · verbalized |" in md and "| 3 | gamma · verbalized |" in md
+    assert "[a](../results/a/)" in md  # relative link to the run folder
+    html = paths["html"].read_text()
+    assert 'href="../results/c/"' in html and "=1" in html
+    rows = list(csv.DictReader(paths["csv"].open()))
+    assert {r["system"]: r["rank"] for r in rows} == {"alpha · verbalized": "1", "beta · verbalized": "1",
+                                                       "gamma · verbalized": "3"}
+    assert rows[0]["run"] == "../results/a/"
+
+
+def test_rank_by_log_score_is_higher_better(tmp_path):
+    res = tmp_path / "r"
+    make_run(res / "a", model="alpha", metrics={"verbalized": brier_only(0.1, 0.09, 0.11, log_score=metric(-0.9, -1.0, -0.8))})
+    make_run(res / "b", model="beta", metrics={"verbalized": brier_only(0.2, 0.19, 0.21, log_score=metric(-0.3, -0.4, -0.2))})
+    assert [r.label.split()[0] for r in build([res]).rows] == ["alpha", "beta"]
+    assert [r.label.split()[0] for r in build([res], rank_by="log_score").rows] == ["beta", "alpha"]
+    with pytest.raises(DataError, match="no run has a metric named 'nonsense'"):
+        build([res], rank_by="nonsense")
+
+
+def test_real_metrics_rank_a_calibrated_model_first(tmp_path):
+    # Same questions and outcomes; one model states 0.5 (calibrated: half right), the other 0.95.
+    res = tmp_path / "r"
+    make_run(res / "cal", model="calibrated", conf=[0.5] * 40)
+    make_run(res / "over", model="overconfident", conf=[0.95] * 40)
+    lb = build([res])
+    assert lb.rows[0].label.startswith("calibrated")
+    assert lb.rows[0].overall.value == pytest.approx(0.25)            # (0.5 - y)^2 = 0.25 for every question
+    assert lb.rows[1].overall.value == pytest.approx((0.05 ** 2 + 0.95 ** 2) / 2)
+    assert (lb.rows[0].rank, lb.rows[1].rank) == (1, 2)
+
+
+def test_incomparable_runs_are_flagged_not_mixed(tmp_path):
+    res = tmp_path / "r"
+    make_run(res / "a", model="alpha")
+    make_run(res / "b", model="beta")
+    make_run(res / "c_other_questions", model="gamma", ids=[f"x{i}" for i in range(40)])
+    make_run(res / "d_other_judge", model="delta", judge={"name": "token_f1", "settings": {"threshold": 0.5}})
+    make_run(res / "e_other_policy", model="eps", policy="as_wrong_with_prior")
+    lb = build([res])
+    labels = [c.label for c in lb.columns]
+    assert labels[0] == "triviaqa [A]" and len(labels) == 4
+    first = lb.columns[0]
+    assert {e.run.path.name for e in first.entries.values()} == {"a", "b"}  # never mixed
+    flags = " ".join(c.flag or "" for c in lb.columns[1:])
+    assert "questions (task.ids_sha256)" in flags and "judge" in flags and "parse policy" in flags
+    # Only the primary column counts for the overall rank; the others have no overall score.
+    by_label = {r.label.split()[0]: r for r in lb.rows}
+    assert by_label["alpha"].overall.ok and not by_label["gamma"].overall.ok
+    md = render = write(lb, tmp_path / "o")["md"].read_text()
+    assert "Comparability flags" in md and "incomparable sets" in md
+    assert "not comparable" in write(lb, tmp_path / "o")["html"].read_text()
+
+
+def test_in_domain_and_unseen_columns_and_missing_metrics(tmp_path):
+    res = tmp_path / "r"
+    make_run(res / "a_tqa", model="alpha")
+    make_run(res / "a_med", model="alpha", task="medqa", group="unseen")
+    metrics = brier_only(0.2, 0.18, 0.22, auroc=metric(float("nan"), float("nan"), float("nan"),
+                                                          note="undefined: needs both correct and wrong samples"))
+    del metrics["log_score"]
+    make_run(res / "b_tqa", model="beta", metrics={"verbalized": metrics})
+    lb = build([res])
+    assert [(c.label, c.group) for c in lb.columns] == [("triviaqa", "in_domain"), ("medqa", "unseen")]
+    beta = next(r for r in lb.rows if r.label.startswith("beta"))
+    e = lb.entry(beta, lb.columns[0])
+    assert e.cells["log_score"].text() == "missing" and "no 'log_score'" in e.cells["log_score"].note
+    assert e.cells["auroc"].text() == "n/a" and "both correct and wrong" in e.cells["auroc"].note
+    assert lb.entry(beta, lb.columns[1]) is None
+    assert not beta.overall.ok and "covers 1 of 2" in beta.overall.note
+    paths = write(lb, tmp_path / "o" / "board.html")
+    assert paths["md"].name == "board.md" and paths["csv"].exists()
+    md = paths["md"].read_text()
+    assert "In-domain tasks" in md and "Unseen tasks" in md
+    assert "missing" in md and "not run on this task column: beta · verbalized" in md
+    html = paths["html"].read_text()
+    assert "not run" in html and 'class="missing' in html
+
+
+def test_multi_method_run_gives_one_row_per_method_and_adapter_rows(tmp_path):
+    res = tmp_path / "r"
+    make_run(res / "base", model="m", methods=("two-stage", "verbalized"))
+    make_run(res / "trained", model="m", adapter="/x/results/training/run1/adapter", methods=("two-stage",))
+    labels = sorted(r.label for r in build([res]).rows)
+    assert labels == ["m + run1/adapter · two-stage", "m · two-stage", "m · verbalized"]
+
+
+# ------------------------------------------------------------------------------------------- bad input
+
+def test_empty_folder_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no run folders here"):
+        build([tmp_path / "empty"])
+    assert main(["leaderboard", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert "no run folders here" in capsys.readouterr().err
+    assert main(["leaderboard", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_partial_folders_are_listed_with_reasons(tmp_path, capsys):
+    res = tmp_path / "r"
+    make_run(res / "good", model="alpha")
+    make_run(res / "running", model="beta", status="running")
+    trunc = make_run(res / "truncated", model="gamma")
+    data = (trunc / "samples.jsonl").read_text()
+    (trunc / "samples.jsonl").write_text(data[: len(data) - 30])  # cut mid-line
+    short = make_run(res / "short", model="delta")
+    lines = (short / "samples.jsonl").read_text().splitlines(keepends=True)
+    (short / "samples.jsonl").write_text("".join(lines[:-5]))
+    nomani = res / "no_manifest"
+    nomani.mkdir()
+    (nomani / "samples.jsonl").write_text((res / "good" / "samples.jsonl").read_text())
+    badjson = make_run(res / "bad_json", model="eps")
+    (badjson / "run.json").write_text('{"status": "comp')
+    nosamples = make_run(res / "no_samples", model="zeta")
+    (nosamples / "samples.jsonl").unlink()
+
+    lb = build([res])
+    assert [r.label for r in lb.rows] == ["alpha · verbalized"]
+    reasons = {s.path.name: s.reason for s in lb.skipped}
+    assert set(reasons) == {"running", "truncated", "short", "no_manifest", "bad_json", "no_samples"}
+    assert "status is 'running'" in reasons["running"]
+    assert "partial line" in reasons["truncated"] or "truncated" in reasons["truncated"]
+    assert "verbalized: 35 of 40" in reasons["short"]
+    assert "no run.json" in reasons["no_manifest"]
+    assert "not valid JSON" in reasons["bad_json"]
+    assert "no samples.jsonl" in reasons["no_samples"]
+
+    assert main(["leaderboard", str(res), "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    for name in reasons:
+        assert name in err
+    md = (tmp_path / "o" / "leaderboard.md").read_text()
+    assert "## Skipped folders" in md and all(f"r/{n}/" in md for n in reasons)
+    assert main(["leaderboard", str(res), "--out", str(tmp_path / "o2"), "--strict"]) == 1
+
+    # Nothing complete at all: an error that names every skipped folder.
+    with pytest.raises(DataError, match="no complete run") as e:
+        build([res / "running", res / "truncated"])
+    assert "running" in str(e.value) and "truncated" in str(e.value)
+
+
+def test_duplicate_runs_keep_the_latest_and_say_so(tmp_path):
+    res = tmp_path / "r"
+    make_run(res / "old", model="alpha", finished="2026-01-01T00:00:00+00:00")
+    make_run(res / "new", model="alpha", finished="2026-02-01T00:00:00+00:00")
+    lb = build([res])
+    (col,) = lb.columns
+    assert [e.run.path.name for e in col.entries.values()] == ["new"]
+    assert lb.skipped[0].path.name == "old" and "duplicate" in lb.skipped[0].reason
+
+
+def test_output_paths():
+    assert output_paths("x/board.html")["csv"] == Path("x/board.csv")
+    assert output_paths("results/leaderboard")["html"] == Path("results/leaderboard/leaderboard.html")
+
+
+def test_overall_interval_combines_task_errors(tmp_path):
+    res = tmp_path / "r"
+    make_run(res / "t1", model="alpha", metrics={"verbalized": brier_only(0.1, 0.1 - 0.0392, 0.1 + 0.0392)})
+    make_run(res / "t2", model="alpha", task="sciq", metrics={"verbalized": brier_only(0.3, 0.3 - 0.0784, 0.3 + 0.0784)})
+    (row,) = build([res]).rows
+    # se_1 = 0.02, se_2 = 0.04 -> se = sqrt(0.02^2 + 0.04^2) / 2; mean 0.2.
+    se = math.sqrt(0.02 ** 2 + 0.04 ** 2) / 2
+    assert row.overall.value == pytest.approx(0.2)
+    assert row.overall.ci_high - row.overall.value == pytest.approx(1.959964 * se, rel=1e-4)
