@@ -210,7 +210,8 @@ def resolve_model(name: str, *, install: bool = False) -> ResolvedModel:
             print(f"calbench: converting {gguf.name} once into {out} ...", file=sys.stderr)
             convert_gguf(gguf, out)
         return ResolvedModel(name=name, path=str(out), source="packaged", sha256=model.sha256)
-    if "/" in name and not p.exists():
+    looks_like_path = name.startswith(("/", ".", "~")) or name.count("/") != 1 or os.sep + os.sep in name
+    if not looks_like_path and not p.exists():
         return ResolvedModel(name=name, path=name, source="hub")
     raise ModelNotFoundError(
         f"model {name!r} not found: it is not a local directory ({p.resolve()}), not a packaged model "

@@ -103,7 +103,7 @@ def confidence_histogram(confidence, correct, *, title: str, path_stem: str | Pa
 
 
 def plot_run(samples: Sequence[dict], out_dir: str | Path, title: str, *, policy: str = "exclude",
-             bins: int = 10, n_resamples: int = 200, seed: int = 0) -> list[Path]:
+             bins: int = 10, n_resamples: int = 200, seed: int = 0, suffix: str = "") -> list[Path]:
     """Both plots for a list of sample records (scored under ``policy``) in ``out_dir``; returns the paths.
     Writes nothing and returns [] if no sample is left to plot."""
     conf, corr, info = apply_policy(samples, policy)
@@ -111,6 +111,6 @@ def plot_run(samples: Sequence[dict], out_dir: str | Path, title: str, *, policy
         return []
     title = f"{title}  (parse rate {info['parse_rate']:.0%}, policy {policy})"
     out = Path(out_dir)
-    return (reliability_diagram(conf, corr, title=title, path_stem=out / "reliability", bins=bins,
+    return (reliability_diagram(conf, corr, title=title, path_stem=out / f"reliability{suffix}", bins=bins,
                                 n_resamples=n_resamples, seed=seed)
-            + confidence_histogram(conf, corr, title=title, path_stem=out / "confidence_hist", bins=bins))
+            + confidence_histogram(conf, corr, title=title, path_stem=out / f"confidence_hist{suffix}", bins=bins))

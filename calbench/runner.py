@@ -96,6 +96,23 @@ def _check_resumable(run_path: Path, manifest: dict) -> None:
         )
 
 
+def _finished_pairs(samples_path: Path) -> set[tuple[str, str]]:
+    """The (id, method) pairs an earlier invocation finished. A sample whose request finally failed
+    (``request_error`` set, e.g. a served model that kept timing out) is not finished: it is removed from the
+    file (rewritten atomically) so that this invocation retries it and every pair keeps exactly one record."""
+    if not samples_path.exists():
+        return set()
+    samples = read_samples(samples_path)
+    kept = [s for s in samples if not s.get("request_error")]
+    if len(kept) < len(samples):
+        tmp = samples_path.with_suffix(".jsonl.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for s in kept:
+                fh.write(json.dumps(s, ensure_ascii=False) + "\n")
+        tmp.replace(samples_path)
+    return {(s["id"], s["method"]) for s in kept}
+
+
 def _write_json(path: Path, obj: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
@@ -124,7 +141,8 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
         "task": {"name": task.name, "split": settings.split, "source": settings.source, "kind": task.kind,
                  "group": task.group, "licence": task.license, "data_source": task.source,
                  "split_size": split_size, "limit": settings.limit, "data_sha256": data_sha256(examples),
-                 "ids_sha256": hashlib.sha256("\n".join(e.id for e in examples).encode()).hexdigest()},
+                 "ids_sha256": hashlib.sha256("\n".join(e.id for e in examples).encode()).hexdigest(),
+                 "notes": task.notes or None},
         "n": len(examples),
         "methods": settings.methods,
         "method": settings.methods[0] if len(settings.methods) == 1 else ",".join(settings.methods),
@@ -138,7 +156,7 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
         "command": " ".join(sys.argv),
     }
     _check_resumable(run_path, manifest)
-    done = {(s["id"], s["method"]) for s in read_samples(samples_path)} if samples_path.exists() else set()
+    done = _finished_pairs(samples_path)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     old_timings = {}
     if run_path.exists():
@@ -185,14 +203,18 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
             continue
         seen.add((s["id"], s["method"]))
         by_method.setdefault(s["method"], []).append(s)
+    # A request that finally failed produced no model output: it is counted, never scored (not even as wrong).
+    failures = {m: sum(1 for s in by_method.get(m, []) if s.get("request_error")) for m in settings.methods}
+    scored = {m: [s for s in v if not s.get("request_error")] for m, v in by_method.items()}
     metrics_by_method = {
-        m: summarize_samples(by_method.get(m, []), policy=settings.policy, bins=settings.bins, eps=settings.eps,
+        m: summarize_samples(scored.get(m, []), policy=settings.policy, bins=settings.bins, eps=settings.eps,
                              n_resamples=settings.n_resamples, seed=settings.seed)
         for m in settings.methods
     }
     first = settings.methods[0]
+    manifest["request_failures"] = failures  # a rerun of the same command retries them
     manifest["status"] = "complete" if all(len(by_method.get(m, [])) == manifest["n"] for m in settings.methods) \
-        else "incomplete"
+        and not any(failures.values()) else "incomplete"
     manifest["metrics"] = metrics_by_method[first]
     if len(settings.methods) > 1:
         manifest["metrics_by_method"] = metrics_by_method
@@ -205,7 +227,7 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
         questions_per_s=round(n_new_questions / elapsed, 3) if elapsed > 0 and n_new_questions else None,
     )
     if settings.plots:
-        manifest["plots"] = _plots(out, manifest, by_method, settings)
+        manifest["plots"] = _plots(out, manifest, scored, settings)
     _write_json(out / "run.json", manifest)
     return manifest
 

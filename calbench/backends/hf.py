@@ -114,7 +114,7 @@ class HFBackend:
             while k < n and len(self.tokenizer.decode(ids[:k], skip_special_tokens=True)) < len(text):
                 k += 1
             n = k
-        return Generation(text=text, n_tokens=n, token_logprobs=lps[:n])
+        return Generation(text=text, n_tokens=n, token_logprobs=lps[:n], extra={"token_ids": ids[:n]})
 
     def next_token_logprobs(self, prompts: Sequence[Prompt | str]):
         """Log-probabilities over the vocabulary of the token that follows each prompt (a float tensor)."""

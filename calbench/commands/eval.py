@@ -70,6 +70,8 @@ def register(sub) -> None:
     g.add_argument("--bins", type=int, default=10, help="ECE bins (default: 10)")
     g.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default: 1000)")
     g.add_argument("--seed", type=int, default=0, help="seed for sampling questions and bootstrap")
+    g.add_argument("--chunk-size", type=int, default=32,
+                   help="questions per chunk; samples are flushed to disk after each chunk (default: 32)")
     g.add_argument("--no-plots", action="store_true", help="skip the reliability diagram")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", help="output folder (samples.jsonl, run.json, plots)")
@@ -85,8 +87,11 @@ def load_task_and_examples(args: argparse.Namespace):
             raise UserError("--data needs --question-field and --answer-field")
         from calbench.userdata import load_user_dataset
 
+        choices = args.choices_field
+        if choices and "," in choices:  # several option columns, e.g. A,B,C,D
+            choices = [c.strip() for c in choices.split(",") if c.strip()]
         task = load_user_dataset(args.data, question_field=args.question_field, answer_field=args.answer_field,
-                                 choices_field=args.choices_field, alias_sep=args.alias_sep,
+                                 choices_field=choices, alias_sep=args.alias_sep,
                                  id_field=args.id_field, kind=args.kind, seed=args.seed)
     elif args.task:
         task = get_task(args.task)
@@ -122,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
                             scale=args.scale, policy=args.policy, bins=args.bins, n_resamples=args.resamples,
                             judge={"containment": args.judge_containment, "f1_threshold": args.judge_f1}
                             if task.kind == "open" else {},
-                            max_new_tokens=args.max_new_tokens, plots=not args.no_plots)
+                            max_new_tokens=args.max_new_tokens, plots=not args.no_plots,
+                            chunk_size=args.chunk_size)
     backend = make_backend(args.backend, args.model, **backend_options(args))
     model_name = args.model if args.backend != "scripted" else f"scripted:{args.script}"
     try:

@@ -1,0 +1,152 @@
+"""`calbench eval` end to end with the scripted backend: records, manifest, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from calbench.cli import main
+from calbench.records import read_samples
+
+SCRIPT = {
+    "replies": [
+        {"match": "How confident", "reply": "8"},
+        {"match": "Nobel Prize for Literature in 1930", "reply": " Sinclair Lewis"},
+    ],
+    "default": " I do not know",
+}
+
+
+@pytest.fixture()
+def script(tmp_path) -> Path:
+    p = tmp_path / "script.json"
+    p.write_text(json.dumps(SCRIPT))
+    return p
+
+
+def run_cli(*args: str) -> int:
+    return main(list(args))
+
+
+def test_eval_scripted_records_and_manifest(tmp_path, script, capsys):
+    out = tmp_path / "run"
+    rc = run_cli("eval", "--backend", "scripted", "--script", str(script), "--task", "triviaqa", "--split", "eval",
+                 "--limit", "30", "--seed", "1", "--out", str(out), "--quiet", "--resamples", "200", "--no-plots")
+    assert rc == 0
+    samples = read_samples(out / "samples.jsonl")
+    assert len(samples) == 30 and len({s["id"] for s in samples}) == 30
+    for s in samples:
+        assert s["method"] == "two-stage" and s["task"] == "triviaqa" and s["judge"] == "alias_match"
+        assert s["confidence"] == pytest.approx(0.8) and s["parse_ok"] is True
+        assert s["correct"] == int(s["answer"] == "Sinclair Lewis")
+        assert s["prompt"]["assistant_prefix"] == "Confidence: "
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "complete" and run["n"] == 30
+    for key in ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc"):
+        assert {"value", "ci_low", "ci_high"} <= set(run["metrics"][key])
+    assert run["metrics"]["parse_rate"]["value"] == 1.0
+    acc = sum(s["correct"] for s in samples) / 30
+    assert run["metrics"]["accuracy"]["value"] == pytest.approx(acc)
+    # Brier of a constant 0.8 against the outcomes, by hand
+    assert run["metrics"]["brier"]["value"] == pytest.approx(sum((0.8 - s["correct"]) ** 2 for s in samples) / 30)
+    assert run["judge"]["settings"]["containment"] is False
+    assert run["task"]["data_sha256"] and run["seed"] == 1 and run["versions"]["calbench"]
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_same_seed_same_questions_and_limit_extends(tmp_path, script):
+    from calbench.tasks import get_task, select
+
+    exs = get_task("sciq").load("test")
+    a, b = select(exs, 10, 3), select(exs, 20, 3)
+    assert [e.id for e in a] == [e.id for e in b[:10]]
+    assert [e.id for e in select(exs, 10, 4)] != [e.id for e in a]
+
+
+def test_rerun_resumes_without_duplicates(tmp_path, script):
+    out = tmp_path / "run"
+    args = ["eval", "--backend", "scripted", "--script", str(script), "--task", "sciq", "--limit", "12",
+            "--out", str(out), "--quiet", "--resamples", "50", "--no-plots"]
+    assert run_cli(*args) == 0
+    lines = (out / "samples.jsonl").read_text().splitlines()
+    # drop the last 5 finished samples and leave half a line, as a crash would
+    (out / "samples.jsonl").write_text("\n".join(lines[:7]) + "\n" + lines[7][: len(lines[7]) // 2])
+    assert run_cli(*args) == 0
+    ids = [s["id"] for s in read_samples(out / "samples.jsonl")]
+    assert len(ids) == 12 and len(set(ids)) == 12
+
+
+def test_kill_midway_then_rerun_yields_exactly_n(tmp_path):
+    slow = dict(SCRIPT, delay=0.05)
+    script = tmp_path / "slow.json"
+    script.write_text(json.dumps(slow))
+    out = tmp_path / "run"
+    n = 40
+    cmd = [sys.executable, "-m", "calbench", "eval", "--backend", "scripted", "--script", str(script),
+           "--task", "triviaqa", "--limit", str(n), "--out", str(out), "--chunk-size", "4", "--quiet",
+           "--resamples", "50", "--no-plots"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples = out / "samples.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if samples.exists() and len(samples.read_text().splitlines()) >= 8:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = len(read_samples(samples))
+    assert 8 <= partial < n, "the run was not interrupted midway"
+    assert json.loads((out / "run.json").read_text())["status"] == "running"
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    ids = [s["id"] for s in read_samples(samples)]
+    assert len(ids) == n and len(set(ids)) == n
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+
+
+def test_different_run_in_same_folder_is_refused(tmp_path, script, capsys):
+    out = tmp_path / "run"
+    base = ["eval", "--backend", "scripted", "--script", str(script), "--limit", "3", "--out", str(out),
+            "--quiet", "--resamples", "20", "--no-plots"]
+    assert run_cli(*base, "--task", "sciq") == 0
+    assert run_cli(*base, "--task", "triviaqa") == 2
+    err = capsys.readouterr().err
+    assert "different run" in err and "task" in err
+
+
+def test_unknown_task_lists_tasks(capsys):
+    assert run_cli("eval", "--task", "nope", "--out", "/tmp/x") == 2
+    err = capsys.readouterr().err
+    assert "unknown task 'nope'" in err and "triviaqa" in err and "sciq" in err
+
+
+def test_unknown_split_lists_splits(capsys, tmp_path):
+    assert run_cli("eval", "--task", "sciq", "--split", "dev", "--out", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert "no split 'dev'" in err and "train, validation, test" in err
+
+
+def test_unknown_method_lists_methods(capsys, tmp_path):
+    assert run_cli("eval", "--task", "sciq", "--method", "magic", "--out", str(tmp_path)) == 2
+    assert "two-stage" in capsys.readouterr().err
+
+
+def test_model_not_found_says_where_it_looked(capsys, tmp_path):
+    rc = run_cli("eval", "--task", "sciq", "--limit", "1", "--model", str(tmp_path / "missing-model"),
+                 "--out", str(tmp_path / "o"))
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "missing-model" in err and "not a local directory" in err and "packaged model" in err
+
+
+def test_tasks_command_lists_sizes_source_licence(capsys):
+    assert run_cli("tasks") == 0
+    out = capsys.readouterr().out
+    assert "triviaqa" in out and "eval=2,000" in out and "train=9,961" in out
+    assert "sciq" in out and "CC BY-NC" in out and "test=1,000" in out
