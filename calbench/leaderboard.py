@@ -242,7 +242,7 @@ def _overall(rows: list[Row], primary: list[Column], rank_by: str) -> None:
         r.mean_rank = sum(good) / len(good) if good else math.inf
         if r.coverage < len(primary) or not primary:
             have = r.coverage
-            r.overall = Cell(None, note=f"covers {have} of {len(primary)} task columns; no overall score")
+            r.overall = Cell(None, note=f"scored on {have} of {len(primary)} task columns; no overall score")
             continue
         k = len(cells)
         mean = sum(c.value for c in cells) / k
@@ -271,13 +271,17 @@ def _metric_title(name: str) -> str:
     return dict(COLUMNS).get(name, name)
 
 
+def _csv_num(v: float | None) -> Any:
+    return "" if v is None or v != v else v
+
+
 def write_csv(lb: Leaderboard, path: Path) -> None:
     """Long format: one line per system x task column, every shown metric with its CI."""
     base = path.parent
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         head = ["system", "overall_rank", "overall_tied", f"overall_{lb.rank_by}", "task_column", "task", "group",
-                "comparable_set", "rank", "tied"]
+                "comparable_set", "ids_sha256", "rank", "tied"]
         names = [n for n, _ in COLUMNS] + ([lb.rank_by] if lb.rank_by not in dict(COLUMNS) else [])
         for n in names:
             head += [n, f"{n}_ci_low", f"{n}_ci_high"]
@@ -288,12 +292,13 @@ def write_csv(lb: Leaderboard, path: Path) -> None:
                 if e is None:
                     continue
                 line = [r.label, r.rank or "", r.tied, "" if not r.overall.ok else f"{r.overall.value:.6g}",
-                        c.label, c.task, c.group, describe_key(c.key), e.rank or "", e.tied]
+                        c.label, c.task, c.group, describe_key(c.key), c.key.get("questions") or "", e.rank or "",
+                        e.tied]
                 notes = []
                 for n in names:
                     cell = e.cells[n]
-                    line += [cell.value if cell.ok else "", "" if cell.ci_low is None else cell.ci_low,
-                             "" if cell.ci_high is None else cell.ci_high]
+                    line += [cell.value if cell.ok else "", _csv_num(cell.ci_low) if cell.ok else "",
+                             _csv_num(cell.ci_high) if cell.ok else ""]
                     if cell.note:
                         notes.append(f"{n}: {cell.note}")
                 w.writerow(line + ["; ".join(notes), _rel(e.run.path, base)])

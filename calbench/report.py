@@ -173,7 +173,9 @@ def compare(ref: Arm, other: Arm, *, n_resamples: int, seed: int, alpha: float, 
         return comp
     comp.n_pairs = int(ca.size)
     if ca.size < 2:
-        comp.problem = f"only {ca.size} question(s) scored by both runs; nothing to compare"
+        rates = [(x.metrics().get("parse_rate") or {}).get("value") for x in (ref, other)]
+        why = "" if None in rates else f" (parse rates {rates[0]:.0%} and {rates[1]:.0%}, policy {ref.policy})"
+        comp.problem = f"only {ca.size} question(s) scored by both runs{why}; nothing to compare"
         return comp
     ms = ref.run.manifest.get("metric_settings") or {}
     settings = {"bins": int(ms.get("ece_bins", 10)), "eps": float(ms.get("log_score_eps", 1e-3))}

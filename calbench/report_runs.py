@@ -72,11 +72,14 @@ class RunFolder:
         return {}
 
     def samples(self, method: str | None = None) -> list[dict]:
-        """Sample records (first occurrence of each (id, method)), optionally of one method."""
+        """Sample records (first occurrence of each (id, method); failed requests left out, as the runner scores
+        them), optionally of one method."""
         if self._samples is None:
             seen: set = set()
             rows = []
             for s in read_samples(self.samples_path):
+                if s.get("request_error"):  # no model output: counted by the runner, never scored
+                    continue
                 key = (s["id"], s["method"])
                 if key not in seen:
                     seen.add(key)
@@ -127,13 +130,13 @@ def check_run_folder(folder: str | Path) -> RunFolder | Skipped:
         return Skipped(folder, f"run.json is not valid JSON ({e.msg} at line {e.lineno}); partially written?")
     if not isinstance(manifest, dict):
         return Skipped(folder, "run.json is not a JSON object")
+    status = manifest.get("status")
+    if "status" in manifest and status != "complete":
+        return Skipped(folder, f"status is {status!r}, not 'complete' (interrupted or still running: rerun "
+                               "its eval command to finish it)")
     missing = [k for k in REQUIRED_FIELDS if k not in manifest]
     if missing:
         return Skipped(folder, f"run.json lacks field(s) {missing}; not a complete calbench run manifest")
-    status = manifest.get("status")
-    if status != "complete":
-        return Skipped(folder, f"status is {status!r}, not 'complete' (interrupted or still running: rerun "
-                               "its eval command to finish it)")
     samples_path = next((folder / f for f in SAMPLE_FILES if (folder / f).exists()), None)
     if samples_path is None:
         return Skipped(folder, "no samples.jsonl beside run.json (needed to verify and compare the run)")
