@@ -1,0 +1,71 @@
+"""The trainer plugin is found through the ``calbench.trainers`` entry points (needs `pip install -e .`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from calbench.cli import main
+from calbench.training import (
+    TrainerError, TrainRequest, apply_overrides, discover_trainers, get_trainer, load_config,
+)
+
+
+def test_rewarding_doubt_is_registered_as_an_entry_point():
+    entries = discover_trainers()
+    assert "rewarding-doubt" in entries, "install calbench with `pip install -e .` to register its entry points"
+    entry = entries["rewarding-doubt"]
+    assert entry.target == "trainers.rewarding_doubt.plugin:RewardingDoubtTrainer"
+    cls = entry.load()
+    from trainers.rewarding_doubt.plugin import RewardingDoubtTrainer
+
+    assert cls is RewardingDoubtTrainer
+    trainer = get_trainer("rewarding-doubt")
+    assert trainer.name == "rewarding-doubt" and callable(trainer.train)
+    assert trainer.default_config()["scale_rewards"] in ("batch", "none")
+
+
+def test_unknown_trainer_lists_the_registered_ones():
+    with pytest.raises(TrainerError, match="rewarding-doubt"):
+        get_trainer("no-such-trainer")
+
+
+def test_trainers_command_lists_it(capsys):
+    assert main(["trainers"]) == 0
+    assert "rewarding-doubt" in capsys.readouterr().out
+
+
+def test_bad_config_is_a_user_error(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("scale_rewards: group\n")
+    code = main(["train", "--trainer", "rewarding-doubt", "--model", "x", "--task", "triviaqa",
+                 "--config", str(cfg), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "scale_rewards" in capsys.readouterr().err
+
+
+def test_config_file_and_overrides(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("max_steps: 5\nlearning_rate: 1.0e-4\n")
+    data = apply_overrides(load_config(cfg), ["max_steps=7", "normalize=false", "judge={f1_threshold: 0.5}"])
+    assert data == {"max_steps": 7, "learning_rate": 1e-4, "normalize": False, "judge": {"f1_threshold": 0.5}}
+    with pytest.raises(TrainerError, match="key=value"):
+        apply_overrides({}, ["oops"])
+    with pytest.raises(TrainerError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_shipped_configs_are_valid():
+    from pathlib import Path
+
+    from trainers.rewarding_doubt.config import RDConfig
+
+    folder = Path(__file__).resolve().parents[1] / "trainers" / "rewarding_doubt" / "configs"
+    configs = [p for p in folder.glob("*.yaml") if not p.name.startswith(("accelerate", "deepspeed"))]
+    assert configs
+    for path in configs:
+        RDConfig.from_mapping(load_config(path))
+
+
+def test_train_request_defaults(tmp_path):
+    r = TrainRequest(model="m", task="t", out_dir=tmp_path)
+    assert r.config == {} and r.resume is False

@@ -1,0 +1,1 @@
+"""Training plugins for calbench, registered under the ``calbench.trainers`` entry-point group."""

@@ -1,0 +1,107 @@
+"""Training callbacks: the JSONL log (TRL's logs + held-out evaluations) and the periodic held-out evaluation."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from calbench.records import JsonlAppender
+from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, format_eval
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if hasattr(v, "item"):
+        return _jsonable(v.item())
+    return v
+
+
+class JsonlLogCallback(TrainerCallback):
+    """Appends every TRL log entry (reward, KL, loss, ...) as ``{"step", "kind": "train", ...}`` to a JSONL file
+    and prints a short line; :meth:`write` adds other kinds (``heldout``)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._out: JsonlAppender | None = None
+        self._t0 = time.time()
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._out is None:
+            self._out = JsonlAppender(self.path)
+        self._out.write({k: _jsonable(v) for k, v in record.items()})
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        self.write({"step": state.global_step, "kind": "train", "time": round(time.time() - self._t0, 1), **logs})
+        keys = ("reward", "reward_std", "kl", "loss", "completions/mean_length", "entropy")
+        parts = [f"{k.split('/')[-1]}={float(logs[k]):.4g}" for k in keys if k in logs]
+        if parts:
+            print(f"[train step {state.global_step}] " + " ".join(parts), file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+class HeldOutCallback(TrainerCallback):
+    """Evaluates the held-out set before training, every ``every`` steps, and at the end (rank 0 only)."""
+
+    def __init__(self, evaluator: HeldOutEvaluator, every: int, log: JsonlLogCallback):
+        self.evaluator = evaluator
+        self.every = every
+        self.log = log
+        self.trainer: Any = None  # set after the trainer is built (the callback needs its model and tokenizer)
+        self.last: dict[str, Any] | None = None
+        self._done_steps: set[int] = set()
+
+    def _run(self, state) -> None:
+        if not state.is_world_process_zero or state.global_step in self._done_steps or self.trainer is None:
+            return
+        self._done_steps.add(state.global_step)
+        model = self.trainer.accelerator.unwrap_model(self.trainer.model)
+        metrics = self.evaluator.evaluate(model, self.trainer.processing_class)
+        if not metrics:
+            return
+        self.last = {"step": state.global_step, **metrics}
+        self.log.write({"step": state.global_step, "kind": "heldout", **metrics})
+        print(format_eval(state.global_step, metrics), file=sys.stderr, flush=True)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.every:
+            self._run(state)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.every and state.global_step % self.every == 0:
+            self._run(state)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._run(state)
+
+
+class TimeLimitCallback(TrainerCallback):
+    """Stops training gracefully (the adapter is still saved and evaluated) once ``seconds`` have passed since
+    the first step began: a run on a rented GPU then always leaves time for the evaluation after it."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._t0: float | None = None
+        self.stopped_at: int | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._t0 = time.time()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._t0 is not None and time.time() - self._t0 > self.seconds and not control.should_training_stop:
+            control.should_training_stop = True
+            control.should_save = True
+            self.stopped_at = state.global_step
+            print(f"[rewarding-doubt] time limit of {self.seconds:.0f} s reached: stopping at step "
+                  f"{state.global_step}", file=sys.stderr, flush=True)

@@ -1,0 +1,125 @@
+"""Held-out evaluation during training, with calbench's readouts and metrics engine.
+
+Every ``eval_every`` steps the policy states its confidence for held-out questions whose (fixed) answers were
+generated and judged before training, read out two ways:
+
+* ``greedy``: the greedily decoded confidence, parsed by :func:`calbench.parse.parse_confidence`;
+* ``expected``: the probability-weighted mean over the levels 0..10 from one forward pass
+  (:meth:`calbench.backends.hf.HFBackend.confidence_distribution`), which does not collapse to the mode.
+
+Metrics come from :func:`calbench.metrics.score` (ECE, Brier, log score, AUROC, ...), plus the parse rate and
+the histogram of greedy confidences over the 11 levels. Each evaluation is one JSON line in the run's log.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from calbench.elicit import Prompt, confidence_prompt
+from calbench.parse import parse_confidence
+
+KEY_METRICS = ("accuracy", "ece", "brier", "log_score", "auroc")
+
+
+def loaded_backend(model: Any, tokenizer: Any, batch_size: int):
+    """An :class:`~calbench.backends.hf.HFBackend` around an already loaded (training) model, so that the
+    held-out readout uses the very same generation and confidence-distribution code as ``calbench eval``."""
+    from calbench.backends.hf import HFBackend
+
+    backend = HFBackend.__new__(HFBackend)  # skip __init__: the model is already loaded and on its device
+    backend.model = model
+    backend.tokenizer = tokenizer
+    backend.device = str(next(model.parameters()).device)
+    backend.batch_size = batch_size
+    backend.adapter = None
+    backend.adapter_sha256 = None
+    return backend
+
+
+def confidence_histogram(confidences: Sequence[float | None], scale_levels: int = 11) -> list[int]:
+    """Counts of confidences at each level 0, 0.1, ..., 1.0 (rounded to the nearest level; None skipped)."""
+    hist = [0] * scale_levels
+    for c in confidences:
+        if c is not None:
+            hist[int(round(c * (scale_levels - 1)))] += 1
+    return hist
+
+
+def _scores(conf: Sequence[float | None], correct: Sequence[int]) -> dict[str, float]:
+    from calbench.metrics import score
+
+    pairs = [(c, y) for c, y in zip(conf, correct) if c is not None]
+    if not pairs:
+        return {k: math.nan for k in KEY_METRICS}
+    c, y = zip(*pairs)
+    s = score(np.array(c, dtype=float), np.array(y, dtype=float))
+    return {k: float(s[k]) for k in KEY_METRICS}
+
+
+class HeldOutEvaluator:
+    """Evaluates the policy's confidence on fixed held-out (question, answer, correct) triples."""
+
+    def __init__(self, answered: Sequence[Any], scale: str, *, kind: str | None = None, batch_size: int = 64,
+                 max_new_tokens: int | None = None):
+        from calbench.methods.base import CONFIDENCE_TOKENS
+
+        self.answered = list(answered)
+        self.scale = scale
+        self.max_new_tokens = max_new_tokens or CONFIDENCE_TOKENS  # the two-stage method's budget
+        self.batch_size = batch_size
+        self.prompts: list[Prompt] = [confidence_prompt(a.example, a.reply, scale, kind) for a in self.answered]
+        self.correct = [a.correct for a in self.answered]
+
+    def evaluate(self, model: Any, tokenizer: Any) -> dict[str, Any]:
+        """Metrics of both readouts on the held-out set (flat ``{name: value}``, JSON-ready)."""
+        import torch
+
+        if not self.answered:
+            return {}
+        t0 = time.time()
+        was_training = model.training
+        side = tokenizer.padding_side
+        model.eval()
+        tokenizer.padding_side = "left"
+        try:
+            backend = loaded_backend(model, tokenizer, self.batch_size)
+            with torch.no_grad():
+                gens = backend.generate(self.prompts, max_new_tokens=self.max_new_tokens, temperature=0.0,
+                                        stop=("\n",))
+                dists = backend.confidence_distribution(self.prompts)
+        finally:
+            tokenizer.padding_side = side
+            model.train(was_training)
+        parsed = [parse_confidence(g.text, scale=self.scale) for g in gens]
+        greedy = [p.value if p.ok else None for p in parsed]
+        levels = np.linspace(0.0, 1.0, 11)
+        expected = [float(np.dot(d["probs"], levels)) for d in dists]
+        out: dict[str, Any] = {"n": len(self.answered), "parse_rate": sum(g is not None for g in greedy) / len(greedy)}
+        for name, conf in (("greedy", greedy), ("expected", expected)):
+            for k, v in _scores(conf, self.correct).items():
+                out[f"{name}/{k}"] = v
+        out["greedy/mean_confidence"] = float(np.mean([g for g in greedy if g is not None])) if any(
+            g is not None for g in greedy) else math.nan
+        out["expected/mean_confidence"] = float(np.mean(expected))
+        out["digit_mass"] = float(np.mean([d["digit_mass"] for d in dists]))
+        out["greedy/histogram"] = confidence_histogram(greedy)
+        out["expected/histogram"] = confidence_histogram(expected)
+        out["eval_seconds"] = round(time.time() - t0, 2)
+        return out
+
+
+def format_eval(step: int, m: dict[str, Any]) -> str:
+    """One console line for a held-out evaluation."""
+    def f(k: str) -> str:
+        v = m.get(k)
+        return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+    return (f"[heldout step {step}] n={m.get('n')} acc={f('greedy/accuracy')} parse={f('parse_rate')} | greedy: "
+            f"ece={f('greedy/ece')} brier={f('greedy/brier')} log={f('greedy/log_score')} auroc={f('greedy/auroc')} "
+            f"mean={f('greedy/mean_confidence')} | expected: ece={f('expected/ece')} brier={f('expected/brier')} "
+            f"log={f('expected/log_score')} auroc={f('expected/auroc')} mean={f('expected/mean_confidence')} | "
+            f"hist={m.get('greedy/histogram')}")

@@ -1,0 +1,236 @@
+"""The Rewarding Doubt trainer plugin: GRPO (TRL) + LoRA (peft) with a proper-scoring confidence reward.
+
+Registered as ``rewarding-doubt`` under the ``calbench.trainers`` entry points. A run::
+
+    calbench train --trainer rewarding-doubt --model smollm2-135m-instruct --task triviaqa \\
+        --config trainers/rewarding_doubt/configs/smollm2_triviaqa.yaml --out runs/rd
+
+writes under ``--out``: ``config.yaml`` (resolved settings), ``answers.jsonl`` (the fixed stage-1 answers),
+``train_log.jsonl`` (TRL's training logs and the held-out evaluations), ``checkpoints/`` (resumable with
+``--resume``), ``adapter/`` (the LoRA adapter for ``calbench eval --adapter``) and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from calbench.training import Trainer, TrainerError, TrainRequest, TrainResult
+from trainers.rewarding_doubt.config import RDConfig
+
+
+class RewardingDoubtTrainer(Trainer):
+    name = "rewarding-doubt"
+    description = ("RL (TRL GRPO + LoRA) with the log-score reward of the stated confidence "
+                   "(Rewarding Doubt, arXiv 2503.02623); confidence-only or joint")
+
+    def default_config(self) -> dict[str, Any]:
+        return RDConfig().to_dict()
+
+    def train(self, request: TrainRequest) -> TrainResult:
+        cfg = RDConfig.from_mapping(request.config)
+        return run_training(request, cfg)
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for dist in ("calbench", "torch", "transformers", "trl", "peft", "accelerate", "datasets"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            import importlib
+
+            mod = importlib.import_module(dist) if dist != "calbench" else None
+            out[dist] = getattr(mod, "__version__", "unknown") if mod else "unknown"
+    return out
+
+
+def _check_out_dir(out: Path, resume: bool) -> None:
+    ckpts = out / "checkpoints"
+    if not resume and ckpts.exists() and any(ckpts.glob("checkpoint-*")):
+        raise TrainerError(f"{out} already holds checkpoints of a run; pass --resume to continue it or choose "
+                           "another --out")
+
+
+def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
+    """The whole run: data, GRPO with periodic held-out evaluation, adapter, summary."""
+    import datasets
+    import torch
+    import yaml
+    from peft import LoraConfig
+    from transformers import set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import GRPOTrainer
+
+    from calbench.backends.hf import HFBackend
+    from calbench.judge import judge_for
+    from calbench.tasks import get_task, select
+    from trainers.rewarding_doubt.callbacks import HeldOutCallback, JsonlLogCallback, TimeLimitCallback
+    from trainers.rewarding_doubt.data import answer_examples, confidence_rows, joint_rows
+    from trainers.rewarding_doubt.evaluation import HeldOutEvaluator
+    from trainers.rewarding_doubt.rewards import RewardSpec, make_confidence_reward
+
+    t_start = time.time()
+    out = Path(request.out_dir)
+    _check_out_dir(out, request.resume)
+    out.mkdir(parents=True, exist_ok=True)
+    set_seed(cfg.seed)
+
+    # -- data: calbench's task, split and judge ---------------------------------------------------------------
+    spec = get_task(request.task)
+    if not spec.train_split:
+        raise TrainerError(f"task {spec.name!r} has no training split; train on a task that has one "
+                           "(e.g. triviaqa, sciq)")
+    pool = spec.load(spec.train_split, source=cfg.source)
+    need = cfg.train_size + cfg.heldout_size
+    chosen = select(pool, need, cfg.seed)
+    if len(chosen) <= cfg.heldout_size:
+        raise TrainerError(f"task {spec.name!r} split {spec.train_split!r} has {len(pool)} questions, too few for "
+                           f"heldout_size={cfg.heldout_size} plus training questions")
+    heldout, train_examples = chosen[:cfg.heldout_size], chosen[cfg.heldout_size:]
+    judge = judge_for(spec.kind, **{**(spec.judge_settings or {}), **cfg.judge})
+
+    # -- model: the same loader as `calbench eval`; its model object is the policy --------------------------------
+    # Under `accelerate launch` each process owns one GPU (LOCAL_RANK) and only rank 0 writes the run's files.
+    world = max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    rank, local_rank = int(os.environ.get("RANK", "0")), os.environ.get("LOCAL_RANK")
+    device = f"cuda:{local_rank}" if local_rank is not None and torch.cuda.is_available() else None
+    backend = HFBackend(request.model, device=device, dtype=None if cfg.dtype == "auto" else cfg.dtype,
+                        batch_size=cfg.answer_batch_size)
+    model, tokenizer = backend.model, backend.tokenizer
+    on_cuda = backend.device.startswith("cuda")
+    print(f"[rewarding-doubt] model {backend.resolved.name} on {backend.device} ({backend.dtype}); task "
+          f"{spec.name}/{spec.train_split}: {len(train_examples)} training + {len(heldout)} held-out questions",
+          file=sys.stderr)
+
+    t_data = time.time()
+    to_answer = list(heldout) + (list(train_examples) if cfg.mode == "confidence_only" else [])
+    answered = answer_examples(to_answer, backend, judge, kind=spec.kind, max_new_tokens=cfg.answer_max_new_tokens,
+                               cache=out / ("answers.jsonl" if rank == 0 else f"answers.rank{rank}.jsonl"),
+                               seed=cfg.seed, progress=rank == 0)
+    answered_heldout = answered[:len(heldout)]
+    reward_spec = RewardSpec.from_config(cfg)
+    if cfg.mode == "confidence_only":
+        answered_train = answered[len(heldout):]
+        rows = confidence_rows(answered_train, tokenizer, cfg.scale, spec.kind)
+        reward_fn = make_confidence_reward(reward_spec)
+        train_acc = sum(a.correct for a in answered_train) / max(1, len(answered_train))
+    else:
+        rows = joint_rows(train_examples, tokenizer, cfg.scale, spec.kind)
+        reward_fn = _joint_reward(reward_spec, judge, cfg.scale)
+        train_acc = float("nan")
+    data_seconds = time.time() - t_data
+    dataset = datasets.Dataset.from_list(rows)
+
+    # -- GRPO -------------------------------------------------------------------------------------------------
+    completions_per_step = cfg.prompts_per_step * cfg.num_generations
+    if completions_per_step % world:
+        raise TrainerError(f"prompts_per_step*num_generations = {completions_per_step} must be divisible by the "
+                           f"number of processes ({world})")
+    args = build_grpo_args(cfg, out, on_cuda=on_cuda, bf16=on_cuda and backend.dtype == "bfloat16", world=world)
+    peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                             target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")
+
+    resolved = {"trainer": RewardingDoubtTrainer.name, "model": backend.resolved.manifest(), "task": spec.name,
+                "split": spec.train_split, "train_questions": len(train_examples), "heldout_questions": len(heldout),
+                "train_accuracy_of_fixed_answers": train_acc, "judge": {"name": judge.name, **judge.settings},
+                "settings": cfg.to_dict(), "versions": _versions(), "world_size": world}
+    if rank == 0:
+        (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+
+    evaluator = HeldOutEvaluator(answered_heldout, cfg.scale, kind=spec.kind,
+                                 batch_size=cfg.eval_batch_size)
+    log_path = out / "train_log.jsonl"
+    log_cb = JsonlLogCallback(log_path)
+    eval_cb = HeldOutCallback(evaluator, cfg.eval_every, log_cb)
+    callbacks = [log_cb, eval_cb]
+    time_cb = TimeLimitCallback(cfg.time_limit_s) if cfg.time_limit_s else None
+    if time_cb:
+        callbacks.append(time_cb)
+    trainer = GRPOTrainer(model=model, reward_funcs=[reward_fn], args=args, train_dataset=dataset,
+                          processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+    eval_cb.trainer = trainer
+
+    ckpt = get_last_checkpoint(str(out / "checkpoints")) if request.resume and (out / "checkpoints").exists() else None
+    if request.resume and ckpt is None:
+        print("[rewarding-doubt] --resume: no checkpoint found, starting from step 0", file=sys.stderr)
+    t_train = time.time()
+    trainer.train(resume_from_checkpoint=ckpt)
+    train_seconds = time.time() - t_train
+
+    adapter_dir = out / "adapter"
+    trainer.save_model(str(adapter_dir))
+    final = eval_cb.last or {}
+    summary = {
+        "adapter": str(adapter_dir), "steps": trainer.state.global_step, "max_steps": cfg.max_steps,
+        "stopped_by_time_limit": bool(time_cb and time_cb.stopped_at is not None), "resumed_from": ckpt,
+        "seconds": {"data": round(data_seconds, 1), "train": round(train_seconds, 1),
+                    "total": round(time.time() - t_start, 1)},
+        "final_heldout": final, "device": backend.device,
+        "gpu": torch.cuda.get_device_name(0) if on_cuda else None,
+    }
+    if rank == 0:
+        (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    log_cb.close()
+    metrics = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
+    return TrainResult(adapter_dir=adapter_dir, log_path=log_path, metrics=metrics)
+
+
+def build_grpo_args(cfg: RDConfig, out: Path, *, on_cuda: bool, bf16: bool, world: int = 1):
+    """TRL's ``GRPOConfig`` for a run. ``scale_rewards`` and ``loss_type`` come from the validated settings
+    (never TRL's per-group default); one step = ``prompts_per_step`` prompts x ``num_generations`` samples."""
+    from trl import GRPOConfig
+
+    return GRPOConfig(
+        output_dir=str(out / "checkpoints"),
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations // world,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        warmup_steps=cfg.warmup_steps,
+        beta=cfg.beta,
+        temperature=cfg.temperature,
+        top_p=1.0,
+        top_k=0,
+        epsilon=cfg.epsilon,
+        num_iterations=cfg.num_iterations,
+        scale_rewards=cfg.scale_rewards,
+        loss_type=cfg.loss_type,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_every or cfg.max_steps,
+        save_total_limit=2,
+        report_to=cfg.report_to,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=bf16,
+        use_cpu=not on_cuda,
+        remove_unused_columns=False,
+        disable_dropout=True,
+        log_completions=False,
+    )
+
+
+def _joint_reward(spec: Any, judge: Any, scale: str):
+    from calbench.elicit import ANSWER_PREFIX
+    from calbench.parse import parse_one_stage
+    from calbench.records import Example
+    from trainers.rewarding_doubt.rewards import make_joint_reward
+
+    def split(text: str):
+        answer, conf = parse_one_stage(ANSWER_PREFIX + text, scale)
+        return answer, (conf.value if conf.ok else None)
+
+    def judge_row(answer: str, row: dict) -> bool:
+        return bool(judge(answer, Example(**json.loads(row["example"]))))
+
+    return make_joint_reward(spec, judge_row, split)

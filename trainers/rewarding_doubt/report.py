@@ -1,0 +1,126 @@
+"""Before/after comparison of a trained adapter: every task and method, with paired bootstrap differences.
+
+    python -m trainers.rewarding_doubt.report --before DIR --after DIR --out report.json [--md report.md]
+
+``DIR/<task>/`` are ``calbench eval`` output folders (samples.jsonl + run.json) of the untrained and the trained
+model on the same questions. For each task and method the report gives each run's metrics with their 95 %
+bootstrap intervals (from run.json) and the paired difference after - before
+(:func:`calbench.metrics.paired_bootstrap` over the questions both runs parsed, aligned by id), plus the
+histogram of confidences over the 11 levels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calbench.records import read_samples
+
+METRICS = ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc")
+PAIRED = ("accuracy", "ece", "brier", "log_score", "auroc")
+
+
+def _histogram(samples: list[dict]) -> list[int]:
+    hist = [0] * 11
+    for s in samples:
+        if s.get("confidence") is not None:
+            hist[int(round(float(s["confidence"]) * 10))] += 1
+    return hist
+
+
+def _metrics(run: dict, method: str) -> dict:
+    return (run.get("metrics_by_method") or {run.get("method"): run.get("metrics", {})}).get(method, {})
+
+
+def compare_task(before: Path, after: Path, *, n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    from calbench.metrics import align_by_id, paired_bootstrap
+
+    run_b, run_a = (json.loads((d / "run.json").read_text()) for d in (before, after))
+    samples_b, samples_a = read_samples(before / "samples.jsonl"), read_samples(after / "samples.jsonl")
+    out: dict[str, Any] = {"task": run_b["task"]["name"], "split": run_b["task"]["split"], "n": run_b["n"],
+                           "methods": {}}
+    for method in [m for m in run_b.get("methods", [run_b.get("method")]) if m in run_a.get("methods", [])]:
+        sb = [s for s in samples_b if s["method"] == method]
+        sa = [s for s in samples_a if s["method"] == method]
+        entry: dict[str, Any] = {
+            "before": {k: _metrics(run_b, method).get(k) for k in METRICS},
+            "after": {k: _metrics(run_a, method).get(k) for k in METRICS},
+            "histogram_before": _histogram(sb), "histogram_after": _histogram(sa),
+            "mean_confidence_before": _mean_conf(sb), "mean_confidence_after": _mean_conf(sa),
+        }
+        pb, pa = align_by_id(sb, sa)
+        both = [(x, y) for x, y in zip(pb, pa) if x.get("confidence") is not None and y.get("confidence") is not None]
+        if both:
+            diff = paired_bootstrap([x["confidence"] for x, _ in both], [x["correct"] for x, _ in both],
+                                    [y["confidence"] for _, y in both], [y["correct"] for _, y in both],
+                                    n_resamples=n_resamples, seed=seed)
+            entry["paired"] = {"n": len(both), **{k: diff[k] for k in PAIRED if k in diff}}
+        out["methods"][method] = entry
+    return out
+
+
+def _mean_conf(samples: list[dict]) -> float | None:
+    vals = [float(s["confidence"]) for s in samples if s.get("confidence") is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def _f(x: Any) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.3f}"
+
+
+def _ci(m: dict | None) -> str:
+    if not m:
+        return "n/a"
+    return f"{_f(m.get('value'))} [{_f(m.get('ci_low'))}, {_f(m.get('ci_high'))}]"
+
+
+def markdown(results: list[dict]) -> str:
+    lines = ["| task | method | metric | before [95% CI] | after [95% CI] | paired delta [95% CI] | p |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        for method, e in r["methods"].items():
+            for k in METRICS:
+                d = (e.get("paired") or {}).get(k)
+                delta = f"{_f(d['delta'])} [{_f(d['ci_low'])}, {_f(d['ci_high'])}]" if d else ""
+                p = _f(d["p_value"]) if d else ""
+                lines.append(f"| {r['task']} | {method} | {k} | {_ci(e['before'].get(k))} | "
+                             f"{_ci(e['after'].get(k))} | {delta} | {p} |")
+    lines += ["", "Confidence histograms (levels 0..10; counts of questions):", ""]
+    for r in results:
+        for method, e in r["methods"].items():
+            lines.append(f"- {r['task']} / {method}: before {e['histogram_before']} (mean "
+                         f"{_f(e['mean_confidence_before'])}), after {e['histogram_after']} (mean "
+                         f"{_f(e['mean_confidence_after'])})")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--before", type=Path, required=True)
+    p.add_argument("--after", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="report JSON")
+    p.add_argument("--md", type=Path, help="also write a markdown table")
+    p.add_argument("--resamples", type=int, default=1000)
+    args = p.parse_args(argv)
+    results = []
+    for task_dir in sorted(d for d in args.before.iterdir() if (d / "run.json").exists()):
+        other = args.after / task_dir.name
+        if (other / "run.json").exists():
+            results.append(compare_task(task_dir, other, n_resamples=args.resamples))
+    args.out.write_text(json.dumps(results, indent=2))
+    md = markdown(results)
+    if args.md:
+        args.md.write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""A tabular model of the trainer's GRPO update, to check that its settings keep the reward proper.
+
+The policy is a softmax over the confidence levels (0, 0.1, ..., 1.0) for each question type; a question type
+has a known accuracy. One step mirrors confidence-only GRPO: for each sampled question the (fixed) answer is
+right with that type's accuracy, ``num_generations`` confidences are sampled for it (one group, all sharing the
+outcome), rewarded with :func:`~trainers.rewarding_doubt.rewards.confidence_rewards` and turned into advantages
+by :func:`group_advantages` -- the same formula as TRL's ``GRPOTrainer`` for the given ``scale_rewards`` -- and
+the logits take a policy-gradient step (the sequence-level gradient, as TRL's length-unbiased losses give).
+
+With ``scale_rewards="batch"`` or ``"none"`` the update is the gradient of the expected score (up to a positive
+factor shared by the batch), so the policy converges to calibrated confidence; with ``"group"`` each group is
+rescaled by its own 1/std and the policy is pushed towards the extremes (DESIGN.md, "Trainer plugin").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainers.rewarding_doubt.rewards import RewardSpec, confidence_rewards
+
+LEVELS = np.linspace(0.0, 1.0, 11)
+
+
+def group_advantages(rewards: np.ndarray, num_generations: int, scale_rewards: str) -> np.ndarray:
+    """TRL 1.16 GRPO advantages: reward minus its group mean, divided by the group's std ("group"), the
+    batch's std ("batch") or nothing ("none"); std is the unbiased one, plus 1e-4."""
+    r = np.asarray(rewards, dtype=float)
+    grouped = r.reshape(-1, num_generations)
+    adv = (grouped - grouped.mean(axis=1, keepdims=True)).reshape(-1)
+    if scale_rewards == "group":
+        std = np.repeat(grouped.std(axis=1, ddof=1), num_generations)
+        adv = adv / (std + 1e-4)
+    elif scale_rewards == "batch":
+        adv = adv / (r.std(ddof=1) + 1e-4)
+    elif scale_rewards != "none":
+        raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {scale_rewards!r}")
+    return adv
+
+
+@dataclass
+class TabularResult:
+    accuracies: np.ndarray
+    probs: np.ndarray  # (types, 11) final policy
+
+    @property
+    def expected_confidence(self) -> np.ndarray:
+        return self.probs @ LEVELS
+
+    @property
+    def mode_confidence(self) -> np.ndarray:
+        return LEVELS[self.probs.argmax(axis=1)]
+
+
+def best_levels(accuracies: np.ndarray, spec: RewardSpec) -> np.ndarray:
+    """For each accuracy, the confidence level with the highest expected reward (the calibrated answer on the
+    11-level grid)."""
+    out = []
+    for q in accuracies:
+        expected = [q * confidence_rewards([p], [1], spec)[0] + (1 - q) * confidence_rewards([p], [0], spec)[0]
+                    for p in LEVELS]
+        out.append(LEVELS[int(np.argmax(expected))])
+    return np.array(out)
+
+
+def simulate_tabular(
+    accuracies: list[float],
+    scale_rewards: str,
+    spec: RewardSpec = RewardSpec(),
+    num_generations: int = 8,
+    groups_per_type: int = 4,
+    steps: int = 3000,
+    lr: float = 0.2,
+    seed: int = 0,
+) -> TabularResult:
+    """Run the tabular GRPO update and return the final policy (one softmax row per question type)."""
+    rng = np.random.default_rng(seed)
+    acc = np.asarray(accuracies, dtype=float)
+    n_types = len(acc)
+    logits = np.zeros((n_types, len(LEVELS)))
+    types = np.repeat(np.arange(n_types), groups_per_type)  # one group per (type, repeat)
+    for _ in range(steps):
+        probs = _softmax(logits)
+        outcome = (rng.random(len(types)) < acc[types]).astype(int)  # the group's fixed answer is right?
+        cdf = probs[types].cumsum(axis=1)
+        u = rng.random((len(types), num_generations, 1))
+        choice = np.minimum((u > cdf[:, None, :]).sum(axis=2), len(LEVELS) - 1)  # (groups, G) level indices
+        conf = LEVELS[choice].reshape(-1)
+        y = np.repeat(outcome, num_generations)
+        rewards = np.asarray(confidence_rewards(conf.tolist(), y.tolist(), spec))
+        adv = group_advantages(rewards, num_generations, scale_rewards).reshape(len(types), num_generations)
+        # d/dlogits of sum_i A_i log pi(a_i) = sum_i A_i (onehot(a_i) - pi), averaged over all completions
+        grad = np.zeros_like(logits)
+        onehot = np.eye(len(LEVELS))[choice]  # (groups, G, 11)
+        per_group = (adv[..., None] * (onehot - probs[types][:, None, :])).sum(axis=1)
+        np.add.at(grad, types, per_group)
+        logits += lr * grad / (len(types) * num_generations) * n_types
+    return TabularResult(acc, _softmax(logits))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = np.exp(x - x.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
