@@ -334,10 +334,10 @@ def render_markdown(lb: Leaderboard, base: Path) -> str:
             out += ["", "| rank | system | " + " | ".join(t for _, t in COLUMNS) + " | run |",
                     "|---" * (len(COLUMNS) + 3) + "|"]
             notes = []
-            for r in lb.rows:
+            ranked = [r for r in lb.rows if lb.entry(r, c) is not None]
+            ranked.sort(key=lambda r: (lb.entry(r, c).rank is None, lb.entry(r, c).rank or 0))
+            for r in ranked:
                 e = lb.entry(r, c)
-                if e is None:
-                    continue
                 cells = " | ".join(_md_cell(e.cells[n]) for n, _ in COLUMNS)
                 link = _rel(e.run.path, base)
                 out.append(f"| {_rank_text(e.rank, e.tied)} | {r.label} | {cells} | [{e.run.path.name}]({link}) |")
