@@ -230,3 +230,13 @@ def test_eval_with_faults_matches_a_fault_free_run(tmp_path, dataset):
     b = sorted(read_samples(tmp_path / "faulty" / "samples.jsonl"), key=key)
     assert a == b and len(a) == 2 * N
     check_records(a, range(N))
+
+
+def test_eval_prefill_none_from_the_command_line(tmp_path, dataset):
+    """``--backend-option prefill=none`` (a bare word, not JSON) reaches the backend; hosted-API style requests."""
+    with FaultServer(arithmetic_reply) as srv:
+        assert eval_cli(srv.url, dataset, tmp_path / "run", "--backend-option", "prefill=none") == 0
+        assert all(b["messages"][-1]["role"] == "user" and "continue_final_message" not in b for b in srv.bodies)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["model"]["prefill"] == "none" and run["status"] == "complete"
+    check_records(read_samples(tmp_path / "run" / "samples.jsonl"), range(N))

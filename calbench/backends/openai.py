@@ -259,8 +259,14 @@ class OpenAIBackend:
         args = (max_new_tokens, temperature, tuple(stop), seed)
         if self.concurrency == 1 or len(prompts) == 1:
             return [self._one(p, *args) for p in prompts]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(prompts))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(prompts)))
+        try:
             return list(pool.map(lambda p: self._one(p, *args), prompts))
+        except BaseException:  # Ctrl-C or a configuration error: do not send the queued requests
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
     def manifest(self) -> dict:
         return {

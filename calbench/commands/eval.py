@@ -36,7 +36,10 @@ def backend_options(args: argparse.Namespace) -> dict:
         if "=" not in kv:
             raise UserError(f"--backend-option expects KEY=VALUE, got {kv!r}")
         k, v = kv.split("=", 1)
-        opts[k.replace("-", "_")] = json.loads(v) if v[:1] in "[{0123456789-tfn" and v not in ("-",) else v
+        try:  # numbers, true/false/null, JSON lists and objects; anything else (e.g. prefill=none) is a string
+            opts[k.replace("-", "_")] = json.loads(v)
+        except json.JSONDecodeError:
+            opts[k.replace("-", "_")] = v
     return opts
 
 
