@@ -12,5 +12,9 @@ from calbench.methods.base import METHODS, MethodContext, get_method, register
 
 # Built-in methods register themselves on import.
 from calbench.methods import verbalized as _verbalized  # noqa: F401,E402
+from calbench.methods import consistency as _consistency  # noqa: F401,E402
+from calbench.methods import expected as _expected  # noqa: F401,E402
+from calbench.methods import likelihood as _likelihood  # noqa: F401,E402
+from calbench.methods import ptrue as _ptrue  # noqa: F401,E402
 
 __all__ = ["METHODS", "MethodContext", "get_method", "register"]

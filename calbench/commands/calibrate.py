@@ -1,0 +1,127 @@
+"""``calbench calibrate``: fit a post-hoc scaler on one run's samples (the calibration split) and apply it to
+another run's samples (the test split), writing a new, scored run.
+
+    calbench calibrate --fit runs/triviaqa-train --apply runs/triviaqa-eval --scaler platt --out runs/eval-platt
+
+Each confidence method of the test run gets its own scaler, fitted on the same method's samples of the
+calibration run; the new run's methods are named ``<method>+<scaler>`` (e.g. ``ptrue+platt``), each sample
+keeps its original confidence in ``raw_confidence``, and run.json records the scaler, its learned
+parameters and the calibration run it came from. The two runs must come from the same model and share no
+example (a scaler is never fitted on test data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from calbench.cli import UserError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("calibrate", help="fit a post-hoc scaler on a calibration run, apply it to a test run",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fit", required=True, metavar="CAL_RUN_DIR", help="run folder of the calibration split")
+    p.add_argument("--apply", required=True, metavar="TEST_RUN_DIR", help="run folder of the test split")
+    p.add_argument("--scaler", "--method", dest="scaler", default="platt",
+                   help="platt, temperature, isotonic or histogram (default: %(default)s)")
+    p.add_argument("--confidence-methods", help="comma-separated methods of the runs to calibrate "
+                                                "(default: every method of the test run)")
+    p.add_argument("--bins", type=int, default=10, help="histogram scaler: number of bins (default: 10)")
+    p.add_argument("--allow-other-model", action="store_true",
+                   help="allow a calibration run of a different model (normally refused)")
+    p.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
+    p.add_argument("--out", required=True, help="output folder for the calibrated run")
+    p.set_defaults(func=run)
+
+
+def _load_run(path: str) -> tuple[dict, list[dict]]:
+    from calbench.records import read_samples
+
+    d = Path(path)
+    if not (d / "run.json").exists() or not (d / "samples.jsonl").exists():
+        raise UserError(f"{d} is not a calbench run folder (needs run.json and samples.jsonl)")
+    return json.loads((d / "run.json").read_text()), read_samples(d / "samples.jsonl")
+
+
+def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str, *,
+                   methods: list[str] | None = None, bins: int = 10, allow_other_model: bool = False,
+                   plots: bool = True) -> dict:
+    """Fit ``scaler_name`` per method on ``fit_dir``'s samples, apply to ``apply_dir``'s, score, write
+    ``out_dir``; return the new manifest."""
+    from calbench.runner import EvalSettings, finalize
+    from calbench.records import JsonlAppender
+    from calbench.scalers import SCALERS, CalibrationLeakError, fit_on_calibration, make_scaler
+
+    if scaler_name not in SCALERS:
+        raise UserError(f"unknown scaler {scaler_name!r}; available: {', '.join(SCALERS)}")
+    cal_man, cal_samples = _load_run(fit_dir)
+    test_man, test_samples = _load_run(apply_dir)
+    if cal_man["model"].get("id") != test_man["model"].get("id") and not allow_other_model:
+        raise UserError(f"the calibration run is of model {cal_man['model'].get('id')!r} and the test run of "
+                        f"{test_man['model'].get('id')!r}; a scaler fitted on one model's confidences does not "
+                        "transfer (pass --allow-other-model to do it anyway)")
+    if Path(fit_dir).resolve() == Path(apply_dir).resolve():
+        raise UserError("--fit and --apply name the same run; fit on a calibration split, apply to a test split")
+    methods = methods or list(test_man.get("methods") or [test_man["method"]])
+    missing = [m for m in methods if m not in (cal_man.get("methods") or [cal_man["method"]])]
+    if missing:
+        raise UserError(f"the calibration run {fit_dir} has no samples of method(s) {missing}")
+    out = Path(out_dir)
+    if (out / "samples.jsonl").exists():
+        raise UserError(f"{out} already holds a run; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    params, new_methods = {}, []
+    with JsonlAppender(out / "samples.jsonl") as sink:
+        for m in methods:
+            scaler = make_scaler(scaler_name, **({"n_bins": bins} if scaler_name == "histogram" else {}))
+            cal = [s for s in cal_samples if s["method"] == m]
+            test = [s for s in test_samples if s["method"] == m]
+            try:
+                recal = fit_on_calibration(scaler, cal, test)
+            except CalibrationLeakError as e:
+                raise UserError(str(e)) from None
+            except ValueError as e:
+                raise UserError(f"method {m}: {e}") from None
+            name = f"{m}+{scaler_name}"
+            for s in recal:
+                s["method"] = name
+                sink.write(s)
+            new_methods.append(name)
+            params[name] = {"params": scaler.params(), "n_fit": sum(1 for s in cal if s.get("parse_ok")
+                                                                     and s.get("confidence") is not None)}
+    ms = test_man.get("metric_settings", {})
+    settings = EvalSettings(methods=new_methods, split=test_man["task"]["split"],
+                            policy=test_man.get("parse_policy", "exclude"), bins=ms.get("ece_bins", 10),
+                            eps=ms.get("log_score_eps", 1e-3),
+                            n_resamples=ms.get("bootstrap", {}).get("n_resamples", 1000),
+                            seed=test_man.get("seed", 0), plots=plots)
+    manifest = {k: v for k, v in test_man.items() if k not in ("metrics", "metrics_by_method", "plots")}
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    manifest.update(
+        methods=new_methods, method=",".join(new_methods), command=" ".join(sys.argv),
+        timings={"first_started": now, "started": now},
+        calibration={"scaler": scaler_name, "settings": {"n_bins": bins} if scaler_name == "histogram" else {},
+                     "fitted_on": {"run": str(Path(fit_dir)), "task": cal_man["task"]["name"],
+                                   "split": cal_man["task"]["split"], "n": cal_man.get("n"),
+                                   "ids_sha256": cal_man["task"].get("ids_sha256")},
+                     "applied_to": {"run": str(Path(apply_dir)), "task": test_man["task"]["name"],
+                                    "split": test_man["task"]["split"]},
+                     "by_method": params})
+    return finalize(out, manifest, settings, elapsed=time.perf_counter() - t0, n_new_questions=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    from calbench.commands.eval import print_summary
+
+    methods = [m.strip() for m in args.confidence_methods.split(",")] if args.confidence_methods else None
+    manifest = calibrate_runs(args.fit, args.apply, args.scaler, args.out, methods=methods, bins=args.bins,
+                              allow_other_model=args.allow_other_model, plots=not args.no_plots)
+    print_summary([manifest], file=sys.stdout)
+    print(f"\nwrote {args.out}/samples.jsonl and {args.out}/run.json")
+    return 0

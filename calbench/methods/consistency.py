@@ -1,0 +1,83 @@
+"""Self-consistency: the fraction of k sampled answers that agree with the greedy answer.
+
+    c = (1/k) #{j : sample_j agrees with the greedy answer}
+
+Two answers agree when they name the same option letter (multiple choice) or the same final number (math);
+for open questions when the run's judge would accept the sample with the greedy answer as the only alias
+(normalised equality; also whole-word containment or token F1 when the run's judge enables them).
+Settings (``ctx.settings``): ``sc_k`` (default 5) and ``sc_temperature`` (default 1.0). The samples are drawn in one batched call, seeded by the run's seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Callable
+
+from calbench.judge import ChoiceJudge, last_number, normalize_answer
+from calbench.methods.base import MethodContext, answers_for, extract_answer, register
+from calbench.records import Example, Sample
+
+DEFAULT_K = 5
+DEFAULT_TEMPERATURE = 1.0
+
+
+def answer_key(kind: str, answer: str | None, example: Example) -> Any:
+    """What two answers must share to agree (None never agrees)."""
+    if not answer:
+        return None
+    if kind == "mc":
+        return ChoiceJudge().extract(answer, example)
+    if kind == "numeric":
+        return last_number(answer)
+    return normalize_answer(answer) or None
+
+
+def agreement(kind: str, greedy: str | None, sampled: list[str], example: Example,
+              judge: Callable[[str | None, Example], bool] | None = None) -> float:
+    """Fraction of ``sampled`` that agree with ``greedy`` (see the module docstring)."""
+    ref = answer_key(kind, greedy, example)
+    if ref is None:
+        return 0.0
+    if kind == "open" and judge is not None:
+        as_reference = replace(example, answers=[greedy])
+        return sum(bool(judge(s, as_reference)) for s in sampled) / len(sampled)
+    return sum(answer_key(kind, s, example) == ref for s in sampled) / len(sampled)
+
+
+@register
+class SelfConsistency:
+    """Self-consistency: fraction of k answers sampled at temperature T that agree with the greedy answer."""
+
+    name = "self-consistency"
+    needs: set[str] = set()
+
+    def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
+        k = int(ctx.settings.get("sc_k") or DEFAULT_K)
+        temperature = float(ctx.settings.get("sc_temperature") or DEFAULT_TEMPERATURE)
+        if k < 1 or temperature <= 0:
+            raise ValueError(f"self-consistency needs k >= 1 and temperature > 0; got k={k}, T={temperature}")
+        firsts = answers_for(ctx, examples)
+        live = [i for i, (_, g) in enumerate(firsts) if not g.error]
+        prompts = [firsts[i][0] for i in live for _ in range(k)]
+        stop = () if ctx.kind == "numeric" else ("\n",)
+        gens = ctx.backend.generate(prompts, max_new_tokens=ctx.answer_tokens(), temperature=temperature,
+                                    stop=stop, seed=ctx.seed) if prompts else []
+        sampled = {i: gens[j * k:(j + 1) * k] for j, i in enumerate(live)}
+        out = []
+        for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
+            gs = sampled.get(i)
+            if gs is None or any(g.error for g in gs):
+                err = g1.error or next((g.error for g in gs or [] if g.error), None)
+                out.append(ctx.sample(e, self.name, prompt=p1.to_dict(), raw_output="", answer=None,
+                                      confidence=None, parse_ok=False, parse_reason="request failed",
+                                      request_error=err))
+                continue
+            greedy = extract_answer(ctx, g1.text)
+            samples = [extract_answer(ctx, g.text) for g in gs]
+            out.append(ctx.sample(
+                e, self.name, prompt=p1.to_dict(), raw_output=g1.text, answer=greedy,
+                confidence=agreement(ctx.kind, greedy, samples, e, ctx.judge), parse_ok=True, sampled_answers=samples,
+                sc_k=k, sc_temperature=temperature,
+                cost={"forward_passes": 1 + k, "generated_tokens": g1.n_tokens + sum(g.n_tokens for g in gs),
+                      "shared_answer": 1}))
+        return out

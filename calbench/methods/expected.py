@@ -1,0 +1,62 @@
+"""Expected verbalized confidence: the probability-weighted mean of the confidence levels 0..10.
+
+After the two-stage prompt (the answer, then "How confident ...?" with the reply pre-filled up to
+``Confidence: ``), the next-token distribution over the levels is read instead of decoding a number:
+
+    c = sum_{k=0}^{10} (k / 10) * P(k),    P normalised over the 11 levels,
+
+where "10" is two tokens, so P(10) = P("1") P("0" | "1") and P(1) = P("1") (1 - P("0" | "1"))
+(see :meth:`calbench.backends.hf.HFBackend.confidence_distribution`). Greedy decoding collapses a
+confidence to its mode; the expectation keeps the model's uncertainty over the levels.
+"""
+
+from __future__ import annotations
+
+from calbench.elicit import confidence_prompt
+from calbench.methods.base import MethodContext, answers_for, extract_answer, register
+from calbench.methods.capabilities import answer_cost, require
+from calbench.records import Example, Sample
+
+LEVELS = tuple(k / 10 for k in range(11))
+
+
+def expected_confidence(probs: list[float]) -> float:
+    """sum_k (k/10) P(k) over the 11 levels (``probs`` sums to 1)."""
+    if len(probs) != len(LEVELS):
+        raise ValueError(f"expected 11 level probabilities (0..10), got {len(probs)}")
+    return float(min(1.0, max(0.0, sum(v * p for v, p in zip(LEVELS, probs)))))
+
+
+@register
+class ExpectedConfidence:
+    """Expected verbalized confidence: probability-weighted mean over the levels 0..10 (no decoding)."""
+
+    name = "expected"
+    needs = {"confidence_distribution"}
+
+    def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
+        require(ctx.backend, self.needs, self.name)
+        if ctx.scale != "0-10":
+            raise ValueError(f"method 'expected' reads the 0-10 levels; got --scale {ctx.scale}")
+        firsts = answers_for(ctx, examples)
+        prompts = [confidence_prompt(e, p.assistant_prefix + g.text, ctx.scale, ctx.kind)
+                   for e, (p, g) in zip(examples, firsts)]
+        live = [i for i, (_, g) in enumerate(firsts) if not g.error]
+        dists = dict(zip(live, ctx.backend.confidence_distribution([prompts[i] for i in live]) if live else []))
+        out = []
+        for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
+            if i not in dists:
+                out.append(ctx.sample(e, self.name, prompt=prompts[i].to_dict(), raw_output="", answer=None,
+                                      confidence=None, parse_ok=False, parse_reason="request failed",
+                                      request_error=g1.error))
+                continue
+            d = dists[i]
+            ok = d["digit_mass"] > 0
+            conf = expected_confidence(d["probs"]) if ok else None
+            out.append(ctx.sample(
+                e, self.name, prompt=prompts[i].to_dict(), raw_output="", answer=extract_answer(ctx, g1.text),
+                confidence=conf, parse_ok=ok, parse_reason=None if ok else "no probability on any level",
+                answer_output=g1.text, confidence_dist=list(d["probs"]),
+                digit_mass=d["digit_mass"],
+                cost=answer_cost(g1, extra_passes=2)))  # first-token distribution + P("0" | "1")
+        return out

@@ -1,0 +1,172 @@
+"""Post-hoc scalers: fitted only on calibration data, checked against scikit-learn / scipy / hand cases, and
+the ``calbench calibrate`` command end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+from sklearn.isotonic import IsotonicRegression
+from sklearn.metrics import log_loss
+
+from calbench.scalers import (
+    SCALERS, CalibrationLeakError, HistogramBinningScaler, IsotonicScaler, PlattScaler, TemperatureScaler,
+    fit_on_calibration, make_scaler,
+)
+
+
+def overconfident(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """True probability p ~ U(0, 1); the stated confidence is p ** 0.25 (overconfident); y ~ Bernoulli(p)."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.01, 0.99, n)
+    return p ** 0.25, (rng.uniform(size=n) < p).astype(float)
+
+
+def samples(conf, correct, prefix: str, task: str = "toy") -> list[dict]:
+    return [{"id": f"{prefix}{i}", "task": task, "method": "m", "confidence": float(c), "correct": int(y),
+             "parse_ok": True} for i, (c, y) in enumerate(zip(conf, correct))]
+
+
+def test_platt_improves_log_loss_on_held_out_data():
+    c_cal, y_cal = overconfident(2000, 0)
+    c_test, y_test = overconfident(2000, 1)
+    pred = PlattScaler().fit(c_cal, y_cal).predict(c_test)
+    assert ((pred >= 0) & (pred <= 1)).all()
+    assert log_loss(y_test, pred) < log_loss(y_test, c_test) - 0.05  # identity is badly calibrated
+
+
+def test_platt_matches_direct_likelihood_maximisation():
+    c, y = overconfident(500, 2)
+    z = np.log(c) - np.log1p(-c)
+
+    def nll(ab):
+        s = ab[0] * z + ab[1]
+        return float(np.sum(np.logaddexp(0, s) - y * s))
+
+    a, b = minimize(nll, x0=[1.0, 0.0], method="BFGS").x
+    pl = PlattScaler().fit(c, y)
+    assert pl.coef_ == pytest.approx(a, abs=1e-3) and pl.intercept_ == pytest.approx(b, abs=1e-3)
+
+
+def test_temperature_recovers_known_temperature():
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 3, 20000)
+    y = (rng.uniform(size=z.size) < 1 / (1 + np.exp(-z / 2.0))).astype(float)  # truth: T = 2
+    c = 1 / (1 + np.exp(-z))
+    t = TemperatureScaler().fit(c, y)
+    assert t.temperature_ == pytest.approx(2.0, rel=0.08)
+    assert t.predict([0.5])[0] == pytest.approx(0.5)  # T only rescales the logit
+
+
+def test_isotonic_is_monotone_and_matches_sklearn():
+    c, y = overconfident(800, 4)
+    iso = IsotonicScaler().fit(c, y)
+    grid = np.linspace(0, 1, 1001)
+    out = iso.predict(grid)
+    assert (np.diff(out) >= -1e-12).all() and out.min() >= 0 and out.max() <= 1
+    ref = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(c, y)
+    assert out == pytest.approx(ref.predict(grid), abs=1e-12)
+
+
+def test_histogram_binning_hand_case():
+    h = HistogramBinningScaler(n_bins=10).fit([0.05, 0.07, 0.55, 0.95, 1.0], [0, 1, 1, 1, 0])
+    # bin 0 holds 0.05, 0.07 -> 1/2; bin 5 -> 1; bin 9 holds 0.95 and 1.0 (last bin closed) -> 1/2
+    assert h.predict([0.0, 0.099, 0.5, 0.99, 1.0]).tolist() == [0.5, 0.5, 1.0, 0.5, 0.5]
+    assert h.predict([0.35])[0] == pytest.approx(0.35)  # empty bin keeps its centre
+    assert h.bin_counts_.tolist() == [2, 0, 0, 0, 0, 1, 0, 0, 0, 2]
+
+
+@pytest.mark.parametrize("name", sorted(SCALERS))
+def test_every_scaler_is_fitted_only_on_calibration_samples(name, monkeypatch):
+    c_cal, y_cal = overconfident(300, 5)
+    c_test, y_test = overconfident(200, 6)
+    scaler = make_scaler(name)
+    seen = []
+    real_fit = scaler.fit
+
+    def spy(conf, correct):
+        seen.append((list(conf), list(correct)))
+        return real_fit(conf, correct)
+
+    monkeypatch.setattr(scaler, "fit", spy)
+    test = samples(c_test, y_test, "test-")
+    test.append({"id": "test-unparsed", "task": "toy", "method": "m", "confidence": None, "correct": 0,
+                 "parse_ok": False})
+    out = fit_on_calibration(scaler, samples(c_cal, y_cal, "cal-"), test)
+    assert len(seen) == 1
+    assert seen[0][0] == pytest.approx(c_cal.tolist()) and seen[0][1] == y_cal.tolist()
+    assert [s["id"] for s in out] == [s["id"] for s in test]
+    assert out[-1]["confidence"] is None  # unparsed stays unparsed
+    got = np.array([s["confidence"] for s in out[:-1]])
+    assert ((got >= 0) & (got <= 1)).all()
+    assert [s["raw_confidence"] for s in out[:-1]] == pytest.approx(c_test.tolist())
+    assert got == pytest.approx(make_scaler(name).fit(c_cal, y_cal).predict(c_test))
+
+
+def test_overlapping_ids_raise():
+    c, y = overconfident(50, 7)
+    cal = samples(c, y, "q")
+    test = samples(c[:10], y[:10], "q")  # the same ids
+    with pytest.raises(CalibrationLeakError, match="share 10 example"):
+        fit_on_calibration(PlattScaler(), cal, test)
+    # the same ids in another task are different examples
+    fit_on_calibration(PlattScaler(), cal, samples(c[:10], y[:10], "q", task="other"))
+
+
+def test_input_validation():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        PlattScaler().predict([0.5])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        PlattScaler().fit([0.5, 1.5], [0, 1])
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        IsotonicScaler().fit([0.2, 0.4], [0, 2])
+    with pytest.raises(ValueError, match="unknown scaler"):
+        make_scaler("beta")
+
+
+def _write_run(folder, ids, conf, correct, split):
+    from calbench.commands.calibrate import _load_run  # noqa: F401  (module imports cleanly)
+
+    folder.mkdir(parents=True)
+    rows = [{"id": i, "task": "toy", "model": "m0", "method": "two-stage", "prompt": "", "raw_output": "",
+             "answer": "a", "confidence": float(c), "parse_ok": True, "correct": int(y), "judge": "j"}
+            for i, c, y in zip(ids, conf, correct)]
+    (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    manifest = {"calbench_run": 1, "status": "complete", "model": {"id": "m0"}, "n": len(rows),
+                "task": {"name": "toy", "split": split, "ids_sha256": split}, "methods": ["two-stage"],
+                "method": "two-stage", "parse_policy": "exclude", "seed": 0,
+                "metric_settings": {"ece_bins": 10, "log_score_eps": 0.001, "bootstrap": {"n_resamples": 50}}}
+    (folder / "run.json").write_text(json.dumps(manifest))
+
+
+def test_calibrate_command_end_to_end(tmp_path, capsys):
+    from calbench.cli import main
+
+    c_cal, y_cal = overconfident(400, 8)
+    c_test, y_test = overconfident(300, 9)
+    _write_run(tmp_path / "cal", [f"c{i}" for i in range(400)], c_cal, y_cal, "train")
+    _write_run(tmp_path / "test", [f"t{i}" for i in range(300)], c_test, y_test, "test")
+    rc = main(["calibrate", "--fit", str(tmp_path / "cal"), "--apply", str(tmp_path / "test"),
+               "--scaler", "platt", "--no-plots", "--out", str(tmp_path / "out")])
+    assert rc == 0
+    man = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert man["methods"] == ["two-stage+platt"] and man["status"] == "complete"
+    cal = man["calibration"]
+    assert cal["scaler"] == "platt" and cal["fitted_on"]["split"] == "train"
+    ref = PlattScaler().fit(c_cal, y_cal)
+    assert cal["by_method"]["two-stage+platt"]["params"]["coef_"] == pytest.approx(ref.coef_)
+    assert cal["by_method"]["two-stage+platt"]["n_fit"] == 400
+    want_brier = float(np.mean((ref.predict(c_test) - y_test) ** 2))
+    assert man["metrics"]["brier"]["value"] == pytest.approx(want_brier)
+    assert man["metrics"]["brier"]["value"] < float(np.mean((c_test - y_test) ** 2))
+    # the same run on both sides, or overlapping examples, is refused
+    rc = main(["calibrate", "--fit", str(tmp_path / "test"), "--apply", str(tmp_path / "test"),
+               "--out", str(tmp_path / "out2")])
+    assert rc == 2
+    _write_run(tmp_path / "leak", [f"t{i}" for i in range(50)], c_test[:50], y_test[:50], "train")
+    rc = main(["calibrate", "--fit", str(tmp_path / "leak"), "--apply", str(tmp_path / "test"),
+               "--out", str(tmp_path / "out3")])
+    assert rc == 2
+    assert "share 50 example" in capsys.readouterr().err
