@@ -51,7 +51,7 @@ class MethodContext:
         correct = int(bool(self.judge(answer, example)))
         return Sample(id=example.id, task=self.task_name, model=self.model_name, method=method, prompt=prompt,
                       raw_output=raw_output, answer=answer, confidence=confidence, parse_ok=parse_ok,
-                      correct=correct, judge=self.judge_name, extras=extras)
+                      correct=correct, judge=self.judge_name, extras={"domain": example.domain, **extras})
 
 
 def answers_for(ctx: MethodContext, examples: list[Example]) -> list[tuple[Prompt, Generation]]:
