@@ -140,13 +140,19 @@ def main() -> None:
         "transformers": transformers.__version__, "server_threads": a.threads, "rows": rows,
         "total_seconds": round(time.time() - t0, 1),
         "notes": [
+            "- Real model: SmolLM2-135M-Instruct, float32 on CPU, one torch thread in the server, TriviaQA "
+            f"(bundled eval split, {a.questions} seeded questions), two-stage. The machine was shared with other "
+            "jobs (1-minute load average 8-10 on its 2 cores), so these rows are slow and noisy; they show the "
+            "shape, not the speed of a GPU server.",
             "- `transformers serve` without continuous batching runs one `generate()` at a time on an inference "
-            "thread, so concurrency only overlaps HTTP and tokenisation; with `--continuous-batching` concurrent "
-            "requests share forward passes. On a GPU server (vLLM) the same client settings apply; use "
-            "`--concurrency` of the order of the server's batch size (e.g. 64-256).",
-            "- The scripted-server rows measure the client alone: with 200 ms per reply, the ideal is "
-            "concurrency x 2.5 questions/s; failed-once requests cost one backoff (0-50 ms, full jitter) "
-            "and one more round trip each, and are never lost or counted twice (every run is complete).",
+            "thread, so concurrency only overlaps HTTP, tokenisation and the next request's queueing; with "
+            "`--continuous-batching` concurrent requests share forward passes. With vLLM on a GPU use a "
+            "`--concurrency` of the order of the server's batch size (64-256) and `--chunk-size` at least as large.",
+            "- The scripted-server rows measure the client alone (no model): each reply takes 200 ms, so the "
+            "ideal is 2.5 questions/s per concurrent request (two requests per question). Requests that fail "
+            "once (429 with Retry-After: 0, 500, dropped or truncated connection) cost one more round trip and "
+            "a jittered backoff of at most 50 ms; every run finished complete, with no request lost or "
+            "recorded twice.",
         ],
     }
     out = Path(a.out)
