@@ -91,6 +91,14 @@ def table(args: argparse.Namespace) -> int:
              "p clipped to [0.001, 0.999] (higher is better); parse policy `exclude`. Open-answer tasks "
              "(triviaqa, sciq) are judged by alias match with whole-word containment.",
              "",
+             "Runs: `python scripts/baselines.py run --model MODEL --limit 400 --chunk-size 512 --batch-size 256 "
+             "--dtype float32` (a seeded random 400 questions of each task's evaluation split, every method in one "
+             "run sharing the greedy answer; device, dtype, versions and timings are in each run.json). They ran "
+             "on one H200 GPU in float32 (SmolLM2: 11-25 s per task; Qwen2.5-Coder-0.5B: 30-60 s per task); the "
+             "same command runs on CPU, far slower. Self-consistency: k = 5 samples at temperature 1.0. "
+             "Cost = mean model calls (a generation counts once) and generated tokens per question, the shared "
+             "answer included.",
+             "",
              f"**Best by Brier**: the lowest Brier score among methods with parse rate >= {args.min_parse_rate}. "
              f"**vs two-stage**: paired bootstrap of Brier(best) - Brier(two-stage) over the questions both "
              "scored (`calbench.metrics.paired_bootstrap` after `align_by_id`); *separated* when its 95 % "
@@ -135,6 +143,7 @@ def table(args: argparse.Namespace) -> int:
         statement = f"{model} · {task}: best by Brier = **{best}**; {verdict}."
         statements.append(statement)
         lines += ["", statement, ""]
+    lines += scaled_section(root)
     lines[len(lines):] = ["## Summary: best method by Brier per task", ""] + [f"- {s}" for s in statements]
     text = "\n".join(lines) + "\n"
     if args.out:
@@ -142,6 +151,44 @@ def table(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+SCALER_ORDER = ("platt", "temperature", "isotonic", "histogram")
+
+
+def scaled_section(root: Path) -> list[str]:
+    """Tables of the post-hoc scalers (``calbench calibrate`` runs under ROOT/scaled/<model>/<fit>-to-<apply>-<scaler>):
+    each method's Brier score and ECE before (raw) and after each scaler, on the test run."""
+    groups: dict[tuple[str, str, str], dict[str, dict]] = {}
+    for run_json in sorted(root.glob("scaled/*/*/run.json")):
+        man = json.loads(run_json.read_text())
+        cal = man["calibration"]
+        key = (man["model"]["id"], cal["fitted_on"]["task"] + " (" + cal["fitted_on"]["split"] + ")",
+               cal["applied_to"]["task"])
+        groups.setdefault(key, {})[cal["scaler"]] = man
+    if not groups:
+        return []
+    out = ["## Post-hoc scalers", "",
+           "`calbench calibrate --fit FIT_RUN --apply TEST_RUN --scaler S`: one scaler per method, fitted on the "
+           "samples of another task's run (disjoint examples) and applied to the test task's run above; "
+           "cell = value [95 % CI] on the test run (methods with no parsed calibration sample are skipped).", ""]
+    for (model, fit, test), by_scaler in sorted(groups.items()):
+        raw_path = root / model / test / "run.json"
+        raw = json.loads(raw_path.read_text()) if raw_path.exists() else {}
+        raw_metrics = raw.get("metrics_by_method") or {}
+        scalers = [s for s in SCALER_ORDER if s in by_scaler]
+        for metric in ("brier", "ece"):
+            out += [f"### {model} · fitted on {fit} → applied to {test} · {metric}", "",
+                    "| method | raw | " + " | ".join(scalers) + " |", "|---|---|" + "---|" * len(scalers)]
+            for method in raw_metrics:
+                cells = [_fmt(raw_metrics[method].get(metric))]
+                for sc in scalers:
+                    per = by_scaler[sc].get("metrics_by_method") or {by_scaler[sc]["method"]: by_scaler[sc]["metrics"]}
+                    cells.append(_fmt(per.get(f"{method}+{sc}", {}).get(metric)) if f"{method}+{sc}" in per
+                                 else "skipped")
+                out.append(f"| {method} | " + " | ".join(cells) + " |")
+            out.append("")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

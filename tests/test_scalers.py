@@ -170,3 +170,34 @@ def test_calibrate_command_end_to_end(tmp_path, capsys):
                "--out", str(tmp_path / "out3")])
     assert rc == 2
     assert "share 50 example" in capsys.readouterr().err
+
+
+def test_eval_calibrate_flag_fits_on_the_calibration_split(tmp_path):
+    """`calbench eval --calibrate histogram --calibration-split train`: a scripted model that always says 9/10
+    answers 3 of the 12 train questions right and every eval question wrong; the fitted scaler must come
+    from the train split (calibrated confidence 3/12, not 0)."""
+    from calbench.cli import main
+    from calbench.records import read_samples
+    from calbench.tasks import get_task, select
+
+    train = select(get_task("triviaqa").load("train"), 12, 0)
+    rules = [{"match": "How confident", "reply": "9"}]
+    rules += [{"match": e.question.strip(), "reply": " " + e.answers[0]} for e in train[:3]]
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"replies": rules, "default": " Paris"}))
+    out = tmp_path / "run"
+    rc = main(["eval", "--backend", "scripted", "--script", str(script), "--task", "triviaqa", "--split", "eval",
+               "--limit", "12", "--calibrate", "histogram", "--calibration-split", "train", "--no-plots",
+               "--quiet", "--resamples", "20", "--out", str(out)])
+    assert rc == 0
+    man = json.loads((out / "calibrated-histogram" / "run.json").read_text())
+    assert man["calibration"]["fitted_on"]["split"] == "train" and man["task"]["split"] == "eval"
+    cal = read_samples(out / "calibration" / "train" / "samples.jsonl")
+    test = read_samples(out / "samples.jsonl")
+    assert {s["id"] for s in cal}.isdisjoint({s["id"] for s in test})
+    assert sum(s["correct"] for s in cal) == 3 and sum(s["correct"] for s in test) == 0
+    # one bin holds every train confidence (0.9): its value is the train accuracy
+    got = [s["confidence"] for s in read_samples(out / "calibrated-histogram" / "samples.jsonl")]
+    assert got == pytest.approx([3 / 12] * 12)
+    assert main(["eval", "--backend", "scripted", "--script", str(script), "--task", "triviaqa", "--limit", "2",
+                 "--calibrate", "platt", "--out", str(tmp_path / "bad")]) == 2

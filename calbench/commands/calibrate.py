@@ -50,9 +50,10 @@ def _load_run(path: str) -> tuple[dict, list[dict]]:
 
 def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str, *,
                    methods: list[str] | None = None, bins: int = 10, allow_other_model: bool = False,
-                   plots: bool = True) -> dict:
+                   plots: bool = True, replace: bool = False) -> dict:
     """Fit ``scaler_name`` per method on ``fit_dir``'s samples, apply to ``apply_dir``'s, score, write
-    ``out_dir``; return the new manifest."""
+    ``out_dir`` (an existing calibrated run there is refused, or recomputed with ``replace``); return the new
+    manifest."""
     from calbench.runner import EvalSettings, finalize
     from calbench.records import JsonlAppender
     from calbench.scalers import SCALERS, CalibrationLeakError, fit_on_calibration, make_scaler
@@ -67,34 +68,45 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
                         "transfer (pass --allow-other-model to do it anyway)")
     if Path(fit_dir).resolve() == Path(apply_dir).resolve():
         raise UserError("--fit and --apply name the same run; fit on a calibration split, apply to a test split")
+    explicit = methods is not None
     methods = methods or list(test_man.get("methods") or [test_man["method"]])
     missing = [m for m in methods if m not in (cal_man.get("methods") or [cal_man["method"]])]
     if missing:
         raise UserError(f"the calibration run {fit_dir} has no samples of method(s) {missing}")
     out = Path(out_dir)
-    if (out / "samples.jsonl").exists():
+    if (out / "samples.jsonl").exists() and not replace:
         raise UserError(f"{out} already holds a run; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    params, new_methods = {}, []
+    params, skipped, recalibrated = {}, {}, {}
+    for m in methods:  # fit everything first, so that a refusal leaves no half-written run
+        scaler = make_scaler(scaler_name, **({"n_bins": bins} if scaler_name == "histogram" else {}))
+        cal = [s for s in cal_samples if s["method"] == m]
+        test = [s for s in test_samples if s["method"] == m]
+        n_fit = sum(1 for s in cal if s.get("parse_ok") and s.get("confidence") is not None)
+        if n_fit == 0 and not explicit:  # e.g. a one-stage format the model never followed
+            skipped[m] = f"no parsed calibration sample (0 of {len(cal)})"
+            print(f"calbench calibrate: skipping method {m}: {skipped[m]}", file=sys.stderr)
+            continue
+        try:
+            recal = fit_on_calibration(scaler, cal, test)
+        except CalibrationLeakError as e:
+            raise UserError(str(e)) from None
+        except ValueError as e:
+            raise UserError(f"method {m}: {e}") from None
+        name = f"{m}+{scaler_name}"
+        for s in recal:
+            s["method"] = name
+        recalibrated[name] = recal
+        params[name] = {"params": scaler.params(), "n_fit": n_fit}
+    if not recalibrated:
+        raise UserError(f"nothing to calibrate: {skipped}")
+    new_methods = list(recalibrated)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples.jsonl").unlink(missing_ok=True)
     with JsonlAppender(out / "samples.jsonl") as sink:
-        for m in methods:
-            scaler = make_scaler(scaler_name, **({"n_bins": bins} if scaler_name == "histogram" else {}))
-            cal = [s for s in cal_samples if s["method"] == m]
-            test = [s for s in test_samples if s["method"] == m]
-            try:
-                recal = fit_on_calibration(scaler, cal, test)
-            except CalibrationLeakError as e:
-                raise UserError(str(e)) from None
-            except ValueError as e:
-                raise UserError(f"method {m}: {e}") from None
-            name = f"{m}+{scaler_name}"
-            for s in recal:
-                s["method"] = name
+        for rows in recalibrated.values():
+            for s in rows:
                 sink.write(s)
-            new_methods.append(name)
-            params[name] = {"params": scaler.params(), "n_fit": sum(1 for s in cal if s.get("parse_ok")
-                                                                     and s.get("confidence") is not None)}
     ms = test_man.get("metric_settings", {})
     settings = EvalSettings(methods=new_methods, split=test_man["task"]["split"],
                             policy=test_man.get("parse_policy", "exclude"), bins=ms.get("ece_bins", 10),
@@ -112,7 +124,7 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
                                    "ids_sha256": cal_man["task"].get("ids_sha256")},
                      "applied_to": {"run": str(Path(apply_dir)), "task": test_man["task"]["name"],
                                     "split": test_man["task"]["split"]},
-                     "by_method": params})
+                     "by_method": params, "skipped_methods": skipped})
     return finalize(out, manifest, settings, elapsed=time.perf_counter() - t0, n_new_questions=0)
 
 

@@ -68,6 +68,10 @@ def register(sub) -> None:
     g.add_argument("--judge-containment", action="store_true",
                    help="open questions: also accept an answer containing an alias as a whole-word span")
     g.add_argument("--judge-f1", type=float, metavar="T", help="open questions: also accept token-F1 >= T")
+    g.add_argument("--calibrate", metavar="SCALER", choices=["platt", "temperature", "isotonic", "histogram"],
+                   help="also fit this post-hoc scaler on --calibration-split and apply it to the evaluated split "
+                        "(writes OUT/calibration/<split> and OUT/calibrated-<scaler>; see `calbench calibrate`)")
+    g.add_argument("--calibration-split", metavar="S", help="with --calibrate: the split the scaler is fitted on")
     g = p.add_argument_group("scoring and output")
     g.add_argument("--policy", default="exclude", help="parse-failure policy for metrics (default: exclude)")
     g.add_argument("--bins", type=int, default=10, help="ECE bins (default: 10)")
@@ -124,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
     if args.policy not in POLICIES:
         raise UserError(f"unknown --policy {args.policy!r}; available: {', '.join(POLICIES)}")
     task, split, split_size, examples = load_task_and_examples(args)
+    if args.calibrate and (not args.calibration_split or args.calibration_split == split):
+        raise UserError(f"--calibrate needs --calibration-split, a split other than the evaluated {split!r} "
+                        f"(task {task.name!r} has: {', '.join(task.splits)})")
     if not examples:
         raise UserError(f"task {task.name!r} split {split!r} has no examples")
     settings = EvalSettings(methods=methods, split=split, source=args.source, limit=args.limit, seed=args.seed,
@@ -139,7 +146,20 @@ def run(args: argparse.Namespace) -> int:
                             split_size=split_size, progress=not args.quiet)
     except RunConflictError as e:
         raise UserError(str(e)) from None
-    print_summary([manifest], file=sys.stdout)
+    manifests = [manifest]
+    if args.calibrate:  # the same evaluation on the calibration split, then the scaler fitted there
+        from calbench.commands.calibrate import calibrate_runs
+        from calbench.tasks import select
+
+        cal_dir = f"{args.out}/calibration/{args.calibration_split}"
+        scaled_dir = f"{args.out}/calibrated-{args.calibrate}"
+        cal_all = task.load(args.calibration_split, source=args.source)
+        settings.split = args.calibration_split
+        evaluate(task, select(cal_all, args.limit, args.seed), backend, settings, cal_dir, model_name=model_name,
+                 split_size=len(cal_all), progress=not args.quiet)
+        manifests.append(calibrate_runs(cal_dir, args.out, args.calibrate, scaled_dir, bins=args.bins,
+                                        plots=not args.no_plots, replace=True))
+    print_summary(manifests, file=sys.stdout)
     print(f"\nwrote {args.out}/samples.jsonl and {args.out}/run.json")
     return 0
 
