@@ -171,7 +171,12 @@ def scaled_section(root: Path) -> list[str]:
     out = ["## Post-hoc scalers", "",
            "`calbench calibrate --fit FIT_RUN --apply TEST_RUN --scaler S`: one scaler per method, fitted on the "
            "samples of another task's run (disjoint examples) and applied to the test task's run above; "
-           "cell = value [95 % CI] on the test run (methods with no parsed calibration sample are skipped).", ""]
+           "cell = value [95 % CI] on the test run (methods with no parsed calibration sample are skipped).", "",
+           "Caveat for the triviaqa (train) -> triviaqa rows: the calibration run (64 train questions, CPU, "
+           "`results/baselines/calibration/`) has accuracy 0/64, because the bundled train split carries a "
+           "single answer per question while the eval split carries ~16 aliases; every scaler fitted there "
+           "learns 'always wrong', so those rows show the degenerate constant predictor, not a useful "
+           "calibration.", ""]
     for (model, fit, test), by_scaler in sorted(groups.items()):
         raw_path = root / model / test / "run.json"
         raw = json.loads(raw_path.read_text()) if raw_path.exists() else {}

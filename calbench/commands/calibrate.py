@@ -71,13 +71,15 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     explicit = methods is not None
     methods = methods or list(test_man.get("methods") or [test_man["method"]])
     missing = [m for m in methods if m not in (cal_man.get("methods") or [cal_man["method"]])]
-    if missing:
+    if missing and explicit:
         raise UserError(f"the calibration run {fit_dir} has no samples of method(s) {missing}")
     out = Path(out_dir)
     if (out / "samples.jsonl").exists() and not replace:
         raise UserError(f"{out} already holds a run; choose another --out")
     t0 = time.perf_counter()
-    params, skipped, recalibrated = {}, {}, {}
+    params, recalibrated = {}, {}
+    skipped = {m: "not in the calibration run" for m in missing}
+    methods = [m for m in methods if m not in missing]
     for m in methods:  # fit everything first, so that a refusal leaves no half-written run
         scaler = make_scaler(scaler_name, **({"n_bins": bins} if scaler_name == "histogram" else {}))
         cal = [s for s in cal_samples if s["method"] == m]
