@@ -46,6 +46,7 @@ class EvalSettings:
     chunk_size: int = 32
     max_new_tokens: int | None = None
     plots: bool = True
+    method_settings: dict[str, Any] = field(default_factory=dict)
 
 
 def data_sha256(examples: list[Example]) -> str:
@@ -75,6 +76,7 @@ def _identity(manifest: dict) -> dict:
         "data_sha256": manifest["task"]["data_sha256"], "methods": manifest["methods"],
         "scale": manifest["elicitation"]["scale"], "prompt_version": manifest["elicitation"]["templates"]["version"],
         "judge": manifest["judge"], "seed": manifest["seed"],
+        "method_settings": manifest["elicitation"].get("method_settings") or {},
     }
 
 
@@ -131,6 +133,10 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
     out.mkdir(parents=True, exist_ok=True)
     samples_path, run_path = out / "samples.jsonl", out / "run.json"
     methods = [get_method(m) for m in settings.methods]
+    from calbench.methods.capabilities import require
+
+    for m in methods:  # refuse up front, before any sample is written, a method the backend cannot serve
+        require(backend, getattr(m, "needs", ()), m.name)
     judge = judge_for(task.kind, **settings.judge)
     bmeta = backend.manifest()
     model_name = model_name or bmeta.get("id") or "model"
@@ -146,7 +152,7 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
         "n": len(examples),
         "methods": settings.methods,
         "method": settings.methods[0] if len(settings.methods) == 1 else ",".join(settings.methods),
-        "elicitation": {"scale": settings.scale, "templates": templates()},
+        "elicitation": {"scale": settings.scale, "templates": templates(), "method_settings": settings.method_settings},
         "generation": {"temperature": 0.0, "answer_max_new_tokens": settings.max_new_tokens,
                        "batch_size": bmeta.get("batch_size")},
         "judge": {"name": judge.name, "settings": judge.settings},
@@ -166,7 +172,7 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
 
     ctx = MethodContext(backend=backend, model_name=model_name, task_name=task.name, kind=task.kind,
                         judge=judge, judge_name=judge.name, scale=settings.scale, seed=settings.seed,
-                        settings={"max_new_tokens": settings.max_new_tokens})
+                        settings={"max_new_tokens": settings.max_new_tokens, **settings.method_settings})
     todo = [e for e in examples if any((e.id, m.name) not in done for m in methods)]
     n_new = 0
     t0 = time.perf_counter()

@@ -150,3 +150,12 @@ def test_tasks_command_lists_sizes_source_licence(capsys):
     out = capsys.readouterr().out
     assert "triviaqa" in out and "eval=2,000" in out and "train=9,961" in out
     assert "sciq" in out and "CC BY-NC" in out and "test=1,000" in out
+
+
+def test_method_needing_logits_is_refused_before_any_sample(tmp_path, script, capsys):
+    out = tmp_path / "run"
+    rc = run_cli("eval", "--backend", "scripted", "--script", str(script), "--task", "sciq", "--limit", "3",
+                 "--method", "two-stage,expected", "--out", str(out), "--quiet", "--no-plots")
+    assert rc == 2
+    assert "needs confidence_distribution" in capsys.readouterr().err
+    assert not (out / "samples.jsonl").exists()

@@ -65,6 +65,8 @@ def register(sub) -> None:
                    help="confidence method(s), comma separated (default: %(default)s; see --list-methods)")
     g.add_argument("--scale", default="0-10", choices=["0-10", "0-100", "0-1"], help="verbalized scale")
     g.add_argument("--max-new-tokens", type=int, help="answer generation budget (default by task kind)")
+    g.add_argument("--sc-k", type=int, help="self-consistency: number of sampled answers (default 5)")
+    g.add_argument("--sc-temperature", type=float, help="self-consistency: sampling temperature (default 1.0)")
     g.add_argument("--judge-containment", action="store_true",
                    help="open questions: also accept an answer containing an alias as a whole-word span")
     g.add_argument("--judge-f1", type=float, metavar="T", help="open questions: also accept token-F1 >= T")
@@ -138,7 +140,10 @@ def run(args: argparse.Namespace) -> int:
                             judge={"containment": args.judge_containment, "f1_threshold": args.judge_f1}
                             if task.kind == "open" else {},
                             max_new_tokens=args.max_new_tokens, plots=not args.no_plots,
-                            chunk_size=args.chunk_size)
+                            chunk_size=args.chunk_size,
+                            method_settings={k: v for k, v in (("sc_k", args.sc_k),
+                                                               ("sc_temperature", args.sc_temperature))
+                                             if v is not None})
     backend = make_backend(args.backend, args.model, **backend_options(args))
     model_name = args.model if args.backend != "scripted" else f"scripted:{args.script}"
     try:
