@@ -20,7 +20,8 @@ def run(args: argparse.Namespace) -> int:
         sizes = {s: len(t.load(s)) for s in t.splits}
         rows.append({"task": name, "kind": t.kind, "group": t.group, "default_split": t.default_split,
                      "train_split": t.train_split, "splits": sizes, "source": t.source, "licence": t.license,
-                     "hub": t.hub_id, "description": t.description})
+                     "hub": t.hub_id, "description": t.description,
+                     "notes": t.notes if t.group != "user" else ""})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -30,4 +31,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"    splits: {splits}   (* = default evaluation split; train pool: {r['train_split']})")
         print(f"    source: {r['source']}")
         print(f"    licence: {r['licence']}   hub: {r['hub']}")
+        if r["notes"]:
+            print(f"    note: {r['notes']}")
     return 0

@@ -6,6 +6,11 @@ Bundled here (see PROVENANCE.md in this folder):
 * ``train`` -- the HF ``rc.nocontext`` validation questions, de-duplicated on question text (9,961), with a
   single answer each: the RL training pool.
 (The paper trained on train and evaluated on validation; only these files carry what each role needs here.)
+
+Caveat, measured: the single answer of the bundled ``train`` pool is LitCab's ``answer.value``, which is
+often an obscure alias ("Kamal kahn" for Octopussy, "Internal exile" for the band Exile). SmolLM2 scored 0/64
+on it (with containment) against 13 % on ``eval``, so correctness labels on ``train`` are mostly false
+negatives. Train on SciQ (clean answers) or on the hub's TriviaQA train split (full aliases) instead.
 With ``--source hub`` the full dataset is read from ``mandarjoshi/trivia_qa`` (``rc.nocontext``): ``eval`` =
 validation (with aliases), ``train`` = train.
 """
@@ -81,4 +86,6 @@ TASK = TaskSpec(
     load_hub=load_hub,
     hub_id="mandarjoshi/trivia_qa",
     folder=HERE,
+    notes="bundled train pool: one answer per question, often an obscure alias -> labels mostly false "
+          "negatives; train on sciq or --source hub",
 )
