@@ -112,3 +112,13 @@ def test_load_docs_routes_the_source_and_ignores_model_metadata():
     assert [r["id"] for r in rows] == [e.id for e in select(all_tasks()["openbookqa"].load(), None, seed=1)]
     with pytest.raises(TaskError, match="unknown data source"):
         hooks.load_docs("openbookqa", calbench_source="elsewhere")
+
+
+def test_lmeval_metadata_reaches_the_adapter():
+    """`--metadata '{"calbench_source": ...}'` (here the TaskManager's metadata) picks the adapter's source."""
+    from lm_eval.tasks import TaskManager
+
+    tm = TaskManager(include_path=str(include_path()), include_defaults=False,
+                     metadata={"calbench_source": "elsewhere"})
+    with pytest.raises(TaskError, match="unknown data source 'elsewhere'"):
+        tm.load(["calbench_openbookqa"])
