@@ -48,3 +48,6 @@ def test_the_grpo_config_uses_the_validated_settings(tmp_path):
     assert args.loss_type == cfg.loss_type
     assert args.per_device_train_batch_size == 12 and args.num_generations == 4
     assert args.temperature == cfg.temperature and args.beta == cfg.beta
+    assert args.gradient_checkpointing is True  # TRL's default unless the config turns it off
+    assert build_grpo_args(RDConfig(gradient_checkpointing=False), tmp_path, on_cuda=False,
+                           bf16=False).gradient_checkpointing is False

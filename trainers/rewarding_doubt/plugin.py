@@ -214,6 +214,7 @@ def build_grpo_args(cfg: RDConfig, out: Path, *, on_cuda: bool, bf16: bool, worl
         top_k=0,
         epsilon=cfg.epsilon,
         num_iterations=cfg.num_iterations,
+        gradient_checkpointing=cfg.gradient_checkpointing,
         scale_rewards=cfg.scale_rewards,
         loss_type=cfg.loss_type,
         logging_steps=cfg.logging_steps,
