@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.calbench-installed
 DEMO_LIMIT ?= 200
+DEMO_OUT ?= runs/demo
 
 .PHONY: install demo test clean-venv
 
@@ -24,7 +25,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(BIN)/calbench demo --limit $(DEMO_LIMIT) --out results/demo
+	$(BIN)/calbench demo --limit $(DEMO_LIMIT) --out $(DEMO_OUT)
 
 test: install
 	bash scripts/test-setup.sh
