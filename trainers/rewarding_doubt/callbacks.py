@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -54,13 +55,44 @@ class JsonlLogCallback(TrainerCallback):
 class HeldOutCallback(TrainerCallback):
     """Evaluates the held-out set before training, every ``every`` steps, and at the end (rank 0 only)."""
 
-    def __init__(self, evaluator: HeldOutEvaluator, every: int, log: JsonlLogCallback):
+    def __init__(self, evaluator: HeldOutEvaluator, every: int, log: JsonlLogCallback, *,
+                 best_metric: str | None = None, best_dir: Path | None = None, resume: bool = False):
         self.evaluator = evaluator
         self.every = every
         self.log = log
         self.trainer: Any = None  # set after the trainer is built (the callback needs its model and tokenizer)
         self.last: dict[str, Any] | None = None
         self._done_steps: set[int] = set()
+        # save_best_on: the adapter of the evaluation with the best `best_metric` goes to `best_dir`
+        self.best_metric = best_metric
+        self.best_dir = Path(best_dir) if best_dir is not None else None
+        self.best: dict[str, Any] | None = None
+        if best_metric and self.best_dir is None:
+            raise ValueError("best_metric needs best_dir")
+        if best_metric and resume and (self.best_dir / "best.json").exists():
+            self.best = json.loads((self.best_dir / "best.json").read_text(encoding="utf-8"))
+
+    def _is_better(self, value: float) -> bool:
+        from trainers.rewarding_doubt.config import BEST_METRICS
+
+        if value is None or math.isnan(value):
+            return False
+        if self.best is None:
+            return True
+        return value > self.best["value"] if BEST_METRICS[self.best_metric] else value < self.best["value"]
+
+    def _maybe_save_best(self, model: Any, step: int, metrics: dict[str, Any]) -> None:
+        if not self.best_metric:
+            return
+        value = metrics.get(self.best_metric)
+        value = float(value) if isinstance(value, (int, float)) else None
+        if not self._is_better(value):
+            return
+        model.save_pretrained(str(self.best_dir))
+        self.best = {"step": step, "metric": self.best_metric, "value": value}
+        (self.best_dir / "best.json").write_text(json.dumps(self.best, indent=2), encoding="utf-8")
+        print(f"[heldout step {step}] new best {self.best_metric}={value:.4f}: adapter saved to {self.best_dir}",
+              file=sys.stderr, flush=True)
 
     def _run(self, state) -> None:
         if not state.is_world_process_zero or state.global_step in self._done_steps or self.trainer is None:
@@ -73,6 +105,7 @@ class HeldOutCallback(TrainerCallback):
         self.last = {"step": state.global_step, **metrics}
         self.log.write({"step": state.global_step, "kind": "heldout", **metrics})
         print(format_eval(state.global_step, metrics), file=sys.stderr, flush=True)
+        self._maybe_save_best(model, state.global_step, metrics)
 
     def on_train_begin(self, args, state, control, **kwargs):
         if self.every:

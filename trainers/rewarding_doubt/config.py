@@ -17,6 +17,9 @@ SCALE_REWARDS_OK = ("batch", "none")
 #: Loss aggregations whose gradient is the sequence-level policy gradient. "grpo" averages each completion
 #: over its own length, so "10" (two digit tokens) would be weighted differently from "7".
 LOSS_TYPES_OK = ("dapo", "dr_grpo", "bnpo")
+#: Held-out metrics that ``save_best_on`` can select on, with their direction (True: higher is better).
+BEST_METRICS = {f"{readout}/{metric}": metric in ("log_score", "auroc")
+                for readout in ("greedy", "expected") for metric in ("log_score", "brier", "ece", "auroc")}
 
 
 @dataclass
@@ -75,6 +78,9 @@ class RDConfig:
     logging_steps: int = 5
     eval_batch_size: int = 64
     time_limit_s: float | None = None  # stop training gracefully after this many seconds (adapter still saved)
+    # keep the adapter of the held-out evaluation with the best value of this metric in OUT/adapter_best
+    # (e.g. "expected/log_score"; None: only the final adapter is saved)
+    save_best_on: str | None = None
     dtype: str = "auto"
     report_to: str | list[str] = "none"
 
@@ -113,6 +119,10 @@ class RDConfig:
         if self.mode == "confidence_only" and self.correctness_weight:
             problems.append("correctness_weight has no effect in confidence_only mode (the answer is fixed); "
                             "set it to 0 or use mode: joint")
+        if self.save_best_on is not None and self.save_best_on not in BEST_METRICS:
+            problems.append(f"save_best_on must be null or one of {sorted(BEST_METRICS)}, got {self.save_best_on!r}")
+        if self.save_best_on is not None and not self.eval_every:
+            problems.append("save_best_on needs held-out evaluations during training (eval_every > 0)")
         if self.source not in ("bundled", "hub"):
             problems.append(f"source must be 'bundled' or 'hub', got {self.source!r}")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):

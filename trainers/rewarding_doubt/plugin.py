@@ -159,7 +159,8 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
                                  batch_size=cfg.eval_batch_size)
     log_path = out / "train_log.jsonl"
     log_cb = JsonlLogCallback(log_path)
-    eval_cb = HeldOutCallback(evaluator, cfg.eval_every, log_cb)
+    eval_cb = HeldOutCallback(evaluator, cfg.eval_every, log_cb, best_metric=cfg.save_best_on,
+                              best_dir=out / "adapter_best", resume=request.resume)
     callbacks = [log_cb, eval_cb]
     time_cb = TimeLimitCallback(cfg.time_limit_s) if cfg.time_limit_s else None
     if time_cb:
@@ -183,7 +184,9 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         "stopped_by_time_limit": bool(time_cb and time_cb.stopped_at is not None), "resumed_from": ckpt,
         "seconds": {"data": round(data_seconds, 1), "train": round(train_seconds, 1),
                     "total": round(time.time() - t_start, 1)},
-        "final_heldout": final, "device": backend.device,
+        "final_heldout": final, "best_heldout": ({**eval_cb.best, "adapter": str(out / "adapter_best")}
+                                                 if eval_cb.best else None),
+        "device": backend.device,
         "gpu": torch.cuda.get_device_name(0) if on_cuda else None,
     }
     if rank == 0:
