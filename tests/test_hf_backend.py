@@ -66,3 +66,13 @@ def test_render_without_chat_template(tiny_model_dir):
 
     text = render(NoTemplate(), Prompt([{"role": "user", "content": "hi"}], "Answer:"))
     assert text == "User: hi\nAssistant: Answer:"
+
+
+def test_from_loaded_matches_a_backend_that_loaded_the_model(tiny_model_dir, examples):
+    loaded = HFBackend(tiny_model_dir, batch_size=4)
+    wrapped = HFBackend.from_loaded(loaded.model, loaded.tokenizer, batch_size=4)
+    prompts = [answer_prompt(e) for e in examples[:3]]
+    assert [g.text for g in wrapped.generate(prompts, max_new_tokens=5)] == \
+        [g.text for g in loaded.generate(prompts, max_new_tokens=5)]
+    m = wrapped.manifest()
+    assert m["device"] == "cpu" and m["dtype"] == "float32" and m["source"] == "in-memory"

@@ -60,6 +60,22 @@ class HFBackend:
             self.adapter_sha256 = sha256_file(weights) if weights else None
         self.model.to(self.device).eval()
 
+    @classmethod
+    def from_loaded(cls, model, tokenizer, *, batch_size: int, name: str = "loaded-model") -> "HFBackend":
+        """A backend around a model and tokenizer that are already loaded and placed (e.g. a model being
+        trained), so that callers reuse this class's generation and readout code without reloading weights.
+        The caller keeps the tokenizer's padding side left while generating."""
+        from calbench.models import ResolvedModel
+
+        backend = cls.__new__(cls)
+        backend.resolved = ResolvedModel(name=name, path=name, source="in-memory")
+        backend.model, backend.tokenizer = model, tokenizer
+        param = next(model.parameters())
+        backend.device, backend.dtype = str(param.device), str(param.dtype).removeprefix("torch.")
+        backend.batch_size = batch_size
+        backend.adapter = backend.adapter_sha256 = None
+        return backend
+
     # -- helpers -------------------------------------------------------------------------------------
     def render(self, prompt: Prompt) -> str:
         return render(self.tokenizer, prompt)

@@ -30,14 +30,7 @@ def loaded_backend(model: Any, tokenizer: Any, batch_size: int):
     held-out readout uses the very same generation and confidence-distribution code as ``calbench eval``."""
     from calbench.backends.hf import HFBackend
 
-    backend = HFBackend.__new__(HFBackend)  # skip __init__: the model is already loaded and on its device
-    backend.model = model
-    backend.tokenizer = tokenizer
-    backend.device = str(next(model.parameters()).device)
-    backend.batch_size = batch_size
-    backend.adapter = None
-    backend.adapter_sha256 = None
-    return backend
+    return HFBackend.from_loaded(model, tokenizer, batch_size=batch_size)
 
 
 def confidence_histogram(confidences: Sequence[float | None], scale_levels: int = 11) -> list[int]:
