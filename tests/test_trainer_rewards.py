@@ -113,3 +113,41 @@ def test_config_from_yaml_mapping():
         RDConfig.from_mapping({"max_steps": "many"})
     with pytest.raises(TrainerError, match="correctness_weight"):
         RDConfig.from_mapping({"correctness_weight": 1.0})
+
+
+def test_strict_format_accepts_only_integers_on_the_scale():
+    completions = ["7", "10 ", "0\n", "0.7", "70%", "7/10", "seven", "0.", "0.000"]
+    correct = [1, 0, 0, 1, 1, 1, 1, 0, 0]
+    loose = rewards_for(completions, correct, normalize=True)
+    strict = rewards_for(completions, correct, normalize=True, strict_format=True)
+    # the integers score as before; "0." and "0.000" are read as 0 by the parser but are not integers
+    assert strict[:3] == pytest.approx([log_reward(0.7, 1, True), log_reward(1.0, 0, True), log_reward(0.0, 0, True)])
+    assert strict[3:] == [-1.0] * 6
+    # without strict_format the parser's reading is scored
+    assert loose[3:7] == pytest.approx([log_reward(0.7, 1, True)] * 4)
+    assert loose[7:] == pytest.approx([log_reward(0.0, 0, True)] * 2)
+
+
+def test_strict_format_needs_an_integer_scale():
+    with pytest.raises(TrainerError, match="strict_format needs an integer scale"):
+        RDConfig(scale="0-1", strict_format=True)
+    assert RewardSpec.from_config(RDConfig(strict_format=True)).strict_format is True
+
+
+def test_strict_format_applies_to_joint_mode():
+    from trainers.rewarding_doubt.plugin import _joint_reward
+
+    class Judge:
+        def __call__(self, answer, example):
+            return answer.strip().lower() == "paris"
+
+    from calbench.records import Example
+
+    ex = Example(id="q1", task="toy", question="Capital of France?", answers=["Paris"])
+    import json
+
+    fn = _joint_reward(RewardSpec(strict_format=True), Judge(), "0-10")
+    row = json.dumps(ex.to_dict())
+    got = fn(prompts=["p", "p"], completions=[" Paris, Confidence: 9", " Paris, Confidence: 0.9"],
+             example=[row, row])
+    assert got == pytest.approx([log_reward(0.9, 1, True), -1.0])

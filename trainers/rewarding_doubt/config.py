@@ -30,8 +30,9 @@ class RDConfig:
     ``log``: ``y log p + (1-y) log(1-p)``, p clipped to ``[clip_eps, 1-clip_eps]``; ``brier``: ``-(p-y)^2``.
     With ``normalize`` the score is mapped affinely to [-1, 1] (worst -> -1, perfect -> 1), which keeps it
     proper. An unparseable confidence gets ``format_penalty`` (``None``: the worst score a parseable reply can
-    get, minus nothing; so a reply is never better off unparseable). ``correctness_weight`` adds ``w*y`` (joint
-    mode only: in confidence-only mode the answer is fixed and the term is a constant).
+    get, minus nothing; so a reply is never better off unparseable). ``strict_format`` treats every confidence
+    that is not an integer on the scale as unparseable. ``correctness_weight`` adds ``w*y`` (joint mode only: in
+    confidence-only mode the answer is fixed and the term is a constant).
     """
 
     # what is trained
@@ -43,6 +44,10 @@ class RDConfig:
     normalize: bool = True
     format_penalty: float | None = None
     correctness_weight: float = 0.0
+    # only an integer on the scale ("7", "10") counts as a confidence; anything else the parser would read
+    # ("0.7", "70%", "7/10", "seven") gets the format penalty. Keeps the trained model on the format it is
+    # asked for, so the expected readout (first-token levels) stays a reading of what it states.
+    strict_format: bool = False
     # data
     source: str = "bundled"  # bundled task data, or "hub" for the full dataset (network)
     train_size: int = 4000
@@ -119,6 +124,8 @@ class RDConfig:
         if self.mode == "confidence_only" and self.correctness_weight:
             problems.append("correctness_weight has no effect in confidence_only mode (the answer is fixed); "
                             "set it to 0 or use mode: joint")
+        if self.strict_format and self.scale not in ("0-10", "0-100"):
+            problems.append(f"strict_format needs an integer scale (0-10 or 0-100), got scale {self.scale!r}")
         if self.save_best_on is not None and self.save_best_on not in BEST_METRICS:
             problems.append(f"save_best_on must be null or one of {sorted(BEST_METRICS)}, got {self.save_best_on!r}")
         if self.save_best_on is not None and not self.eval_every:

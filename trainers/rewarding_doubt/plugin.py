@@ -236,14 +236,17 @@ def build_grpo_args(cfg: RDConfig, out: Path, *, on_cuda: bool, bf16: bool, worl
 
 
 def _joint_reward(spec: Any, judge: Any, scale: str):
-    from calbench.elicit import ANSWER_PREFIX
+    from calbench.elicit import ANSWER_PREFIX, CONFIDENCE_PREFIX
     from calbench.parse import parse_one_stage
     from calbench.records import Example
-    from trainers.rewarding_doubt.rewards import make_joint_reward
+    from trainers.rewarding_doubt.rewards import accepted_value, make_joint_reward
 
     def split(text: str):
         answer, conf = parse_one_stage(ANSWER_PREFIX + text, scale)
-        return answer, (conf.value if conf.ok else None)
+        if spec.strict_format:  # the confidence must be written as asked: "<answer>, Confidence: <integer>"
+            rest = text.split(CONFIDENCE_PREFIX.strip(), 1)
+            return answer, accepted_value(conf, spec, rest[1]) if len(rest) == 2 else None
+        return answer, accepted_value(conf, spec, text)
 
     def judge_row(answer: str, row: dict) -> bool:
         return bool(judge(answer, Example(**json.loads(row["example"]))))

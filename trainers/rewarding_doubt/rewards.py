@@ -15,6 +15,7 @@ In joint mode ``correctness_weight * y`` rewards the answer itself.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -31,10 +32,12 @@ class RewardSpec:
     format_penalty: float | None = None
     correctness_weight: float = 0.0
     scale: str = "0-10"
+    strict_format: bool = False
 
     @classmethod
     def from_config(cls, cfg: Any) -> "RewardSpec":
-        return cls(cfg.reward, cfg.clip_eps, cfg.normalize, cfg.format_penalty, cfg.correctness_weight, cfg.scale)
+        return cls(cfg.reward, cfg.clip_eps, cfg.normalize, cfg.format_penalty, cfg.correctness_weight, cfg.scale,
+                   cfg.strict_format)
 
     @property
     def worst(self) -> float:
@@ -80,6 +83,32 @@ def confidence_rewards(
     return out.tolist()
 
 
+def read_confidence(text: str, spec: RewardSpec) -> float | None:
+    """The confidence in [0, 1] that a reply states, or None if it counts as unparseable.
+
+    calbench's parser reads every form models write. With ``spec.strict_format`` only a bare integer on the
+    requested scale counts ("7" or "10" on 0-10); "0.7", "70%", "7/10" and "seven" are format errors.
+    """
+    from calbench.parse import parse_confidence
+
+    return accepted_value(parse_confidence(text, scale=spec.scale), spec, text)
+
+
+#: strict format: the reply starts with an integer that is not the start of a decimal ("0.7", "0.") or fraction
+_STRICT_START = re.compile(r"\s*(\d+)(?![\d.,%/])")
+
+
+def accepted_value(parsed: Any, spec: RewardSpec, text: str) -> float | None:
+    """The value of a :class:`calbench.parse.ConfidenceParse` of ``text`` if the reward accepts it, else None."""
+    if not parsed.ok:
+        return None
+    if spec.strict_format:
+        m = _STRICT_START.match(text)
+        if not (m and parsed.form == "bare" and parsed.matched == m.group(1)):
+            return None
+    return parsed.value
+
+
 def completion_text(completion: Any) -> str:
     """TRL passes plain strings for text prompts and ``[{"role": "assistant", "content": ...}]`` for chats."""
     if isinstance(completion, str):
@@ -95,13 +124,8 @@ def make_confidence_reward(spec: RewardSpec) -> Callable[..., list[float]]:
     The dataset column ``correct`` holds whether the fixed, pre-generated answer of each prompt is right;
     each completion is the text after the confidence prefix (e.g. ``"7"``).
     """
-    from calbench.parse import parse_confidence
-
     def log_score_reward(prompts, completions, correct, **_: Any) -> list[float]:
-        confs = []
-        for c in completions:
-            parsed = parse_confidence(completion_text(c), scale=spec.scale)
-            confs.append(parsed.value if parsed.ok else None)
+        confs = [read_confidence(completion_text(c), spec) for c in completions]
         return confidence_rewards(confs, [int(y) for y in correct], spec)
 
     log_score_reward.__name__ = f"{spec.rule}_score_reward"
