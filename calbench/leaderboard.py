@@ -224,13 +224,21 @@ def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY) -> Lea
 
 
 def _label_rows(rows: list[Row]) -> None:
-    """Make labels unique: add the model's sha256 prefix where two systems share a label."""
-    seen: dict[str, int] = {}
+    """Make labels unique where two systems share one: add the sha256 prefix of what tells them apart (the model's
+    weights, else the adapter's: ``adapter 1a2b3c4d``), e.g. the adapters of two training runs saved under the same
+    relative path."""
+    groups: dict[str, list[Row]] = {}
     for r in rows:
-        seen[r.label] = seen.get(r.label, 0) + 1
-    for r in rows:
-        if seen[r.label] > 1:
-            r.label += f" ({str(r.system[1] or r.system[3] or 'no sha256')[:8]})"
+        groups.setdefault(r.label, []).append(r)
+    for same in groups.values():
+        if len(same) < 2:
+            continue
+        models_differ = len({r.system[1] for r in same}) > 1
+        for r in same:
+            if models_differ or not r.system[3]:
+                r.label += f" ({str(r.system[1] or r.system[3] or 'no sha256')[:8]})"
+            else:
+                r.label += f" (adapter {str(r.system[3])[:8]})"
 
 
 def _overall(rows: list[Row], primary: list[Column], rank_by: str) -> None:

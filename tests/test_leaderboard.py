@@ -193,6 +193,25 @@ def test_multi_method_run_gives_one_row_per_method_and_adapter_rows(tmp_path):
     assert labels == ["m + run1/adapter · two-stage", "m · two-stage", "m · verbalized"]
 
 
+def test_adapters_of_different_runs_at_the_same_relative_path_get_their_adapter_hash(tmp_path):
+    res = tmp_path / "r"
+    for name, sha in (("a", "aa" * 32), ("b", "bb" * 32)):
+        folder = make_run(res / name, model="m", adapter=f"/tmp/work-{name}/train/adapter", methods=("two-stage",))
+        man = json.loads((folder / "run.json").read_text())
+        man["model"]["adapter_sha256"] = sha
+        (folder / "run.json").write_text(json.dumps(man))
+    labels = sorted(r.label for r in build([res]).rows)
+    assert labels == ["m + train/adapter · two-stage (adapter aaaaaaaa)", "m + train/adapter · two-stage (adapter bbbbbbbb)"]
+    # different model weights under one id: the model's hash tells them apart
+    make_run(res / "c", model="m", methods=("verbalized",))
+    d = make_run(res / "d", model="m", methods=("verbalized",))
+    man = json.loads((d / "run.json").read_text())
+    man["model"]["sha256"] = "cc" * 32
+    (d / "run.json").write_text(json.dumps(man))
+    verbalized = sorted(r.label for r in build([res]).rows if "verbalized" in r.label)
+    assert verbalized == sorted(["m · verbalized (cccccccc)", f"m · verbalized ({_sha('m')[:8]})"])
+
+
 # ------------------------------------------------------------------------------------------- bad input
 
 def test_empty_folder_is_a_clear_error(tmp_path, capsys):
