@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
+from calbench.records import Example
 from calbench.training import TrainerError
 from trainers.rewarding_doubt.config import RDConfig
 from trainers.rewarding_doubt.rewards import RewardSpec, confidence_rewards, make_confidence_reward
@@ -137,16 +139,11 @@ def test_strict_format_needs_an_integer_scale():
 def test_strict_format_applies_to_joint_mode():
     from trainers.rewarding_doubt.plugin import _joint_reward
 
-    class Judge:
-        def __call__(self, answer, example):
-            return answer.strip().lower() == "paris"
-
-    from calbench.records import Example
+    def judge(answer, example):
+        return answer.strip().lower() == "paris"
 
     ex = Example(id="q1", task="toy", question="Capital of France?", answers=["Paris"])
-    import json
-
-    fn = _joint_reward(RewardSpec(strict_format=True), Judge(), "0-10")
+    fn = _joint_reward(RewardSpec(strict_format=True), judge, "0-10")
     row = json.dumps(ex.to_dict())
     got = fn(prompts=["p", "p"], completions=[" Paris, Confidence: 9", " Paris, Confidence: 0.9"],
              example=[row, row])

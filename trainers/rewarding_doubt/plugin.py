@@ -243,10 +243,9 @@ def _joint_reward(spec: Any, judge: Any, scale: str):
 
     def split(text: str):
         answer, conf = parse_one_stage(ANSWER_PREFIX + text, scale)
-        if spec.strict_format:  # the confidence must be written as asked: "<answer>, Confidence: <integer>"
-            rest = text.split(CONFIDENCE_PREFIX.strip(), 1)
-            return answer, accepted_value(conf, spec, rest[1]) if len(rest) == 2 else None
-        return answer, accepted_value(conf, spec, text)
+        # what follows the label as the prompt writes it ("Confidence:"); strict_format checks its format
+        _, _, stated = text.partition(CONFIDENCE_PREFIX.strip())
+        return answer, accepted_value(conf, spec, stated)
 
     def judge_row(answer: str, row: dict) -> bool:
         return bool(judge(answer, Example(**json.loads(row["example"]))))
