@@ -54,14 +54,19 @@ def letters(n: int) -> str:
     return string.ascii_uppercase[:n]
 
 
-def question_text(example: Example, kind: str) -> str:
-    """The question as shown to the model (options listed with letters for multiple choice)."""
+def question_block(example: Example) -> str:
+    """``Question: ...`` with, for multiple choice, the options listed with letters."""
     text = f"Question: {example.question.strip()}"
     if example.choices:
         opts = "\n".join(f"{letter}. {choice}" for letter, choice in zip(letters(len(example.choices)),
                                                                           example.choices))
         text += f"\nOptions:\n{opts}"
-    return f"{INSTRUCTIONS[kind]}\n\n{text}"
+    return text
+
+
+def question_text(example: Example, kind: str) -> str:
+    """The question as shown to the model: the task kind's instructions, then :func:`question_block`."""
+    return f"{INSTRUCTIONS[kind]}\n\n{question_block(example)}"
 
 
 def _kind(example: Example, kind: str | None) -> str:

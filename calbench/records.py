@@ -79,15 +79,6 @@ class Sample:
             d[k] = v
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Sample":
-        missing = [k for k in SAMPLE_FIELDS if k not in d]
-        if missing:
-            raise DataError(f"sample record lacks field(s) {missing}")
-        core = {k: d[k] for k in SAMPLE_FIELDS}
-        extras = {k: v for k, v in d.items() if k not in SAMPLE_FIELDS}
-        return cls(**core, extras=extras)
-
 
 def open_text(path: str | Path) -> io.TextIOBase:
     """Open a text file, transparently decompressing ``.gz``."""

@@ -174,7 +174,6 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
                         judge=judge, judge_name=judge.name, scale=settings.scale, seed=settings.seed,
                         settings={"max_new_tokens": settings.max_new_tokens, **settings.method_settings})
     todo = [e for e in examples if any((e.id, m.name) not in done for m in methods)]
-    n_new = 0
     t0 = time.perf_counter()
     bar = tqdm(total=len(examples), initial=len(examples) - len(todo), unit="q", desc=f"{task.name}",
                disable=not progress, dynamic_ncols=True, file=sys.stderr)
@@ -188,7 +187,6 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
                 for s in m.run(ctx, need):
                     sink.write(s.to_dict())
                     done.add((s.id, s.method))
-                    n_new += 1
             for e in chunk:
                 ctx.answers.pop(e.id, None)
             bar.update(len(chunk))

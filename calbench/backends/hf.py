@@ -10,9 +10,6 @@ from calbench.backends.base import Generation, cut_at_stop
 from calbench.elicit import Prompt, render
 from calbench.models import ModelNotFoundError, resolve_model, sha256_file
 
-#: Confidence levels read by :meth:`HFBackend.confidence_distribution` (the 0-10 scale).
-LEVELS = tuple(range(11))
-
 
 def _pick_device(device: str | None) -> str:
     import torch

@@ -46,6 +46,10 @@ class MethodContext:
     def answer_tokens(self) -> int:
         return int(self.settings.get("max_new_tokens") or ANSWER_TOKENS[self.kind])
 
+    def answer_stop(self) -> tuple[str, ...]:
+        """Stop strings of a stage-1 answer: none for math (the working spans lines), else the first line."""
+        return () if self.kind == "numeric" else ("\n",)
+
     def sample(self, example: Example, method: str, *, prompt: Any, raw_output: str, answer: str | None,
                confidence: float | None, parse_ok: bool, **extras: Any) -> Sample:
         correct = int(bool(self.judge(answer, example)))
@@ -53,14 +57,19 @@ class MethodContext:
                       raw_output=raw_output, answer=answer, confidence=confidence, parse_ok=parse_ok,
                       correct=correct, judge=self.judge_name, extras={"domain": example.domain, **extras})
 
+    def failed(self, example: Example, method: str, prompt: Any, error: str | None) -> Sample:
+        """The sample of a question whose request failed: no answer, no confidence, the error recorded."""
+        return self.sample(example, method, prompt=prompt, raw_output="", answer=None, confidence=None,
+                           parse_ok=False, parse_reason="request failed", request_error=error)
+
 
 def answers_for(ctx: MethodContext, examples: list[Example]) -> list[tuple[Prompt, Generation]]:
     """The greedy stage-1 answer of each example, generated once per run and shared by all methods."""
     todo = [e for e in examples if e.id not in ctx.answers]
     if todo:
         prompts = [answer_prompt(e, ctx.kind) for e in todo]
-        stop = () if ctx.kind == "numeric" else ("\n",)
-        gens = ctx.backend.generate(prompts, max_new_tokens=ctx.answer_tokens(), stop=stop, seed=ctx.seed)
+        gens = ctx.backend.generate(prompts, max_new_tokens=ctx.answer_tokens(), stop=ctx.answer_stop(),
+                                    seed=ctx.seed)
         for e, p, g in zip(todo, prompts, gens):
             ctx.answers[e.id] = (p, g)
     return [ctx.answers[e.id] for e in examples]

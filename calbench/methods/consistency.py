@@ -59,18 +59,15 @@ class SelfConsistency:
         firsts = answers_for(ctx, examples)
         live = [i for i, (_, g) in enumerate(firsts) if not g.error]
         prompts = [firsts[i][0] for i in live for _ in range(k)]
-        stop = () if ctx.kind == "numeric" else ("\n",)
         gens = ctx.backend.generate(prompts, max_new_tokens=ctx.answer_tokens(), temperature=temperature,
-                                    stop=stop, seed=ctx.seed) if prompts else []
+                                    stop=ctx.answer_stop(), seed=ctx.seed) if prompts else []
         sampled = {i: gens[j * k:(j + 1) * k] for j, i in enumerate(live)}
         out = []
         for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
             gs = sampled.get(i)
             if gs is None or any(g.error for g in gs):
                 err = g1.error or next((g.error for g in gs or [] if g.error), None)
-                out.append(ctx.sample(e, self.name, prompt=p1.to_dict(), raw_output="", answer=None,
-                                      confidence=None, parse_ok=False, parse_reason="request failed",
-                                      request_error=err))
+                out.append(ctx.failed(e, self.name, p1.to_dict(), err))
                 continue
             greedy = extract_answer(ctx, g1.text)
             samples = [extract_answer(ctx, g.text) for g in gs]

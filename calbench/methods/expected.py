@@ -46,9 +46,7 @@ class ExpectedConfidence:
         out = []
         for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
             if i not in dists:
-                out.append(ctx.sample(e, self.name, prompt=prompts[i].to_dict(), raw_output="", answer=None,
-                                      confidence=None, parse_ok=False, parse_reason="request failed",
-                                      request_error=g1.error))
+                out.append(ctx.failed(e, self.name, prompts[i].to_dict(), g1.error))
                 continue
             d = dists[i]
             ok = d["digit_mass"] > 0

@@ -35,9 +35,7 @@ class _SequenceLikelihood:
         out = []
         for e, (p1, g1) in zip(examples, firsts):
             if g1.error:
-                out.append(ctx.sample(e, self.name, prompt=p1.to_dict(), raw_output="", answer=None,
-                                      confidence=None, parse_ok=False, parse_reason="request failed",
-                                      request_error=g1.error))
+                out.append(ctx.failed(e, self.name, p1.to_dict(), g1.error))
                 continue
             lps = g1.token_logprobs
             if lps is None:

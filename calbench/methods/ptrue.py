@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from calbench.elicit import Prompt, letters
+from calbench.elicit import Prompt, question_block
 from calbench.methods.base import MethodContext, answers_for, extract_answer, register
 from calbench.methods.capabilities import answer_cost, require
 from calbench.records import Example, Sample
@@ -25,11 +25,7 @@ TRUE_WORD, FALSE_WORD = " True", " False"
 
 def ptrue_prompt(example: Example, answer: str) -> Prompt:
     """The question, the proposed answer and the True/False question; the reply pre-filled."""
-    text = f"Question: {example.question.strip()}"
-    if example.choices:
-        text += "\nOptions:\n" + "\n".join(f"{letter}. {c}" for letter, c in
-                                           zip(letters(len(example.choices)), example.choices))
-    text += f"\nProposed answer: {answer.strip()}\n\n{PTRUE_QUESTION}"
+    text = f"{question_block(example)}\nProposed answer: {answer.strip()}\n\n{PTRUE_QUESTION}"
     return Prompt([{"role": "user", "content": text}], PTRUE_PREFIX)
 
 
@@ -69,9 +65,7 @@ class PTrue:
         out = []
         for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
             if i not in rows:
-                out.append(ctx.sample(e, self.name, prompt=prompts[i].to_dict(), raw_output="", answer=None,
-                                      confidence=None, parse_ok=False, parse_reason="request failed",
-                                      request_error=g1.error))
+                out.append(ctx.failed(e, self.name, prompts[i].to_dict(), g1.error))
                 continue
             lp = rows[i]
             conf, mass = normalised_true(float(lp[t_id]), float(lp[f_id]))

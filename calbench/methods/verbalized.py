@@ -8,11 +8,6 @@ from calbench.parse import parse_confidence, parse_one_stage
 from calbench.records import Example, Sample
 
 
-def _failed(ctx: MethodContext, e: Example, method: str, prompt, error: str) -> Sample:
-    return ctx.sample(e, method, prompt=prompt, raw_output="", answer=None, confidence=None, parse_ok=False,
-                      parse_reason="request failed", request_error=error)
-
-
 @register
 class OneStage:
     """The Rewarding Doubt format: ``Answer: <a>, Confidence: <c>`` in one generated reply."""
@@ -27,7 +22,7 @@ class OneStage:
         out = []
         for e, p, g in zip(examples, prompts, gens):
             if g.error:
-                out.append(_failed(ctx, e, self.name, p.to_dict(), g.error))
+                out.append(ctx.failed(e, self.name, p.to_dict(), g.error))
                 continue
             answer, conf = parse_one_stage(p.assistant_prefix + g.text, ctx.scale)
             if ctx.kind == "numeric":
@@ -59,7 +54,7 @@ class TwoStage:
         for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
             g2 = conf_gen.get(i)
             if g1.error or g2 is None or g2.error:
-                out.append(_failed(ctx, e, self.name, prompts[i].to_dict(), g1.error or (g2 and g2.error) or ""))
+                out.append(ctx.failed(e, self.name, prompts[i].to_dict(), g1.error or (g2 and g2.error) or ""))
                 continue
             conf = parse_confidence(g2.text, ctx.scale)
             out.append(ctx.sample(
