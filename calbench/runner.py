@@ -80,9 +80,10 @@ def _identity(manifest: dict) -> dict:
     }
 
 
-def _check_resumable(run_path: Path, manifest: dict) -> None:
+def _check_resumable(run_path: Path, manifest: dict) -> dict:
+    """The manifest already in ``run_path`` ({} if none), after checking that it describes the same run."""
     if not run_path.exists():
-        return
+        return {}
     try:
         old = json.loads(run_path.read_text())
         old_id = _identity(old)
@@ -96,6 +97,7 @@ def _check_resumable(run_path: Path, manifest: dict) -> None:
             f"{run_path.parent} holds a different run ({k}: {old_id.get(k)!r} there, {new_id[k]!r} now); "
             "use another --out, or delete the folder to start over"
         )
+    return old
 
 
 def _finished_pairs(samples_path: Path) -> set[tuple[str, str]]:
@@ -161,12 +163,9 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
         "versions": versions(),
         "command": " ".join(sys.argv),
     }
-    _check_resumable(run_path, manifest)
+    old_timings = _check_resumable(run_path, manifest).get("timings", {})
     done = _finished_pairs(samples_path)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    old_timings = {}
-    if run_path.exists():
-        old_timings = json.loads(run_path.read_text()).get("timings", {})
     manifest["timings"] = {"first_started": old_timings.get("first_started", started), "started": started}
     _write_json(run_path, manifest)
 
