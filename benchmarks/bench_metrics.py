@@ -22,10 +22,6 @@ from pathlib import Path
 import numpy as np
 
 
-def _best(fn, repeats: int) -> float:
-    return _best_wall_cpu(fn, repeats)[0]
-
-
 def _best_wall_cpu(fn, repeats: int) -> tuple[float, float]:
     """(wall, cpu) seconds of the fastest run; cpu counts this process's threads (the machine is shared, so
     wall time includes waiting for other users' jobs)."""
@@ -84,7 +80,7 @@ def main() -> None:
         warnings.simplefilter("ignore")
         for _ in range(args.repeats):
             for name, fn in jobs.items():
-                best[name] = min(best[name], _best(fn, 1))
+                best[name] = min(best[name], _best_wall_cpu(fn, 1)[0])
     ours = best.pop("calbench")
     refs = best
     ref_total = sum(refs.values())
@@ -102,7 +98,6 @@ def main() -> None:
         print(f"bootstrap, n=1e4, 1000 resamples, {kind}: {t:.3f} s wall, {cpu:.3f} s cpu")
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    lines_note = []
     result = {
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
                     "loadavg_1_5_15_after": load, "numpy": np.__version__},

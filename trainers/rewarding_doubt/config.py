@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from calbench.metrics import HIGHER_IS_BETTER
 from calbench.training import TrainerError
 
 MODES = ("confidence_only", "joint")
@@ -18,7 +19,7 @@ SCALE_REWARDS_OK = ("batch", "none")
 #: over its own length, so "10" (two digit tokens) would be weighted differently from "7".
 LOSS_TYPES_OK = ("dapo", "dr_grpo", "bnpo")
 #: Held-out metrics that ``save_best_on`` can select on, with their direction (True: higher is better).
-BEST_METRICS = {f"{readout}/{metric}": metric in ("log_score", "auroc")
+BEST_METRICS = {f"{readout}/{metric}": HIGHER_IS_BETTER.get(metric, False)
                 for readout in ("greedy", "expected") for metric in ("log_score", "brier", "ece", "auroc")}
 
 

@@ -25,14 +25,6 @@ from calbench.parse import parse_confidence
 KEY_METRICS = ("accuracy", "ece", "brier", "log_score", "auroc")
 
 
-def loaded_backend(model: Any, tokenizer: Any, batch_size: int):
-    """An :class:`~calbench.backends.hf.HFBackend` around an already loaded (training) model, so that the
-    held-out readout uses the very same generation and confidence-distribution code as ``calbench eval``."""
-    from calbench.backends.hf import HFBackend
-
-    return HFBackend.from_loaded(model, tokenizer, batch_size=batch_size)
-
-
 def confidence_histogram(confidences: Sequence[float | None], scale_levels: int = 11) -> list[int]:
     """Counts of confidences at each level 0, 0.1, ..., 1.0 (rounded to the nearest level; None skipped)."""
     hist = [0] * scale_levels
@@ -71,6 +63,9 @@ class HeldOutEvaluator:
         """Metrics of both readouts on the held-out set (flat ``{name: value}``, JSON-ready)."""
         import torch
 
+        from calbench.backends.hf import HFBackend
+        from calbench.methods.expected import expected_confidence
+
         if not self.answered:
             return {}
         t0 = time.time()
@@ -79,7 +74,8 @@ class HeldOutEvaluator:
         model.eval()
         tokenizer.padding_side = "left"
         try:
-            backend = loaded_backend(model, tokenizer, self.batch_size)
+            # the very same generation and confidence-distribution code as `calbench eval`
+            backend = HFBackend.from_loaded(model, tokenizer, batch_size=self.batch_size)
             with torch.no_grad():
                 gens = backend.generate(self.prompts, max_new_tokens=self.max_new_tokens, temperature=0.0,
                                         stop=("\n",))
@@ -89,8 +85,7 @@ class HeldOutEvaluator:
             model.train(was_training)
         parsed = [parse_confidence(g.text, scale=self.scale) for g in gens]
         greedy = [p.value if p.ok else None for p in parsed]
-        levels = np.linspace(0.0, 1.0, 11)
-        expected = [float(np.dot(d["probs"], levels)) for d in dists]
+        expected = [expected_confidence(d["probs"]) for d in dists]
         out: dict[str, Any] = {"n": len(self.answered), "parse_rate": sum(g is not None for g in greedy) / len(greedy)}
         for name, conf in (("greedy", greedy), ("expected", expected)):
             for k, v in _scores(conf, self.correct).items():

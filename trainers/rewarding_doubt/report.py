@@ -26,11 +26,9 @@ PAIRED = ("accuracy", "ece", "brier", "log_score", "auroc")
 
 
 def _histogram(samples: list[dict]) -> list[int]:
-    hist = [0] * 11
-    for s in samples:
-        if s.get("confidence") is not None:
-            hist[int(round(float(s["confidence"]) * 10))] += 1
-    return hist
+    from trainers.rewarding_doubt.evaluation import confidence_histogram
+
+    return confidence_histogram([s.get("confidence") for s in samples])
 
 
 def _metrics(run: dict, method: str) -> dict:

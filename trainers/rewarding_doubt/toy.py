@@ -48,21 +48,6 @@ class TabularResult:
     def expected_confidence(self) -> np.ndarray:
         return self.probs @ LEVELS
 
-    @property
-    def mode_confidence(self) -> np.ndarray:
-        return LEVELS[self.probs.argmax(axis=1)]
-
-
-def best_levels(accuracies: np.ndarray, spec: RewardSpec) -> np.ndarray:
-    """For each accuracy, the confidence level with the highest expected reward (the calibrated answer on the
-    11-level grid)."""
-    out = []
-    for q in accuracies:
-        expected = [q * confidence_rewards([p], [1], spec)[0] + (1 - q) * confidence_rewards([p], [0], spec)[0]
-                    for p in LEVELS]
-        out.append(LEVELS[int(np.argmax(expected))])
-    return np.array(out)
-
 
 def simulate_tabular(
     accuracies: list[float],
