@@ -16,13 +16,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from calbench.metrics import HIGHER_IS_BETTER
 from calbench.records import DataError
+from calbench.report_html import rel_dir as _rel
 from calbench.report_runs import (
     GROUP_ORDER, GROUP_TITLES, RunFolder, Skipped, comparability_key, describe_key, discover, key_differences,
     system_key, system_label,
@@ -33,7 +33,6 @@ from calbench.stats import se_from_ci
 COLUMNS = (("accuracy", "acc"), ("ece", "ECE"), ("brier", "Brier"), ("log_score", "log score"),
            ("auroc", "AUROC"), ("parse_rate", "parse rate"), ("n", "n"))
 DEFAULT_RANK_BY = "brier"
-PROPER_SCORES = ("brier", "log_score")
 
 
 @dataclass
@@ -122,10 +121,6 @@ def _cell(metrics: dict, name: str, n_questions: int) -> Cell:
     lo, hi = m.get("ci_low"), m.get("ci_high")
     note = m.get("note") or (None if v is not None and v == v else "undefined (NaN) in run.json")
     return Cell(v, None if lo is None else float(lo), None if hi is None else float(hi), note)
-
-
-def _better(name: str) -> int:
-    return 1 if HIGHER_IS_BETTER.get(name, False) else -1
 
 
 def rank_with_ties(cells: list[Cell], higher_is_better: bool) -> list[int | None]:
@@ -266,10 +261,6 @@ def _overall(rows: list[Row], primary: list[Column], rank_by: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- writers
-
-def _rel(target: Path, start: Path) -> str:
-    return Path(os.path.relpath(target.resolve(), start.resolve())).as_posix() + "/"
-
 
 def _rank_text(rank: int | None, tied: bool) -> str:
     return "—" if rank is None else (f"={rank}" if tied else str(rank))

@@ -25,13 +25,13 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from calbench.metrics import HIGHER_IS_BETTER, align_by_id, apply_policy, brier_terms, log_score_terms, \
-    paired_bootstrap, score
+from calbench.metrics import HIGHER_IS_BETTER, align_by_id, apply_policy, brier_terms, is_parsed, \
+    log_score_terms, paired_bootstrap, score
 from calbench.records import DataError
 from calbench.report_runs import (
     RunFolder, Skipped, check_run_folder, comparability_key, discover, key_differences, system_key, system_label,
 )
-from calbench.stats import adjust, paired_questions_needed, questions_needed, se_from_ci
+from calbench.stats import CORRECTION_NAMES, adjust, paired_questions_needed, questions_needed, se_from_ci
 
 #: Metrics compared between runs, in display order.
 REPORT_METRICS = ("accuracy", "ece", "brier", "log_score", "auroc")
@@ -151,8 +151,7 @@ def _load(specs: Iterable[str | Path]) -> tuple[list[Arm], list[Skipped]]:
 def _paired_arrays(a: Arm, b: Arm) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     sa, sb = align_by_id(a.samples(), b.samples())
     if a.policy == "exclude":
-        both = [(x, y) for x, y in zip(sa, sb) if x.get("parse_ok") and x.get("confidence") is not None
-                and y.get("parse_ok") and y.get("confidence") is not None]
+        both = [(x, y) for x, y in zip(sa, sb) if is_parsed(x) and is_parsed(y)]
         sa, sb = [x for x, _ in both], [y for _, y in both]
     ca, ya, _ = apply_policy(sa, a.policy)
     cb, yb, _ = apply_policy(sb, b.policy)
@@ -281,7 +280,7 @@ def build_report(specs: Iterable[str | Path], *, correction: str = "holm", alpha
                 d.questions_needed = None
     if len({c.task for c in comps if c.deltas}) > 1 or len(systems) > 2:
         notes.append(f"p-values are adjusted for {sum(1 for c in comps if c.deltas)} comparisons per metric "
-                     f"({'Holm-Bonferroni' if correction == 'holm' else 'Benjamini-Hochberg' if correction == 'bh' else 'no correction'}).")
+                     f"({CORRECTION_NAMES.get(correction, correction)}).")
     for c in comps:
         if c.deltas and c.n_pairs < 30:
             notes.append(f"{labels[c.other.system]} on {c.task}: only {c.n_pairs} paired questions; bootstrap "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import math
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,18 @@ from typing import Any
 import jinja2
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def fmt_number(value: Any, digits: int = 3) -> str:
+    """A metric value for display: ``n/a`` when missing or NaN, integers as they are, else ``digits`` decimals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if isinstance(value, int):
         return str(value)
     return f"{value:.{digits}f}"
+
+
+def rel_dir(target: str | Path, start: Path) -> str:
+    """``target`` relative to ``start``, in POSIX form with a trailing slash (a link from a page in ``start``)."""
+    return Path(os.path.relpath(Path(target).resolve(), start.resolve())).as_posix() + "/"
 
 
 def _sortval(value: Any) -> str:
@@ -34,7 +41,7 @@ def _env() -> jinja2.Environment:
     loader = jinja2.FileSystemLoader(str(resources.files("calbench") / "templates"))
     env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["fmt"] = _fmt
+    env.filters["fmt"] = fmt_number
     env.filters["sortval"] = _sortval
     return env
 

@@ -7,7 +7,6 @@ HTML embeds every figure as a base64 PNG. Markdown cannot embed images portably 
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,19 +14,13 @@ from typing import Any
 
 from calbench.metrics import apply_policy
 from calbench.report import REPORT_METRICS, Report
+from calbench.report_html import fmt_number as _num
 from calbench.report_html import png_data_uri, render_template
+from calbench.report_html import rel_dir as _rel
+from calbench.stats import CORRECTION_NAMES
 
 TITLES = {"accuracy": "accuracy", "ece": "ECE", "brier": "Brier", "log_score": "log score", "auroc": "AUROC",
           "parse_rate": "parse rate", "n": "n scored"}
-CORRECTION_NAMES = {"holm": "Holm-Bonferroni", "bh": "Benjamini-Hochberg", "none": "no correction"}
-
-
-def _num(v: Any, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    if isinstance(v, int):
-        return str(v)
-    return f"{v:.{digits}f}"
 
 
 def _p(v: float) -> str:
@@ -111,10 +104,6 @@ def _settings_rows(report: Report, base: Path) -> list[dict[str, str]]:
             "finished": str((m.get("timings") or {}).get("finished")),
         })
     return rows
-
-
-def _rel(target: Path, start: Path) -> str:
-    return Path(os.path.relpath(Path(target).resolve(), start.resolve())).as_posix() + "/"
 
 
 def _context(report: Report, base: Path) -> dict[str, Any]:

@@ -25,6 +25,9 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from calbench.metrics import is_parsed
+from calbench.metrics.calibration import equal_width_bin
+
 DEFAULT_EPS = 1e-6
 
 
@@ -177,7 +180,7 @@ class HistogramBinningScaler(_Scaler):
         self.n_bins = int(n_bins)
 
     def _bin(self, c: np.ndarray) -> np.ndarray:
-        return np.minimum((c * self.n_bins).astype(int), self.n_bins - 1)
+        return equal_width_bin(c, self.n_bins)
 
     def fit(self, confidence: ArrayLike, correct: ArrayLike) -> "HistogramBinningScaler":
         c, y = _validate(confidence, correct)
@@ -206,7 +209,7 @@ def make_scaler(name: str, **params: Any) -> _Scaler:
 
 
 def _scored(samples: Sequence[dict]) -> list[dict]:
-    return [s for s in samples if s.get("parse_ok") and s.get("confidence") is not None]
+    return [s for s in samples if is_parsed(s)]
 
 
 def check_disjoint(calibration: Sequence[dict], test: Sequence[dict]) -> None:
@@ -240,7 +243,7 @@ def fit_on_calibration(scaler: _Scaler, calibration: Sequence[dict], test: Seque
     for s in test:
         new = dict(s)
         new["raw_confidence"] = s.get("confidence")
-        if s.get("parse_ok") and s.get("confidence") is not None:
+        if is_parsed(s):
             new["confidence"] = float(next(pred))
         out.append(new)
     return out

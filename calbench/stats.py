@@ -17,6 +17,8 @@ from typing import Sequence
 import numpy as np
 
 CORRECTIONS = ("holm", "bh", "none")
+#: Display names of the corrections.
+CORRECTION_NAMES = {"holm": "Holm-Bonferroni", "bh": "Benjamini-Hochberg", "none": "no correction"}
 
 
 def _as_array(pvalues: Sequence[float]) -> np.ndarray:

@@ -26,14 +26,14 @@ from typing import Any, Sequence
 
 from calbench.elicit import ANSWER_PREFIX, one_stage_prompt
 from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, apply_policy, score
+from calbench.metrics import HIGHER_IS_BETTER as _BETTER
 from calbench.parse import parse_one_stage
 from calbench.records import DataError, Example
 
 #: The aggregated metrics, in report order (names as in DESIGN.md's metric contract).
 METRICS = ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc")
 #: Which direction is better, for lm-eval's ``higher_is_better``.
-HIGHER_IS_BETTER = {"accuracy": True, "parse_rate": True, "ece": False, "brier": False, "log_score": True,
-                    "auroc": True}
+HIGHER_IS_BETTER = {m: _BETTER.get(m, False) for m in METRICS}
 #: Fixed settings of the pack; written into every YAML's ``metadata`` and into imported run manifests.
 SCALE = "0-10"
 POLICY = "exclude"

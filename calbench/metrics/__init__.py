@@ -8,7 +8,7 @@ aggregations and reports. Formulas: ``docs/metrics.md`` and the docstrings of ea
 """
 
 from calbench.metrics.bootstrap import align_by_id, bootstrap, paired_bootstrap
-from calbench.metrics.policy import POLICIES, apply_policy, metric_settings, summarize_samples
+from calbench.metrics.policy import POLICIES, apply_policy, is_parsed, metric_settings, summarize_samples
 from calbench.metrics.scores import (
     BASE_METRICS, DEFAULT_BINS, DEFAULT_SEL_KS, HIGHER_IS_BETTER, Settings, score, score_with_notes, sel_key,
 )
@@ -16,6 +16,6 @@ from calbench.metrics.terms import DEFAULT_EPS, brier_terms, log_score_terms, va
 
 __all__ = [
     "BASE_METRICS", "DEFAULT_BINS", "DEFAULT_EPS", "DEFAULT_SEL_KS", "HIGHER_IS_BETTER", "POLICIES", "Settings",
-    "align_by_id", "apply_policy", "bootstrap", "brier_terms", "log_score_terms", "metric_settings",
+    "align_by_id", "apply_policy", "bootstrap", "brier_terms", "is_parsed", "log_score_terms", "metric_settings",
     "paired_bootstrap", "score", "score_with_notes", "sel_key", "summarize_samples", "validate",
 ]

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from calbench.metrics.bootstrap import bootstrap
+from calbench.metrics.bootstrap import _percentiles, bootstrap
 from calbench.metrics.scores import DEFAULT_BINS, DEFAULT_SEL_KS, Settings
 from calbench.metrics.terms import DEFAULT_EPS
 
@@ -22,7 +22,8 @@ POLICIES = ("exclude", "impute_mean", "as_wrong_with_prior")
 DEFAULT_POLICY = "exclude"
 
 
-def _parsed(sample: dict) -> bool:
+def is_parsed(sample: dict) -> bool:
+    """Whether a sample record counts as parsed: ``parse_ok`` is true and ``confidence`` is not null."""
     return bool(sample.get("parse_ok")) and sample.get("confidence") is not None
 
 
@@ -39,7 +40,7 @@ def apply_policy(samples: Sequence[dict], policy: str = DEFAULT_POLICY) -> tuple
         raise ValueError(f"unknown parse policy {policy!r}; choose one of {', '.join(POLICIES)}")
     conf, corr, parsed = [], [], []
     for i, s in enumerate(samples):
-        ok = _parsed(s)
+        ok = is_parsed(s)
         try:
             y = float(s["correct"])
         except (KeyError, TypeError, ValueError):
@@ -94,9 +95,8 @@ def _parse_rate_entry(info: dict, n_resamples: int, seed: int, level: float) -> 
         return {"value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "note": "no samples"}
     # The bootstrap distribution of a mean of 0/1 values is exactly Binomial(n, rate) / n.
     draws = np.random.default_rng(seed).binomial(n, rate, size=n_resamples) / n
-    a = (1 - level) / 2 * 100
-    lo, hi = np.percentile(draws, [a, 100 - a])
-    return {"value": float(rate), "ci_low": float(lo), "ci_high": float(hi)}
+    lo, hi = _percentiles(draws, level)
+    return {"value": float(rate), "ci_low": lo, "ci_high": hi}
 
 
 def summarize_samples(samples: Sequence[dict], *, policy: str = DEFAULT_POLICY, bins: int = DEFAULT_BINS,
@@ -116,7 +116,6 @@ def summarize_samples(samples: Sequence[dict], *, policy: str = DEFAULT_POLICY, 
         out = {k: {"value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "note": note} for k in names}
         out["n"] = {"value": 0, "ci_low": 0, "ci_high": 0}
     else:
-        out = bootstrap(conf, corr, n_resamples=n_resamples, seed=seed, level=level, **settings)
-        out["n"] = {"value": int(conf.size), "ci_low": int(conf.size), "ci_high": int(conf.size)}
+        out = bootstrap(conf, corr, n_resamples=n_resamples, seed=seed, level=level, **settings)  # with "n"
     out["parse_rate"] = parse_rate
     return out

@@ -10,13 +10,12 @@ category and the type. ``--source hub`` builds the same from ``truthfulqa/truthf
 from __future__ import annotations
 
 import csv
-import hashlib
 from pathlib import Path
 from typing import Iterator
 
 from calbench.records import DataError, Example, open_text
 from calbench.tasks import TaskSpec
-from tasks._answers import mc_example
+from tasks._answers import mc_example, option_order
 from tasks._common import data_path, hub_rows
 
 HERE = Path(__file__).parent
@@ -68,10 +67,8 @@ def build(row: dict, example_id: str, split: str, where: str = "") -> Example:
     if not incorrect:
         raise DataError(f"{where or example_id}: no incorrect answer distinct from the best answer")
 
-    def rank(j: int) -> bytes:
-        return hashlib.sha256(f"{NAME}\0{example_id}\0incorrect\0{j}".encode()).digest()
-
-    picked = sorted(sorted(range(len(incorrect)), key=rank)[:MAX_INCORRECT])  # keep file order among picks
+    # a seeded sample of the incorrect answers, kept in file order
+    picked = sorted(option_order(NAME, example_id, len(incorrect), salt="incorrect")[:MAX_INCORRECT])
     options = [row["best_answer"], *(incorrect[j] for j in picked)]
     meta = {"category": row["category"], "type": row.get("type"), "best_answer": row["best_answer"],
             "correct_answers": row["correct_answers"], "incorrect_answers": row["incorrect_answers"]}
