@@ -21,11 +21,18 @@ from calbench.metrics.terms import validate  # noqa: E402
 _CORRECT, _WRONG, _CURVE = "#2a9d8f", "#e76f51", "#264653"
 
 
-def _headline(conf: np.ndarray, corr: np.ndarray) -> str:
+def headline_text(conf: np.ndarray, corr: np.ndarray) -> str:
+    """n and the headline metrics on one line (a plot's subtitle)."""
     m = score(conf, corr)
     auroc = "n/a" if np.isnan(m["auroc"]) else f"{m['auroc']:.3f}"
     return (f"n={m['n']}  acc={m['accuracy']:.3f}  ECE={m['ece']:.3f}  smECE={m['smece']:.3f}  "
             f"Brier={m['brier']:.3f}  AUROC={auroc}")
+
+
+def _suptitle(fig: plt.Figure, title: str, headline: bool | str, conf: np.ndarray, corr: np.ndarray) -> None:
+    if headline:
+        title += "\n" + (headline if isinstance(headline, str) else headline_text(conf, corr))
+    fig.suptitle(title, fontsize=10)
 
 
 def _save(fig: plt.Figure, path_stem: str | Path) -> list[Path]:
@@ -39,12 +46,12 @@ def _save(fig: plt.Figure, path_stem: str | Path) -> list[Path]:
 
 
 def reliability_diagram(confidence, correct, *, title: str, path_stem: str | Path, bins: int = 10,
-                        n_resamples: int = 200, seed: int = 0, headline: bool = True) -> list[Path]:
+                        n_resamples: int = 200, seed: int = 0, headline: bool | str = True) -> list[Path]:
     """Binned accuracy against mean confidence (bars, with per-bin counts below), the diagonal, and the smooth
     reliability curve of smECE with a percentile-bootstrap band. Writes ``<path_stem>.png`` and ``.svg``.
 
     ``title`` names what is plotted (model, task, method); with ``headline`` a second line adds n and the
-    headline metrics.
+    headline metrics (pass the text of :func:`headline_text` when it is already computed).
     """
     conf, corr = validate(confidence, correct)
     grouped = Grouped.from_arrays(conf, corr)
@@ -79,12 +86,12 @@ def reliability_diagram(confidence, correct, *, title: str, path_stem: str | Pat
             if k:
                 axc.annotate(str(k), (x + 0.5 / bins, k), ha="center", va="bottom", fontsize=7)
         axc.set(xlabel="stated confidence", ylabel="count", ylim=(0, max(1, n_b.max()) * 1.3))
-        fig.suptitle(title + ("\n" + _headline(conf, corr) if headline else ""), fontsize=10)
+        _suptitle(fig, title, headline, conf, corr)
         return _save(fig, path_stem)
 
 
 def confidence_histogram(confidence, correct, *, title: str, path_stem: str | Path, bins: int = 10,
-                         headline: bool = True) -> list[Path]:
+                         headline: bool | str = True) -> list[Path]:
     """Histogram of stated confidence (equal-width bins), stacked by correct / wrong answers."""
     conf, corr = validate(confidence, correct)
     b = equal_width_bin(conf, bins)
@@ -98,7 +105,7 @@ def confidence_histogram(confidence, correct, *, title: str, path_stem: str | Pa
                label="wrong")
         ax.set(xlim=(0, 1), xlabel="stated confidence", ylabel="count")
         ax.legend(loc="upper left", fontsize=8)
-        fig.suptitle(title + ("\n" + _headline(conf, corr) if headline else ""), fontsize=10)
+        _suptitle(fig, title, headline, conf, corr)
         return _save(fig, path_stem)
 
 
@@ -111,6 +118,8 @@ def plot_run(samples: Sequence[dict], out_dir: str | Path, title: str, *, policy
         return []
     title = f"{title}  (parse rate {info['parse_rate']:.0%}, policy {policy})"
     out = Path(out_dir)
+    head = headline_text(conf, corr)  # the same subtitle on both plots, computed once
     return (reliability_diagram(conf, corr, title=title, path_stem=out / f"reliability{suffix}", bins=bins,
-                                n_resamples=n_resamples, seed=seed)
-            + confidence_histogram(conf, corr, title=title, path_stem=out / f"confidence_hist{suffix}", bins=bins))
+                                n_resamples=n_resamples, seed=seed, headline=head)
+            + confidence_histogram(conf, corr, title=title, path_stem=out / f"confidence_hist{suffix}", bins=bins,
+                                   headline=head))

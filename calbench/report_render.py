@@ -53,7 +53,7 @@ def _metric_cell(metrics: dict, name: str) -> dict[str, Any]:
 
 def figures(report: Report, folder: Path) -> dict[tuple[str, tuple], dict[str, Path]]:
     """Reliability diagram and confidence histogram of every (task, system), as PNG files in ``folder``."""
-    from calbench.plots import confidence_histogram, reliability_diagram
+    from calbench.plots import confidence_histogram, headline_text, reliability_diagram
 
     out: dict[tuple[str, tuple], dict[str, Path]] = {}
     folder.mkdir(parents=True, exist_ok=True)
@@ -68,10 +68,11 @@ def figures(report: Report, folder: Path) -> dict[tuple[str, tuple], dict[str, P
             bins = int((arm.run.manifest.get("metric_settings") or {}).get("ece_bins", 10))
             title = f"{report.labels[system]}\n{task} (parse rate {info['parse_rate']:.0%}, policy {arm.policy})"
             stem = folder / f"t{ti}_s{si}"
+            head = headline_text(conf, corr)
             rel = reliability_diagram(conf, corr, title=title, path_stem=stem.with_name(stem.name + "_reliability"),
-                                      bins=bins, n_resamples=200)
+                                      bins=bins, n_resamples=200, headline=head)
             hist = confidence_histogram(conf, corr, title=title, path_stem=stem.with_name(stem.name + "_hist"),
-                                        bins=bins)
+                                        bins=bins, headline=head)
             out[(task, system)] = {"reliability": _png(rel), "histogram": _png(hist)}
             for p in rel + hist:  # only the PNGs are used
                 if p.suffix != ".png":

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from tqdm.auto import tqdm
 
@@ -52,6 +52,11 @@ class EvalSettings:
 def data_sha256(examples: list[Example]) -> str:
     blob = json.dumps([e.to_dict() for e in examples], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def ids_sha256(ids: Iterable[str]) -> str:
+    """The hash of a run's question ids, in order (``task.ids_sha256``: which questions, not their content)."""
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
 
 
 def versions() -> dict[str, str]:
@@ -117,9 +122,10 @@ def _finished_pairs(samples_path: Path) -> set[tuple[str, str]]:
     return {(s["id"], s["method"]) for s in kept}
 
 
-def _write_json(path: Path, obj: dict) -> None:
+def write_json(path: Path, obj: dict) -> None:
+    """Write a manifest atomically (a temporary file, then a rename): a reader never sees half a file."""
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     tmp.replace(path)
 
 
@@ -149,7 +155,7 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
         "task": {"name": task.name, "split": settings.split, "source": settings.source, "kind": task.kind,
                  "group": task.group, "licence": task.license, "data_source": task.source,
                  "split_size": split_size, "limit": settings.limit, "data_sha256": data_sha256(examples),
-                 "ids_sha256": hashlib.sha256("\n".join(e.id for e in examples).encode()).hexdigest(),
+                 "ids_sha256": ids_sha256(e.id for e in examples),
                  "notes": task.notes or None},
         "n": len(examples),
         "methods": settings.methods,
@@ -167,7 +173,7 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
     done = _finished_pairs(samples_path)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest["timings"] = {"first_started": old_timings.get("first_started", started), "started": started}
-    _write_json(run_path, manifest)
+    write_json(run_path, manifest)
 
     ctx = MethodContext(backend=backend, model_name=model_name, task_name=task.name, kind=task.kind,
                         judge=judge, judge_name=judge.name, scale=settings.scale, seed=settings.seed,
@@ -231,7 +237,7 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
     )
     if settings.plots:
         manifest["plots"] = _plots(out, manifest, scored, settings)
-    _write_json(out / "run.json", manifest)
+    write_json(out / "run.json", manifest)
     return manifest
 
 

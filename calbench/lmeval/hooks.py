@@ -20,6 +20,7 @@ and a ``metric:`` name in the YAML, and the aggregation functions below carry th
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -169,8 +170,19 @@ def _records(items: Sequence[Sequence]) -> list[dict]:
 
 def aggregate(items: Sequence[Sequence]) -> dict[str, float]:
     """Every metric of :data:`METRICS` over the items, under :data:`POLICY` (NaN when undefined, e.g. no
-    parsed reply, or AUROC with one class)."""
-    conf, corr, info = apply_policy(_records(items), POLICY)
+    parsed reply, or AUROC with one class).
+
+    lm-eval calls each of the six aggregations below with the same items; the metrics are computed once for
+    them (cached on the items' values)."""
+    records = _records(items)
+    key = tuple((r["confidence"], r["correct"], r["parse_ok"]) for r in records)
+    return dict(_aggregate(key))
+
+
+@functools.lru_cache(maxsize=4)
+def _aggregate(key: tuple[tuple, ...]) -> dict[str, float]:
+    records = [{"id": i, "confidence": c, "correct": y, "parse_ok": ok} for i, (c, y, ok) in enumerate(key)]
+    conf, corr, info = apply_policy(records, POLICY)
     out = {name: math.nan for name in METRICS}
     out["parse_rate"] = float(info["parse_rate"])
     if conf.size:

@@ -10,7 +10,6 @@ for custom aggregations) and compared with the values lm-eval reported.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -23,7 +22,7 @@ from typing import Any
 from calbench.elicit import templates
 from calbench.lmeval import hooks
 from calbench.lmeval.pack import PREFIX, calbench_task_name
-from calbench.records import DataError, Sample, iter_jsonl
+from calbench.records import DataError, Example, Sample, iter_jsonl
 
 _SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d.\-]+)\.jsonl$")
 #: |lm-eval's value - calbench's| above this counts as a disagreement (both compute in float64).
@@ -100,10 +99,10 @@ def model_id(results: dict[str, Any]) -> str:
     return str(cfg.get("model") or "lm-eval")
 
 
-def read_log(log: SampleLog, model: str) -> list[dict[str, Any]]:
+def read_log(log: SampleLog, model: str) -> tuple[list[dict[str, Any]], list[Example]]:
     """Sample records (``samples.jsonl`` dicts) of one samples file, re-scored by calbench and checked
-    against the items lm-eval logged."""
-    out = []
+    against the items lm-eval logged; and the questions they answer, as calbench examples."""
+    out, examples = [], []
     for line, row in iter_jsonl(log.path):
         where = f"{log.path}:{line}"
         try:
@@ -134,9 +133,10 @@ def read_log(log: SampleLog, model: str) -> list[dict[str, Any]]:
                     "lmeval": {"task": log.lmeval_task, "doc_id": row.get("doc_id"),
                                "doc_hash": row.get("doc_hash"), "prompt_hash": row.get("prompt_hash")}})
         out.append(sample.to_dict())
+        examples.append(hooks.example_from_doc(doc))
     if not out:
         raise DataError(f"{log.path}: no samples in the file")
-    return out
+    return out, examples
 
 
 def reported_metrics(log: SampleLog) -> dict[str, float]:
@@ -161,12 +161,12 @@ def compare(reported: dict[str, float], recomputed: dict[str, float]) -> dict[st
     return {"checked": sorted(reported), "agree": not diffs, "differences": diffs}
 
 
-def manifest_for(log: SampleLog, samples: list[dict], model: str, *, policy: str, bins: int, eps: float,
-                 n_resamples: int, seed: int) -> dict[str, Any]:
+def manifest_for(log: SampleLog, samples: list[dict], examples: list[Example], model: str, *, policy: str,
+                 bins: int, eps: float, n_resamples: int, seed: int) -> dict[str, Any]:
     """run.json for one imported task: calbench's manifest fields, plus what lm-eval recorded."""
     from calbench.judge import judge_for
     from calbench.metrics import metric_settings, summarize_samples
-    from calbench.runner import data_sha256, versions
+    from calbench.runner import data_sha256, ids_sha256, versions
     from calbench.tasks import get_task
 
     spec = get_task(log.task)
@@ -175,11 +175,10 @@ def manifest_for(log: SampleLog, samples: list[dict], model: str, *, policy: str
     task_cfg = (results.get("configs") or {}).get(log.lmeval_task) or {}
     pack_meta = task_cfg.get("metadata") or {}
     n_samples = (results.get("n-samples") or {}).get(log.lmeval_task) or {}
-    ids = [s["id"] for s in samples]
-    examples = [hooks.example_from_doc(row["doc"]) for _, row in iter_jsonl(log.path)]
     judge = judge_for(spec.kind)
     items = [(s["confidence"], s["correct"], s["parse_ok"]) for s in samples]
-    check = compare(reported_metrics(log), hooks.aggregate(items))
+    reported = reported_metrics(log)
+    check = compare(reported, hooks.aggregate(items))
     return {
         "calbench_run": 1,
         "status": "complete",
@@ -190,7 +189,7 @@ def manifest_for(log: SampleLog, samples: list[dict], model: str, *, policy: str
                  "source": pack_meta.get("calbench_source", "bundled"), "kind": spec.kind, "group": spec.group,
                  "licence": spec.license, "data_source": spec.source, "split_size": n_samples.get("original"),
                  "limit": cfg.get("limit"), "data_sha256": data_sha256(examples),
-                 "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest()},
+                 "ids_sha256": ids_sha256(s["id"] for s in samples)},
         "n": len(samples),
         "methods": [hooks.METHOD],
         "method": hooks.METHOD,
@@ -212,7 +211,7 @@ def manifest_for(log: SampleLog, samples: list[dict], model: str, *, policy: str
         "metric_settings": metric_settings(policy=policy, bins=bins, eps=eps, n_resamples=n_resamples, seed=seed),
         "lmeval": {"task": log.lmeval_task, "samples_file": str(log.path),
                    "results_file": str(log.results_path) if log.results_path else None,
-                   "reported_metrics": reported_metrics(log),
+                   "reported_metrics": reported,
                    "check_against_pack_settings": {"policy": hooks.POLICY, "bins": hooks.BINS, "eps": hooks.EPS,
                                                    **check}},
         "command": " ".join(sys.argv),
@@ -226,30 +225,28 @@ def _float(v: Any) -> float | None:
         return None
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-
-
 def import_logs(inputs: list[Path], out: Path, *, model: str | None = None, policy: str = hooks.POLICY,
                 bins: int = hooks.BINS, eps: float = hooks.EPS, n_resamples: int = 1000, seed: int = 0,
                 plots: bool = True) -> list[tuple[Path, dict]]:
     """Import every calbench-task samples file in ``inputs``; write ``samples.jsonl`` and ``run.json`` into
     ``out`` (one task) or ``out/<task>/`` (several). Returns ``(folder, manifest)`` per task."""
+    from calbench.runner import write_json
+
     logs = find_logs(inputs)
     written = []
     for log in logs:
         folder = out if len(logs) == 1 else out / log.task
         folder.mkdir(parents=True, exist_ok=True)
         name = model or model_id(log.results)
-        samples = read_log(log, name)
-        manifest = manifest_for(log, samples, name, policy=policy, bins=bins, eps=eps, n_resamples=n_resamples,
-                                seed=seed)
+        samples, examples = read_log(log, name)
+        manifest = manifest_for(log, samples, examples, name, policy=policy, bins=bins, eps=eps,
+                                n_resamples=n_resamples, seed=seed)
         with open(folder / "samples.jsonl", "w", encoding="utf-8") as fh:
             for s in samples:
                 fh.write(json.dumps(s, ensure_ascii=False) + "\n")
         if plots:
             manifest["plots"] = _plots(folder, samples, manifest, policy, bins)
-        _write_json(folder / "run.json", manifest)
+        write_json(folder / "run.json", manifest)
         written.append((folder, manifest))
     return written
 
