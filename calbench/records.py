@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -78,6 +79,20 @@ class Sample:
                 raise ValueError(f"extra field {k!r} would overwrite a core sample field")
             d[k] = v
         return d
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as None (strict JSON has neither) and numpy scalars as Python numbers,
+    through nested dicts, lists and tuples."""
+    if hasattr(obj, "item") and not isinstance(obj, (dict, list, tuple, str)):
+        obj = obj.item()
+    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def open_text(path: str | Path) -> io.TextIOBase:

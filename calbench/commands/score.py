@@ -41,17 +41,6 @@ def _fmt(v: float) -> str:
     return str(v) if isinstance(v, int) else f"{v:.4f}"
 
 
-def _json_safe(obj):
-    """NaN is not JSON: write it as null."""
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
 def format_table(metrics: dict[str, dict]) -> str:
     rows = [("metric", "value", "95% CI")]
     for name, e in metrics.items():
@@ -64,7 +53,7 @@ def format_table(metrics: dict[str, dict]) -> str:
 def run(args: argparse.Namespace) -> int:
     from calbench.cli import UserError
     from calbench.metrics import metric_settings, summarize_samples
-    from calbench.records import read_samples
+    from calbench.records import json_safe, read_samples
 
     if args.bins < 1:
         raise UserError(f"--bins must be a positive integer; got {args.bins}")
@@ -84,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{args.samples} (task {task}, method {method}, model {model}): {e}") from None
         results.append({"task": task, "method": method, "model": model, "metrics": metrics})
     if args.json:
-        print(json.dumps(_json_safe({"samples": str(args.samples), "settings": metric_settings(**settings),
+        print(json.dumps(json_safe({"samples": str(args.samples), "settings": metric_settings(**settings),
                                      "groups": results}), indent=2, allow_nan=False))
         return 0
     for i, r in enumerate(results):

@@ -11,16 +11,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from calbench.records import JsonlAppender
+from calbench.records import JsonlAppender, json_safe
 from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, format_eval
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-        return None
-    if hasattr(v, "item"):
-        return _jsonable(v.item())
-    return v
 
 
 class JsonlLogCallback(TrainerCallback):
@@ -35,7 +27,7 @@ class JsonlLogCallback(TrainerCallback):
     def write(self, record: dict[str, Any]) -> None:
         if self._out is None:
             self._out = JsonlAppender(self.path)
-        self._out.write({k: _jsonable(v) for k, v in record.items()})
+        self._out.write(json_safe(record))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from calbench.records import json_safe
 from calbench.training import Trainer, TrainerError, TrainRequest, TrainResult
 from trainers.rewarding_doubt.config import RDConfig
 
@@ -49,17 +50,6 @@ def _versions() -> dict[str, str]:
             mod = importlib.import_module(dist) if dist != "calbench" else None
             out[dist] = getattr(mod, "__version__", "unknown") if mod else "unknown"
     return out
-
-
-def _strict_json(obj: Any) -> Any:
-    """NaN/inf -> None, so the file is valid JSON for every reader (AUROC is NaN when one class is absent)."""
-    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
-        return None
-    if isinstance(obj, dict):
-        return {k: _strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict_json(v) for v in obj]
-    return obj
 
 
 def _check_out_dir(out: Path, resume: bool) -> None:
@@ -190,7 +180,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         "gpu": torch.cuda.get_device_name(0) if on_cuda else None,
     }
     if rank == 0:
-        (out / "summary.json").write_text(json.dumps(_strict_json(summary), indent=2), encoding="utf-8")
+        (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2), encoding="utf-8")
     log_cb.close()
     metrics = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
     return TrainResult(adapter_dir=adapter_dir, log_path=log_path, metrics=metrics)
