@@ -25,8 +25,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from calbench.metrics import HIGHER_IS_BETTER, align_by_id, apply_policy, brier_terms, is_parsed, \
-    log_score_terms, paired_bootstrap, score
+from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, HIGHER_IS_BETTER, align_by_id, apply_policy, brier_terms, \
+    is_parsed, log_score_terms, paired_bootstrap, score
 from calbench.records import DataError
 from calbench.report_runs import (
     RunFolder, Skipped, check_run_folder, comparability_key, discover, key_differences, system_key, system_label,
@@ -177,7 +177,7 @@ def compare(ref: Arm, other: Arm, *, n_resamples: int, seed: int, alpha: float, 
         comp.problem = f"only {ca.size} question(s) scored by both runs{why}; nothing to compare"
         return comp
     ms = ref.run.manifest.get("metric_settings") or {}
-    settings = {"bins": int(ms.get("ece_bins", 10)), "eps": float(ms.get("log_score_eps", 1e-3))}
+    settings = {"bins": int(ms.get("ece_bins", DEFAULT_BINS)), "eps": float(ms.get("log_score_eps", DEFAULT_EPS))}
     res = paired_bootstrap(ca, ya, cb, yb, n_resamples=n_resamples, seed=seed, level=1 - alpha, **settings)
     per_question = {"accuracy": yb - ya,
                     "brier": brier_terms(cb, yb) - brier_terms(ca, ya),

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from calbench.metrics import apply_policy
+from calbench.metrics import DEFAULT_BINS, apply_policy
 from calbench.report import REPORT_METRICS, Report
 from calbench.report_html import fmt_number as _num
 from calbench.report_html import png_data_uri, render_template
@@ -65,7 +65,7 @@ def figures(report: Report, folder: Path) -> dict[tuple[str, tuple], dict[str, P
             conf, corr, info = apply_policy(arm.samples(), arm.policy)
             if conf.size == 0:
                 continue
-            bins = int((arm.run.manifest.get("metric_settings") or {}).get("ece_bins", 10))
+            bins = int((arm.run.manifest.get("metric_settings") or {}).get("ece_bins", DEFAULT_BINS))
             title = f"{report.labels[system]}\n{task} (parse rate {info['parse_rate']:.0%}, policy {arm.policy})"
             stem = folder / f"t{ti}_s{si}"
             head = headline_text(conf, corr)
