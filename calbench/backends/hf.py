@@ -11,6 +11,23 @@ from calbench.elicit import Prompt, render
 from calbench.models import ModelNotFoundError, resolve_model, sha256_file
 
 
+def checked_adapter(adapter: str | Path) -> tuple[Path, str | None]:
+    """A LoRA adapter directory (it must hold ``adapter_config.json``) and the sha256 of its weights file."""
+    apath = Path(adapter)
+    if not (apath / "adapter_config.json").exists():
+        raise ModelNotFoundError(f"no LoRA adapter at {apath} (looked for {apath / 'adapter_config.json'})")
+    weights = next(iter(sorted(apath.glob("adapter_model.*"))), None)
+    return apath, sha256_file(weights) if weights else None
+
+
+def kept_tokens(tokenizer: Any, ids: list[int], n: int, text: str) -> int:
+    """How many of the first ``n`` generated tokens make up ``text`` (a reply cut at a stop string)."""
+    k = 0
+    while k < n and len(tokenizer.decode(ids[:k], skip_special_tokens=True)) < len(text):
+        k += 1
+    return k
+
+
 def _pick_device(device: str | None) -> str:
     import torch
 
@@ -49,12 +66,8 @@ class HFBackend:
         if adapter:
             from peft import PeftModel
 
-            apath = Path(adapter)
-            if not (apath / "adapter_config.json").exists():
-                raise ModelNotFoundError(f"no LoRA adapter at {apath} (looked for {apath / 'adapter_config.json'})")
+            apath, self.adapter_sha256 = checked_adapter(adapter)
             self.model = PeftModel.from_pretrained(self.model, str(apath))
-            weights = next(iter(sorted(apath.glob("adapter_model.*"))), None)
-            self.adapter_sha256 = sha256_file(weights) if weights else None
         self.model.to(self.device).eval()
 
     @classmethod
@@ -122,11 +135,8 @@ class HFBackend:
         n = next((k for k, t in enumerate(ids) if t in eos), len(ids))
         full = self.tokenizer.decode(ids[:n], skip_special_tokens=True)
         text, stopped = cut_at_stop(full, stop)
-        if stopped:  # count the tokens that make up the kept text
-            k = 0
-            while k < n and len(self.tokenizer.decode(ids[:k], skip_special_tokens=True)) < len(text):
-                k += 1
-            n = k
+        if stopped:
+            n = kept_tokens(self.tokenizer, ids, n, text)
         return Generation(text=text, n_tokens=n, token_logprobs=lps[:n], extra={"token_ids": ids[:n]})
 
     def next_token_logprobs(self, prompts: Sequence[Prompt | str]):

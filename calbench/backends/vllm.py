@@ -15,14 +15,13 @@ run several evaluations on disjoint GPUs or serve the model (``vllm serve``) and
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Sequence
 
 from calbench.backends.base import Generation, cut_at_stop
-from calbench.backends.hf import HFBackend
+from calbench.backends.hf import HFBackend, checked_adapter, kept_tokens
 from calbench.cli import UserError
-from calbench.elicit import Prompt, render
-from calbench.models import ModelNotFoundError, resolve_model, sha256_file
+from calbench.elicit import Prompt
+from calbench.models import resolve_model
 
 
 class VLLMNotInstalledError(UserError, ImportError):
@@ -58,11 +57,7 @@ class VLLMBackend:
         for unused in ("device", "batch_size", "base_url", "api_key_env", "concurrency", "script"):
             engine_options.pop(unused, None)
         if adapter:
-            apath = Path(adapter)
-            if not (apath / "adapter_config.json").exists():
-                raise ModelNotFoundError(f"no LoRA adapter at {apath} (looked for {apath / 'adapter_config.json'})")
-            weights = next(iter(sorted(apath.glob("adapter_model.*"))), None)
-            self.adapter_sha256 = sha256_file(weights) if weights else None
+            apath, self.adapter_sha256 = checked_adapter(adapter)
             from vllm.lora.request import LoRARequest
 
             self._lora = LoRARequest("calbench-adapter", 1, str(apath))
@@ -76,8 +71,7 @@ class VLLMBackend:
         self.tokenizer = self.llm.get_tokenizer()
 
     # -- helpers -------------------------------------------------------------------------------------
-    def render(self, prompt: Prompt) -> str:
-        return render(self.tokenizer, prompt)
+    render = HFBackend.render
 
     def _inputs(self, texts: Sequence[str]) -> list[dict]:
         # Token ids, not text: vLLM would add the tokenizer's BOS in front of a template that has one already.
@@ -104,10 +98,7 @@ class VLLMBackend:
         text, stopped = cut_at_stop(completion.text, stop)
         # vLLM has removed a matched stop string from the text already and names it in stop_reason
         if stopped or isinstance(getattr(completion, "stop_reason", None), str):
-            k = 0  # the tokens that make up the kept text, counted as the hf backend counts them
-            while k < n and len(self.tokenizer.decode(ids[:k], skip_special_tokens=True)) < len(text):
-                k += 1
-            n = k
+            n = kept_tokens(self.tokenizer, ids, n, text)
         return Generation(text=text, n_tokens=n, token_logprobs=lps[:n] if completion.logprobs is not None else None,
                           extra={"finish_reason": completion.finish_reason})
 
