@@ -69,3 +69,29 @@ def test_shipped_configs_are_valid():
 def test_train_request_defaults(tmp_path):
     r = TrainRequest(model="m", task="t", out_dir=tmp_path)
     assert r.config == {} and r.resume is False
+
+
+class _BosTokenizer:
+    """A chat template that writes BOS itself, and a tokenizer that adds BOS too (or not)."""
+
+    chat_template = "x"
+    bos_token, bos_token_id = "<s>", 1
+
+    def __init__(self, adds_bos: bool):
+        self.adds_bos = adds_bos
+
+    def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+        return "<s>" + "".join(m["content"] for m in messages) + "|"
+
+    def __call__(self, text):
+        return {"input_ids": ([1] if self.adds_bos else []) + [7] * len(text)}
+
+
+def test_prompt_texts_drop_the_template_bos_only_when_the_tokenizer_adds_one():
+    from calbench.elicit import Prompt
+    from trainers.rewarding_doubt.data import prompt_texts
+
+    prompts = [Prompt([{"role": "user", "content": "q1"}], "Confidence: "),
+               Prompt([{"role": "user", "content": "q2"}], "")]
+    assert prompt_texts(_BosTokenizer(adds_bos=True), prompts) == ["q1|Confidence: ", "q2|"]
+    assert prompt_texts(_BosTokenizer(adds_bos=False), prompts) == ["<s>q1|Confidence: ", "<s>q2|"]

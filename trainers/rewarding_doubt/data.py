@@ -31,16 +31,21 @@ class AnsweredExample:
     correct: int
 
 
-def prompt_text(tokenizer: Any, prompt: Prompt) -> str:
-    """The rendered prompt as TRL will tokenize it. TRL tokenizes text prompts with the tokenizer's special
-    tokens on, so a BOS that the chat template already wrote would be doubled (Llama 3): drop it here."""
-    text = render(tokenizer, prompt)
+def _bos_added(tokenizer: Any) -> str | None:
+    """The BOS text the tokenizer itself prepends when special tokens are on (None if it adds none)."""
     bos = getattr(tokenizer, "bos_token", None)
-    if bos and text.startswith(bos):
-        ids = tokenizer("x")["input_ids"]
-        if ids and ids[0] == tokenizer.bos_token_id:
-            text = text[len(bos):]
-    return text
+    if not bos:
+        return None
+    ids = tokenizer("x")["input_ids"]
+    return bos if ids and ids[0] == tokenizer.bos_token_id else None
+
+
+def prompt_texts(tokenizer: Any, prompts: Sequence[Prompt]) -> list[str]:
+    """The rendered prompts as TRL will tokenize them. TRL tokenizes text prompts with the tokenizer's special
+    tokens on, so a BOS that the chat template already wrote would be doubled (Llama 3): drop it here."""
+    bos = _bos_added(tokenizer)
+    texts = [render(tokenizer, p) for p in prompts]
+    return [t[len(bos):] if bos and t.startswith(bos) else t for t in texts]
 
 
 def answer_examples(
@@ -83,18 +88,17 @@ def confidence_rows(answered: Sequence[AnsweredExample], tokenizer: Any, scale: 
                     kind: str | None = None) -> list[dict[str, Any]]:
     """Dataset rows for confidence-only GRPO: ``prompt`` (rendered stage 2 ending with the confidence prefix),
     ``correct`` (of the fixed answer), ``id``."""
-    rows = []
-    for a in answered:
-        prompt = confidence_prompt(a.example, a.reply, scale, kind)
-        assert prompt.assistant_prefix == CONFIDENCE_PREFIX
-        rows.append({"prompt": prompt_text(tokenizer, prompt), "correct": a.correct, "id": a.example.id})
-    return rows
+    prompts = [confidence_prompt(a.example, a.reply, scale, kind) for a in answered]
+    assert all(p.assistant_prefix == CONFIDENCE_PREFIX for p in prompts)
+    return [{"prompt": text, "correct": a.correct, "id": a.example.id}
+            for a, text in zip(answered, prompt_texts(tokenizer, prompts))]
 
 
 def joint_rows(examples: Sequence[Example], tokenizer: Any, scale: str, kind: str | None = None) -> list[dict[str, Any]]:
     """Dataset rows for joint GRPO: the one-stage prompt and the fields the judge needs."""
-    return [{"prompt": prompt_text(tokenizer, one_stage_prompt(ex, scale, kind)), "id": ex.id,
-             "example": json.dumps(ex.to_dict())} for ex in examples]
+    texts = prompt_texts(tokenizer, [one_stage_prompt(ex, scale, kind) for ex in examples])
+    return [{"prompt": text, "id": ex.id, "example": json.dumps(ex.to_dict())}
+            for ex, text in zip(examples, texts)]
 
 
 def _progress(total: int, desc: str, enabled: bool):
