@@ -25,7 +25,7 @@ from calbench.records import DataError
 from calbench.report_html import rel_dir as _rel
 from calbench.report_runs import (
     GROUP_ORDER, GROUP_TITLES, RunFolder, Skipped, comparability_key, describe_key, discover, key_differences,
-    system_key, system_label,
+    system_key, system_label, unique_labels,
 )
 from calbench.stats import se_from_ci
 
@@ -219,21 +219,10 @@ def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY) -> Lea
 
 
 def _label_rows(rows: list[Row]) -> None:
-    """Make labels unique where two systems share one: add the sha256 prefix of what tells them apart (the model's
-    weights, else the adapter's: ``adapter 1a2b3c4d``), e.g. the adapters of two training runs saved under the same
-    relative path."""
-    groups: dict[str, list[Row]] = {}
+    """Make labels unique where two systems share one (:func:`~calbench.report_runs.unique_labels`)."""
+    labels = unique_labels({r.system: r.label for r in rows})
     for r in rows:
-        groups.setdefault(r.label, []).append(r)
-    for same in groups.values():
-        if len(same) < 2:
-            continue
-        models_differ = len({r.system[1] for r in same}) > 1
-        for r in same:
-            if models_differ or not r.system[3]:
-                r.label += f" ({str(r.system[1] or r.system[3] or 'no sha256')[:8]})"
-            else:
-                r.label += f" (adapter {str(r.system[3])[:8]})"
+        r.label = labels[r.system]
 
 
 def _overall(rows: list[Row], primary: list[Column], rank_by: str) -> None:

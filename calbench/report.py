@@ -30,6 +30,7 @@ from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, HIGHER_IS_BETTER, align_
 from calbench.records import DataError
 from calbench.report_runs import (
     RunFolder, Skipped, check_run_folder, comparability_key, discover, key_differences, system_key, system_label,
+    unique_labels,
 )
 from calbench.stats import CORRECTION_NAMES, adjust, paired_questions_needed, questions_needed, se_from_ci
 
@@ -256,7 +257,7 @@ def build_report(specs: Iterable[str | Path], *, correction: str = "holm", alpha
                                                  f"{arm.task}; the first given ({by[key].run.path}) is used"))
             continue
         by[key] = arm
-    _unique_labels(systems, labels)
+    labels.update(unique_labels({s: labels[s] for s in systems}))
     ref = systems[0]
     comps: list[Comparison] = []
     notes: list[str] = []
@@ -291,15 +292,6 @@ def build_report(specs: Iterable[str | Path], *, correction: str = "holm", alpha
         notes.append(f"{len(skipped)} folder(s) or run(s) skipped; see the list at the end.")
     return Report(systems, labels, tasks, by, comps, breakdown(list(by.values()), systems, tasks), skipped,
                   correction, alpha, n_resamples, notes)
-
-
-def _unique_labels(systems: list[tuple], labels: dict[tuple, str]) -> None:
-    counts: dict[str, int] = {}
-    for s in systems:
-        counts[labels[s]] = counts.get(labels[s], 0) + 1
-    for s in systems:
-        if counts[labels[s]] > 1:
-            labels[s] += f" ({str(s[1] or s[3] or 'no sha256')[:8]})"
 
 
 def demo_outputs(run_dirs: Sequence[str | Path], out_dir: str | Path, *, quiet: bool = False) -> dict[str, Path]:

@@ -229,6 +229,26 @@ def system_key(manifest: dict, method: str) -> tuple:
     return (model.get("id"), model.get("sha256"), model.get("adapter"), model.get("adapter_sha256"), method)
 
 
+def unique_labels(labels: dict[tuple, str]) -> dict[tuple, str]:
+    """``{system key: label}`` with labels made unique where two systems share one: the sha256 prefix of what
+    tells them apart is added (the model's weights, else the adapter's: ``adapter 1a2b3c4d``), e.g. for the
+    adapters of two training runs saved under the same relative path."""
+    groups: dict[str, list[tuple]] = {}
+    for system, label in labels.items():
+        groups.setdefault(label, []).append(system)
+    out = dict(labels)
+    for label, same in groups.items():
+        if len(same) < 2:
+            continue
+        models_differ = len({s[1] for s in same}) > 1
+        for s in same:
+            if models_differ or not s[3]:
+                out[s] = f"{label} ({str(s[1] or s[3] or 'no sha256')[:8]})"
+            else:
+                out[s] = f"{label} (adapter {str(s[3])[:8]})"
+    return out
+
+
 def system_label(manifest: dict, method: str) -> str:
     model = manifest.get("model") or {}
     label = str(model.get("id"))
