@@ -31,6 +31,7 @@ from calbench.backends.hf import HFBackend
 from calbench.elicit import one_stage_prompt, render
 from calbench.lmeval.pack import include_path, lmeval_task_name
 from calbench.models import resolve_model
+from calbench.records import read_samples
 from calbench.runner import EvalSettings, evaluate
 from calbench.tasks import get_task, select
 
@@ -44,11 +45,7 @@ def calbench_arm(backend, task, examples, out: Path) -> tuple[float, dict]:
     t0 = time.perf_counter()
     evaluate(task, examples, backend, settings, out, model_name="smollm2-135m-instruct", progress=False)
     elapsed = time.perf_counter() - t0
-    replies = {}
-    for line in (out / "samples.jsonl").read_text().splitlines():
-        s = json.loads(line)
-        replies[s["id"]] = s["raw_output"]
-    return elapsed, replies
+    return elapsed, {s["id"]: s["raw_output"] for s in read_samples(out / "samples.jsonl")}
 
 
 def lmeval_arm(lm, tm, task, n: int) -> tuple[float, dict, dict, dict]:
@@ -186,8 +183,7 @@ def markdown(r: dict) -> str:
     m = r["lmeval_metrics"]
     lines += [
         "lm-eval's metrics for the run (calbench's aggregations): " + ", ".join(
-            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in m.items()
-        if "_stderr" not in k) + " (SmolLM2-135M rarely follows the one-stage format zero-shot).", "",
+            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in m.items()) + " (SmolLM2-135M rarely follows the one-stage format zero-shot).", "",
         f"Machine: {r['machine']}; load average at the end {r['load_avg_at_end']}. The 2 CPUs are shared with "
         "other jobs, so absolute times vary between runs; the ratio is measured under the same conditions "
         "(interleaved arms), not the seconds. When the spread between runs of the same arm is larger than the "
