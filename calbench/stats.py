@@ -31,6 +31,14 @@ def _as_array(pvalues: Sequence[float]) -> np.ndarray:
     return p
 
 
+def _ascending(pvalues: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The p-values, an all-NaN array for the adjusted ones, and the indices of the non-NaN p-values in
+    ascending order (ties in input order)."""
+    p = _as_array(pvalues)
+    ok = np.flatnonzero(~np.isnan(p))
+    return p, np.full(p.shape, np.nan), ok[np.argsort(p[ok], kind="stable")]
+
+
 def holm(pvalues: Sequence[float]) -> np.ndarray:
     """Holm-Bonferroni adjusted p-values.
 
@@ -38,13 +46,10 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     adj_(i) = max_{j <= i} min(1, (m - j + 1) p_(j)).  Reject H_(i) at level alpha iff adj_(i) <= alpha.
     NaN p-values (comparisons that could not be made) stay NaN and do not count in m.
     """
-    p = _as_array(pvalues)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = ok.size
+    p, out, order = _ascending(pvalues)
+    m = order.size
     if m == 0:
         return out
-    order = ok[np.argsort(p[ok], kind="stable")]
     scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
     out[order] = np.maximum.accumulate(scaled)
     return out
@@ -56,13 +61,10 @@ def benjamini_hochberg(pvalues: Sequence[float]) -> np.ndarray:
     With the m non-NaN p-values sorted ascending: adj_(i) = min_{j >= i} min(1, m p_(j) / j).
     Reject H_(i) at FDR level alpha iff adj_(i) <= alpha. NaN p-values stay NaN and do not count in m.
     """
-    p = _as_array(pvalues)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = ok.size
+    p, out, order = _ascending(pvalues)
+    m = order.size
     if m == 0:
         return out
-    order = ok[np.argsort(p[ok], kind="stable")]
     scaled = np.minimum(1.0, m * p[order] / np.arange(1, m + 1))
     out[order] = np.minimum.accumulate(scaled[::-1])[::-1]
     return out
