@@ -148,7 +148,9 @@ def test_model_not_found_says_where_it_looked(capsys, tmp_path):
 def test_tasks_command_lists_sizes_source_licence(capsys):
     assert run_cli("tasks") == 0
     out = capsys.readouterr().out
-    assert "triviaqa" in out and "eval=2,000" in out and "train=9,961" in out
+    assert "triviaqa" in out and "eval=11,313*" in out and "train=8,829" in out
+    tqa = out[out.index("triviaqa  ["):].split("\n")[:4]
+    assert "anserini-tools" in tqa[2] and "Apache-2.0" in tqa[3] and "CC BY-NC 4.0" in tqa[3]
     assert "sciq" in out and "CC BY-NC" in out and "test=1,000" in out
 
 

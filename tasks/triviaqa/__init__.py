@@ -1,68 +1,92 @@
-"""TriviaQA (rc.nocontext), open-ended, judged against the full alias list.
+"""TriviaQA, open-ended without context, judged against the full alias list -- as the paper ran it.
 
-Bundled here (see PROVENANCE.md in this folder):
-* ``eval``  -- the first 2,000 questions of the HF ``rc`` train split, with their full alias lists: the
-  held-out evaluation split.
-* ``train`` -- the HF ``rc.nocontext`` validation questions, de-duplicated on question text (9,961), with a
-  single answer each: the RL training pool.
-(The paper trained on train and evaluated on validation; only these files carry what each role needs here.)
+Bundled here (see PROVENANCE.md in this folder): DPR's open-domain TriviaQA splits, every question with all
+of its accepted aliases.
 
-Caveat, measured: the single answer of the bundled ``train`` pool is LitCab's ``answer.value``, which is
-often an obscure alias ("Kamal kahn" for Octopussy, "Internal exile" for the band Exile). SmolLM2 scored 0/64
-on it (with containment) against 13 % on ``eval``, so correctness labels on ``train`` are mostly false
-negatives. Train on SciQ (clean answers) or on the hub's TriviaQA train split (full aliases) instead.
-With ``--source hub`` the full dataset is read from ``mandarjoshi/trivia_qa`` (``rc.nocontext``): ``eval`` =
-validation (with aliases), ``train`` = train.
+* ``eval``  -- ``topics.dpr.trivia.test.txt``: the 11,313 questions of TriviaQA's *unfiltered* validation
+  set, the Rewarding Doubt paper's evaluation set. Ids ``tqa-dpr-test-<row>``.
+* ``train`` -- ``topics.dpr.trivia.dev.txt``: 8,837 questions held out of TriviaQA's unfiltered train set,
+  minus the 8 that equal an evaluation question after TriviaQA's normalisation (the training pool).
+  Ids ``tqa-dpr-dev-<row>``.
+
+``<row>`` is the 0-based row of the source file, so ids stay stable when rows are dropped.
+The question text is kept exactly as the file has it (after one level of CSV unquoting): TriviaQA's own
+question strings carry doubled quotes (``"Who wrote the poem ""Daffodils""?"``) and DPR keeps them.
+With ``--source hub`` the full dataset is read from ``mandarjoshi/trivia_qa`` (``unfiltered.nocontext``):
+``eval`` = validation (11,313), ``train`` = train.
 """
 
 from __future__ import annotations
 
+import ast
+import csv
+import functools
+import gzip
 from pathlib import Path
 
+from calbench.judge import normalize_answer
 from calbench.records import DataError, Example
 from calbench.tasks import TaskSpec
-from tasks._common import data_path, hub_rows, jsonl, read_blocks, require
+from tasks._common import data_path, hub_rows
 
 HERE = Path(__file__).parent
 NAME = "triviaqa"
+FILES = {"eval": "topics.dpr.trivia.test.txt.gz", "train": "topics.dpr.trivia.dev.txt.gz"}
+ID_PREFIX = {"eval": "tqa-dpr-test", "train": "tqa-dpr-dev"}
 
 
-def _load_eval() -> list[Example]:
-    path = data_path(HERE, "rc_train_first2000_aliases.jsonl.gz")
+def read_dpr(path: str | Path) -> list[tuple[int, str, list[str]]]:
+    """``(row, question, aliases)`` for each row of a DPR QA file (``row`` counts from 0).
+
+    The format: tab-separated, no header, CRLF line ends; column 1 the question (CSV quoting, ``""`` for a
+    quote), column 2 the alias list written as a Python list literal (``['a', "b's"]``).
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
     out = []
-    for line, row in jsonl(path):
-        turns = require(row, "turns", path, line)
-        aliases = require(row, "answer", path, line)
-        if not isinstance(turns, list) or not turns or not isinstance(turns[0], str):
-            raise DataError(f"{path}:{line}: field 'turns' must be a list whose first item is the question")
-        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-            raise DataError(f"{path}:{line}: field 'answer' must be a list of alias strings")
-        qid = require(row, "question_id", path, line)
-        out.append(Example(id=f"tqa-eval-{qid}", task=NAME, question=turns[0].strip(), answers=aliases,
-                           domain="trivia", split="eval"))
+    with opener(path, "rt", encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh, delimiter="\t")
+        for row, fields in enumerate(reader):
+            line = reader.line_num
+            if len(fields) != 2:
+                raise DataError(f"{path}:{line}: expected 2 tab-separated fields (question, aliases), "
+                                f"got {len(fields)}")
+            question, literal = fields[0].strip(), fields[1]
+            try:
+                aliases = ast.literal_eval(literal)
+            except (ValueError, SyntaxError):
+                raise DataError(f"{path}:{line}: the aliases are not a Python list literal: {literal!r:.80}") from None
+            if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+                raise DataError(f"{path}:{line}: the aliases must be a list of strings, got {literal!r:.80}")
+            aliases = [a.strip() for a in aliases if a.strip()]
+            if not question or not aliases:
+                raise DataError(f"{path}:{line}: empty question or no alias")
+            out.append((row, question, aliases))
     return out
 
 
-def _load_train() -> list[Example]:
-    path = data_path(HERE, "rc.nocontext_validation.txt.gz")
-    seen: set[str] = set()
-    out = []
-    for line, (question, answer) in read_blocks(path, width=2):
-        if question in seen:  # HF rc merges the web and wikipedia domains: questions repeat
-            continue
-        seen.add(question)
-        out.append(Example(id=f"tqa-train-{len(out)}", task=NAME, question=question, answers=[answer],
-                           domain="trivia", split="train", meta={"line": line}))
-    return out
+@functools.lru_cache(maxsize=4)
+def _rows(folder: Path, split: str) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
+    # parsed once per process (20k list literals take a second or two); Examples are built fresh per call
+    return tuple((row, q, tuple(a)) for row, q, a in read_dpr(data_path(folder, FILES[split])))
+
+
+def _examples(split: str) -> list[Example]:
+    return [Example(id=f"{ID_PREFIX[split]}-{row}", task=NAME, question=q, answers=list(aliases),
+                    domain="trivia", split=split, meta={"row": row})
+            for row, q, aliases in _rows(HERE, split)]
 
 
 def load_bundled(split: str) -> list[Example]:
-    return _load_eval() if split == "eval" else _load_train()
+    if split == "eval":
+        return _examples("eval")
+    # The training pool must not hold an evaluation question, even with other case or punctuation.
+    held_out = {normalize_answer(e.question) for e in _examples("eval")}
+    return [e for e in _examples("train") if normalize_answer(e.question) not in held_out]
 
 
 def load_hub(split: str) -> list[Example]:
     hf_split = "validation" if split == "eval" else "train"
-    rows = hub_rows("mandarjoshi/trivia_qa", "rc.nocontext", hf_split)
+    rows = hub_rows("mandarjoshi/trivia_qa", "unfiltered.nocontext", hf_split)
     return [
         Example(id=f"tqa-hub-{hf_split}-{r['question_id']}", task=NAME, question=r["question"].strip(),
                 answers=list(dict.fromkeys([r["answer"]["value"], *r["answer"]["aliases"]])),
@@ -73,19 +97,19 @@ def load_hub(split: str) -> list[Example]:
 
 TASK = TaskSpec(
     name=NAME,
-    description="TriviaQA rc.nocontext, open-ended trivia, judged against all aliases",
+    description="TriviaQA (unfiltered, no context), open-ended trivia, judged against all aliases",
     kind="open",
     splits=("eval", "train"),
     default_split="eval",
     train_split="train",
     group="in_domain",
-    source="mandarjoshi/trivia_qa (Joshi et al. 2017); bundled copies via launchnlp/LitCab @ 260366b1 and "
-           "Hanpx20/SafeSwitch @ 96a2c86c",
-    license="Apache-2.0",
+    source="mandarjoshi/trivia_qa (Joshi et al. 2017); bundled: DPR's open-domain splits via "
+           "castorini/anserini-tools @ 5b819c1a (eval = unfiltered validation, train = DPR dev, a held-out "
+           "part of unfiltered train)",
+    license="Apache-2.0 (TriviaQA); DPR's split packaging CC BY-NC 4.0: research use",
     load_bundled=load_bundled,
     load_hub=load_hub,
     hub_id="mandarjoshi/trivia_qa",
     folder=HERE,
-    notes="bundled train pool: one answer per question, often an obscure alias -> labels mostly false "
-          "negatives; train on sciq or --source hub",
+    notes="train = DPR dev minus the 8 questions equal to an eval question after normalisation",
 )
