@@ -56,7 +56,7 @@ class Sample:
 
     ``confidence`` is a float in [0, 1] or ``None`` when it could not be parsed (then ``parse_ok`` is
     false). ``extras`` holds method-specific fields (``confidence_dist``, costs, ...) and is flattened into
-    the JSON line.
+    the JSON line; every sample written by calbench has ``gold`` (:func:`gold_answers`).
     """
 
     id: str
@@ -79,6 +79,13 @@ class Sample:
                 raise ValueError(f"extra field {k!r} would overwrite a core sample field")
             d[k] = v
         return d
+
+
+def gold_answers(example: Example) -> list[str]:
+    """The ``gold`` field of a sample: what the judge accepts, so that a reader can audit it -- the aliases of
+    an open question, ``[letter]`` for multiple choice, ``[number]`` for math. Samples written before the
+    field existed lack it; every reader treats it as optional."""
+    return list(example.answers)
 
 
 def json_safe(obj: Any) -> Any:

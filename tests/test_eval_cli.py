@@ -13,6 +13,7 @@ import pytest
 
 from calbench.cli import main
 from calbench.records import read_samples
+from calbench.tasks import get_task
 
 SCRIPT = {
     "replies": [
@@ -46,6 +47,8 @@ def test_eval_scripted_records_and_manifest(tmp_path, script, capsys):
         assert s["confidence"] == pytest.approx(0.8) and s["parse_ok"] is True
         assert s["correct"] == int(s["answer"] == "Sinclair Lewis")
         assert s["prompt"]["assistant_prefix"] == "Confidence: "
+    by_id = {e.id: e for e in get_task("triviaqa").load("eval")}
+    assert all(s["gold"] == by_id[s["id"]].answers and len(s["gold"]) >= 1 for s in samples)  # auditable judge
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "complete" and run["n"] == 30
     for key in ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc"):

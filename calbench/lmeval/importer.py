@@ -22,7 +22,7 @@ from typing import Any
 from calbench.elicit import templates
 from calbench.lmeval import hooks
 from calbench.lmeval.pack import PREFIX, calbench_task_name
-from calbench.records import DataError, Example, Sample, iter_jsonl
+from calbench.records import DataError, Example, Sample, gold_answers, iter_jsonl
 
 _SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d.\-]+)\.jsonl$")
 #: |lm-eval's value - calbench's| above this counts as a disagreement (both compute in float64).
@@ -125,15 +125,16 @@ def read_log(log: SampleLog, model: str) -> tuple[list[dict[str, Any]], list[Exa
             prompt = row["arguments"]["gen_args_0"]["arg_0"]
         except (KeyError, TypeError):
             prompt = None
+        example = hooks.example_from_doc(doc)
         sample = Sample(
             id=str(doc["id"]), task=log.task, model=model, method=hooks.METHOD, prompt=prompt, raw_output=reply,
             answer=scored.answer, confidence=scored.confidence, parse_ok=scored.parse_ok, correct=scored.correct,
             judge=scored.judge,
-            extras={"parse_reason": scored.parse_reason, "parse_form": scored.parse_form,
+            extras={"parse_reason": scored.parse_reason, "parse_form": scored.parse_form, "gold": gold_answers(example),
                     "lmeval": {"task": log.lmeval_task, "doc_id": row.get("doc_id"),
                                "doc_hash": row.get("doc_hash"), "prompt_hash": row.get("prompt_hash")}})
         out.append(sample.to_dict())
-        examples.append(hooks.example_from_doc(doc))
+        examples.append(example)
     if not out:
         raise DataError(f"{log.path}: no samples in the file")
     return out, examples

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from calbench.backends.base import Backend, Generation
 from calbench.elicit import Prompt, answer_prompt
-from calbench.records import Example, Sample
+from calbench.records import Example, Sample, gold_answers
 
 METHODS: dict[str, type] = {}
 
@@ -55,7 +55,8 @@ class MethodContext:
         correct = int(bool(self.judge(answer, example)))
         return Sample(id=example.id, task=self.task_name, model=self.model_name, method=method, prompt=prompt,
                       raw_output=raw_output, answer=answer, confidence=confidence, parse_ok=parse_ok,
-                      correct=correct, judge=self.judge_name, extras={"domain": example.domain, **extras})
+                      correct=correct, judge=self.judge_name,
+                      extras={"domain": example.domain, "gold": gold_answers(example), **extras})
 
     def failed(self, example: Example, method: str, prompt: Any, error: str | None) -> Sample:
         """The sample of a question whose request failed: no answer, no confidence, the error recorded."""
