@@ -20,6 +20,7 @@ from typing import Any, Iterable
 from tqdm.auto import tqdm
 
 from calbench import __version__
+from calbench.cli import UserError
 from calbench.elicit import templates
 from calbench.methods import MethodContext, get_method
 from calbench.records import Example, JsonlAppender, read_samples
@@ -28,6 +29,10 @@ from calbench.tasks import TaskSpec
 
 class RunConflictError(ValueError):
     """The output folder holds a run with different settings."""
+
+
+class GivenAnswersError(UserError):
+    """``--answers`` cannot serve this run: a method that generates its own answer, or ids without an answer."""
 
 
 @dataclass
@@ -47,6 +52,31 @@ class EvalSettings:
     max_new_tokens: int | None = None
     plots: bool = True
     method_settings: dict[str, Any] = field(default_factory=dict)
+    #: id -> given answer (``eval --answers FILE``): used instead of generating the stage-1 answers
+    answers: dict[str, str] | None = None
+    #: where they came from, for run.json and the run identity: {"path": ..., "sha256": ...}
+    answers_file: dict[str, Any] | None = None
+
+
+def check_given_answers(method_names: list[str], answers: dict[str, str], ids: Iterable[str]) -> int:
+    """Refuse, before anything runs, a method that cannot use given answers or questions without an answer;
+    return how many answers are for questions outside this run (they are ignored)."""
+    from calbench.methods import METHODS
+
+    refused = [m for m in method_names if not getattr(METHODS.get(m), "accepts_fixed_answer", False)]
+    if refused:
+        raise GivenAnswersError(
+            f"method(s) {', '.join(refused)} cannot use given answers (--answers): they generate their own "
+            "answer ('verbalized' writes answer and confidence in one reply). Use two-stage, expected, ptrue, "
+            "seq-likelihood-mean/prod or self-consistency, or drop --answers")
+    ids = list(ids)
+    missing = [i for i in ids if i not in answers]
+    if missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise GivenAnswersError(f"the answers file has no answer for {len(missing)} of the {len(ids)} questions "
+                                f"of this run (e.g. {shown}); give an answer for every id, or pick the questions "
+                                "it covers (--split, --limit, --seed)")
+    return len(set(answers) - set(ids))
 
 
 def data_sha256(examples: list[Example]) -> str:
@@ -82,6 +112,7 @@ def _identity(manifest: dict) -> dict:
         "scale": manifest["elicitation"]["scale"], "prompt_version": manifest["elicitation"]["templates"]["version"],
         "judge": manifest["judge"], "seed": manifest["seed"],
         "method_settings": manifest["elicitation"].get("method_settings") or {},
+        "answers_sha256": (manifest.get("given_answers") or {}).get("sha256"),
     }
 
 
@@ -143,8 +174,14 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
     methods = [get_method(m) for m in settings.methods]
     from calbench.methods.capabilities import require
 
+    n_extra = None
+    if settings.answers is not None:
+        n_extra = check_given_answers(settings.methods, settings.answers, (e.id for e in examples))
     for m in methods:  # refuse up front, before any sample is written, a method the backend cannot serve
-        require(backend, getattr(m, "needs", ()), m.name)
+        needs = set(getattr(m, "needs", ()))
+        if settings.answers is not None:
+            needs |= set(getattr(m, "needs_with_fixed_answer", ()))
+        require(backend, needs, m.name)
     judge = judge_for(task.kind, **settings.judge)
     bmeta = backend.manifest()
     model_name = model_name or bmeta.get("id") or "model"
@@ -169,6 +206,12 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
         "versions": versions(),
         "command": " ".join(sys.argv),
     }
+    if settings.answers is not None:  # the stage-1 answers were given, not generated
+        given = {"path": None, "sha256": None, **(settings.answers_file or {})}
+        if not given["sha256"]:  # answers passed in from Python: identify the run by the table's content
+            given["sha256"] = hashlib.sha256(json.dumps(settings.answers, sort_keys=True).encode()).hexdigest()
+        manifest["given_answers"] = {**given, "n_in_file": len(settings.answers), "n_used": len(examples),
+                                     "n_ignored": n_extra}
     old_timings = _check_resumable(run_path, manifest).get("timings", {})
     done = _finished_pairs(samples_path)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -177,7 +220,9 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
 
     ctx = MethodContext(backend=backend, model_name=model_name, task_name=task.name, kind=task.kind,
                         judge=judge, judge_name=judge.name, scale=settings.scale, seed=settings.seed,
-                        settings={"max_new_tokens": settings.max_new_tokens, **settings.method_settings})
+                        settings={"max_new_tokens": settings.max_new_tokens, **settings.method_settings},
+                        fixed_answers=None if settings.answers is None
+                        else {e.id: settings.answers[e.id] for e in examples})
     todo = [e for e in examples if any((e.id, m.name) not in done for m in methods)]
     t0 = time.perf_counter()
     bar = tqdm(total=len(examples), initial=len(examples) - len(todo), unit="q", desc=f"{task.name}",

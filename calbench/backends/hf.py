@@ -154,6 +154,35 @@ class HFBackend:
                 rows[i] = lp[row]
         return torch.stack(rows)
 
+    def continuation_logprobs(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> list[list[float]]:
+        """log p(c_i | prompt, c_<i) for the tokens c of each given continuation, in one forward pass over
+        prompt + continuation (teacher forcing). The continuation is tokenized on its own and appended to the
+        prompt's tokens, so a leading space stays with its first word as in a generated reply."""
+        import torch
+
+        pairs = [(self.tokenizer.encode(self.render(p), add_special_tokens=False),
+                  self.tokenizer.encode(c, add_special_tokens=False)) for p, c in zip(prompts, continuations)]
+        out: list[list[float]] = [[] for _ in pairs]
+        order = sorted((i for i, (_, c) in enumerate(pairs) if c), key=lambda i: sum(map(len, pairs[i])))
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            seqs = [pairs[i][0] + pairs[i][1] for i in idx]
+            width = max(map(len, seqs))
+            ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=self.device)
+            mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=self.device)
+            positions = (mask.cumsum(-1) - 1).clamp_min(0)  # left padding: positions count from the first token
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits.float()
+            lp = logits.log_softmax(-1)
+            for row, i in enumerate(idx):
+                n = len(pairs[i][1])
+                # the token at position t is predicted by the logits at t - 1
+                target = ids[row, width - n:]
+                got = lp[row, width - n - 1:width - 1].gather(-1, target.unsqueeze(-1)).squeeze(-1)
+                out[i] = got.cpu().tolist()
+        return out
+
     def digit_token_ids(self) -> list[int]:
         ids = []
         for d in range(10):

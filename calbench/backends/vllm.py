@@ -118,6 +118,21 @@ class VLLMBackend:
                 rows[i, token_id] = lp
         return rows
 
+    def continuation_logprobs(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> list[list[float]]:
+        """log p(c_i | prompt, c_<i) of each given continuation's tokens (vLLM's prompt log-probabilities of
+        prompt + continuation, one pass); tokenized as :meth:`HFBackend.continuation_logprobs` does."""
+        pairs = [(self.tokenizer.encode(self.render(p), add_special_tokens=False),
+                  self.tokenizer.encode(c, add_special_tokens=False)) for p, c in zip(prompts, continuations)]
+        todo = [i for i, (_, c) in enumerate(pairs) if c]
+        params = self._vllm.SamplingParams(n=1, max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        outs = self.llm.generate([{"prompt_token_ids": pairs[i][0] + pairs[i][1]} for i in todo], params,
+                                 use_tqdm=False, lora_request=self._lora) if todo else []
+        result: list[list[float]] = [[] for _ in pairs]
+        for i, o in zip(todo, outs):
+            p, c = pairs[i]
+            result[i] = [float(o.prompt_logprobs[len(p) + k][t].logprob) for k, t in enumerate(c)]
+        return result
+
     # P(level) over the 0..10 confidence levels: the same readout as the hf backend ("10" is two tokens).
     digit_token_ids = HFBackend.digit_token_ids
     confidence_distribution = HFBackend.confidence_distribution

@@ -65,6 +65,9 @@ def register(sub) -> None:
                    help="confidence method(s), comma separated (default: %(default)s; see --list-methods)")
     g.add_argument("--scale", default="0-10", choices=["0-10", "0-100", "0-1"], help="verbalized scale")
     g.add_argument("--max-new-tokens", type=int, help="answer generation budget (default by task kind)")
+    g.add_argument("--answers", metavar="FILE",
+                   help="use these answers instead of generating them: JSONL or CSV with 'id' and 'answer', or a "
+                        "previous run's samples.jsonl[.gz]; every question needs one (not with 'verbalized')")
     g.add_argument("--sc-k", type=int, help="self-consistency: number of sampled answers (default 5)")
     g.add_argument("--sc-temperature", type=float, help="self-consistency: sampling temperature (default 1.0)")
     g.add_argument("--judge-containment", action="store_true",
@@ -135,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
                         f"(task {task.name!r} has: {', '.join(task.splits)})")
     if not examples:
         raise UserError(f"task {task.name!r} split {split!r} has no examples")
+    answers, answers_file = given_answers(args, methods, task, examples)
     settings = EvalSettings(methods=methods, split=split, source=args.source, limit=args.limit, seed=args.seed,
                             scale=args.scale, policy=args.policy, bins=args.bins, n_resamples=args.resamples,
                             judge={"containment": args.judge_containment, "f1_threshold": args.judge_f1}
@@ -143,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
                             chunk_size=args.chunk_size,
                             method_settings={k: v for k, v in (("sc_k", args.sc_k),
                                                                ("sc_temperature", args.sc_temperature))
-                                             if v is not None})
+                                             if v is not None},
+                            answers=answers, answers_file=answers_file)
     backend = make_backend(args.backend, args.model, **backend_options(args))
     model_name = args.model if args.backend != "scripted" else f"scripted:{args.script}"
     try:
@@ -167,6 +172,25 @@ def run(args: argparse.Namespace) -> int:
     print_summary(manifests, file=sys.stdout)
     print(f"\nwrote {args.out}/samples.jsonl and {args.out}/run.json")
     return 0
+
+
+def given_answers(args: argparse.Namespace, methods: list[str], task, examples) -> tuple[dict | None, dict | None]:
+    """The ``--answers`` table and its record for run.json, checked against every question this command will
+    evaluate (the calibration split's too) before a model is loaded; ``(None, None)`` without ``--answers``."""
+    if not args.answers:
+        return None, None
+    from calbench.answers import file_sha256, load_answers
+    from calbench.runner import check_given_answers
+    from calbench.tasks import select
+
+    answers = load_answers(args.answers)
+    ids = [e.id for e in examples]
+    if args.calibrate:
+        ids += [e.id for e in select(task.load(args.calibration_split, source=args.source), args.limit, args.seed)]
+    n_extra = check_given_answers(methods, answers, ids)
+    print(f"answers: {len(set(ids))} given answers from {args.answers} used; "
+          f"{n_extra} for other questions ignored", file=sys.stderr)
+    return answers, {"path": str(args.answers), "sha256": file_sha256(args.answers)}
 
 
 def _fmt(m: dict | None) -> str:

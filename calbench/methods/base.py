@@ -42,6 +42,8 @@ class MethodContext:
     seed: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
     answers: dict[str, tuple[Prompt, Generation]] = field(default_factory=dict)
+    #: id -> given answer (``calbench eval --answers``): used instead of generating the stage-1 answer
+    fixed_answers: dict[str, str] | None = None
 
     def answer_tokens(self) -> int:
         return int(self.settings.get("max_new_tokens") or ANSWER_TOKENS[self.kind])
@@ -53,6 +55,8 @@ class MethodContext:
     def sample(self, example: Example, method: str, *, prompt: Any, raw_output: str, answer: str | None,
                confidence: float | None, parse_ok: bool, **extras: Any) -> Sample:
         correct = int(bool(self.judge(answer, example)))
+        if self.fixed_answers is not None:
+            extras = {"answer_given": True, **extras}
         return Sample(id=example.id, task=self.task_name, model=self.model_name, method=method, prompt=prompt,
                       raw_output=raw_output, answer=answer, confidence=confidence, parse_ok=parse_ok,
                       correct=correct, judge=self.judge_name,
@@ -64,16 +68,44 @@ class MethodContext:
                            parse_ok=False, parse_reason="request failed", request_error=error)
 
 
+def fixed_reply(example: Example, answer: str, kind: str | None = None) -> tuple[Prompt, Generation]:
+    """A given answer as the stage-1 turn: the answer prompt and a :class:`Generation` whose text continues
+    the prompt's pre-filled prefix as a generated answer would (``"Answer:"`` + ``" Octopussy"``: the answer
+    without surrounding white space, after one space; math has no prefix). The full reply is
+    ``prompt.assistant_prefix + gen.text``.
+
+    The one place a fixed answer is rendered, shared by ``eval --answers`` and the trainers. Nothing was
+    generated: ``n_tokens`` is 0, ``token_logprobs`` None (sequence likelihood scores the text in one
+    forward pass), and ``extra["fixed_answer"]`` holds the answer verbatim.
+    """
+    prompt = answer_prompt(example, kind)
+    text = answer.strip()
+    if prompt.assistant_prefix and text:  # "Answer:" then one space, as the models write it
+        text = " " + text
+    return prompt, Generation(text=text, n_tokens=0, token_logprobs=None, extra={"fixed_answer": answer})
+
+
 def answers_for(ctx: MethodContext, examples: list[Example]) -> list[tuple[Prompt, Generation]]:
-    """The greedy stage-1 answer of each example, generated once per run and shared by all methods."""
+    """The stage-1 answer of each example, shared by all methods of a run: the given answer
+    (:func:`fixed_reply`) when the run has ``ctx.fixed_answers``, else greedy, generated once."""
     todo = [e for e in examples if e.id not in ctx.answers]
-    if todo:
+    if todo and ctx.fixed_answers is not None:
+        for e in todo:
+            ctx.answers[e.id] = fixed_reply(e, ctx.fixed_answers[e.id], ctx.kind)
+    elif todo:
         prompts = [answer_prompt(e, ctx.kind) for e in todo]
         gens = ctx.backend.generate(prompts, max_new_tokens=ctx.answer_tokens(), stop=ctx.answer_stop(),
                                     seed=ctx.seed)
         for e, p, g in zip(todo, prompts, gens):
             ctx.answers[e.id] = (p, g)
     return [ctx.answers[e.id] for e in examples]
+
+
+def stage1_answer(ctx: MethodContext, generation: Generation) -> str:
+    """The answer to judge of a stage-1 turn: a given answer verbatim, else :func:`extract_answer`."""
+    if "fixed_answer" in generation.extra:
+        return generation.extra["fixed_answer"]
+    return extract_answer(ctx, generation.text)
 
 
 def extract_answer(ctx: MethodContext, reply: str) -> str:

@@ -17,6 +17,7 @@ CAPABILITIES = {
     "confidence_distribution": "confidence_distribution",  # P(level) for the 0..10 confidence levels
     "token_logprobs": "next_token_logprobs",           # Generation.token_logprobs filled by generate()
     "tokenizer": "tokenizer",                          # to find the token ids of words such as "True"
+    "continuation_logprobs": "continuation_logprobs",  # log-probabilities of a given text's tokens (one pass)
 }
 
 
@@ -48,7 +49,9 @@ def answer_cost(generation: Any, *, extra_passes: int = 0) -> dict[str, int]:
 
     ``forward_passes`` counts model calls per question (a generation counts once, each scoring pass once);
     ``generated_tokens`` the tokens generated. The stage-1 answer is included even though several methods
-    of one run share it (``shared_answer``), so that each method's cost stands alone.
+    of one run share it (``shared_answer``), so that each method's cost stands alone. A given answer
+    (``eval --answers``) was not generated: it costs nothing here (``shared_answer`` 0).
     """
-    return {"forward_passes": 1 + extra_passes, "generated_tokens": int(generation.n_tokens),
-            "shared_answer": 1}
+    generated = "fixed_answer" not in generation.extra
+    return {"forward_passes": int(generated) + extra_passes, "generated_tokens": int(generation.n_tokens),
+            "shared_answer": int(generated)}

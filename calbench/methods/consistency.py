@@ -6,6 +6,7 @@ Two answers agree when they name the same option letter (multiple choice) or the
 for open questions when the run's judge would accept the sample with the greedy answer as the only alias
 (normalised equality; also whole-word containment or token F1 when the run's judge enables them).
 Settings (``ctx.settings``): ``sc_k`` (default 5) and ``sc_temperature`` (default 1.0). The samples are drawn in one batched call, seeded by the run's seed.
+With given answers (``eval --answers``) the reference is the given answer instead of the greedy one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from calbench.judge import ChoiceJudge, last_number, normalize_answer
-from calbench.methods.base import MethodContext, answers_for, extract_answer, register
+from calbench.methods.base import MethodContext, answers_for, extract_answer, register, stage1_answer
 from calbench.records import Example, Sample
 
 DEFAULT_K = 5
@@ -50,6 +51,7 @@ class SelfConsistency:
 
     name = "self-consistency"
     needs: set[str] = set()
+    accepts_fixed_answer = True  # then: agreement of the samples with the given answer
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         k = int(ctx.settings.get("sc_k") or DEFAULT_K)
@@ -69,12 +71,13 @@ class SelfConsistency:
                 err = g1.error or next((g.error for g in gs or [] if g.error), None)
                 out.append(ctx.failed(e, self.name, p1.to_dict(), err))
                 continue
-            greedy = extract_answer(ctx, g1.text)
+            greedy = stage1_answer(ctx, g1)
+            generated = "fixed_answer" not in g1.extra
             samples = [extract_answer(ctx, g.text) for g in gs]
             out.append(ctx.sample(
                 e, self.name, prompt=p1.to_dict(), raw_output=g1.text, answer=greedy,
                 confidence=agreement(ctx.kind, greedy, samples, e, ctx.judge), parse_ok=True, sampled_answers=samples,
                 sc_k=k, sc_temperature=temperature,
-                cost={"forward_passes": 1 + k, "generated_tokens": g1.n_tokens + sum(g.n_tokens for g in gs),
-                      "shared_answer": 1}))
+                cost={"forward_passes": int(generated) + k,
+                      "generated_tokens": g1.n_tokens + sum(g.n_tokens for g in gs), "shared_answer": int(generated)}))
         return out

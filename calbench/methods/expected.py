@@ -13,7 +13,7 @@ confidence to its mode; the expectation keeps the model's uncertainty over the l
 from __future__ import annotations
 
 from calbench.elicit import confidence_prompt
-from calbench.methods.base import MethodContext, answers_for, extract_answer, register
+from calbench.methods.base import MethodContext, answers_for, register, stage1_answer
 from calbench.methods.capabilities import answer_cost, require
 from calbench.records import Example, Sample
 
@@ -33,6 +33,7 @@ class ExpectedConfidence:
 
     name = "expected"
     needs = {"confidence_distribution"}
+    accepts_fixed_answer = True
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         require(ctx.backend, self.needs, self.name)
@@ -52,7 +53,7 @@ class ExpectedConfidence:
             ok = d["digit_mass"] > 0
             conf = expected_confidence(d["probs"]) if ok else None
             out.append(ctx.sample(
-                e, self.name, prompt=prompts[i].to_dict(), raw_output="", answer=extract_answer(ctx, g1.text),
+                e, self.name, prompt=prompts[i].to_dict(), raw_output="", answer=stage1_answer(ctx, g1),
                 confidence=conf, parse_ok=ok, parse_reason=None if ok else "no probability on any level",
                 answer_output=g1.text, confidence_dist=list(d["probs"]),
                 digit_mass=d["digit_mass"],

@@ -6,13 +6,15 @@ For answer tokens t_1..t_n with log-probabilities l_i = log p(t_i | prompt, t_<i
 * ``seq-likelihood-prod``: exp(sum_i l_i)        -- the probability of the whole answer.
 
 No extra model call: the log-probabilities come with the shared stage-1 answer (``Generation.token_logprobs``).
+With a given answer (``eval --answers``) they come from one forward pass over the answer prompt followed by
+the answer's text, as the stage-1 reply would continue (``backend.continuation_logprobs``).
 """
 
 from __future__ import annotations
 
 import math
 
-from calbench.methods.base import MethodContext, answers_for, extract_answer, register
+from calbench.methods.base import MethodContext, answers_for, register, stage1_answer
 from calbench.methods.capabilities import BackendCapabilityError, answer_cost, require
 from calbench.records import Example, Sample
 
@@ -25,13 +27,29 @@ def sequence_likelihood(logprobs: list[float], reduce: str) -> float:
     return math.exp(total / len(logprobs) if reduce == "mean" else total)
 
 
+def score_given_answers(ctx: MethodContext, gens: list, prompts: list, method: str) -> None:
+    """Fill ``token_logprobs`` of the given (not generated) answers that lack them, in one batched call.
+
+    The generations are the run's shared stage-1 cache, so the mean and product methods score once."""
+    todo = [i for i, g in enumerate(gens) if "fixed_answer" in g.extra and g.token_logprobs is None]
+    if not todo:
+        return
+    require(ctx.backend, {"continuation_logprobs"}, method)
+    rows = ctx.backend.continuation_logprobs([prompts[i] for i in todo], [gens[i].text for i in todo])
+    for i, lps in zip(todo, rows):
+        gens[i].token_logprobs = list(lps)
+
+
 class _SequenceLikelihood:
     reduce = "mean"
     needs = {"token_logprobs"}
+    accepts_fixed_answer = True
+    needs_with_fixed_answer = {"continuation_logprobs"}
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         require(ctx.backend, self.needs, self.name)
         firsts = answers_for(ctx, examples)
+        score_given_answers(ctx, [g for _, g in firsts], [p for p, _ in firsts], self.name)
         out = []
         for e, (p1, g1) in zip(examples, firsts):
             if g1.error:
@@ -44,9 +62,10 @@ class _SequenceLikelihood:
             ok = len(lps) > 0
             conf = min(1.0, sequence_likelihood(lps, self.reduce)) if ok else None
             out.append(ctx.sample(
-                e, self.name, prompt=p1.to_dict(), raw_output=g1.text, answer=extract_answer(ctx, g1.text),
+                e, self.name, prompt=p1.to_dict(), raw_output=g1.text, answer=stage1_answer(ctx, g1),
                 confidence=conf, parse_ok=ok, parse_reason=None if ok else "empty answer",
-                n_answer_tokens=len(lps), sum_logprob=math.fsum(lps), cost=answer_cost(g1)))
+                n_answer_tokens=len(lps), sum_logprob=math.fsum(lps),
+                cost=answer_cost(g1, extra_passes=int("fixed_answer" in g1.extra))))
         return out
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from calbench.elicit import Prompt, question_block
-from calbench.methods.base import MethodContext, answers_for, extract_answer, register
+from calbench.methods.base import MethodContext, answers_for, register, stage1_answer
 from calbench.methods.capabilities import answer_cost, require
 from calbench.records import Example, Sample
 
@@ -51,6 +51,7 @@ class PTrue:
 
     name = "ptrue"
     needs = {"next_token_logprobs", "tokenizer"}
+    accepts_fixed_answer = True
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         require(ctx.backend, self.needs, self.name)
@@ -58,7 +59,7 @@ class PTrue:
         t_id = word_token_id(tok, PTRUE_PREFIX, TRUE_WORD)
         f_id = word_token_id(tok, PTRUE_PREFIX, FALSE_WORD)
         firsts = answers_for(ctx, examples)
-        answers = [extract_answer(ctx, g.text) for _, g in firsts]
+        answers = [stage1_answer(ctx, g) for _, g in firsts]
         prompts = [ptrue_prompt(e, a) for e, a in zip(examples, answers)]
         live = [i for i, (_, g) in enumerate(firsts) if not g.error]
         rows = dict(zip(live, ctx.backend.next_token_logprobs([prompts[i] for i in live]))) if live else {}

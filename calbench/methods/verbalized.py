@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from calbench.elicit import confidence_prompt, one_stage_prompt
-from calbench.methods.base import CONFIDENCE_TOKENS, MethodContext, answers_for, extract_answer, register
+from calbench.methods.base import CONFIDENCE_TOKENS, MethodContext, answers_for, register, stage1_answer
 from calbench.parse import parse_confidence, parse_one_stage
 from calbench.records import Example, Sample
 
@@ -14,6 +14,8 @@ class OneStage:
 
     name = "verbalized"
     needs: set[str] = set()
+    #: answer and confidence come in one generated reply: a given answer cannot be used (eval --answers)
+    accepts_fixed_answer = False
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         prompts = [one_stage_prompt(e, ctx.scale, ctx.kind) for e in examples]
@@ -41,6 +43,7 @@ class TwoStage:
 
     name = "two-stage"
     needs: set[str] = set()
+    accepts_fixed_answer = True
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         firsts = answers_for(ctx, examples)
@@ -59,9 +62,10 @@ class TwoStage:
             conf = parse_confidence(g2.text, ctx.scale)
             out.append(ctx.sample(
                 e, self.name, prompt=prompts[i].to_dict(), raw_output=g2.text,
-                answer=extract_answer(ctx, g1.text), confidence=conf.value, parse_ok=conf.ok,
+                answer=stage1_answer(ctx, g1), confidence=conf.value, parse_ok=conf.ok,
                 parse_reason=conf.reason, parse_form=conf.form, answer_output=g1.text,
                 answer_mean_logprob=(sum(g1.token_logprobs) / len(g1.token_logprobs)
                                      if g1.token_logprobs else None),
-                cost={"forward_passes": 2, "generated_tokens": g1.n_tokens + g2.n_tokens}))
+                cost={"forward_passes": 1 + int("fixed_answer" not in g1.extra),
+                      "generated_tokens": g1.n_tokens + g2.n_tokens}))
         return out
