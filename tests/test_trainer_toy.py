@@ -51,3 +51,24 @@ def test_the_grpo_config_uses_the_validated_settings(tmp_path):
     assert args.gradient_checkpointing is True  # TRL's default unless the config turns it off
     assert build_grpo_args(RDConfig(gradient_checkpointing=False), tmp_path, on_cuda=False,
                            bf16=False).gradient_checkpointing is False
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_batch_scaling_is_biased_at_a_low_base_rate_with_few_groups(seed):
+    """One question type at accuracy 0.155 (the log score's optimal level is 0.2), 4 groups per step: half the
+    steps are all-wrong, their tiny batch std blows them up, and "batch" drifts towards 0; the default ("none")
+    keeps the reward's magnitudes and settles at the optimum."""
+    default = RDConfig().scale_rewards
+    assert default == "none"
+    kw = dict(num_generations=8, groups_per_type=4, steps=3000, lr=0.5, seed=seed)
+    batch = simulate_tabular([0.155], "batch", **kw).expected_confidence[0]
+    none = simulate_tabular([0.155], default, **kw).expected_confidence[0]
+    assert batch < 0.09, batch
+    assert abs(none - 0.2) <= 0.04, none
+
+
+def test_batch_scaling_with_few_prompts_per_step_warns():
+    assert any("scale_rewards 'batch'" in w for w in
+               RDConfig(estimator="grpo", scale_rewards="batch", prompts_per_step=4).warnings())
+    assert not RDConfig(estimator="grpo", scale_rewards="batch", prompts_per_step=64).warnings()
+    assert not RDConfig(estimator="grpo").warnings()

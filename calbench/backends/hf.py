@@ -28,6 +28,72 @@ def kept_tokens(tokenizer: Any, ids: list[int], n: int, text: str) -> int:
     return k
 
 
+def digit_token_ids(tokenizer: Any) -> list[int]:
+    """Token ids of the digits "0".."9" (each must be a single token)."""
+    ids = []
+    for d in range(10):
+        enc = tokenizer.encode(str(d), add_special_tokens=False)
+        if len(enc) != 1:
+            raise ValueError(f"digit {d} is not a single token for this tokenizer ({enc})")
+        ids.append(enc[0])
+    return ids
+
+
+def left_padded(id_lists: Sequence[Sequence[int]], pad_id: int, device: Any = "cpu"):
+    """``(input_ids, attention_mask)`` tensors of token-id lists padded on the left to one length."""
+    import torch
+
+    width = max(len(x) for x in id_lists)
+    input_ids = torch.full((len(id_lists), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(id_lists), width), dtype=torch.long)
+    for row, ids in enumerate(id_lists):
+        if ids:
+            input_ids[row, width - len(ids):] = torch.as_tensor(list(ids), dtype=torch.long)
+            attention[row, width - len(ids):] = 1
+    return input_ids.to(device), attention.to(device)
+
+
+#: number of confidence outcomes read from the logits: the levels 0..10, then "other" (not a digit)
+N_OUTCOMES = 12
+
+
+def level_log_probs(first_logprobs: Any, after_one_logprobs: Any, digit_ids: Sequence[int]) -> Any:
+    """Log-probabilities of the 12 outcomes (levels 0..10, then "other") from the next-token log-probabilities
+    after the prompt (``first_logprobs``, (B, V)) and after ``prompt + "1"`` (``after_one_logprobs``).
+
+    ``P(k) = P("k")`` for k = 0, 2..9; "10" is two tokens, so ``P(10) = P("1") P("0" | "1")`` and
+    ``P(1) = P("1") (1 - P("0" | "1"))``; ``P(other) = 1 - sum_k P(k)`` (a reply that does not start with a
+    digit). Differentiable: the trainer's exact estimator and the evaluation readout share this one formula."""
+    import torch
+
+    ids = torch.as_tensor(list(digit_ids), device=first_logprobs.device)
+    first = first_logprobs.index_select(-1, ids)  # (B, 10): log P(first token = d)
+    zero_after_one = after_one_logprobs.index_select(-1, ids[:1]).squeeze(-1)
+    not_zero_after_one = torch.log1p(-zero_after_one.exp().clamp(max=1 - 1e-7))
+    levels = torch.cat([first[:, :1], (first[:, 1] + not_zero_after_one).unsqueeze(1), first[:, 2:10],
+                        (first[:, 1] + zero_after_one).unsqueeze(1)], dim=1)
+    other = torch.log1p(-levels.exp().sum(1).clamp(max=1 - 1e-7)).unsqueeze(1)
+    return torch.cat([levels, other], dim=1)
+
+
+def level_distributions(outcome_log_probs: Any) -> list[dict[str, Any]]:
+    """Per row of :func:`level_log_probs`: ``probs`` over the 11 levels (normalised) and ``digit_mass``."""
+    probs = outcome_log_probs[:, :N_OUTCOMES - 1].double().exp()
+    mass = probs.sum(1)
+    norm = probs / mass.clamp_min(1e-12).unsqueeze(1)
+    return [{"probs": norm[i].tolist(), "digit_mass": float(mass[i])} for i in range(len(probs))]
+
+
+def next_token_confidence_distribution(backend: Any, prompts: Sequence[Prompt]) -> list[dict[str, Any]]:
+    """:meth:`HFBackend.confidence_distribution` for a backend that only serves next-token log-probabilities
+    (vLLM): two calls, after the prompt and after ``prompt + "1"``, through the same formula."""
+    digits = backend.digit_token_ids()
+    texts = [backend.render(p) for p in prompts]
+    first = backend.next_token_logprobs(texts)
+    after_one = backend.next_token_logprobs([t + "1" for t in texts])
+    return level_distributions(level_log_probs(first, after_one, digits))
+
+
 def _pick_device(device: str | None) -> str:
     import torch
 
@@ -184,33 +250,30 @@ class HFBackend:
         return out
 
     def digit_token_ids(self) -> list[int]:
-        ids = []
-        for d in range(10):
-            enc = self.tokenizer.encode(str(d), add_special_tokens=False)
-            if len(enc) != 1:
-                raise ValueError(f"digit {d} is not a single token for this tokenizer ({enc})")
-            ids.append(enc[0])
-        return ids
+        return digit_token_ids(self.tokenizer)
 
     def confidence_distribution(self, prompts: Sequence[Prompt]) -> list[dict[str, Any]]:
         """The model's distribution over the confidence levels 0..10 after each prompt (which must end with
-        the confidence prefix), from the next-token probabilities. "10" is two tokens ("1", "0"), so
-        P(10) = P("1") P("0" | "1") and P(1) = P("1") (1 - P("0" | "1")). Returned probabilities are
-        normalised over the 11 levels; ``digit_mass`` is the probability mass the levels had before that."""
+        the confidence prefix): one forward pass of ``prompt + "1"`` per prompt, reading only the last two
+        positions (:func:`level_log_probs`). Returned probabilities are normalised over the 11 levels;
+        ``digit_mass`` is the probability mass the levels had before that."""
         import torch
 
         digits = self.digit_token_ids()
         texts = [self.render(p) for p in prompts]
-        first = self.next_token_logprobs(texts).exp()[:, digits]  # (n, 10)
-        after_one = self.next_token_logprobs([t + "1" for t in texts]).exp()[:, digits[0]]  # P("0" | "1")
-        probs = torch.zeros(len(texts), 11)
-        probs[:, 0] = first[:, 0]
-        probs[:, 1] = first[:, 1] * (1 - after_one)
-        probs[:, 2:10] = first[:, 2:10]
-        probs[:, 10] = first[:, 1] * after_one
-        mass = probs.sum(1)
-        norm = probs / mass.clamp_min(1e-12).unsqueeze(1)
-        return [{"probs": norm[i].tolist(), "digit_mass": float(mass[i])} for i in range(len(texts))]
+        ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] + [digits[1]] for t in texts]
+        rows: list[Any] = [None] * len(texts)
+        for idx, _ in self._batches(texts):
+            input_ids, attention = left_padded([ids[i] for i in idx], self.tokenizer.pad_token_id, self.device)
+            with torch.inference_mode():
+                logits = self.model(input_ids=input_ids, attention_mask=attention,
+                                    position_ids=(attention.cumsum(-1) - 1).clamp_min(0),
+                                    logits_to_keep=2).logits.float()
+            lp = logits.log_softmax(-1)
+            out = level_log_probs(lp[:, -2, :], lp[:, -1, :], digits).cpu()
+            for row, i in enumerate(idx):
+                rows[i] = out[row]
+        return level_distributions(torch.stack(rows))
 
     def manifest(self) -> dict:
         import torch

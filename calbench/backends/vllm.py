@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from calbench.backends.base import Generation, cut_at_stop
-from calbench.backends.hf import HFBackend, checked_adapter, kept_tokens
+from calbench.backends.hf import HFBackend, checked_adapter, kept_tokens, next_token_confidence_distribution
 from calbench.cli import UserError
 from calbench.elicit import Prompt
 from calbench.models import resolve_model
@@ -135,7 +135,9 @@ class VLLMBackend:
 
     # P(level) over the 0..10 confidence levels: the same readout as the hf backend ("10" is two tokens).
     digit_token_ids = HFBackend.digit_token_ids
-    confidence_distribution = HFBackend.confidence_distribution
+
+    def confidence_distribution(self, prompts: Sequence[Prompt]) -> list[dict[str, Any]]:
+        return next_token_confidence_distribution(self, prompts)
 
     def manifest(self) -> dict:
         m = self.resolved.manifest()

@@ -48,8 +48,11 @@ class HeldOutCallback(TrainerCallback):
     """Evaluates the held-out set before training, every ``every`` steps, and at the end (rank 0 only)."""
 
     def __init__(self, evaluator: HeldOutEvaluator, every: int, log: JsonlLogCallback, *,
-                 best_metric: str | None = None, best_dir: Path | None = None, resume: bool = False):
+                 best_metric: str | None = None, best_dir: Path | None = None, resume: bool = False,
+                 curve: Path | None = None, labels_per_step: int = 1):
         self.evaluator = evaluator
+        self.curve = Path(curve) if curve is not None else None
+        self.labels_per_step = labels_per_step
         self.every = every
         self.log = log
         self.trainer: Any = None  # set after the trainer is built (the callback needs its model and tokenizer)
@@ -86,18 +89,37 @@ class HeldOutCallback(TrainerCallback):
         print(f"[heldout step {step}] new best {self.best_metric}={value:.4f}: adapter saved to {self.best_dir}",
               file=sys.stderr, flush=True)
 
+    def record(self, model: Any, tokenizer: Any, step: int, labels_seen: int) -> dict[str, Any] | None:
+        """Evaluate ``model`` on the held-out set, log it with the labels seen, keep the best adapter and
+        redraw the training curve. Used by both estimators."""
+        metrics = self.evaluator.evaluate(model, tokenizer)
+        if not metrics:
+            return None
+        metrics = {"labels_seen": labels_seen, **metrics}
+        self.last = {"step": step, **metrics}
+        self.log.write({"step": step, "kind": "heldout", **metrics})
+        print(format_eval(step, metrics), file=sys.stderr, flush=True)
+        self._maybe_save_best(model, step, metrics)
+        self.plot()
+        return self.last
+
+    def plot(self) -> None:
+        """Redraw ``training_curve.png`` from every held-out evaluation in the log (resumed runs included)."""
+        from calbench.records import iter_jsonl
+        from trainers.rewarding_doubt.exact_loop import plot_training_curve
+
+        if self.curve is None or not self.log.path.exists():
+            return
+        rows = [r for _, r in iter_jsonl(self.log.path, tolerate_truncated_tail=True)]
+        plot_training_curve(rows, self.curve)
+
     def _run(self, state) -> None:
         if not state.is_world_process_zero or state.global_step in self._done_steps or self.trainer is None:
             return
         self._done_steps.add(state.global_step)
         model = self.trainer.accelerator.unwrap_model(self.trainer.model)
-        metrics = self.evaluator.evaluate(model, self.trainer.processing_class)
-        if not metrics:
-            return
-        self.last = {"step": state.global_step, **metrics}
-        self.log.write({"step": state.global_step, "kind": "heldout", **metrics})
-        print(format_eval(state.global_step, metrics), file=sys.stderr, flush=True)
-        self._maybe_save_best(model, state.global_step, metrics)
+        self.record(model, self.trainer.processing_class, state.global_step,
+                    state.global_step * self.labels_per_step)
 
     def on_train_begin(self, args, state, control, **kwargs):
         if self.every:

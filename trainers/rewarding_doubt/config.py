@@ -10,15 +10,26 @@ from calbench.metrics import HIGHER_IS_BETTER
 from calbench.training import TrainerError
 
 MODES = ("confidence_only", "joint")
+#: ``exact``: the expected reward over the 11 confidence levels, computed from one forward pass per prompt
+#: (confidence_only mode only; trainers/rewarding_doubt/exact.py). ``grpo``: TRL's sampled GRPO (both modes).
+#: ``auto``: exact in confidence_only mode, grpo in joint mode.
+ESTIMATORS = ("auto", "exact", "grpo")
 REWARDS = ("log", "brier")
 #: TRL's ``scale_rewards`` values that keep the proper-scoring property (see DESIGN.md, "Trainer plugin"):
 #: "group" divides each group's advantages by that group's reward std, which in confidence-only mode (every
 #: sample of a group shares one answer) reweights questions by 1/std and drives confidences to 0 or 1.
 SCALE_REWARDS_OK = ("batch", "none")
+#: Below this many prompts (groups) per step "batch" scaling is biased at a low base rate: a step whose groups
+#: are all wrong has a tiny batch std and is blown up to unit size. Measured with the tabular model
+#: (trainers/rewarding_doubt/toy.py, one question type at accuracy 0.155, optimum 0.2): 4 groups per step
+#: settle at 0.03 with "batch" vs 0.18 with "none"; 16 groups: 0.10 vs 0.20; 64 groups: 0.19 vs 0.19.
+BATCH_SCALING_MIN_GROUPS = 64
 #: Loss aggregations whose gradient is the sequence-level policy gradient. "grpo" averages each completion
 #: over its own length, so "10" (two digit tokens) would be weighted differently from "7".
 LOSS_TYPES_OK = ("dapo", "dr_grpo", "bnpo")
 #: Held-out metrics that ``save_best_on`` can select on, with their direction (True: higher is better).
+#: tokens a joint-mode completion needs at least: ", Confidence: 10" is ~6 tokens plus a short answer
+JOINT_MIN_COMPLETION = 16
 BEST_METRICS = {f"{readout}/{metric}": HIGHER_IS_BETTER.get(metric, False)
                 for readout in ("greedy", "expected") for metric in ("log_score", "brier", "ece", "auroc")}
 
@@ -49,20 +60,31 @@ class RDConfig:
     # ("0.7", "70%", "7/10", "seven") gets the format penalty. Keeps the trained model on the format it is
     # asked for, so the expected readout (first-token levels) stays a reading of what it states.
     strict_format: bool = False
+    # estimator of the policy gradient (ESTIMATORS)
+    estimator: str = "auto"
     # data
     source: str = "bundled"  # bundled task data, or "hub" for the full dataset (network)
-    train_size: int = 4000
+    train_size: int | None = 4000  # None: the whole training pool
     heldout_size: int = 200
+    # held-out questions from this split of the task (e.g. "validation"); None: carved out of the training pool
+    heldout_split: str | None = None
+    # fixed answers instead of generated ones: a file (or list of files) that `calbench eval --answers` reads
+    # (JSONL/CSV with id and answer, or a samples file); must cover the training and held-out questions
+    answers_file: str | list[str] | None = None
     answer_max_new_tokens: int | None = None  # None: calbench eval's budget for the task kind
     answer_batch_size: int = 64
     judge: dict[str, Any] = field(default_factory=dict)
+    # exact estimator (plain PyTorch loop): prompts per step, passes over the training questions
+    batch_size: int = 8
+    epochs: int = 1
+    max_grad_norm: float | None = 1.0
     # GRPO (TRL)
-    scale_rewards: str = "batch"
+    scale_rewards: str = "none"
     loss_type: str = "dapo"
     num_generations: int = 8
     prompts_per_step: int = 16
     gradient_accumulation_steps: int = 1
-    max_steps: int = 250
+    max_steps: int | None = 250  # exact: a cap on epochs x batches (None: no cap)
     learning_rate: float = 1e-4
     lr_scheduler_type: str = "constant_with_warmup"
     warmup_steps: int = 10
@@ -109,11 +131,23 @@ class RDConfig:
             )
         if not 0 < self.clip_eps < 0.5:
             problems.append(f"clip_eps must be in (0, 0.5), got {self.clip_eps}")
+        if self.estimator not in ESTIMATORS:
+            problems.append(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
+        if self.estimator == "exact" and self.mode != "confidence_only":
+            problems.append("estimator 'exact' computes the expectation over the confidence levels of a fixed "
+                            "answer: it needs mode confidence_only (use estimator grpo for joint mode)")
+        if self.estimator_used == "exact" and self.scale != "0-10":
+            problems.append(f"estimator 'exact' reads the 0-10 levels from the logits; got scale {self.scale!r}")
+        if self.mode == "joint" and self.max_completion_length < JOINT_MIN_COMPLETION:
+            problems.append(f"max_completion_length {self.max_completion_length} cannot hold a joint-mode reply "
+                            f"'<answer>, Confidence: <c>'; use at least {JOINT_MIN_COMPLETION} tokens")
+        if self.answers_file is not None and self.mode != "confidence_only":
+            problems.append("answers_file fixes the answers: it needs mode confidence_only")
         if self.num_generations < 2:
             problems.append(f"num_generations must be >= 2 (GRPO compares samples), got {self.num_generations}")
         for name in ("prompts_per_step", "max_steps", "train_size", "max_completion_length", "eval_batch_size",
-                     "answer_batch_size", "gradient_accumulation_steps", "lora_r"):
-            if getattr(self, name) < 1:
+                     "answer_batch_size", "gradient_accumulation_steps", "lora_r", "batch_size", "epochs"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("heldout_size", "eval_every", "save_every", "beta", "warmup_steps"):
             if getattr(self, name) < 0:
@@ -137,6 +171,23 @@ class RDConfig:
             problems.append(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
         if problems:
             raise TrainerError("invalid rewarding-doubt config:\n  - " + "\n  - ".join(problems))
+
+    @property
+    def estimator_used(self) -> str:
+        """The estimator a run uses (``auto`` resolved by mode)."""
+        if self.estimator != "auto":
+            return self.estimator
+        return "exact" if self.mode == "confidence_only" else "grpo"
+
+    def warnings(self) -> list[str]:
+        """Settings that are allowed but likely to mislead."""
+        out = []
+        if self.estimator_used == "grpo" and self.scale_rewards == "batch" and \
+                self.prompts_per_step < BATCH_SCALING_MIN_GROUPS:
+            out.append(f"scale_rewards 'batch' with {self.prompts_per_step} prompts per step (< "
+                       f"{BATCH_SCALING_MIN_GROUPS}) is biased towards 0 at a low base rate (an all-wrong step is "
+                       "blown up to unit size); use scale_rewards: none")
+        return out
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> "RDConfig":

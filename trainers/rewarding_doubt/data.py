@@ -84,6 +84,35 @@ def answer_examples(
             for ex in examples]
 
 
+def fixed_answer_examples(examples: Sequence[Example], files: str | Sequence[str], judge: Any, *,
+                          kind: str) -> tuple[list[AnsweredExample], dict[str, Any]]:
+    """The given answers (``answers_file``: one file or several, read by :func:`calbench.answers.load_answers`,
+    the reader of ``calbench eval --answers``) for ``examples``, rendered as the stage-1 reply exactly as
+    ``calbench eval --answers`` renders them (:func:`calbench.methods.base.fixed_reply`), and judged.
+    Returns the answered examples and what to record (each file's path and sha256)."""
+    from calbench.answers import file_sha256, load_answers
+    from calbench.methods.base import fixed_reply
+    from calbench.training import TrainerError
+
+    paths = [files] if isinstance(files, str) else list(files)
+    answers: dict[str, str] = {}
+    for path in paths:
+        answers.update(load_answers(path))
+    missing = [ex.id for ex in examples if ex.id not in answers]
+    if missing:
+        raise TrainerError(f"answers_file {', '.join(paths)} has no answer for {len(missing)} of the "
+                           f"{len(examples)} questions (e.g. {', '.join(missing[:5])})")
+    out = []
+    for ex in examples:
+        answer = answers[ex.id]
+        prompt, gen = fixed_reply(ex, answer, kind)
+        reply = prompt.assistant_prefix + gen.text
+        out.append(AnsweredExample(ex, reply, answer, int(bool(answer) and bool(judge(answer, ex)))))
+    record = {"files": [{"path": str(p), "sha256": file_sha256(p)} for p in paths],
+              "extra_ids_ignored": len(set(answers) - {ex.id for ex in examples})}
+    return out, record
+
+
 def confidence_rows(answered: Sequence[AnsweredExample], tokenizer: Any, scale: str,
                     kind: str | None = None) -> list[dict[str, Any]]:
     """Dataset rows for confidence-only GRPO: ``prompt`` (rendered stage 2 ending with the confidence prefix),

@@ -34,15 +34,19 @@ def confidence_histogram(confidences: Sequence[float | None], scale_levels: int 
     return hist
 
 
-def _scores(conf: Sequence[float | None], correct: Sequence[int]) -> dict[str, float]:
-    from calbench.metrics import score
+def _scores(conf: Sequence[float | None], correct: Sequence[int], n_resamples: int = 500) -> dict[str, float]:
+    """The key metrics over the parsed confidences, and AUROC's 95 % bootstrap interval
+    (``auroc_ci_low``/``auroc_ci_high``; :func:`calbench.metrics.bootstrap`)."""
+    from calbench.metrics import bootstrap
 
     pairs = [(c, y) for c, y in zip(conf, correct) if c is not None]
     if not pairs:
-        return {k: math.nan for k in KEY_METRICS}
+        return {k: math.nan for k in KEY_METRICS + ("auroc_ci_low", "auroc_ci_high")}
     c, y = zip(*pairs)
-    s = score(np.array(c, dtype=float), np.array(y, dtype=float))
-    return {k: float(s[k]) for k in KEY_METRICS}
+    b = bootstrap(np.array(c, dtype=float), np.array(y, dtype=float), n_resamples=n_resamples)
+    out = {k: float(b[k]["value"]) for k in KEY_METRICS}
+    out["auroc_ci_low"], out["auroc_ci_high"] = float(b["auroc"]["ci_low"]), float(b["auroc"]["ci_high"])
+    return out
 
 
 class HeldOutEvaluator:

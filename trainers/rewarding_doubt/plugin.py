@@ -59,42 +59,60 @@ def _check_out_dir(out: Path, resume: bool) -> None:
                            "another --out")
 
 
+def _load_data(spec: Any, cfg: RDConfig) -> tuple[list, list]:
+    """(held-out, training) examples: the held-out set from ``heldout_split`` or carved out of the pool."""
+    from calbench.tasks import select
+
+    pool = spec.load(spec.train_split, source=cfg.source)
+    if cfg.heldout_split:
+        heldout = select(spec.load(cfg.heldout_split, source=cfg.source), cfg.heldout_size, cfg.seed)
+        held_ids = {e.id for e in heldout}
+        train = [e for e in select(pool, None, cfg.seed) if e.id not in held_ids][:cfg.train_size]
+        return heldout, train
+    need = None if cfg.train_size is None else cfg.train_size + cfg.heldout_size
+    chosen = select(pool, need, cfg.seed)
+    if len(chosen) <= cfg.heldout_size:
+        raise TrainerError(f"task {spec.name!r} split {spec.train_split!r} has {len(pool)} questions, too few for "
+                           f"heldout_size={cfg.heldout_size} plus training questions")
+    return chosen[:cfg.heldout_size], chosen[cfg.heldout_size:]
+
+
+def _pool_accuracy(answered: list, what: str) -> float:
+    acc = sum(a.correct for a in answered) / max(1, len(answered))
+    print(f"[rewarding-doubt] {what}: {len(answered)} fixed answers, accuracy {acc:.3f}", file=sys.stderr)
+    if answered and not 0.02 <= acc <= 0.98:
+        print(f"[rewarding-doubt] WARNING: the {what}'s accuracy is {acc:.3f}: with (almost) one outcome there is "
+              "nothing to discriminate; the log score's optimum is a constant", file=sys.stderr)
+    return acc
+
+
 def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
-    """The whole run: data, GRPO with periodic held-out evaluation, adapter, summary."""
-    import datasets
+    """The whole run: data, training (exact or GRPO) with periodic held-out evaluation, adapter, summary."""
     import torch
     import yaml
-    from peft import LoraConfig
     from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
-    from trl import GRPOTrainer
 
     from calbench.backends.hf import HFBackend
     from calbench.judge import judge_for
-    from calbench.tasks import get_task, select
-    from trainers.rewarding_doubt.callbacks import HeldOutCallback, JsonlLogCallback, TimeLimitCallback
-    from trainers.rewarding_doubt.data import answer_examples, confidence_rows, joint_rows
+    from calbench.tasks import get_task
+    from trainers.rewarding_doubt.callbacks import HeldOutCallback, JsonlLogCallback
+    from trainers.rewarding_doubt.data import answer_examples, fixed_answer_examples
     from trainers.rewarding_doubt.evaluation import HeldOutEvaluator
-    from trainers.rewarding_doubt.rewards import RewardSpec, make_confidence_reward
 
     t_start = time.time()
     out = Path(request.out_dir)
     _check_out_dir(out, request.resume)
     out.mkdir(parents=True, exist_ok=True)
     set_seed(cfg.seed)
+    for w in cfg.warnings():
+        print(f"[rewarding-doubt] WARNING: {w}", file=sys.stderr)
 
     # -- data: calbench's task, split and judge ---------------------------------------------------------------
     spec = get_task(request.task)
     if not spec.train_split:
         raise TrainerError(f"task {spec.name!r} has no training split; train on a task that has one "
                            "(e.g. triviaqa, sciq)")
-    pool = spec.load(spec.train_split, source=cfg.source)
-    need = cfg.train_size + cfg.heldout_size
-    chosen = select(pool, need, cfg.seed)
-    if len(chosen) <= cfg.heldout_size:
-        raise TrainerError(f"task {spec.name!r} split {spec.train_split!r} has {len(pool)} questions, too few for "
-                           f"heldout_size={cfg.heldout_size} plus training questions")
-    heldout, train_examples = chosen[:cfg.heldout_size], chosen[cfg.heldout_size:]
+    heldout, train_examples = _load_data(spec, cfg)
     judge = judge_for(spec.kind, **{**(spec.judge_settings or {}), **cfg.judge})
 
     # -- model: the same loader as `calbench eval`; its model object is the policy --------------------------------
@@ -104,74 +122,55 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     device = f"cuda:{local_rank}" if local_rank is not None and torch.cuda.is_available() else None
     backend = HFBackend(request.model, device=device, dtype=None if cfg.dtype == "auto" else cfg.dtype,
                         batch_size=cfg.answer_batch_size)
-    model, tokenizer = backend.model, backend.tokenizer
+    tokenizer = backend.tokenizer
     on_cuda = backend.device.startswith("cuda")
+    estimator = cfg.estimator_used
     print(f"[rewarding-doubt] model {backend.resolved.name} on {backend.device} ({backend.dtype}); task "
-          f"{spec.name}/{spec.train_split}: {len(train_examples)} training + {len(heldout)} held-out questions",
-          file=sys.stderr)
+          f"{spec.name}/{spec.train_split}: {len(train_examples)} training + {len(heldout)} held-out questions"
+          f"{f' (from {cfg.heldout_split})' if cfg.heldout_split else ''}; estimator {estimator}", file=sys.stderr)
 
     t_data = time.time()
     to_answer = list(heldout) + (list(train_examples) if cfg.mode == "confidence_only" else [])
-    answered = answer_examples(to_answer, backend, judge, kind=spec.kind, max_new_tokens=cfg.answer_max_new_tokens,
-                               cache=out / ("answers.jsonl" if rank == 0 else f"answers.rank{rank}.jsonl"),
-                               seed=cfg.seed, progress=rank == 0)
-    answered_heldout = answered[:len(heldout)]
-    reward_spec = RewardSpec.from_config(cfg)
-    if cfg.mode == "confidence_only":
-        answered_train = answered[len(heldout):]
-        rows = confidence_rows(answered_train, tokenizer, cfg.scale, spec.kind)
-        reward_fn = make_confidence_reward(reward_spec)
-        train_acc = sum(a.correct for a in answered_train) / max(1, len(answered_train))
+    if cfg.answers_file:
+        answered, answers_record = fixed_answer_examples(to_answer, cfg.answers_file, judge, kind=spec.kind)
     else:
-        rows = joint_rows(train_examples, tokenizer, cfg.scale, spec.kind)
-        reward_fn = _joint_reward(reward_spec, judge, cfg.scale)
-        train_acc = float("nan")
+        answered = answer_examples(to_answer, backend, judge, kind=spec.kind,
+                                   max_new_tokens=cfg.answer_max_new_tokens,
+                                   cache=out / ("answers.jsonl" if rank == 0 else f"answers.rank{rank}.jsonl"),
+                                   seed=cfg.seed, progress=rank == 0)
+        answers_record = {"generated": "greedy stage-1 answers of the untrained model", "file": "answers.jsonl"}
+    answered_heldout, answered_train = answered[:len(heldout)], answered[len(heldout):]
+    heldout_acc = _pool_accuracy(answered_heldout, "held-out set")
+    train_acc = _pool_accuracy(answered_train, "training pool") if cfg.mode == "confidence_only" else float("nan")
     data_seconds = time.time() - t_data
-    dataset = datasets.Dataset.from_list(rows)
 
-    # -- GRPO -------------------------------------------------------------------------------------------------
-    completions_per_step = cfg.prompts_per_step * cfg.num_generations
-    if completions_per_step % world:
-        raise TrainerError(f"prompts_per_step*num_generations = {completions_per_step} must be divisible by the "
-                           f"number of processes ({world})")
-    args = build_grpo_args(cfg, out, on_cuda=on_cuda, bf16=on_cuda and backend.dtype == "bfloat16", world=world)
-    peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                             target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")
-
-    resolved = {"trainer": RewardingDoubtTrainer.name, "model": backend.resolved.manifest(), "task": spec.name,
-                "split": spec.train_split, "train_questions": len(train_examples), "heldout_questions": len(heldout),
-                "train_accuracy_of_fixed_answers": train_acc, "judge": {"name": judge.name, **judge.settings},
+    resolved = {"trainer": RewardingDoubtTrainer.name, "estimator": estimator,
+                "model": backend.resolved.manifest(), "task": spec.name, "split": spec.train_split,
+                "heldout_split": cfg.heldout_split or spec.train_split,
+                "train_questions": len(train_examples), "heldout_questions": len(heldout),
+                "train_accuracy_of_fixed_answers": train_acc, "heldout_accuracy_of_fixed_answers": heldout_acc,
+                "answers": answers_record, "judge": {"name": judge.name, **judge.settings},
                 "settings": cfg.to_dict(), "versions": _versions(), "world_size": world}
     if rank == 0:
-        (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+        (out / "config.yaml").write_text(yaml.safe_dump(json_safe(resolved), sort_keys=False), encoding="utf-8")
 
-    evaluator = HeldOutEvaluator(answered_heldout, cfg.scale, kind=spec.kind,
-                                 batch_size=cfg.eval_batch_size)
+    evaluator = HeldOutEvaluator(answered_heldout, cfg.scale, kind=spec.kind, batch_size=cfg.eval_batch_size)
     log_path = out / "train_log.jsonl"
     log_cb = JsonlLogCallback(log_path)
     eval_cb = HeldOutCallback(evaluator, cfg.eval_every, log_cb, best_metric=cfg.save_best_on,
-                              best_dir=out / "adapter_best", resume=request.resume)
-    callbacks = [log_cb, eval_cb]
-    time_cb = TimeLimitCallback(cfg.time_limit_s) if cfg.time_limit_s else None
-    if time_cb:
-        callbacks.append(time_cb)
-    trainer = GRPOTrainer(model=model, reward_funcs=[reward_fn], args=args, train_dataset=dataset,
-                          processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
-    eval_cb.trainer = trainer
-
-    ckpt = get_last_checkpoint(str(out / "checkpoints")) if request.resume and (out / "checkpoints").exists() else None
-    if request.resume and ckpt is None:
-        print("[rewarding-doubt] --resume: no checkpoint found, starting from step 0", file=sys.stderr)
+                              best_dir=out / "adapter_best", resume=request.resume, curve=out / "training_curve.png")
     t_train = time.time()
-    trainer.train(resume_from_checkpoint=ckpt)
+    if estimator == "exact":
+        result = _train_exact(request, cfg, backend, answered_train, eval_cb, log_cb, out)
+    else:
+        result = _train_grpo(request, cfg, backend, answered_train, train_examples, spec, judge, eval_cb, log_cb,
+                             out, world=world, on_cuda=on_cuda)
     train_seconds = time.time() - t_train
+    eval_cb.plot()
 
-    adapter_dir = out / "adapter"
-    trainer.save_model(str(adapter_dir))
     final = eval_cb.last or {}
     summary = {
-        "adapter": str(adapter_dir), "steps": trainer.state.global_step, "max_steps": cfg.max_steps,
-        "stopped_by_time_limit": bool(time_cb and time_cb.stopped_at is not None), "resumed_from": ckpt,
+        "adapter": str(out / "adapter"), "estimator": estimator, **result,
         "seconds": {"data": round(data_seconds, 1), "train": round(train_seconds, 1),
                     "total": round(time.time() - t_start, 1)},
         "final_heldout": final, "best_heldout": ({**eval_cb.best, "adapter": str(out / "adapter_best")}
@@ -183,7 +182,98 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2), encoding="utf-8")
     log_cb.close()
     metrics = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
-    return TrainResult(adapter_dir=adapter_dir, log_path=log_path, metrics=metrics)
+    return TrainResult(adapter_dir=out / "adapter", log_path=log_path, metrics=metrics)
+
+
+def _lora_config(cfg: RDConfig):
+    from peft import LoraConfig
+
+    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")
+
+
+def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_train: list, eval_cb: Any,
+                 log_cb: Any, out: Path) -> dict[str, Any]:
+    """The exact estimator's loop (:mod:`trainers.rewarding_doubt.exact_loop`) on a fresh LoRA adapter."""
+    from peft import get_peft_model
+
+    from trainers.rewarding_doubt.data import confidence_rows
+    from trainers.rewarding_doubt.exact_loop import ExactLoop
+
+    if not answered_train:
+        raise TrainerError("no training questions: raise train_size or check answers_file")
+    model = get_peft_model(backend.model, _lora_config(cfg))
+    tokenizer = backend.tokenizer
+    rows = confidence_rows(answered_train, tokenizer, cfg.scale, None)
+
+    def evaluate(step: int, labels_seen: int):
+        return eval_cb.record(model, tokenizer, step, labels_seen)
+
+    loop = ExactLoop(model, tokenizer, [r["prompt"] for r in rows], [r["correct"] for r in rows], cfg, out,
+                     evaluate=evaluate, log=log_cb)
+    result = loop.train(resume=request.resume)
+    model.save_pretrained(str(out / "adapter"))
+    result.pop("final_heldout", None)
+    return {**result, "max_steps": cfg.max_steps}
+
+
+def _train_grpo(request: TrainRequest, cfg: RDConfig, backend: Any, answered_train: list, train_examples: list,
+                spec: Any, judge: Any, eval_cb: Any, log_cb: Any, out: Path, *, world: int,
+                on_cuda: bool) -> dict[str, Any]:
+    """TRL's GRPOTrainer with the log-score reward (confidence_only or joint)."""
+    import datasets
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import GRPOTrainer
+
+    from trainers.rewarding_doubt.callbacks import TimeLimitCallback
+    from trainers.rewarding_doubt.data import confidence_rows, joint_rows
+    from trainers.rewarding_doubt.rewards import RewardSpec, make_confidence_reward
+
+    model, tokenizer = backend.model, backend.tokenizer
+    reward_spec = RewardSpec.from_config(cfg)
+    if cfg.mode == "confidence_only":
+        rows = confidence_rows(answered_train, tokenizer, cfg.scale, spec.kind)
+        reward_fn = make_confidence_reward(reward_spec)
+    else:
+        check_joint_length(tokenizer, cfg.max_completion_length, cfg.scale)
+        rows = joint_rows(train_examples, tokenizer, cfg.scale, spec.kind)
+        reward_fn = _joint_reward(reward_spec, judge, cfg.scale)
+    dataset = datasets.Dataset.from_list(rows)
+    completions_per_step = cfg.prompts_per_step * cfg.num_generations
+    if completions_per_step % world:
+        raise TrainerError(f"prompts_per_step*num_generations = {completions_per_step} must be divisible by the "
+                           f"number of processes ({world})")
+    args = build_grpo_args(cfg, out, on_cuda=on_cuda, bf16=on_cuda and backend.dtype == "bfloat16", world=world)
+    eval_cb.labels_per_step = cfg.prompts_per_step * cfg.gradient_accumulation_steps
+    callbacks = [log_cb, eval_cb]
+    time_cb = TimeLimitCallback(cfg.time_limit_s) if cfg.time_limit_s else None
+    if time_cb:
+        callbacks.append(time_cb)
+    trainer = GRPOTrainer(model=model, reward_funcs=[reward_fn], args=args, train_dataset=dataset,
+                          processing_class=tokenizer, peft_config=_lora_config(cfg), callbacks=callbacks)
+    eval_cb.trainer = trainer
+    ckpt = get_last_checkpoint(str(out / "checkpoints")) if request.resume and (out / "checkpoints").exists() else None
+    if request.resume and ckpt is None:
+        print("[rewarding-doubt] --resume: no checkpoint found, starting from step 0", file=sys.stderr)
+    trainer.train(resume_from_checkpoint=ckpt)
+    trainer.save_model(str(out / "adapter"))
+    step = trainer.state.global_step
+    return {"steps": step, "max_steps": cfg.max_steps, "labels_seen": step * eval_cb.labels_per_step,
+            "stopped_by_time_limit": bool(time_cb and time_cb.stopped_at is not None), "resumed_from": ckpt}
+
+
+def check_joint_length(tokenizer: Any, max_completion_length: int, scale: str) -> None:
+    """Refuse a joint-mode completion budget that cannot hold ``<short answer>, Confidence: <c>`` with this
+    tokenizer (the reply would be cut before its confidence and every reward would be the format penalty)."""
+    from calbench.elicit import CONFIDENCE_PREFIX
+
+    top = {"0-10": "10", "0-100": "100%", "0-1": "0.95"}[scale]
+    reply = f" Abraham Lincoln, {CONFIDENCE_PREFIX}{top}"
+    need = len(tokenizer(reply, add_special_tokens=False)["input_ids"]) + 1  # + end of turn
+    if max_completion_length < need:
+        raise TrainerError(f"max_completion_length {max_completion_length} is too short for a joint-mode reply: "
+                           f"{reply!r} is {need} tokens with this tokenizer (end of turn included); raise it to at "
+                           f"least {need} plus the answers' length")
 
 
 def build_grpo_args(cfg: RDConfig, out: Path, *, on_cuda: bool, bf16: bool, world: int = 1):

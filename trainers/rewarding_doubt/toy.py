@@ -87,3 +87,30 @@ def simulate_tabular(
 def _softmax(x: np.ndarray) -> np.ndarray:
     z = np.exp(x - x.max(axis=1, keepdims=True))
     return z / z.sum(axis=1, keepdims=True)
+
+
+def simulate_exact(accuracies: list[float], spec: RewardSpec = RewardSpec(), batch_per_type: int = 4,
+                   steps: int = 2000, lr: float = 0.5, seed: int = 0) -> TabularResult:
+    """The exact estimator on a tabular policy: one softmax over the 12 outcomes (levels 0..10, "other") per
+    question type; each step samples ``batch_per_type`` labels per type (answers right with the type's
+    accuracy) and ascends :func:`~trainers.rewarding_doubt.exact.exact_objective` (autograd through the same
+    code as the trainer). Returns the policy over the 11 levels (renormalised)."""
+    import torch
+
+    from trainers.rewarding_doubt.exact import N_LEVELS, exact_objective, reward_table
+
+    rng = np.random.default_rng(seed)
+    acc = np.asarray(accuracies, dtype=float)
+    logits = torch.zeros(len(acc), N_LEVELS + 1, dtype=torch.float64, requires_grad=True)
+    table = reward_table(spec)
+    types = np.repeat(np.arange(len(acc)), batch_per_type)
+    opt = torch.optim.SGD([logits], lr=lr)
+    for _ in range(steps):
+        y = (rng.random(len(types)) < acc[types]).astype(int)
+        log_pi = logits.log_softmax(-1)[torch.as_tensor(types)]
+        j, _ = exact_objective(log_pi, y, table)
+        opt.zero_grad()
+        (-j * len(acc)).backward()
+        opt.step()
+    probs = logits.detach().softmax(-1).numpy()[:, :N_LEVELS]
+    return TabularResult(acc, probs / probs.sum(1, keepdims=True))

@@ -1,0 +1,130 @@
+"""The exact estimator (``estimator: exact``): the outcome distribution read from the logits, the objective
+and its gradient against hand computations and autograd, the toy policy's convergence, length batching."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from calbench.backends.hf import level_log_probs  # noqa: E402
+from trainers.rewarding_doubt.exact import (  # noqa: E402
+    N_LEVELS, OTHER, exact_objective, length_batches, reward_table,
+)
+from trainers.rewarding_doubt.rewards import RewardSpec  # noqa: E402
+from trainers.rewarding_doubt.toy import simulate_exact  # noqa: E402
+
+
+def hand_log_score(p: float, y: int, eps: float = 0.001, normalize: bool = True) -> float:
+    """The Rewarding Doubt reward written out: log p if right, log(1-p) if wrong, p clipped; mapped to [-1, 1]."""
+    p = min(max(p, eps), 1 - eps)
+    s = math.log(p) if y else math.log(1 - p)
+    return 1 + 2 * s / -math.log(eps) if normalize else s
+
+
+def test_reward_table_is_the_log_score_and_the_format_penalty():
+    spec = RewardSpec()
+    table = reward_table(spec)
+    for y in (0, 1):
+        for k in range(N_LEVELS):
+            assert table[y, k] == pytest.approx(hand_log_score(k / 10, y), abs=1e-12)
+        assert table[y, OTHER] == -1.0  # the worst parseable score
+    assert reward_table(RewardSpec(format_penalty=-3.0))[0, OTHER] == -3.0
+    raw = reward_table(RewardSpec(normalize=False))
+    assert raw[1, 7] == pytest.approx(math.log(0.7)) and raw[0, 7] == pytest.approx(math.log(0.3))
+
+
+def test_level_log_probs_on_a_hand_built_vocabulary():
+    # vocabulary of 14 tokens: ids 2..11 are the digits "0".."9"; the rest is other text
+    digits = list(range(2, 12))
+    first = torch.full((1, 14), 0.0)
+    first[0, digits] = torch.tensor([0.05, 0.30, 0.0, 0.0, 0.0, 0.10, 0.0, 0.15, 0.0, 0.20])  # sums to 0.8
+    first[0, 0] = 0.2  # 0.2 of the mass on a non-digit
+    after_one = torch.full((1, 14), 0.0)
+    after_one[0, digits[0]] = 0.6  # P("0" | "1")
+    after_one[0, 1] = 0.4
+    lp = level_log_probs(first.log(), after_one.log(), digits).exp()[0]
+    expected = [0.05, 0.30 * 0.4, 0, 0, 0, 0.10, 0, 0.15, 0, 0.20, 0.30 * 0.6, 0.2]
+    assert lp.tolist() == pytest.approx(expected, abs=1e-6)
+    assert float(lp.sum()) == pytest.approx(1.0, abs=1e-6)
+
+
+def _random_log_pi(b: int, seed: int = 0, requires_grad: bool = True):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(b, N_LEVELS + 1, generator=g, dtype=torch.float64)
+    logits.requires_grad_(requires_grad)
+    return logits
+
+
+def test_objective_equals_the_enumerated_expectation_and_its_gradient():
+    logits = _random_log_pi(5)
+    y = [1, 0, 0, 1, 0]
+    j, stats = exact_objective(logits.log_softmax(-1), y, reward_table(RewardSpec()))
+    # the expectation enumerated by hand over the 12 outcomes
+    pi = logits.detach().softmax(-1).numpy()
+    per_q = [sum(pi[i, k] * hand_log_score(k / 10, y[i]) for k in range(N_LEVELS)) + pi[i, OTHER] * -1.0
+             for i in range(5)]
+    assert j.item() == pytest.approx(np.mean(per_q), abs=1e-12)
+    assert stats["format_mass"] == pytest.approx(pi[:, OTHER].mean())
+    # gradient: autograd of the explicit sum, and the softmax policy-gradient formula pi_o (r_o - J_i) / B
+    j.backward()
+    explicit = _random_log_pi(5)
+    r = torch.tensor([[hand_log_score(k / 10, yi) for k in range(N_LEVELS)] + [-1.0] for yi in y],
+                     dtype=torch.float64)
+    (explicit.softmax(-1) * r).sum(1).mean().backward()
+    assert torch.allclose(logits.grad, explicit.grad, atol=1e-12)
+    pg = torch.tensor(pi) * (r - torch.tensor(per_q, dtype=torch.float64).unsqueeze(1)) / 5
+    assert torch.allclose(logits.grad, pg, atol=1e-12)
+
+
+def test_format_mass_is_penalised():
+    table = reward_table(RewardSpec())
+    on_level = torch.full((1, N_LEVELS + 1), -30.0, dtype=torch.float64)
+    on_level[0, 5] = 0.0
+    on_other = torch.full((1, N_LEVELS + 1), -30.0, dtype=torch.float64)
+    on_other[0, OTHER] = 0.0
+    for y in (0, 1):
+        j_level, _ = exact_objective(on_level.log_softmax(-1), [y], table)
+        j_other, _ = exact_objective(on_other.log_softmax(-1), [y], table)
+        assert float(j_other) == pytest.approx(-1.0) and float(j_other) < float(j_level)
+    # ascending J moves mass off "other"
+    logits = torch.zeros(1, N_LEVELS + 1, dtype=torch.float64, requires_grad=True)
+    exact_objective(logits.log_softmax(-1), [0], table)[0].backward()
+    assert logits.grad[0, OTHER] < 0
+
+
+def test_kl_is_zero_at_the_reference_and_positive_away():
+    logits = _random_log_pi(3, requires_grad=False)
+    lp = logits.log_softmax(-1)
+    _, stats = exact_objective(lp, [1, 0, 1], reward_table(RewardSpec()), beta=0.1, ref_log_pi=lp)
+    assert stats["kl"] == pytest.approx(0.0, abs=1e-12)
+    other = _random_log_pi(3, seed=1, requires_grad=False).log_softmax(-1)
+    j_kl, stats = exact_objective(lp, [1, 0, 1], reward_table(RewardSpec()), beta=0.1, ref_log_pi=other)
+    j, _ = exact_objective(lp, [1, 0, 1], reward_table(RewardSpec()))
+    assert stats["kl"] > 0 and float(j_kl) == pytest.approx(float(j) - 0.1 * stats["kl"])
+
+
+def optimal_level(q: float, spec: RewardSpec = RewardSpec()) -> int:
+    """The level k/10 that maximises the expected log score q s(k/10, 1) + (1-q) s(k/10, 0)."""
+    return int(np.argmax([q * hand_log_score(k / 10, 1) + (1 - q) * hand_log_score(k / 10, 0)
+                          for k in range(N_LEVELS)]))
+
+
+def test_toy_policy_converges_to_the_optimal_levels():
+    accuracies = [0.05, 0.155, 0.3, 0.5, 0.7, 0.9]
+    res = simulate_exact(accuracies, steps=3000, seed=0)
+    modes = res.probs.argmax(1).tolist()
+    assert modes == [optimal_level(q) for q in accuracies], res.probs.round(2)
+    assert np.abs(res.expected_confidence - np.array(accuracies)).max() <= 0.06, res.expected_confidence
+
+
+def test_length_batches_cover_every_index_once_and_group_lengths():
+    lengths = [50, 10, 30, 11, 49, 31, 12, 51, 29]
+    batches = length_batches(lengths, 3, np.random.default_rng(0))
+    assert sorted(i for b in batches for i in b) == list(range(9))
+    assert sorted(sorted(lengths[i] for i in b) for b in batches) == [[10, 11, 12], [29, 30, 31], [49, 50, 51]]
+    again = length_batches(lengths, 3, np.random.default_rng(0))
+    assert again == batches  # seeded: a resumed run replays the same order

@@ -1,0 +1,201 @@
+"""The training loop of the exact estimator (``estimator: exact``): plain PyTorch, visible end to end.
+
+Each step takes ``batch_size`` prompts of similar length (the fixed answers' confidence prompts), computes the
+policy's exact distribution over the confidence outcomes (:mod:`trainers.rewarding_doubt.exact`), and takes
+one AdamW step on ``-J`` (the expected proper score minus ``beta`` KL to the model without the adapter). A run
+makes ``epochs`` passes over the training questions (capped by ``max_steps``), evaluates the held-out set every
+``eval_every`` steps, checkpoints every ``save_every`` steps to ``checkpoints/step-N/state.pt`` and stops
+gracefully at ``time_limit_s``. ``--resume`` reloads the last checkpoint and replays the same batch order.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from trainers.rewarding_doubt.exact import (
+    batch_outcome_log_probs, exact_objective, length_batches, reward_table,
+)
+from trainers.rewarding_doubt.rewards import RewardSpec
+
+
+def batch_plan(lengths: Sequence[int], batch_size: int, epochs: int, seed: int) -> list[list[int]]:
+    """Every step's example indices: ``epochs`` passes, each a fresh length-grouped, shuffled batching
+    (deterministic in ``seed``, so a resumed run replays the same order)."""
+    plan: list[list[int]] = []
+    for epoch in range(epochs):
+        plan += length_batches(lengths, batch_size, np.random.default_rng([seed, epoch]))
+    return plan
+
+
+class ExactLoop:
+    """Trains ``model`` (a peft LoRA model) on confidence prompts with known outcomes."""
+
+    def __init__(self, model: Any, tokenizer: Any, prompts: Sequence[str], correct: Sequence[int], cfg: Any,
+                 out: Path, *, evaluate: Any = None, log: Any = None, best: Any = None):
+        from calbench.backends.hf import digit_token_ids
+
+        self.model, self.tokenizer, self.cfg, self.out = model, tokenizer, cfg, Path(out)
+        self.correct = np.asarray(correct, dtype=int)
+        self.digits = digit_token_ids(tokenizer)
+        self.ids = [tokenizer(t, add_special_tokens=False)["input_ids"] + [self.digits[1]] for t in prompts]
+        self.table = reward_table(RewardSpec.from_config(cfg))
+        self.plan = batch_plan([len(x) for x in self.ids], cfg.batch_size, cfg.epochs, cfg.seed)
+        if cfg.max_steps:
+            self.plan = self.plan[:cfg.max_steps]
+        self.evaluate, self.log, self.best = evaluate, log, best
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def labels_seen(self, step: int) -> int:
+        return sum(len(b) for b in self.plan[:step])
+
+    # -- checkpoints ------------------------------------------------------------------------------------
+    def _save(self, step: int, optimizer: Any, scheduler: Any) -> None:
+        import torch
+        from peft import get_peft_model_state_dict
+
+        d = self.out / "checkpoints" / f"step-{step}"
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / "state.pt.tmp"
+        torch.save({"step": step, "lora": get_peft_model_state_dict(self.model),
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp)
+        tmp.replace(d / "state.pt")
+        for old in sorted(_checkpoints(self.out), key=lambda p: _step_of(p))[:-2]:  # keep the last two
+            for f in old.iterdir():
+                f.unlink()
+            old.rmdir()
+
+    def _load_last(self, optimizer: Any, scheduler: Any) -> int:
+        import torch
+        from peft import set_peft_model_state_dict
+
+        found = sorted(_checkpoints(self.out), key=_step_of)
+        if not found:
+            print("[rewarding-doubt] --resume: no checkpoint found, starting from step 0", file=sys.stderr)
+            return 0
+        state = torch.load(found[-1] / "state.pt", map_location="cpu", weights_only=False)
+        set_peft_model_state_dict(self.model, state["lora"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        print(f"[rewarding-doubt] resumed from {found[-1]} (step {state['step']})", file=sys.stderr)
+        return int(state["step"])
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    def _heldout(self, step: int) -> dict[str, Any] | None:
+        if self.evaluate is None:
+            return None
+        return self.evaluate(step, self.labels_seen(step))
+
+    def train(self, resume: bool = False) -> dict[str, Any]:
+        import torch
+
+        cfg = self.cfg
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
+        warm = max(0, cfg.warmup_steps)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / (warm + 1)))
+        start = self._load_last(optimizer, scheduler) if resume else 0
+        total = len(self.plan)
+        print(f"[rewarding-doubt] exact estimator: {len(self.ids)} training prompts, batch {cfg.batch_size}, "
+              f"{total} steps ({cfg.epochs} epoch(s){', capped by max_steps' if cfg.max_steps else ''})",
+              file=sys.stderr, flush=True)
+        if start == 0 and cfg.eval_every:
+            self._heldout(0)
+        t0, step, stopped = time.time(), start, None
+        bar = _progress(total, start)
+        self.model.train()
+        while step < total:
+            batch = self.plan[step]
+            log_pi = batch_outcome_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id, self.digits)
+            ref = None
+            if cfg.beta:
+                with torch.no_grad(), self.model.disable_adapter():
+                    ref = batch_outcome_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id,
+                                                  self.digits)
+            j, stats = exact_objective(log_pi, self.correct[batch], self.table, beta=cfg.beta, ref_log_pi=ref)
+            optimizer.zero_grad(set_to_none=True)
+            (-j).backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm) if cfg.max_grad_norm else None
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            bar.update(1)
+            if self.log is not None and (step % max(1, cfg.logging_steps) == 0 or step == total):
+                self.log.write({"step": step, "kind": "train", "time": round(time.time() - t0, 1),
+                                "labels_seen": self.labels_seen(step), "objective": float(j),
+                                "accuracy": float(self.correct[batch].mean()), "lr": scheduler.get_last_lr()[0],
+                                "grad_norm": None if grad_norm is None else float(grad_norm), **stats})
+            if cfg.save_every and step % cfg.save_every == 0:
+                self._save(step, optimizer, scheduler)
+            if cfg.eval_every and step % cfg.eval_every == 0 and step != total:
+                self._heldout(step)
+                self.model.train()
+            if cfg.time_limit_s and time.time() - t0 > cfg.time_limit_s and step < total:
+                stopped = step
+                print(f"[rewarding-doubt] time limit of {cfg.time_limit_s:.0f} s reached: stopping at step {step}",
+                      file=sys.stderr, flush=True)
+                break
+        bar.close()
+        self._save(step, optimizer, scheduler)
+        final = self._heldout(step)
+        return {"steps": step, "planned_steps": total, "labels_seen": self.labels_seen(step),
+                "stopped_by_time_limit": stopped is not None, "resumed_from_step": start if resume else None,
+                "train_seconds": round(time.time() - t0, 1), "final_heldout": final}
+
+
+def _checkpoints(out: Path) -> list[Path]:
+    root = out / "checkpoints"
+    return [p for p in root.glob("step-*") if (p / "state.pt").exists()] if root.exists() else []
+
+
+def _step_of(p: Path) -> int:
+    return int(p.name.split("-", 1)[1])
+
+
+def _progress(total: int, initial: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="training (exact)", file=sys.stderr, mininterval=5)
+
+
+def plot_training_curve(records: Sequence[dict], path: Path) -> Path | None:
+    """``training_curve.png``: held-out AUROC (with its 95 % band) and log score of both readouts against the
+    number of labelled answers seen. Returns None when there is no held-out evaluation yet."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in records if r.get("kind") == "heldout"]
+    if not rows:
+        return None
+    x = [r.get("labels_seen", r["step"]) for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for readout, color in (("greedy", "tab:blue"), ("expected", "tab:orange")):
+        au = [_num(r.get(f"{readout}/auroc")) for r in rows]
+        lo = [_num(r.get(f"{readout}/auroc_ci_low")) for r in rows]
+        hi = [_num(r.get(f"{readout}/auroc_ci_high")) for r in rows]
+        axes[0].plot(x, au, "o-", color=color, label=f"{readout} (stated)" if readout == "greedy" else readout)
+        axes[0].fill_between(x, lo, hi, color=color, alpha=0.2)
+        axes[1].plot(x, [_num(r.get(f"{readout}/log_score")) for r in rows], "o-", color=color, label=readout)
+    axes[0].axhline(0.5, color="grey", lw=0.8, ls=":")
+    axes[0].set(xlabel="labelled answers seen", ylabel="held-out AUROC (95 % CI)", ylim=(0, 1))
+    axes[1].set(xlabel="labelled answers seen", ylabel="held-out log score (higher is better)")
+    for ax in axes:
+        ax.legend(loc="best", fontsize=8)
+        ax.grid(alpha=0.3)
+    n = rows[-1].get("n")
+    fig.suptitle(f"Held-out evaluation (n = {n}) during training")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _num(v: Any) -> float:
+    return float(v) if isinstance(v, (int, float)) and v is not None else math.nan
