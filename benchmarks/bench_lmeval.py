@@ -31,7 +31,7 @@ from calbench.backends.hf import HFBackend
 from calbench.elicit import one_stage_prompt, render
 from calbench.lmeval.pack import include_path, lmeval_task_name
 from calbench.models import resolve_model
-from calbench.records import read_samples
+from calbench.records import read_run_samples
 from calbench.runner import EvalSettings, evaluate
 from calbench.tasks import get_task, select
 
@@ -45,7 +45,7 @@ def calbench_arm(backend, task, examples, out: Path) -> tuple[float, dict]:
     t0 = time.perf_counter()
     evaluate(task, examples, backend, settings, out, model_name="smollm2-135m-instruct", progress=False)
     elapsed = time.perf_counter() - t0
-    return elapsed, {s["id"]: s["raw_output"] for s in read_samples(out / "samples.jsonl")}
+    return elapsed, {s["id"]: s["raw_output"] for s in read_run_samples(out)}
 
 
 def lmeval_arm(lm, tm, task, n: int) -> tuple[float, dict, dict, dict]:

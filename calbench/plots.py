@@ -1,4 +1,5 @@
-"""Reliability diagrams and confidence histograms (matplotlib, Agg backend, seaborn styling; PNG and SVG)."""
+"""Reliability diagrams and confidence histograms (matplotlib, Agg backend, seaborn styling; PNG only: committed
+results keep one raster copy of each figure, so no SVG twins)."""
 
 from __future__ import annotations
 
@@ -38,17 +39,16 @@ def _suptitle(fig: plt.Figure, title: str, headline: bool | str, conf: np.ndarra
 def _save(fig: plt.Figure, path_stem: str | Path) -> list[Path]:
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    path = stem.with_name(stem.name + ".png")
+    fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
-    return paths
+    return [path]
 
 
 def reliability_diagram(confidence, correct, *, title: str, path_stem: str | Path, bins: int = 10,
                         n_resamples: int = 200, seed: int = 0, headline: bool | str = True) -> list[Path]:
     """Binned accuracy against mean confidence (bars, with per-bin counts below), the diagonal, and the smooth
-    reliability curve of smECE with a percentile-bootstrap band. Writes ``<path_stem>.png`` and ``.svg``.
+    reliability curve of smECE with a percentile-bootstrap band. Writes ``<path_stem>.png``.
 
     ``title`` names what is plotted (model, task, method); with ``headline`` a second line adds n and the
     headline metrics (pass the text of :func:`headline_text` when it is already computed).

@@ -132,8 +132,57 @@ def iter_jsonl(path: str | Path, *, tolerate_truncated_tail: bool = False) -> It
         yield i, obj
 
 
+#: The samples file of a run being written (appended to, resumable) ...
+SAMPLES_FILE = "samples.jsonl"
+#: ... and of a committed run, compressed by ``scripts/compress_results.py`` (read transparently).
+COMPRESSED_SAMPLES_FILE = "samples.jsonl.gz"
+
+
+def find_samples_file(folder: str | Path) -> Path | None:
+    """The samples file of run folder ``folder``: ``samples.jsonl`` or ``samples.jsonl.gz``; None if neither.
+
+    A folder holding both is refused (:class:`DataError`): neither copy can be trusted to be the newer one.
+    """
+    folder = Path(folder)
+    found = [folder / name for name in (SAMPLES_FILE, COMPRESSED_SAMPLES_FILE) if (folder / name).exists()]
+    if len(found) == 2:
+        raise DataError(f"{folder}: holds both {SAMPLES_FILE} and {COMPRESSED_SAMPLES_FILE}; keep one (delete the "
+                        f"stale copy, or run scripts/compress_results.py after checking the plain file is complete)")
+    return found[0] if found else None
+
+
+def run_samples_path(folder: str | Path) -> Path:
+    """:func:`find_samples_file`, raising :class:`DataError` when the folder has no samples file."""
+    path = find_samples_file(folder)
+    if path is None:
+        raise DataError(f"{folder}: no {SAMPLES_FILE} (or {COMPRESSED_SAMPLES_FILE}); not a calbench run folder")
+    return path
+
+
+def read_run_samples(folder: str | Path) -> list[dict[str, Any]]:
+    """The sample records of run folder ``folder``, from whichever form its samples file has."""
+    return read_samples(run_samples_path(folder))
+
+
+def expand_samples(folder: str | Path) -> Path:
+    """Make ``folder``'s samples writable before a run resumes or extends it: a compressed ``samples.jsonl.gz``
+    is replaced by the plain ``samples.jsonl`` (written atomically, then the ``.gz`` removed). Returns the plain
+    path (which need not exist yet)."""
+    folder = Path(folder)
+    found = find_samples_file(folder)
+    plain = folder / SAMPLES_FILE
+    if found is not None and found.name == COMPRESSED_SAMPLES_FILE:
+        tmp = folder / (SAMPLES_FILE + ".tmp")
+        with gzip.open(found, "rb") as src, open(tmp, "wb") as dst:
+            dst.write(src.read())
+        tmp.replace(plain)
+        found.unlink()
+    return plain
+
+
 def read_samples(path: str | Path) -> list[dict[str, Any]]:
-    """Read a ``samples.jsonl`` file as a list of dicts, checking the core fields of each line."""
+    """Read a ``samples.jsonl`` (or ``.jsonl.gz``) file as a list of dicts, checking the core fields of each
+    line."""
     out = []
     for i, obj in iter_jsonl(path, tolerate_truncated_tail=True):
         missing = [k for k in SAMPLE_FIELDS if k not in obj]

@@ -73,15 +73,8 @@ def figures(report: Report, folder: Path) -> dict[tuple[str, tuple], dict[str, P
                                       bins=bins, n_resamples=200, headline=head)
             hist = confidence_histogram(conf, corr, title=title, path_stem=stem.with_name(stem.name + "_hist"),
                                         bins=bins, headline=head)
-            out[(task, system)] = {"reliability": _png(rel), "histogram": _png(hist)}
-            for p in rel + hist:  # only the PNGs are used
-                if p.suffix != ".png":
-                    p.unlink(missing_ok=True)
+            out[(task, system)] = {"reliability": rel[0], "histogram": hist[0]}
     return out
-
-
-def _png(paths: list[Path]) -> Path:
-    return next(p for p in paths if p.suffix == ".png")
 
 
 def _settings_rows(report: Report, base: Path) -> list[dict[str, str]]:

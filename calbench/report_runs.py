@@ -1,7 +1,7 @@
 """Run folders as the leaderboard and the comparison report read them: discovery, validation, comparability.
 
-A run folder holds ``run.json`` (the manifest) and ``samples.jsonl`` (or ``samples.jsonl.gz``). A folder is
-used only if its manifest is complete and its samples are whole; every folder that is not used is returned
+A run folder holds ``run.json`` (the manifest) and ``samples.jsonl`` (or ``samples.jsonl.gz``; never both). A
+folder is used only if its manifest is complete and its samples are whole; every folder that is not used is returned
 as a :class:`Skipped` with the reason, so callers can say what they left out and why (nothing is skipped
 silently).
 
@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from calbench.records import DataError, SAMPLE_FIELDS, read_samples
+from calbench.records import (COMPRESSED_SAMPLES_FILE, DataError, SAMPLE_FIELDS, SAMPLES_FILE, find_samples_file,
+                              read_samples)
 
-SAMPLE_FILES = ("samples.jsonl", "samples.jsonl.gz")
+SAMPLE_FILES = (SAMPLES_FILE, COMPRESSED_SAMPLES_FILE)
 REQUIRED_FIELDS = ("model", "task", "n", "methods", "metrics", "status")
 #: Groups of tasks in the order reports show them.
 GROUP_ORDER = ("in_domain", "unseen", "user")
@@ -137,7 +138,10 @@ def check_run_folder(folder: str | Path) -> RunFolder | Skipped:
     missing = [k for k in REQUIRED_FIELDS if k not in manifest]
     if missing:
         return Skipped(folder, f"run.json lacks field(s) {missing}; not a complete calbench run manifest")
-    samples_path = next((folder / f for f in SAMPLE_FILES if (folder / f).exists()), None)
+    try:
+        samples_path = find_samples_file(folder)
+    except DataError as e:
+        return Skipped(folder, str(e).removeprefix(f"{folder}: "))
     if samples_path is None:
         return Skipped(folder, "no samples.jsonl beside run.json (needed to verify and compare the run)")
     try:

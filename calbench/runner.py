@@ -23,7 +23,7 @@ from calbench import __version__
 from calbench.cli import UserError
 from calbench.elicit import templates
 from calbench.methods import MethodContext, get_method
-from calbench.records import Example, JsonlAppender, read_samples
+from calbench.records import Example, JsonlAppender, expand_samples, read_run_samples, read_samples
 from calbench.tasks import TaskSpec
 
 
@@ -213,6 +213,7 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
         manifest["given_answers"] = {**given, "n_in_file": len(settings.answers), "n_used": len(examples),
                                      "n_ignored": n_extra}
     old_timings = _check_resumable(run_path, manifest).get("timings", {})
+    expand_samples(out)  # a committed (compressed) run is resumed or extended in plain form
     done = _finished_pairs(samples_path)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest["timings"] = {"first_started": old_timings.get("first_started", started), "started": started}
@@ -249,7 +250,7 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
     """Score the samples (metrics with bootstrap CIs), plot, and write the completed run.json."""
     from calbench.metrics import metric_settings, summarize_samples
 
-    samples = read_samples(out / "samples.jsonl")
+    samples = read_run_samples(out)
     by_method: dict[str, list[dict]] = {}
     seen = set()
     for s in samples:

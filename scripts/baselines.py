@@ -81,7 +81,7 @@ def compare_brier(samples: list[dict], method: str, baseline: str = BASELINE, *,
 
 
 def table(args: argparse.Namespace) -> int:
-    from calbench.records import read_samples
+    from calbench.records import read_run_samples
 
     root = Path(args.root)
     lines = ["# Baselines: every confidence method x task", "",
@@ -106,7 +106,7 @@ def table(args: argparse.Namespace) -> int:
     statements = []
     for run_json in sorted(root.glob("*/*/run.json")):
         man = json.loads(run_json.read_text())
-        samples = read_samples(run_json.parent / "samples.jsonl")
+        samples = read_run_samples(run_json.parent)
         per = man.get("metrics_by_method") or {man["method"]: man["metrics"]}
         model, task = man["model"]["id"], man["task"]["name"]
         judge = man["judge"]

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from calbench.cli import UserError
+from calbench.records import COMPRESSED_SAMPLES_FILE, SAMPLES_FILE
 
 
 def register(sub) -> None:
@@ -40,12 +41,16 @@ def register(sub) -> None:
 
 
 def _load_run(path: str) -> tuple[dict, list[dict]]:
-    from calbench.records import read_samples
+    from calbench.records import DataError, find_samples_file, read_samples
 
     d = Path(path)
-    if not (d / "run.json").exists() or not (d / "samples.jsonl").exists():
-        raise UserError(f"{d} is not a calbench run folder (needs run.json and samples.jsonl)")
-    return json.loads((d / "run.json").read_text()), read_samples(d / "samples.jsonl")
+    try:
+        samples = find_samples_file(d)
+    except DataError as e:
+        raise UserError(str(e)) from None
+    if not (d / "run.json").exists() or samples is None:
+        raise UserError(f"{d} is not a calbench run folder (needs run.json and samples.jsonl or samples.jsonl.gz)")
+    return json.loads((d / "run.json").read_text()), read_samples(samples)
 
 
 def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str, *,
@@ -74,7 +79,7 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     if missing and explicit:
         raise UserError(f"the calibration run {fit_dir} has no samples of method(s) {missing}")
     out = Path(out_dir)
-    if (out / "samples.jsonl").exists() and not replace:
+    if any((out / name).exists() for name in (SAMPLES_FILE, COMPRESSED_SAMPLES_FILE)) and not replace:
         raise UserError(f"{out} already holds a run; choose another --out")
     t0 = time.perf_counter()
     params, recalibrated = {}, {}
@@ -105,6 +110,7 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     new_methods = list(recalibrated)
     out.mkdir(parents=True, exist_ok=True)
     (out / "samples.jsonl").unlink(missing_ok=True)
+    (out / COMPRESSED_SAMPLES_FILE).unlink(missing_ok=True)  # a committed, compressed copy is replaced too
     with JsonlAppender(out / "samples.jsonl") as sink:
         for rows in recalibrated.values():
             for s in rows:

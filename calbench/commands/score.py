@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Recompute every calibration metric of a samples file with percentile-bootstrap CIs. "
         "A file holding several (task, method, model) groups is scored per group.",
     )
-    p.add_argument("samples", type=Path, help="samples.jsonl (or .jsonl.gz)")
+    p.add_argument("samples", type=Path, help="samples.jsonl (or .jsonl.gz), or a run folder holding one")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--bins", type=int, default=DEFAULT_BINS, help="equal-width (and equal-mass) bins (default 10)")
     p.add_argument("--policy", choices=POLICIES, default="exclude", help="how unparsed replies count (default exclude)")
@@ -53,7 +53,7 @@ def format_table(metrics: dict[str, dict]) -> str:
 def run(args: argparse.Namespace) -> int:
     from calbench.cli import UserError
     from calbench.metrics import metric_settings, summarize_samples
-    from calbench.records import json_safe, read_samples
+    from calbench.records import json_safe, read_samples, run_samples_path
 
     if args.bins < 1:
         raise UserError(f"--bins must be a positive integer; got {args.bins}")
@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--resamples must be a positive integer; got {args.resamples}")
     if not 0 <= args.eps < 0.5:
         raise UserError(f"--eps must be in [0, 0.5); got {args.eps}")
+    if args.samples.is_dir():
+        args.samples = run_samples_path(args.samples)
     samples = read_samples(args.samples)
     if not samples:
         raise UserError(f"{args.samples}: no samples in the file")

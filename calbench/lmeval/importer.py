@@ -22,9 +22,9 @@ from typing import Any
 from calbench.elicit import templates
 from calbench.lmeval import hooks
 from calbench.lmeval.pack import PREFIX, calbench_task_name
-from calbench.records import DataError, Example, Sample, gold_answers, iter_jsonl
+from calbench.records import COMPRESSED_SAMPLES_FILE, SAMPLES_FILE, DataError, Example, Sample, gold_answers, iter_jsonl
 
-_SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d.\-]+)\.jsonl$")
+_SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d.\-]+)\.jsonl(\.gz)?$")
 #: |lm-eval's value - calbench's| above this counts as a disagreement (both compute in float64).
 TOLERANCE = 1e-9
 
@@ -53,7 +53,8 @@ def find_logs(inputs: list[Path]) -> list[SampleLog]:
     files: list[Path] = []
     for p in inputs:
         if p.is_dir():
-            found = sorted(p.rglob(f"samples_{PREFIX}*.jsonl"))
+            found = sorted(f for pattern in (f"samples_{PREFIX}*.jsonl", f"samples_{PREFIX}*.jsonl.gz")
+                           for f in p.rglob(pattern))
             if not found:
                 raise DataError(f"{p}: no lm-eval samples files of calbench tasks (samples_{PREFIX}*.jsonl); "
                                 "run lm-eval with --log_samples --output_path DIR")
@@ -242,7 +243,8 @@ def import_logs(inputs: list[Path], out: Path, *, model: str | None = None, poli
         samples, examples = read_log(log, name)
         manifest = manifest_for(log, samples, examples, name, policy=policy, bins=bins, eps=eps,
                                 n_resamples=n_resamples, seed=seed)
-        with open(folder / "samples.jsonl", "w", encoding="utf-8") as fh:
+        (folder / COMPRESSED_SAMPLES_FILE).unlink(missing_ok=True)  # the new plain file replaces a committed one
+        with open(folder / SAMPLES_FILE, "w", encoding="utf-8") as fh:
             for s in samples:
                 fh.write(json.dumps(s, ensure_ascii=False) + "\n")
         if plots:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from calbench.records import read_samples
+from calbench.records import read_run_samples
 
 METRICS = ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc")
 PAIRED = ("accuracy", "ece", "brier", "log_score", "auroc")
@@ -39,7 +39,7 @@ def compare_task(before: Path, after: Path, *, n_resamples: int = 1000, seed: in
     from calbench.metrics import align_by_id, paired_bootstrap
 
     run_b, run_a = (json.loads((d / "run.json").read_text()) for d in (before, after))
-    samples_b, samples_a = read_samples(before / "samples.jsonl"), read_samples(after / "samples.jsonl")
+    samples_b, samples_a = read_run_samples(before), read_run_samples(after)
     out: dict[str, Any] = {"task": run_b["task"]["name"], "split": run_b["task"]["split"], "n": run_b["n"],
                            "methods": {}}
     for method in [m for m in run_b.get("methods", [run_b.get("method")]) if m in run_a.get("methods", [])]:

@@ -1,0 +1,66 @@
+"""Fail when the tracked tree is larger than a limit (default 40 MiB).
+
+    python scripts/check_tree_size.py [--limit-mib 40] [--top 10]
+
+Why: every call to the GPU machine carries the working tree, 64 MiB in all with what the call needs besides
+(a wheel, a model part of ~33 MB). The size counted is the sum over ``git ls-files`` of each file's size in the
+working tree (the copy a call carries). Over the limit, the largest files and folders are listed: compress
+committed samples with ``scripts/compress_results.py``, or keep large outputs out of the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+DEFAULT_LIMIT_MIB = 40.0
+
+
+def tracked_sizes(repo: Path) -> dict[str, int]:
+    """``{path: size in bytes}`` of every tracked file present in the working tree of ``repo``."""
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], check=True, capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise SystemExit(f"check_tree_size: cannot list the tracked files of {repo} with git ({e})") from None
+    sizes = {}
+    for name in out.decode("utf-8", "surrogateescape").split("\0"):
+        path = repo / name
+        if name and path.is_file() and not path.is_symlink():  # a deleted-but-staged file is not carried
+            sizes[name] = path.stat().st_size
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--limit-mib", type=float, default=DEFAULT_LIMIT_MIB, help="the limit (default 40 MiB)")
+    ap.add_argument("--top", type=int, default=10, help="largest files and folders to list when over the limit")
+    ap.add_argument("--repo", type=Path, default=Path(__file__).resolve().parents[1], help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    sizes = tracked_sizes(args.repo)
+    total = sum(sizes.values())
+    mib = total / 2**20
+    if total <= args.limit_mib * 2**20:
+        print(f"tracked tree: {mib:.1f} MiB in {len(sizes)} files (limit {args.limit_mib:g} MiB)")
+        return 0
+    folders: Counter = Counter()
+    for name, size in sizes.items():
+        for parent in Path(name).parents:
+            if str(parent) != ".":
+                folders[str(parent)] += size
+    print(f"tracked tree: {mib:.1f} MiB in {len(sizes)} files, over the limit of {args.limit_mib:g} MiB.\n"
+          "Compress committed samples (python scripts/compress_results.py) or keep large outputs out of git.",
+          file=sys.stderr)
+    print("largest folders:", file=sys.stderr)
+    for name, size in folders.most_common(args.top):
+        print(f"  {size / 2**20:8.1f} MiB  {name}/", file=sys.stderr)
+    print("largest files:", file=sys.stderr)
+    for name, size in sorted(sizes.items(), key=lambda kv: -kv[1])[:args.top]:
+        print(f"  {size / 2**20:8.1f} MiB  {name}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

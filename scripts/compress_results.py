@@ -1,0 +1,86 @@
+"""Compress committed results: every ``samples.jsonl`` (and any other ``*.jsonl`` of at least ``--min-bytes``)
+under the given folders becomes ``<name>.gz``, and the plain file is removed.
+
+    python scripts/compress_results.py [results/] [--min-bytes 1048576] [--dry-run]
+
+Why: every GPU call carries the tracked tree (64 MiB in all), and plain sample files were most of it.
+calbench reads ``samples.jsonl.gz`` wherever it reads a run (``calbench.records.find_samples_file``); new runs
+still write plain ``samples.jsonl`` (appended and resumable), and resuming a compressed run expands it first.
+
+Deterministic and idempotent: the gzip stream has no file name and mtime 0 (as ``gzip -n``), compression level
+9, so the same content always gives the same bytes with a given zlib; a folder already compressed is left
+alone, and a second run changes nothing. A file whose ``.gz`` twin also exists is refused (which copy is
+current cannot be told): delete the stale one first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import sys
+from pathlib import Path
+
+DEFAULT_MIN_BYTES = 1 << 20
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """``data`` as a gzip stream without file name or timestamp (``gzip -n -9``)."""
+    import io
+
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as fh:
+        fh.write(data)
+    return buf.getvalue()
+
+
+def candidates(root: Path, min_bytes: int) -> list[Path]:
+    """The plain JSON-lines files under ``root`` to compress: every samples.jsonl, other .jsonl if large."""
+    return sorted(p for p in root.rglob("*.jsonl")
+                  if p.is_file() and (p.name == "samples.jsonl" or p.stat().st_size >= min_bytes))
+
+
+def compress(path: Path, *, dry_run: bool = False) -> Path:
+    """Write ``path.gz`` (atomically, verified by decompressing it) and remove ``path``."""
+    target = path.with_name(path.name + ".gz")
+    if target.exists():
+        raise SystemExit(f"{path}: {target.name} exists beside it; keep one copy (delete the stale one) and rerun")
+    if dry_run:
+        return target
+    data = path.read_bytes()
+    packed = gzip_bytes(data)
+    if gzip.decompress(packed) != data:  # never remove the plain file on a bad write
+        raise SystemExit(f"{path}: the compressed copy does not decompress to the original; nothing removed")
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(packed)
+    tmp.replace(target)
+    path.unlink()
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("roots", nargs="*", type=Path, default=[Path("results")], help="folders to search (default results/)")
+    ap.add_argument("--min-bytes", type=int, default=DEFAULT_MIN_BYTES,
+                    help="also compress other .jsonl files at least this large (default 1 MiB)")
+    ap.add_argument("--dry-run", action="store_true", help="list what would be compressed; change nothing")
+    args = ap.parse_args(argv)
+    before = after = 0
+    for root in args.roots:
+        if not root.is_dir():
+            raise SystemExit(f"{root}: not a folder")
+        for path in candidates(root, args.min_bytes):
+            size = path.stat().st_size
+            target = compress(path, dry_run=args.dry_run)
+            before += size
+            after += 0 if args.dry_run else target.stat().st_size
+            print(f"{'would compress' if args.dry_run else 'compressed'} {path}", file=sys.stderr)
+    if before:
+        tail = "" if args.dry_run else f" -> {after / 2**20:.1f} MiB"
+        print(f"{before / 2**20:.1f} MiB of JSON lines{tail}", file=sys.stderr)
+    else:
+        print("nothing to compress", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

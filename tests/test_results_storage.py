@@ -1,0 +1,172 @@
+"""Committed results are stored compressed (samples.jsonl.gz) and read transparently; the tree-size guard."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from calbench.cli import main
+from calbench.records import (DataError, expand_samples, find_samples_file, read_run_samples, read_samples)
+from calbench.report_runs import Skipped, check_run_folder, discover
+from tests.test_leaderboard import make_run
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import check_tree_size  # noqa: E402
+import compress_results  # noqa: E402
+
+
+def _gzip(folder: Path) -> Path:
+    """Compress ``folder``'s samples the way the committed results are (the script under test)."""
+    return compress_results.compress(folder / "samples.jsonl")
+
+
+def test_find_samples_file_plain_compressed_both_neither(tmp_path):
+    run = make_run(tmp_path / "r", conf=[0.2, 0.9] * 20)
+    assert find_samples_file(run) == run / "samples.jsonl"
+    plain = read_samples(run / "samples.jsonl")
+    gz = _gzip(run)
+    assert gz.name == "samples.jsonl.gz" and not (run / "samples.jsonl").exists()
+    assert find_samples_file(run) == gz
+    assert read_run_samples(run) == plain                      # the same records, whatever the form
+    (run / "samples.jsonl").write_text("")                     # a stale plain copy beside the compressed one
+    with pytest.raises(DataError, match="both samples.jsonl and samples.jsonl.gz"):
+        find_samples_file(run)
+    with pytest.raises(DataError, match="both"):
+        read_run_samples(run)
+    assert find_samples_file(tmp_path) is None
+    with pytest.raises(DataError, match="no samples.jsonl"):
+        read_run_samples(tmp_path)
+
+
+def test_run_folder_reads_compressed_and_refuses_both(tmp_path):
+    run = make_run(tmp_path / "res" / "a", conf=[0.3, 0.8] * 20)
+    before = check_run_folder(run).samples()
+    _gzip(run)
+    folder = check_run_folder(run)
+    assert not isinstance(folder, Skipped) and folder.samples_path.name == "samples.jsonl.gz"
+    assert folder.samples() == before
+    shutil.copy(run / "samples.jsonl.gz", run / "x.gz")
+    (run / "samples.jsonl").write_bytes(gzip.decompress((run / "x.gz").read_bytes()))
+    skipped = check_run_folder(run)
+    assert isinstance(skipped, Skipped) and "both samples.jsonl and samples.jsonl.gz" in skipped.reason
+    runs, skipped = discover([tmp_path / "res"])
+    assert runs == [] and len(skipped) == 1
+
+
+def test_leaderboard_identical_from_compressed_results(tmp_path):
+    res = tmp_path / "res"
+    make_run(res / "m1" / "triviaqa", model="m1", conf=[0.6, 0.9] * 20)
+    make_run(res / "m2" / "triviaqa", model="m2", conf=[0.5] * 40)
+    make_run(res / "m1" / "sciq", model="m1", task="sciq", conf=[0.1, 0.7] * 20)
+    assert main(["leaderboard", str(res), "--out", str(tmp_path / "plain")]) == 0
+    for f in sorted(res.rglob("samples.jsonl")):
+        compress_results.compress(f)
+    assert main(["leaderboard", str(res), "--out", str(tmp_path / "gz")]) == 0
+    names = sorted(p.name for p in (tmp_path / "plain").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "gz").iterdir()) and names
+    for name in names:
+        assert (tmp_path / "gz" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
+
+
+def test_score_and_calibrate_read_compressed_runs(tmp_path, capsys):
+    from calbench.commands.calibrate import _load_run
+
+    run = make_run(tmp_path / "r", conf=[0.2, 0.9] * 20)
+    assert main(["score", str(run / "samples.jsonl"), "--json", "--resamples", "20"]) == 0
+    plain = json.loads(capsys.readouterr().out)["groups"]
+    _gzip(run)
+    assert main(["score", str(run), "--json", "--resamples", "20"]) == 0   # a run folder is accepted too
+    assert json.loads(capsys.readouterr().out)["groups"] == plain
+    manifest, samples = _load_run(str(run))
+    assert manifest["n"] == 40 and len(samples) == 40
+
+
+def test_expand_samples_before_a_resume(tmp_path):
+    run = make_run(tmp_path / "r")
+    text = (run / "samples.jsonl").read_text()
+    _gzip(run)
+    plain = expand_samples(run)
+    assert plain == run / "samples.jsonl" and plain.read_text() == text
+    assert not (run / "samples.jsonl.gz").exists()
+    assert expand_samples(run) == plain and plain.read_text() == text      # nothing to do the second time
+
+
+def test_eval_resumes_a_compressed_run(tmp_path):
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"replies": [{"match": "How confident", "reply": "7"}], "default": " x"}))
+    args = ["eval", "--backend", "scripted", "--script", str(script), "--task", "triviaqa", "--split", "eval",
+            "--seed", "1", "--out", str(tmp_path / "run"), "--quiet", "--resamples", "20", "--no-plots"]
+    assert main(args + ["--limit", "6"]) == 0
+    first = read_samples(tmp_path / "run" / "samples.jsonl")
+    _gzip(tmp_path / "run")
+    assert main(args + ["--limit", "6"]) == 0                 # the same run again: nothing new to do
+    assert read_run_samples(tmp_path / "run") == first
+    assert not (tmp_path / "run" / "samples.jsonl.gz").exists()  # resumed in plain form: one copy only
+
+
+def test_compress_results_is_deterministic_and_idempotent(tmp_path):
+    res = tmp_path / "results"
+    make_run(res / "a", conf=[0.2, 0.9] * 20)
+    make_run(res / "b" / "c", conf=[0.4] * 40)
+    (res / "b" / "train_log.jsonl").write_text('{"step": 1}\n')                 # small: left alone
+    (res / "b" / "answers.jsonl").write_text('{"a": "' + "x" * 2000 + '"}\n')    # large for --min-bytes 1000
+    copy = tmp_path / "copy"
+    shutil.copytree(res, copy)
+    assert compress_results.main([str(res), "--min-bytes", "1000"]) == 0
+    assert sorted(str(p.relative_to(res)) for p in res.rglob("*.jsonl*")) == [
+        "a/samples.jsonl.gz", "b/answers.jsonl.gz", "b/c/samples.jsonl.gz", "b/train_log.jsonl"]
+    snapshot = {p: p.read_bytes() for p in res.rglob("*.gz")}
+    assert compress_results.main([str(res), "--min-bytes", "1000"]) == 0       # second run: no change
+    assert {p: p.read_bytes() for p in res.rglob("*.gz")} == snapshot
+    assert compress_results.main([str(copy), "--min-bytes", "1000"]) == 0      # same content, same bytes
+    assert {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*.gz")} == {
+        p.relative_to(res): b for p, b in snapshot.items()}
+    raw = next(iter(snapshot.values()))
+    assert raw[4:8] == b"\0\0\0\0" and not raw[3] & 0x08                        # mtime 0, no file name
+    (res / "a" / "samples.jsonl").write_text("{}\n")
+    with pytest.raises(SystemExit, match="exists beside it"):
+        compress_results.main([str(res)])
+
+
+def _git_repo(path: Path) -> Path:
+    path.mkdir()
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    return path
+
+
+def test_check_tree_size(tmp_path, capsys):
+    repo = _git_repo(tmp_path / "repo")
+    (repo / "big").mkdir()
+    (repo / "big" / "blob.bin").write_bytes(b"\0" * 300_000)
+    (repo / "small.txt").write_text("x")
+    (repo / "untracked.bin").write_bytes(b"\0" * 900_000)       # not tracked: not counted
+    subprocess.run(["git", "-C", str(repo), "add", "big/blob.bin", "small.txt"], check=True)
+    assert check_tree_size.tracked_sizes(repo) == {"big/blob.bin": 300_000, "small.txt": 1}
+    assert check_tree_size.main(["--repo", str(repo), "--limit-mib", "0.5"]) == 0
+    assert "0.3 MiB in 2 files" in capsys.readouterr().out
+    assert check_tree_size.main(["--repo", str(repo), "--limit-mib", "0.25"]) == 1
+    err = capsys.readouterr().err
+    assert "over the limit" in err and "big/blob.bin" in err and "big/" in err
+
+
+def test_ci_checks_the_tree_size_before_the_tests():
+    lines = [x.strip() for x in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert lines.index("python3 scripts/check_tree_size.py") < lines.index("make test")
+
+
+def test_lmeval_importer_finds_compressed_sample_logs(tmp_path):
+    from calbench.lmeval.importer import find_logs
+    from calbench.lmeval.pack import PREFIX
+
+    name = f"samples_{PREFIX}triviaqa_2026-01-01T00-00-00.000000.jsonl.gz"
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / name).write_bytes(compress_results.gzip_bytes(b"{}\n"))
+    logs = find_logs([tmp_path])
+    assert [log.path.name for log in logs] == [name] and logs[0].task == "triviaqa"
