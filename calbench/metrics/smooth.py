@@ -96,40 +96,47 @@ def _smooth_fft(h: np.ndarray, sigma: float, e: int, t_count: int) -> np.ndarray
 
 
 class _Grids:
-    """Grid histograms of residual and density weight, per row, cached per grid size."""
+    """Grid histograms, per row, of the residual weight ``p - y`` (``res``), the sample count (``den``) and the
+    correct count (``pos``), each spread linearly onto the grid as relplot's ``smooth_round_to_grid`` does;
+    cached per grid size."""
 
     def __init__(self, c: Counts):
         self.u = c.u
-        self.res = c.cnt * c.u[None, :] - c.pos      # sum of (p_i - y_i) at each unique confidence
-        self.den = c.cnt
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._weights = {"res": c.cnt * c.u[None, :] - c.pos,   # sum of (p_i - y_i) at each unique confidence
+                         "den": c.cnt, "pos": c.pos}
+        self._cache: dict[tuple[str, int], np.ndarray] = {}
 
-    def get(self, e: int) -> tuple[np.ndarray, np.ndarray]:
-        if e not in self._cache:
+    def grid(self, name: str, e: int) -> np.ndarray:
+        if (name, e) not in self._cache:
+            w = self._weights[name]
             m = self.u.size
             b = (self.u * (e - 1)).astype(int).clip(0, e - 2)
             frac = self.u * (e - 1) - b
-            if self.res.shape[0] <= 4:  # the point estimate: bincount is cheapest
-                def spread(w: np.ndarray) -> np.ndarray:
-                    return np.stack([np.bincount(b, r * (1 - frac), e) + np.bincount(b + 1, r * frac, e) for r in w])
-                self._cache[e] = (spread(self.res), spread(self.den))
-            else:                       # many resamples: one sparse product per quantity
+            if w.shape[0] <= 4:  # the point estimate: bincount is cheapest
+                h = np.stack([np.bincount(b, r * (1 - frac), e) + np.bincount(b + 1, r * frac, e) for r in w])
+            else:                # many resamples: one sparse product
                 rows = np.concatenate([np.arange(m), np.arange(m)])
                 s = sparse.csr_matrix((np.concatenate([1 - frac, frac]), (np.concatenate([b, b + 1]), rows)),
                                       shape=(e, m))
-                self._cache[e] = (np.asarray(s @ self.res.T).T, np.asarray(s @ self.den.T).T)
-        return self._cache[e]
+                h = np.asarray(s @ w.T).T
+            self._cache[(name, e)] = h
+        return self._cache[(name, e)]
+
+    def get(self, e: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.grid("res", e), self.grid("den", e)
+
+
+def _smooth_rows(h: np.ndarray, sigma: float, e: int, t_count: int) -> np.ndarray:
+    """Grid histograms (rows) -> reflected-kernel smoothing -> values at ``t_count`` evaluation points."""
+    if e * t_count <= _MATRIX_LIMIT:
+        return h @ _eval_matrix(sigma, e, t_count)
+    return _smooth_fft(h, sigma, e, t_count)
 
 
 def _smece_sigma_rows(grids: _Grids, rows: np.ndarray, sigma: float) -> np.ndarray:
     e, t_count = grid_size(sigma), eval_points(sigma)
     hres, hden = grids.get(e)
-    hres, hden = hres[rows], hden[rows]
-    if e * t_count <= _MATRIX_LIMIT:
-        lm = _eval_matrix(sigma, e, t_count)
-        r, d = hres @ lm, hden @ lm
-    else:
-        r, d = _smooth_fft(hres, sigma, e, t_count), _smooth_fft(hden, sigma, e, t_count)
+    r, d = _smooth_rows(hres[rows], sigma, e, t_count), _smooth_rows(hden[rows], sigma, e, t_count)
     return np.abs(r).sum(axis=1) / (d + _DENSITY_EPS).sum(axis=1)
 
 
@@ -166,18 +173,23 @@ def smece_from_counts(c: Counts, return_sigma: bool = False):
     return (value_at_hi, hi) if return_sigma else value_at_hi
 
 
-def smooth_curve(c: Counts, sigma: float, t_count: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The smoothed reliability curve behind smECE, for plots: ``(t, accuracy(t), density(t))``.
+def reliability_curve(c: Counts, sigma: float, t_count: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The smoothed reliability curve relplot draws, for plots: ``(t, accuracy(t), density(t))``, one row of
+    accuracy and density per row of ``c``, at ``t_count`` evenly spaced points of [0, 1].
 
-    accuracy(t) = t - R(t) / (D(t) + 1e-4) with R, D as in the module docstring (one row per row of ``c``);
-    density is D normalised to integrate to 1 over [0, 1].
+    accuracy(t) = Y(t) / (D(t) + 1e-4): the Nadaraya-Watson estimate of P(correct | confidence = t) with the
+    reflected Gaussian kernel of width sigma, Y(t) = sum_i K_sigma(t, p_i) y_i and D(t) as in the module
+    docstring, discretised the same way. density(t) = D(t) / n, the kernel density of the confidences.
+    With sigma = smECE's width these are relplot's ``prepare_rel_diagram`` "mu" (without bootstrap bagging) and
+    "density". Where no sample is near t, D(t) ~ 0 and accuracy(t) falls to 0: the curve means nothing there,
+    and plots must not draw it (see :func:`calbench.plots.prepare_reliability_diagram`).
     """
+    sigma = float(sigma)
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive; got {sigma}")
     grids = _Grids(c)
     e = grid_size(sigma)
-    hres, hden = grids.get(e)
-    lm = _eval_matrix(float(sigma), e, int(t_count))
-    r, d = hres @ lm, hden @ lm
-    t = np.linspace(0, 1, t_count)
-    acc = t[None, :] - r / (d + _DENSITY_EPS)
-    dens = d / np.maximum(d.mean(axis=1, keepdims=True), 1e-300)
-    return t, acc, dens
+    y = _smooth_rows(grids.grid("pos", e), sigma, e, int(t_count))
+    d = _smooth_rows(grids.grid("den", e), sigma, e, int(t_count))
+    t = np.linspace(0, 1, int(t_count))
+    return t, y / (d + _DENSITY_EPS), d / c.n[:, None]
