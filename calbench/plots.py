@@ -181,16 +181,25 @@ def confidence_histogram(confidence, correct, *, title: str, path_stem: str | Pa
 
 
 def plot_run(samples: Sequence[dict], out_dir: str | Path, title: str, *, policy: str = "exclude",
-             bins: int = 10, n_resamples: int = 200, seed: int = 0, suffix: str = "") -> list[Path]:
-    """Both plots for a list of sample records (scored under ``policy``) in ``out_dir``; returns the paths.
-    Writes nothing and returns [] if no sample is left to plot."""
+             bins: int = 10, n_resamples: int = 200, seed: int = 0, suffix: str = "",
+             kinds: Sequence[str] = ("reliability", "histogram")) -> list[Path]:
+    """The plots named in ``kinds`` (both by default) for a list of sample records (scored under ``policy``) in
+    ``out_dir``: ``reliability<suffix>.png``, ``confidence_hist<suffix>.png``; returns the paths. Writes nothing
+    and returns [] if no sample is left to plot."""
+    unknown = set(kinds) - {"reliability", "histogram"}
+    if unknown:
+        raise ValueError(f"unknown plot kind(s) {sorted(unknown)}; known: reliability, histogram")
     conf, corr, info = apply_policy(samples, policy)
     if conf.size == 0:
         return []
     title = f"{title}  (parse rate {info['parse_rate']:.0%}, policy {policy})"
     out = Path(out_dir)
     head = headline_text(conf, corr)  # the same subtitle on both plots, computed once
-    return (reliability_diagram(conf, corr, title=title, path_stem=out / f"reliability{suffix}", bins=bins,
-                                n_resamples=n_resamples, seed=seed, headline=head)
-            + confidence_histogram(conf, corr, title=title, path_stem=out / f"confidence_hist{suffix}", bins=bins,
-                                   headline=head))
+    paths = []
+    if "reliability" in kinds:
+        paths += reliability_diagram(conf, corr, title=title, path_stem=out / f"reliability{suffix}", bins=bins,
+                                     n_resamples=n_resamples, seed=seed, headline=head)
+    if "histogram" in kinds:
+        paths += confidence_histogram(conf, corr, title=title, path_stem=out / f"confidence_hist{suffix}",
+                                      bins=bins, headline=head)
+    return paths

@@ -282,12 +282,15 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
         questions_per_s=round(n_new_questions / elapsed, 3) if elapsed > 0 and n_new_questions else None,
     )
     if settings.plots:
-        manifest["plots"] = _plots(out, manifest, scored, settings)
+        manifest["plots"] = plot_methods(out, manifest, scored, policy=settings.policy, bins=settings.bins)
     write_json(out / "run.json", manifest)
     return manifest
 
 
-def _plots(out: Path, manifest: dict, by_method: dict[str, list[dict]], settings: EvalSettings) -> list[str]:
+def plot_methods(out: Path, manifest: dict, by_method: dict[str, list[dict]], *, policy: str, bins: int,
+                 kinds: tuple[str, ...] = ("reliability", "histogram")) -> list[str]:
+    """A run's figures (``kinds`` of :func:`calbench.plots.plot_run`) per method, in ``out``; returns their paths
+    relative to ``out``. One method: ``reliability.png``; several: ``reliability_<method>.png``."""
     try:
         from calbench.plots import plot_run
     except ImportError:  # plotting is optional for the library; the CLI installs it
@@ -296,6 +299,6 @@ def _plots(out: Path, manifest: dict, by_method: dict[str, list[dict]], settings
     for m, samples in by_method.items():
         title = f"{manifest['model']['id']} · {manifest['task']['name']} ({manifest['task']['split']}) · {m}"
         suffix = "" if len(by_method) == 1 else f"_{m}"
-        for p in plot_run(samples, out, title, policy=settings.policy, bins=settings.bins, suffix=suffix):
+        for p in plot_run(samples, out, title, policy=policy, bins=bins, suffix=suffix, kinds=kinds):
             files.append(str(Path(p).relative_to(out)))
     return files

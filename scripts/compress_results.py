@@ -59,7 +59,8 @@ def compress(path: Path, *, dry_run: bool = False) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("roots", nargs="*", type=Path, default=[Path("results")], help="folders to search (default results/)")
+    ap.add_argument("roots", nargs="*", type=Path, default=[Path("results")],
+                    help="folders to search (default results/)")
     ap.add_argument("--min-bytes", type=int, default=DEFAULT_MIN_BYTES,
                     help="also compress other .jsonl files at least this large (default 1 MiB)")
     ap.add_argument("--dry-run", action="store_true", help="list what would be compressed; change nothing")

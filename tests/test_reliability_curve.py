@@ -110,3 +110,16 @@ def test_plot_draws_the_curve_only_where_supported(tmp_path):
     widths = curve.get_linewidths()
     assert len(set(np.round(widths, 6))) > 1          # the width follows the density
     fig.savefig(tmp_path / "x.png")
+
+
+def test_plot_run_draws_only_the_kinds_asked(tmp_path):
+    from calbench.plots import plot_run
+
+    f, y = CASES["uniform"]
+    recs = [{"id": str(i), "confidence": float(c), "parse_ok": True, "correct": int(v)} for i, (c, v) in
+            enumerate(zip(f[:100], y[:100]))]
+    assert [p.name for p in plot_run(recs, tmp_path, "m", kinds=("reliability",), n_resamples=10)] == \
+        ["reliability.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reliability.png"]
+    with pytest.raises(ValueError, match="unknown plot kind"):
+        plot_run(recs, tmp_path, "m", kinds=("svg",))

@@ -1,0 +1,89 @@
+"""Redraw the reliability diagrams of committed runs (after a change to the diagram), and nothing else.
+
+    python scripts/replot_reliability.py [results/]
+
+For every run folder under the given folders whose ``run.json`` lists ``reliability*.png`` among its plots,
+the samples are scored as the runner scores them (first record per (id, method), failed requests left out) and
+each method's reliability diagram is drawn again with the run's parse policy and ECE bins
+(:func:`calbench.runner.plot_methods`); confidence histograms and manifests are left as they are.
+
+A comparison report's figures are embedded in its HTML, so a report folder (``--report RUNS_PARENT``, e.g.
+``results/demo``, whose ``report/`` was written by ``calbench demo``) is written again beside it and only its
+reliability PNGs and ``report.html`` are taken; the other files must come out identical (checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+
+def replot_run(folder: Path) -> list[str]:
+    from calbench.records import read_run_samples
+    from calbench.runner import plot_methods
+
+    manifest = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    if not any(Path(p).name.startswith("reliability") for p in manifest.get("plots") or []):
+        return []
+    by_method: dict[str, list[dict]] = {}
+    seen: set = set()
+    for s in read_run_samples(folder):
+        if (s["id"], s["method"]) not in seen:
+            seen.add((s["id"], s["method"]))
+            if not s.get("request_error"):
+                by_method.setdefault(s["method"], []).append(s)
+    by_method = {m: by_method.get(m, []) for m in manifest["methods"]}   # the manifest's order, as the runner
+    bins = int((manifest.get("metric_settings") or {}).get("ece_bins", 10))
+    written = plot_methods(folder, manifest, by_method, policy=manifest.get("parse_policy", "exclude"), bins=bins,
+                           kinds=("reliability",))
+    listed = {p for p in manifest["plots"] if Path(p).name.startswith("reliability")}
+    if set(written) != listed:
+        raise SystemExit(f"{folder}: drew {sorted(written)} but run.json lists {sorted(listed)}")
+    return written
+
+
+def replot_report(parent: Path) -> list[Path]:
+    """Rewrite ``parent/report``'s reliability figures and report.html from the runs in ``parent``."""
+    from calbench.report import demo_outputs
+
+    report = parent / "report"
+    runs = sorted(p.parent for p in parent.glob("*/run.json"))
+    with tempfile.TemporaryDirectory(dir=parent) as tmp:   # beside report/, so relative links are the same
+        fresh = Path(tmp)
+        demo_outputs(runs, fresh, quiet=True)
+        taken = sorted(p.relative_to(fresh) for p in fresh.rglob("*_reliability.png")) + [Path("report.html")]
+        for rel in sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()):
+            if rel not in taken and not filecmp.cmp(fresh / rel, report / rel, shallow=False):
+                raise SystemExit(f"{report / rel} would change too; only the reliability figures should")
+        for rel in taken:
+            shutil.copyfile(fresh / rel, report / rel)
+    return [report / rel for rel in taken]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("roots", nargs="*", type=Path, default=[Path("results")])
+    ap.add_argument("--report", type=Path, action="append", default=[],
+                    help="a folder of runs whose report/ (from calbench demo) is redrawn too")
+    args = ap.parse_args(argv)
+    count = 0
+    for root in args.roots:
+        for run_json in sorted(root.rglob("run.json")):
+            written = replot_run(run_json.parent)
+            count += len(written)
+            if written:
+                print(f"{run_json.parent}: {', '.join(written)}", file=sys.stderr)
+    for parent in args.report:
+        for p in replot_report(parent):
+            print(f"rewrote {p}", file=sys.stderr)
+    print(f"{count} run figures redrawn", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
