@@ -52,7 +52,10 @@ def replot_report(parent: Path) -> list[Path]:
     from calbench.report import demo_outputs
 
     report = parent / "report"
-    runs = sorted(p.parent for p in parent.glob("*/run.json"))
+    def started(run: Path) -> str:  # the order the demo ran (and reported) them in
+        return str((json.loads((run / "run.json").read_text()).get("timings") or {}).get("first_started"))
+
+    runs = sorted((p.parent for p in parent.glob("*/run.json")), key=started)
     with tempfile.TemporaryDirectory(dir=parent) as tmp:   # beside report/, so relative links are the same
         fresh = Path(tmp)
         demo_outputs(runs, fresh, quiet=True)
