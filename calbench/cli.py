@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from calbench.records import DataError
+    from calbench.rundir import RunFolderError
     from calbench.tasks import TaskError
 
     parser = build_parser()
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (UserError, DataError, TaskError, FileNotFoundError) as e:
+    except (UserError, DataError, TaskError, RunFolderError, FileNotFoundError) as e:
         print(f"calbench {args.command}: error: {e}", file=sys.stderr)
         return 2
 

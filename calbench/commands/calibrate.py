@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from calbench.cli import UserError
-from calbench.records import COMPRESSED_SAMPLES_FILE, SAMPLES_FILE
+from calbench.records import COMPRESSED_SAMPLES_FILE
 
 
 def register(sub) -> None:
@@ -60,7 +60,7 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     ``out_dir`` (an existing calibrated run there is refused, or recomputed with ``replace``); return the new
     manifest."""
     from calbench.runner import EvalSettings, finalize
-    from calbench.records import JsonlAppender
+    from calbench.rundir import write_samples
     from calbench.scalers import SCALERS, CalibrationLeakError, fit_on_calibration, make_scaler
 
     if scaler_name not in SCALERS:
@@ -79,8 +79,12 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     if missing and explicit:
         raise UserError(f"the calibration run {fit_dir} has no samples of method(s) {missing}")
     out = Path(out_dir)
-    if any((out / name).exists() for name in (SAMPLES_FILE, COMPRESSED_SAMPLES_FILE)) and not replace:
-        raise UserError(f"{out} already holds a run; choose another --out")
+    from calbench.rundir import describe, existing_run, refuse_other_run
+
+    if replace:  # eval --calibrate recomputes its own calibrated run, never another one
+        refuse_other_run(out, lambda old: old.get("calibration", {}).get("scaler") == scaler_name)
+    elif existing_run(out) is not None:
+        raise UserError(f"{out} already holds a run ({describe(existing_run(out))}); choose another --out")
     t0 = time.perf_counter()
     params, recalibrated = {}, {}
     skipped = {m: "not in the calibration run" for m in missing}
@@ -108,13 +112,8 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     if not recalibrated:
         raise UserError(f"nothing to calibrate: {skipped}")
     new_methods = list(recalibrated)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "samples.jsonl").unlink(missing_ok=True)
-    (out / COMPRESSED_SAMPLES_FILE).unlink(missing_ok=True)  # a committed, compressed copy is replaced too
-    with JsonlAppender(out / "samples.jsonl") as sink:
-        for rows in recalibrated.values():
-            for s in rows:
-                sink.write(s)
+    write_samples(out / "samples.jsonl", (s for rows in recalibrated.values() for s in rows))
+    (out / COMPRESSED_SAMPLES_FILE).unlink(missing_ok=True)  # a committed, compressed copy is replaced
     ms = test_man.get("metric_settings", {})
     settings = EvalSettings(methods=new_methods, split=test_man["task"]["split"],
                             policy=test_man.get("parse_policy", "exclude"), bins=ms.get("ece_bins", 10),

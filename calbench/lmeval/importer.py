@@ -22,7 +22,7 @@ from typing import Any
 from calbench.elicit import templates
 from calbench.lmeval import hooks
 from calbench.lmeval.pack import PREFIX, calbench_task_name
-from calbench.records import COMPRESSED_SAMPLES_FILE, SAMPLES_FILE, DataError, Example, Sample, gold_answers, iter_jsonl
+from calbench.records import COMPRESSED_SAMPLES_FILE, DataError, Example, Sample, gold_answers, iter_jsonl
 
 _SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d.\-]+)\.jsonl(\.gz)?$")
 #: |lm-eval's value - calbench's| above this counts as a disagreement (both compute in float64).
@@ -232,26 +232,37 @@ def import_logs(inputs: list[Path], out: Path, *, model: str | None = None, poli
                 plots: bool = True) -> list[tuple[Path, dict]]:
     """Import every calbench-task samples file in ``inputs``; write ``samples.jsonl`` and ``run.json`` into
     ``out`` (one task) or ``out/<task>/`` (several). Returns ``(folder, manifest)`` per task."""
+    from calbench.rundir import refuse_other_run, write_samples
     from calbench.runner import write_json
 
     logs = find_logs(inputs)
-    written = []
-    for log in logs:
+    prepared = []
+    for log in logs:  # read, score and check everything before a file is written
         folder = out if len(logs) == 1 else out / log.task
-        folder.mkdir(parents=True, exist_ok=True)
         name = model or model_id(log.results)
         samples, examples = read_log(log, name)
         manifest = manifest_for(log, samples, examples, name, policy=policy, bins=bins, eps=eps,
                                 n_resamples=n_resamples, seed=seed)
+        refuse_other_run(folder, lambda old, new=manifest: _same_import(old, new))
+        prepared.append((folder, samples, manifest))
+    written = []
+    for folder, samples, manifest in prepared:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_samples(folder / "samples.jsonl", samples)
         (folder / COMPRESSED_SAMPLES_FILE).unlink(missing_ok=True)  # the new plain file replaces a committed one
-        with open(folder / SAMPLES_FILE, "w", encoding="utf-8") as fh:
-            for s in samples:
-                fh.write(json.dumps(s, ensure_ascii=False) + "\n")
         if plots:
             manifest["plots"] = _plots(folder, samples, manifest, policy, bins)
         write_json(folder / "run.json", manifest)
         written.append((folder, manifest))
     return written
+
+
+def _same_import(old: dict, new: dict) -> bool:
+    """Whether a run folder's manifest is an import of the same questions and model (then re-importing,
+    e.g. with another parse policy, replaces it); anything else there is refused."""
+    return ("lmeval" in old and old.get("model", {}).get("id") == new["model"]["id"]
+            and old.get("task", {}).get("name") == new["task"]["name"]
+            and old.get("task", {}).get("ids_sha256") == new["task"]["ids_sha256"])
 
 
 def _plots(folder: Path, samples: list[dict], manifest: dict, policy: str, bins: int) -> list[str]:
