@@ -16,10 +16,17 @@ class UserError(Exception):
     """An error caused by the user's input; printed without a traceback, exit code 2."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (the option and what is wrong), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from calbench import commands
 
-    parser = argparse.ArgumentParser(prog="calbench", description=__doc__.split("\n")[0])
+    parser = Parser(prog="calbench", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"calbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):

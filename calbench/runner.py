@@ -108,6 +108,8 @@ def _identity(manifest: dict) -> dict:
     return {
         "model": model.get("id"), "model_sha256": model.get("sha256"), "adapter": model.get("adapter"),
         "task": manifest["task"]["name"], "split": manifest["task"]["split"],
+        # source and limit before the data hash, so that a refusal names the setting that changed
+        "source": manifest["task"].get("source", "bundled"), "limit": manifest["task"].get("limit"),
         "data_sha256": manifest["task"]["data_sha256"], "methods": manifest["methods"],
         "scale": manifest["elicitation"]["scale"], "prompt_version": manifest["elicitation"]["templates"]["version"],
         "judge": manifest["judge"], "seed": manifest["seed"],
@@ -128,12 +130,20 @@ def _check_resumable(run_path: Path, manifest: dict) -> dict:
     new_id = _identity(manifest)
     diff = [k for k in new_id if old_id.get(k) != new_id[k]]
     if diff:
-        k = diff[0]
-        raise RunConflictError(
-            f"{run_path.parent} holds a different run ({k}: {old_id.get(k)!r} there, {new_id[k]!r} now); "
-            "use another --out, or delete the folder to start over"
-        )
+        raise RunConflictError(conflict_message(run_path.parent, diff[0], old_id.get(diff[0]), new_id[diff[0]]))
     return old
+
+
+run_identity = _identity
+
+
+def conflict_message(folder: Path, key: str, old: Any, new: Any) -> str:
+    """Why ``folder`` cannot be resumed: the first identity setting that differs, with its option."""
+    from calbench.argcheck import OPTION_OF
+
+    option = f" ({OPTION_OF[key]})" if key in OPTION_OF else ""
+    return (f"{folder} holds a different run ({key}{option}: {old!r} there, {new!r} now); "
+            "use another --out, or delete the folder to start over")
 
 
 def _finished_pairs(samples_path: Path) -> set[tuple[str, str]]:

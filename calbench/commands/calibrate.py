@@ -19,6 +19,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from calbench.argcheck import positive_int
 from calbench.cli import UserError
 from calbench.records import COMPRESSED_SAMPLES_FILE
 
@@ -32,7 +33,7 @@ def register(sub) -> None:
                    help="platt, temperature, isotonic or histogram (default: %(default)s)")
     p.add_argument("--confidence-methods", help="comma-separated methods of the runs to calibrate "
                                                 "(default: every method of the test run)")
-    p.add_argument("--bins", type=int, default=10, help="histogram scaler: number of bins (default: 10)")
+    p.add_argument("--bins", type=positive_int, default=10, help="histogram scaler: number of bins (default: 10)")
     p.add_argument("--allow-other-model", action="store_true",
                    help="allow a calibration run of a different model (normally refused)")
     p.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")

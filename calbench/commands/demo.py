@@ -9,15 +9,17 @@ import sys
 import time
 from pathlib import Path
 
+from calbench.argcheck import positive_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="evaluate the default model on TriviaQA and SciQ and report",
                        description=__doc__)
     p.add_argument("--model", default="smollm2-135m-instruct", help="model (default: %(default)s)")
-    p.add_argument("--limit", type=int, default=200, help="questions per task (default: %(default)s)")
+    p.add_argument("--limit", type=positive_int, default=200, help="questions per task (default: %(default)s)")
     p.add_argument("--tasks", default="triviaqa,sciq", help="comma-separated tasks (default: %(default)s)")
     p.add_argument("--method", default="two-stage", help="confidence method(s) (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, help="generation batch size")
+    p.add_argument("--batch-size", type=positive_int, help="generation batch size")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/demo", help="results folder (default: %(default)s)")
     p.add_argument("--quiet", action="store_true")

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from calbench.argcheck import nonnegative_float, positive_int, unit_interval
 from calbench.cli import UserError
 
 
@@ -18,10 +19,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--script", help="reply table for --backend scripted (JSON file)")
     g.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     g.add_argument("--dtype", help="float32, bfloat16 ... (default: bfloat16 on GPU, float32 on CPU)")
-    g.add_argument("--batch-size", type=int, help="generation batch size (default: 16 CPU, 128 GPU)")
+    g.add_argument("--batch-size", type=positive_int, help="generation batch size (default: 16 CPU, 128 GPU)")
     g.add_argument("--base-url", help="OpenAI-compatible endpoint (--backend openai)")
     g.add_argument("--api-key-env", help="environment variable holding the API key (--backend openai)")
-    g.add_argument("--concurrency", type=int, help="parallel requests (--backend openai)")
+    g.add_argument("--concurrency", type=positive_int, help="parallel requests (--backend openai)")
     g.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                    help="extra backend option (repeatable)")
 
@@ -52,7 +53,7 @@ def register(sub) -> None:
     g.add_argument("--split", help="split (default: the task's evaluation split)")
     g.add_argument("--source", default="bundled", choices=["bundled", "hub"],
                    help="bundled data (default) or the full dataset from the Hugging Face hub")
-    g.add_argument("--limit", type=int, help="evaluate N questions (a seeded random sample of the split)")
+    g.add_argument("--limit", type=positive_int, help="evaluate N questions (a seeded random sample of the split)")
     g.add_argument("--data", help="your own dataset (.jsonl, .json or .csv) instead of --task")
     g.add_argument("--question-field", help="with --data: the question column")
     g.add_argument("--answer-field", help="with --data: the answer column")
@@ -64,25 +65,25 @@ def register(sub) -> None:
     g.add_argument("--method", default="two-stage",
                    help="confidence method(s), comma separated (default: %(default)s; see --list-methods)")
     g.add_argument("--scale", default="0-10", choices=["0-10", "0-100", "0-1"], help="verbalized scale")
-    g.add_argument("--max-new-tokens", type=int, help="answer generation budget (default by task kind)")
+    g.add_argument("--max-new-tokens", type=positive_int, help="answer generation budget (default by task kind)")
     g.add_argument("--answers", metavar="FILE",
                    help="use these answers instead of generating them: JSONL or CSV with 'id' and 'answer', or a "
                         "previous run's samples.jsonl[.gz]; every question needs one (not with 'verbalized')")
-    g.add_argument("--sc-k", type=int, help="self-consistency: number of sampled answers (default 5)")
-    g.add_argument("--sc-temperature", type=float, help="self-consistency: sampling temperature (default 1.0)")
+    g.add_argument("--sc-k", type=positive_int, help="self-consistency: number of sampled answers (default 5)")
+    g.add_argument("--sc-temperature", type=nonnegative_float, help="self-consistency: sampling temperature (default 1.0)")
     g.add_argument("--judge-containment", action="store_true",
                    help="open questions: also accept an answer containing an alias as a whole-word span")
-    g.add_argument("--judge-f1", type=float, metavar="T", help="open questions: also accept token-F1 >= T")
+    g.add_argument("--judge-f1", type=unit_interval, metavar="T", help="open questions: also accept token-F1 >= T")
     g.add_argument("--calibrate", metavar="SCALER", choices=["platt", "temperature", "isotonic", "histogram"],
                    help="also fit this post-hoc scaler on --calibration-split and apply it to the evaluated split "
                         "(writes OUT/calibration/<split> and OUT/calibrated-<scaler>; see `calbench calibrate`)")
     g.add_argument("--calibration-split", metavar="S", help="with --calibrate: the split the scaler is fitted on")
     g = p.add_argument_group("scoring and output")
     g.add_argument("--policy", default="exclude", help="parse-failure policy for metrics (default: exclude)")
-    g.add_argument("--bins", type=int, default=10, help="ECE bins (default: 10)")
-    g.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    g.add_argument("--bins", type=positive_int, default=10, help="ECE bins (default: 10)")
+    g.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples (default: 1000)")
     g.add_argument("--seed", type=int, default=0, help="seed for sampling questions and bootstrap")
-    g.add_argument("--chunk-size", type=int, default=32,
+    g.add_argument("--chunk-size", type=positive_int, default=32,
                    help="questions per chunk; samples are flushed to disk after each chunk (default: 32)")
     g.add_argument("--no-plots", action="store_true", help="skip the reliability diagram")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -114,10 +115,25 @@ def load_task_and_examples(args: argparse.Namespace):
     return task, split, len(examples), select(examples, args.limit, args.seed)
 
 
+def expected_identity(task, examples, settings, model_name: str) -> dict:
+    """The identity settings of this run that are known before the model loads (see runner.run_identity)."""
+    from calbench.elicit import templates
+    from calbench.judge import judge_for
+    from calbench.runner import data_sha256
+
+    judge = judge_for(task.kind, **settings.judge)
+    return {"model": model_name, "task": task.name, "split": settings.split, "source": settings.source,
+            "limit": settings.limit, "data_sha256": data_sha256(examples), "methods": settings.methods,
+            "scale": settings.scale, "prompt_version": templates()["version"],
+            "judge": {"name": judge.name, "settings": judge.settings}, "seed": settings.seed,
+            "method_settings": settings.method_settings}
+
+
 def run(args: argparse.Namespace) -> int:
     from calbench.backends import make_backend
     from calbench.methods import METHODS
     from calbench.metrics import POLICIES
+    from calbench.argcheck import check_eval_args, check_out_folder
     from calbench.runner import EvalSettings, RunConflictError, evaluate
 
     if args.list_methods:
@@ -132,8 +148,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"unknown method(s) {unknown}; available: {', '.join(sorted(METHODS))}")
     if args.policy not in POLICIES:
         raise UserError(f"unknown --policy {args.policy!r}; available: {', '.join(POLICIES)}")
+    check_eval_args(args)
     task, split, split_size, examples = load_task_and_examples(args)
-    if args.calibrate and (not args.calibration_split or args.calibration_split == split):
+    if args.calibrate and (not args.calibration_split or args.calibration_split == split
+                           or args.calibration_split not in task.splits):
         raise UserError(f"--calibrate needs --calibration-split, a split other than the evaluated {split!r} "
                         f"(task {task.name!r} has: {', '.join(task.splits)})")
     if not examples:
@@ -149,8 +167,9 @@ def run(args: argparse.Namespace) -> int:
                                                                ("sc_temperature", args.sc_temperature))
                                              if v is not None},
                             answers=answers, answers_file=answers_file)
-    backend = make_backend(args.backend, args.model, **backend_options(args))
     model_name = args.model if args.backend != "scripted" else f"scripted:{args.script}"
+    check_out_folder(args.out, expected_identity(task, examples, settings, model_name))
+    backend = make_backend(args.backend, args.model, **backend_options(args))
     try:
         manifest = evaluate(task, examples, backend, settings, args.out, model_name=model_name,
                             split_size=split_size, progress=not args.quiet)

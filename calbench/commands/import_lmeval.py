@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from calbench.argcheck import positive_int
+
 
 def register(sub) -> None:
     from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, POLICIES
@@ -21,9 +23,9 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--model-name", help="model id for the records (default: pretrained= of lm-eval's model_args)")
     p.add_argument("--policy", choices=POLICIES, default="exclude", help="parse-failure policy (default exclude)")
-    p.add_argument("--bins", type=int, default=DEFAULT_BINS, help="ECE bins (default 10)")
+    p.add_argument("--bins", type=positive_int, default=DEFAULT_BINS, help="ECE bins (default 10)")
     p.add_argument("--eps", type=float, default=DEFAULT_EPS, help="log-score clipping (default 0.001)")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--no-plots", action="store_true", help="skip the reliability diagram")
     p.set_defaults(func=run)

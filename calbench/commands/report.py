@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from calbench.argcheck import positive_int
 from calbench.cli import UserError
 
 
@@ -22,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
     p.add_argument("--power", type=float, default=0.8,
                    help="power for the questions-needed estimate (default: 0.8)")
-    p.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples (default: 1000)")
+    p.add_argument("--resamples", type=positive_int, default=1000, help="paired bootstrap resamples (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.set_defaults(func=run)
 

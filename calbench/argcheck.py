@@ -1,0 +1,98 @@
+"""Command-line argument checks that run before anything is loaded or written.
+
+Number arguments are checked by argparse itself (``type=positive_int`` etc.), so a bad value stops the
+command at once with exit code 2 and one line naming the option. :func:`check_eval_args` checks what needs
+several arguments together, and :func:`check_out_folder` refuses an output folder holding a different run
+before the model loads (the runner checks again, with the model's sha256, once it is loaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+
+from calbench.cli import UserError
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (argparse ``type``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite float >= 0 (argparse ``type``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    """A float in (0, 1] (argparse ``type``; e.g. a token-F1 threshold)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+#: eval's options that only mean something with --data.
+DATA_ONLY = ("question_field", "answer_field", "choices_field", "alias_sep", "id_field", "kind")
+
+
+def check_eval_args(args: argparse.Namespace) -> None:
+    """The checks of ``calbench eval`` that involve several arguments or the file system (no data loaded)."""
+    if args.data and args.task:
+        raise UserError(f"give --task or --data, not both (--task {args.task} would be ignored)")
+    if not args.data:
+        given = [f"--{k.replace('_', '-')}" for k in DATA_ONLY if getattr(args, k, None) is not None]
+        if given:
+            raise UserError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --data FILE")
+    if args.data and args.source != "bundled":
+        raise UserError("--source applies to --task, not to --data")
+    if args.calibration_split and not args.calibrate:
+        raise UserError("--calibration-split needs --calibrate SCALER")
+    if args.backend not in ("hf", "scripted") and importlib.util.find_spec(f"calbench.backends.{args.backend}") is None:
+        raise UserError(f"unknown --backend {args.backend!r}; available: hf, scripted, openai, vllm")
+    if args.backend == "scripted" and not args.script:
+        raise UserError("--backend scripted needs --script FILE (a JSON reply table)")
+    if args.script and not Path(args.script).is_file():
+        raise UserError(f"--script {args.script}: no such file")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out {args.out} is a file, not a folder")
+
+
+#: Settings of a run's identity, as the option that sets them (for messages).
+OPTION_OF = {"model": "--model", "task": "--task/--data", "split": "--split", "source": "--source",
+             "limit": "--limit", "methods": "--method", "scale": "--scale", "judge": "--judge-*",
+             "seed": "--seed", "method_settings": "--sc-k/--sc-temperature"}
+
+
+def check_out_folder(out: str | Path, expected: dict) -> None:
+    """Refuse ``out`` when its run.json differs from ``expected`` (identity settings known before the model
+    loads, keyed as :func:`calbench.runner.run_identity`); the message names the first setting that differs."""
+    from calbench.runner import conflict_message, run_identity
+
+    path = Path(out) / "run.json"
+    if not path.exists():
+        return
+    try:
+        old = run_identity(json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise UserError(f"{path} exists but is not a calbench run manifest ({e}); use another --out") from None
+    for key, value in expected.items():
+        if old.get(key) != value:
+            raise UserError(conflict_message(Path(out), key, old.get(key), value))
