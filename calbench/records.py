@@ -110,14 +110,35 @@ def open_text(path: str | Path) -> io.TextIOBase:
     return open(path, encoding="utf-8")
 
 
-def iter_jsonl(path: str | Path, *, tolerate_truncated_tail: bool = False) -> Iterator[tuple[int, dict]]:
+def _text_lines(path: str | Path) -> list[str]:
+    """The lines of a (possibly gzipped) UTF-8 text file, each with its newline; a leading BOM is dropped and
+    bytes that are not UTF-8 raise :class:`DataError` naming the line."""
+    path = Path(path)
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
+        raw = fh.read()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DataError(f"{path}:{line}: not UTF-8 (byte 0x{raw[e.start]:02x} at column {column}); "
+                        "save the file as UTF-8") from None
+    # split on "\n" only: str.splitlines would also split inside strings holding U+2028 and the like
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
+def iter_jsonl(path: str | Path, *, tolerate_truncated_tail: bool = False,
+               skipped: list[str] | None = None) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` for each non-empty line; a bad line raises :class:`DataError`.
 
     With ``tolerate_truncated_tail`` a malformed *last* line (a write cut by an interruption) is skipped
-    instead of raising, so a resumed run can continue.
+    instead of raising, so a resumed run can continue; the skip is reported in ``skipped`` when given.
     """
-    with open_text(path) as fh:
-        lines = fh.readlines()
+    lines = _text_lines(path)
     for i, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -125,6 +146,8 @@ def iter_jsonl(path: str | Path, *, tolerate_truncated_tail: bool = False) -> It
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             if tolerate_truncated_tail and i == len(lines) and not line.endswith("\n"):
+                if skipped is not None:
+                    skipped.append(f"{path}:{i}: truncated last line (an interrupted write?) not read")
                 return
             raise DataError(f"{path}:{i}: not valid JSON ({e.msg} at column {e.colno})") from None
         if not isinstance(obj, dict):
@@ -180,16 +203,21 @@ def expand_samples(folder: str | Path) -> Path:
     return plain
 
 
-def read_samples(path: str | Path) -> list[dict[str, Any]]:
-    """Read a ``samples.jsonl`` (or ``.jsonl.gz``) file as a list of dicts, checking the core fields of each
-    line."""
+def read_samples_with_lines(path: str | Path, skipped: list[str] | None = None) -> list[tuple[int, dict]]:
+    """``(line_number, sample)`` for each line of a ``samples.jsonl`` file, checking the core fields; a
+    truncated last line is skipped and reported in ``skipped`` (when given)."""
     out = []
-    for i, obj in iter_jsonl(path, tolerate_truncated_tail=True):
+    for i, obj in iter_jsonl(path, tolerate_truncated_tail=True, skipped=skipped):
         missing = [k for k in SAMPLE_FIELDS if k not in obj]
         if missing:
             raise DataError(f"{path}:{i}: sample record lacks field(s) {missing}")
-        out.append(obj)
+        out.append((i, obj))
     return out
+
+
+def read_samples(path: str | Path, skipped: list[str] | None = None) -> list[dict[str, Any]]:
+    """Read a ``samples.jsonl`` file as a list of dicts, checking the core fields of each line."""
+    return [obj for _, obj in read_samples_with_lines(path, skipped)]
 
 
 class JsonlAppender:

@@ -242,4 +242,6 @@ def print_summary(manifests: list[dict], file=sys.stdout) -> None:
     print("-" * len(line), file=file)
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)), file=file)
-    print("(value [95% bootstrap CI]; ece = equal-width, 10 bins; log_score: higher is better)", file=file)
+    bins = sorted({str((m.get("metric_settings") or {}).get("ece_bins", "?")) for m in manifests})
+    print(f"(value [95% bootstrap CI]; ece = equal-width, {'/'.join(bins)} bins; log_score: higher is better)",
+          file=file)

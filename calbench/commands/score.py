@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "score",
         help="recompute the calibration metrics of a samples.jsonl file, with 95%% CIs",
         description="Recompute every calibration metric of a samples file with percentile-bootstrap CIs. "
-        "A file holding several (task, method, model) groups is scored per group.",
+        "A file holding several (task, method, model) groups is scored per group. A line that repeats an "
+        "(id, task, method, model) of an earlier line is dropped and reported (refused when the two differ); "
+        "a truncated last line is reported and not counted.",
     )
     p.add_argument("samples", type=Path, help="samples.jsonl (or .jsonl.gz), or a run folder holding one")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -52,37 +55,74 @@ def format_table(metrics: dict[str, dict]) -> str:
     return "\n".join(f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in rows)
 
 
+def samples_path(path: Path) -> Path:
+    """The samples file to score: ``path`` itself, or the samples file inside a run folder."""
+    from calbench.cli import UserError
+
+    if not path.is_dir():
+        return path
+    for name in ("samples.jsonl", "samples.jsonl.gz"):
+        if (path / name).is_file():
+            return path / name
+    raise UserError(f"{path} is a folder without samples.jsonl; give a samples file or a run folder")
+
+
+def deduplicate(path: Path, rows: list[tuple[int, dict]]) -> tuple[list[dict], list[str]]:
+    """The samples with repeated (id, task, method, model) lines dropped, and a note per dropped line.
+    A repeat that differs from the first line is refused: which of the two counts would be a guess."""
+    from calbench.cli import UserError
+
+    first: dict[tuple, tuple[int, dict]] = {}
+    kept, notes = [], []
+    for line, s in rows:
+        key = (s.get("id"), s.get("task"), s.get("method"), s.get("model"))
+        if key in first:
+            line0, s0 = first[key]
+            if s != s0:
+                raise UserError(f"{path}:{line}: repeats sample id {key[0]!r} (method {key[2]}) of line {line0} "
+                                "with different content; remove one of the two lines")
+            notes.append(f"{path}:{line}: duplicate of line {line0} (id {key[0]!r}, method {key[2]}) dropped")
+            continue
+        first[key] = (line, s)
+        kept.append(s)
+    return kept, notes
+
+
 def run(args: argparse.Namespace) -> int:
     from calbench.cli import UserError
     from calbench.metrics import metric_settings, summarize_samples
-    from calbench.records import json_safe, read_samples, run_samples_path
+    from calbench.records import json_safe, read_samples_with_lines
 
-    if args.bins < 1:
-        raise UserError(f"--bins must be a positive integer; got {args.bins}")
-    if args.resamples < 1:
-        raise UserError(f"--resamples must be a positive integer; got {args.resamples}")
     if not 0 <= args.eps < 0.5:
         raise UserError(f"--eps must be in [0, 0.5); got {args.eps}")
-    if args.samples.is_dir():
-        args.samples = run_samples_path(args.samples)
-    samples = read_samples(args.samples)
+    path = samples_path(args.samples)
+    dropped: list[str] = []
+    samples, duplicates = deduplicate(path, read_samples_with_lines(path, skipped=dropped))
+    dropped += duplicates
+    for note in dropped:  # never silent: every line not counted is named
+        print(f"calbench score: warning: {note}", file=sys.stderr)
     if not samples:
-        raise UserError(f"{args.samples}: no samples in the file")
+        raise UserError(f"{path}: no samples in the file")
     settings = dict(policy=args.policy, bins=args.bins, eps=args.eps, n_resamples=args.resamples, seed=args.seed)
     results = []
     for (task, method, model), group in _groups(samples).items():
         try:
             metrics = summarize_samples(group, **settings)
         except ValueError as e:
-            raise UserError(f"{args.samples} (task {task}, method {method}, model {model}): {e}") from None
-        results.append({"task": task, "method": method, "model": model, "metrics": metrics})
+            raise UserError(f"{path} (task {task}, method {method}, model {model}): {e}") from None
+        judges = sorted({str(s.get("judge")) for s in group})
+        results.append({"task": task, "method": method, "model": model, "judge": ", ".join(judges),
+                        "metrics": metrics})
     if args.json:
-        print(json.dumps(json_safe({"samples": str(args.samples), "settings": metric_settings(**settings),
-                                     "groups": results}), indent=2, allow_nan=False))
+        print(json.dumps(json_safe({"samples": str(path), "settings": metric_settings(**settings),
+                                     "dropped_lines": dropped, "groups": results}), indent=2, allow_nan=False))
         return 0
     for i, r in enumerate(results):
         if i:
             print()
-        print(f"task {r['task']} · method {r['method']} · model {r['model']} · policy {args.policy}")
+        print(f"task {r['task']} · method {r['method']} · model {r['model']} · judge {r['judge']} · "
+              f"policy {args.policy} · ECE {args.bins} equal-width bins (ece_em: {args.bins} equal-mass)")
         print(format_table(r["metrics"]))
+    if dropped:
+        print(f"({len(dropped)} line(s) not counted; see the warnings above)")
     return 0
