@@ -47,11 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for a resume hint
     try:
         return int(args.func(args) or 0)
     except (UserError, DataError, TaskError, RunFolderError, FileNotFoundError) as e:
         print(f"calbench {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ncalbench {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,7 @@
 """The evaluation loop: examples -> method(s) -> samples.jsonl (incremental, resumable) -> run.json.
 
-Samples are appended and flushed as each chunk finishes, so an interrupted run loses at most the chunk in
-flight. Rerunning the same command resumes: (id, method) pairs already in ``samples.jsonl`` are skipped, none
+Samples are appended and flushed as each generation batch finishes (at most ``chunk_size`` questions), so
+an interrupted run loses at most the batch in flight. Rerunning the same command resumes: (id, method) pairs already in ``samples.jsonl`` are skipped, none
 is written twice. A different run in the same folder is refused, naming the setting that differs.
 """
 
@@ -238,20 +238,25 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
     t0 = time.perf_counter()
     bar = tqdm(total=len(examples), initial=len(examples) - len(todo), unit="q", desc=f"{task.name}",
                disable=not progress, dynamic_ncols=True, file=sys.stderr)
-    with JsonlAppender(samples_path) as sink:
-        for start in range(0, len(todo), settings.chunk_size):
-            chunk = todo[start:start + settings.chunk_size]
-            for m in methods:
-                need = [e for e in chunk if (e.id, m.name) not in done]
-                if not need:
-                    continue
-                for s in m.run(ctx, need):
-                    sink.write(s.to_dict())
-                    done.add((s.id, s.method))
-            for e in chunk:
-                ctx.answers.pop(e.id, None)
-            bar.update(len(chunk))
-    bar.close()
+    # Samples are written, and counted, per generation batch (at most a chunk): an interruption loses at most
+    # the batch in flight, and the progress bar moves as each batch finishes.
+    step = min(settings.chunk_size, bmeta.get("batch_size") or settings.chunk_size)
+    try:
+        with JsonlAppender(samples_path) as sink:
+            for start in range(0, len(todo), step):
+                batch = todo[start:start + step]
+                for m in methods:
+                    need = [e for e in batch if (e.id, m.name) not in done]
+                    if not need:
+                        continue
+                    for s in m.run(ctx, need):
+                        sink.write(s.to_dict())
+                        done.add((s.id, s.method))
+                for e in batch:
+                    ctx.answers.pop(e.id, None)
+                bar.update(len(batch))
+    finally:  # also on Ctrl-C, so that the bar is not redrawn after the interruption message
+        bar.close()
     elapsed = time.perf_counter() - t0
     return finalize(out, manifest, settings, elapsed=elapsed, n_new_questions=len(todo))
 

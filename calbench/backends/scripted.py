@@ -4,7 +4,8 @@ The script is a JSON object (or a file holding one) with:
 * ``replies``: list of ``{"match": SUBSTRING, "reply": TEXT}``; the first rule whose ``match`` occurs in the
   prompt's last user message (or its assistant prefix) gives the reply;
 * ``default``: the reply when no rule matches (default ``""``);
-* ``delay``: seconds to sleep per prompt (to test interruption).
+* ``delay``: seconds to sleep per prompt (to test interruption);
+* ``batch_size``: prompts per generation batch, as a model backend has (default 8).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ class ScriptedBackend:
     kind = "scripted"
 
     def __init__(self, replies: list[dict[str, str]] | None = None, default: str = "", delay: float = 0.0,
-                 name: str = "scripted", **_: Any):
+                 name: str = "scripted", batch_size: int | None = None, **_: Any):
         self.replies = replies or []
         self.default = default
         self.delay = delay
         self.name = name
+        self.batch_size = batch_size or 8
         self.calls: list[Prompt] = []
 
     @classmethod
@@ -55,4 +57,5 @@ class ScriptedBackend:
         return out
 
     def manifest(self) -> dict:
-        return {"backend": self.kind, "id": self.name, "sha256": None, "n_rules": len(self.replies)}
+        return {"backend": self.kind, "id": self.name, "sha256": None, "n_rules": len(self.replies),
+                "batch_size": self.batch_size}

@@ -84,7 +84,8 @@ def register(sub) -> None:
     g.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples (default: 1000)")
     g.add_argument("--seed", type=int, default=0, help="seed for sampling questions and bootstrap")
     g.add_argument("--chunk-size", type=positive_int, default=32,
-                   help="questions per chunk; samples are flushed to disk after each chunk (default: 32)")
+                   help="questions in flight at most (for --backend openai: keep it >= --concurrency); samples "
+                        "are written to disk as each generation batch finishes (default: 32)")
     g.add_argument("--no-plots", action="store_true", help="skip the reliability diagram")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", help="output folder (samples.jsonl, run.json, plots)")
@@ -175,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
                             split_size=split_size, progress=not args.quiet)
     except RunConflictError as e:
         raise UserError(str(e)) from None
+    except KeyboardInterrupt:
+        return interrupted(args, len(examples) * len(methods))
     manifests = [manifest]
     if args.calibrate:  # the same evaluation on the calibration split, then the scaler fitted there
         from calbench.commands.calibrate import calibrate_runs
@@ -210,6 +213,21 @@ def given_answers(args: argparse.Namespace, methods: list[str], task, examples) 
     print(f"answers: {len(set(ids))} given answers from {args.answers} used; "
           f"{n_extra} for other questions ignored", file=sys.stderr)
     return answers, {"path": str(args.answers), "sha256": file_sha256(args.answers)}
+
+
+def interrupted(args: argparse.Namespace, n_expected: int) -> int:
+    """After Ctrl-C: say what is saved and the command that resumes; exit code 130 (128 + SIGINT)."""
+    import shlex
+    from pathlib import Path
+
+    from calbench.records import read_samples
+
+    path = Path(args.out) / "samples.jsonl"
+    saved = len(read_samples(path)) if path.exists() else 0
+    print(f"\ncalbench eval: interrupted; {saved} of {n_expected} samples are saved in {path}.\n"
+          f"Resume (finished samples are kept, none is repeated) with:\n"
+          f"  calbench {shlex.join(getattr(args, 'argv', None) or sys.argv[1:])}", file=sys.stderr)
+    return 130
 
 
 def _fmt(m: dict | None) -> str:
