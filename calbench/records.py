@@ -110,7 +110,7 @@ def open_text(path: str | Path) -> io.TextIOBase:
     return open(path, encoding="utf-8")
 
 
-def _text_lines(path: str | Path) -> list[str]:
+def read_text_lines(path: str | Path) -> list[str]:
     """The lines of a (possibly gzipped) UTF-8 text file, each with its newline; a leading BOM is dropped and
     bytes that are not UTF-8 raise :class:`DataError` naming the line."""
     path = Path(path)
@@ -138,7 +138,7 @@ def iter_jsonl(path: str | Path, *, tolerate_truncated_tail: bool = False,
     With ``tolerate_truncated_tail`` a malformed *last* line (a write cut by an interruption) is skipped
     instead of raising, so a resumed run can continue; the skip is reported in ``skipped`` when given.
     """
-    lines = _text_lines(path)
+    lines = read_text_lines(path)
     for i, line in enumerate(lines, start=1):
         if not line.strip():
             continue

@@ -30,7 +30,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from calbench.records import DataError, Example, iter_jsonl, open_text
+from calbench.records import DataError, Example, iter_jsonl, read_text_lines
 from calbench.tasks import KINDS, TaskError, TaskSpec
 from tasks._answers import LETTERS, canonical_number, shuffle_choices
 
@@ -57,12 +57,12 @@ def _rows(path: Path, fmt: str, needed: dict[str, str]) -> Iterator[tuple[str, i
         for line, row in iter_jsonl(path):
             yield f"{path}:{line}", line, row
         return
+    lines = read_text_lines(path)  # UTF-8 (a leading BOM, as Excel writes, dropped); bad bytes name the line
     if fmt == ".json":
-        with open_text(path) as fh:
-            try:
-                data = json.load(fh)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+        try:
+            data = json.loads("".join(lines))
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
         if isinstance(data, dict) and isinstance(data.get("data"), list):
             data = data["data"]
         if not isinstance(data, list):
@@ -72,21 +72,39 @@ def _rows(path: Path, fmt: str, needed: dict[str, str]) -> Iterator[tuple[str, i
                 raise DataError(f"{path}: item {i}: expected a JSON object, got {type(row).__name__}")
             yield f"{path}: item {i}", None, row
         return
-    with open_text(path) as fh:
-        reader = csv.DictReader(fh)
+    # strict: a quote left open raises at the end of the file instead of swallowing every line after it
+    reader = csv.DictReader(lines, strict=True)
+    try:
         header = reader.fieldnames or []
-        if not header:
-            raise DataError(f"{path}: empty CSV file (the first row must name the columns)")
-        for field_name, role in needed.items():
-            if field_name not in header:
-                raise DataError(f"{path}: {role} {field_name!r} is not a column of this file; "
-                                f"its columns are: {', '.join(header)}")
-        next_line = 2
-        for row in reader:
-            line, next_line = next_line, reader.line_num + 1  # a quoted field may span lines
-            if None in row:
-                raise DataError(f"{path}:{line}: more values than the {len(header)} columns of the header")
-            yield f"{path}:{line}", line, row
+    except csv.Error as e:
+        raise DataError(f"{path}:1: the header row is not valid CSV ({e})") from None
+    if not header:
+        raise DataError(f"{path}: empty CSV file (the first row must name the columns)")
+    for field_name, role in needed.items():
+        if field_name not in header:
+            raise DataError(f"{path}: {role} {field_name!r} is not a column of this file; "
+                            f"its columns are: {', '.join(repr(h) for h in header)}")
+    next_line = 2
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            what = ("a quoted field opened here is never closed (unmatched '\"')"
+                    if "end of data" in str(e) else f"not valid CSV ({e})")
+            raise DataError(f"{path}:{next_line}: {what}") from None
+        line, next_line = next_line, reader.line_num + 1  # a quoted field may span lines
+        if None in row:
+            raise DataError(f"{path}:{line}: more values than the {len(header)} columns of the header")
+        short = [k for k, v in row.items() if v is None]
+        if short:
+            n = len(header) - len(short)
+            span = f" (the record spans lines {line}-{reader.line_num}: is a quote left open?)" \
+                if reader.line_num > line else ""
+            raise DataError(f"{path}:{line}: {n} value(s) for the {len(header)} columns of the header; "
+                            f"no value for {', '.join(map(repr, short))}{span}")
+        yield f"{path}:{line}", line, row
 
 
 def _field(row: dict, key: str, role: str, where: str) -> Any:

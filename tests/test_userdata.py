@@ -76,8 +76,8 @@ def test_missing_csv_column_lists_the_columns(tmp_path):
         load_user_dataset(path, question_field="question", answer_field="Gold Label")
     msg = str(err.value)
     assert str(path) in msg and "'question'" in msg and "question field" in msg
-    assert "Prompt Text, Gold Label, Notes" in msg
-    with pytest.raises(DataError, match=r"choices field 'opts' is not a column .*Prompt Text, Gold Label, Notes"):
+    assert "'Prompt Text', 'Gold Label', 'Notes'" in msg  # quoted: stray spaces or BOMs show
+    with pytest.raises(DataError, match=r"choices field 'opts' is not a column .*'Prompt Text', 'Gold Label', 'Notes'"):
         load_user_dataset(path, question_field="Prompt Text", answer_field="Gold Label", choices_field="opts")
 
 
@@ -172,3 +172,54 @@ def test_bad_arguments_and_files(tmp_path):
     blank = write_csv(tmp_path / "blank.csv", ["q", "a"], [["Q?", ""]])
     with pytest.raises(DataError, match=r"blank\.csv:2: answer field 'a' is empty"):
         load_user_dataset(blank, question_field="q", answer_field="a")
+
+
+# -- messy files (issue 16): BOMs, encodings, quotes --------------------------------------------------------
+def test_csv_with_excel_bom_reads_its_first_column(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffquestion,gold\nWhat is the capital of France?,Paris\n".encode("utf-8"))
+    task = load_user_dataset(path, question_field="question", answer_field="gold")
+    assert task.load("all")[0].question == "What is the capital of France?"
+    with pytest.raises(DataError) as e:
+        load_user_dataset(path, question_field="prompt", answer_field="gold")
+    assert "'question', 'gold'" in str(e.value) and "\ufeff" not in str(e.value)
+
+
+def test_non_utf8_csv_and_jsonl_name_file_and_line(tmp_path):
+    csv_path = tmp_path / "latin1.csv"
+    csv_path.write_bytes("q,a\nWhat?,yes\nCaf\u00e9?,oui\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1\.csv:3: not UTF-8"):
+        load_user_dataset(csv_path, question_field="q", answer_field="a")
+    jl = tmp_path / "latin1.jsonl"
+    jl.write_bytes('{"q": "a", "a": "b"}\n{"q": "caf\u00e9", "a": "b"}\n'.encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1\.jsonl:2: not UTF-8"):
+        load_user_dataset(jl, question_field="q", answer_field="a")
+
+
+def test_unclosed_quote_names_the_line_where_it_opens(tmp_path):
+    path = tmp_path / "quote.csv"
+    path.write_text('q,a\nWhat is 1?,one\n"What is 2?,two\nWhat is 3?,three\nWhat is 4?,four\n')
+    with pytest.raises(DataError) as e:
+        load_user_dataset(path, question_field="q", answer_field="a")
+    msg = str(e.value)
+    assert "quote.csv:3:" in msg and "never closed" in msg and "empty" not in msg
+
+
+def test_short_row_names_the_missing_column_not_an_empty_answer(tmp_path):
+    path = tmp_path / "short.csv"
+    path.write_text("q,a\nWhat is 1?,one\nWhat is 2?\n")
+    with pytest.raises(DataError) as e:
+        load_user_dataset(path, question_field="q", answer_field="a")
+    assert "short.csv:3: 1 value(s) for the 2 columns" in str(e.value) and "'a'" in str(e.value)
+
+
+def test_bad_user_file_through_eval_is_one_line_exit_2(tmp_path, capsys):
+    from calbench.cli import main
+
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("q,a\nCaf\u00e9?,oui\n".encode("latin-1"))
+    assert main(["eval", "--data", str(path), "--question-field", "q", "--answer-field", "a",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "latin1.csv:2" in err
+    assert not (tmp_path / "o").exists()
