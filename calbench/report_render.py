@@ -77,7 +77,25 @@ def figures(report: Report, folder: Path) -> dict[tuple[str, tuple], dict[str, P
     return out
 
 
-def _settings_rows(report: Report, base: Path) -> list[dict[str, str]]:
+def sample_pages(report: Report, folder: Path) -> dict[tuple[str, tuple], Path]:
+    """A sortable sample table (``calbench show``'s HTML) of every (task, system), written into ``folder``."""
+    from calbench.show import sample_rows, samples_html, task_examples
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pages, examples = {}, {}
+    for i, ((task, system), arm) in enumerate(report.arms.items()):
+        t = arm.run.manifest.get("task") or {}
+        key = (t.get("name"), t.get("split"), t.get("source"))
+        if key not in examples:
+            examples[key] = task_examples(arm.run.manifest)
+        path = folder / f"samples_{i}.html"
+        path.write_text(samples_html(sample_rows(arm.samples(), examples[key]),
+                                     f"{report.labels[system]} · {task} · {arm.method}"), encoding="utf-8")
+        pages[(task, system)] = path
+    return pages
+
+
+def _settings_rows(report: Report, base: Path, pages: dict | None = None) -> list[dict[str, str]]:
     rows = []
     for (task, system), arm in report.arms.items():
         m = arm.run.manifest
@@ -96,11 +114,12 @@ def _settings_rows(report: Report, base: Path) -> list[dict[str, str]]:
             "versions": ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items()
                                   if k in ("calbench", "torch", "transformers")),
             "finished": str((m.get("timings") or {}).get("finished")),
+            "samples": _rel(pages[(task, system)], base)[:-1] if pages and (task, system) in pages else "",
         })
     return rows
 
 
-def _context(report: Report, base: Path) -> dict[str, Any]:
+def _context(report: Report, base: Path, pages: dict | None = None) -> dict[str, Any]:
     tasks = []
     for task in report.tasks:
         systems = []
@@ -136,12 +155,12 @@ def _context(report: Report, base: Path) -> dict[str, Any]:
                                                                             (*REPORT_METRICS, "parse_rate", "n")],
             "correction": CORRECTION_NAMES.get(report.correction, report.correction),
             "breakdown": breakdown, "bd_labels": [report.labels[s] for s in bd_systems],
-            "settings": _settings_rows(report, base), "num": _num,
+            "settings": _settings_rows(report, base, pages), "num": _num,
             "skipped": [{"path": _rel(s.path, base), "reason": s.reason} for s in report.skipped]}
 
 
-def render_html(report: Report, base: Path, figs: dict) -> str:
-    ctx = _context(report, base)
+def render_html(report: Report, base: Path, figs: dict, pages: dict | None = None) -> str:
+    ctx = _context(report, base, pages)
     for t in ctx["tasks"]:
         t["figures"] = []
         for s in report.systems:
@@ -157,8 +176,8 @@ def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in esc]
 
 
-def render_markdown(report: Report, base: Path, figs: dict) -> str:
-    ctx = _context(report, base)
+def render_markdown(report: Report, base: Path, figs: dict, pages: dict | None = None) -> str:
+    ctx = _context(report, base, pages)
     out = ["# calbench comparison report", "",
            f"Reference: **{ctx['reference']}**. Differences are paired (same questions), system − reference, with "
            f"{report.n_resamples} paired bootstrap resamples; significance at alpha {report.alpha} after "
@@ -191,8 +210,10 @@ def render_markdown(report: Report, base: Path, figs: dict) -> str:
     out += _md_table(head, rows)
     out += ["", "## Run settings", ""]
     keys = ["system", "task", "model", "adapter", "data", "method", "judge", "policy", "seed", "versions", "finished"]
-    out += _md_table(keys + ["run"], [[s[k] for k in keys] + [f"[{s['run_name']}]({s['run']})"]
-                                      for s in ctx["settings"]])
+    out += _md_table(keys + ["run", "samples"],
+                     [[s[k] for k in keys] + [f"[{s['run_name']}]({s['run']})",
+                                              f"[table]({s['samples']})" if s["samples"] else "—"]
+                      for s in ctx["settings"]])
     out += ["", "## Skipped", ""]
     out += [f"- `{s['path']}`: {s['reason']}" for s in ctx["skipped"]] or ["None."]
     return "\n".join(out) + "\n"
@@ -211,9 +232,14 @@ def write_report(report: Report, out: str | Path) -> Path:
         if fig_dir.exists():
             shutil.rmtree(fig_dir)
         figs = figures(report, fig_dir)
-        out.write_text(render_markdown(report, base, figs), encoding="utf-8")
+        out.write_text(render_markdown(report, base, figs, sample_pages(report, fig_dir)), encoding="utf-8")
         return out
+    # figures are embedded; the per-run sample tables (too large to embed) go beside the page, linked
+    pages_dir = out.with_name(out.stem + "_samples")
+    if pages_dir.exists():
+        shutil.rmtree(pages_dir)
+    pages = sample_pages(report, pages_dir)
     with tempfile.TemporaryDirectory(prefix="calbench-report-") as tmp:
         figs = figures(report, Path(tmp))
-        out.write_text(render_html(report, base, figs), encoding="utf-8")
+        out.write_text(render_html(report, base, figs, pages), encoding="utf-8")
     return out
