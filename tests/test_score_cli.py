@@ -87,3 +87,21 @@ def test_eval_summary_states_the_bins_used(tmp_path, capsys):
                  "--bins", "5", "--out", str(tmp_path / "o"), "--quiet", "--no-plots", "--resamples", "20"]) == 0
     out = capsys.readouterr().out
     assert "5 bins" in out and "10 bins" not in out
+
+
+def test_summary_names_the_judge_and_warns_when_exact_match_gives_zero(tmp_path, capsys):
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"replies": [{"match": "How confident", "reply": "8"}],
+                                  "default": " it is probably something"}))
+    base = ["eval", "--backend", "scripted", "--script", str(script), "--task", "sciq", "--limit", "6",
+            "--quiet", "--no-plots", "--resamples", "20"]
+    capsys.readouterr()
+    assert main([*base, "--out", str(tmp_path / "exact")]) == 0
+    out = capsys.readouterr().out
+    assert "judge" in out.splitlines()[0] and "alias_match " in out
+    assert "warning: accuracy is 0 on sciq" in out and "--judge-containment" in out
+    assert main([*base, "--judge-containment", "--out", str(tmp_path / "cont")]) == 0
+    out = capsys.readouterr().out
+    assert "alias_match+containment" in out and "warning" not in out
+    assert main(["score", str(tmp_path / "exact"), "--resamples", "20"]) == 0
+    assert "warning: accuracy is 0 under judge alias_match" in capsys.readouterr().out

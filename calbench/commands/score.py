@@ -123,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"task {r['task']} · method {r['method']} · model {r['model']} · judge {r['judge']} · "
               f"policy {args.policy} · ECE {args.bins} equal-width bins (ece_em: {args.bins} equal-mass)")
         print(format_table(r["metrics"]))
+        if r["judge"] == "alias_match" and r["metrics"]["accuracy"]["value"] == 0:
+            print("warning: accuracy is 0 under judge alias_match; if it ran as plain exact match, free-form "
+                  "answers may be right in other words (`calbench show` them; eval --judge-containment)")
     if dropped:
         print(f"({len(dropped)} line(s) not counted; see the warnings above)")
     return 0
