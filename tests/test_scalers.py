@@ -201,3 +201,30 @@ def test_eval_calibrate_flag_fits_on_the_calibration_split(tmp_path):
     assert got == pytest.approx([3 / 12] * 12)
     assert main(["eval", "--backend", "scripted", "--script", str(script), "--task", "triviaqa", "--limit", "2",
                  "--calibrate", "platt", "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_calibrate_refuses_one_class_fits_and_records_tiny_and_cross_task_warnings(tmp_path, capsys):
+    """Issue 16: a scaler fitted on 7 samples of one class reported ECE 0 and Brier 0."""
+    from calbench.cli import main
+
+    _write_run(tmp_path / "cal1", [f"c{i}" for i in range(7)], [0.9] * 7, [0] * 7, "train")
+    _write_run(tmp_path / "test", [f"t{i}" for i in range(7)], [0.9] * 7, [0] * 7, "test")
+    capsys.readouterr()
+    assert main(["calibrate", "--fit", str(tmp_path / "cal1"), "--apply", str(tmp_path / "test"),
+                 "--scaler", "histogram", "--no-plots", "--out", str(tmp_path / "o1")]) == 2
+    err = capsys.readouterr().err
+    assert "all wrong" in err and "one class" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o1").exists()
+    # 10 samples of both classes, from another task: fitted, with both warnings printed and recorded
+    _write_run(tmp_path / "cal2", [f"c{i}" for i in range(10)], [0.2, 0.8] * 5, [0, 1] * 5, "train")
+    man = json.loads((tmp_path / "cal2" / "run.json").read_text())
+    man["task"]["name"] = "other"
+    (tmp_path / "cal2" / "run.json").write_text(json.dumps(man))
+    assert main(["calibrate", "--fit", str(tmp_path / "cal2"), "--apply", str(tmp_path / "test"),
+                 "--scaler", "platt", "--no-plots", "--out", str(tmp_path / "o2")]) == 0
+    err = capsys.readouterr().err
+    warnings = json.loads((tmp_path / "o2" / "run.json").read_text())["calibration"]["warnings"]
+    assert len(warnings) == 2
+    assert any("task 'other'" in w and "'toy'" in w for w in warnings)
+    assert any("only 10 parsed calibration samples" in w for w in warnings)
+    assert err.count("warning:") == 2

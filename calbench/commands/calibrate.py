@@ -23,6 +23,10 @@ from calbench.argcheck import positive_int
 from calbench.cli import UserError
 from calbench.records import COMPRESSED_SAMPLES_FILE
 
+#: Fewer parsed calibration samples than this draw a warning (recorded in run.json): a scaler fitted on a few
+#: dozen labels is mostly noise.
+TINY_FIT = 30
+
 
 def register(sub) -> None:
     p = sub.add_parser("calibrate", help="fit a post-hoc scaler on a calibration run, apply it to a test run",
@@ -87,6 +91,11 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     elif existing_run(out) is not None:
         raise UserError(f"{out} already holds a run ({describe(existing_run(out))}); choose another --out")
     t0 = time.perf_counter()
+    warnings: list[str] = []
+    if cal_man["task"]["name"] != test_man["task"]["name"]:
+        warnings.append(f"fitted on task {cal_man['task']['name']!r} and applied to task "
+                        f"{test_man['task']['name']!r}: a scaler learned on one task's confidences may not "
+                        "transfer to another")
     params, recalibrated = {}, {}
     skipped = {m: "not in the calibration run" for m in missing}
     methods = [m for m in methods if m not in missing]
@@ -99,6 +108,15 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
             skipped[m] = f"no parsed calibration sample (0 of {len(cal)})"
             print(f"calbench calibrate: skipping method {m}: {skipped[m]}", file=sys.stderr)
             continue
+        classes = {s["correct"] for s in cal if s.get("parse_ok") and s.get("confidence") is not None}
+        if n_fit and len(classes) == 1:  # a scaler fitted on one class maps everything to ~0 or ~1
+            raise UserError(f"method {m}: the {n_fit} parsed calibration samples of {fit_dir} are all "
+                            f"{'right' if classes == {1} else 'wrong'}; a scaler fitted on one class predicts a "
+                            "constant (and scores a perfect ECE on a test run of the same class); fit on a "
+                            "calibration run with right and wrong answers")
+        if n_fit < TINY_FIT:
+            warnings.append(f"method {m}: fitted on only {n_fit} parsed calibration samples (fewer than "
+                            f"{TINY_FIT}): the scaler is mostly noise")
         try:
             recal = fit_on_calibration(scaler, cal, test)
         except CalibrationLeakError as e:
@@ -132,7 +150,9 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
                                    "ids_sha256": cal_man["task"].get("ids_sha256")},
                      "applied_to": {"run": str(Path(apply_dir)), "task": test_man["task"]["name"],
                                     "split": test_man["task"]["split"]},
-                     "by_method": params, "skipped_methods": skipped})
+                     "by_method": params, "skipped_methods": skipped, "warnings": warnings})
+    for w in warnings:
+        print(f"calbench calibrate: warning: {w}", file=sys.stderr)
     return finalize(out, manifest, settings, elapsed=time.perf_counter() - t0, n_new_questions=0)
 
 
