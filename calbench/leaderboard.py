@@ -7,8 +7,9 @@ flagged, with what differs.
 
 Ranking, per column, by a proper score (Brier by default): rank_i = 1 + #{j : j is better than i with
 non-overlapping 95 % CIs}, so systems whose intervals overlap share a rank (shown as a tie). The overall rank
-uses the mean of the score over the task columns (first comparable set of each task) for systems that have
-all of them, with a normal-approximation interval: se = sqrt(sum_k se_k^2) / K, se_k = CI width / 3.92.
+uses the mean of the score over the built-in task columns (first comparable set of each task; user datasets
+are ranked in their own columns but never averaged in) for systems that have all of them, with a
+normal-approximation interval: se = sqrt(sum_k se_k^2) / K, se_k = CI width / 3.92.
 """
 
 from __future__ import annotations
@@ -82,7 +83,13 @@ class Column:
     group: str
     key: dict[str, Any]
     label: str = ""
-    primary: bool = True           # the first comparable set of its task (used for the overall rank)
+    primary: bool = True           # the first comparable set of its task
+
+    @property
+    def in_overall(self) -> bool:
+        """Whether the overall score averages this column: the first comparable set of a built-in task (a
+        user's dataset is not a benchmark task; averaging it in would make overall scores incomparable)."""
+        return self.primary and self.group != "user"
     flag: str | None = None        # why this task has several columns
     entries: dict[tuple, Entry] = field(default_factory=dict)
 
@@ -212,7 +219,7 @@ def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY) -> Lea
             e.tied = r is not None and ranks.count(r) > 1
     rows = [Row(sk, lab) for sk, lab in labels.items()]
     _label_rows(rows)
-    _overall(rows, [c for c in cols if c.primary], rank_by)
+    _overall(rows, [c for c in cols if c.in_overall], rank_by, cols)
     rows.sort(key=lambda r: (r.rank is None, r.rank or 0, r.mean_rank, r.label))
     skipped.sort(key=lambda s: str(s.path))
     return Leaderboard(rows, cols, rank_by, skipped, notes)
@@ -225,7 +232,7 @@ def _label_rows(rows: list[Row]) -> None:
         r.label = labels[r.system]
 
 
-def _overall(rows: list[Row], primary: list[Column], rank_by: str) -> None:
+def _overall(rows: list[Row], primary: list[Column], rank_by: str, every: list[Column]) -> None:
     for r in rows:
         cells = [c.entries[r.system].cells[rank_by] for c in primary if r.system in c.entries]
         ranks = [c.entries[r.system].rank for c in primary if r.system in c.entries]
@@ -233,8 +240,13 @@ def _overall(rows: list[Row], primary: list[Column], rank_by: str) -> None:
         good = [x for x in ranks if x is not None]
         r.mean_rank = sum(good) / len(good) if good else math.inf
         if r.coverage < len(primary) or not primary:
-            have = r.coverage
-            r.overall = Cell(None, note=f"scored on {have} of {len(primary)} task columns; no overall score")
+            shown = sum(r.system in c.entries for c in every)
+            missing = [c.label for c in primary
+                       if not (r.system in c.entries and c.entries[r.system].cells[rank_by].ok)]
+            r.overall = Cell(None, note=(
+                f"no overall score: scored on {r.coverage} of the {len(primary)} column(s) the overall averages "
+                f"(missing: {', '.join(missing) or 'none'}); shown in {shown} column(s) in all")
+                if primary else "no overall score: no built-in task column to average")
             continue
         k = len(cells)
         mean = sum(c.value for c in cells) / k
@@ -303,9 +315,10 @@ def render_markdown(lb: Leaderboard, base: Path) -> str:
     out = ["# calbench leaderboard", "",
            f"Ranked by **{rb}** ({direction} is better). Values: point [95 % bootstrap CI]. Rank `=k`: tied — the "
            "95 % CIs overlap with another system of that rank. Systems are ranked within each task column; the "
-           "overall rank uses the mean over the task columns for systems that have all of them.", ""]
+           "overall rank uses the mean over the built-in task columns (first comparable set of each task; user "
+           "datasets are not averaged in) for systems that have all of them.", ""]
     out += ["## Overall", "", f"| rank | system | mean {rb} | tasks | mean task rank |", "|---|---|---|---|---|"]
-    n_primary = sum(c.primary for c in lb.columns)
+    n_primary = sum(c.in_overall for c in lb.columns)
     for r in lb.rows:
         mr = "—" if r.mean_rank == math.inf else f"{r.mean_rank:.2f}"
         val = _md_cell(r.overall) if r.overall.ok else f"n/a ({r.overall.note})"
@@ -374,7 +387,7 @@ def render_html(lb: Leaderboard, base: Path) -> str:
     skipped = [{"path": _rel(s.path, base), "reason": s.reason} for s in lb.skipped]
     return render_template("leaderboard.html.j2", groups=groups, rows=rows, metrics=COLUMNS, lb=lb,
                            rank_by=_metric_title(lb.rank_by), higher=HIGHER_IS_BETTER.get(lb.rank_by, False),
-                           n_primary=sum(c.primary for c in lb.columns), skipped=skipped, describe_key=describe_key)
+                           n_primary=sum(c.in_overall for c in lb.columns), skipped=skipped, describe_key=describe_key)
 
 
 def output_paths(out: str | Path) -> dict[str, Path]:

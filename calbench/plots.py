@@ -35,7 +35,9 @@ def headline_text(conf: np.ndarray, corr: np.ndarray) -> str:
 def _suptitle(fig: plt.Figure, title: str, headline: bool | str, conf: np.ndarray, corr: np.ndarray) -> None:
     if headline:
         title += "\n" + (headline if isinstance(headline, str) else headline_text(conf, corr))
-    fig.suptitle(title, fontsize=10)
+    # Above the figure's top edge, growing upwards: however many lines the title has, it never covers the
+    # axes (bbox_inches="tight" at saving takes it into the image).
+    fig.suptitle(title, fontsize=10, y=1.0, va="bottom")
 
 
 def _save(fig: plt.Figure, path_stem: str | Path) -> list[Path]:

@@ -36,6 +36,9 @@ from calbench.stats import CORRECTION_NAMES, adjust, paired_questions_needed, qu
 
 #: Metrics compared between runs, in display order.
 REPORT_METRICS = ("accuracy", "ece", "brier", "log_score", "auroc")
+#: Below this many paired questions a difference is reported as "too few", never as significant: the paired
+#: bootstrap's p-values are unreliable on a handful of questions (5 pairs were once marked significant).
+MIN_PAIRS = 30
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Delta:
     p_value: float
     p_adjusted: float = math.nan
     significant: bool = False
+    too_few: bool = False  # fewer than MIN_PAIRS paired questions: never called significant
     questions_needed: float | None = None  # for a non-significant difference
 
     @property
@@ -272,20 +276,22 @@ def build_report(specs: Iterable[str | Path], *, correction: str = "holm", alpha
                 continue
             comps.append(compare(a, b, n_resamples=n_resamples, seed=seed, alpha=alpha, power=power))
     for name in REPORT_METRICS:
-        family = [c.deltas[name] for c in comps if name in c.deltas]
-        adjusted = adjust([d.p_value for d in family], correction)
-        for d, p in zip(family, adjusted):
+        family = [(c, c.deltas[name]) for c in comps if name in c.deltas]
+        adjusted = adjust([d.p_value for _, d in family], correction)
+        for (c, d), p in zip(family, adjusted):
             d.p_adjusted = float(p)
-            d.significant = bool(p <= alpha)
+            d.too_few = c.n_pairs < MIN_PAIRS
+            d.significant = bool(p <= alpha) and not d.too_few
             if d.significant:
                 d.questions_needed = None
     if len({c.task for c in comps if c.deltas}) > 1 or len(systems) > 2:
         notes.append(f"p-values are adjusted for {sum(1 for c in comps if c.deltas)} comparisons per metric "
                      f"({CORRECTION_NAMES.get(correction, correction)}).")
     for c in comps:
-        if c.deltas and c.n_pairs < 30:
-            notes.append(f"{labels[c.other.system]} on {c.task}: only {c.n_pairs} paired questions; bootstrap "
-                         "intervals and p-values are unreliable at this size")
+        if c.deltas and c.n_pairs < MIN_PAIRS:
+            notes.append(f"{labels[c.other.system]} on {c.task}: only {c.n_pairs} paired questions (fewer than "
+                         f"{MIN_PAIRS}); bootstrap intervals and p-values are unreliable at this size, so no "
+                         "difference is called significant (\"too few\")")
         if c.problem:
             notes.append(f"{labels[c.other.system]} on {c.task}: no paired comparison — {c.problem}")
     if skipped:

@@ -144,7 +144,7 @@ def _context(report: Report, base: Path, pages: dict | None = None) -> dict[str,
                                "b": _num(d.b), "delta": f"{d.delta:+.3f}" if d.delta == d.delta else "n/a",
                                "ci": f"[{d.ci_low:+.3f}, {d.ci_high:+.3f}]" if d.ci_low == d.ci_low else "",
                                "p": _p(d.p_value), "p_adj": _p(d.p_adjusted), "p_sort": d.p_value,
-                               "p_adj_sort": d.p_adjusted, "significant": d.significant,
+                               "p_adj_sort": d.p_adjusted, "significant": d.significant, "too_few": d.too_few,
                                "better": d.better, "need": _need(d.questions_needed), "n_pairs": c.n_pairs})
         tasks.append({"name": task, "systems": systems, "deltas": deltas, "problems": problems})
     bd_systems = [s for s in report.systems]
@@ -192,7 +192,8 @@ def render_markdown(report: Report, base: Path, figs: dict, pages: dict | None =
         if t["deltas"]:
             out += ["", "Differences against the reference:", ""]
             rows = [[d["label"], d["metric"], d["a"], d["b"], f"{d['delta']} {d['ci']}", d["p"], d["p_adj"],
-                     ("**yes**" if d["significant"] else "no"), d["need"], str(d["n_pairs"])] for d in t["deltas"]]
+                     ("**yes**" if d["significant"] else "too few" if d["too_few"] else "no"), d["need"],
+                     str(d["n_pairs"])] for d in t["deltas"]]
             out += _md_table(["system", "metric", "reference", "system", "Δ [CI]", "p", "p adj.", "significant",
                               "questions needed", "pairs"], rows)
         for p in t["problems"]:

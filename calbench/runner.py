@@ -1,8 +1,8 @@
 """The evaluation loop: examples -> method(s) -> samples.jsonl (incremental, resumable) -> run.json.
 
 Samples are appended and flushed as each generation batch finishes (at most ``chunk_size`` questions), so
-an interrupted run loses at most the batch in flight. Rerunning the same command resumes: (id, method) pairs already in ``samples.jsonl`` are skipped, none
-is written twice. A different run in the same folder is refused, naming the setting that differs.
+an interrupted run loses at most the batch in flight. Rerunning the same command resumes: (id, method) pairs
+already in ``samples.jsonl`` are skipped, none is written twice. A different run in the same folder is refused, naming the setting that differs.
 """
 
 from __future__ import annotations

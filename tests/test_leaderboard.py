@@ -175,7 +175,7 @@ def test_in_domain_and_unseen_columns_and_missing_metrics(tmp_path):
     assert e.cells["log_score"].text() == "missing" and "no 'log_score'" in e.cells["log_score"].note
     assert e.cells["auroc"].text() == "n/a" and "both correct and wrong" in e.cells["auroc"].note
     assert lb.entry(beta, lb.columns[1]) is None
-    assert not beta.overall.ok and "scored on 1 of 2" in beta.overall.note
+    assert not beta.overall.ok and "scored on 1 of the 2" in beta.overall.note
     paths = write(lb, tmp_path / "o" / "board.html")
     assert paths["md"].name == "board.md" and paths["csv"].exists()
     md = paths["md"].read_text()

@@ -70,7 +70,8 @@ def register(sub) -> None:
                    help="use these answers instead of generating them: JSONL or CSV with 'id' and 'answer', or a "
                         "previous run's samples.jsonl[.gz]; every question needs one (not with 'verbalized')")
     g.add_argument("--sc-k", type=positive_int, help="self-consistency: number of sampled answers (default 5)")
-    g.add_argument("--sc-temperature", type=nonnegative_float, help="self-consistency: sampling temperature (default 1.0)")
+    g.add_argument("--sc-temperature", type=nonnegative_float,
+                   help="self-consistency: sampling temperature (default 1.0)")
     g.add_argument("--judge-containment", action="store_true",
                    help="open questions: also accept an answer containing an alias as a whole-word span")
     g.add_argument("--judge-f1", type=unit_interval, metavar="T", help="open questions: also accept token-F1 >= T")

@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("samples", type=Path, help="samples.jsonl (or .jsonl.gz), or a run folder holding one")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--bins", type=positive_int, default=DEFAULT_BINS, help="equal-width (and equal-mass) bins (default 10)")
+    p.add_argument("--bins", type=positive_int, default=DEFAULT_BINS,
+                   help="equal-width (and equal-mass) bins (default 10)")
     p.add_argument("--policy", choices=POLICIES, default="exclude", help="how unparsed replies count (default exclude)")
     p.add_argument("--eps", type=float, default=DEFAULT_EPS, help="log-score clipping (default 0.001)")
     p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples (default 1000)")
