@@ -179,6 +179,29 @@ def convert_gguf(gguf: Path, out_dir: Path, sha256: str) -> Path:
     return out_dir
 
 
+def identify_local(path: str | Path, gguf_file: str | None = None) -> tuple[str | None, str | None]:
+    """``(packaged name, sha256)`` of local weights, for runs made outside ``calbench eval`` (lm-eval imports).
+
+    The sha256 is the GGUF's: of ``gguf_file`` inside ``path`` when given, else the one calbench recorded in
+    ``calbench_source.json`` when it converted a packaged model into ``path`` (its cache directory). The name is
+    the packaged model's when the sha256 is one of :data:`PACKAGED`, so such a run sits beside ``calbench eval
+    --model <packaged name>`` runs of the same weights; ``(None, None)`` when nothing identifies the weights.
+    """
+    p = Path(path).expanduser()
+    sha = None
+    if gguf_file and (p / gguf_file).is_file():
+        sha = sha256_file(p / gguf_file)
+    elif p.is_file() and p.suffix == ".gguf":
+        sha = sha256_file(p)
+    elif (p / "calbench_source.json").is_file():
+        try:
+            sha = json.loads((p / "calbench_source.json").read_text()).get("sha256")
+        except (OSError, ValueError):
+            sha = None
+    name = next((m.name for m in PACKAGED.values() if sha and m.sha256 == sha), None)
+    return name, sha
+
+
 @dataclass
 class ResolvedModel:
     """Where a model's weights are and what identifies them (recorded in the run manifest)."""

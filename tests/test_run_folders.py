@@ -3,6 +3,7 @@ was; re-importing the same lm-eval log replaces its own import."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -79,3 +80,30 @@ def test_calibrate_refuses_a_folder_holding_a_run(tmp_path, eval_run, capsys):
                  "--no-plots", "--out", str(eval_run)]) == 2
     assert "already holds a run" in capsys.readouterr().err
     assert snapshot(eval_run) == before
+
+
+def test_import_of_a_local_copy_of_a_packaged_model_records_its_name_and_sha256(tmp_path, capsys):
+    """lm-eval run on calbench's converted cache of SmolLM2 (pretrained=<dir>): the import lines up with
+    `calbench eval --model smollm2-135m-instruct` runs (same id and sha256)."""
+    from calbench.models import PACKAGED
+
+    smol = PACKAGED["smollm2-135m-instruct"]
+    weights = tmp_path / "cache" / "smollm2"
+    weights.mkdir(parents=True)
+    (weights / "config.json").write_text("{}")
+    (weights / "calbench_source.json").write_text(json.dumps({"gguf": smol.gguf_name, "sha256": smol.sha256}))
+    log = fake_lmeval_log(tmp_path / "lmeval_out")
+    (log.parent / "results_2025-01-01T00-00-00.000000.json").write_text(json.dumps(
+        {"config": {"model": "hf", "model_args": f"pretrained={weights},dtype=float32"}}))
+    assert main(["import-lmeval", str(log), "--out", str(tmp_path / "imp"), "--no-plots", "--resamples", "20"]) == 0
+    model = json.loads((tmp_path / "imp" / "run.json").read_text())["model"]
+    assert model["id"] == "smollm2-135m-instruct" and model["sha256"] == smol.sha256
+    # a GGUF file given to lm-eval is hashed; unknown weights keep their path as id, with the hash recorded
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "m.gguf").write_bytes(b"not a published model")
+    (log.parent / "results_2025-01-01T00-00-00.000000.json").write_text(json.dumps(
+        {"config": {"model": "hf", "model_args": f"pretrained={other},gguf_file=m.gguf"}}))
+    assert main(["import-lmeval", str(log), "--out", str(tmp_path / "imp2"), "--no-plots", "--resamples", "20"]) == 0
+    model = json.loads((tmp_path / "imp2" / "run.json").read_text())["model"]
+    assert model["id"] == str(other) and model["sha256"] == hashlib.sha256(b"not a published model").hexdigest()

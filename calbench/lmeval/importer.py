@@ -89,15 +89,32 @@ def find_logs(inputs: list[Path]) -> list[SampleLog]:
     return logs
 
 
-def model_id(results: dict[str, Any]) -> str:
-    """``pretrained=`` of the model arguments (a hub id or directory), else the lm-eval model type."""
-    cfg = results.get("config") or {}
-    args = cfg.get("model_args")
+def _model_args(results: dict[str, Any]) -> dict[str, Any]:
+    args = (results.get("config") or {}).get("model_args")
     if isinstance(args, str):
         args = dict(kv.split("=", 1) for kv in args.split(",") if "=" in kv)
-    if isinstance(args, dict) and args.get("pretrained"):
-        return str(args["pretrained"])
-    return str(cfg.get("model") or "lm-eval")
+    return args if isinstance(args, dict) else {}
+
+
+def model_id(results: dict[str, Any]) -> str:
+    """The model's id as ``calbench eval`` records it: the packaged model's name when ``pretrained=`` is a
+    local copy of one (identified by sha256, see :func:`calbench.models.identify_local`), else ``pretrained=``
+    (a hub id or directory), else the lm-eval model type."""
+    args = _model_args(results)
+    if args.get("pretrained"):
+        name, _ = model_weights(results)
+        return name or str(args["pretrained"])
+    return str((results.get("config") or {}).get("model") or "lm-eval")
+
+
+def model_weights(results: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(packaged name, sha256)`` of the weights lm-eval loaded from a local path, when identifiable."""
+    from calbench.models import identify_local
+
+    args = _model_args(results)
+    if not args.get("pretrained") or not Path(str(args["pretrained"])).expanduser().exists():
+        return None, None
+    return identify_local(str(args["pretrained"]), args.get("gguf_file"))
 
 
 def read_log(log: SampleLog, model: str) -> tuple[list[dict[str, Any]], list[Example]]:
@@ -185,7 +202,7 @@ def manifest_for(log: SampleLog, samples: list[dict], examples: list[Example], m
         "calbench_run": 1,
         "status": "complete",
         "model": {"id": model, "source": "lm-eval", "backend": f"lm-eval:{cfg.get('model')}",
-                  "model_args": cfg.get("model_args"), "sha256": None, "adapter": None,
+                  "model_args": cfg.get("model_args"), "sha256": model_weights(results)[1], "adapter": None,
                   "batch_size": cfg.get("batch_size")},
         "task": {"name": spec.name, "split": spec.default_split,
                  "source": pack_meta.get("calbench_source", "bundled"), "kind": spec.kind, "group": spec.group,
