@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 
 from calbench import __version__
@@ -23,10 +24,39 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+DESCRIPTION = """\
+calbench: does a language model's stated confidence match how often it is right? Evaluate it on QA tasks
+(calibration metrics with 95 % bootstrap intervals), read the answers, compare runs, and train models whose
+confidence can be trusted."""
+
+EPILOG = """\
+examples:
+  calbench tasks                                          list the tasks
+  calbench eval --task triviaqa --limit 200 --out runs/tqa
+  calbench show runs/tqa --confident-wrong                read the confidently wrong answers
+  calbench score runs/tqa --bins 11                       recompute the metrics of a run
+  calbench report runs/tqa runs/other --out report.html   compare runs
+
+Run `calbench COMMAND --help` for the options of a command."""
+
+
+def help_text(text: str | None) -> str | None:
+    """A docstring as people read it in --help: no Sphinx roles or RST double backticks, and no leading
+    "``calbench eval``:" (the help already names the command)."""
+    if not text:
+        return text
+    stripped = re.sub(r"^\s*``calbench [\w-]+``:\s*", "", text)
+    if stripped != text:  # the sentence now starts after the command's name
+        text = stripped[:1].upper() + stripped[1:]
+    text = re.sub(r":\w+:`~?([^`]+)`", lambda m: "`" + m.group(1).split(".")[-1] + "`", text)
+    return re.sub(r"``([^`]+)``", r"`\1`", text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from calbench import commands
 
-    parser = Parser(prog="calbench", description=__doc__.split("\n")[0])
+    parser = Parser(prog="calbench", description=DESCRIPTION, epilog=EPILOG,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"calbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
@@ -34,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"calbench.commands.{info.name}")
         module.register(sub)
+    for choice in sub._choices_actions:  # the one-line help of each command in the top-level listing
+        choice.help = help_text(choice.help)
+    for p in sub.choices.values():
+        p.description = help_text(p.description)
+        for action in p._actions:
+            action.help = help_text(action.help) if action.help != argparse.SUPPRESS else action.help
     return parser
 
 

@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list_methods:
         for name, cls in sorted(METHODS.items()):
-            print(f"{name:22s} {(cls.__doc__ or '').strip().splitlines()[0]}")
+            print(method_summary(name, cls))
         return 0
     if not args.out:
         raise UserError("--out DIR is required")
@@ -214,6 +214,17 @@ def given_answers(args: argparse.Namespace, methods: list[str], task, examples) 
     print(f"answers: {len(set(ids))} given answers from {args.answers} used; "
           f"{n_extra} for other questions ignored", file=sys.stderr)
     return answers, {"path": str(args.answers), "sha256": file_sha256(args.answers)}
+
+
+def method_summary(name: str, cls: type, width: int = 110) -> str:
+    """``name`` and the first paragraph of the method's docstring, whole (wrapped), without RST markup."""
+    import textwrap
+
+    from calbench.cli import help_text
+
+    first = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+    lines = textwrap.wrap(help_text(first) or "", width - 23) or [""]
+    return "\n".join([f"{name:22s} {lines[0]}"] + [" " * 23 + line for line in lines[1:]])
 
 
 def interrupted(args: argparse.Namespace, n_expected: int) -> int:
