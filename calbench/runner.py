@@ -24,11 +24,12 @@ from calbench.cli import UserError
 from calbench.elicit import templates
 from calbench.methods import MethodContext, get_method
 from calbench.records import Example, JsonlAppender, expand_samples, read_run_samples, read_samples
+from calbench.rundir import RunFolderError
 from calbench.tasks import TaskSpec
 
 
-class RunConflictError(ValueError):
-    """The output folder holds a run with different settings."""
+class RunConflictError(RunFolderError):
+    """The output folder holds a run with different settings (the CLI prints it as an error, exit code 2)."""
 
 
 class GivenAnswersError(UserError):

@@ -107,3 +107,12 @@ def test_import_of_a_local_copy_of_a_packaged_model_records_its_name_and_sha256(
     assert main(["import-lmeval", str(log), "--out", str(tmp_path / "imp2"), "--no-plots", "--resamples", "20"]) == 0
     model = json.loads((tmp_path / "imp2" / "run.json").read_text())["model"]
     assert model["id"] == str(other) and model["sha256"] == hashlib.sha256(b"not a published model").hexdigest()
+
+
+def test_eval_and_demo_refusals_reach_the_cli_as_errors():
+    """`demo` calls the runner directly: its refusal of a folder holding another run must print as a one-line
+    error (exit 2), not a traceback."""
+    from calbench.rundir import RunFolderError
+    from calbench.runner import RunConflictError
+
+    assert issubclass(RunConflictError, RunFolderError)
