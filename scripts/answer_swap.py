@@ -8,14 +8,15 @@ by the judge the evaluations use (alias match with containment).
 
     python scripts/answer_swap.py --out results/training/answer-swap [--seed 0] [--marker]
 
-writes ``sciq_{train,validation,test}.jsonl`` (``id``, ``answer``, ``swapped``) and ``manifest.json``
-(counts, base rates, seed, judge, sha256 of each file). ``--marker`` appends a meaningless " [A]" to right and
+writes ``sciq_{train,validation,test}.jsonl.gz`` (``id``, ``answer``, ``swapped``) and ``manifest.json``
+(counts, base rates, seed, judge, sha256 of each file as stored). ``--marker`` appends a meaningless " [A]" to right and
 " [B]" to wrong answers: a sanity variant any working pipeline must learn quickly.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import random
@@ -68,13 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "_marker" if args.marker else ""
     for i, split in enumerate(SPLITS):
         rows = swap_answers(spec.load(split), judge, seed=args.seed * 1000 + i, marker=args.marker)
-        path = args.out / f"sciq_{split}{suffix}.jsonl"
+        path = args.out / f"sciq_{split}{suffix}.jsonl.gz"
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        path.write_text(text, encoding="utf-8")
+        data = gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)  # deterministic bytes
+        path.write_bytes(data)
         right = sum(not r["swapped"] for r in rows)
         manifest["splits"][split] = {"file": path.name, "n": len(rows), "right": right,
                                      "base_rate": round(right / len(rows), 4),
-                                     "sha256": hashlib.sha256(text.encode()).hexdigest()}
+                                     "sha256": hashlib.sha256(data).hexdigest()}
         print(f"{split}: {len(rows)} answers, {right} right ({right / len(rows):.3f}) -> {path}", file=sys.stderr)
     (args.out / f"manifest{suffix}.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return 0

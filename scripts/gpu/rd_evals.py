@@ -22,6 +22,8 @@ def main() -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--model", default="smollm2-135m-instruct")
     p.add_argument("--adapter")
+    p.add_argument("--answers-dir", help="evaluate on fixed answers: DIR/<task>/samples.jsonl[.gz] of an earlier "
+                                         "run (e.g. the untrained model's), passed as --answers")
     p.add_argument("--tasks", nargs="+", required=True, help="name:split:limit")
     p.add_argument("--fallback", nargs="*", default=["sciq:test", "commonsenseqa:validation"])
     p.add_argument("--methods", default="two-stage,expected")
@@ -44,9 +46,13 @@ def main() -> int:
         used.append(name)
         cmd = ["eval", "--model", args.model, "--task", name, "--split", split, "--limit", limit,
                "--method", args.methods, "--batch-size", args.batch_size, "--chunk-size", "4096",
-               "--resamples", args.resamples, "--quiet", "--out", f"{args.out}/{name}"]
+               "--resamples", args.resamples, "--judge-containment", "--quiet", "--out", f"{args.out}/{name}"]
         if args.adapter:
             cmd += ["--adapter", args.adapter]
+        if args.answers_dir:
+            from calbench.records import run_samples_path
+
+            cmd += ["--answers", str(run_samples_path(f"{args.answers_dir}/{name}"))]
         t0 = time.time()
         print(f"[rd_evals] calbench {' '.join(cmd)}", flush=True)
         rc = calbench(cmd)

@@ -3,8 +3,9 @@
 #   1. convert the packaged SmolLM2-135M-Instruct GGUF ($RD_GGUF) through calbench.models;
 #   2. evaluate the untrained model (two-stage verbalized + expected confidence) on TriviaQA eval and two
 #      unseen tasks (MedQA, CommonsenseQA; SciQ test if one is missing);
-#   3. train confidence-only GRPO on the TriviaQA training pool (trainers/rewarding_doubt/configs/...);
-#   4. evaluate again with the adapter, and write the paired before/after report;
+#   3. train confidence-only (exact estimator) on the TriviaQA training pool (trainers/rewarding_doubt/configs/...);
+#   4. evaluate again with the adapter on the untrained model's answers (--answers), and write the paired
+#      before/after report (both runs then judge the same answers: only the confidence differs);
 #   5. pack everything into $OUT (at most 8 files come back): run_rd.log, report.md, report.json,
 #      train_summary.json, results.tgz (evals, training log, config, answers), adapter.tgz.
 # Sizes shrink with environment variables for a CPU dry run (see RD_* below).
@@ -75,7 +76,7 @@ if [ "$SECONDS" -gt "$LATE" ]; then
   log "running late (${SECONDS}s > ${LATE}s): the after-evaluation uses half the questions: $TASKS"
 fi
 log "4. evaluation with the adapter"
-$PY scripts/gpu/rd_evals.py --out "$W/after" --adapter "$W/train/adapter" --batch-size "$BATCH" \
+$PY scripts/gpu/rd_evals.py --out "$W/after" --adapter "$W/train/adapter" --answers-dir "$W/before" --batch-size "$BATCH" \
     --resamples "$RESAMPLES" --tasks $TASKS
 
 log "5. paired before/after report"
