@@ -128,3 +128,30 @@ def test_length_batches_cover_every_index_once_and_group_lengths():
     assert sorted(sorted(lengths[i] for i in b) for b in batches) == [[10, 11, 12], [29, 30, 31], [49, 50, 51]]
     again = length_batches(lengths, 3, np.random.default_rng(0))
     assert again == batches  # seeded: a resumed run replays the same order
+
+
+def test_trainer_and_eval_answers_render_the_same_confidence_prompt(tmp_path):
+    """A fixed answer reaches the trainer (answers_file) and `calbench eval --answers` as the same prompt."""
+    import json
+
+    from calbench.elicit import confidence_prompt
+    from calbench.judge import judge_for
+    from calbench.methods.base import MethodContext, answers_for
+    from calbench.tasks import get_task, select
+    from trainers.rewarding_doubt.data import fixed_answer_examples
+
+    examples = select(get_task("sciq").load("test"), 5, 0)
+    path = tmp_path / "answers.jsonl"
+    path.write_text("".join(json.dumps({"id": e.id, "answer": f"  answer {i} "}) + "\n"
+                            for i, e in enumerate(examples)), encoding="utf-8")
+    judge = judge_for("open", containment=True)
+    answered, record = fixed_answer_examples(examples, str(path), judge, kind="open")
+    assert record["files"][0]["sha256"] and record["extra_ids_ignored"] == 0
+    from calbench.answers import load_answers
+
+    ctx = MethodContext(backend=None, model_name="m", task_name="sciq", kind="open", judge=judge, judge_name="j",
+                        fixed_answers=load_answers(path))
+    for a, (p, g) in zip(answered, answers_for(ctx, examples)):
+        assert confidence_prompt(a.example, a.reply, "0-10", "open") == \
+            confidence_prompt(a.example, p.assistant_prefix + g.text, "0-10", "open")
+        assert a.answer == g.extra["fixed_answer"]

@@ -46,24 +46,27 @@ def build_tiny_model(out: Path, seed: int = 0) -> Path:
 
 SMOKE = ["train_size=8", "heldout_size=4", "prompts_per_step=2", "num_generations=4", "max_steps=2",
          "eval_every=1", "save_every=1", "logging_steps=1", "answer_max_new_tokens=6", "answer_batch_size=8",
-         "eval_batch_size=8", "learning_rate=1e-3", "warmup_steps=0"]
+         "eval_batch_size=8", "learning_rate=1e-3", "warmup_steps=0", "batch_size=4", "epochs=2"]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def smoke_args(model: Path, out: Path, estimator: str, extra: list[str] = ()) -> list[str]:
+    return (["train", "--trainer", "rewarding-doubt", "--model", str(model), "--task", "triviaqa", "--out", str(out)]
+            + [a for s in SMOKE + [f"estimator={estimator}"] + list(extra) for a in ("--set", s)])
+
+
+@pytest.fixture(scope="module", params=["exact", "grpo"])
+def trained(request, tmp_path_factory):
     from calbench.cli import main
 
-    root = tmp_path_factory.mktemp("rd")
+    root = tmp_path_factory.mktemp(f"rd-{request.param}")
     model = build_tiny_model(root / "tiny")
     out = root / "run"
-    args = ["train", "--trainer", "rewarding-doubt", "--model", str(model), "--task", "triviaqa",
-            "--out", str(out)] + [a for s in SMOKE for a in ("--set", s)]
-    assert main(args) == 0
-    return model, out
+    assert main(smoke_args(model, out, request.param)) == 0
+    return model, out, request.param
 
 
 def test_two_step_run_writes_adapter_log_and_summary(trained):
-    _, out = trained
+    _, out, estimator = trained
     adapter = out / "adapter"
     assert (adapter / "adapter_config.json").exists()
     assert any(adapter.glob("adapter_model.*"))
@@ -75,9 +78,15 @@ def test_two_step_run_writes_adapter_log_and_summary(trained):
     for r in heldout:
         assert 0 <= r["parse_rate"] <= 1 and len(r["greedy/histogram"]) == 11 and r["n"] == 4
         assert 0 <= r["expected/mean_confidence"] <= 1
-    assert any(r["kind"] == "train" and "reward" in r for r in lines)
+        assert r["expected/auroc_ci_low"] is None or r["expected/auroc_ci_low"] <= r["expected/auroc"]
+    # labels seen: 4 (exact: batch_size) or 2 prompts (grpo: prompts_per_step) per step
+    assert [r["labels_seen"] for r in heldout] == ([0, 4, 8] if estimator == "exact" else [0, 2, 4])
+    reward_key = "expected_reward" if estimator == "exact" else "reward"
+    assert any(r["kind"] == "train" and reward_key in r for r in lines)
     resolved = (out / "config.yaml").read_text()
-    assert "scale_rewards: batch" in resolved and "trainer: rewarding-doubt" in resolved
+    assert f"estimator: {estimator}" in resolved and "scale_rewards: none" in resolved
+    assert "trainer: rewarding-doubt" in resolved
+    assert (out / "training_curve.png").stat().st_size > 1000
     assert len((out / "answers.jsonl").read_text().splitlines()) == 4 + 8
 
 
@@ -85,7 +94,7 @@ def test_adapter_loads_in_the_eval_backend(trained):
     from calbench.backends.hf import HFBackend
     from calbench.elicit import Prompt
 
-    model, out = trained
+    model, out, _ = trained
     backend = HFBackend(str(model), adapter=str(out / "adapter"), device="cpu")
     assert type(backend.model).__name__ == "PeftModelForCausalLM"
     gen = backend.generate([Prompt([{"role": "user", "content": "Q?"}], "Confidence: ")], max_new_tokens=3)
@@ -97,7 +106,7 @@ def test_calbench_eval_loads_the_adapter(trained, tmp_path):
     pytest.importorskip("calbench.commands.eval", reason="calbench eval not available yet")
     from calbench.cli import main
 
-    model, out = trained
+    model, out, _ = trained
     res = tmp_path / "eval"
     code = main(["eval", "--model", str(model), "--adapter", str(out / "adapter"), "--task", "triviaqa",
                  "--method", "two-stage", "--split", "eval", "--limit", "3", "--out", str(res)])
@@ -109,10 +118,34 @@ def test_calbench_eval_loads_the_adapter(trained, tmp_path):
 def test_resume_continues_from_the_last_checkpoint(trained):
     from calbench.cli import main
 
-    model, out = trained
-    args = ["train", "--trainer", "rewarding-doubt", "--model", str(model), "--task", "triviaqa",
-            "--out", str(out)] + [a for s in SMOKE + ["max_steps=3"] for a in ("--set", s)]
+    model, out, estimator = trained
+    args = smoke_args(model, out, estimator, ["max_steps=3"])
     assert main(args) == 2  # refuses to overwrite a run without --resume
     assert main(args + ["--resume"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["steps"] == 3 and summary["resumed_from"].endswith("checkpoint-2")
+    assert summary["steps"] == 3
+    assert summary["resumed_from"].endswith("step-2" if estimator == "exact" else "checkpoint-2")
+
+
+def test_exact_is_refused_in_joint_mode_and_joint_needs_room_for_the_reply():
+    from trainers.rewarding_doubt.config import JOINT_MIN_COMPLETION, RDConfig
+    from calbench.training import TrainerError
+
+    with pytest.raises(TrainerError, match="estimator 'exact'.*confidence_only"):
+        RDConfig(mode="joint", estimator="exact", max_completion_length=32)
+    with pytest.raises(TrainerError, match="max_completion_length 4 cannot hold a joint-mode reply"):
+        RDConfig(mode="joint", max_completion_length=4)
+    assert RDConfig(mode="joint", max_completion_length=JOINT_MIN_COMPLETION).estimator_used == "grpo"
+    assert RDConfig().estimator_used == "exact"
+
+
+def test_joint_length_is_checked_against_the_real_tokenizer(tmp_path):
+    from transformers import AutoTokenizer
+
+    from calbench.training import TrainerError
+    from trainers.rewarding_doubt.plugin import check_joint_length
+
+    tok = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "tiny"))  # one token per character
+    with pytest.raises(TrainerError, match="too short for a joint-mode reply"):
+        check_joint_length(tok, 16, "0-10")
+    check_joint_length(tok, 64, "0-10")

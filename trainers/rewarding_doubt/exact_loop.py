@@ -49,6 +49,7 @@ class ExactLoop:
         if cfg.max_steps:
             self.plan = self.plan[:cfg.max_steps]
         self.evaluate, self.log, self.best = evaluate, log, best
+        self.resumed_from: str | None = None
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     def labels_seen(self, step: int) -> int:
@@ -71,6 +72,7 @@ class ExactLoop:
             old.rmdir()
 
     def _load_last(self, optimizer: Any, scheduler: Any) -> int:
+        """Load the last checkpoint into the adapter, optimizer and scheduler; its step (0 if none)."""
         import torch
         from peft import set_peft_model_state_dict
 
@@ -83,6 +85,7 @@ class ExactLoop:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         print(f"[rewarding-doubt] resumed from {found[-1]} (step {state['step']})", file=sys.stderr)
+        self.resumed_from = str(found[-1])
         return int(state["step"])
 
     # -- the loop ---------------------------------------------------------------------------------------
@@ -144,7 +147,7 @@ class ExactLoop:
         self._save(step, optimizer, scheduler)
         final = self._heldout(step)
         return {"steps": step, "planned_steps": total, "labels_seen": self.labels_seen(step),
-                "stopped_by_time_limit": stopped is not None, "resumed_from_step": start if resume else None,
+                "stopped_by_time_limit": stopped is not None, "resumed_from": self.resumed_from,
                 "train_seconds": round(time.time() - t0, 1), "final_heldout": final}
 
 

@@ -54,7 +54,7 @@ def _versions() -> dict[str, str]:
 
 def _check_out_dir(out: Path, resume: bool) -> None:
     ckpts = out / "checkpoints"
-    if not resume and ckpts.exists() and any(ckpts.glob("checkpoint-*")):
+    if not resume and ckpts.exists() and (any(ckpts.glob("checkpoint-*")) or any(ckpts.glob("step-*"))):
         raise TrainerError(f"{out} already holds checkpoints of a run; pass --resume to continue it or choose "
                            "another --out")
 
@@ -161,7 +161,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
                               best_dir=out / "adapter_best", resume=request.resume, curve=out / "training_curve.png")
     t_train = time.time()
     if estimator == "exact":
-        result = _train_exact(request, cfg, backend, answered_train, eval_cb, log_cb, out)
+        result = _train_exact(request, cfg, backend, answered_train, eval_cb, log_cb, out, kind=spec.kind)
     else:
         result = _train_grpo(request, cfg, backend, answered_train, train_examples, spec, judge, eval_cb, log_cb,
                              out, world=world, on_cuda=on_cuda)
@@ -193,7 +193,7 @@ def _lora_config(cfg: RDConfig):
 
 
 def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_train: list, eval_cb: Any,
-                 log_cb: Any, out: Path) -> dict[str, Any]:
+                 log_cb: Any, out: Path, *, kind: str | None = None) -> dict[str, Any]:
     """The exact estimator's loop (:mod:`trainers.rewarding_doubt.exact_loop`) on a fresh LoRA adapter."""
     from peft import get_peft_model
 
@@ -204,7 +204,7 @@ def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_tr
         raise TrainerError("no training questions: raise train_size or check answers_file")
     model = get_peft_model(backend.model, _lora_config(cfg))
     tokenizer = backend.tokenizer
-    rows = confidence_rows(answered_train, tokenizer, cfg.scale, None)
+    rows = confidence_rows(answered_train, tokenizer, cfg.scale, kind)
 
     def evaluate(step: int, labels_seen: int):
         return eval_cb.record(model, tokenizer, step, labels_seen)
