@@ -149,3 +149,19 @@ def test_joint_length_is_checked_against_the_real_tokenizer(tmp_path):
     with pytest.raises(TrainerError, match="too short for a joint-mode reply"):
         check_joint_length(tok, 16, "0-10")
     check_joint_length(tok, 64, "0-10")
+
+
+def test_joint_mode_runs_and_evaluates_the_one_stage_format(tmp_path):
+    from calbench.cli import main
+
+    model = build_tiny_model(tmp_path / "tiny")
+    out = tmp_path / "joint"
+    args = smoke_args(model, out, "grpo", ["mode=joint", "max_completion_length=40", "max_steps=1"])
+    assert main(args) == 0
+    heldout = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()
+               if json.loads(x)["kind"] == "heldout"]
+    assert [r["step"] for r in heldout] == [0, 1]
+    for r in heldout:
+        assert r["format"] == "one-stage" and r["n"] == 4 and 0 <= r["parse_rate"] <= 1
+        assert 0 <= r["answer_accuracy"] <= 1 and len(r["greedy/histogram"]) == 11
+    assert not (out / "answers.jsonl").exists() or not (out / "answers.jsonl").read_text().strip()

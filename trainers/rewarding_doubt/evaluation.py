@@ -115,3 +115,55 @@ def format_eval(step: int, m: dict[str, Any]) -> str:
             f"mean={f('greedy/mean_confidence')} | expected: ece={f('expected/ece')} brier={f('expected/brier')} "
             f"log={f('expected/log_score')} auroc={f('expected/auroc')} mean={f('expected/mean_confidence')} | "
             f"hist={m.get('greedy/histogram')}")
+
+
+class OneStageEvaluator:
+    """Joint mode's held-out evaluation: the policy answers and states its confidence in one reply
+    (``Answer: <a>, Confidence: <c>``, the format it is trained on), greedily; the answer is judged and the
+    stated confidence scored. Same output keys as :class:`HeldOutEvaluator`'s ``greedy/*`` (no expected
+    readout: the answer is not fixed)."""
+
+    def __init__(self, examples: Sequence[Any], judge: Any, scale: str, *, kind: str | None = None,
+                 batch_size: int = 64, max_new_tokens: int = 48):
+        from calbench.elicit import one_stage_prompt
+
+        self.examples = list(examples)
+        self.judge, self.scale, self.batch_size, self.max_new_tokens = judge, scale, batch_size, max_new_tokens
+        self.prompts = [one_stage_prompt(ex, scale, kind) for ex in self.examples]
+
+    def evaluate(self, model: Any, tokenizer: Any) -> dict[str, Any]:
+        import torch
+
+        from calbench.backends.hf import HFBackend
+        from calbench.elicit import ANSWER_PREFIX
+        from calbench.parse import parse_one_stage
+
+        if not self.examples:
+            return {}
+        t0 = time.time()
+        was_training, side = model.training, tokenizer.padding_side
+        model.eval()
+        tokenizer.padding_side = "left"
+        try:
+            backend = HFBackend.from_loaded(model, tokenizer, batch_size=self.batch_size)
+            with torch.no_grad():
+                gens = backend.generate(self.prompts, max_new_tokens=self.max_new_tokens, temperature=0.0,
+                                        stop=("\n",))
+        finally:
+            tokenizer.padding_side = side
+            model.train(was_training)
+        conf, correct = [], []
+        for ex, g in zip(self.examples, gens):
+            answer, parsed = parse_one_stage(ANSWER_PREFIX + g.text, self.scale)
+            conf.append(parsed.value if parsed.ok else None)
+            correct.append(int(bool(answer) and bool(self.judge(answer, ex))))
+        out: dict[str, Any] = {"n": len(self.examples), "format": "one-stage",
+                               "parse_rate": sum(c is not None for c in conf) / len(conf),
+                               "answer_accuracy": float(np.mean(correct))}
+        for k, v in _scores(conf, correct).items():
+            out[f"greedy/{k}"] = v
+        parsed_conf = [c for c in conf if c is not None]
+        out["greedy/mean_confidence"] = float(np.mean(parsed_conf)) if parsed_conf else math.nan
+        out["greedy/histogram"] = confidence_histogram(conf)
+        out["eval_seconds"] = round(time.time() - t0, 2)
+        return out

@@ -97,7 +97,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     from calbench.tasks import get_task
     from trainers.rewarding_doubt.callbacks import HeldOutCallback, JsonlLogCallback
     from trainers.rewarding_doubt.data import answer_examples, fixed_answer_examples
-    from trainers.rewarding_doubt.evaluation import HeldOutEvaluator
+    from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, OneStageEvaluator
 
     t_start = time.time()
     out = Path(request.out_dir)
@@ -130,7 +130,9 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
           f"{f' (from {cfg.heldout_split})' if cfg.heldout_split else ''}; estimator {estimator}", file=sys.stderr)
 
     t_data = time.time()
-    to_answer = list(heldout) + (list(train_examples) if cfg.mode == "confidence_only" else [])
+    # confidence_only: the held-out and training questions get fixed answers; joint: none (the held-out
+    # evaluation answers in the one-stage format it trains)
+    to_answer = list(heldout) + list(train_examples) if cfg.mode == "confidence_only" else []
     if cfg.answers_file:
         answered, answers_record = fixed_answer_examples(to_answer, cfg.answers_file, judge, kind=spec.kind)
     else:
@@ -138,9 +140,10 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
                                    max_new_tokens=cfg.answer_max_new_tokens,
                                    cache=out / ("answers.jsonl" if rank == 0 else f"answers.rank{rank}.jsonl"),
                                    seed=cfg.seed, progress=rank == 0)
-        answers_record = {"generated": "greedy stage-1 answers of the untrained model", "file": "answers.jsonl"}
+        answers_record = ({"generated": "greedy stage-1 answers of the untrained model", "file": "answers.jsonl"}
+                          if to_answer else None)
     answered_heldout, answered_train = answered[:len(heldout)], answered[len(heldout):]
-    heldout_acc = _pool_accuracy(answered_heldout, "held-out set")
+    heldout_acc = _pool_accuracy(answered_heldout, "held-out set") if answered_heldout else float("nan")
     train_acc = _pool_accuracy(answered_train, "training pool") if cfg.mode == "confidence_only" else float("nan")
     data_seconds = time.time() - t_data
 
@@ -154,7 +157,11 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     if rank == 0:
         (out / "config.yaml").write_text(yaml.safe_dump(json_safe(resolved), sort_keys=False), encoding="utf-8")
 
-    evaluator = HeldOutEvaluator(answered_heldout, cfg.scale, kind=spec.kind, batch_size=cfg.eval_batch_size)
+    if cfg.mode == "confidence_only":
+        evaluator = HeldOutEvaluator(answered_heldout, cfg.scale, kind=spec.kind, batch_size=cfg.eval_batch_size)
+    else:
+        evaluator = OneStageEvaluator(heldout, judge, cfg.scale, kind=spec.kind, batch_size=cfg.eval_batch_size,
+                                      max_new_tokens=cfg.max_completion_length)
     log_path = out / "train_log.jsonl"
     log_cb = JsonlLogCallback(log_path)
     eval_cb = HeldOutCallback(evaluator, cfg.eval_every, log_cb, best_metric=cfg.save_best_on,
