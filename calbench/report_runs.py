@@ -6,8 +6,9 @@ as a :class:`Skipped` with the reason, so callers can say what they left out and
 silently).
 
 Two runs of a task are *comparable* when they scored the same questions (``task.ids_sha256`` and
-``task.data_sha256``), with the same judge and settings, the same parse-failure policy and the same
-metric settings that change values (ECE bins, log-score eps). See :func:`comparability_key`.
+``task.data_sha256``), with the same judge and settings, the same parse-failure policy, the same metric settings
+that change values (ECE bins, log-score eps) and the same given answers (``eval --answers``). See
+:func:`comparability_key`.
 """
 
 from __future__ import annotations
@@ -198,12 +199,14 @@ def comparability_key(manifest: dict) -> dict[str, Any]:
         "parse_policy": manifest.get("parse_policy", ms.get("parse_policy")),
         "ece_bins": ms.get("ece_bins"),
         "log_score_eps": ms.get("log_score_eps"),
+        # runs scored on given answers (eval --answers) compare only with runs on the same answers
+        "answers": (manifest.get("given_answers") or {}).get("sha256"),
     }
 
 
 _KEY_LABELS = {"task": "task", "questions": "questions (task.ids_sha256)", "data": "data (task.data_sha256)",
                "judge": "judge", "parse_policy": "parse policy", "ece_bins": "ECE bins",
-               "log_score_eps": "log-score eps"}
+               "log_score_eps": "log-score eps", "answers": "given answers (given_answers.sha256)"}
 
 
 def _short(v: Any) -> str:

@@ -291,3 +291,18 @@ def test_overall_interval_combines_task_errors(tmp_path):
     se = math.sqrt(0.02 ** 2 + 0.04 ** 2) / 2
     assert row.overall.value == pytest.approx(0.2)
     assert row.overall.ci_high - row.overall.value == pytest.approx(1.959964 * se, rel=1e-4)
+
+
+def test_runs_on_given_answers_are_a_column_of_their_own(tmp_path):
+    """`eval --answers` runs score other answers to the same questions: never ranked with generated-answer runs
+    (nor with runs on another answers file), but together with runs on the same file."""
+    make_run(tmp_path / "generated", model="a")
+    for name, model, sha in (("swap_before", "a", "f1"), ("swap_after", "b", "f1"), ("other_file", "c", "f2")):
+        folder = make_run(tmp_path / name, model=model)
+        man = json.loads((folder / "run.json").read_text())
+        man["given_answers"] = {"path": f"{sha}.jsonl", "sha256": _sha(sha)}
+        (folder / "run.json").write_text(json.dumps(man))
+    lb = build([tmp_path])
+    cols = {c.key["answers"]: len(c.entries) for c in lb.columns}
+    assert cols == {None: 1, _sha("f1"): 2, _sha("f2"): 1}
+    assert any("given answers" in n for n in lb.notes)
