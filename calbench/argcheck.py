@@ -13,7 +13,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from calbench.cli import UserError
+from calbench.errors import UserError
 
 
 def positive_int(text: str) -> int:

@@ -11,10 +11,7 @@ import re
 import sys
 
 from calbench import __version__
-
-
-class UserError(Exception):
-    """An error caused by the user's input; printed without a traceback, exit code 2."""
+from calbench.errors import UserError
 
 
 class Parser(argparse.ArgumentParser):
@@ -74,10 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from calbench.records import DataError
-    from calbench.rundir import RunFolderError
-    from calbench.tasks import TaskError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -86,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for a resume hint
     try:
         return int(args.func(args) or 0)
-    except (UserError, DataError, TaskError, RunFolderError, FileNotFoundError) as e:
+    except (UserError, FileNotFoundError) as e:  # every calbench.errors class is a UserError
         print(f"calbench {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

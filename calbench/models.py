@@ -17,11 +17,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from calbench.errors import ModelNotFoundError
+
 DEFAULT_MODEL = "smollm2-135m-instruct"
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """The model could not be found; the message says where calbench looked."""
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-
-class DataError(ValueError):
-    """Bad input data; the message names the file, line and field."""
+from calbench.errors import DataError
 
 
 @dataclass

@@ -12,12 +12,10 @@ import json
 from pathlib import Path
 from typing import Callable, Iterable
 
+from calbench.errors import RunFolderError
+
 #: The files that make a folder a run folder (samples may be stored compressed).
 RUN_FILES = ("run.json", "samples.jsonl", "samples.jsonl.gz")
-
-
-class RunFolderError(ValueError):
-    """The output folder holds another run; the message names the folder and what is there."""
 
 
 def existing_run(folder: str | Path) -> dict | None:

@@ -20,11 +20,10 @@ from typing import Any, Iterable
 from tqdm.auto import tqdm
 
 from calbench import __version__
-from calbench.cli import UserError
 from calbench.elicit import templates
+from calbench.errors import RunFolderError, UserError
 from calbench.methods import MethodContext, get_method
 from calbench.records import Example, JsonlAppender, expand_samples, read_run_samples, read_samples
-from calbench.rundir import RunFolderError
 from calbench.tasks import TaskSpec
 
 

@@ -13,14 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from calbench.errors import TaskError
 from calbench.records import Example
 
 #: Answer kinds decide the judge and the elicitation wording.
 KINDS = ("open", "mc", "numeric")
-
-
-class TaskError(ValueError):
-    """Unknown task / split / source; the message lists what exists."""
 
 
 @dataclass(frozen=True)

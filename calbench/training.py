@@ -24,12 +24,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
+from calbench.errors import TrainerError
+
 #: The entry-point group that trainer plugins register under.
 ENTRY_POINT_GROUP = "calbench.trainers"
-
-
-class TrainerError(ValueError):
-    """A trainer could not be found, loaded or configured; the message says what to do."""
 
 
 @dataclass

@@ -76,7 +76,7 @@ def test_leaderboard_identical_from_compressed_results(tmp_path):
 
 
 def test_score_and_calibrate_read_compressed_runs(tmp_path, capsys):
-    from calbench.commands.calibrate import _load_run
+    from calbench.calibrate import _load_run
 
     run = make_run(tmp_path / "r", conf=[0.2, 0.9] * 20)
     assert main(["score", str(run / "samples.jsonl"), "--json", "--resamples", "20"]) == 0

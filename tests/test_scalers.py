@@ -127,7 +127,7 @@ def test_input_validation():
 
 
 def _write_run(folder, ids, conf, correct, split):
-    from calbench.commands.calibrate import _load_run  # noqa: F401  (module imports cleanly)
+    from calbench.calibrate import _load_run  # noqa: F401  (module imports cleanly)
 
     folder.mkdir(parents=True)
     rows = [{"id": i, "task": "toy", "model": "m0", "method": "two-stage", "prompt": "", "raw_output": "",

@@ -19,8 +19,8 @@ from typing import Any, Sequence
 
 from calbench.backends.base import Generation, cut_at_stop
 from calbench.backends.hf import HFBackend, checked_adapter, kept_tokens, next_token_confidence_distribution
-from calbench.cli import UserError
 from calbench.elicit import Prompt
+from calbench.errors import UserError
 from calbench.models import resolve_model
 
 

@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from calbench.backends import make_backend
-    from calbench.commands.eval import print_summary
+    from calbench.summary import print_summary
     from calbench.runner import EvalSettings, evaluate
     from calbench.tasks import get_task, select
 

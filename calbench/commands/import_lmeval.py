@@ -32,8 +32,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from calbench.cli import UserError
-    from calbench.commands.eval import print_summary
+    from calbench.errors import UserError
+    from calbench.summary import print_summary
     from calbench.lmeval.importer import import_logs
 
     if args.bins < 1 or args.resamples < 1:

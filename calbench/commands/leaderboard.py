@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from calbench.cli import UserError
+from calbench.errors import UserError
 
 
 def register(sub) -> None:

@@ -16,7 +16,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from calbench.cli import UserError
+    from calbench.errors import UserError
     from calbench.lmeval.pack import include_path, lmeval_task_name, tags_for, write_pack
     from calbench.tasks import all_tasks
 

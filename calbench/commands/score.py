@@ -58,7 +58,7 @@ def format_table(metrics: dict[str, dict]) -> str:
 
 def samples_path(path: Path) -> Path:
     """The samples file to score: ``path`` itself, or the samples file inside a run folder."""
-    from calbench.cli import UserError
+    from calbench.errors import UserError
 
     if not path.is_dir():
         return path
@@ -71,7 +71,7 @@ def samples_path(path: Path) -> Path:
 def deduplicate(path: Path, rows: list[tuple[int, dict]]) -> tuple[list[dict], list[str]]:
     """The samples with repeated (id, task, method, model) lines dropped, and a note per dropped line.
     A repeat that differs from the first line is refused: which of the two counts would be a guess."""
-    from calbench.cli import UserError
+    from calbench.errors import UserError
 
     first: dict[tuple, tuple[int, dict]] = {}
     kept, notes = [], []
@@ -90,7 +90,7 @@ def deduplicate(path: Path, rows: list[tuple[int, dict]]) -> tuple[list[dict], l
 
 
 def run(args: argparse.Namespace) -> int:
-    from calbench.cli import UserError
+    from calbench.errors import UserError
     from calbench.metrics import metric_settings, summarize_samples
     from calbench.records import json_safe, read_samples_with_lines
 

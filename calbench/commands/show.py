@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from calbench.argcheck import positive_int
-from calbench.cli import UserError
+from calbench.errors import UserError
 
 
 def register(sub) -> None:

@@ -27,17 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from calbench.cli import UserError
-    from calbench.training import TrainerError, TrainRequest, apply_overrides, get_trainer, load_config
+    from calbench.training import TrainRequest, apply_overrides, get_trainer, load_config
 
-    try:
-        trainer = get_trainer(args.trainer)
-        config = apply_overrides(load_config(args.config), args.overrides)
-        request = TrainRequest(model=args.model, task=args.task, out_dir=args.out, config=config,
-                               resume=args.resume)
-        result = trainer.train(request)
-    except TrainerError as e:
-        raise UserError(str(e)) from None
+    # a TrainerError is a calbench.errors.UserError: the CLI prints it as one line, exit code 2
+    trainer = get_trainer(args.trainer)
+    config = apply_overrides(load_config(args.config), args.overrides)
+    request = TrainRequest(model=args.model, task=args.task, out_dir=args.out, config=config, resume=args.resume)
+    result = trainer.train(request)
     print(f"adapter: {result.adapter_dir}")
     if result.log_path:
         print(f"log:     {result.log_path}")

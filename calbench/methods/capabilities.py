@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from calbench.cli import UserError
+from calbench.errors import UserError
 
 #: capability -> the backend attribute that provides it
 CAPABILITIES = {

@@ -1,0 +1,135 @@
+"""Post-hoc calibration of a run: fit a scaler (:mod:`calbench.scalers`) per confidence method on a
+calibration run's samples, apply it to a test run's samples, and write the result as a new, scored run folder.
+``calbench calibrate`` and ``calbench eval --calibrate`` call :func:`calibrate_runs`.
+
+The new run's methods are named ``<method>+<scaler>``; each sample keeps its original confidence in
+``raw_confidence``; run.json records the scaler, its learned parameters and the calibration run it came from.
+Refused (a :class:`~calbench.errors.UserError`): runs of different models (unless ``allow_other_model``), the
+same run twice, runs that share an example, a calibration method whose parsed samples are all of one class.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from calbench.errors import UserError
+from calbench.records import COMPRESSED_SAMPLES_FILE
+
+#: Fewer parsed calibration samples than this draw a warning (recorded in run.json): a scaler fitted on a few
+#: dozen labels is mostly noise.
+TINY_FIT = 30
+
+
+def _load_run(path: str) -> tuple[dict, list[dict]]:
+    from calbench.records import DataError, find_samples_file, read_samples
+
+    d = Path(path)
+    try:
+        samples = find_samples_file(d)
+    except DataError as e:
+        raise UserError(str(e)) from None
+    if not (d / "run.json").exists() or samples is None:
+        raise UserError(f"{d} is not a calbench run folder (needs run.json and samples.jsonl or samples.jsonl.gz)")
+    return json.loads((d / "run.json").read_text()), read_samples(samples)
+
+
+def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str, *,
+                   methods: list[str] | None = None, bins: int = 10, allow_other_model: bool = False,
+                   plots: bool = True, replace: bool = False) -> dict:
+    """Fit ``scaler_name`` per method on ``fit_dir``'s samples, apply to ``apply_dir``'s, score, write
+    ``out_dir`` (an existing calibrated run there is refused, or recomputed with ``replace``); return the new
+    manifest."""
+    from calbench.runner import EvalSettings, finalize
+    from calbench.rundir import write_samples
+    from calbench.scalers import SCALERS, CalibrationLeakError, fit_on_calibration, make_scaler
+
+    if scaler_name not in SCALERS:
+        raise UserError(f"unknown scaler {scaler_name!r}; available: {', '.join(SCALERS)}")
+    cal_man, cal_samples = _load_run(fit_dir)
+    test_man, test_samples = _load_run(apply_dir)
+    if cal_man["model"].get("id") != test_man["model"].get("id") and not allow_other_model:
+        raise UserError(f"the calibration run is of model {cal_man['model'].get('id')!r} and the test run of "
+                        f"{test_man['model'].get('id')!r}; a scaler fitted on one model's confidences does not "
+                        "transfer (pass --allow-other-model to do it anyway)")
+    if Path(fit_dir).resolve() == Path(apply_dir).resolve():
+        raise UserError("--fit and --apply name the same run; fit on a calibration split, apply to a test split")
+    explicit = methods is not None
+    methods = methods or list(test_man.get("methods") or [test_man["method"]])
+    missing = [m for m in methods if m not in (cal_man.get("methods") or [cal_man["method"]])]
+    if missing and explicit:
+        raise UserError(f"the calibration run {fit_dir} has no samples of method(s) {missing}")
+    out = Path(out_dir)
+    from calbench.rundir import describe, existing_run, refuse_other_run
+
+    if replace:  # eval --calibrate recomputes its own calibrated run, never another one
+        refuse_other_run(out, lambda old: old.get("calibration", {}).get("scaler") == scaler_name)
+    elif existing_run(out) is not None:
+        raise UserError(f"{out} already holds a run ({describe(existing_run(out))}); choose another --out")
+    t0 = time.perf_counter()
+    warnings: list[str] = []
+    if cal_man["task"]["name"] != test_man["task"]["name"]:
+        warnings.append(f"fitted on task {cal_man['task']['name']!r} and applied to task "
+                        f"{test_man['task']['name']!r}: a scaler learned on one task's confidences may not "
+                        "transfer to another")
+    params, recalibrated = {}, {}
+    skipped = {m: "not in the calibration run" for m in missing}
+    methods = [m for m in methods if m not in missing]
+    for m in methods:  # fit everything first, so that a refusal leaves no half-written run
+        scaler = make_scaler(scaler_name, **({"n_bins": bins} if scaler_name == "histogram" else {}))
+        cal = [s for s in cal_samples if s["method"] == m]
+        test = [s for s in test_samples if s["method"] == m]
+        n_fit = sum(1 for s in cal if s.get("parse_ok") and s.get("confidence") is not None)
+        if n_fit == 0 and not explicit:  # e.g. a one-stage format the model never followed
+            skipped[m] = f"no parsed calibration sample (0 of {len(cal)})"
+            print(f"calbench calibrate: skipping method {m}: {skipped[m]}", file=sys.stderr)
+            continue
+        classes = {s["correct"] for s in cal if s.get("parse_ok") and s.get("confidence") is not None}
+        if n_fit and len(classes) == 1:  # a scaler fitted on one class maps everything to ~0 or ~1
+            raise UserError(f"method {m}: the {n_fit} parsed calibration samples of {fit_dir} are all "
+                            f"{'right' if classes == {1} else 'wrong'}; a scaler fitted on one class predicts a "
+                            "constant (and scores a perfect ECE on a test run of the same class); fit on a "
+                            "calibration run with right and wrong answers")
+        if n_fit < TINY_FIT:
+            warnings.append(f"method {m}: fitted on only {n_fit} parsed calibration samples (fewer than "
+                            f"{TINY_FIT}): the scaler is mostly noise")
+        try:
+            recal = fit_on_calibration(scaler, cal, test)
+        except CalibrationLeakError as e:
+            raise UserError(str(e)) from None
+        except ValueError as e:
+            raise UserError(f"method {m}: {e}") from None
+        name = f"{m}+{scaler_name}"
+        for s in recal:
+            s["method"] = name
+        recalibrated[name] = recal
+        params[name] = {"params": scaler.params(), "n_fit": n_fit}
+    if not recalibrated:
+        raise UserError(f"nothing to calibrate: {skipped}")
+    new_methods = list(recalibrated)
+    write_samples(out / "samples.jsonl", (s for rows in recalibrated.values() for s in rows))
+    (out / COMPRESSED_SAMPLES_FILE).unlink(missing_ok=True)  # a committed, compressed copy is replaced
+    ms = test_man.get("metric_settings", {})
+    settings = EvalSettings(methods=new_methods, split=test_man["task"]["split"],
+                            policy=test_man.get("parse_policy", "exclude"), bins=ms.get("ece_bins", 10),
+                            eps=ms.get("log_score_eps", 1e-3),
+                            n_resamples=ms.get("bootstrap", {}).get("n_resamples", 1000),
+                            seed=test_man.get("seed", 0), plots=plots)
+    manifest = {k: v for k, v in test_man.items() if k not in ("metrics", "metrics_by_method", "plots")}
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    manifest.update(
+        methods=new_methods, method=",".join(new_methods), command=" ".join(sys.argv),
+        timings={"first_started": now, "started": now},
+        calibration={"scaler": scaler_name, "settings": {"n_bins": bins} if scaler_name == "histogram" else {},
+                     "fitted_on": {"run": str(Path(fit_dir)), "task": cal_man["task"]["name"],
+                                   "split": cal_man["task"]["split"], "n": cal_man.get("n"),
+                                   "ids_sha256": cal_man["task"].get("ids_sha256")},
+                     "applied_to": {"run": str(Path(apply_dir)), "task": test_man["task"]["name"],
+                                    "split": test_man["task"]["split"]},
+                     "by_method": params, "skipped_methods": skipped, "warnings": warnings})
+    for w in warnings:
+        print(f"calbench calibrate: warning: {w}", file=sys.stderr)
+    return finalize(out, manifest, settings, elapsed=time.perf_counter() - t0, n_new_questions=0)
