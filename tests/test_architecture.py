@@ -1,0 +1,215 @@
+"""The layering of docs/architecture.md ("Layers"), checked on the source with ``ast`` (nothing is imported):
+
+* the library (``calbench/`` outside the CLI, ``trainers/``, ``tasks/``) never imports the CLI
+  (``calbench.cli``, ``calbench.commands``), not even inside a function;
+* the modules of ``calbench``, ``trainers`` and ``tasks`` import one another without a cycle, counting the
+  imports that run when a module is loaded (module level, including inside a top-level ``if``/``try``, but not
+  ``if TYPE_CHECKING:``); an import inside a function runs later and is not counted.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("calbench", "trainers", "tasks")
+CLI_MODULES = ("calbench.cli", "calbench.commands")
+#: Modules that are the CLI and may import it.
+CLI_FILES = ("calbench/cli.py", "calbench/__main__.py", "calbench/commands/")
+
+
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def source_modules(root: Path = ROOT) -> dict[str, Path]:
+    """Every module of the three packages, by dotted name."""
+    return {module_name(p, root): p for pkg in PACKAGES for p in sorted((root / pkg).rglob("*.py"))}
+
+
+def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str:
+    """The module a ``from ... import`` names, with relative imports resolved against ``module``."""
+    if not node.level:
+        return node.module or ""
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    base = base[:len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imported_names(nodes, module: str, is_package: bool) -> list[tuple[int, str]]:
+    """(line, dotted name) of every import among ``nodes``: ``import a.b`` gives ``a.b``; ``from a import b``
+    gives ``a.b`` (a submodule or a name in ``a``); ``importlib.import_module("a.b")`` with a literal gives
+    ``a.b``."""
+    out = []
+    for n in nodes:
+        if isinstance(n, ast.Import):
+            out += [(n.lineno, a.name) for a in n.names]
+        elif isinstance(n, ast.ImportFrom):
+            base = _absolute(n, module, is_package)
+            out += [(n.lineno, f"{base}.{a.name}") for a in n.names]
+        elif (isinstance(n, ast.Call) and n.args and isinstance(n.args[0], ast.Constant)
+              and isinstance(n.args[0].value, str)
+              and getattr(n.func, "attr", getattr(n.func, "id", None)) in ("import_module", "__import__")):
+            out.append((n.lineno, n.args[0].value))
+    return out
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def load_time_nodes(tree: ast.Module):
+    """The nodes that run when the module is loaded: top-level statements, the bodies of top-level ``if`` /
+    ``try`` / ``with`` blocks (except ``if TYPE_CHECKING:``) and class bodies; not function bodies."""
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if _is_type_checking(node):
+            stack += node.orelse
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue  # its body runs when called (a decorator or default could import, but none does)
+        if isinstance(node, (ast.If, ast.Try, ast.With, ast.ClassDef, ast.ExceptHandler)):
+            yield node
+        else:  # a simple statement: every expression in it, e.g. ``x = importlib.import_module("a.b")``
+            yield from ast.walk(node)
+        if isinstance(node, (ast.If, ast.Try, ast.With)):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                stack += getattr(node, field, [])
+        elif isinstance(node, ast.ExceptHandler):
+            stack += node.body
+        elif isinstance(node, ast.ClassDef):  # a class body runs at load time too
+            stack += node.body
+
+
+def cli_imports(root: Path = ROOT) -> list[str]:
+    """``file:line imports NAME`` for every import of the CLI outside the CLI."""
+    found = []
+    for module, path in source_modules(root).items():
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(CLI_FILES):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=rel)
+        for line, name in imported_names(ast.walk(tree), module, path.name == "__init__.py"):
+            if any(name == c or name.startswith(c + ".") for c in CLI_MODULES):
+                found.append(f"{rel}:{line} imports {name}")
+    return found
+
+
+def import_graph(root: Path = ROOT) -> dict[str, dict[str, int]]:
+    """module -> {module it loads at load time: line}. Importing ``a.b.c`` loads ``a``, ``a.b`` and ``a.b.c``;
+    the importer's own parent packages are already loading and are not counted (``from a import name`` in
+    ``a.b`` still counts as a use of ``a``)."""
+    modules = source_modules(root)
+    graph: dict[str, dict[str, int]] = {}
+    for module, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        own_parents = {".".join(module.split(".")[:i]) for i in range(1, module.count(".") + 1)}
+        edges: dict[str, int] = {}
+        for line, name in imported_names(load_time_nodes(tree), module, path.name == "__init__.py"):
+            parts = name.split(".")
+            while parts and ".".join(parts) not in modules:  # ``from a import name``: the module is ``a``
+                parts.pop()
+            for i in range(1, len(parts) + 1):
+                target = ".".join(parts[:i])
+                if target != module and (target not in own_parents or i == len(parts)):
+                    edges.setdefault(target, line)
+        graph[module] = edges
+    return graph
+
+
+def find_cycle(graph: dict[str, dict[str, int]]) -> list[str] | None:
+    """One cycle ``[a, b, ..., a]`` of the graph, or ``None``."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(v: str) -> list[str] | None:
+        state[v] = 1
+        path.append(v)
+        for w in sorted(graph.get(v, {})):
+            if state.get(w) == 1:
+                return path[path.index(w):] + [w]
+            if w not in state and (cycle := visit(w)):
+                return cycle
+        path.pop()
+        state[v] = 2
+        return None
+
+    for v in sorted(graph):
+        if v not in state and (cycle := visit(v)):
+            return cycle
+    return None
+
+
+def describe_cycle(cycle: list[str], graph: dict[str, dict[str, int]], root: Path = ROOT) -> str:
+    modules = source_modules(root)
+    return "\n".join(f"  {modules[a].relative_to(root)}:{graph[a][b]} imports {b}" for a, b in zip(cycle, cycle[1:]))
+
+
+def test_the_library_does_not_import_the_cli():
+    found = cli_imports()
+    assert not found, ("library modules import the CLI (move the shared piece into a library module, e.g. "
+                       "calbench.errors for UserError):\n" + "\n".join(found))
+
+
+def test_no_import_cycles():
+    graph = import_graph()
+    assert "calbench.records" in graph["calbench.runner"]  # the graph is read at all
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle at load time:\n" + describe_cycle(cycle, graph)
+
+
+# The checks themselves, on a small tree planted in tmp_path.
+
+def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    for pkg in PACKAGES:
+        (tmp_path / pkg).mkdir()
+        (tmp_path / pkg / "__init__.py").write_text("")
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize("text", [
+    "from calbench.cli import UserError\n",
+    "import calbench.commands.eval\n",
+    "from calbench import cli\n",
+    "from .commands.eval import print_summary\n",
+    "def f():\n    from calbench.commands import eval\n",
+    "import importlib\nimportlib.import_module('calbench.cli')\n",
+])
+def test_a_planted_cli_import_is_found(tmp_path, text):
+    root = _tree(tmp_path, {"calbench/lib.py": text, "calbench/cli.py": "import calbench.commands\n",
+                            "calbench/commands/__init__.py": "from calbench.cli import main\n"})
+    assert [f.split(":")[0] for f in cli_imports(root)] == ["calbench/lib.py"]
+
+
+def test_a_planted_cycle_is_found_and_imports_in_functions_are_not(tmp_path):
+    root = _tree(tmp_path, {"calbench/a.py": "from calbench.b import x\n",
+                            "calbench/b.py": "import os\ntry:\n    from calbench import c\n"
+                                             "except ImportError:\n    pass\n",
+                            "calbench/c.py": "def f():\n    from calbench.a import y\n",
+                            "calbench/d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                             "    from calbench.e import z\n",
+                            "calbench/e.py": "from calbench.d import w\n"})
+    assert find_cycle(import_graph(root)) is None
+    (root / "calbench/c.py").write_text("from calbench.a import y\n")
+    graph = import_graph(root)
+    assert find_cycle(graph) == ["calbench.a", "calbench.b", "calbench.c", "calbench.a"]
+    assert "calbench/b.py:3 imports calbench.c" in describe_cycle(find_cycle(graph), graph, root)
+
+
+def test_a_package_and_its_submodules_are_no_cycle(tmp_path):
+    root = _tree(tmp_path, {"calbench/m/__init__.py": "from calbench.m.x import f\n",
+                            "calbench/m/x.py": "from calbench.m.y import g\n",
+                            "calbench/m/y.py": "G = 1\n",
+                            "calbench/user.py": "from calbench.m.y import G\n"})
+    graph = import_graph(root)
+    assert find_cycle(graph) is None and set(graph["calbench.user"]) == {"calbench.m", "calbench.m.y"}
+    (root / "calbench/m/y.py").write_text("from calbench.m import f\n")  # uses the package's half-made namespace
+    assert find_cycle(import_graph(root)) == ["calbench.m", "calbench.m.x", "calbench.m.y", "calbench.m"]
