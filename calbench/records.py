@@ -1,4 +1,4 @@
-"""The records that pass between calbench's parts (DESIGN.md, "Contracts").
+"""The records that pass between calbench's parts (docs/architecture.md, "Contracts").
 
 * :class:`Example` -- what a task adapter yields.
 * :class:`Sample`  -- one line of ``samples.jsonl`` (one per example x method).

@@ -1,5 +1,6 @@
-"""The trainer's own GRPO advantage settings on a tabular policy with known accuracies (DESIGN.md, "Trainer
-plugin"): with them the policy converges to calibrated confidence; with TRL's per-group scaling it does not."""
+"""The trainer's own GRPO advantage settings on a tabular policy with known accuracies
+(trainers/rewarding_doubt/README.md, "The base-rate trap"): with them the policy converges to calibrated
+confidence; with TRL's per-group scaling it does not."""
 
 from __future__ import annotations
 

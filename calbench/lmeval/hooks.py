@@ -31,7 +31,7 @@ from calbench.metrics import HIGHER_IS_BETTER as _BETTER
 from calbench.parse import parse_one_stage
 from calbench.records import DataError, Example
 
-#: The aggregated metrics, in report order (names as in DESIGN.md's metric contract).
+#: The aggregated metrics, in report order (names as in docs/architecture.md, "Contracts").
 METRICS = ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc")
 #: Which direction is better, for lm-eval's ``higher_is_better``.
 HIGHER_IS_BETTER = {m: _BETTER.get(m, False) for m in METRICS}

@@ -1,5 +1,6 @@
-"""The point-metric suite: :func:`score` computes every metric of DESIGN.md from one confidence/correct pair
-of arrays, via the shared counts (so the bootstrap and the point estimate are the same code)."""
+"""The point-metric suite: :func:`score` computes every metric of docs/metrics.md ("Point metrics") from one
+confidence/correct pair of arrays, via the shared counts (so the bootstrap and the point estimate are the same
+code)."""
 
 from __future__ import annotations
 

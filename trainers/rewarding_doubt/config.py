@@ -15,7 +15,7 @@ MODES = ("confidence_only", "joint")
 #: ``auto``: exact in confidence_only mode, grpo in joint mode.
 ESTIMATORS = ("auto", "exact", "grpo")
 REWARDS = ("log", "brier")
-#: TRL's ``scale_rewards`` values that keep the proper-scoring property (see DESIGN.md, "Trainer plugin"):
+#: TRL's ``scale_rewards`` values that keep the proper-scoring property (see README.md here, "The base-rate trap"):
 #: "group" divides each group's advantages by that group's reward std, which in confidence-only mode (every
 #: sample of a group shares one answer) reweights questions by 1/std and drives confidences to 0 or 1.
 SCALE_REWARDS_OK = ("batch", "none")
@@ -122,7 +122,7 @@ class RDConfig:
             problems.append(
                 f"scale_rewards must be one of {SCALE_REWARDS_OK}, got {self.scale_rewards!r}: per-group scaling "
                 "breaks the proper-scoring reward (each all-right/all-wrong group is reweighted by 1/std, which "
-                "pushes confidences to 0 or 1; DESIGN.md, 'Trainer plugin')"
+                "pushes confidences to 0 or 1; trainers/rewarding_doubt/README.md, 'The base-rate trap')"
             )
         if self.loss_type not in LOSS_TYPES_OK:
             problems.append(

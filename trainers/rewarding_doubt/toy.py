@@ -9,7 +9,7 @@ the logits take a policy-gradient step (the sequence-level gradient, as TRL's le
 
 With ``scale_rewards="batch"`` or ``"none"`` the update is the gradient of the expected score (up to a positive
 factor shared by the batch), so the policy converges to calibrated confidence; with ``"group"`` each group is
-rescaled by its own 1/std and the policy is pushed towards the extremes (DESIGN.md, "Trainer plugin").
+rescaled by its own 1/std and the policy is pushed towards the extremes (README.md here, "The base-rate trap").
 """
 
 from __future__ import annotations
