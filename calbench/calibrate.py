@@ -43,6 +43,7 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     """Fit ``scaler_name`` per method on ``fit_dir``'s samples, apply to ``apply_dir``'s, score, write
     ``out_dir`` (an existing calibrated run there is refused, or recomputed with ``replace``); return the new
     manifest."""
+    from calbench.metrics import is_parsed
     from calbench.runner import EvalSettings, finalize
     from calbench.rundir import write_samples
     from calbench.scalers import SCALERS, CalibrationLeakError, fit_on_calibration, make_scaler
@@ -82,12 +83,12 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
         scaler = make_scaler(scaler_name, **({"n_bins": bins} if scaler_name == "histogram" else {}))
         cal = [s for s in cal_samples if s["method"] == m]
         test = [s for s in test_samples if s["method"] == m]
-        n_fit = sum(1 for s in cal if s.get("parse_ok") and s.get("confidence") is not None)
+        n_fit = sum(1 for s in cal if is_parsed(s))
         if n_fit == 0 and not explicit:  # e.g. a one-stage format the model never followed
             skipped[m] = f"no parsed calibration sample (0 of {len(cal)})"
             print(f"calbench calibrate: skipping method {m}: {skipped[m]}", file=sys.stderr)
             continue
-        classes = {s["correct"] for s in cal if s.get("parse_ok") and s.get("confidence") is not None}
+        classes = {s["correct"] for s in cal if is_parsed(s)}
         if n_fit and len(classes) == 1:  # a scaler fitted on one class maps everything to ~0 or ~1
             raise UserError(f"method {m}: the {n_fit} parsed calibration samples of {fit_dir} are all "
                             f"{'right' if classes == {1} else 'wrong'}; a scaler fitted on one class predicts a "

@@ -63,7 +63,9 @@ def _fmt(m: dict | None, digits: int = 3) -> str:
 
 
 def _parsed(samples: list[dict]) -> list[dict]:
-    return [s for s in samples if s.get("parse_ok") and s.get("confidence") is not None]
+    from calbench.metrics import is_parsed
+
+    return [s for s in samples if is_parsed(s)]
 
 
 def compare_brier(samples: list[dict], method: str, baseline: str = BASELINE, *, n_resamples: int = 1000,

@@ -36,7 +36,7 @@ def _metrics(run: dict, method: str) -> dict:
 
 
 def compare_task(before: Path, after: Path, *, n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
-    from calbench.metrics import align_by_id, paired_bootstrap
+    from calbench.metrics import align_by_id, is_parsed, paired_bootstrap
 
     run_b, run_a = (json.loads((d / "run.json").read_text()) for d in (before, after))
     samples_b, samples_a = read_run_samples(before), read_run_samples(after)
@@ -52,7 +52,7 @@ def compare_task(before: Path, after: Path, *, n_resamples: int = 1000, seed: in
             "mean_confidence_before": _mean_conf(sb), "mean_confidence_after": _mean_conf(sa),
         }
         pb, pa = align_by_id(sb, sa)
-        both = [(x, y) for x, y in zip(pb, pa) if x.get("confidence") is not None and y.get("confidence") is not None]
+        both = [(x, y) for x, y in zip(pb, pa) if is_parsed(x) and is_parsed(y)]
         if both:
             diff = paired_bootstrap([x["confidence"] for x, _ in both], [x["correct"] for x, _ in both],
                                     [y["confidence"] for _, y in both], [y["correct"] for _, y in both],
@@ -63,7 +63,9 @@ def compare_task(before: Path, after: Path, *, n_resamples: int = 1000, seed: in
 
 
 def _mean_conf(samples: list[dict]) -> float | None:
-    vals = [float(s["confidence"]) for s in samples if s.get("confidence") is not None]
+    from calbench.metrics import is_parsed
+
+    vals = [float(s["confidence"]) for s in samples if is_parsed(s)]
     return float(np.mean(vals)) if vals else None
 
 
