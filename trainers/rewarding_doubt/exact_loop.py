@@ -50,6 +50,7 @@ class ExactLoop:
             self.plan = self.plan[:cfg.max_steps]
         self.evaluate, self.log, self.best = evaluate, log, best
         self.resumed_from: str | None = None
+        self._evaluated: tuple[int, Any] | None = None
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     def labels_seen(self, step: int) -> int:
@@ -90,9 +91,13 @@ class ExactLoop:
 
     # -- the loop ---------------------------------------------------------------------------------------
     def _heldout(self, step: int) -> dict[str, Any] | None:
+        """Evaluate the held-out set at ``step`` (once per step: the final evaluation reuses one just made)."""
         if self.evaluate is None:
             return None
-        return self.evaluate(step, self.labels_seen(step))
+        if self._evaluated and self._evaluated[0] == step:
+            return self._evaluated[1]
+        self._evaluated = (step, self.evaluate(step, self.labels_seen(step)))
+        return self._evaluated[1]
 
     def train(self, resume: bool = False) -> dict[str, Any]:
         import torch
