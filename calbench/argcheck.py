@@ -16,37 +16,30 @@ from pathlib import Path
 from calbench.errors import UserError
 
 
+def _number(text: str, convert: type, ok, expected: str, must: str):
+    """``convert(text)`` if ``ok`` holds for it, else an ``argparse.ArgumentTypeError`` saying what was wanted."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {must}, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An integer >= 1 (argparse ``type``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+    return _number(text, int, lambda v: v >= 1, "a positive integer", "a positive integer")
 
 
 def nonnegative_float(text: str) -> float:
     """A finite float >= 0 (argparse ``type``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
+    return _number(text, float, lambda v: 0 <= v < float("inf"), "a number", "a number >= 0")
 
 
 def unit_interval(text: str) -> float:
     """A float in (0, 1] (argparse ``type``; e.g. a token-F1 threshold)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
+    return _number(text, float, lambda v: 0 < v <= 1, "a number in (0, 1]", "in (0, 1]")
 
 
 #: eval's options that only mean something with --data.
