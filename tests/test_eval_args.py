@@ -4,7 +4,6 @@ option, before any model loads and without touching an existing run folder."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

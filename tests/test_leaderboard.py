@@ -155,7 +155,7 @@ def test_incomparable_runs_are_flagged_not_mixed(tmp_path):
     # Only the primary column counts for the overall rank; the others have no overall score.
     by_label = {r.label.split()[0]: r for r in lb.rows}
     assert by_label["alpha"].overall.ok and not by_label["gamma"].overall.ok
-    md = render = write(lb, tmp_path / "o")["md"].read_text()
+    md = write(lb, tmp_path / "o")["md"].read_text()
     assert "Comparability flags" in md and "incomparable sets" in md
     assert "not comparable" in write(lb, tmp_path / "o")["html"].read_text()
 

@@ -14,9 +14,8 @@ from test_leaderboard import make_run
 def test_user_dataset_is_not_averaged_into_the_overall_score(tmp_path):
     ids = [f"q{i}" for i in range(40)]
     y = [i % 2 for i in range(40)]
-    runs = [make_run(tmp_path / "a_sciq", model="a", ids=ids, conf=[0.5] * 40, correct=y, task="sciq"),
-            make_run(tmp_path / "a_user", model="a", ids=ids, conf=[0.9] * 40, correct=y, task="user:mine",
-                     group="user")]
+    make_run(tmp_path / "a_sciq", model="a", ids=ids, conf=[0.5] * 40, correct=y, task="sciq")
+    make_run(tmp_path / "a_user", model="a", ids=ids, conf=[0.9] * 40, correct=y, task="user:mine", group="user")
     lb = build([tmp_path])
     (row,) = lb.rows
     assert row.overall.ok

@@ -122,7 +122,6 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     device = f"cuda:{local_rank}" if local_rank is not None and torch.cuda.is_available() else None
     backend = HFBackend(request.model, device=device, dtype=None if cfg.dtype == "auto" else cfg.dtype,
                         batch_size=cfg.answer_batch_size)
-    tokenizer = backend.tokenizer
     on_cuda = backend.device.startswith("cuda")
     estimator = cfg.estimator_used
     print(f"[rewarding-doubt] model {backend.resolved.name} on {backend.device} ({backend.dtype}); task "
