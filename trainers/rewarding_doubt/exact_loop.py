@@ -135,7 +135,7 @@ class ExactLoop:
             bar.update(1)
             if self.log is not None and (step % max(1, cfg.logging_steps) == 0 or step == total):
                 self.log.write({"step": step, "kind": "train", "time": round(time.time() - t0, 1),
-                                "labels_seen": self.labels_seen(step), "objective": float(j),
+                                "labels_seen": self.labels_seen(step), "objective": j.item(),
                                 "accuracy": float(self.correct[batch].mean()), "lr": scheduler.get_last_lr()[0],
                                 "grad_norm": None if grad_norm is None else float(grad_norm), **stats})
             if cfg.save_every and step % cfg.save_every == 0:
