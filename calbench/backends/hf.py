@@ -76,6 +76,18 @@ def level_log_probs(first_logprobs: Any, after_one_logprobs: Any, digit_ids: Seq
     return torch.cat([levels, other], dim=1)
 
 
+def ids_level_log_probs(model: Any, id_lists: Sequence[Sequence[int]], pad_id: int,
+                        digit_ids: Sequence[int]) -> Any:
+    """:func:`level_log_probs` of a batch of ``prompt + "1"`` token ids, from one forward pass over the
+    left-padded batch in which only the last two positions' logits are computed (they predict the first
+    confidence token and the token after "1"). Differentiable unless called under ``inference_mode``."""
+    input_ids, attention = left_padded(id_lists, pad_id, next(model.parameters()).device)
+    logits = model(input_ids=input_ids, attention_mask=attention, position_ids=(attention.cumsum(-1) - 1).clamp_min(0),
+                   logits_to_keep=2).logits.float()
+    lp = logits.log_softmax(-1)
+    return level_log_probs(lp[:, -2, :], lp[:, -1, :], digit_ids)
+
+
 def level_distributions(outcome_log_probs: Any) -> list[dict[str, Any]]:
     """Per row of :func:`level_log_probs`: ``probs`` over the 11 levels (normalised) and ``digit_mass``."""
     probs = outcome_log_probs[:, :N_OUTCOMES - 1].double().exp()
@@ -264,13 +276,9 @@ class HFBackend:
         ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] + [digits[1]] for t in texts]
         rows: list[Any] = [None] * len(texts)
         for idx, _ in self._batches(texts):
-            input_ids, attention = left_padded([ids[i] for i in idx], self.tokenizer.pad_token_id, self.device)
             with torch.inference_mode():
-                logits = self.model(input_ids=input_ids, attention_mask=attention,
-                                    position_ids=(attention.cumsum(-1) - 1).clamp_min(0),
-                                    logits_to_keep=2).logits.float()
-            lp = logits.log_softmax(-1)
-            out = level_log_probs(lp[:, -2, :], lp[:, -1, :], digits).cpu()
+                out = ids_level_log_probs(self.model, [ids[i] for i in idx], self.tokenizer.pad_token_id,
+                                          digits).cpu()
             for row, i in enumerate(idx):
                 rows[i] = out[row]
         return level_distributions(torch.stack(rows))

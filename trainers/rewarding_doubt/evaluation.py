@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from typing import Any, Sequence
 
 import numpy as np
@@ -49,6 +50,26 @@ def _scores(conf: Sequence[float | None], correct: Sequence[int], n_resamples: i
     return out
 
 
+@contextmanager
+def inference_backend(model: Any, tokenizer: Any, batch_size: int):
+    """An :class:`~calbench.backends.hf.HFBackend` around the model being trained, in eval mode with left
+    padding and no gradients; the model's mode and the tokenizer's padding side are restored afterwards."""
+    import torch
+
+    from calbench.backends.hf import HFBackend
+
+    was_training, side = model.training, tokenizer.padding_side
+    model.eval()
+    tokenizer.padding_side = "left"
+    try:
+        with torch.no_grad():
+            # the very same generation and readout code as `calbench eval`
+            yield HFBackend.from_loaded(model, tokenizer, batch_size=batch_size)
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+
+
 class HeldOutEvaluator:
     """Evaluates the policy's confidence on fixed held-out (question, answer, correct) triples."""
 
@@ -65,28 +86,15 @@ class HeldOutEvaluator:
 
     def evaluate(self, model: Any, tokenizer: Any) -> dict[str, Any]:
         """Metrics of both readouts on the held-out set (flat ``{name: value}``, JSON-ready)."""
-        import torch
-
-        from calbench.backends.hf import HFBackend
         from calbench.methods.expected import expected_confidence
 
         if not self.answered:
             return {}
         t0 = time.time()
-        was_training = model.training
-        side = tokenizer.padding_side
-        model.eval()
-        tokenizer.padding_side = "left"
-        try:
-            # the very same generation and confidence-distribution code as `calbench eval`
-            backend = HFBackend.from_loaded(model, tokenizer, batch_size=self.batch_size)
-            with torch.no_grad():
-                gens = backend.generate(self.prompts, max_new_tokens=self.max_new_tokens, temperature=0.0,
-                                        stop=("\n",))
-                dists = backend.confidence_distribution(self.prompts)
-        finally:
-            tokenizer.padding_side = side
-            model.train(was_training)
+        with inference_backend(model, tokenizer, self.batch_size) as backend:
+            gens = backend.generate(self.prompts, max_new_tokens=self.max_new_tokens, temperature=0.0,
+                                    stop=("\n",))
+            dists = backend.confidence_distribution(self.prompts)
         parsed = [parse_confidence(g.text, scale=self.scale) for g in gens]
         greedy = [p.value if p.ok else None for p in parsed]
         expected = [expected_confidence(d["probs"]) for d in dists]
@@ -132,26 +140,15 @@ class OneStageEvaluator:
         self.prompts = [one_stage_prompt(ex, scale, kind) for ex in self.examples]
 
     def evaluate(self, model: Any, tokenizer: Any) -> dict[str, Any]:
-        import torch
-
-        from calbench.backends.hf import HFBackend
         from calbench.elicit import ANSWER_PREFIX
         from calbench.parse import parse_one_stage
 
         if not self.examples:
             return {}
         t0 = time.time()
-        was_training, side = model.training, tokenizer.padding_side
-        model.eval()
-        tokenizer.padding_side = "left"
-        try:
-            backend = HFBackend.from_loaded(model, tokenizer, batch_size=self.batch_size)
-            with torch.no_grad():
-                gens = backend.generate(self.prompts, max_new_tokens=self.max_new_tokens, temperature=0.0,
-                                        stop=("\n",))
-        finally:
-            tokenizer.padding_side = side
-            model.train(was_training)
+        with inference_backend(model, tokenizer, self.batch_size) as backend:
+            gens = backend.generate(self.prompts, max_new_tokens=self.max_new_tokens, temperature=0.0,
+                                    stop=("\n",))
         conf, correct = [], []
         for ex, g in zip(self.examples, gens):
             answer, parsed = parse_one_stage(ANSWER_PREFIX + g.text, self.scale)

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from calbench.backends.hf import N_OUTCOMES, left_padded, level_log_probs
+from calbench.backends.hf import N_OUTCOMES
 from trainers.rewarding_doubt.rewards import RewardSpec, proper_score
 
 #: outcomes (:func:`calbench.backends.hf.level_log_probs`): levels 0..10 (confidence k/10), then "other"
@@ -78,21 +78,3 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gener
     batches = [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
     perm = rng.permutation(len(batches))
     return [batches[i] for i in perm]
-
-
-def encode_with_one(tokenizer: Any, texts: Sequence[str], one_id: int) -> list[list[int]]:
-    """Token ids of each rendered prompt followed by the token "1" (tokenized apart, so that the prompt's own
-    tokens are those generation would see)."""
-    return [tokenizer(t, add_special_tokens=False)["input_ids"] + [one_id] for t in texts]
-
-
-def batch_outcome_log_probs(model: Any, id_lists: Sequence[Sequence[int]], pad_id: int,
-                            digit_ids: Sequence[int]) -> Any:
-    """One forward pass over a left-padded batch of ``prompt + "1"`` ids; only the last two positions' logits
-    are computed (they predict the first confidence token and the token after "1")."""
-    input_ids, attention = left_padded(id_lists, pad_id, next(model.parameters()).device)
-    position_ids = (attention.cumsum(-1) - 1).clamp_min(0)
-    logits = model(input_ids=input_ids, attention_mask=attention, position_ids=position_ids,
-                   logits_to_keep=2).logits.float()
-    lp = logits.log_softmax(-1)
-    return level_log_probs(lp[:, -2, :], lp[:, -1, :], digit_ids)

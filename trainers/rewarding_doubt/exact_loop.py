@@ -18,9 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from trainers.rewarding_doubt.exact import (
-    batch_outcome_log_probs, exact_objective, length_batches, reward_table,
-)
+from calbench.backends.hf import ids_level_log_probs
+from trainers.rewarding_doubt.exact import exact_objective, length_batches, reward_table
 from trainers.rewarding_doubt.rewards import RewardSpec
 
 
@@ -119,12 +118,12 @@ class ExactLoop:
         self.model.train()
         while step < total:
             batch = self.plan[step]
-            log_pi = batch_outcome_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id, self.digits)
+            log_pi = ids_level_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id, self.digits)
             ref = None
             if cfg.beta:
                 with torch.no_grad(), self.model.disable_adapter():
-                    ref = batch_outcome_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id,
-                                                  self.digits)
+                    ref = ids_level_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id,
+                                              self.digits)
             j, stats = exact_objective(log_pi, self.correct[batch], self.table, beta=cfg.beta, ref_log_pi=ref)
             optimizer.zero_grad(set_to_none=True)
             (-j).backward()
