@@ -304,10 +304,10 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
 
 def plot_methods(out: Path, manifest: dict, by_method: dict[str, list[dict]], *, policy: str, bins: int,
                  kinds: tuple[str, ...] = ("reliability", "histogram")) -> list[str]:
-    """A run's figures (``kinds`` of :func:`calbench.plots.plot_run`) per method, in ``out``; returns their paths
+    """A run's figures (``kinds`` of :func:`calbench.reporting.plots.plot_run`) per method, in ``out``; returns their paths
     relative to ``out``. One method: ``reliability.png``; several: ``reliability_<method>.png``."""
     try:
-        from calbench.plots import plot_run
+        from calbench.reporting.plots import plot_run
     except ImportError:  # plotting is optional for the library; the CLI installs it
         return []
     files: list[str] = []

@@ -49,7 +49,7 @@ def replot_run(folder: Path) -> list[str]:
 
 def replot_report(parent: Path) -> list[Path]:
     """Rewrite ``parent/report``'s reliability figures and report.html from the runs in ``parent``."""
-    from calbench.report import demo_outputs
+    from calbench.reporting.report import demo_outputs
 
     report = parent / "report"
     def started(run: Path) -> str:  # the order the demo ran (and reported) them in

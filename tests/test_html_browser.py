@@ -56,7 +56,7 @@ def _column(driver, table_id: str, col: int) -> list[str]:
 def test_leaderboard_page(browser, tmp_path):
     from selenium.webdriver.common.by import By
 
-    from calbench.leaderboard import build, write
+    from calbench.reporting.leaderboard import build, write
 
     res = tmp_path / "results"
     make_run(res / "a", model="alpha", metrics={"verbalized": brier_only(0.30, 0.28, 0.32)})
@@ -99,8 +99,8 @@ def test_leaderboard_page(browser, tmp_path):
 def test_report_page_images_render(browser, tmp_path):
     from selenium.webdriver.common.by import By
 
-    from calbench.report import build_report
-    from calbench.report_render import write_report
+    from calbench.reporting.report import build_report
+    from calbench.reporting.render import write_report
 
     ids = [f"q{i}" for i in range(120)]
     y = [int(x) for x in np.random.default_rng(0).random(120) < 0.5]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from calbench.cli import main
-from calbench.leaderboard import Cell, build, output_paths, rank_with_ties, write
+from calbench.reporting.leaderboard import Cell, build, output_paths, rank_with_ties, write
 from calbench.records import DataError
 
 IDS = [f"q{i}" for i in range(40)]

@@ -9,7 +9,7 @@ import pytest
 
 from calbench.metrics.counts import Grouped
 from calbench.metrics.smooth import reliability_curve, smece_from_counts
-from calbench.plots import ReliabilityDiagram, plot_reliability_diagram, prepare_reliability_diagram
+from calbench.reporting.plots import ReliabilityDiagram, plot_reliability_diagram, prepare_reliability_diagram
 
 
 def _cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -113,7 +113,7 @@ def test_plot_draws_the_curve_only_where_supported(tmp_path):
 
 
 def test_plot_run_draws_only_the_kinds_asked(tmp_path):
-    from calbench.plots import plot_run
+    from calbench.reporting.plots import plot_run
 
     f, y = CASES["uniform"]
     recs = [{"id": str(i), "confidence": float(c), "parse_ok": True, "correct": int(v)} for i, (c, v) in

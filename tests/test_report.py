@@ -11,9 +11,9 @@ import pytest
 
 from calbench.cli import main
 from calbench.records import DataError
-from calbench.report import build_report, demo_outputs
-from calbench.report_render import write_report
-from calbench.stats import benjamini_hochberg, holm
+from calbench.reporting.report import build_report, demo_outputs
+from calbench.reporting.render import write_report
+from calbench.reporting.stats import benjamini_hochberg, holm
 from test_leaderboard import make_run
 
 N = 200

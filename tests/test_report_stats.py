@@ -1,4 +1,4 @@
-"""calbench.stats: multiple-comparison corrections and the questions-needed estimate, against hand computations,
+"""calbench.reporting.stats: multiple-comparison corrections and the questions-needed estimate, against hand computations,
 statsmodels (when installed) and a simulation."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from calbench.stats import (
+from calbench.reporting.stats import (
     adjust, benjamini_hochberg, holm, paired_questions_needed, questions_needed, se_from_ci,
 )
 

@@ -13,7 +13,7 @@ import pytest
 
 from calbench.cli import main
 from calbench.records import (DataError, expand_samples, find_samples_file, read_run_samples, read_samples)
-from calbench.report_runs import Skipped, check_run_folder, discover
+from calbench.reporting.inputs import Skipped, check_run_folder, discover
 from tests.test_leaderboard import make_run
 
 ROOT = Path(__file__).resolve().parents[1]

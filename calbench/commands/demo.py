@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         plots = [p for p in m.get("plots", []) if p.endswith(".png")]
         print(f"  {d}/  run.json, samples.jsonl" + (f", {', '.join(plots)}" if plots else ""))
     try:
-        from calbench.report import demo_outputs
+        from calbench.reporting.report import demo_outputs
     except ImportError:
         return 0
     demo_outputs(run_dirs, out / "report")

@@ -22,7 +22,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from calbench.leaderboard import build, write
+    from calbench.reporting.leaderboard import build, write
     from calbench.records import DataError
 
     try:

@@ -30,8 +30,8 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from calbench.records import DataError
-    from calbench.report import build_report
-    from calbench.report_render import write_report
+    from calbench.reporting.report import build_report
+    from calbench.reporting.render import write_report
 
     if not args.out.lower().endswith((".html", ".htm", ".md")):
         raise UserError(f"--out must end in .html or .md; got {args.out!r}")

@@ -2,7 +2,7 @@
 
 Rows are systems (model x adapter x method); columns are tasks, grouped into in-domain and unseen. Runs of a
 task that are not comparable (different questions, judge, parse policy or metric settings; see
-:func:`calbench.report_runs.comparability_key`) are never mixed: each comparable set gets its own column,
+:func:`calbench.reporting.inputs.comparability_key`) are never mixed: each comparable set gets its own column,
 flagged, with what differs.
 
 Ranking, per column, by a proper score (Brier by default): rank_i = 1 + #{j : j is better than i with
@@ -23,12 +23,12 @@ from typing import Any, Iterable
 
 from calbench.metrics import HIGHER_IS_BETTER
 from calbench.records import DataError
-from calbench.report_html import rel_dir as _rel
-from calbench.report_runs import (
+from calbench.reporting.html import rel_dir as _rel
+from calbench.reporting.inputs import (
     GROUP_ORDER, GROUP_TITLES, RunFolder, Skipped, comparability_key, describe_key, discover, key_differences,
     system_key, system_label, unique_labels,
 )
-from calbench.stats import se_from_ci
+from calbench.reporting.stats import se_from_ci
 
 #: The metrics each task column shows, in order, with their display names.
 COLUMNS = (("accuracy", "acc"), ("ece", "ECE"), ("brier", "Brier"), ("log_score", "log score"),
@@ -226,7 +226,7 @@ def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY) -> Lea
 
 
 def _label_rows(rows: list[Row]) -> None:
-    """Make labels unique where two systems share one (:func:`~calbench.report_runs.unique_labels`)."""
+    """Make labels unique where two systems share one (:func:`~calbench.reporting.inputs.unique_labels`)."""
     labels = unique_labels({r.system: r.label for r in rows})
     for r in rows:
         r.label = labels[r.system]
@@ -357,7 +357,7 @@ def render_markdown(lb: Leaderboard, base: Path) -> str:
 
 
 def render_html(lb: Leaderboard, base: Path) -> str:
-    from calbench.report_html import render_template
+    from calbench.reporting.html import render_template
 
     groups = []
     for g in list(GROUP_ORDER) + sorted({c.group for c in lb.columns} - set(GROUP_ORDER)):

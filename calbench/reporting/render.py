@@ -1,4 +1,4 @@
-"""Rendering of a :class:`calbench.report.Report`: figures, a self-contained HTML page and Markdown.
+"""Rendering of a :class:`calbench.reporting.report.Report`: figures, a self-contained HTML page and Markdown.
 
 HTML embeds every figure as a base64 PNG. Markdown cannot embed images portably (GitHub does not render
 ``data:`` URIs), so it writes them beside the file, in ``<name>_files/``, and links them relatively.
@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from calbench.metrics import DEFAULT_BINS, apply_policy
-from calbench.report import REPORT_METRICS, Report
-from calbench.report_html import fmt_number as _num
-from calbench.report_html import png_data_uri, render_template
-from calbench.report_html import rel_dir as _rel
-from calbench.stats import CORRECTION_NAMES
+from calbench.reporting.report import REPORT_METRICS, Report
+from calbench.reporting.html import fmt_number as _num
+from calbench.reporting.html import png_data_uri, render_template
+from calbench.reporting.html import rel_dir as _rel
+from calbench.reporting.stats import CORRECTION_NAMES
 
 TITLES = {"accuracy": "accuracy", "ece": "ECE", "brier": "Brier", "log_score": "log score", "auroc": "AUROC",
           "parse_rate": "parse rate", "n": "n scored"}
@@ -53,7 +53,7 @@ def _metric_cell(metrics: dict, name: str) -> dict[str, Any]:
 
 def figures(report: Report, folder: Path) -> dict[tuple[str, tuple], dict[str, Path]]:
     """Reliability diagram and confidence histogram of every (task, system), as PNG files in ``folder``."""
-    from calbench.plots import confidence_histogram, headline_text, reliability_diagram
+    from calbench.reporting.plots import confidence_histogram, headline_text, reliability_diagram
 
     out: dict[tuple[str, tuple], dict[str, Path]] = {}
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,12 +8,12 @@ reference) and *tasks*, and computes for every other system on every task:
   both runs answered (:func:`calbench.metrics.paired_bootstrap`); under the ``exclude`` parse policy over the
   questions both runs parsed;
 * p-values adjusted for multiple comparisons within each metric's family (all system x task comparisons):
-  Holm-Bonferroni by default, Benjamini-Hochberg as an option (:mod:`calbench.stats`);
+  Holm-Bonferroni by default, Benjamini-Hochberg as an option (:mod:`calbench.reporting.stats`);
 * for a difference that is not significant, the questions needed to detect it with 80 % power at the same
   alpha (two-sided, before correction): from the per-question paired differences for accuracy, Brier and
-  log score, from the paired-bootstrap standard error for ECE and AUROC (:func:`calbench.stats.questions_needed`).
+  log score, from the paired-bootstrap standard error for ECE and AUROC (:func:`calbench.reporting.stats.questions_needed`).
 
-Rendering (HTML and Markdown) and figures are in :mod:`calbench.report_render`.
+Rendering (HTML and Markdown) and figures are in :mod:`calbench.reporting.render`.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ import numpy as np
 from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, HIGHER_IS_BETTER, align_by_id, apply_policy, brier_terms, \
     is_parsed, log_score_terms, paired_bootstrap, score
 from calbench.records import DataError
-from calbench.report_runs import (
+from calbench.reporting.inputs import (
     RunFolder, Skipped, check_run_folder, comparability_key, discover, key_differences, system_key, system_label,
     unique_labels,
 )
-from calbench.stats import CORRECTION_NAMES, adjust, paired_questions_needed, questions_needed, se_from_ci
+from calbench.reporting.stats import CORRECTION_NAMES, adjust, paired_questions_needed, questions_needed, se_from_ci
 
 #: Metrics compared between runs, in display order.
 REPORT_METRICS = ("accuracy", "ece", "brier", "log_score", "auroc")
@@ -304,8 +304,8 @@ def demo_outputs(run_dirs: Sequence[str | Path], out_dir: str | Path, *, quiet: 
     """The leaderboard over ``run_dirs`` and a comparison report of them, written to ``out_dir``; prints where
     they are. For ``make demo``. Returns ``{"leaderboard_html", "leaderboard_md", "leaderboard_csv",
     "report_html", "report_md"}``."""
-    from calbench import leaderboard
-    from calbench.report_render import write_report
+    from calbench.reporting import leaderboard
+    from calbench.reporting.render import write_report
 
     out = Path(out_dir)
     lb = leaderboard.build(run_dirs)
