@@ -29,6 +29,8 @@ from calbench.reporting.inputs import (
     system_key, system_label, unique_labels,
 )
 from calbench.reporting.stats import se_from_ci
+from calbench.reporting.trained import render_markdown as render_trained
+from calbench.reporting.trained import trained_vs_baselines
 
 #: The metrics each task column shows, in order, with their display names.
 COLUMNS = (("accuracy", "acc"), ("ece", "ECE"), ("brier", "Brier"), ("log_score", "log score"),
@@ -323,6 +325,9 @@ def render_markdown(lb: Leaderboard, base: Path) -> str:
         mr = "—" if r.mean_rank == math.inf else f"{r.mean_rank:.2f}"
         val = _md_cell(r.overall) if r.overall.ok else f"n/a ({r.overall.note})"
         out.append(f"| {_rank_text(r.rank, r.tied)} | {r.label} | {val} | {r.coverage}/{n_primary} | {mr} |")
+    trained = trained_vs_baselines(lb)
+    if trained:
+        out += [""] + render_trained(trained)[:-1]
     for group in list(GROUP_ORDER) + sorted({c.group for c in lb.columns} - set(GROUP_ORDER)):
         cols = [c for c in lb.columns if c.group == group]
         if not cols:
