@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 from pathlib import Path
 
 from calbench.errors import UserError
@@ -78,13 +77,16 @@ def check_out_folder(out: str | Path, expected: dict) -> None:
     """Refuse ``out`` when its run.json differs from ``expected`` (identity settings known before the model
     loads, keyed as :func:`calbench.runner.run_identity`); the message names the first setting that differs."""
     from calbench.runner import conflict_message, run_identity
+    from calbench.runs import ManifestError, has_manifest, manifest_path, read_manifest
 
-    path = Path(out) / "run.json"
-    if not path.exists():
+    path = manifest_path(out)
+    if not has_manifest(out):
         return
     try:
-        old = run_identity(json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        old = run_identity(read_manifest(out))
+    except ManifestError as e:
+        raise UserError(f"{path} exists but is not a calbench run manifest ({e.reason}); use another --out") from None
+    except (KeyError, TypeError) as e:
         raise UserError(f"{path} exists but is not a calbench run manifest ({e}); use another --out") from None
     for key, value in expected.items():
         if old.get(key) != value:

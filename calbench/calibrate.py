@@ -10,7 +10,6 @@ same run twice, runs that share an example, a calibration method whose parsed sa
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -18,13 +17,14 @@ from pathlib import Path
 
 from calbench.errors import UserError
 from calbench.records import COMPRESSED_SAMPLES_FILE
+from calbench.runs import RunManifest, has_manifest, read_manifest
 
 #: Fewer parsed calibration samples than this draw a warning (recorded in run.json): a scaler fitted on a few
 #: dozen labels is mostly noise.
 TINY_FIT = 30
 
 
-def _load_run(path: str) -> tuple[dict, list[dict]]:
+def _load_run(path: str) -> tuple[RunManifest, list[dict]]:
     from calbench.records import DataError, find_samples_file, read_samples
 
     d = Path(path)
@@ -32,9 +32,9 @@ def _load_run(path: str) -> tuple[dict, list[dict]]:
         samples = find_samples_file(d)
     except DataError as e:
         raise UserError(str(e)) from None
-    if not (d / "run.json").exists() or samples is None:
+    if not has_manifest(d) or samples is None:
         raise UserError(f"{d} is not a calbench run folder (needs run.json and samples.jsonl or samples.jsonl.gz)")
-    return json.loads((d / "run.json").read_text()), read_samples(samples)
+    return read_manifest(d), read_samples(samples)
 
 
 def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str, *,
@@ -59,8 +59,8 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     if Path(fit_dir).resolve() == Path(apply_dir).resolve():
         raise UserError("--fit and --apply name the same run; fit on a calibration split, apply to a test split")
     explicit = methods is not None
-    methods = methods or list(test_man.get("methods") or [test_man["method"]])
-    missing = [m for m in methods if m not in (cal_man.get("methods") or [cal_man["method"]])]
+    methods = methods or test_man.methods
+    missing = [m for m in methods if m not in cal_man.methods]
     if missing and explicit:
         raise UserError(f"the calibration run {fit_dir} has no samples of method(s) {missing}")
     out = Path(out_dir)
@@ -119,7 +119,7 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
                             eps=ms.get("log_score_eps", 1e-3),
                             n_resamples=ms.get("bootstrap", {}).get("n_resamples", 1000),
                             seed=test_man.get("seed", 0), plots=plots)
-    manifest = {k: v for k, v in test_man.items() if k not in ("metrics", "metrics_by_method", "plots")}
+    manifest = RunManifest({k: v for k, v in test_man.items() if k not in ("metrics", "metrics_by_method", "plots")})
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest.update(
         methods=new_methods, method=",".join(new_methods), command=" ".join(sys.argv),

@@ -13,20 +13,22 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from calbench.errors import RunFolderError
+from calbench.records import COMPRESSED_SAMPLES_FILE, SAMPLES_FILE
+from calbench.runs import MANIFEST_FILE, ManifestError, read_manifest
 
 #: The files that make a folder a run folder (samples may be stored compressed).
-RUN_FILES = ("run.json", "samples.jsonl", "samples.jsonl.gz")
+RUN_FILES = (MANIFEST_FILE, SAMPLES_FILE, COMPRESSED_SAMPLES_FILE)
 
 
 def existing_run(folder: str | Path) -> dict | None:
     """The manifest of the run in ``folder``: ``None`` when the folder holds no run, ``{}`` when it holds
-    samples without a readable run.json."""
+    samples without a readable run.json (or one of a newer format)."""
     folder = Path(folder)
     if not any((folder / f).exists() for f in RUN_FILES):
         return None
     try:
-        return json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_manifest(folder)
+    except ManifestError:
         return {}
 
 

@@ -24,6 +24,8 @@ from calbench.elicit import templates
 from calbench.errors import RunFolderError, UserError
 from calbench.methods import MethodContext, get_method
 from calbench.records import Example, JsonlAppender, expand_samples, read_run_samples, read_samples
+from calbench.runs import (FORMAT_VERSION, MANIFEST_FILE, VERSION_KEY, ManifestError, RunManifest, read_manifest,
+                           write_manifest)
 from calbench.tasks import TaskSpec
 
 
@@ -123,9 +125,12 @@ def _check_resumable(run_path: Path, manifest: dict) -> dict:
     if not run_path.exists():
         return {}
     try:
-        old = json.loads(run_path.read_text())
+        old = read_manifest(run_path)
         old_id = _identity(old)
-    except (json.JSONDecodeError, KeyError) as e:
+    except ManifestError as e:
+        raise RunConflictError(f"{run_path} exists but is not a calbench run manifest ({e.reason}); "
+                               "use another --out") from None
+    except KeyError as e:
         raise RunConflictError(f"{run_path} exists but is not a calbench run manifest ({e}); use another --out")
     new_id = _identity(manifest)
     diff = [k for k in new_id if old_id.get(k) != new_id[k]]
@@ -163,13 +168,6 @@ def _finished_pairs(samples_path: Path) -> set[tuple[str, str]]:
     return {(s["id"], s["method"]) for s in kept}
 
 
-def write_json(path: Path, obj: dict) -> None:
-    """Write a manifest atomically (a temporary file, then a rename): a reader never sees half a file."""
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
 def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSettings, out_dir: str | Path,
              *, model_name: str | None = None, split_size: int | None = None, progress: bool = True) -> dict:
     """Evaluate ``examples`` with every method in ``settings.methods``; write samples and the manifest.
@@ -180,7 +178,7 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    samples_path, run_path = out / "samples.jsonl", out / "run.json"
+    samples_path = out / "samples.jsonl"
     methods = [get_method(m) for m in settings.methods]
     from calbench.methods.capabilities import require
 
@@ -195,8 +193,8 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
     judge = judge_for(task.kind, **settings.judge)
     bmeta = backend.manifest()
     model_name = model_name or bmeta.get("id") or "model"
-    manifest: dict[str, Any] = {
-        "calbench_run": 1,
+    manifest = RunManifest({
+        VERSION_KEY: FORMAT_VERSION,
         "status": "running",
         "model": {**bmeta, "id": model_name},
         "task": {"name": task.name, "split": settings.split, "source": settings.source, "kind": task.kind,
@@ -215,19 +213,19 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
         "seed": settings.seed,
         "versions": versions(),
         "command": " ".join(sys.argv),
-    }
+    })
     if settings.answers is not None:  # the stage-1 answers were given, not generated
         given = {"path": None, "sha256": None, **(settings.answers_file or {})}
         if not given["sha256"]:  # answers passed in from Python: identify the run by the table's content
             given["sha256"] = hashlib.sha256(json.dumps(settings.answers, sort_keys=True).encode()).hexdigest()
         manifest["given_answers"] = {**given, "n_in_file": len(settings.answers), "n_used": len(examples),
                                      "n_ignored": n_extra}
-    old_timings = _check_resumable(run_path, manifest).get("timings", {})
+    old_timings = _check_resumable(out / MANIFEST_FILE, manifest).get("timings", {})
     expand_samples(out)  # a committed (compressed) run is resumed or extended in plain form
     done = _finished_pairs(samples_path)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest["timings"] = {"first_started": old_timings.get("first_started", started), "started": started}
-    write_json(run_path, manifest)
+    write_manifest(out, manifest)
 
     ctx = MethodContext(backend=backend, model_name=model_name, task_name=task.name, kind=task.kind,
                         judge=judge, judge_name=judge.name, scale=settings.scale, seed=settings.seed,
@@ -261,10 +259,12 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
     return finalize(out, manifest, settings, elapsed=elapsed, n_new_questions=len(todo))
 
 
-def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: float, n_new_questions: int) -> dict:
+def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: float,
+             n_new_questions: int) -> RunManifest:
     """Score the samples (metrics with bootstrap CIs), plot, and write the completed run.json."""
     from calbench.metrics import metric_settings, summarize_samples
 
+    manifest = RunManifest.of(manifest)
     samples = read_run_samples(out)
     by_method: dict[str, list[dict]] = {}
     seen = set()
@@ -281,13 +281,10 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
                              n_resamples=settings.n_resamples, seed=settings.seed)
         for m in settings.methods
     }
-    first = settings.methods[0]
     manifest["request_failures"] = failures  # a rerun of the same command retries them
     manifest["status"] = "complete" if all(len(by_method.get(m, [])) == manifest["n"] for m in settings.methods) \
         and not any(failures.values()) else "incomplete"
-    manifest["metrics"] = metrics_by_method[first]
-    if len(settings.methods) > 1:
-        manifest["metrics_by_method"] = metrics_by_method
+    manifest.set_metrics(metrics_by_method)
     manifest["metric_settings"] = metric_settings(policy=settings.policy, bins=settings.bins, eps=settings.eps,
                                                   n_resamples=settings.n_resamples, seed=settings.seed)
     manifest["timings"].update(
@@ -298,7 +295,7 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
     )
     if settings.plots:
         manifest["plots"] = plot_methods(out, manifest, scored, policy=settings.policy, bins=settings.bins)
-    write_json(out / "run.json", manifest)
+    write_manifest(out, manifest)
     return manifest
 
 

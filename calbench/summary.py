@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from calbench.runs import RunManifest
+
 
 def _fmt(m: dict | None) -> str:
     if not m or m.get("value") is None:
@@ -41,8 +43,7 @@ def exact_match_warnings(manifests: list[dict]) -> list[str]:
         st = judge.get("settings") or {}
         if judge.get("name") != "alias_match" or st.get("containment") or st.get("f1_threshold") is not None:
             continue
-        per = man.get("metrics_by_method") or {man["method"]: man["metrics"]}
-        for method, metrics in per.items():
+        for method, metrics in RunManifest.of(man).metrics_per_method().items():
             if (metrics.get("accuracy") or {}).get("value") == 0:
                 out.append(f"warning: accuracy is 0 on {man['task']['name']} ({method}) under exact match "
                            "(judge alias_match): free-form answers may be right in other words. Read them with "
@@ -56,8 +57,7 @@ def print_summary(manifests: list[dict], file=sys.stdout) -> None:
     judge of each run; a warning follows when exact match judged every answer wrong."""
     rows = []
     for man in manifests:
-        per = man.get("metrics_by_method") or {man["method"]: man["metrics"]}
-        for method, metrics in per.items():
+        for method, metrics in RunManifest.of(man).metrics_per_method().items():
             rows.append([man["model"]["id"], man["task"]["name"], method, judge_label(man.get("judge")),
                          str(man["n"])] + [_fmt(metrics.get(k)) for k in SUMMARY_METRICS])
     head = ["model", "task", "method", "judge", "n", *SUMMARY_METRICS]

@@ -18,7 +18,6 @@ difference excludes 0.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -83,7 +82,7 @@ def compare_brier(samples: list[dict], method: str, baseline: str = BASELINE, *,
 
 
 def table(args: argparse.Namespace) -> int:
-    from calbench.records import read_run_samples
+    from calbench.runs import MANIFEST_FILE, read_manifest, read_run_samples
 
     root = Path(args.root)
     lines = ["# Baselines: every confidence method x task", "",
@@ -106,10 +105,10 @@ def table(args: argparse.Namespace) -> int:
              "scored (`calbench.metrics.paired_bootstrap` after `align_by_id`); *separated* when its 95 % "
              "interval excludes 0.", ""]
     statements = []
-    for run_json in sorted(root.glob("*/*/run.json")):
-        man = json.loads(run_json.read_text())
+    for run_json in sorted(root.glob(f"*/*/{MANIFEST_FILE}")):
+        man = read_manifest(run_json)
         samples = read_run_samples(run_json.parent)
-        per = man.get("metrics_by_method") or {man["method"]: man["metrics"]}
+        per = man.metrics_per_method()
         model, task = man["model"]["id"], man["task"]["name"]
         judge = man["judge"]
         jtxt = judge["name"] + (" + containment" if judge.get("settings", {}).get("containment") else "")
@@ -161,9 +160,11 @@ SCALER_ORDER = ("platt", "temperature", "isotonic", "histogram")
 def scaled_section(root: Path) -> list[str]:
     """Tables of the post-hoc scalers (``calbench calibrate`` runs under ROOT/scaled/<model>/<fit>-to-<apply>-<scaler>):
     each method's Brier score and ECE before (raw) and after each scaler, on the test run."""
+    from calbench.runs import MANIFEST_FILE, has_manifest, read_manifest
+
     groups: dict[tuple[str, str, str], dict[str, dict]] = {}
-    for run_json in sorted(root.glob("scaled/*/*/run.json")):
-        man = json.loads(run_json.read_text())
+    for run_json in sorted(root.glob(f"scaled/*/*/{MANIFEST_FILE}")):
+        man = read_manifest(run_json)
         cal = man["calibration"]
         key = (man["model"]["id"], cal["fitted_on"]["task"] + " (" + cal["fitted_on"]["split"] + ")",
                cal["applied_to"]["task"])
@@ -180,9 +181,8 @@ def scaled_section(root: Path) -> list[str]:
            "learns 'always wrong', so those rows show the degenerate constant predictor, not a useful "
            "calibration.", ""]
     for (model, fit, test), by_scaler in sorted(groups.items()):
-        raw_path = root / model / test / "run.json"
-        raw = json.loads(raw_path.read_text()) if raw_path.exists() else {}
-        raw_metrics = raw.get("metrics_by_method") or {}
+        raw_dir = root / model / test
+        raw_metrics = read_manifest(raw_dir).metrics_per_method() if has_manifest(raw_dir) else {}
         scalers = [s for s in SCALER_ORDER if s in by_scaler]
         for metric in ("brier", "ece"):
             out += [f"### {model} · fitted on {fit} → applied to {test} · {metric}", "",
@@ -190,7 +190,7 @@ def scaled_section(root: Path) -> list[str]:
             for method in raw_metrics:
                 cells = [_fmt(raw_metrics[method].get(metric))]
                 for sc in scalers:
-                    per = by_scaler[sc].get("metrics_by_method") or {by_scaler[sc]["method"]: by_scaler[sc]["metrics"]}
+                    per = by_scaler[sc].metrics_per_method()
                     cells.append(_fmt(per.get(f"{method}+{sc}", {}).get(metric)) if f"{method}+{sc}" in per
                                  else "skipped")
                 out.append(f"| {method} | " + " | ".join(cells) + " |")

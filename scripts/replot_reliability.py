@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import json
 import shutil
 import sys
 import tempfile
@@ -24,10 +23,10 @@ from pathlib import Path
 
 
 def replot_run(folder: Path) -> list[str]:
-    from calbench.records import read_run_samples
     from calbench.runner import plot_methods
+    from calbench.runs import read_manifest, read_run_samples
 
-    manifest = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(folder)
     if not any(Path(p).name.startswith("reliability") for p in manifest.get("plots") or []):
         return []
     by_method: dict[str, list[dict]] = {}
@@ -50,12 +49,13 @@ def replot_run(folder: Path) -> list[str]:
 def replot_report(parent: Path) -> list[Path]:
     """Rewrite ``parent/report``'s reliability figures and report.html from the runs in ``parent``."""
     from calbench.reporting.report import demo_outputs
+    from calbench.runs import MANIFEST_FILE, read_manifest
 
     report = parent / "report"
     def started(run: Path) -> str:  # the order the demo ran (and reported) them in
-        return str((json.loads((run / "run.json").read_text()).get("timings") or {}).get("first_started"))
+        return str(read_manifest(run).timings.get("first_started"))
 
-    runs = sorted((p.parent for p in parent.glob("*/run.json")), key=started)
+    runs = sorted((p.parent for p in parent.glob(f"*/{MANIFEST_FILE}")), key=started)
     with tempfile.TemporaryDirectory(dir=parent) as tmp:   # beside report/, so relative links are the same
         fresh = Path(tmp)
         demo_outputs(runs, fresh, quiet=True)
@@ -69,6 +69,8 @@ def replot_report(parent: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from calbench.runs import MANIFEST_FILE
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("roots", nargs="*", type=Path, default=[Path("results")])
     ap.add_argument("--report", type=Path, action="append", default=[],
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     count = 0
     for root in args.roots:
-        for run_json in sorted(root.rglob("run.json")):
+        for run_json in sorted(root.rglob(MANIFEST_FILE)):
             written = replot_run(run_json.parent)
             count += len(written)
             if written:

@@ -29,20 +29,17 @@ def register(sub) -> None:
 
 def load(run_arg: str) -> tuple[dict, list[dict], str | None, str]:
     """(manifest, samples, method from FOLDER#METHOD, where) of a run folder or a samples file."""
-    import json
-
     from calbench.commands.score import samples_path
     from calbench.records import read_samples
+    from calbench.runs import has_manifest, read_manifest
 
     target, _, method = run_arg.partition("#")
     path = Path(target)
     if not path.exists():
         raise UserError(f"{path}: no such run folder or samples file")
     samples_file = samples_path(path)
-    manifest = {}
-    run_json = (path if path.is_dir() else path.parent) / "run.json"
-    if run_json.exists():
-        manifest = json.loads(run_json.read_text(encoding="utf-8"))
+    folder = path if path.is_dir() else path.parent
+    manifest = read_manifest(folder) if has_manifest(folder) else {}
     return manifest, read_samples(samples_file), method or None, str(samples_file)
 
 

@@ -23,6 +23,7 @@ from calbench.elicit import templates
 from calbench.lmeval import hooks
 from calbench.lmeval.pack import PREFIX, calbench_task_name
 from calbench.records import COMPRESSED_SAMPLES_FILE, DataError, Example, Sample, gold_answers, iter_jsonl
+from calbench.runs import FORMAT_VERSION, VERSION_KEY, RunManifest
 
 _SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d.\-]+)\.jsonl(\.gz)?$")
 #: |lm-eval's value - calbench's| above this counts as a disagreement (both compute in float64).
@@ -181,7 +182,7 @@ def compare(reported: dict[str, float], recomputed: dict[str, float]) -> dict[st
 
 
 def manifest_for(log: SampleLog, samples: list[dict], examples: list[Example], model: str, *, policy: str,
-                 bins: int, eps: float, n_resamples: int, seed: int) -> dict[str, Any]:
+                 bins: int, eps: float, n_resamples: int, seed: int) -> RunManifest:
     """run.json for one imported task: calbench's manifest fields, plus what lm-eval recorded."""
     from calbench.judge import judge_for
     from calbench.metrics import metric_settings, summarize_samples
@@ -198,8 +199,8 @@ def manifest_for(log: SampleLog, samples: list[dict], examples: list[Example], m
     items = [(s["confidence"], s["correct"], s["parse_ok"]) for s in samples]
     reported = reported_metrics(log)
     check = compare(reported, hooks.aggregate(items))
-    return {
-        "calbench_run": 1,
+    return RunManifest({
+        VERSION_KEY: FORMAT_VERSION,
         "status": "complete",
         "model": {"id": model, "source": "lm-eval", "backend": f"lm-eval:{cfg.get('model')}",
                   "model_args": cfg.get("model_args"), "sha256": model_weights(results)[1], "adapter": None,
@@ -234,7 +235,7 @@ def manifest_for(log: SampleLog, samples: list[dict], examples: list[Example], m
                    "check_against_pack_settings": {"policy": hooks.POLICY, "bins": hooks.BINS, "eps": hooks.EPS,
                                                    **check}},
         "command": " ".join(sys.argv),
-    }
+    })
 
 
 def _float(v: Any) -> float | None:
@@ -250,7 +251,7 @@ def import_logs(inputs: list[Path], out: Path, *, model: str | None = None, poli
     """Import every calbench-task samples file in ``inputs``; write ``samples.jsonl`` and ``run.json`` into
     ``out`` (one task) or ``out/<task>/`` (several). Returns ``(folder, manifest)`` per task."""
     from calbench.rundir import refuse_other_run, write_samples
-    from calbench.runner import write_json
+    from calbench.runs import write_manifest
 
     logs = find_logs(inputs)
     prepared = []
@@ -269,7 +270,7 @@ def import_logs(inputs: list[Path], out: Path, *, model: str | None = None, poli
         (folder / COMPRESSED_SAMPLES_FILE).unlink(missing_ok=True)  # the new plain file replaces a committed one
         if plots:
             manifest["plots"] = _plots(folder, samples, manifest, policy, bins)
-        write_json(folder / "run.json", manifest)
+        write_manifest(folder, manifest)
         written.append((folder, manifest))
     return written
 

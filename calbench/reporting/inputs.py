@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from calbench.records import (COMPRESSED_SAMPLES_FILE, DataError, SAMPLE_FIELDS, SAMPLES_FILE, find_samples_file,
                               read_samples)
+from calbench.runs import MANIFEST_FILE, ManifestError, RunManifest, has_manifest, read_manifest
 
 SAMPLE_FILES = (SAMPLES_FILE, COMPRESSED_SAMPLES_FILE)
 REQUIRED_FIELDS = ("model", "task", "n", "methods", "metrics", "status")
@@ -44,9 +45,12 @@ class RunFolder:
     """A complete, validated run folder."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: RunManifest
     samples_path: Path
     _samples: list[dict] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.manifest = RunManifest.of(self.manifest)
 
     @property
     def task(self) -> str:
@@ -58,20 +62,15 @@ class RunFolder:
 
     @property
     def methods(self) -> list[str]:
-        return list(self.manifest["methods"])
+        return self.manifest.methods
 
     @property
     def finished(self) -> str:
-        return str((self.manifest.get("timings") or {}).get("finished") or "")
+        return str(self.manifest.timings.get("finished") or "")
 
     def metrics(self, method: str) -> dict[str, dict]:
-        """The metrics dict of ``method`` (run.json's ``metrics_by_method`` or, for one method, ``metrics``)."""
-        by = self.manifest.get("metrics_by_method")
-        if by and method in by:
-            return by[method] or {}
-        if method == self.methods[0]:
-            return self.manifest.get("metrics") or {}
-        return {}
+        """The metrics dict of ``method`` (:meth:`calbench.runs.RunManifest.metrics_for`)."""
+        return self.manifest.metrics_for(method)
 
     def samples(self, method: str | None = None) -> list[dict]:
         """Sample records (first occurrence of each (id, method); failed requests left out, as the runner scores
@@ -123,15 +122,10 @@ def _samples_problem(path: Path, n: int, methods: list[str]) -> str | None:
 def check_run_folder(folder: str | Path) -> RunFolder | Skipped:
     """Validate one run folder: a :class:`RunFolder` if it is complete, else a :class:`Skipped` with why."""
     folder = Path(folder)
-    run_path = folder / "run.json"
-    if not run_path.exists():
-        return Skipped(folder, "no run.json (the run never started, or its manifest was deleted)")
     try:
-        manifest = json.loads(run_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        return Skipped(folder, f"run.json is not valid JSON ({e.msg} at line {e.lineno}); partially written?")
-    if not isinstance(manifest, dict):
-        return Skipped(folder, "run.json is not a JSON object")
+        manifest = read_manifest(folder)
+    except ManifestError as e:
+        return Skipped(folder, e.reason)
     status = manifest.get("status")
     if "status" in manifest and status != "complete":
         return Skipped(folder, f"status is {status!r}, not 'complete' (interrupted or still running: rerun "
@@ -169,9 +163,9 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[RunFolder], list[Skipped
             raise DataError(f"{root}: no such file or directory")
         if root.is_file():
             root = root.parent
-        found = sorted({p.parent for p in root.rglob("run.json")}
+        found = sorted({p.parent for p in root.rglob(MANIFEST_FILE)}
                        | {p.parent for name in SAMPLE_FILES for p in root.rglob(name)})
-        if (root / "run.json").exists():
+        if has_manifest(root):
             found = sorted(set(found) | {root})
         if not found:
             raise DataError(f"{root}: no run folders here (looked for run.json and samples.jsonl at any depth); "

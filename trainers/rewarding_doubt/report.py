@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from calbench.records import read_run_samples
+from calbench.runs import has_manifest, read_manifest, read_run_samples
 
 METRICS = ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc")
 PAIRED = ("accuracy", "ece", "brier", "log_score", "auroc")
@@ -31,23 +31,19 @@ def _histogram(samples: list[dict]) -> list[int]:
     return confidence_histogram([s.get("confidence") for s in samples])
 
 
-def _metrics(run: dict, method: str) -> dict:
-    return (run.get("metrics_by_method") or {run.get("method"): run.get("metrics", {})}).get(method, {})
-
-
 def compare_task(before: Path, after: Path, *, n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
     from calbench.metrics import align_by_id, is_parsed, paired_bootstrap
 
-    run_b, run_a = (json.loads((d / "run.json").read_text()) for d in (before, after))
+    run_b, run_a = (read_manifest(d) for d in (before, after))
     samples_b, samples_a = read_run_samples(before), read_run_samples(after)
     out: dict[str, Any] = {"task": run_b["task"]["name"], "split": run_b["task"]["split"], "n": run_b["n"],
                            "methods": {}}
-    for method in [m for m in run_b.get("methods", [run_b.get("method")]) if m in run_a.get("methods", [])]:
+    for method in [m for m in run_b.methods if m in run_a.methods]:
         sb = [s for s in samples_b if s["method"] == method]
         sa = [s for s in samples_a if s["method"] == method]
         entry: dict[str, Any] = {
-            "before": {k: _metrics(run_b, method).get(k) for k in METRICS},
-            "after": {k: _metrics(run_a, method).get(k) for k in METRICS},
+            "before": {k: run_b.metrics_for(method).get(k) for k in METRICS},
+            "after": {k: run_a.metrics_for(method).get(k) for k in METRICS},
             "histogram_before": _histogram(sb), "histogram_after": _histogram(sa),
             "mean_confidence_before": _mean_conf(sb), "mean_confidence_after": _mean_conf(sa),
         }
@@ -110,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resamples", type=int, default=1000)
     args = p.parse_args(argv)
     results = []
-    for task_dir in sorted(d for d in args.before.iterdir() if (d / "run.json").exists()):
+    for task_dir in sorted(d for d in args.before.iterdir() if has_manifest(d)):
         other = args.after / task_dir.name
-        if (other / "run.json").exists():
+        if has_manifest(other):
             results.append(compare_task(task_dir, other, n_resamples=args.resamples))
     args.out.write_text(json.dumps(results, indent=2))
     md = markdown(results)

@@ -4,14 +4,13 @@ untrained readout. Usage: python results/training/rd-smollm2-sciq-swap-exact/sum
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from calbench.metrics import align_by_id, is_parsed, paired_bootstrap
-from calbench.records import read_run_samples
+from calbench.runs import read_manifest, read_run_samples
 
 HERE = Path(__file__).parent
 METRICS = ("auroc", "ece", "brier", "log_score")
@@ -20,9 +19,9 @@ METRICS = ("auroc", "ece", "brier", "log_score")
 def arms() -> dict[str, tuple[dict, list[dict]]]:
     out = {}
     for side in ("before", "after"):
-        run = json.loads((HERE / side / "run.json").read_text())
+        run = read_manifest(HERE / side)
         samples = read_run_samples(HERE / side)
-        for method, metrics in run["metrics_by_method"].items():
+        for method, metrics in run.metrics_per_method().items():
             out[f"{side}:{method}"] = (metrics, [s for s in samples if s["method"] == method])
     return out
 
