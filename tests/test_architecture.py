@@ -213,3 +213,53 @@ def test_a_package_and_its_submodules_are_no_cycle(tmp_path):
     assert find_cycle(graph) is None and set(graph["calbench.user"]) == {"calbench.m", "calbench.m.y"}
     (root / "calbench/m/y.py").write_text("from calbench.m import f\n")  # uses the package's half-made namespace
     assert find_cycle(import_graph(root)) == ["calbench.m", "calbench.m.x", "calbench.m.y", "calbench.m"]
+
+
+# One owner of the run manifest: only calbench/runs.py names the file run.json as a path.
+
+#: Where code that could read or write run folders lives (tests excepted: they plant broken manifests).
+MANIFEST_SCAN = ("calbench", "trainers", "tasks", "scripts", "benchmarks", "results")
+MANIFEST_OWNER = "calbench/runs.py"
+
+
+def _names_manifest_file(value: str) -> bool:
+    """Whether a string constant is a path to the manifest: ``run.json``, ``*/run.json``, ``out/run.json``."""
+    return value == "run.json" or (value.endswith("/run.json") and not any(c.isspace() for c in value))
+
+
+def manifest_file_uses(root: Path = ROOT) -> list[str]:
+    """``file:line`` of every string constant that names ``run.json`` as a path outside calbench/runs.py.
+    Docstrings, messages and the literal text of f-strings (``f"wrote {out}/run.json"``) are not paths."""
+    found = []
+    for top in MANIFEST_SCAN:
+        for path in sorted((root / top).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            if rel == MANIFEST_OWNER:
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=rel)
+            in_fstring = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in in_fstring
+                        and _names_manifest_file(node.value)):
+                    found.append(f"{rel}:{node.lineno} names {node.value!r}")
+    return found
+
+
+def test_only_calbench_runs_opens_run_json():
+    found = manifest_file_uses()
+    assert not found, ("run.json is read and written by calbench/runs.py only (read_manifest, write_manifest, "
+                       "has_manifest, MANIFEST_FILE):\n" + "\n".join(found))
+
+
+def test_a_planted_run_json_path_is_found(tmp_path):
+    files = {"calbench/runs.py": 'MANIFEST_FILE = "run.json"\n',
+             "calbench/bad.py": 'import json\nm = json.loads(open(d + "/run.json").read())\n',
+             "scripts/bad.py": 'from pathlib import Path\nfor p in Path(".").glob("*/*/run.json"):\n    pass\n',
+             "trainers/bad.py": 'def f(d):\n    return (d / "run.json").exists()\n',
+             "calbench/fine.py": '"""Reads run.json."""\ndef f(out):\n    print(f"wrote {out}/run.json")\n'
+                                 '    raise ValueError("run.json is not valid JSON")\n'}
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    found = manifest_file_uses(tmp_path)
+    assert sorted(f.split(":")[0] for f in found) == ["calbench/bad.py", "scripts/bad.py", "trainers/bad.py"]

@@ -123,7 +123,7 @@ def check_run_folder(folder: str | Path) -> RunFolder | Skipped:
     """Validate one run folder: a :class:`RunFolder` if it is complete, else a :class:`Skipped` with why."""
     folder = Path(folder)
     try:
-        manifest = read_manifest(folder)
+        manifest = read_manifest(folder / MANIFEST_FILE)
     except ManifestError as e:
         return Skipped(folder, e.reason)
     status = manifest.get("status")

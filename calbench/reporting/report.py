@@ -33,6 +33,7 @@ from calbench.reporting.inputs import (
     unique_labels,
 )
 from calbench.reporting.stats import CORRECTION_NAMES, adjust, paired_questions_needed, questions_needed, se_from_ci
+from calbench.runs import MANIFEST_FILE
 
 #: Metrics compared between runs, in display order.
 REPORT_METRICS = ("accuracy", "ece", "brier", "log_score", "auroc")
@@ -129,7 +130,7 @@ def _load(specs: Iterable[str | Path]) -> tuple[list[Arm], list[Skipped]]:
     for spec in map(str, specs):
         folder, _, method = spec.partition("#")
         path = Path(folder)
-        if (path / "run.json").exists() or not path.is_dir():
+        if (path / MANIFEST_FILE).exists() or not path.is_dir():
             result = check_run_folder(path) if path.exists() else None
             if result is None:
                 raise DataError(f"{path}: no such run folder")

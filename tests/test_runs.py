@@ -1,0 +1,183 @@
+"""calbench/runs.py, the one owner of run.json: committed runs of every kind read and write back byte for byte,
+metrics per method, clear errors for a missing, malformed or newer manifest."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from calbench.errors import RunFolderError, UserError
+from calbench.runs import (
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    VERSION_KEY,
+    ManifestError,
+    RunManifest,
+    has_manifest,
+    manifest_path,
+    read_manifest,
+    write_manifest,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+#: One committed run of each kind: one method (only ``metrics``), several methods (``metrics_by_method``),
+#: a calibrated run (``calibration``), a run on given answers (``given_answers``).
+ONE_METHOD = RESULTS / "demo" / "smollm2-135m-instruct__sciq__two-stage"
+SEVERAL_METHODS = RESULTS / "baselines" / "smollm2-135m-instruct" / "sciq"
+CALIBRATED = RESULTS / "baselines" / "scaled" / "smollm2-135m-instruct" / "mmlu-to-medqa-platt"
+GIVEN_ANSWERS = RESULTS / "training" / "rd-smollm2-sciq-swap-exact" / "after"
+COMMITTED = [ONE_METHOD, SEVERAL_METHODS, CALIBRATED, GIVEN_ANSWERS]
+
+
+@pytest.mark.parametrize("run", COMMITTED, ids=lambda p: p.name)
+def test_committed_run_json_round_trips_byte_for_byte(run, tmp_path):
+    manifest = read_manifest(run)
+    assert isinstance(manifest, RunManifest) and manifest.version == FORMAT_VERSION
+    written = write_manifest(tmp_path, manifest)
+    assert written == tmp_path / MANIFEST_FILE
+    assert written.read_bytes() == (run / MANIFEST_FILE).read_bytes()
+    assert not list(tmp_path.glob("*.tmp"))  # the temporary file was renamed
+
+
+def test_every_committed_run_json_reads_and_round_trips(tmp_path):
+    runs = sorted(p.parent for p in RESULTS.rglob(MANIFEST_FILE))
+    assert len(runs) >= 4
+    for run in runs:
+        manifest = read_manifest(run)
+        assert manifest.methods and all(manifest.metrics_for(m) for m in manifest.methods), run
+        write_manifest(tmp_path, manifest)
+        assert (tmp_path / MANIFEST_FILE).read_bytes() == (run / MANIFEST_FILE).read_bytes(), run
+
+
+def test_unknown_fields_survive_a_read_and_a_write(tmp_path):
+    data = json.loads((ONE_METHOD / MANIFEST_FILE).read_text(encoding="utf-8"))
+    data = {**dict(list(data.items())[:3]), "from_a_later_calbench": {"x": [1, 2]},
+            **dict(list(data.items())[3:]), "trailing_extra": None}
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    before = (tmp_path / MANIFEST_FILE).read_bytes()
+    manifest = read_manifest(tmp_path)
+    assert manifest["from_a_later_calbench"] == {"x": [1, 2]}
+    write_manifest(tmp_path, manifest)
+    assert (tmp_path / MANIFEST_FILE).read_bytes() == before
+
+
+def test_one_method_run_metrics_for():
+    m = read_manifest(ONE_METHOD)
+    assert "metrics_by_method" not in m
+    assert m.methods == ["two-stage"] and m.status == "complete" and m.lmeval is None and m.calibration is None
+    assert m.metrics_for("two-stage") is m["metrics"]
+    assert m.metrics_for("two-stage")["accuracy"]["value"] == m["metrics"]["accuracy"]["value"]
+    assert m.metrics_for("verbalized") == {}
+    assert m.metrics_per_method() == {"two-stage": m["metrics"]}
+    assert m.model_id == m["model"]["id"] and m.task_name == "sciq" and m.n == m["n"]
+    assert m.judge["name"] == m["judge"]["name"] and m.parse_policy == m["parse_policy"]
+
+
+def test_several_methods_run_metrics_for():
+    m = read_manifest(SEVERAL_METHODS)
+    assert len(m.methods) > 1 and m.methods == m["methods"]
+    for method in m.methods:
+        assert m.metrics_for(method) == m["metrics_by_method"][method]
+    assert m.metrics_for(m.methods[0]) == m["metrics"]
+    assert list(m.metrics_per_method()) == m.methods
+    assert m.metrics_for("no-such-method") == {}
+
+
+def test_calibrated_and_given_answers_runs():
+    cal = read_manifest(CALIBRATED)
+    assert cal.calibration["scaler"] == "platt" and all(x.endswith("+platt") for x in cal.methods)
+    assert all(cal.metrics_for(x) for x in cal.methods)
+    given = read_manifest(GIVEN_ANSWERS)
+    assert given.given_answers["sha256"] and given.metrics_for(given.methods[-1])
+
+
+def test_an_old_manifest_with_only_method_and_metrics():
+    m = RunManifest({"method": "verbalized", "metrics": {"ece": {"value": 0.1}}})
+    assert m.version == 1 and m.methods == ["verbalized"]
+    assert m.metrics_for("verbalized") == {"ece": {"value": 0.1}}
+    assert m.metrics_per_method() == {"verbalized": {"ece": {"value": 0.1}}}
+    assert RunManifest({}).methods == [] and RunManifest({}).metrics_per_method() == {}
+
+
+def test_set_metrics_writes_metrics_and_for_several_methods_metrics_by_method():
+    m = RunManifest({VERSION_KEY: 1, "metrics_by_method": {"old": {}}})
+    m.set_metrics({"a": {"ece": 1}})
+    assert m["metrics"] == {"ece": 1} and "metrics_by_method" not in m
+    m.set_metrics({"a": {"ece": 1}, "b": {"ece": 2}})
+    assert m["metrics"] == {"ece": 1} and m["metrics_by_method"] == {"a": {"ece": 1}, "b": {"ece": 2}}
+    assert m.metrics_for("b") == {"ece": 2}
+
+
+def test_missing_run_json_names_the_folder(tmp_path):
+    with pytest.raises(ManifestError) as e:
+        read_manifest(tmp_path)
+    assert isinstance(e.value, RunFolderError) and isinstance(e.value, UserError)
+    assert str(tmp_path) in str(e.value) and "no run.json" in str(e.value)
+    assert not has_manifest(tmp_path)
+
+
+@pytest.mark.parametrize("text, why", [
+    ('{"status": "comp', "run.json is not valid JSON"),
+    ("[1, 2]", "run.json is not a JSON object"),
+    ('{"calbench_run": "one"}', "format version"),
+])
+def test_malformed_run_json_names_the_file(tmp_path, text, why):
+    (tmp_path / MANIFEST_FILE).write_text(text, encoding="utf-8")
+    with pytest.raises(ManifestError, match=why) as e:
+        read_manifest(tmp_path)
+    assert str(e.value).startswith(f"{tmp_path}: ") and e.value.reason in str(e.value)
+
+
+def test_a_newer_format_is_refused_with_a_clear_error(tmp_path):
+    data = json.loads((ONE_METHOD / MANIFEST_FILE).read_text(encoding="utf-8"))
+    data[VERSION_KEY] = FORMAT_VERSION + 1
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ManifestError, match=rf"format version {FORMAT_VERSION + 1}.*newer.*upgrade calbench") as e:
+        read_manifest(tmp_path)
+    assert str(tmp_path) in str(e.value)
+
+
+def test_readers_of_run_folders_refuse_a_newer_format(tmp_path):
+    from calbench.reporting.inputs import Skipped, check_run_folder
+
+    run = tmp_path / "run"
+    shutil.copytree(ONE_METHOD, run)
+    data = json.loads((run / MANIFEST_FILE).read_text(encoding="utf-8"))
+    data[VERSION_KEY] = FORMAT_VERSION + 1
+    (run / MANIFEST_FILE).write_text(json.dumps(data), encoding="utf-8")
+    skipped = check_run_folder(run)
+    assert isinstance(skipped, Skipped) and "newer than this calbench reads" in skipped.reason
+
+    from calbench.calibrate import calibrate_runs
+    with pytest.raises(UserError, match="newer than this calbench reads"):
+        calibrate_runs(str(run), str(ONE_METHOD), "platt", str(tmp_path / "out"))
+
+
+def test_read_manifest_takes_the_folder_the_file_or_a_samples_file(tmp_path):
+    by_folder = read_manifest(ONE_METHOD)
+    assert read_manifest(ONE_METHOD / MANIFEST_FILE) == by_folder
+    samples = next(p for p in ONE_METHOD.iterdir() if p.name.startswith("samples.jsonl"))
+    assert manifest_path(samples) == ONE_METHOD / MANIFEST_FILE
+    assert read_manifest(samples) == by_folder
+
+
+def test_write_manifest_adds_the_format_version_when_missing(tmp_path):
+    write_manifest(tmp_path, {"status": "running", "note": "é"})
+    text = (tmp_path / MANIFEST_FILE).read_text(encoding="utf-8")
+    assert text == '{\n  "calbench_run": 1,\n  "status": "running",\n  "note": "é"\n}\n'
+    assert read_manifest(tmp_path).status == "running"
+
+
+def test_show_reports_a_malformed_run_json_as_an_error(tmp_path, capsys):
+    from calbench.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(ONE_METHOD, run)
+    (run / MANIFEST_FILE).write_text('{"status": ', encoding="utf-8")
+    assert main(["show", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "run.json is not valid JSON" in err and str(run) in err
