@@ -13,6 +13,7 @@ from calbench.metrics.calibration import (
     accuracy_from_counts, binned_from_counts, brier_decomposition_from_counts, ece_em_from_counts,
     scores_from_counts,
 )
+from calbench.metrics.catalogue import CATALOGUE
 from calbench.metrics.counts import Counts, Grouped
 from calbench.metrics.ranking import (
     ONE_CLASS_REASON, auprc_from_counts, auroc_from_counts, aurc_from_counts, sel_acc_from_counts,
@@ -23,14 +24,12 @@ from calbench.metrics.terms import DEFAULT_EPS
 DEFAULT_BINS = 10
 DEFAULT_SEL_KS = (10, 20, 50)
 
-#: Metric names in the order reports print them (``sel_acc@k`` keys follow ``sel_ks``; ``n`` comes last).
-BASE_METRICS = (
-    "accuracy", "ece", "ece_em", "mce", "rms_ce", "smece", "brier", "brier_reliability", "brier_resolution",
-    "brier_uncertainty", "log_score", "auroc", "auprc", "aurc",
-)
-#: Which direction is better, for reports and comparisons.
-HIGHER_IS_BETTER = {"accuracy": True, "log_score": True, "auroc": True, "auprc": True, "brier_resolution": True,
-                    "parse_rate": True}
+#: Metric names in the order reports print them (``sel_acc@k`` keys follow ``sel_ks``; ``n`` comes last):
+#: derived from :data:`calbench.metrics.catalogue.CATALOGUE`, the metrics computed from the counts.
+BASE_METRICS = tuple(m.name for m in CATALOGUE if m.source == "counts" and not m.family and m.name != "n")
+#: Which direction is better, for reports and comparisons: derived from the catalogue (every metric whose
+#: direction is "higher"; a family such as ``sel_acc@k``: :func:`calbench.metrics.catalogue.higher_is_better`).
+HIGHER_IS_BETTER = {m.name: True for m in CATALOGUE if m.higher_is_better and not m.family}
 
 
 def sel_key(k: float) -> str:
