@@ -6,22 +6,16 @@ from __future__ import annotations
 
 import sys
 
+from calbench.metrics import format_value, metric_info, metric_table
 from calbench.runs import RunManifest
 
 
-def _fmt(m: dict | None) -> str:
-    if not m or m.get("value") is None:
-        return "n/a"
-    v = m["value"]
-    if v != v:  # NaN
-        return "NaN"
-    lo, hi = m.get("ci_low"), m.get("ci_high")
-    if lo is None or hi is None or lo != lo:
-        return f"{v:.3f}"
-    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+def _fmt(m: dict | None, name: str = "") -> str:
+    return format_value(m, metric_info(name).digits if name else 3, nan="NaN")
 
 
-SUMMARY_METRICS = ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc")
+#: The headline metrics, in order (the catalogue's ``summary`` table).
+SUMMARY_METRICS = metric_table("summary")
 
 
 def judge_label(judge: dict | None) -> str:
@@ -59,7 +53,7 @@ def print_summary(manifests: list[dict], file=sys.stdout) -> None:
     for man in manifests:
         for method, metrics in RunManifest.of(man).metrics_per_method().items():
             rows.append([man["model"]["id"], man["task"]["name"], method, judge_label(man.get("judge")),
-                         str(man["n"])] + [_fmt(metrics.get(k)) for k in SUMMARY_METRICS])
+                         str(man["n"])] + [_fmt(metrics.get(k), k) for k in SUMMARY_METRICS])
     head = ["model", "task", "method", "judge", "n", *SUMMARY_METRICS]
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     line = "  ".join(h.ljust(w) for h, w in zip(head, widths))

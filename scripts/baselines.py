@@ -21,11 +21,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from calbench.metrics import format_value, metric_table
+
 TASKS = ["triviaqa", "sciq", "medqa", "commonsenseqa", "mmlu", "truthfulqa_mc"]
 METHODS = ["two-stage", "expected", "seq-likelihood-mean", "seq-likelihood-prod", "ptrue", "self-consistency",
            "verbalized"]
 BASELINE = "two-stage"
-SHOWN = ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc")
+#: The metrics of each table: the catalogue's ``summary`` table (calbench.metrics.catalogue).
+SHOWN = metric_table("summary")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,12 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _fmt(m: dict | None, digits: int = 3) -> str:
-    if not m or m.get("value") is None or m["value"] != m["value"]:
-        return "n/a"
-    lo, hi = m.get("ci_low"), m.get("ci_high")
-    if lo is None or hi is None or lo != lo:
-        return f"{m['value']:.{digits}f}"
-    return f"{m['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    return format_value(m, digits)
 
 
 def _parsed(samples: list[dict]) -> list[dict]:
@@ -139,7 +137,7 @@ def table(args: argparse.Namespace) -> int:
             d = compare_brier(samples, best, n_resamples=args.resamples)
             sep = d["ci_high"] < 0 or d["ci_low"] > 0
             verdict = (f"Brier {d['b']:.3f} vs two-stage {d['a']:.3f} on {d['n_paired']} paired questions: "
-                       f"difference {d['delta']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}], "
+                       f"difference {format_value({'value': d['delta'], **d}, sign=True)}, "
                        + ("**separated** from the baseline" if sep else "not separated (CI includes 0)"))
         statement = f"{model} · {task}: best by Brier = **{best}**; {verdict}."
         statements.append(statement)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -42,15 +41,17 @@ def _groups(samples: list[dict]) -> dict[tuple, list[dict]]:
 
 
 def _fmt(v: float) -> str:
-    if v is None or math.isnan(v):
-        return "nan"
-    return str(v) if isinstance(v, int) else f"{v:.4f}"
+    from calbench.metrics import format_number
+
+    return format_number(v, 4, nan="nan", ints=True)
 
 
 def format_table(metrics: dict[str, dict]) -> str:
+    from calbench.metrics import format_interval
+
     rows = [("metric", "value", "95% CI")]
     for name, e in metrics.items():
-        ci = "" if name == "n" else f"[{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]"
+        ci = "" if name == "n" else format_interval(e["ci_low"], e["ci_high"], 4, always=True, nan="nan", ints=True)
         rows.append((name, _fmt(e["value"]), ci + (f"  ({e['note']})" if e.get("note") else "")))
     w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
     return "\n".join(f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in rows)

@@ -26,15 +26,15 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from calbench.elicit import ANSWER_PREFIX, one_stage_prompt
-from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, apply_policy, score
-from calbench.metrics import HIGHER_IS_BETTER as _BETTER
+from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, apply_policy, higher_is_better, metric_table, score
 from calbench.parse import parse_one_stage
 from calbench.records import DataError, Example
 
-#: The aggregated metrics, in report order (names as in docs/architecture.md, "Contracts").
-METRICS = ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc")
+#: The aggregated metrics, in report order: the catalogue's ``lmeval`` table (calbench.metrics.catalogue); each
+#: has an aggregation function of its name below.
+METRICS = metric_table("lmeval")
 #: Which direction is better, for lm-eval's ``higher_is_better``.
-HIGHER_IS_BETTER = {m: _BETTER.get(m, False) for m in METRICS}
+HIGHER_IS_BETTER = {m: higher_is_better(m) for m in METRICS}
 #: Fixed settings of the pack; written into every YAML's ``metadata`` and into imported run manifests.
 SCALE = "0-10"
 POLICY = "exclude"

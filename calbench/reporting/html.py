@@ -17,12 +17,11 @@ import jinja2
 
 
 def fmt_number(value: Any, digits: int = 3) -> str:
-    """A metric value for display: ``n/a`` when missing or NaN, integers as they are, else ``digits`` decimals."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.{digits}f}"
+    """A metric value for display: ``n/a`` when missing or NaN, integers as they are, else ``digits`` decimals
+    (:func:`calbench.metrics.format_number`)."""
+    from calbench.metrics.catalogue import format_number
+
+    return format_number(value, digits, ints=True)
 
 
 def rel_dir(target: str | Path, start: Path) -> str:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from calbench.metrics import HIGHER_IS_BETTER
+from calbench.metrics import format_interval, format_number, higher_is_better, metric_table
+from calbench.metrics.catalogue import titles
 from calbench.records import DataError
 from calbench.reporting.html import rel_dir as _rel
 from calbench.reporting.inputs import (
@@ -32,9 +33,9 @@ from calbench.reporting.stats import se_from_ci
 from calbench.reporting.trained import render_markdown as render_trained
 from calbench.reporting.trained import trained_vs_baselines
 
-#: The metrics each task column shows, in order, with their display names.
-COLUMNS = (("accuracy", "acc"), ("ece", "ECE"), ("brier", "Brier"), ("log_score", "log score"),
-           ("auroc", "AUROC"), ("parse_rate", "parse rate"), ("n", "n"))
+#: The metrics each task column shows, in order, with their display names (the catalogue's ``leaderboard``
+#: table and short titles).
+COLUMNS = tuple(titles(metric_table("leaderboard"), short=True).items())
 DEFAULT_RANK_BY = "brier"
 
 
@@ -54,16 +55,13 @@ class Cell:
     def text(self, digits: int = 3) -> str:
         if not self.ok:
             return "missing" if self.note and self.note.startswith("missing") else "n/a"
-        if isinstance(self.value, int):
-            return str(self.value)
-        return f"{self.value:.{digits}f}"
+        return format_number(self.value, digits, ints=True)
 
     def ci_text(self, digits: int = 3) -> str:
-        if not self.ok or self.ci_low is None or self.ci_high is None or self.ci_low != self.ci_low:
+        """The interval, empty when there is none or it is the point itself."""
+        if not self.ok:
             return ""
-        if self.ci_low == self.ci_high == self.value:
-            return ""
-        return f"[{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]"
+        return format_interval(self.ci_low, self.ci_high, digits, value=self.value)
 
 
 @dataclass
@@ -212,7 +210,7 @@ def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY) -> Lea
     notes = _label_columns(cols)
     order = {g: i for i, g in enumerate(GROUP_ORDER)}
     cols.sort(key=lambda c: (order.get(c.group, len(order)), c.task, c.label))
-    higher = HIGHER_IS_BETTER.get(rank_by, False)
+    higher = higher_is_better(rank_by)
     for col in cols:
         entries = list(col.entries.values())
         ranks = rank_with_ties([e.cells[rank_by] for e in entries], higher)
@@ -257,7 +255,7 @@ def _overall(rows: list[Row], primary: list[Column], rank_by: str, every: list[C
         se = math.sqrt(sum(s * s for s in ses)) / k
         r.overall = Cell(mean, mean - 1.959964 * se, mean + 1.959964 * se)
     ranked = [r for r in rows if r.overall.ok]
-    for r, rank in zip(ranked, rank_with_ties([r.overall for r in ranked], HIGHER_IS_BETTER.get(rank_by, False))):
+    for r, rank in zip(ranked, rank_with_ties([r.overall for r in ranked], higher_is_better(rank_by))):
         r.rank = rank
     for r in ranked:
         r.tied = sum(x.rank == r.rank for x in ranked) > 1
@@ -313,7 +311,7 @@ def _md_cell(cell: Cell) -> str:
 
 def render_markdown(lb: Leaderboard, base: Path) -> str:
     rb = _metric_title(lb.rank_by)
-    direction = "higher" if HIGHER_IS_BETTER.get(lb.rank_by) else "lower"
+    direction = "higher" if higher_is_better(lb.rank_by) else "lower"
     out = ["# calbench leaderboard", "",
            f"Ranked by **{rb}** ({direction} is better). Values: point [95 % bootstrap CI]. Rank `=k`: tied — the "
            "95 % CIs overlap with another system of that rank. Systems are ranked within each task column; the "
@@ -391,7 +389,7 @@ def render_html(lb: Leaderboard, base: Path) -> str:
                      "coverage": r.coverage, "cells": cells})
     skipped = [{"path": _rel(s.path, base), "reason": s.reason} for s in lb.skipped]
     return render_template("leaderboard.html.j2", groups=groups, rows=rows, metrics=COLUMNS, lb=lb,
-                           rank_by=_metric_title(lb.rank_by), higher=HIGHER_IS_BETTER.get(lb.rank_by, False),
+                           rank_by=_metric_title(lb.rank_by), higher=higher_is_better(lb.rank_by),
                            n_primary=sum(c.in_overall for c in lb.columns), skipped=skipped, describe_key=describe_key)
 
 

@@ -12,15 +12,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from calbench.metrics import DEFAULT_BINS, apply_policy
+from calbench.metrics import DEFAULT_BINS, apply_policy, format_interval, format_number
+from calbench.metrics.catalogue import titles
 from calbench.reporting.report import REPORT_METRICS, Report
 from calbench.reporting.html import fmt_number as _num
 from calbench.reporting.html import png_data_uri, render_template
 from calbench.reporting.html import rel_dir as _rel
 from calbench.reporting.stats import CORRECTION_NAMES
 
-TITLES = {"accuracy": "accuracy", "ece": "ECE", "brier": "Brier", "log_score": "log score", "auroc": "AUROC",
-          "parse_rate": "parse rate", "n": "n scored"}
+#: The metrics of the per-run table (the compared ones, then parse rate and n) and every metric's title.
+SHOWN = (*REPORT_METRICS, "parse_rate", "n")
+TITLES = titles()
 
 
 def _p(v: float) -> str:
@@ -46,7 +48,7 @@ def _metric_cell(metrics: dict, name: str) -> dict[str, Any]:
     v = m.get("value")
     ok = v is not None and not (isinstance(v, float) and math.isnan(v))
     lo, hi = m.get("ci_low"), m.get("ci_high")
-    ci = f"[{lo:.3f}, {hi:.3f}]" if ok and name != "n" and lo is not None and lo == lo else ""
+    ci = format_interval(lo, hi) if ok and name != "n" else ""
     return {"text": (str(int(v)) if name == "n" else _num(float(v))) if ok else "n/a", "ci": ci,
             "sort": float(v) if ok else None, "note": m.get("note") or ("" if ok else "undefined")}
 
@@ -130,7 +132,7 @@ def _context(report: Report, base: Path, pages: dict | None = None) -> dict[str,
             metrics = arm.metrics()
             systems.append({"label": report.labels[s], "reference": s == report.reference,
                             "run": _rel(arm.run.path, base), "method": arm.method,
-                            "cells": [_metric_cell(metrics, n) for n in (*REPORT_METRICS, "parse_rate", "n")]})
+                            "cells": [_metric_cell(metrics, n) for n in SHOWN]})
         deltas, problems = [], []
         for c in report.comparisons:
             if c.task != task:
@@ -141,8 +143,8 @@ def _context(report: Report, base: Path, pages: dict | None = None) -> dict[str,
             for name in REPORT_METRICS:
                 d = c.deltas[name]
                 deltas.append({"label": report.labels[c.other.system], "metric": TITLES[name], "a": _num(d.a),
-                               "b": _num(d.b), "delta": f"{d.delta:+.3f}" if d.delta == d.delta else "n/a",
-                               "ci": f"[{d.ci_low:+.3f}, {d.ci_high:+.3f}]" if d.ci_low == d.ci_low else "",
+                               "b": _num(d.b), "delta": format_number(d.delta, sign=True),
+                               "ci": format_interval(d.ci_low, d.ci_high, sign=True),
                                "p": _p(d.p_value), "p_adj": _p(d.p_adjusted), "p_sort": d.p_value,
                                "p_adj_sort": d.p_adjusted, "significant": d.significant, "too_few": d.too_few,
                                "better": d.better, "need": _need(d.questions_needed), "n_pairs": c.n_pairs})
@@ -151,8 +153,7 @@ def _context(report: Report, base: Path, pages: dict | None = None) -> dict[str,
     breakdown = [{"task": r["task"], "domain": r["domain"],
                   "cells": [r["systems"].get(s) for s in bd_systems]} for r in report.breakdown]
     return {"report": report, "tasks": tasks, "labels": [report.labels[s] for s in report.systems],
-            "reference": report.labels[report.reference], "metric_titles": [TITLES[n] for n in
-                                                                            (*REPORT_METRICS, "parse_rate", "n")],
+            "reference": report.labels[report.reference], "metric_titles": [TITLES[n] for n in SHOWN],
             "correction": CORRECTION_NAMES.get(report.correction, report.correction),
             "breakdown": breakdown, "bd_labels": [report.labels[s] for s in bd_systems],
             "settings": _settings_rows(report, base, pages), "num": _num,

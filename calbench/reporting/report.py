@@ -11,7 +11,8 @@ reference) and *tasks*, and computes for every other system on every task:
   Holm-Bonferroni by default, Benjamini-Hochberg as an option (:mod:`calbench.reporting.stats`);
 * for a difference that is not significant, the questions needed to detect it with 80 % power at the same
   alpha (two-sided, before correction): from the per-question paired differences for accuracy, Brier and
-  log score, from the paired-bootstrap standard error for ECE and AUROC (:func:`calbench.reporting.stats.questions_needed`).
+  log score (the metrics with a per-sample term in :mod:`calbench.metrics.catalogue`), from the paired-bootstrap
+  standard error for ECE and AUROC (:func:`calbench.reporting.stats.questions_needed`).
 
 Rendering (HTML and Markdown) and figures are in :mod:`calbench.reporting.render`.
 """
@@ -25,8 +26,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, HIGHER_IS_BETTER, align_by_id, apply_policy, brier_terms, \
-    is_parsed, log_score_terms, paired_bootstrap, score
+from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, align_by_id, apply_policy, higher_is_better, is_parsed, \
+    metric_table, paired_bootstrap, score
+from calbench.metrics.catalogue import paired_terms
 from calbench.records import DataError
 from calbench.reporting.inputs import (
     RunFolder, Skipped, check_run_folder, comparability_key, discover, key_differences, system_key, system_label,
@@ -35,8 +37,10 @@ from calbench.reporting.inputs import (
 from calbench.reporting.stats import CORRECTION_NAMES, adjust, paired_questions_needed, questions_needed, se_from_ci
 from calbench.runs import MANIFEST_FILE
 
-#: Metrics compared between runs, in display order.
-REPORT_METRICS = ("accuracy", "ece", "brier", "log_score", "auroc")
+#: Metrics compared between runs, in display order (the catalogue's ``paired`` table).
+REPORT_METRICS = metric_table("paired")
+#: Their per-sample terms, for the questions needed to detect a difference (metrics that are a mean of one).
+PER_SAMPLE_TERMS = paired_terms(REPORT_METRICS)
 #: Below this many paired questions a difference is reported as "too few", never as significant: the paired
 #: bootstrap's p-values are unreliable on a handful of questions (5 pairs were once marked significant).
 MIN_PAIRS = 30
@@ -87,7 +91,7 @@ class Delta:
         """Whether b is better than a (None when equal or undefined)."""
         if math.isnan(self.delta) or self.delta == 0:
             return None
-        return (self.delta > 0) == HIGHER_IS_BETTER.get(self.metric, False)
+        return (self.delta > 0) == higher_is_better(self.metric)
 
 
 @dataclass
@@ -185,9 +189,8 @@ def compare(ref: Arm, other: Arm, *, n_resamples: int, seed: int, alpha: float, 
     ms = ref.run.manifest.get("metric_settings") or {}
     settings = {"bins": int(ms.get("ece_bins", DEFAULT_BINS)), "eps": float(ms.get("log_score_eps", DEFAULT_EPS))}
     res = paired_bootstrap(ca, ya, cb, yb, n_resamples=n_resamples, seed=seed, level=1 - alpha, **settings)
-    per_question = {"accuracy": yb - ya,
-                    "brier": brier_terms(cb, yb) - brier_terms(ca, ya),
-                    "log_score": log_score_terms(cb, yb, settings["eps"]) - log_score_terms(ca, ya, settings["eps"])}
+    per_question = {name: term(cb, yb, settings["eps"]) - term(ca, ya, settings["eps"])
+                    for name, term in PER_SAMPLE_TERMS.items()}
     for name in REPORT_METRICS:
         r = res[name]
         d = Delta(name, r["a"], r["b"], r["delta"], r["ci_low"], r["ci_high"], r["p_value"])

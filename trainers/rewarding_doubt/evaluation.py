@@ -21,9 +21,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from calbench.elicit import Prompt, confidence_prompt
+from calbench.metrics import metric_table
 from calbench.parse import parse_confidence
 
-KEY_METRICS = ("accuracy", "ece", "brier", "log_score", "auroc")
+#: The metrics each held-out evaluation logs (the catalogue's ``paired`` table).
+KEY_METRICS = metric_table("paired")
 
 
 def confidence_histogram(confidences: Sequence[float | None], scale_levels: int = 11) -> list[int]:

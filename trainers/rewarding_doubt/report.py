@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from calbench.metrics import format_number, format_value, metric_table
 from calbench.runs import has_manifest, read_manifest, read_run_samples
 
-METRICS = ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc")
-PAIRED = ("accuracy", "ece", "brier", "log_score", "auroc")
+#: The metrics of the report (the catalogue's ``summary`` table) and those with a paired difference (``paired``).
+METRICS = metric_table("summary")
+PAIRED = metric_table("paired")
 
 
 def _histogram(samples: list[dict]) -> list[int]:
@@ -66,15 +67,11 @@ def _mean_conf(samples: list[dict]) -> float | None:
 
 
 def _f(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{x:.3f}"
+    return format_number(x)
 
 
 def _ci(m: dict | None) -> str:
-    if not m:
-        return "n/a"
-    return f"{_f(m.get('value'))} [{_f(m.get('ci_low'))}, {_f(m.get('ci_high'))}]"
+    return format_value(m, always_ci=True)
 
 
 def markdown(results: list[dict]) -> str:
@@ -84,7 +81,8 @@ def markdown(results: list[dict]) -> str:
         for method, e in r["methods"].items():
             for k in METRICS:
                 d = (e.get("paired") or {}).get(k)
-                delta = f"{_f(d['delta'])} [{_f(d['ci_low'])}, {_f(d['ci_high'])}]" if d else ""
+                delta = format_value({"value": d["delta"], "ci_low": d["ci_low"], "ci_high": d["ci_high"]},
+                                     always_ci=True) if d else ""
                 p = _f(d["p_value"]) if d else ""
                 lines.append(f"| {r['task']} | {method} | {k} | {_ci(e['before'].get(k))} | "
                              f"{_ci(e['after'].get(k))} | {delta} | {p} |")
