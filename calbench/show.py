@@ -14,6 +14,8 @@ import textwrap
 from dataclasses import dataclass
 from typing import Sequence
 
+from calbench.metrics.policy import is_parsed
+
 #: The filters of ``calbench show``.
 FILTERS = ("all", "wrong", "correct", "unparsed", "confident-wrong")
 
@@ -37,7 +39,7 @@ def _verdict(s: dict) -> str:
     if s.get("request_error"):
         return "failed"
     verdict = "right" if s.get("correct") else "wrong"
-    return verdict if s.get("parse_ok") else verdict + ", no confidence"
+    return verdict if is_parsed(s) else verdict + ", no confidence"
 
 
 def _question_from_prompt(prompt) -> str:
@@ -81,7 +83,7 @@ def sample_rows(samples: Sequence[dict], examples: dict | None = None) -> list[S
                               gold="?" if gold is None else str(gold), confidence=s.get("confidence"),
                               raw_output=str(s.get("raw_output") or ""), answer_output=s.get("answer_output"),
                               verdict=_verdict(s),
-                              correct=int(s.get("correct") or 0), parsed=bool(s.get("parse_ok"))))
+                              correct=int(s.get("correct") or 0), parsed=is_parsed(s)))
     return rows
 
 
