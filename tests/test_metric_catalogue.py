@@ -130,6 +130,22 @@ def test_trainer_and_script_tables_derive_from_the_catalogue():
     assert set(mod.SHOWN) <= set(C.BY_NAME)
 
 
+def test_docs_state_the_catalogue_directions():
+    """docs/metrics.md's point-metric table: a row per computed metric, its "better" column as the catalogue."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in text.splitlines():
+        m = re.match(r"\| `([^`]+)` \|.*\| (higher|lower|—) \| [^|]*\|$", line)
+        if m:
+            rows[m.group(1)] = {"—": "none"}.get(m.group(2), m.group(2))
+    assert set(rows) == {m.name for m in C.CATALOGUE if m.source == "counts"}
+    for name, direction in rows.items():
+        assert C.get(name).direction == direction, name
+
+
 def test_per_sample_terms_average_to_the_metric():
     rng = np.random.default_rng(1)
     p, y = rng.random(50), (rng.random(50) < 0.5).astype(float)
