@@ -136,3 +136,19 @@ def parse_one_stage(text: str | None, scale: str = "0-10") -> tuple[str, Confide
     answer = _ANSWER_LABEL.sub("", answer_part.strip()).strip().rstrip(",;(").strip()
     answer = answer.strip(" \t\"'").rstrip(".").strip()
     return answer, parse_confidence(clean[label.start():], scale)
+
+
+def read_one_stage(reply: str | None, kind: str, scale: str = "0-10",
+                   prefix: str = "Answer:") -> tuple[str, ConfidenceParse]:
+    """The answer and confidence of a one-stage reply: ``reply`` is the text generated after the pre-filled
+    ``prefix`` (``elicit.ANSWER_PREFIX``), the whole reply reads ``Answer: <a>, Confidence: <c>``.
+
+    :func:`parse_one_stage` on ``prefix + reply``; for math (``kind == "numeric"``) the answer is the reply
+    up to the confidence label, untouched (the working may span lines; the judge takes its last number).
+    The one reader shared by the ``verbalized`` method and the lm-eval bridge (``lmeval.hooks.score_reply``).
+    """
+    reply = reply or ""
+    answer, conf = parse_one_stage(prefix + reply, scale)
+    if kind == "numeric":
+        answer = reply.split("onfidence")[0]
+    return answer, conf

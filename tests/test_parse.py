@@ -2,7 +2,12 @@
 
 import pytest
 
-from calbench.parse import clean_answer, parse_confidence, parse_one_stage
+from calbench.parse import (
+    clean_answer,
+    parse_confidence,
+    parse_one_stage,
+    read_one_stage,
+)
 
 # (reply, scale, expected value or None for a parse failure)
 CASES = [
@@ -96,3 +101,29 @@ def test_one_stage_without_label_is_a_failure_not_a_guess():
 ])
 def test_clean_answer(reply, expected):
     assert clean_answer(reply) == expected
+
+
+@pytest.mark.parametrize("reply,kind,answer,conf", [
+    (" Paris, Confidence: 9", "open", "Paris", 0.9),
+    (" B, Confidence: 6", "mc", "B", 0.6),
+    # math: the answer is the reply up to "onfidence", untouched (working across lines included; the "C" stays,
+    # as it always has: the numeric judge reads the last number)
+    (" 3 + 4 = 7\nso 7, Confidence: 8", "numeric", " 3 + 4 = 7\nso 7, C", 0.8),
+    (" 12", "numeric", " 12", None),
+    (None, "open", "", None),
+])
+def test_read_one_stage(reply, kind, answer, conf):
+    """The one reader of one-stage replies (the verbalized method and the lm-eval bridge)."""
+    got_answer, got = read_one_stage(reply, kind, "0-10")
+    assert got_answer == answer
+    assert got.value == (pytest.approx(conf) if conf is not None else None)
+
+
+def test_verbalized_method_and_lmeval_bridge_read_replies_alike():
+    from calbench.lmeval.hooks import score_reply
+
+    reply = " 41 + 1 = 42, Confidence: 7"
+    doc = {"id": "q1", "task": "gsm8k", "question": "6 x 7?", "answers": ["42"], "choices": None}
+    scored = score_reply(doc, reply)
+    answer, conf = read_one_stage(reply, "numeric")
+    assert (scored.answer, scored.confidence, scored.correct) == (answer, conf.value, 1)

@@ -8,7 +8,7 @@ expressed. Everything here delegates to calbench's single definitions:
 * docs come from the task adapters (:func:`load_docs`, lm-eval's ``custom_dataset``), in calbench's seeded
   order, so ``--limit N`` in lm-eval selects the same questions as ``calbench eval --limit N --seed 0``;
 * the prompt is :func:`calbench.elicit.one_stage_prompt` (:func:`doc_to_text` plus ``gen_prefix``);
-* a reply is parsed by :func:`calbench.parse.parse_one_stage` and judged by :func:`calbench.judge.judge_for`
+* a reply is parsed by :func:`calbench.parse.read_one_stage` and judged by :func:`calbench.judge.judge_for`
   exactly as calbench's ``verbalized`` method does (:func:`score_reply`);
 * each metric is aggregated over the whole corpus by :mod:`calbench.metrics` from per-sample
   ``(confidence, correct, parse_ok)`` items, under the parse-failure policy :data:`POLICY`.
@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 from calbench.elicit import ANSWER_PREFIX, one_stage_prompt
 from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, apply_policy, higher_is_better, metric_table, score
-from calbench.parse import parse_one_stage
+from calbench.parse import read_one_stage
 from calbench.records import DataError, Example
 
 #: The aggregated metrics, in report order: the catalogue's ``lmeval`` table (calbench.metrics.catalogue); each
@@ -134,17 +134,14 @@ class ScoredReply:
 def score_reply(doc: dict[str, Any], reply: str) -> ScoredReply:
     """Parse and judge one generated ``reply`` (the text after the ``Answer:`` prefix) for ``doc``.
 
-    The same steps as :class:`calbench.methods.verbalized.OneStage`: :func:`~calbench.parse.parse_one_stage`
-    on ``"Answer:" + reply``; for numeric tasks the answer is the reply up to "Confidence"; judged by the
-    task kind's default judge.
+    The same steps as :class:`calbench.methods.verbalized.OneStage`: :func:`~calbench.parse.read_one_stage`
+    (for numeric tasks the answer is the reply up to "Confidence"); judged by the task kind's default judge.
     """
     from calbench.judge import judge_for
 
     kind = _kind(doc)
     reply = reply or ""
-    answer, conf = parse_one_stage(ANSWER_PREFIX + reply, SCALE)
-    if kind == "numeric":
-        answer = reply.split("onfidence")[0]
+    answer, conf = read_one_stage(reply, kind, SCALE, prefix=ANSWER_PREFIX)
     judge = judge_for(kind)
     correct = int(bool(judge(answer, example_from_doc(doc))))
     return ScoredReply(answer=answer, confidence=conf.value, parse_ok=conf.ok, parse_reason=conf.reason,

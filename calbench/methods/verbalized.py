@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from calbench.elicit import confidence_prompt, one_stage_prompt
 from calbench.methods.base import CONFIDENCE_TOKENS, MethodContext, answers_for, register, stage1_answer
-from calbench.parse import parse_confidence, parse_one_stage
+from calbench.parse import parse_confidence, read_one_stage
 from calbench.records import Example, Sample
 
 
@@ -26,9 +26,7 @@ class OneStage:
             if g.error:
                 out.append(ctx.failed(e, self.name, p.to_dict(), g.error))
                 continue
-            answer, conf = parse_one_stage(p.assistant_prefix + g.text, ctx.scale)
-            if ctx.kind == "numeric":
-                answer = g.text.split("onfidence")[0]
+            answer, conf = read_one_stage(g.text, ctx.kind, ctx.scale, prefix=p.assistant_prefix)
             out.append(ctx.sample(
                 e, self.name, prompt=p.to_dict(), raw_output=g.text, answer=answer, confidence=conf.value,
                 parse_ok=conf.ok, parse_reason=conf.reason, parse_form=conf.form,
