@@ -1,4 +1,5 @@
-"""Judges: decide whether an answer is correct. One definition per kind of task.
+"""Judges: decide whether an answer is correct. One definition per kind of task (:data:`JUDGES`), each a
+:class:`Judge`.
 
 * :class:`AliasJudge` (open questions): TriviaQA's official answer normalisation (lower-case, punctuation to
   spaces, articles removed, white space folded), exact match against every alias; optionally containment (an
@@ -14,8 +15,27 @@ import re
 import string
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from calbench.records import Example
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """What every judge implements (``tests/test_protocols.py`` checks each one of :data:`JUDGES`)."""
+
+    #: recorded in each sample (``judge``) and in run.json (``judge.name``)
+    name: str
+
+    @property
+    def settings(self) -> dict:
+        """What decides its verdicts, recorded in run.json (``judge.settings``; part of the run identity)."""
+        ...
+
+    def __call__(self, answer: str | None, example: Example) -> bool:
+        """Whether ``answer`` is correct for ``example`` (None or empty: never)."""
+        ...
+
 
 _PUNCT = set(string.punctuation + "‘’´`")
 
@@ -132,12 +152,15 @@ class NumericJudge:
         return got is not None and ref is not None and abs(got - ref) <= self.tolerance * max(1.0, abs(ref))
 
 
-def judge_for(kind: str, *, containment: bool = False, f1_threshold: float | None = None):
-    """The judge for a task kind (``open``, ``mc`` or ``numeric``)."""
+#: task kind -> its judge class (``calbench.tasks.KINDS``)
+JUDGES: dict[str, type[Judge]] = {"open": AliasJudge, "mc": ChoiceJudge, "numeric": NumericJudge}
+
+
+def judge_for(kind: str, *, containment: bool = False, f1_threshold: float | None = None) -> Judge:
+    """The judge for a task kind (``open``, ``mc`` or ``numeric``); ``containment`` and ``f1_threshold``
+    apply to open questions only."""
+    if kind not in JUDGES:
+        raise ValueError(f"no judge for task kind {kind!r}")
     if kind == "open":
         return AliasJudge(containment=containment, f1_threshold=f1_threshold)
-    if kind == "mc":
-        return ChoiceJudge()
-    if kind == "numeric":
-        return NumericJudge()
-    raise ValueError(f"no judge for task kind {kind!r}")
+    return JUDGES[kind]()

@@ -63,14 +63,15 @@ class EvalSettings:
 def check_given_answers(method_names: list[str], answers: dict[str, str], ids: Iterable[str]) -> int:
     """Refuse, before anything runs, a method that cannot use given answers or questions without an answer;
     return how many answers are for questions outside this run (they are ignored)."""
-    from calbench.methods import METHODS
+    from calbench.methods import fixed_answer_methods
 
-    refused = [m for m in method_names if not getattr(METHODS.get(m), "accepts_fixed_answer", False)]
+    accepting = fixed_answer_methods()
+    refused = [m for m in method_names if m not in accepting]
     if refused:
         raise GivenAnswersError(
             f"method(s) {', '.join(refused)} cannot use given answers (--answers): they generate their own "
-            "answer ('verbalized' writes answer and confidence in one reply). Use two-stage, expected, ptrue, "
-            "seq-likelihood-mean/prod or self-consistency, or drop --answers")
+            f"answer ('verbalized' writes answer and confidence in one reply). Use {', '.join(accepting)}, "
+            "or drop --answers")
     ids = list(ids)
     missing = [i for i in ids if i not in answers]
     if missing:

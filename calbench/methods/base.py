@@ -1,23 +1,64 @@
-"""Method registry and the context shared by the methods of one run."""
+"""The method interface (:class:`Method`), its registry and the context shared by the methods of one run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import (
+    Any,
+    Callable,
+    ClassVar,
+    Protocol,
+    Sequence,
+    TypeVar,
+    runtime_checkable,
+)
 
 from calbench.backends.base import Backend, Generation
 from calbench.elicit import Prompt, answer_prompt
+from calbench.judge import Judge
 from calbench.records import Example, Sample, gold_answers
 
-METHODS: dict[str, type] = {}
+T = TypeVar("T")
 
 
-def register(cls: type) -> type:
+@runtime_checkable
+class Method(Protocol):
+    """What every confidence method implements (``tests/test_protocols.py`` checks each registered one).
+
+    Optional: ``needs_with_fixed_answer``, the capabilities it needs in addition when the stage-1 answers
+    are given (``eval --answers``), e.g. ``{"continuation_logprobs"}``.
+    """
+
+    #: the name of ``--method``, the key of :data:`METHODS` and the ``method`` of its samples
+    name: ClassVar[str]
+    #: capabilities the backend must offer (:mod:`calbench.methods.capabilities`), checked before a run
+    needs: ClassVar[set[str]]
+    #: whether it can use given answers (``eval --answers``) instead of generating its own
+    accepts_fixed_answer: ClassVar[bool]
+
+    def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
+        """One :class:`Sample` per example, in order (``ctx.sample``; ``ctx.failed`` for a failed request)."""
+        ...
+
+
+M = TypeVar("M", bound=type[Method])
+
+#: name -> method class, filled by :func:`register` (``calbench.methods`` imports the built-in ones)
+METHODS: dict[str, type[Method]] = {}
+
+
+def register(cls: M) -> M:
+    """Class decorator: add a :class:`Method` to :data:`METHODS` under its ``name``."""
     METHODS[cls.name] = cls
     return cls
 
 
-def get_method(name: str) -> Any:
+def fixed_answer_methods() -> list[str]:
+    """The registered methods that accept given answers (``eval --answers``), sorted."""
+    return sorted(n for n, cls in METHODS.items() if getattr(cls, "accepts_fixed_answer", False))
+
+
+def get_method(name: str) -> Method:
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; available methods: {', '.join(sorted(METHODS))}")
     return METHODS[name]()
@@ -36,7 +77,7 @@ class MethodContext:
     model_name: str
     task_name: str
     kind: str
-    judge: Callable[[str | None, Example], bool]
+    judge: Judge
     judge_name: str
     scale: str = "0-10"
     seed: int = 0
@@ -99,6 +140,32 @@ def answers_for(ctx: MethodContext, examples: list[Example]) -> list[tuple[Promp
         for e, p, g in zip(todo, prompts, gens):
             ctx.answers[e.id] = (p, g)
     return [ctx.answers[e.id] for e in examples]
+
+
+def for_live(firsts: Sequence[tuple[Prompt, Generation]], call: Callable[[list[int]], Sequence[T]]) -> dict[int, T]:
+    """The follow-up request of each question whose stage-1 answer did not fail: ``call(live)`` gets the
+    indices (into ``firsts``) of the live questions and returns one result per index, in that order (a
+    :class:`Generation`, a list of them, log-probabilities ...); returns index -> result. ``call`` is not made
+    when every stage-1 request failed. A question absent from the result is a failed one
+    (:func:`request_error`, ``ctx.failed``)."""
+    live = [i for i, (_, g) in enumerate(firsts) if not g.error]
+    return dict(zip(live, call(live))) if live else {}
+
+
+def request_error(first: Generation, later: Any = ()) -> str | None:
+    """Why a question's requests failed, or None when they all succeeded: the error of the stage-1
+    ``first`` generation, else of a ``later`` one (a :class:`Generation` or a list of them, e.g. from
+    :func:`for_live`; results that are not generations carry no error). ``later`` None means the follow-up
+    was never made (the question was not live): failed, with ``first``'s error or ``""``. A failed question is
+    recorded with ``ctx.failed`` (never scored, retried on resume)."""
+    if first.error:
+        return first.error
+    if later is None:
+        return ""
+    for g in later if isinstance(later, (list, tuple)) else [later]:
+        if isinstance(g, Generation) and g.error:
+            return g.error
+    return None
 
 
 def stage1_answer(ctx: MethodContext, generation: Generation) -> str:

@@ -15,7 +15,15 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from calbench.judge import ChoiceJudge, last_number, normalize_answer
-from calbench.methods.base import MethodContext, answers_for, extract_answer, register, stage1_answer
+from calbench.methods.base import (
+    MethodContext,
+    answers_for,
+    extract_answer,
+    for_live,
+    register,
+    request_error,
+    stage1_answer,
+)
 from calbench.records import Example, Sample
 
 DEFAULT_K = 5
@@ -59,16 +67,18 @@ class SelfConsistency:
         if k < 1 or temperature <= 0:
             raise ValueError(f"self-consistency needs k >= 1 and temperature > 0; got k={k}, T={temperature}")
         firsts = answers_for(ctx, examples)
-        live = [i for i, (_, g) in enumerate(firsts) if not g.error]
-        prompts = [firsts[i][0] for i in live for _ in range(k)]
-        gens = ctx.backend.generate(prompts, max_new_tokens=ctx.answer_tokens(), temperature=temperature,
-                                    stop=ctx.answer_stop(), seed=ctx.seed) if prompts else []
-        sampled = {i: gens[j * k:(j + 1) * k] for j, i in enumerate(live)}
+        def sample_k(live: list[int]) -> list[list]:
+            gens = ctx.backend.generate([firsts[i][0] for i in live for _ in range(k)],
+                                        max_new_tokens=ctx.answer_tokens(), temperature=temperature,
+                                        stop=ctx.answer_stop(), seed=ctx.seed)
+            return [gens[j * k:(j + 1) * k] for j in range(len(live))]
+
+        sampled = for_live(firsts, sample_k)
         out = []
         for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
             gs = sampled.get(i)
-            if gs is None or any(g.error for g in gs):
-                err = g1.error or next((g.error for g in gs or [] if g.error), None)
+            err = request_error(g1, gs)
+            if err is not None:
                 out.append(ctx.failed(e, self.name, p1.to_dict(), err))
                 continue
             greedy = stage1_answer(ctx, g1)

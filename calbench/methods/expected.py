@@ -13,7 +13,14 @@ confidence to its mode; the expectation keeps the model's uncertainty over the l
 from __future__ import annotations
 
 from calbench.elicit import confidence_prompt
-from calbench.methods.base import MethodContext, answers_for, register, stage1_answer
+from calbench.methods.base import (
+    MethodContext,
+    answers_for,
+    for_live,
+    register,
+    request_error,
+    stage1_answer,
+)
 from calbench.methods.capabilities import answer_cost, require
 from calbench.records import Example, Sample
 
@@ -42,12 +49,12 @@ class ExpectedConfidence:
         firsts = answers_for(ctx, examples)
         prompts = [confidence_prompt(e, p.assistant_prefix + g.text, ctx.scale, ctx.kind)
                    for e, (p, g) in zip(examples, firsts)]
-        live = [i for i, (_, g) in enumerate(firsts) if not g.error]
-        dists = dict(zip(live, ctx.backend.confidence_distribution([prompts[i] for i in live]) if live else []))
+        dists = for_live(firsts, lambda live: ctx.backend.confidence_distribution([prompts[i] for i in live]))
         out = []
         for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
-            if i not in dists:
-                out.append(ctx.failed(e, self.name, prompts[i].to_dict(), g1.error))
+            err = request_error(g1, dists.get(i))
+            if err is not None:
+                out.append(ctx.failed(e, self.name, prompts[i].to_dict(), err))
                 continue
             d = dists[i]
             ok = d["digit_mass"] > 0

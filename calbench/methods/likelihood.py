@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import math
 
-from calbench.methods.base import MethodContext, answers_for, register, stage1_answer
+from calbench.methods.base import (
+    MethodContext,
+    answers_for,
+    register,
+    request_error,
+    stage1_answer,
+)
 from calbench.methods.capabilities import BackendCapabilityError, answer_cost, require
 from calbench.records import Example, Sample
 
@@ -52,8 +58,9 @@ class _SequenceLikelihood:
         score_given_answers(ctx, [g for _, g in firsts], [p for p, _ in firsts], self.name)
         out = []
         for e, (p1, g1) in zip(examples, firsts):
-            if g1.error:
-                out.append(ctx.failed(e, self.name, p1.to_dict(), g1.error))
+            err = request_error(g1)
+            if err is not None:
+                out.append(ctx.failed(e, self.name, p1.to_dict(), err))
                 continue
             lps = g1.token_logprobs
             if lps is None:

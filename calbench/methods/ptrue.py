@@ -14,7 +14,14 @@ from __future__ import annotations
 import math
 
 from calbench.elicit import Prompt, question_block
-from calbench.methods.base import MethodContext, answers_for, register, stage1_answer
+from calbench.methods.base import (
+    MethodContext,
+    answers_for,
+    for_live,
+    register,
+    request_error,
+    stage1_answer,
+)
 from calbench.methods.capabilities import answer_cost, require
 from calbench.records import Example, Sample
 
@@ -61,12 +68,12 @@ class PTrue:
         firsts = answers_for(ctx, examples)
         answers = [stage1_answer(ctx, g) for _, g in firsts]
         prompts = [ptrue_prompt(e, a) for e, a in zip(examples, answers)]
-        live = [i for i, (_, g) in enumerate(firsts) if not g.error]
-        rows = dict(zip(live, ctx.backend.next_token_logprobs([prompts[i] for i in live]))) if live else {}
+        rows = for_live(firsts, lambda live: ctx.backend.next_token_logprobs([prompts[i] for i in live]))
         out = []
         for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
-            if i not in rows:
-                out.append(ctx.failed(e, self.name, prompts[i].to_dict(), g1.error))
+            err = request_error(g1, rows.get(i))
+            if err is not None:
+                out.append(ctx.failed(e, self.name, prompts[i].to_dict(), err))
                 continue
             lp = rows[i]
             conf, mass = normalised_true(float(lp[t_id]), float(lp[f_id]))

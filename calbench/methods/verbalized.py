@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from calbench.elicit import confidence_prompt, one_stage_prompt
-from calbench.methods.base import CONFIDENCE_TOKENS, MethodContext, answers_for, register, stage1_answer
+from calbench.methods.base import (
+    CONFIDENCE_TOKENS,
+    MethodContext,
+    answers_for,
+    for_live,
+    register,
+    request_error,
+    stage1_answer,
+)
 from calbench.parse import parse_confidence, read_one_stage
 from calbench.records import Example, Sample
 
@@ -23,8 +31,9 @@ class OneStage:
         gens = ctx.backend.generate(prompts, max_new_tokens=budget, stop=("\n\n",), seed=ctx.seed)
         out = []
         for e, p, g in zip(examples, prompts, gens):
-            if g.error:
-                out.append(ctx.failed(e, self.name, p.to_dict(), g.error))
+            err = request_error(g)
+            if err is not None:
+                out.append(ctx.failed(e, self.name, p.to_dict(), err))
                 continue
             answer, conf = read_one_stage(g.text, ctx.kind, ctx.scale, prefix=p.assistant_prefix)
             out.append(ctx.sample(
@@ -47,15 +56,14 @@ class TwoStage:
         firsts = answers_for(ctx, examples)
         prompts = [confidence_prompt(e, p.assistant_prefix + g.text, ctx.scale, ctx.kind)
                    for e, (p, g) in zip(examples, firsts)]
-        live = [i for i, (_, g) in enumerate(firsts) if not g.error]
-        gens = ctx.backend.generate([prompts[i] for i in live], max_new_tokens=CONFIDENCE_TOKENS,
-                                    stop=("\n",), seed=ctx.seed)
-        conf_gen = dict(zip(live, gens))
+        conf_gen = for_live(firsts, lambda live: ctx.backend.generate(
+            [prompts[i] for i in live], max_new_tokens=CONFIDENCE_TOKENS, stop=("\n",), seed=ctx.seed))
         out = []
         for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
             g2 = conf_gen.get(i)
-            if g1.error or g2 is None or g2.error:
-                out.append(ctx.failed(e, self.name, prompts[i].to_dict(), g1.error or (g2 and g2.error) or ""))
+            err = request_error(g1, g2)
+            if err is not None:
+                out.append(ctx.failed(e, self.name, prompts[i].to_dict(), err))
                 continue
             conf = parse_confidence(g2.text, ctx.scale)
             out.append(ctx.sample(
