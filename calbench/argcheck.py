@@ -9,7 +9,6 @@ before the model loads (the runner checks again, with the model's sha256, once i
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 
 from calbench.errors import UserError
@@ -57,8 +56,10 @@ def check_eval_args(args: argparse.Namespace) -> None:
         raise UserError("--source applies to --task, not to --data")
     if args.calibration_split and not args.calibrate:
         raise UserError("--calibration-split needs --calibrate SCALER")
-    if args.backend not in ("hf", "scripted") and importlib.util.find_spec(f"calbench.backends.{args.backend}") is None:
-        raise UserError(f"unknown --backend {args.backend!r}; available: hf, scripted, openai, vllm")
+    from calbench.backends.base import backends
+
+    if args.backend not in backends():
+        raise UserError(f"unknown --backend {args.backend!r}; available: {', '.join(backends())}")
     if args.backend == "scripted" and not args.script:
         raise UserError("--backend scripted needs --script FILE (a JSON reply table)")
     if args.script and not Path(args.script).is_file():

@@ -102,3 +102,46 @@ def test_a_failed_request_is_recorded_not_scored(method):
     assert ok.extras.get("request_error") is None and ok.answer
     assert failed.extras["request_error"] == "HTTP 503" and failed.confidence is None and not failed.parse_ok
     assert failed.extras["parse_reason"] == "request failed"
+
+
+# -- the backend registry --------------------------------------------------------------------------------------
+def test_every_backend_module_declares_itself():
+    import importlib
+
+    from calbench.backends import backends
+
+    assert {"hf", "openai", "scripted", "vllm"} <= set(backends())
+    for name, spec in backends().items():
+        module = importlib.import_module(f"calbench.backends.{spec.module}")
+        assert spec.name == name and spec.description and callable(module.create)
+        assert set(spec.flags) <= set(spec.options), "a backend takes the options of its own flags"
+
+
+def test_make_backend_passes_each_backend_only_its_options(tmp_path):
+    from calbench.backends import make_backend
+
+    script = tmp_path / "s.json"
+    script.write_text('{"default": " Paris"}')
+    # other backends' options are dropped; an option no backend declares (--backend-option) is passed on
+    be = make_backend("scripted", "m", script=str(script), device="cpu", base_url="http://x", concurrency=3,
+                      adapter="a", batch_size=4, name="renamed")
+    assert be.batch_size == 4 and be.name == "renamed"
+    with pytest.raises(ValueError, match="needs --script"):
+        make_backend("scripted", "m")
+    with pytest.raises(ValueError, match="cannot be applied to a served model"):  # openai takes --adapter, refuses
+        make_backend("openai", "m", base_url="http://127.0.0.1:9/v1", adapter="dir", device="cpu")
+    with pytest.raises(ValueError, match=r"unknown backend 'nope'; available: hf, openai, scripted, vllm"):
+        make_backend("nope")
+
+
+def test_eval_offers_every_backend_and_its_flags(capsys):
+    from calbench.backends import backends
+    from calbench.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    out = capsys.readouterr().out
+    for spec in backends().values():
+        assert f"{spec.name}:" in out
+        for flag in spec.flags:
+            assert "--" + flag.replace("_", "-") in out

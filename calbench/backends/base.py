@@ -1,4 +1,9 @@
-"""The backend interface and the factory that builds one from CLI settings."""
+"""The backend interface, the backend registry and the factory that builds one from CLI settings.
+
+Each backend is a module of this package that declares ``BACKEND = BackendSpec(...)`` (its name, description
+and the model options it takes) beside ``create(model=None, **options)``; :func:`backends` finds them, and the
+``--backend`` help and choices, the messages and :func:`make_backend` derive from it.
+"""
 
 from __future__ import annotations
 
@@ -48,22 +53,73 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     return text[:cut], cut < len(text)
 
 
-def make_backend(kind: str, model: str | None = None, **options: Any) -> Backend:
-    """Build a backend by name. ``hf``: ``model`` is a hub id, local directory or packaged model name."""
-    if kind == "hf":
-        from calbench.backends.hf import HFBackend
+@dataclass(frozen=True)
+class BackendSpec:
+    """A backend as ``calbench eval --backend NAME`` knows it, declared by its module as ``BACKEND``.
 
-        return HFBackend(model or "smollm2-135m-instruct", **options)
-    if kind == "scripted":
-        from calbench.backends.scripted import ScriptedBackend
+    ``options`` are the model options of ``eval`` it takes (``adapter``, ``device``, ``dtype``, ``batch_size``
+    and the ones of its own ``flags``); :func:`make_backend` passes it those and drops the ones that only
+    other backends declare. ``flags`` are the ``eval`` options it introduces: option name (``base_url``
+    for ``--base-url``) -> the keyword arguments of ``argparse.add_argument`` (``help``, ``type`` ...).
+    ``--backend-option KEY=VALUE`` options are always passed on. ``extra``: the pip extra of its
+    dependencies (``pip install 'calbench[EXTRA]'``), None when the base install has them.
+    """
 
-        return ScriptedBackend.from_file(options.pop("script"), **options)
-    try:  # optional backends living in their own modules (openai, vllm, ...)
+    name: str
+    description: str
+    options: tuple[str, ...] = ()
+    flags: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: str | None = None
+    #: the module under ``calbench.backends`` that declares it (filled in by :func:`backends`)
+    module: str = ""
+
+
+#: the backend of ``eval`` without ``--backend``
+DEFAULT_BACKEND = "hf"
+_BACKENDS: dict[str, BackendSpec] | None = None
+
+
+def backends() -> dict[str, BackendSpec]:
+    """Every backend, by name (sorted): the modules of ``calbench.backends`` that declare ``BACKEND``.
+    Backend modules import their heavy dependencies (torch, httpx, vllm) inside functions, so this is cheap."""
+    global _BACKENDS
+    if _BACKENDS is None:
         import importlib
+        import pkgutil
+        from dataclasses import replace
 
-        module = importlib.import_module(f"calbench.backends.{kind}")
-    except ModuleNotFoundError as e:
-        if e.name and e.name.endswith(f"backends.{kind}"):
-            raise ValueError(f"unknown backend {kind!r}; available: hf, scripted, openai, vllm") from None
-        raise
-    return module.create(model=model, **options)
+        import calbench.backends as package
+
+        found = {}
+        for info in pkgutil.iter_modules(package.__path__):
+            if info.name == "base" or info.name.startswith("_"):
+                continue
+            spec = getattr(importlib.import_module(f"calbench.backends.{info.name}"), "BACKEND", None)
+            if isinstance(spec, BackendSpec):
+                found[spec.name] = replace(spec, module=info.name)
+        _BACKENDS = dict(sorted(found.items()))
+    return _BACKENDS
+
+
+def backend_spec(name: str) -> BackendSpec:
+    """The registered backend ``name``; ``ValueError`` naming the available ones otherwise."""
+    if name not in backends():
+        raise ValueError(f"unknown backend {name!r}; available: {', '.join(backends())}")
+    return backends()[name]
+
+
+def model_options() -> tuple[str, ...]:
+    """Every model option some backend declares (``eval`` collects these from its arguments), in order."""
+    return tuple(dict.fromkeys(o for spec in backends().values() for o in spec.options))
+
+
+def make_backend(kind: str, model: str | None = None, **options: Any) -> Backend:
+    """Build a backend by name (:func:`backends`). ``hf``: ``model`` is a hub id, local directory or packaged
+    model name. The backend gets the options it declares and any option no backend declares (``eval
+    --backend-option``); the options only other backends declare are dropped."""
+    import importlib
+
+    spec = backend_spec(kind)
+    shared = set(model_options())
+    kept = {k: v for k, v in options.items() if k in spec.options or k not in shared}
+    return importlib.import_module(f"calbench.backends.{spec.module}").create(model=model, **kept)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from calbench.backends.base import Generation, cut_at_stop
+from calbench.backends.base import BackendSpec, Generation, cut_at_stop
 from calbench.elicit import Prompt, render
 from calbench.models import ModelNotFoundError, resolve_model, sha256_file
 
@@ -292,3 +292,13 @@ class HFBackend:
                  device=self.device, dtype=self.dtype, batch_size=self.batch_size,
                  torch=torch.__version__, transformers=transformers.__version__)
         return m
+
+
+BACKEND = BackendSpec("hf", "transformers in this process (CPU or GPU)",
+                      options=("adapter", "device", "dtype", "batch_size"))
+
+
+def create(model: str | None = None, **options: Any) -> HFBackend:
+    """Build the backend from CLI settings (``--model``, ``--adapter``, ``--device``, ``--dtype``,
+    ``--batch-size``)."""
+    return HFBackend(model or "smollm2-135m-instruct", **options)

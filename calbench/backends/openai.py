@@ -40,7 +40,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from calbench.backends.base import Generation, cut_at_stop
+from calbench.argcheck import positive_int
+from calbench.backends.base import BackendSpec, Generation, cut_at_stop
 from calbench.elicit import Prompt, render
 
 PREFILL_MODES = ("auto", "completions", "continue", "none")
@@ -281,16 +282,23 @@ class OpenAIBackend:
         self.client.close()
 
 
+BACKEND = BackendSpec(
+    "openai", "an OpenAI-compatible HTTP endpoint (vLLM, SGLang, llama.cpp, TGI, a hosted API; --base-url)",
+    options=("adapter", "base_url", "api_key_env", "concurrency"), extra="openai",
+    flags={"base_url": {"help": "OpenAI-compatible endpoint (--backend openai)"},
+           "api_key_env": {"help": "environment variable holding the API key (--backend openai)"},
+           "concurrency": {"type": positive_int, "help": "parallel requests (--backend openai)"}})
+
+
 def create(model: str | None = None, base_url: str | None = None, api_key_env: str | None = None,
-           concurrency: int | None = None, timeout: float = 60.0, max_retries: int = 5, **options: Any
-           ) -> OpenAIBackend:
+           concurrency: int | None = None, timeout: float = 60.0, max_retries: int = 5,
+           adapter: str | None = None, **options: Any) -> OpenAIBackend:
     """Build the backend from CLI settings (``--base-url``, ``--api-key-env``, ``--concurrency`` and
     ``--backend-option KEY=VALUE`` for the rest)."""
     if not base_url:
         raise ValueError("--backend openai needs --base-url (e.g. http://localhost:8000/v1)")
-    for ignored in ("device", "dtype", "batch_size", "adapter", "script"):
-        if options.pop(ignored, None) is not None and ignored == "adapter":
-            raise ValueError("--adapter cannot be applied to a served model; serve the adapter instead "
-                             "(vLLM: --enable-lora --lora-modules NAME=DIR, then --model NAME)")
+    if adapter is not None:
+        raise ValueError("--adapter cannot be applied to a served model; serve the adapter instead "
+                         "(vLLM: --enable-lora --lora-modules NAME=DIR, then --model NAME)")
     return OpenAIBackend(model or "default", base_url, api_key_env=api_key_env, concurrency=concurrency or 4,
                          timeout=timeout, max_retries=max_retries, **options)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from calbench.backends.base import Generation, cut_at_stop
+from calbench.backends.base import BackendSpec, Generation, cut_at_stop
 from calbench.elicit import Prompt
 
 
@@ -59,3 +59,15 @@ class ScriptedBackend:
     def manifest(self) -> dict:
         return {"backend": self.kind, "id": self.name, "sha256": None, "n_rules": len(self.replies),
                 "batch_size": self.batch_size}
+
+
+BACKEND = BackendSpec("scripted", "canned replies from a JSON table (--script), no model: tests and demos",
+                      options=("script", "batch_size"),
+                      flags={"script": {"help": "reply table for --backend scripted (JSON file)"}})
+
+
+def create(model: str | None = None, script: str | Path | dict | None = None, **options: Any) -> ScriptedBackend:
+    """Build the backend from CLI settings (``--script``; ``model`` is not used)."""
+    if script is None:
+        raise ValueError("--backend scripted needs --script FILE (a JSON reply table)")
+    return ScriptedBackend.from_file(script, **options)

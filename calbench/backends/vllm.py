@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from calbench.backends.base import Generation, cut_at_stop
+from calbench.backends.base import BackendSpec, Generation, cut_at_stop
 from calbench.backends.hf import HFBackend, checked_adapter, kept_tokens, next_token_confidence_distribution
 from calbench.elicit import Prompt
 from calbench.errors import UserError
@@ -54,8 +54,6 @@ class VLLMBackend:
         self.dtype = dtype
         self.max_logprobs = int(max_logprobs)
         self.adapter, self.adapter_sha256, self._lora = adapter, None, None
-        for unused in ("device", "batch_size", "base_url", "api_key_env", "concurrency", "script"):
-            engine_options.pop(unused, None)
         if adapter:
             apath, self.adapter_sha256 = checked_adapter(adapter)
             from vllm.lora.request import LoRARequest
@@ -145,6 +143,10 @@ class VLLMBackend:
                  tensor_parallel_size=self.tensor_parallel_size, max_logprobs=self.max_logprobs,
                  engine_options=self.engine_options or None, vllm=getattr(self._vllm, "__version__", "?"))
         return m
+
+
+BACKEND = BackendSpec("vllm", "vLLM's offline engine in this process (GPU; --backend-option for engine options)",
+                      options=("adapter", "dtype"), extra="vllm")
 
 
 def create(model: str | None = None, **options: Any) -> VLLMBackend:

@@ -12,25 +12,34 @@ from calbench.summary import print_summary
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
+    """The model options: the shared ones, ``--backend`` (from the backend registry) and each backend's own
+    flags (``BackendSpec.flags``: ``--script``, ``--base-url`` ...)."""
+    from calbench.backends.base import DEFAULT_BACKEND, backends
+
     g = p.add_argument_group("model")
     g.add_argument("--model", default="smollm2-135m-instruct",
                    help="Hugging Face id, local directory or packaged model name (default: %(default)s)")
     g.add_argument("--adapter", help="directory of a LoRA adapter (peft) to apply to the model")
-    g.add_argument("--backend", default="hf", help="hf (default), scripted, openai, vllm")
-    g.add_argument("--script", help="reply table for --backend scripted (JSON file)")
+    g.add_argument("--backend", default=DEFAULT_BACKEND, choices=list(backends()), metavar="NAME",
+                   help="; ".join(f"{s.name}: {s.description}" for s in backends().values())
+                   + "; default: %(default)s")
     g.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     g.add_argument("--dtype", help="float32, bfloat16 ... (default: bfloat16 on GPU, float32 on CPU)")
     g.add_argument("--batch-size", type=positive_int, help="generation batch size (default: 16 CPU, 128 GPU)")
-    g.add_argument("--base-url", help="OpenAI-compatible endpoint (--backend openai)")
-    g.add_argument("--api-key-env", help="environment variable holding the API key (--backend openai)")
-    g.add_argument("--concurrency", type=positive_int, help="parallel requests (--backend openai)")
+    for spec in backends().values():
+        for name, kwargs in spec.flags.items():
+            g.add_argument("--" + name.replace("_", "-"), **kwargs)
     g.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                    help="extra backend option (repeatable)")
 
 
 def backend_options(args: argparse.Namespace) -> dict:
+    """The model options given (every option a backend declares, ``backends.base.model_options``) and the
+    ``--backend-option KEY=VALUE`` ones; ``make_backend`` passes each backend the ones it takes."""
+    from calbench.backends.base import model_options
+
     opts = {}
-    for key in ("adapter", "device", "dtype", "batch_size", "script", "base_url", "api_key_env", "concurrency"):
+    for key in model_options():
         v = getattr(args, key, None)
         if v is not None:
             opts[key] = v
