@@ -33,25 +33,19 @@ SHOWN = metric_table("summary")
 
 def run(args: argparse.Namespace) -> int:
     from calbench.backends import make_backend
-    from calbench.runner import EvalSettings, evaluate
-    from calbench.tasks import get_task, select
+    from calbench.evaluation import evaluate_task
 
     opts = {k: v for k, v in dict(device=args.device, dtype=args.dtype, batch_size=args.batch_size).items() if v}
     backend = make_backend("hf", args.model, **opts)
     methods = args.methods.split(",")
     for name in args.tasks.split(","):
-        task = get_task(name)
-        split = task.default_split
-        examples = task.load(split)
-        chosen = select(examples, args.limit, args.seed)
-        settings = EvalSettings(methods=methods, split=split, limit=args.limit, seed=args.seed,
-                                n_resamples=args.resamples, chunk_size=args.chunk_size,
-                                judge={"containment": True, "f1_threshold": None} if task.kind == "open" else {})
         out = Path(args.root) / args.model / name
-        print(f"== {args.model} {name} ({len(chosen)} of {len(examples)}) -> {out}", file=sys.stderr, flush=True)
-        man = evaluate(task, chosen, backend, settings, out, model_name=args.model, split_size=len(examples),
-                       progress=not args.quiet)
-        print(f"   {man['status']} in {man['timings']['seconds_this_invocation']} s", file=sys.stderr, flush=True)
+        print(f"== {args.model} {name} -> {out}", file=sys.stderr, flush=True)
+        man = evaluate_task(name, backend, out, methods=methods, limit=args.limit, seed=args.seed,
+                            n_resamples=args.resamples, chunk_size=args.chunk_size, judge_containment=True,
+                            model_name=args.model, progress=not args.quiet)
+        print(f"   {man['status']}: {man['n']} of {man['task']['split_size']} questions in "
+              f"{man['timings']['seconds_this_invocation']} s", file=sys.stderr, flush=True)
     return 0
 
 

@@ -28,9 +28,8 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from calbench.backends import make_backend
+    from calbench.evaluation import evaluate_task
     from calbench.summary import print_summary
-    from calbench.runner import EvalSettings, evaluate
-    from calbench.tasks import get_task, select
 
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -38,14 +37,10 @@ def run(args: argparse.Namespace) -> int:
     t_load = time.perf_counter() - t0
     manifests, run_dirs = [], []
     for name in [t.strip() for t in args.tasks.split(",") if t.strip()]:
-        task = get_task(name)
-        examples = task.load(task.default_split)
-        chosen = select(examples, args.limit, args.seed)
-        settings = EvalSettings(methods=args.method.split(","), split=task.default_split, limit=args.limit,
-                                seed=args.seed, judge={"containment": True} if task.kind == "open" else {})
         run_dir = out / f"{args.model.replace('/', '_')}__{name}__{args.method.replace(',', '+')}"
-        manifests.append(evaluate(task, chosen, backend, settings, run_dir, model_name=args.model,
-                                  split_size=len(examples), progress=not args.quiet))
+        manifests.append(evaluate_task(name, backend, run_dir, methods=args.method.split(","), limit=args.limit,
+                                       seed=args.seed, judge_containment=True, model_name=args.model,
+                                       progress=not args.quiet))
         run_dirs.append(run_dir)
     t_eval = time.perf_counter() - t0 - t_load
     print()

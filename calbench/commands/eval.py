@@ -104,8 +104,9 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def load_task_and_examples(args: argparse.Namespace):
-    from calbench.tasks import get_task, select
+def load_task(args: argparse.Namespace):
+    """The task of ``--task NAME``, or ``--data FILE`` read as one."""
+    from calbench.evaluation import resolve_task
 
     if args.data:
         if not (args.question_field and args.answer_field):
@@ -119,12 +120,10 @@ def load_task_and_examples(args: argparse.Namespace):
                                  choices_field=choices, alias_sep=args.alias_sep,
                                  id_field=args.id_field, kind=args.kind, seed=args.seed)
     elif args.task:
-        task = get_task(args.task)
+        task = resolve_task(args.task)
     else:
         raise UserError("give --task NAME (see `calbench tasks`) or --data FILE")
-    split = args.split or task.default_split
-    examples = task.load(split, source=args.source)
-    return task, split, len(examples), select(examples, args.limit, args.seed)
+    return task
 
 
 def expected_identity(task, examples, settings, model_name: str) -> dict:
@@ -142,11 +141,12 @@ def expected_identity(task, examples, settings, model_name: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from calbench.argcheck import check_eval_args, check_out_folder
     from calbench.backends import make_backend
+    from calbench.evaluation import evaluate_task, evaluation_settings, task_examples
     from calbench.methods import METHODS
     from calbench.metrics import POLICIES
-    from calbench.argcheck import check_eval_args, check_out_folder
-    from calbench.runner import EvalSettings, RunConflictError, evaluate
+    from calbench.runner import RunConflictError
 
     if args.list_methods:
         for name, cls in sorted(METHODS.items()):
@@ -161,45 +161,43 @@ def run(args: argparse.Namespace) -> int:
     if args.policy not in POLICIES:
         raise UserError(f"unknown --policy {args.policy!r}; available: {', '.join(POLICIES)}")
     check_eval_args(args)
-    task, split, split_size, examples = load_task_and_examples(args)
+    task = load_task(args)
+    split = args.split or task.default_split
     if args.calibrate and (not args.calibration_split or args.calibration_split == split
                            or args.calibration_split not in task.splits):
         raise UserError(f"--calibrate needs --calibration-split, a split other than the evaluated {split!r} "
                         f"(task {task.name!r} has: {', '.join(task.splits)})")
+    settings = evaluation_settings(
+        task, methods, split=split, source=args.source, limit=args.limit, seed=args.seed, scale=args.scale,
+        policy=args.policy, bins=args.bins, n_resamples=args.resamples, judge_containment=args.judge_containment,
+        judge_f1=args.judge_f1, max_new_tokens=args.max_new_tokens, plots=not args.no_plots,
+        chunk_size=args.chunk_size,
+        method_settings={k: v for k, v in (("sc_k", args.sc_k), ("sc_temperature", args.sc_temperature))
+                         if v is not None})
+    split_examples, examples = task_examples(task, settings)
     if not examples:
         raise UserError(f"task {task.name!r} split {split!r} has no examples")
-    answers, answers_file = given_answers(args, methods, task, examples)
-    settings = EvalSettings(methods=methods, split=split, source=args.source, limit=args.limit, seed=args.seed,
-                            scale=args.scale, policy=args.policy, bins=args.bins, n_resamples=args.resamples,
-                            judge={"containment": args.judge_containment, "f1_threshold": args.judge_f1}
-                            if task.kind == "open" else {},
-                            max_new_tokens=args.max_new_tokens, plots=not args.no_plots,
-                            chunk_size=args.chunk_size,
-                            method_settings={k: v for k, v in (("sc_k", args.sc_k),
-                                                               ("sc_temperature", args.sc_temperature))
-                                             if v is not None},
-                            answers=answers, answers_file=answers_file)
+    settings.answers, settings.answers_file = given_answers(args, methods, task, examples)
     model_name = args.model if args.backend != "scripted" else f"scripted:{args.script}"
     check_out_folder(args.out, expected_identity(task, examples, settings, model_name))
     backend = make_backend(args.backend, args.model, **backend_options(args))
     try:
-        manifest = evaluate(task, examples, backend, settings, args.out, model_name=model_name,
-                            split_size=split_size, progress=not args.quiet)
+        manifest = evaluate_task(task, backend, args.out, settings=settings, split_examples=split_examples,
+                                 model_name=model_name, progress=not args.quiet)
     except RunConflictError as e:
         raise UserError(str(e)) from None
     except KeyboardInterrupt:
         return interrupted(args, len(examples) * len(methods))
     manifests = [manifest]
     if args.calibrate:  # the same evaluation on the calibration split, then the scaler fitted there
+        from dataclasses import replace
+
         from calbench.calibrate import calibrate_runs
-        from calbench.tasks import select
 
         cal_dir = f"{args.out}/calibration/{args.calibration_split}"
         scaled_dir = f"{args.out}/calibrated-{args.calibrate}"
-        cal_all = task.load(args.calibration_split, source=args.source)
-        settings.split = args.calibration_split
-        evaluate(task, select(cal_all, args.limit, args.seed), backend, settings, cal_dir, model_name=model_name,
-                 split_size=len(cal_all), progress=not args.quiet)
+        evaluate_task(task, backend, cal_dir, settings=replace(settings, split=args.calibration_split),
+                      model_name=model_name, progress=not args.quiet)
         manifests.append(calibrate_runs(cal_dir, args.out, args.calibrate, scaled_dir, bins=args.bins,
                                         plots=not args.no_plots, replace=True))
     print_summary(manifests, file=sys.stdout)
