@@ -40,6 +40,47 @@ def unit_interval(text: str) -> float:
     return _number(text, float, lambda v: 0 < v <= 1, "a number in (0, 1]", "in (0, 1]")
 
 
+#: The scoring options, in the order :func:`add_scoring_args` adds them.
+SCORING_OPTIONS = ("policy", "bins", "eps", "resamples", "seed")
+
+
+def add_scoring_args(p, which: tuple[str, ...] = SCORING_OPTIONS, *,
+                     seed_help: str = "bootstrap seed (default: 0)") -> None:
+    """The scoring options of every command that scores samples, declared once: ``--policy`` (how unparsed
+    replies count), ``--bins`` (ECE bins), ``--eps`` (log-score clipping), ``--resamples`` (bootstrap) and
+    ``--seed``; ``which`` picks a subset. :func:`scoring_settings` reads them back. ``p`` is a parser or an
+    argument group."""
+    from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, POLICIES
+
+    declared = {
+        "policy": dict(choices=POLICIES, default="exclude", help="how unparsed replies count (default: exclude)"),
+        "bins": dict(type=positive_int, default=DEFAULT_BINS,
+                     help=f"ECE bins, equal-width (and equal-mass for ece_em) (default: {DEFAULT_BINS})"),
+        "eps": dict(type=float, default=DEFAULT_EPS, help=f"log-score clipping (default: {DEFAULT_EPS})"),
+        "resamples": dict(type=positive_int, default=1000, help="bootstrap resamples (default: 1000)"),
+        "seed": dict(type=int, default=0, help=seed_help),
+    }
+    unknown = set(which) - set(declared)
+    if unknown:
+        raise ValueError(f"unknown scoring option(s) {sorted(unknown)}; use {SCORING_OPTIONS}")
+    for name in SCORING_OPTIONS:
+        if name in which:
+            p.add_argument(f"--{name}", **declared[name])
+
+
+def scoring_settings(args: argparse.Namespace) -> dict:
+    """The scoring options of :func:`add_scoring_args` as the keyword arguments of the library
+    (``policy``, ``bins``, ``eps``, ``n_resamples``, ``seed``: ``EvalSettings``, ``summarize_samples``,
+    ``import_logs`` ...); only the options the command declares."""
+    out = {}
+    for name in SCORING_OPTIONS:
+        if hasattr(args, name):
+            out["n_resamples" if name == "resamples" else name] = getattr(args, name)
+    if "eps" in out and not 0 <= out["eps"] < 0.5:
+        raise UserError(f"--eps must be in [0, 0.5); got {out['eps']}")
+    return out
+
+
 #: eval's options that only mean something with --data.
 DATA_ONLY = ("question_field", "answer_field", "choices_field", "alias_sep", "id_field", "kind")
 

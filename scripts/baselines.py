@@ -191,6 +191,8 @@ def scaled_section(root: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from calbench.argcheck import add_scoring_args
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="evaluate every method on every task (resumable)")
@@ -198,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--tasks", default=",".join(TASKS))
     r.add_argument("--methods", default=",".join(METHODS))
     r.add_argument("--limit", type=int, default=200)
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--resamples", type=int, default=1000)
+    add_scoring_args(r, ("resamples", "seed"), seed_help="seed for sampling questions and bootstrap (default: 0)")
     r.add_argument("--chunk-size", type=int, default=32)
     r.add_argument("--device")
     r.add_argument("--dtype")
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--root", default="results/baselines")
     t.add_argument("--out")
     t.add_argument("--min-parse-rate", type=float, default=0.9)
-    t.add_argument("--resamples", type=int, default=1000)
+    add_scoring_args(t, ("resamples",))
     t.set_defaults(func=table)
     args = p.parse_args(argv)
     return args.func(args)

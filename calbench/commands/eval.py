@@ -6,7 +6,13 @@ import argparse
 import json
 import sys
 
-from calbench.argcheck import nonnegative_float, positive_int, unit_interval
+from calbench.argcheck import (
+    add_scoring_args,
+    nonnegative_float,
+    positive_int,
+    scoring_settings,
+    unit_interval,
+)
 from calbench.errors import UserError
 from calbench.summary import print_summary
 
@@ -90,10 +96,7 @@ def register(sub) -> None:
                         "(writes OUT/calibration/<split> and OUT/calibrated-<scaler>; see `calbench calibrate`)")
     g.add_argument("--calibration-split", metavar="S", help="with --calibrate: the split the scaler is fitted on")
     g = p.add_argument_group("scoring and output")
-    g.add_argument("--policy", default="exclude", help="parse-failure policy for metrics (default: exclude)")
-    g.add_argument("--bins", type=positive_int, default=10, help="ECE bins (default: 10)")
-    g.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples (default: 1000)")
-    g.add_argument("--seed", type=int, default=0, help="seed for sampling questions and bootstrap")
+    add_scoring_args(g, seed_help="seed for sampling questions and bootstrap (default: 0)")
     g.add_argument("--chunk-size", type=positive_int, default=32,
                    help="questions in flight at most (for --backend openai: keep it >= --concurrency); samples "
                         "are written to disk as each generation batch finishes (default: 32)")
@@ -145,7 +148,6 @@ def run(args: argparse.Namespace) -> int:
     from calbench.backends import make_backend
     from calbench.evaluation import evaluate_task, evaluation_settings, task_examples
     from calbench.methods import METHODS
-    from calbench.metrics import POLICIES
     from calbench.runner import RunConflictError
 
     if args.list_methods:
@@ -158,8 +160,6 @@ def run(args: argparse.Namespace) -> int:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise UserError(f"unknown method(s) {unknown}; available: {', '.join(sorted(METHODS))}")
-    if args.policy not in POLICIES:
-        raise UserError(f"unknown --policy {args.policy!r}; available: {', '.join(POLICIES)}")
     check_eval_args(args)
     task = load_task(args)
     split = args.split or task.default_split
@@ -168,9 +168,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--calibrate needs --calibration-split, a split other than the evaluated {split!r} "
                         f"(task {task.name!r} has: {', '.join(task.splits)})")
     settings = evaluation_settings(
-        task, methods, split=split, source=args.source, limit=args.limit, seed=args.seed, scale=args.scale,
-        policy=args.policy, bins=args.bins, n_resamples=args.resamples, judge_containment=args.judge_containment,
-        judge_f1=args.judge_f1, max_new_tokens=args.max_new_tokens, plots=not args.no_plots,
+        task, methods, split=split, source=args.source, limit=args.limit, scale=args.scale,
+        **scoring_settings(args), judge_containment=args.judge_containment, judge_f1=args.judge_f1, max_new_tokens=args.max_new_tokens, plots=not args.no_plots,
         chunk_size=args.chunk_size,
         method_settings={k: v for k, v in (("sc_k", args.sc_k), ("sc_temperature", args.sc_temperature))
                          if v is not None})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from calbench.argcheck import positive_int
+from calbench.argcheck import add_scoring_args, scoring_settings
 from calbench.errors import UserError
 
 
@@ -23,8 +23,7 @@ def register(sub) -> None:
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
     p.add_argument("--power", type=float, default=0.8,
                    help="power for the questions-needed estimate (default: 0.8)")
-    p.add_argument("--resamples", type=positive_int, default=1000, help="paired bootstrap resamples (default: 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    add_scoring_args(p, ("resamples", "seed"))
     p.set_defaults(func=run)
 
 
@@ -39,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--alpha and --power must be in (0, 1)")
     try:
         report = build_report(args.runs, correction=args.correction, alpha=args.alpha, power=args.power,
-                              n_resamples=args.resamples, seed=args.seed)
+                              **scoring_settings(args))
     except DataError as e:
         raise UserError(str(e)) from None
     path = write_report(report, args.out)

@@ -8,12 +8,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from calbench.argcheck import positive_int
+from calbench.argcheck import add_scoring_args, scoring_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, POLICIES
-
     p = subparsers.add_parser(
         "score",
         help="recompute the calibration metrics of a samples.jsonl file, with 95%% CIs",
@@ -24,12 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("samples", type=Path, help="samples.jsonl (or .jsonl.gz), or a run folder holding one")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--bins", type=positive_int, default=DEFAULT_BINS,
-                   help="equal-width (and equal-mass) bins (default 10)")
-    p.add_argument("--policy", choices=POLICIES, default="exclude", help="how unparsed replies count (default exclude)")
-    p.add_argument("--eps", type=float, default=DEFAULT_EPS, help="log-score clipping (default 0.001)")
-    p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    add_scoring_args(p)
     p.set_defaults(func=run)
 
 
@@ -95,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from calbench.metrics import metric_settings, summarize_samples
     from calbench.records import json_safe, read_samples_with_lines
 
-    if not 0 <= args.eps < 0.5:
-        raise UserError(f"--eps must be in [0, 0.5); got {args.eps}")
+    settings = scoring_settings(args)
     path = samples_path(args.samples)
     dropped: list[str] = []
     samples, duplicates = deduplicate(path, read_samples_with_lines(path, skipped=dropped))
@@ -105,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"calbench score: warning: {note}", file=sys.stderr)
     if not samples:
         raise UserError(f"{path}: no samples in the file")
-    settings = dict(policy=args.policy, bins=args.bins, eps=args.eps, n_resamples=args.resamples, seed=args.seed)
     results = []
     for (task, method, model), group in _groups(samples).items():
         try:
