@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from calbench.metrics import format_value
+from calbench.metrics.catalogue import titles
 from calbench.reporting.inputs import system_key
 from calbench.reporting.report import MIN_PAIRS, Arm, Comparison, compare
 
@@ -22,7 +24,7 @@ if TYPE_CHECKING:  # leaderboard imports this module
 
 #: The metrics a verdict is given on, in the order shown.
 VERDICT_METRICS = ("brier", "auroc", "ece", "log_score")
-TITLES = {"brier": "Brier", "auroc": "AUROC", "ece": "ECE", "log_score": "log score"}
+TITLES = titles(VERDICT_METRICS)
 
 
 def is_trained(manifest: dict[str, Any]) -> bool:
@@ -84,11 +86,10 @@ def trained_vs_baselines(lb: Leaderboard, *, n_resamples: int = 1000, seed: int 
 
 def _delta_text(comp: Comparison, metric: str) -> str:
     d = comp.deltas.get(metric)
-    if comp.problem or d is None or d.delta != d.delta:
+    if comp.problem or d is None:
         return "n/a"
-    ci = "" if d.ci_low != d.ci_low else f" [{d.ci_low:+.3f}, {d.ci_high:+.3f}]"
     mark = {"beats": " **beats**", "loses": " *loses*", "ties": ""}[verdict(comp, metric)]
-    return f"{d.delta:+.3f}{ci}{mark}"
+    return format_value({"value": d.delta, "ci_low": d.ci_low, "ci_high": d.ci_high}, sign=True) + mark
 
 
 def render_markdown(items: list[TrainedVsBaselines]) -> list[str]:
