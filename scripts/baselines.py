@@ -10,8 +10,8 @@ judge with whole-word containment (``--judge-containment``), recorded in each ru
 ``table`` reads the run folders and writes, per model and task, each method's accuracy, parse rate, ECE,
 Brier, log score and AUROC with 95 % bootstrap intervals (from run.json), the best method by Brier score
 among methods that parsed at least ``--min-parse-rate`` of the questions, and the paired-bootstrap
-difference of its Brier score from the verbalized two-stage baseline (``calbench.metrics.paired_bootstrap``
-on the questions both scored, paired by id with ``align_by_id``): "separated" when the 95 % interval of the
+difference of its Brier score from the verbalized two-stage baseline (``calbench.reporting.report.compare``,
+the comparison report's: on the questions both scored, paired by id): "separated" when the 95 % interval of the
 difference excludes 0.
 """
 
@@ -20,8 +20,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from calbench.metrics import format_value, metric_table
+
+if TYPE_CHECKING:
+    from calbench.reporting.inputs import RunFolder
+    from calbench.reporting.report import Comparison
 
 TASKS = ["triviaqa", "sciq", "medqa", "commonsenseqa", "mmlu", "truthfulqa_mc"]
 METHODS = ["two-stage", "expected", "seq-likelihood-mean", "seq-likelihood-prod", "ptrue", "self-consistency",
@@ -53,24 +58,30 @@ def _fmt(m: dict | None, digits: int = 3) -> str:
     return format_value(m, digits)
 
 
-def _parsed(samples: list[dict]) -> list[dict]:
-    from calbench.metrics import is_parsed
+def compare_brier(run: RunFolder, method: str, baseline: str = BASELINE, *, n_resamples: int = 1000,
+                  seed: int = 0) -> Comparison:
+    """Paired bootstrap of ``method`` against ``baseline`` in one run on the questions both scored
+    (:func:`calbench.reporting.report.compare`); its ``deltas["brier"]`` is Brier(method) - Brier(baseline)."""
+    from calbench.reporting.report import Arm, compare
 
-    return [s for s in samples if is_parsed(s)]
+    return compare(Arm.of(run, baseline), Arm.of(run, method), n_resamples=n_resamples, seed=seed)
 
 
-def compare_brier(samples: list[dict], method: str, baseline: str = BASELINE, *, n_resamples: int = 1000,
-                  seed: int = 0) -> dict:
-    """Paired bootstrap of Brier(method) - Brier(baseline) on the questions both methods scored."""
-    from calbench.metrics import align_by_id, paired_bootstrap
+def _versus_baseline(folder: Path, best: str, n_resamples: int) -> str:
+    """The verdict on ``best`` against the two-stage baseline of the run in ``folder``."""
+    from calbench.reporting.inputs import Skipped, check_run_folder
 
-    a = _parsed([s for s in samples if s["method"] == baseline])
-    b = _parsed([s for s in samples if s["method"] == method])
-    a, b = align_by_id(a, b)
-    res = paired_bootstrap([s["confidence"] for s in a], [s["correct"] for s in a],
-                           [s["confidence"] for s in b], [s["correct"] for s in b],
-                           n_resamples=n_resamples, seed=seed)["brier"]
-    return {**res, "n_paired": len(a)}
+    run = check_run_folder(folder)
+    if isinstance(run, Skipped):
+        return f"not compared with two-stage ({run.reason})"
+    comp = compare_brier(run, best, n_resamples=n_resamples)
+    if comp.problem:
+        return f"not compared with two-stage ({comp.problem})"
+    d = comp.deltas["brier"]
+    sep = d.ci_high < 0 or d.ci_low > 0
+    return (f"Brier {d.b:.3f} vs two-stage {d.a:.3f} on {comp.n_pairs} paired questions: "
+            f"difference {format_value({'value': d.delta, 'ci_low': d.ci_low, 'ci_high': d.ci_high}, sign=True)}, "
+            + ("**separated** from the baseline" if sep else "not separated (CI includes 0)"))
 
 
 def table(args: argparse.Namespace) -> int:
@@ -128,11 +139,7 @@ def table(args: argparse.Namespace) -> int:
             verdict = (f"the two-stage baseline itself is best (Brier {eligible[best]['brier']['value']:.3f})"
                        if best == BASELINE else "no two-stage baseline in this run")
         else:
-            d = compare_brier(samples, best, n_resamples=args.resamples)
-            sep = d["ci_high"] < 0 or d["ci_low"] > 0
-            verdict = (f"Brier {d['b']:.3f} vs two-stage {d['a']:.3f} on {d['n_paired']} paired questions: "
-                       f"difference {format_value({'value': d['delta'], **d}, sign=True)}, "
-                       + ("**separated** from the baseline" if sep else "not separated (CI includes 0)"))
+            verdict = _versus_baseline(run_json.parent, best, args.resamples)
         statement = f"{model} · {task}: best by Brier = **{best}**; {verdict}."
         statements.append(statement)
         lines += ["", statement, ""]

@@ -118,9 +118,11 @@ def test_trainer_and_script_tables_derive_from_the_catalogue():
     import importlib.util
     from pathlib import Path
 
+    from calbench.reporting.report import REPORT_METRICS
     from trainers.rewarding_doubt import evaluation, report
 
-    assert evaluation.KEY_METRICS == report.PAIRED == C.table("paired")
+    # the trainer's before/after report pairs through calbench.reporting.report.compare (REPORT_METRICS)
+    assert evaluation.KEY_METRICS == REPORT_METRICS == C.table("paired")
     assert report.METRICS == C.table("summary")
     path = Path(__file__).resolve().parents[1] / "scripts" / "baselines.py"
     spec = importlib.util.spec_from_file_location("_baselines_for_test", path)

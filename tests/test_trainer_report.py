@@ -17,7 +17,8 @@ def _write_run(folder, confidences, correct, method="two-stage"):
                 "answer": "a", "confidence": c, "parse_ok": c is not None, "correct": y, "judge": "j"}
                for i, (c, y) in enumerate(zip(confidences, correct))]
     (folder / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
-    run = {"task": {"name": "toy", "split": "test"}, "n": len(samples), "methods": [method], "method": method,
+    run = {"status": "complete", "model": {"id": "m"}, "task": {"name": "toy", "split": "test"}, "n": len(samples),
+           "methods": [method], "method": method,
            "metrics": summarize_samples(samples, n_resamples=100)}
     (folder / "run.json").write_text(json.dumps(run))
 
@@ -46,3 +47,26 @@ def test_report_cli_writes_json_and_markdown(tmp_path, capsys):
     data = json.loads((tmp_path / "r.json").read_text())
     assert data[0]["task"] == "toy" and "auroc" in data[0]["methods"]["two-stage"]["paired"]
     assert (tmp_path / "r.md").read_text().startswith("| task |")
+
+
+def test_an_incomplete_run_is_left_out_and_said_so(tmp_path, capsys):
+    _write_run(tmp_path / "before" / "toy", [0.7, 0.2, 0.9, 0.4], [1, 0, 1, 0])
+    _write_run(tmp_path / "after" / "toy", [0.8, 0.1, 0.6, 0.5], [1, 0, 1, 0])
+    run_json = tmp_path / "after" / "toy" / "run.json"
+    run_json.write_text(run_json.read_text().replace('"complete"', '"incomplete"'))
+    assert main(["--before", str(tmp_path / "before"), "--after", str(tmp_path / "after"),
+                 "--out", str(tmp_path / "r.json"), "--resamples", "50"]) == 0
+    assert json.loads((tmp_path / "r.json").read_text()) == []
+    err = capsys.readouterr().err
+    assert "skipped toy:" in err and "not 'complete'" in err
+
+
+def test_runs_that_are_not_comparable_have_no_paired_difference(tmp_path):
+    _write_run(tmp_path / "before" / "toy", [0.7, 0.2, 0.9, 0.4], [1, 0, 1, 0])
+    _write_run(tmp_path / "after" / "toy", [0.8, 0.1, 0.6, 0.5], [1, 0, 1, 0])
+    run_json = tmp_path / "after" / "toy" / "run.json"
+    run = json.loads(run_json.read_text())
+    run["judge"] = {"name": "f1", "settings": {}}
+    run_json.write_text(json.dumps(run))
+    e = compare_task(tmp_path / "before" / "toy", tmp_path / "after" / "toy", n_resamples=50)["methods"]["two-stage"]
+    assert "paired" not in e and e["paired_problem"].startswith("not comparable: judge")

@@ -55,6 +55,12 @@ class Arm:
     system: tuple
     label: str
 
+    @classmethod
+    def of(cls, run: RunFolder, method: str, label: str | None = None) -> Arm:
+        """The arm of ``method`` in ``run``: its system key, and the system's label unless one is given."""
+        return cls(run, method, system_key(run.manifest, method),
+                   system_label(run.manifest, method) if label is None else label)
+
     @property
     def task(self) -> str:
         return self.run.task
@@ -151,7 +157,7 @@ def _load(specs: Iterable[str | Path]) -> tuple[list[Arm], list[Skipped]]:
                     raise DataError(f"{run.path}: no method {method!r} in this run (it has {', '.join(methods)})")
                 methods = [method]
             for m in methods:
-                arms.append(Arm(run, m, system_key(run.manifest, m), system_label(run.manifest, m)))
+                arms.append(Arm.of(run, m))
     if not arms:
         listing = "".join(f"\n  - {s}" for s in skipped)
         raise DataError(f"no complete run to report on{listing}")
@@ -168,8 +174,12 @@ def _paired_arrays(a: Arm, b: Arm) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return ca, ya, cb, yb
 
 
-def compare(ref: Arm, other: Arm, *, n_resamples: int, seed: int, alpha: float, power: float) -> Comparison:
-    """The paired comparison of ``other`` against ``ref`` on their task (before multiple-comparison correction)."""
+def compare(ref: Arm, other: Arm, *, n_resamples: int = 1000, seed: int = 0, alpha: float = 0.05,
+            power: float = 0.8) -> Comparison:
+    """The paired comparison of ``other`` against ``ref`` on their task (before multiple-comparison correction).
+
+    The one paired comparison of calbench: the comparison report, the leaderboard's trained-vs-baselines
+    section, the trainer's before/after report and the baseline table (best method vs two-stage) use it."""
     comp = Comparison(ref.task, ref, other)
     ka, kb = comparability_key(ref.run.manifest), comparability_key(other.run.manifest)
     if ka != kb:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from calbench.metrics import format_value
 from calbench.metrics.catalogue import titles
-from calbench.reporting.inputs import system_key
 from calbench.reporting.report import MIN_PAIRS, Arm, Comparison, compare
 
 if TYPE_CHECKING:  # leaderboard imports this module
@@ -59,10 +58,6 @@ class TrainedVsBaselines:
         return out
 
 
-def _arm(entry: Entry, label: str) -> Arm:
-    return Arm(entry.run, entry.method, system_key(entry.run.manifest, entry.method), label)
-
-
 def trained_vs_baselines(lb: Leaderboard, *, n_resamples: int = 1000, seed: int = 0,
                          alpha: float = 0.05) -> list[TrainedVsBaselines]:
     """Every trained system against every baseline of its column (columns with both kinds only)."""
@@ -77,8 +72,8 @@ def trained_vs_baselines(lb: Leaderboard, *, n_resamples: int = 1000, seed: int 
         for sk, e in sorted(trained, key=lambda x: labels[x[0]]):
             item = TrainedVsBaselines(col, e, labels[sk])
             for bk, b in baselines:
-                comp = compare(_arm(b, labels[bk]), _arm(e, labels[sk]), n_resamples=n_resamples, seed=seed,
-                               alpha=alpha, power=0.8)
+                comp = compare(Arm.of(b.run, b.method, labels[bk]), Arm.of(e.run, e.method, labels[sk]),
+                               n_resamples=n_resamples, seed=seed, alpha=alpha, power=0.8)
                 item.comparisons.append((labels[bk], comp))
             out.append(item)
     return out

@@ -3,27 +3,30 @@
     python -m trainers.rewarding_doubt.report --before DIR --after DIR --out report.json [--md report.md]
 
 ``DIR/<task>/`` are ``calbench eval`` output folders (samples.jsonl + run.json) of the untrained and the trained
-model on the same questions. For each task and method the report gives each run's metrics with their 95 %
-bootstrap intervals (from run.json) and the paired difference after - before
-(:func:`calbench.metrics.paired_bootstrap` over the questions both runs parsed, aligned by id), plus the
-histogram of confidences over the 11 levels.
+model on the same questions (complete runs: ``calbench.reporting.inputs.check_run_folder``). For each task and
+method the report gives each run's metrics with their 95 % bootstrap intervals (from run.json) and the paired
+difference after - before (:func:`calbench.reporting.report.compare`, the comparison report's paired bootstrap:
+over the questions both runs scored under their parse policy, aligned by id), plus the histogram of confidences
+over the 11 levels.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from calbench.errors import DataError
 from calbench.metrics import format_number, format_value, metric_table
-from calbench.runs import has_manifest, read_manifest, read_run_samples
+from calbench.runs import has_manifest
 
-#: The metrics of the report (the catalogue's ``summary`` table) and those with a paired difference (``paired``).
+#: The metrics of the report (the catalogue's ``summary`` table); those with a paired difference are the
+#: comparison report's (``calbench.reporting.report.REPORT_METRICS``, the catalogue's ``paired`` table).
 METRICS = metric_table("summary")
-PAIRED = metric_table("paired")
 
 
 def _histogram(samples: list[dict]) -> list[int]:
@@ -33,28 +36,35 @@ def _histogram(samples: list[dict]) -> list[int]:
 
 
 def compare_task(before: Path, after: Path, *, n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
-    from calbench.metrics import align_by_id, is_parsed, paired_bootstrap
+    """Every method of both runs: their metrics and the paired difference after - before
+    (:func:`calbench.reporting.report.compare`; ``paired_problem`` says why there is none).
 
-    run_b, run_a = (read_manifest(d) for d in (before, after))
-    samples_b, samples_a = read_run_samples(before), read_run_samples(after)
-    out: dict[str, Any] = {"task": run_b["task"]["name"], "split": run_b["task"]["split"], "n": run_b["n"],
+    Raises :class:`calbench.errors.DataError` when either folder is not a complete run."""
+    from calbench.reporting.inputs import Skipped, check_run_folder
+    from calbench.reporting.report import Arm, compare
+
+    run_b, run_a = (check_run_folder(d) for d in (before, after))
+    for run in (run_b, run_a):
+        if isinstance(run, Skipped):
+            raise DataError(f"cannot compare {run}")
+    man_b, man_a = run_b.manifest, run_a.manifest
+    out: dict[str, Any] = {"task": man_b["task"]["name"], "split": man_b["task"]["split"], "n": man_b["n"],
                            "methods": {}}
     for method in [m for m in run_b.methods if m in run_a.methods]:
-        sb = [s for s in samples_b if s["method"] == method]
-        sa = [s for s in samples_a if s["method"] == method]
+        sb, sa = run_b.samples(method), run_a.samples(method)
         entry: dict[str, Any] = {
-            "before": {k: run_b.metrics_for(method).get(k) for k in METRICS},
-            "after": {k: run_a.metrics_for(method).get(k) for k in METRICS},
+            "before": {k: man_b.metrics_for(method).get(k) for k in METRICS},
+            "after": {k: man_a.metrics_for(method).get(k) for k in METRICS},
             "histogram_before": _histogram(sb), "histogram_after": _histogram(sa),
             "mean_confidence_before": _mean_conf(sb), "mean_confidence_after": _mean_conf(sa),
         }
-        pb, pa = align_by_id(sb, sa)
-        both = [(x, y) for x, y in zip(pb, pa) if is_parsed(x) and is_parsed(y)]
-        if both:
-            diff = paired_bootstrap([x["confidence"] for x, _ in both], [x["correct"] for x, _ in both],
-                                    [y["confidence"] for _, y in both], [y["correct"] for _, y in both],
-                                    n_resamples=n_resamples, seed=seed)
-            entry["paired"] = {"n": len(both), **{k: diff[k] for k in PAIRED if k in diff}}
+        comp = compare(Arm.of(run_b, method), Arm.of(run_a, method), n_resamples=n_resamples, seed=seed)
+        if comp.problem:
+            entry["paired_problem"] = comp.problem
+        else:
+            entry["paired"] = {"n": comp.n_pairs, **{k: {"a": d.a, "b": d.b, "delta": d.delta, "ci_low": d.ci_low,
+                                                         "ci_high": d.ci_high, "p_value": d.p_value}
+                                                     for k, d in comp.deltas.items()}}
         out["methods"][method] = entry
     return out
 
@@ -107,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     for task_dir in sorted(d for d in args.before.iterdir() if has_manifest(d)):
         other = args.after / task_dir.name
         if has_manifest(other):
-            results.append(compare_task(task_dir, other, n_resamples=args.resamples))
+            try:
+                results.append(compare_task(task_dir, other, n_resamples=args.resamples))
+            except DataError as e:  # an incomplete run: left out, and said so
+                print(f"skipped {task_dir.name}: {e}", file=sys.stderr)
     args.out.write_text(json.dumps(results, indent=2))
     md = markdown(results)
     if args.md:
