@@ -168,6 +168,25 @@ def request_error(first: Generation, later: Any = ()) -> str | None:
     return None
 
 
+def per_question(ctx: MethodContext, method: str, examples: Sequence[Example],
+                 firsts: Sequence[tuple[Prompt, Generation]], build: Callable[[int, Example, Generation, Any], Sample],
+                 *, later: dict[int, Any] | None = None, prompts: Sequence[Prompt] | None = None) -> list[Sample]:
+    """One :class:`Sample` per example, in order: ``build(i, example, first, result)`` for a question whose
+    requests succeeded (``first`` its stage-1 generation, ``result`` its follow-up from ``later``, the
+    :func:`for_live` result, or None without one); ``ctx.failed`` with the error of :func:`request_error` for
+    one whose stage-1 or follow-up request failed, recorded with its prompt (``prompts[i]``, else the stage-1
+    prompt)."""
+    out = []
+    for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
+        result = None if later is None else later.get(i)
+        err = request_error(g1) if later is None else request_error(g1, result)
+        if err is not None:
+            out.append(ctx.failed(e, method, (p1 if prompts is None else prompts[i]).to_dict(), err))
+            continue
+        out.append(build(i, e, g1, result))
+    return out
+
+
 def stage1_answer(ctx: MethodContext, generation: Generation) -> str:
     """The answer to judge of a stage-1 turn: a given answer verbatim, else :func:`extract_answer`."""
     if "fixed_answer" in generation.extra:

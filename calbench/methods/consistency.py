@@ -14,14 +14,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable
 
+from calbench.backends.base import Generation
 from calbench.judge import ChoiceJudge, last_number, normalize_answer
 from calbench.methods.base import (
     MethodContext,
     answers_for,
     extract_answer,
     for_live,
+    per_question,
     register,
-    request_error,
     stage1_answer,
 )
 from calbench.records import Example, Sample
@@ -74,20 +75,16 @@ class SelfConsistency:
             return [gens[j * k:(j + 1) * k] for j in range(len(live))]
 
         sampled = for_live(firsts, sample_k)
-        out = []
-        for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
-            gs = sampled.get(i)
-            err = request_error(g1, gs)
-            if err is not None:
-                out.append(ctx.failed(e, self.name, p1.to_dict(), err))
-                continue
+
+        def build(i: int, e: Example, g1: Generation, gs: list[Generation]) -> Sample:
             greedy = stage1_answer(ctx, g1)
             generated = "fixed_answer" not in g1.extra
             samples = [extract_answer(ctx, g.text) for g in gs]
-            out.append(ctx.sample(
-                e, self.name, prompt=p1.to_dict(), raw_output=g1.text, answer=greedy,
+            return ctx.sample(
+                e, self.name, prompt=firsts[i][0].to_dict(), raw_output=g1.text, answer=greedy,
                 confidence=agreement(ctx.kind, greedy, samples, e, ctx.judge), parse_ok=True, sampled_answers=samples,
                 sc_k=k, sc_temperature=temperature,
                 cost={"forward_passes": int(generated) + k,
-                      "generated_tokens": g1.n_tokens + sum(g.n_tokens for g in gs), "shared_answer": int(generated)}))
-        return out
+                      "generated_tokens": g1.n_tokens + sum(g.n_tokens for g in gs), "shared_answer": int(generated)})
+
+        return per_question(ctx, self.name, examples, firsts, build, later=sampled)

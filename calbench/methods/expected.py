@@ -12,13 +12,14 @@ confidence to its mode; the expectation keeps the model's uncertainty over the l
 
 from __future__ import annotations
 
+from calbench.backends.base import Generation
 from calbench.elicit import confidence_prompt
 from calbench.methods.base import (
     MethodContext,
     answers_for,
     for_live,
+    per_question,
     register,
-    request_error,
     stage1_answer,
 )
 from calbench.methods.capabilities import answer_cost, require
@@ -50,19 +51,15 @@ class ExpectedConfidence:
         prompts = [confidence_prompt(e, p.assistant_prefix + g.text, ctx.scale, ctx.kind)
                    for e, (p, g) in zip(examples, firsts)]
         dists = for_live(firsts, lambda live: ctx.backend.confidence_distribution([prompts[i] for i in live]))
-        out = []
-        for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
-            err = request_error(g1, dists.get(i))
-            if err is not None:
-                out.append(ctx.failed(e, self.name, prompts[i].to_dict(), err))
-                continue
-            d = dists[i]
+
+        def build(i: int, e: Example, g1: Generation, d: dict) -> Sample:
             ok = d["digit_mass"] > 0
             conf = expected_confidence(d["probs"]) if ok else None
-            out.append(ctx.sample(
+            return ctx.sample(
                 e, self.name, prompt=prompts[i].to_dict(), raw_output="", answer=stage1_answer(ctx, g1),
                 confidence=conf, parse_ok=ok, parse_reason=None if ok else "no probability on any level",
                 answer_output=g1.text, confidence_dist=list(d["probs"]),
                 digit_mass=d["digit_mass"],
-                cost=answer_cost(g1, extra_passes=2)))  # first-token distribution + P("0" | "1")
-        return out
+                cost=answer_cost(g1, extra_passes=2))  # first-token distribution + P("0" | "1")
+
+        return per_question(ctx, self.name, examples, firsts, build, later=dists, prompts=prompts)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import math
 
+from calbench.backends.base import Generation
 from calbench.methods.base import (
     MethodContext,
     answers_for,
+    per_question,
     register,
-    request_error,
     stage1_answer,
 )
 from calbench.methods.capabilities import BackendCapabilityError, answer_cost, require
@@ -56,24 +57,21 @@ class _SequenceLikelihood:
         require(ctx.backend, self.needs, self.name)
         firsts = answers_for(ctx, examples)
         score_given_answers(ctx, [g for _, g in firsts], [p for p, _ in firsts], self.name)
-        out = []
-        for e, (p1, g1) in zip(examples, firsts):
-            err = request_error(g1)
-            if err is not None:
-                out.append(ctx.failed(e, self.name, p1.to_dict(), err))
-                continue
+
+        def build(i: int, e: Example, g1: Generation, _: None) -> Sample:
             lps = g1.token_logprobs
             if lps is None:
                 raise BackendCapabilityError(
                     f"method {self.name!r}: the {ctx.backend.kind!r} backend returned no token log-probabilities")
             ok = len(lps) > 0
             conf = min(1.0, sequence_likelihood(lps, self.reduce)) if ok else None
-            out.append(ctx.sample(
-                e, self.name, prompt=p1.to_dict(), raw_output=g1.text, answer=stage1_answer(ctx, g1),
+            return ctx.sample(
+                e, self.name, prompt=firsts[i][0].to_dict(), raw_output=g1.text, answer=stage1_answer(ctx, g1),
                 confidence=conf, parse_ok=ok, parse_reason=None if ok else "empty answer",
                 n_answer_tokens=len(lps), sum_logprob=math.fsum(lps),
-                cost=answer_cost(g1, extra_passes=int("fixed_answer" in g1.extra))))
-        return out
+                cost=answer_cost(g1, extra_passes=int("fixed_answer" in g1.extra)))
+
+        return per_question(ctx, self.name, examples, firsts, build)
 
 
 @register

@@ -12,14 +12,16 @@ log-probabilities; the confidence is P(True) normalised over the two words:
 from __future__ import annotations
 
 import math
+from typing import Any
 
+from calbench.backends.base import Generation
 from calbench.elicit import Prompt, question_block
 from calbench.methods.base import (
     MethodContext,
     answers_for,
     for_live,
+    per_question,
     register,
-    request_error,
     stage1_answer,
 )
 from calbench.methods.capabilities import answer_cost, require
@@ -69,16 +71,12 @@ class PTrue:
         answers = [stage1_answer(ctx, g) for _, g in firsts]
         prompts = [ptrue_prompt(e, a) for e, a in zip(examples, answers)]
         rows = for_live(firsts, lambda live: ctx.backend.next_token_logprobs([prompts[i] for i in live]))
-        out = []
-        for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
-            err = request_error(g1, rows.get(i))
-            if err is not None:
-                out.append(ctx.failed(e, self.name, prompts[i].to_dict(), err))
-                continue
-            lp = rows[i]
+
+        def build(i: int, e: Example, g1: Generation, lp: Any) -> Sample:
             conf, mass = normalised_true(float(lp[t_id]), float(lp[f_id]))
-            out.append(ctx.sample(
+            return ctx.sample(
                 e, self.name, prompt=prompts[i].to_dict(), raw_output="", answer=answers[i], confidence=conf,
                 parse_ok=True, answer_output=g1.text, tf_mass=mass,
-                cost=answer_cost(g1, extra_passes=1)))
-        return out
+                cost=answer_cost(g1, extra_passes=1))
+
+        return per_question(ctx, self.name, examples, firsts, build, later=rows, prompts=prompts)

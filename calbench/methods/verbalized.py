@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from calbench.backends.base import Generation
 from calbench.elicit import confidence_prompt, one_stage_prompt
 from calbench.methods.base import (
     CONFIDENCE_TOKENS,
     MethodContext,
     answers_for,
     for_live,
+    per_question,
     register,
-    request_error,
     stage1_answer,
 )
 from calbench.parse import parse_confidence, read_one_stage
@@ -29,18 +30,16 @@ class OneStage:
         prompts = [one_stage_prompt(e, ctx.scale, ctx.kind) for e in examples]
         budget = ctx.answer_tokens() + 12
         gens = ctx.backend.generate(prompts, max_new_tokens=budget, stop=("\n\n",), seed=ctx.seed)
-        out = []
-        for e, p, g in zip(examples, prompts, gens):
-            err = request_error(g)
-            if err is not None:
-                out.append(ctx.failed(e, self.name, p.to_dict(), err))
-                continue
+
+        def build(i: int, e: Example, g: Generation, _: None) -> Sample:
+            p = prompts[i]
             answer, conf = read_one_stage(g.text, ctx.kind, ctx.scale, prefix=p.assistant_prefix)
-            out.append(ctx.sample(
+            return ctx.sample(
                 e, self.name, prompt=p.to_dict(), raw_output=g.text, answer=answer, confidence=conf.value,
                 parse_ok=conf.ok, parse_reason=conf.reason, parse_form=conf.form,
-                cost={"forward_passes": 1, "generated_tokens": g.n_tokens}))
-        return out
+                cost={"forward_passes": 1, "generated_tokens": g.n_tokens})
+
+        return per_question(ctx, self.name, examples, list(zip(prompts, gens)), build)
 
 
 @register
@@ -58,20 +57,16 @@ class TwoStage:
                    for e, (p, g) in zip(examples, firsts)]
         conf_gen = for_live(firsts, lambda live: ctx.backend.generate(
             [prompts[i] for i in live], max_new_tokens=CONFIDENCE_TOKENS, stop=("\n",), seed=ctx.seed))
-        out = []
-        for i, (e, (p1, g1)) in enumerate(zip(examples, firsts)):
-            g2 = conf_gen.get(i)
-            err = request_error(g1, g2)
-            if err is not None:
-                out.append(ctx.failed(e, self.name, prompts[i].to_dict(), err))
-                continue
+
+        def build(i: int, e: Example, g1: Generation, g2: Generation) -> Sample:
             conf = parse_confidence(g2.text, ctx.scale)
-            out.append(ctx.sample(
+            return ctx.sample(
                 e, self.name, prompt=prompts[i].to_dict(), raw_output=g2.text,
                 answer=stage1_answer(ctx, g1), confidence=conf.value, parse_ok=conf.ok,
                 parse_reason=conf.reason, parse_form=conf.form, answer_output=g1.text,
                 answer_mean_logprob=(sum(g1.token_logprobs) / len(g1.token_logprobs)
                                      if g1.token_logprobs else None),
                 cost={"forward_passes": 1 + int("fixed_answer" not in g1.extra),
-                      "generated_tokens": g1.n_tokens + g2.n_tokens}))
-        return out
+                      "generated_tokens": g1.n_tokens + g2.n_tokens})
+
+        return per_question(ctx, self.name, examples, firsts, build, later=conf_gen, prompts=prompts)
