@@ -129,6 +129,33 @@ def read_text_lines(path: str | Path) -> list[str]:
     return lines if lines[-1] else lines[:-1]
 
 
+class JsonlLineError(DataError):
+    """A line of a JSON-lines file that is not a JSON object: ``line`` (1-based), ``json_error`` (the
+    decoder's message; None when the line is valid JSON but not an object) and ``truncated`` (the file's last
+    line, cut before its newline: an interrupted write)."""
+
+    def __init__(self, path: str | Path, line: int, message: str, *, json_error: str | None = None,
+                 truncated: bool = False):
+        super().__init__(f"{path}:{line}: {message}")
+        self.line, self.json_error, self.truncated = line, json_error, truncated
+
+
+def jsonl_objects(path: str | Path, lines: list[str]) -> Iterator[tuple[int, dict]]:
+    """The one JSON-lines reader: ``(line_number, object)`` for each non-empty line of ``lines`` (read from
+    ``path`` by :func:`read_text_lines`); a line that is not a JSON object raises :class:`JsonlLineError`."""
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise JsonlLineError(path, i, f"not valid JSON ({e.msg} at column {e.colno})", json_error=e.msg,
+                                 truncated=i == len(lines) and not line.endswith("\n")) from None
+        if not isinstance(obj, dict):
+            raise JsonlLineError(path, i, f"expected a JSON object, got {type(obj).__name__}")
+        yield i, obj
+
+
 def iter_jsonl(path: str | Path, *, tolerate_truncated_tail: bool = False,
                skipped: list[str] | None = None) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` for each non-empty line; a bad line raises :class:`DataError`.
@@ -136,21 +163,13 @@ def iter_jsonl(path: str | Path, *, tolerate_truncated_tail: bool = False,
     With ``tolerate_truncated_tail`` a malformed *last* line (a write cut by an interruption) is skipped
     instead of raising, so a resumed run can continue; the skip is reported in ``skipped`` when given.
     """
-    lines = read_text_lines(path)
-    for i, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            if tolerate_truncated_tail and i == len(lines) and not line.endswith("\n"):
-                if skipped is not None:
-                    skipped.append(f"{path}:{i}: truncated last line (an interrupted write?) not read")
-                return
-            raise DataError(f"{path}:{i}: not valid JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
-        yield i, obj
+    try:
+        yield from jsonl_objects(path, read_text_lines(path))
+    except JsonlLineError as e:
+        if not (tolerate_truncated_tail and e.truncated):
+            raise
+        if skipped is not None:
+            skipped.append(f"{path}:{e.line}: truncated last line (an interrupted write?) not read")
 
 
 #: The samples file of a run being written (appended to, resumable) ...

@@ -91,26 +91,22 @@ class RunFolder:
 
 def _samples_problem(path: Path, n: int, methods: list[str]) -> str | None:
     """Why ``path`` is not a whole samples file for ``n`` questions x ``methods``, or None if it is."""
-    from calbench.records import open_text
+    from calbench.records import JsonlLineError, jsonl_objects, read_text_lines
 
-    with open_text(path) as fh:
-        lines = fh.readlines()
+    lines = read_text_lines(path)
     counts: dict[str, set] = {m: set() for m in methods}
-    for i, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            where = "its last line" if i == len(lines) else f"line {i}"
-            return (f"{path.name} is truncated or corrupt ({where} is not valid JSON: {e.msg}); "
-                    "the run was interrupted while writing: rerun its eval command to resume")
-        if not isinstance(obj, dict):
-            return f"{path.name}:{i} is not a JSON object"
-        missing = [k for k in SAMPLE_FIELDS if k not in obj]
-        if missing:
-            return f"{path.name}:{i} lacks field(s) {missing}"
-        counts.setdefault(obj["method"], set()).add(obj["id"])
+    try:
+        for i, obj in jsonl_objects(path, lines):
+            missing = [k for k in SAMPLE_FIELDS if k not in obj]
+            if missing:
+                return f"{path.name}:{i} lacks field(s) {missing}"
+            counts.setdefault(obj["method"], set()).add(obj["id"])
+    except JsonlLineError as e:
+        if e.json_error is None:
+            return f"{path.name}:{e.line} is not a JSON object"
+        where = "its last line" if e.line == len(lines) else f"line {e.line}"
+        return (f"{path.name} is truncated or corrupt ({where} is not valid JSON: {e.json_error}); "
+                "the run was interrupted while writing: rerun its eval command to resume")
     if lines and not lines[-1].endswith("\n"):
         return f"{path.name} ends in a partial line (line {len(lines)}): the run was interrupted while writing"
     short = [f"{m}: {len(counts.get(m, ()))} of {n}" for m in methods if len(counts.get(m, ())) != n]
