@@ -304,10 +304,12 @@ def plot_methods(out: Path, manifest: dict, by_method: dict[str, list[dict]], *,
                  kinds: tuple[str, ...] = ("reliability", "histogram")) -> list[str]:
     """A run's figures (``kinds`` of :func:`calbench.reporting.plots.plot_run`) per method, in ``out``; returns their paths
     relative to ``out``. One method: ``reliability.png``; several: ``reliability_<method>.png``."""
-    try:
-        from calbench.reporting.plots import plot_run
-    except ImportError:  # plotting is optional for the library; the CLI installs it
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:  # plotting is optional for the library; the CLI installs it
         return []
+    from calbench.reporting.plots import plot_run
+
     files: list[str] = []
     for m, samples in by_method.items():
         title = f"{manifest['model']['id']} · {manifest['task']['name']} ({manifest['task']['split']}) · {m}"

@@ -99,13 +99,17 @@ def table(args: argparse.Namespace) -> int:
              "--dtype float32` (a seeded random 400 questions of each task's evaluation split, every method in one "
              "run sharing the greedy answer; device, dtype, versions and timings are in each run.json). They ran "
              "on one H200 GPU in float32 (SmolLM2: 11-25 s per task; Qwen2.5-Coder-0.5B: 30-60 s per task); the "
-             "same command runs on CPU, far slower. Self-consistency: k = 5 samples at temperature 1.0. "
+             "same command runs on CPU, far slower. Exception: SmolLM2 on TriviaQA was rerun on 2 CPU cores "
+             "(`--chunk-size 64 --batch-size 32`, 4,234 s) when TriviaQA became DPR's open-domain split (11,313 "
+             "evaluation questions, full alias lists); Qwen2.5-Coder-0.5B has no TriviaQA row until it is rerun "
+             "(its old row, on the superseded 2,000-question pool, was removed; it is in git history before "
+             "this table's regeneration). Self-consistency: k = 5 samples at temperature 1.0. "
              "Cost = mean model calls (a generation counts once) and generated tokens per question, the shared "
              "answer included.",
              "",
              f"**Best by Brier**: the lowest Brier score among methods with parse rate >= {args.min_parse_rate}. "
              f"**vs two-stage**: paired bootstrap of Brier(best) - Brier(two-stage) over the questions both "
-             "scored (`calbench.metrics.paired_bootstrap` after `align_by_id`); *separated* when its 95 % "
+             "scored (`calbench.reporting.report.compare`: `paired_bootstrap` after `align_by_id`); *separated* when its 95 % "
              "interval excludes 0.", ""]
     statements = []
     for run_json in sorted(root.glob(f"*/*/{MANIFEST_FILE}")):
@@ -174,11 +178,11 @@ def scaled_section(root: Path) -> list[str]:
            "`calbench calibrate --fit FIT_RUN --apply TEST_RUN --scaler S`: one scaler per method, fitted on the "
            "samples of another task's run (disjoint examples) and applied to the test task's run above; "
            "cell = value [95 % CI] on the test run (methods with no parsed calibration sample are skipped).", "",
-           "Caveat for the triviaqa (train) -> triviaqa rows: the calibration run (64 train questions, CPU, "
-           "`results/baselines/calibration/`) has accuracy 0/64, because the bundled train split carries a "
-           "single answer per question while the eval split carries ~16 aliases; every scaler fitted there "
-           "learns 'always wrong', so those rows show the degenerate constant predictor, not a useful "
-           "calibration.", ""]
+           "The triviaqa (train) -> triviaqa rows are fitted on `results/baselines/calibration/` (200 questions "
+           "of the DPR TriviaQA training pool, CPU, the methods that condition on the greedy answer). "
+           "A scaler is never fitted on a method whose calibration samples are all of one class (SmolLM2's "
+           "verbalized one-stage method parses 8 % of its TriviaQA replies, all wrong): such methods are "
+           "left out of the calibration run (`--confidence-methods`) and show as skipped.", ""]
     for (model, fit, test), by_scaler in sorted(groups.items()):
         raw_dir = root / model / test
         raw_metrics = read_manifest(raw_dir).metrics_per_method() if has_manifest(raw_dir) else {}
