@@ -30,4 +30,21 @@ log "4. reports"
     --out "$R/report_before_after.md"
 .venv/bin/calbench report "$R/after#two-stage" "$R/before#seq-likelihood-mean" "$R/before#seq-likelihood-prod" \
     "$R/before#ptrue" "$R/before#expected" "$R/before#two-stage" "$R/after#expected" --out "$R/report_vs_baselines.md"
+# 5. continued training (session 2): resumed from the last checkpoint (step 556) with one thread for 3,300 s more
+#    (to step 737, 5,895 labels); the adapter at step 556 was kept as adapter_step556 and evaluated in after/
+log "5. training resumed"
+cp -r "$W/adapter" "$W/adapter_step556"
+.venv/bin/calbench train --trainer rewarding-doubt --model smollm2-135m-instruct --task sciq \
+    --config trainers/rewarding_doubt/configs/smollm2_sciq_swap_exact.yaml --out "$W" --resume --set time_limit_s=3300
+log "6. continued adapter on the same test answers"
+.venv/bin/calbench "${EVAL[@]}" --method two-stage,expected --adapter "$W/adapter" --out "$R/after2"
+log "7. post-hoc scalers for the untrained readouts, fitted on the 1,000 validation answers (disjoint from test)"
+.venv/bin/calbench eval --model smollm2-135m-instruct --task sciq --split validation \
+    --answers "$SWAP/sciq_validation.jsonl.gz" --judge-containment --seed 0 --resamples 1000 --batch-size 50 --quiet \
+    --method seq-likelihood-mean,seq-likelihood-prod,expected,ptrue --out "$R/validation-before"
+.venv/bin/calbench calibrate --fit "$R/validation-before" --apply "$R/before" --scaler platt \
+    --confidence-methods seq-likelihood-mean,seq-likelihood-prod,expected,ptrue --out "$R/before-platt"
+.venv/bin/calbench report "$R/after2#two-stage" "$R/before-platt" "$R/before#seq-likelihood-mean" "$R/after#two-stage" \
+    "$R/after2#expected" --out "$R/report_after2_vs_scaled.md"
+.venv/bin/python "$R/summarize.py" > "$R/tables.md"
 log "done"

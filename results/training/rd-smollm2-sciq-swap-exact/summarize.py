@@ -1,6 +1,8 @@
 """Tables of the answer-swap experiment from its run folders: each readout's metrics with 95 % CIs, and paired
 bootstrap differences (same 1,000 test answers, aligned by id) of the trained readouts against every
-untrained readout. Usage: python results/training/rd-smollm2-sciq-swap-exact/summarize.py > tables.md"""
+untrained readout. Run folders: before/ (untrained), before-platt/ (post-hoc scalers fitted on the validation
+answers, when present), after/ (adapter at 4,447 labels) and after2/ (the continued run, when present).
+Usage: python results/training/rd-smollm2-sciq-swap-exact/summarize.py > tables.md"""
 
 from __future__ import annotations
 
@@ -14,11 +16,14 @@ from calbench.runs import read_manifest, read_run_samples
 
 HERE = Path(__file__).parent
 METRICS = ("auroc", "ece", "brier", "log_score")
+SIDES = ("before", "before-platt", "after", "after2")
 
 
 def arms() -> dict[str, tuple[dict, list[dict]]]:
     out = {}
-    for side in ("before", "after"):
+    for side in SIDES:
+        if not (HERE / side).is_dir():
+            continue
         run = read_manifest(HERE / side)
         samples = read_run_samples(HERE / side)
         for method, metrics in run.metrics_per_method().items():
@@ -43,8 +48,8 @@ def main() -> int:
     print()
     print("| trained | untrained | " + " | ".join(f"Δ {k}" for k in METRICS) + " |")
     print("|---|---|" + "---|" * len(METRICS))
-    for t in ("after:two-stage", "after:expected"):
-        for b in [k for k in a if k.startswith("before:")]:
+    for t in [k for k in a if k.startswith("after")]:
+        for b in [k for k in a if k.startswith("before")]:
             ra, rb = align_by_id([s for s in a[b][1] if is_parsed(s)], [s for s in a[t][1] if is_parsed(s)])
             d = paired_bootstrap([s["confidence"] for s in ra], [s["correct"] for s in ra],
                                  [s["confidence"] for s in rb], [s["correct"] for s in rb], n_resamples=1000)
