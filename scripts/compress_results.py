@@ -1,7 +1,7 @@
 """Compress committed results: every ``samples.jsonl`` (and any other ``*.jsonl`` of at least ``--min-bytes``)
 under the given folders becomes ``<name>.gz``, and the plain file is removed.
 
-    python scripts/compress_results.py [results/] [--min-bytes 1048576] [--dry-run]
+    python scripts/compress_results.py [results/] [--min-bytes 1048576] [--dry-run] [--png]
 
 Why: every GPU call carries the tracked tree (64 MiB in all), and plain sample files were most of it.
 calbench reads ``samples.jsonl.gz`` wherever it reads a run (``calbench.records.find_samples_file``); new runs
@@ -57,6 +57,24 @@ def compress(path: Path, *, dry_run: bool = False) -> Path:
     return target
 
 
+def quantize_pngs(roots: list[Path], *, dry_run: bool = False) -> None:
+    """Re-encode the PNGs under ``roots`` as palette PNGs (idempotent: a palette PNG is left as it is)."""
+    from calbench.reporting.plots import quantize_png
+
+    before = after = 0
+    for root in roots:
+        for path in sorted(root.rglob("*.png")):
+            data = path.read_bytes()
+            new = quantize_png(data)
+            before += len(data)
+            after += len(new)
+            if new != data and not dry_run:
+                tmp = path.with_name(path.name + ".tmp")
+                tmp.write_bytes(new)
+                tmp.replace(path)
+    print(f"{before / 2**20:.1f} MiB of PNG figures -> {after / 2**20:.1f} MiB", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("roots", nargs="*", type=Path, default=[Path("results")],
@@ -64,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-bytes", type=int, default=DEFAULT_MIN_BYTES,
                     help="also compress other .jsonl files at least this large (default 1 MiB)")
     ap.add_argument("--dry-run", action="store_true", help="list what would be compressed; change nothing")
+    ap.add_argument("--png", action="store_true",
+                    help="also re-encode every PNG figure as a 256-colour palette PNG "
+                         "(calbench.reporting.plots.quantize_png; figures written since are already)")
     args = ap.parse_args(argv)
+    if args.png:
+        quantize_pngs(args.roots, dry_run=args.dry_run)
     before = after = 0
     for root in args.roots:
         if not root.is_dir():

@@ -7,5 +7,5 @@
 - ``stats``: the paired statistics the reports use; ``plots``: reliability diagrams and histograms.
 
 Layering (docs/architecture.md): the library below (metrics, records, runner) never imports this package
-except ``runner``, which draws a run's own plots with ``reporting.plots``.
+except ``runner`` and the trainer, which draw figures with ``reporting.plots``.
 """

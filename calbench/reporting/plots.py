@@ -40,13 +40,37 @@ def _suptitle(fig: plt.Figure, title: str, headline: bool | str, conf: np.ndarra
     fig.suptitle(title, fontsize=10, y=1.0, va="bottom")
 
 
+def quantize_png(data: bytes) -> bytes:
+    """A PNG re-encoded with a 256-colour palette (median cut, optimized): line plots look the same and take
+    about 40 % of the bytes. Committed figures travel with every GPU call and count against the tree size."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        if im.mode == "P":
+            return data
+        q = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    q.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def save_png(fig: plt.Figure, path: str | Path, **savefig_kwargs) -> Path:
+    """``fig.savefig`` to ``path`` as a palette PNG (:func:`quantize_png`); closes the figure."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", **savefig_kwargs)
+    plt.close(fig)
+    Path(path).write_bytes(quantize_png(buf.getvalue()))
+    return Path(path)
+
+
 def _save(fig: plt.Figure, path_stem: str | Path) -> list[Path]:
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    path = stem.with_name(stem.name + ".png")
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    return [path]
+    return [save_png(fig, stem.with_name(stem.name + ".png"), dpi=150, bbox_inches="tight")]
 
 
 #: The curve is drawn only within this many kernel widths of some sample (and never beyond the kernel's

@@ -178,6 +178,8 @@ def plot_training_curve(records: Sequence[dict], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from calbench.reporting.plots import save_png
+
     rows = [r for r in records if r.get("kind") == "heldout"]
     if not rows:
         return None
@@ -199,8 +201,7 @@ def plot_training_curve(records: Sequence[dict], path: Path) -> Path | None:
     n = rows[-1].get("n")
     fig.suptitle(f"Held-out evaluation (n = {n}) during training")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
     return path
 
 
