@@ -155,3 +155,13 @@ def test_trainer_and_eval_answers_render_the_same_confidence_prompt(tmp_path):
         assert confidence_prompt(a.example, a.reply, "0-10", "open") == \
             confidence_prompt(a.example, p.assistant_prefix + g.text, "0-10", "open")
         assert a.answer == g.extra["fixed_answer"]
+
+
+def test_parse_rate_warning_names_the_drift():
+    from trainers.rewarding_doubt.evaluation import parse_rate_warning
+
+    assert parse_rate_warning({"parse_rate": 0.995}) is None
+    assert parse_rate_warning({"parse_rate": float("nan")}) is None
+    assert parse_rate_warning({}) is None
+    w = parse_rate_warning({"parse_rate": 0.345})
+    assert w is not None and "0.345" in w and "first confidence token" in w

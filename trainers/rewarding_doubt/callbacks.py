@@ -12,7 +12,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from calbench.records import JsonlAppender, json_safe
-from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, format_eval
+from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, format_eval, parse_rate_warning
 
 
 class JsonlLogCallback(TrainerCallback):
@@ -99,6 +99,9 @@ class HeldOutCallback(TrainerCallback):
         self.last = {"step": step, **metrics}
         self.log.write({"step": step, "kind": "heldout", **metrics})
         print(format_eval(step, metrics), file=sys.stderr, flush=True)
+        warning = parse_rate_warning(metrics)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
         self._maybe_save_best(model, step, metrics)
         self.plot()
         return self.last

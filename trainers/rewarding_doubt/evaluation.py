@@ -127,6 +127,23 @@ def format_eval(step: int, m: dict[str, Any]) -> str:
             f"hist={m.get('greedy/histogram')}")
 
 
+#: Below this held-out parse rate a warning says that the greedy replies drift (README, "Known limitation").
+PARSE_WARN = 0.9
+
+
+def parse_rate_warning(m: dict[str, Any], threshold: float = PARSE_WARN) -> str | None:
+    """A console warning when the held-out greedy replies parse less often than ``threshold``, else None.
+    The exact estimator scores the first confidence token only, so replies can drift after it unseen by the
+    reward ("13.3 (", "88.8%"): the parse rate is where it shows."""
+    rate = m.get("parse_rate")
+    if rate is None or (isinstance(rate, float) and math.isnan(rate)) or rate >= threshold:
+        return None
+    return (f"[rewarding-doubt] warning: held-out parse rate {rate:.3f} < {threshold}: the greedy replies no longer "
+            "read as a 0-10 level (the exact estimator scores the first confidence token only; see "
+            "trainers/rewarding_doubt/README.md, 'Known limitation'); consider an earlier checkpoint or a lower "
+            "learning rate")
+
+
 class OneStageEvaluator:
     """Joint mode's held-out evaluation: the policy answers and states its confidence in one reply
     (``Answer: <a>, Confidence: <c>``, the format it is trained on), greedily; the answer is judged and the
