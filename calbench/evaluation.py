@@ -45,15 +45,17 @@ def task_examples(task: TaskSpec, settings: EvalSettings) -> tuple[list[Example]
 
 
 def evaluate_task(task: str | TaskSpec, backend, out_dir: str | Path, *, settings: EvalSettings | None = None,
-                  methods: list[str] | None = None, split_examples: list[Example] | None = None,
+                  methods: list[str] | None = None,
+                  examples: tuple[list[Example], list[Example]] | None = None,
                   model_name: str | None = None, progress: bool = True, **options: Any) -> dict:
     """Evaluate ``task`` (a name or a :class:`TaskSpec`) on ``backend``; write ``out_dir``/samples.jsonl and
     run.json; return the manifest.
 
     The settings are ``settings``, or :func:`evaluation_settings` of ``methods`` and ``options`` (``split``,
     ``limit``, ``seed``, ``judge_containment``, ``judge_f1``, ``answers``, ``answers_file``, ...).
-    ``split_examples``: the split already loaded (every example of it; the selection is made here), so that a
-    caller that checked the questions first does not load them twice. Rerunning the same call resumes.
+    ``examples``: the :func:`task_examples` of these settings when the caller already has them (every example
+    of the split, the selection), so that they are neither loaded nor selected twice. Rerunning the same call
+    resumes.
     """
     spec = resolve_task(task)
     if settings is None:
@@ -62,11 +64,6 @@ def evaluate_task(task: str | TaskSpec, backend, out_dir: str | Path, *, setting
         settings = evaluation_settings(spec, methods, **options)
     elif methods or options:
         raise ValueError("give settings, or methods and options, not both")
-    if split_examples is None:
-        split_examples, chosen = task_examples(spec, settings)
-    else:
-        from calbench.tasks import select
-
-        chosen = select(split_examples, settings.limit, settings.seed)
+    split_examples, chosen = task_examples(spec, settings) if examples is None else examples
     return evaluate(spec, chosen, backend, settings, out_dir, model_name=model_name,
                     split_size=len(split_examples), progress=progress)

@@ -52,7 +52,8 @@ def test_settings_and_split_examples(tmp_path):
     assert s.split == task.default_split and s.judge == {"containment": False, "f1_threshold": 0.5}
     assert evaluation_settings(get_task("commonsenseqa"), ["two-stage"], judge_containment=True).judge == {}
     loaded = task.load(s.split)
-    man = evaluate_task(task, backend(), tmp_path / "r", settings=s, split_examples=loaded, progress=False)
+    man = evaluate_task(task, backend(), tmp_path / "r", settings=s, examples=(loaded, select(loaded, 2, s.seed)),
+                        progress=False)
     assert man["n"] == 2 and man["task"]["split_size"] == len(loaded)
     with pytest.raises(ValueError, match="not both"):
         evaluate_task(task, backend(), tmp_path / "r", settings=s, methods=["two-stage"])

@@ -169,11 +169,12 @@ def run(args: argparse.Namespace) -> int:
                         f"(task {task.name!r} has: {', '.join(task.splits)})")
     settings = evaluation_settings(
         task, methods, split=split, source=args.source, limit=args.limit, scale=args.scale,
-        **scoring_settings(args), judge_containment=args.judge_containment, judge_f1=args.judge_f1, max_new_tokens=args.max_new_tokens, plots=not args.no_plots,
-        chunk_size=args.chunk_size,
+        **scoring_settings(args), judge_containment=args.judge_containment, judge_f1=args.judge_f1,
+        max_new_tokens=args.max_new_tokens, plots=not args.no_plots, chunk_size=args.chunk_size,
         method_settings={k: v for k, v in (("sc_k", args.sc_k), ("sc_temperature", args.sc_temperature))
                          if v is not None})
-    split_examples, examples = task_examples(task, settings)
+    selection = task_examples(task, settings)  # (the whole split, the seeded selection evaluated)
+    examples = selection[1]
     if not examples:
         raise UserError(f"task {task.name!r} split {split!r} has no examples")
     settings.answers, settings.answers_file = given_answers(args, methods, task, examples)
@@ -181,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     check_out_folder(args.out, expected_identity(task, examples, settings, model_name))
     backend = make_backend(args.backend, args.model, **backend_options(args))
     try:
-        manifest = evaluate_task(task, backend, args.out, settings=settings, split_examples=split_examples,
+        manifest = evaluate_task(task, backend, args.out, settings=settings, examples=selection,
                                  model_name=model_name, progress=not args.quiet)
     except RunConflictError as e:
         raise UserError(str(e)) from None
