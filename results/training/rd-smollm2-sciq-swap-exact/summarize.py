@@ -1,7 +1,8 @@
 """Tables of the answer-swap experiment from its run folders: each readout's metrics with 95 % CIs, and paired
-bootstrap differences (same 1,000 test answers, aligned by id) of the trained readouts against every
-untrained readout. Run folders: before/ (untrained), before-platt/ (post-hoc scalers fitted on the validation
-answers, when present), after/ (adapter at 4,447 labels) and after2/ (the continued run, when present).
+bootstrap differences (same 1,000 test answers, paired by id through calbench.reporting.report.compare) of the
+trained readouts against every untrained readout. Run folders: before/ (untrained), before-platt/ (post-hoc
+scalers fitted on the validation answers, when present), after/ (adapter at 4,447 labels) and after2/ (the
+continued run, when present).
 Usage: python results/training/rd-smollm2-sciq-swap-exact/summarize.py > tables.md"""
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from calbench.metrics import align_by_id, is_parsed, paired_bootstrap
+from calbench.metrics import is_parsed
+from calbench.reporting.inputs import check_run_folder
+from calbench.reporting.report import Arm, compare
 from calbench.runs import read_manifest, read_run_samples
 
 HERE = Path(__file__).parent
@@ -48,13 +51,16 @@ def main() -> int:
     print()
     print("| trained | untrained | " + " | ".join(f"Δ {k}" for k in METRICS) + " |")
     print("|---|---|" + "---|" * len(METRICS))
+    runs = {side: check_run_folder(HERE / side) for side in SIDES if (HERE / side).is_dir()}
     for t in [k for k in a if k.startswith("after")]:
         for b in [k for k in a if k.startswith("before")]:
-            ra, rb = align_by_id([s for s in a[b][1] if is_parsed(s)], [s for s in a[t][1] if is_parsed(s)])
-            d = paired_bootstrap([s["confidence"] for s in ra], [s["correct"] for s in ra],
-                                 [s["confidence"] for s in rb], [s["correct"] for s in rb], n_resamples=1000)
-            cells = [f"{d[k]['delta']:+.3f} [{d[k]['ci_low']:+.3f}, {d[k]['ci_high']:+.3f}]" for k in METRICS]
-            print(f"| {t} | {b} (n={len(ra)}) | " + " | ".join(cells) + " |")
+            (sb, mb), (st, mt) = b.split(":"), t.split(":")
+            comp = compare(Arm.of(runs[sb], mb), Arm.of(runs[st], mt))
+            if comp.problem:
+                raise SystemExit(f"{t} vs {b}: {comp.problem}")
+            d = comp.deltas
+            cells = [f"{d[k].delta:+.3f} [{d[k].ci_low:+.3f}, {d[k].ci_high:+.3f}]" for k in METRICS]
+            print(f"| {t} | {b} (n={comp.n_pairs}) | " + " | ".join(cells) + " |")
     return 0
 
 
