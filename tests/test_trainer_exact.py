@@ -10,7 +10,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from calbench.backends.hf import level_log_probs  # noqa: E402
+from calbench.backends.hf import (  # noqa: E402
+    ids_level_log_probs, level_log_probs, number_end_token_ids, whole_number_level_log_probs,
+)
 from trainers.rewarding_doubt.exact import (  # noqa: E402
     N_LEVELS, OTHER, exact_objective, length_batches, reward_table,
 )
@@ -50,6 +52,89 @@ def test_level_log_probs_on_a_hand_built_vocabulary():
     expected = [0.05, 0.30 * 0.4, 0, 0, 0, 0.10, 0, 0.15, 0, 0.20, 0.30 * 0.6, 0.2]
     assert lp.tolist() == pytest.approx(expected, abs=1e-6)
     assert float(lp.sum()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_whole_number_levels_on_a_hand_built_vocabulary():
+    # ids 2..11 are the digits "0".."9", id 1 ends a number (end of turn), id 0 is other text ("." or "3")
+    digits, end = list(range(2, 12)), 1
+    first = torch.zeros((1, 14))
+    first[0, digits] = torch.tensor([0.05, 0.30, 0.0, 0.0, 0.0, 0.10, 0.0, 0.15, 0.0, 0.20])
+    first[0, 0] = 0.2
+    after_digit = torch.zeros((1, 10, 14))
+    after_digit[0, :, end] = 0.9  # "d" then the end: 0.9 for every digit but "1" and "7"
+    after_digit[0, :, 0] = 0.1
+    after_digit[0, 7, end], after_digit[0, 7, 0] = 0.5, 0.5  # "7.5" or "73" half of the time
+    after_digit[0, 1] = 0.0
+    after_digit[0, 1, digits[0]], after_digit[0, 1, end], after_digit[0, 1, 0] = 0.6, 0.3, 0.1  # "10", "1", "13"
+    after_ten = torch.zeros((1, 14))
+    after_ten[0, end], after_ten[0, 0] = 0.8, 0.2  # "10" then the end, or "10.5"
+    lp = whole_number_level_log_probs(first.log(), after_digit.log(), after_ten.log(), digits, [end]).exp()[0]
+    levels = [0.05 * 0.9, 0.30 * 0.3, 0, 0, 0, 0.10 * 0.9, 0, 0.15 * 0.5, 0, 0.20 * 0.9, 0.30 * 0.6 * 0.8]
+    assert lp[:11].tolist() == pytest.approx(levels, abs=1e-6)
+    assert float(lp[11]) == pytest.approx(1 - sum(levels), abs=1e-6)  # "other": everything not a whole number
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    return tok, AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+
+
+def test_number_end_tokens_are_the_end_of_turn_and_whitespace(tiny_lm):
+    from calbench.backends.hf import digit_token_ids
+
+    tok, model = tiny_lm
+    ends = number_end_token_ids(tok, model)
+    assert tok.eos_token_id in ends
+    for text in ("\n", " ", "\n\n"):
+        ids = tok.encode(text, add_special_tokens=False)
+        assert len(ids) == 1 and ids[0] in ends, text
+    for text in (".", "%", "0", "(", "<|im_start|>"):
+        ids = tok.encode(text, add_special_tokens=False)
+        assert not set(ids) & set(ends), text
+    assert not set(digit_token_ids(tok)) & set(ends)
+
+
+def _enumerated_whole_number_levels(model, tok, prompt_ids, digits, ends):
+    """The independent reference: every level's reply written out ("d" or "10") and scored by a full forward pass
+    of prompt + reply (no padding, no cache), times P(end | prompt + reply)."""
+    out = []
+    for reply in [[d] for d in digits] + [[digits[1], digits[0]]]:
+        seq = torch.tensor([prompt_ids + reply])
+        lp = model(input_ids=seq).logits.float().log_softmax(-1)[0]
+        n = len(prompt_ids)
+        reply_lp = sum(lp[n - 1 + j, t] for j, t in enumerate(reply))
+        out.append(reply_lp + lp[-1, ends].logsumexp(-1))
+    levels = torch.stack(out)
+    return torch.cat([levels, torch.log1p(-levels.exp().sum()).unsqueeze(0)])
+
+
+def test_whole_number_levels_equal_the_enumerated_replies_in_a_padded_batch_with_gradients(tiny_lm):
+    from calbench.backends.hf import digit_token_ids
+
+    tok, model = tiny_lm
+    digits, ends = digit_token_ids(tok), number_end_token_ids(tok, model)
+    texts = ["Question: What is 2+2?\nConfidence: ", "Q?\nConfidence: ",
+             "A much longer prompt about the mitochondria and the cell, answered.\nConfidence: "]
+    prompts = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    model.zero_grad()
+    got = ids_level_log_probs(model, [p + [digits[1]] for p in prompts], tok.pad_token_id, digits, ends)
+    weights = torch.linspace(-1, 1, 12)  # a random model puts ~1e-8 on each level: compare log-probabilities
+    (got * weights).sum().backward()
+    grad_batched = model.model.layers[0].self_attn.q_proj.weight.grad.clone()
+    model.zero_grad()
+    want = torch.stack([_enumerated_whole_number_levels(model, tok, p, digits, ends) for p in prompts])
+    (want * weights).sum().backward()
+    grad_enumerated = model.model.layers[0].self_attn.q_proj.weight.grad.clone()
+    model.zero_grad()
+    assert got.shape == (3, 12)
+    assert torch.allclose(got, want, atol=1e-4), (got - want).abs().max()
+    assert float(grad_enumerated.abs().max()) > 1e-3  # the gradients compared are not zeros
+    assert torch.allclose(grad_batched, grad_enumerated, atol=1e-5, rtol=1e-3)
+    first_token = ids_level_log_probs(model, [p + [digits[1]] for p in prompts], tok.pad_token_id, digits).exp()
+    assert (first_token[:, :11].sum(1) > got.exp()[:, :11].sum(1)).all()  # stricter: less mass on the levels
 
 
 def _random_log_pi(b: int, seed: int = 0, requires_grad: bool = True):

@@ -127,6 +127,25 @@ def test_resume_continues_from_the_last_checkpoint(trained):
     assert summary["resumed_from"].endswith("step-2" if estimator == "exact" else "checkpoint-2")
 
 
+def test_strict_format_exact_scores_the_whole_number(tmp_path):
+    """strict_format with the exact estimator trains on whole-number outcomes: the first step sees the same
+    batch from the same initial weights as the first-token run, and puts more mass on "other" (a digit not
+    followed by the end of the turn or whitespace is now a format failure)."""
+    from calbench.cli import main
+
+    model = build_tiny_model(tmp_path / "tiny")
+    first_steps = {}
+    for strict in (False, True):
+        out = tmp_path / f"run-{strict}"
+        args = smoke_args(model, out, "exact", ["max_steps=1", "eval_every=0", f"strict_format={str(strict).lower()}"])
+        assert main(args) == 0
+        lines = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+        first_steps[strict] = next(r for r in lines if r["kind"] == "train" and r["step"] == 1)
+        assert f"strict_format: {str(strict).lower()}" in (out / "config.yaml").read_text()
+    assert first_steps[True]["accuracy"] == first_steps[False]["accuracy"]  # the same batch
+    assert first_steps[True]["format_mass"] > first_steps[False]["format_mass"]
+
+
 def test_exact_is_refused_in_joint_mode_and_joint_needs_room_for_the_reply():
     from trainers.rewarding_doubt.config import JOINT_MIN_COMPLETION, RDConfig
     from calbench.training import TrainerError

@@ -58,7 +58,9 @@ class RDConfig:
     correctness_weight: float = 0.0
     # only an integer on the scale ("7", "10") counts as a confidence; anything else the parser would read
     # ("0.7", "70%", "7/10", "seven") gets the format penalty. Keeps the trained model on the format it is
-    # asked for, so the expected readout (first-token levels) stays a reading of what it states.
+    # asked for, so the expected readout (first-token levels) stays a reading of what it states. With estimator
+    # exact it scores the whole number: level d is "d" followed by an end token (end of turn, whitespace), so
+    # "13.3" or "88%" are format failures instead of levels 1 and 8 (calbench.backends.hf.whole_number_level_log_probs)
     strict_format: bool = False
     # estimator of the policy gradient (ESTIMATORS)
     estimator: str = "auto"

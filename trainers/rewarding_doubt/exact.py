@@ -9,6 +9,12 @@ one of 11 levels, and the policy's distribution over them is read from one forwa
 * ``P(1) = P(first = "1") (1 - P("0" | "1"))`` and ``P(10) = P(first = "1") P("0" | "1")`` ("10" is two tokens);
 * ``P(other) = 1 - sum_k P(k)``: every reply that does not start with a digit is a format failure.
 
+With ``strict_format: true`` the whole number is scored instead of its first token
+(:func:`calbench.backends.hf.whole_number_level_log_probs`): ``P(k) = P("k") P(end | "k")``, ``P(10) = P("1")
+P("0" | "1") P(end | "10")``, where "end" is the end of the turn or whitespace, and every other reply ("13.3",
+"0.7", "88%") is a format failure. The prompt is run once with its key/value cache and the ten continuations
+``"d" "0"`` on top of it, so the cost per labelled answer grows by 20 tokens.
+
 The objective for a prompt whose fixed answer has outcome ``y`` is
 
     J = sum_k pi(k) r(k/10, y) + pi(other) * penalty - beta * KL(pi || pi_ref)

@@ -37,11 +37,13 @@ class ExactLoop:
 
     def __init__(self, model: Any, tokenizer: Any, prompts: Sequence[str], correct: Sequence[int], cfg: Any,
                  out: Path, *, evaluate: Any = None, log: Any = None, best: Any = None):
-        from calbench.backends.hf import digit_token_ids
+        from calbench.backends.hf import digit_token_ids, number_end_token_ids
 
         self.model, self.tokenizer, self.cfg, self.out = model, tokenizer, cfg, Path(out)
         self.correct = np.asarray(correct, dtype=int)
         self.digits = digit_token_ids(tokenizer)
+        # strict_format: score the whole number ("7" then an end token), not only its first token
+        self.end_ids = number_end_token_ids(tokenizer, model) if getattr(cfg, "strict_format", False) else None
         self.ids = [tokenizer(t, add_special_tokens=False)["input_ids"] + [self.digits[1]] for t in prompts]
         self.table = reward_table(RewardSpec.from_config(cfg))
         self.plan = batch_plan([len(x) for x in self.ids], cfg.batch_size, cfg.epochs, cfg.seed)
@@ -118,12 +120,13 @@ class ExactLoop:
         self.model.train()
         while step < total:
             batch = self.plan[step]
-            log_pi = ids_level_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id, self.digits)
+            log_pi = ids_level_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id, self.digits,
+                                         self.end_ids)
             ref = None
             if cfg.beta:
                 with torch.no_grad(), self.model.disable_adapter():
                     ref = ids_level_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id,
-                                              self.digits)
+                                              self.digits, self.end_ids)
             j, stats = exact_objective(log_pi, self.correct[batch], self.table, beta=cfg.beta, ref_log_pi=ref)
             optimizer.zero_grad(set_to_none=True)
             (-j).backward()
