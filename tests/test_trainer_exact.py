@@ -11,10 +11,17 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from calbench.backends.hf import (  # noqa: E402
-    ids_level_log_probs, level_log_probs, number_end_token_ids, whole_number_level_log_probs,
+    ids_level_log_probs,
+    level_log_probs,
+    number_end_token_ids,
+    whole_number_level_log_probs,
 )
 from trainers.rewarding_doubt.exact import (  # noqa: E402
-    N_LEVELS, OTHER, exact_objective, length_batches, reward_table,
+    N_LEVELS,
+    OTHER,
+    exact_objective,
+    length_batches,
+    reward_table,
 )
 from trainers.rewarding_doubt.rewards import RewardSpec  # noqa: E402
 from trainers.rewarding_doubt.toy import simulate_exact  # noqa: E402

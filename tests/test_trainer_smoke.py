@@ -147,8 +147,8 @@ def test_strict_format_exact_scores_the_whole_number(tmp_path):
 
 
 def test_exact_is_refused_in_joint_mode_and_joint_needs_room_for_the_reply():
-    from trainers.rewarding_doubt.config import JOINT_MIN_COMPLETION, RDConfig
     from calbench.training import TrainerError
+    from trainers.rewarding_doubt.config import JOINT_MIN_COMPLETION, RDConfig
 
     with pytest.raises(TrainerError, match="estimator 'exact'.*confidence_only"):
         RDConfig(mode="joint", estimator="exact", max_completion_length=32)
