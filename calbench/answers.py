@@ -134,6 +134,20 @@ def _from_samples(path: Path, rows: list[tuple[int, dict]]) -> dict[str, tuple[s
     return table
 
 
+def samples_answers(samples: list[dict], where: str = "samples") -> dict[str, str]:
+    """The id -> answer table of a run's samples, read as :func:`load_answers` reads a ``samples.jsonl``
+    (the shared stage-1 answer of the answer-conditioned methods; a one-stage reply's only where no other)."""
+    table = _from_samples(Path(where), list(enumerate(samples, 1)))
+    return {qid: answer for qid, (answer, _) in table.items()}
+
+
+def answers_fingerprint(table: dict[str, str]) -> str:
+    """sha256 of an id -> answer table's content (order-independent): two runs on the same answers share it,
+    whether one generated them and the other was given them (``eval --answers``)."""
+    blob = json.dumps(sorted(table.items()), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
 def load_answers(path: str | Path) -> dict[str, str]:
     """Read an answers file (JSONL or CSV with ``id`` and ``answer``, or a ``samples.jsonl``): id -> answer.
 

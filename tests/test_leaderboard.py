@@ -302,6 +302,8 @@ def test_runs_on_given_answers_are_a_column_of_their_own(tmp_path):
         man = json.loads((folder / "run.json").read_text())
         man["given_answers"] = {"path": f"{sha}.jsonl", "sha256": _sha(sha)}
         (folder / "run.json").write_text(json.dumps(man))
+        samples = (folder / "samples.jsonl").read_text().replace('"answer": "a"', f'"answer": "{sha}"')
+        (folder / "samples.jsonl").write_text(samples)  # answers other than the generated run's
     lb = build([tmp_path])
     cols = {c.key["answers"]: len(c.entries) for c in lb.columns}
     assert cols == {None: 1, _sha("f1"): 2, _sha("f2"): 1}

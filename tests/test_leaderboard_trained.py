@@ -61,3 +61,51 @@ def test_is_trained():
     assert is_trained({"model": {"adapter": "a"}})
     assert not is_trained({"model": {"adapter": None}})
     assert not is_trained({})
+
+
+def _set_answers(folder: Path, answers: list[str], given: str | None = None) -> None:
+    """Rewrite a run's sample answers (one per question) and, with ``given``, record them as given answers."""
+    import json
+
+    rows = [json.loads(x) for x in (folder / "samples.jsonl").read_text().splitlines()]
+    for s in rows:
+        s["answer"] = answers[IDS.index(s["id"])]
+    (folder / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in rows))
+    if given:
+        man = json.loads((folder / "run.json").read_text())
+        man["given_answers"] = {"path": "before/samples.jsonl", "sha256": given}
+        (folder / "run.json").write_text(json.dumps(man))
+
+
+def test_trained_model_on_the_untrained_models_answers_joins_their_column(tmp_path):
+    """A trained model scored on the untrained model's own greedy answers (eval --answers before/samples.jsonl)
+    stands in the untrained runs' column; given answers that differ from every generated run's keep their own."""
+    own = [f"answer {i}" for i in range(N)]
+    base = make_run(tmp_path / "before", model="m", methods=("two-stage", "expected"), conf=CONSTANT_HIGH,
+                    correct=CORRECT)
+    _set_answers(base, own)
+    after = make_run(tmp_path / "after", model="m", methods=("two-stage",), conf=DISCRIMINATING, correct=CORRECT,
+                     adapter="runs/x/adapter")
+    _set_answers(after, own, given="a" * 64)
+    other = make_run(tmp_path / "swap", model="m", methods=("two-stage",), conf=CONSTANT_HALF, correct=CORRECT,
+                     adapter="runs/y/adapter")
+    _set_answers(other, own[:-1] + ["something else"], given="b" * 64)
+    lb = build([tmp_path])
+    cols = {c.label or c.task: {e.run.path.name for e in c.entries.values()} for c in lb.columns}
+    assert {"before", "after"} in cols.values()
+    assert {"swap"} in cols.values()
+    (item,) = trained_vs_baselines(lb)  # the swap run's column has no baseline
+    assert item.trained.run.path.name == "after"
+    assert sorted(label.split(" · ")[-1] for label, _ in item.comparisons) == ["expected", "two-stage"]
+    assert [(comp.n_pairs, comp.problem) for _, comp in item.comparisons] == [(N, None)] * 2
+
+
+def test_answers_fingerprint_is_order_free_and_content_bound():
+    from calbench.answers import answers_fingerprint, samples_answers
+
+    rows = [{"id": "1", "method": "two-stage", "answer": "x"}, {"id": "2", "method": "expected", "answer": "y"},
+            {"id": "1", "method": "verbalized", "answer": "own"}]
+    table = samples_answers(rows)
+    assert table == {"1": "x", "2": "y"}  # the shared stage-1 answer, not the one-stage reply's
+    assert answers_fingerprint(table) == answers_fingerprint({"2": "y", "1": "x"})
+    assert answers_fingerprint(table) != answers_fingerprint({"1": "x", "2": "z"})

@@ -48,6 +48,7 @@ class RunFolder:
     manifest: RunManifest
     samples_path: Path
     _samples: list[dict] | None = field(default=None, repr=False)
+    _fingerprint: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.manifest = RunManifest.of(self.manifest)
@@ -87,6 +88,19 @@ class RunFolder:
                     rows.append(s)
             self._samples = rows
         return [s for s in self._samples if method is None or s["method"] == method]
+
+    def answers_fingerprint(self) -> str | None:
+        """:func:`calbench.answers.answers_fingerprint` of the answers this run's samples hold (the same for a
+        run that generated them and one given them with ``eval --answers``); None without a readable table."""
+        from calbench.answers import answers_fingerprint, samples_answers
+
+        if self._fingerprint is None:
+            try:
+                table = samples_answers(self.samples(), str(self.samples_path))
+            except DataError:
+                table = {}
+            self._fingerprint = answers_fingerprint(table) if table else ""
+        return self._fingerprint or None
 
 
 def _samples_problem(path: Path, n: int, methods: list[str]) -> str | None:
@@ -218,6 +232,17 @@ def describe_key(key: dict[str, Any]) -> str:
 def key_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """What differs between two comparability keys, e.g. ``["judge: alias_match(...) vs f1(...)"]``."""
     return [f"{_KEY_LABELS[k]}: {_short(a.get(k))} vs {_short(b.get(k))}" for k in a if a.get(k) != b.get(k)]
+
+
+def run_differences(a: RunFolder, b: RunFolder) -> list[str]:
+    """Why two runs' scores on a task cannot be compared (:func:`key_differences` of their comparability keys),
+    empty when they can. Given answers (``eval --answers``) that are exactly the answers the other run holds
+    (e.g. a trained model scored on the untrained model's greedy answers) are the same answers."""
+    ka, kb = comparability_key(a.manifest), comparability_key(b.manifest)
+    if ka != kb and {k for k in ka if ka[k] != kb.get(k)} == {"answers"} \
+            and a.answers_fingerprint() is not None and a.answers_fingerprint() == b.answers_fingerprint():
+        return []
+    return key_differences(ka, kb)
 
 
 def system_key(manifest: dict, method: str) -> tuple:

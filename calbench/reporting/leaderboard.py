@@ -173,6 +173,21 @@ def _label_columns(columns: list[Column]) -> list[str]:
     return notes
 
 
+def _on_own_answers(runs: list[RunFolder]) -> set[Path]:
+    """Runs scored on given answers (``eval --answers``) that are exactly the answers another run of the same
+    comparable set generated itself, e.g. a trained model scored on the untrained model's greedy answers: they
+    belong in that run's column, next to the baselines on those answers
+    (:func:`calbench.reporting.inputs.run_differences`)."""
+    given = [r for r in runs if comparability_key(r.manifest)["answers"]]
+    if not given:
+        return set()
+    generated = {(json.dumps(key, sort_keys=True, default=str), run.answers_fingerprint())
+                 for run in runs if not (key := comparability_key(run.manifest))["answers"]}
+    return {run.path for run in given
+            if (json.dumps({**comparability_key(run.manifest), "answers": None}, sort_keys=True, default=str),
+                run.answers_fingerprint()) in generated and run.answers_fingerprint()}
+
+
 def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY) -> Leaderboard:
     """Read every run under ``paths`` and build the leaderboard ranked by ``rank_by``.
 
@@ -184,8 +199,11 @@ def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY) -> Lea
         raise DataError(f"no complete run to put on a leaderboard; skipped {len(skipped)} folder(s):\n{listing}")
     columns: dict[str, Column] = {}
     labels: dict[tuple, str] = {}
+    own_answers = _on_own_answers(runs)
     for run in sorted(runs, key=lambda r: (r.finished, str(r.path)), reverse=True):  # newest first
         key = comparability_key(run.manifest)
+        if run.path in own_answers:
+            key["answers"] = None
         ck = json.dumps(key, sort_keys=True, default=str)
         col = columns.setdefault(ck, Column(run.task, run.group, key))
         for method in run.methods:

@@ -31,8 +31,7 @@ from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, align_by_id, apply_polic
 from calbench.metrics.catalogue import paired_terms
 from calbench.records import DataError
 from calbench.reporting.inputs import (
-    RunFolder, Skipped, check_run_folder, comparability_key, discover, key_differences, system_key, system_label,
-    unique_labels,
+    RunFolder, Skipped, check_run_folder, discover, run_differences, system_key, system_label, unique_labels,
 )
 from calbench.reporting.stats import CORRECTION_NAMES, adjust, paired_questions_needed, questions_needed, se_from_ci
 from calbench.runs import MANIFEST_FILE
@@ -181,9 +180,9 @@ def compare(ref: Arm, other: Arm, *, n_resamples: int = 1000, seed: int = 0, alp
     The one paired comparison of calbench: the comparison report, the leaderboard's trained-vs-baselines
     section, the trainer's before/after report and the baseline table (best method vs two-stage) use it."""
     comp = Comparison(ref.task, ref, other)
-    ka, kb = comparability_key(ref.run.manifest), comparability_key(other.run.manifest)
-    if ka != kb:
-        comp.problem = "not comparable: " + "; ".join(key_differences(ka, kb))
+    differences = run_differences(ref.run, other.run)
+    if differences:
+        comp.problem = "not comparable: " + "; ".join(differences)
         return comp
     try:
         ca, ya, cb, yb = _paired_arrays(ref, other)
