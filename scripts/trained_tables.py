@@ -1,0 +1,84 @@
+"""Tables of a training experiment from its run folders: every readout's metrics with 95 % CIs, and the paired
+bootstrap differences of every trained readout (a run evaluated with an adapter) against every untrained one on
+the same task and answers (:func:`calbench.reporting.report.compare`; a trained model scored on the untrained
+model's own answers with ``eval --answers`` pairs with the untrained run), per task.
+
+Usage: python scripts/trained_tables.py RUN_DIR [RUN_DIR ...] > tables.md
+       (folder names label the readouts: ``before-sciq:two-stage``)"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from calbench.metrics import is_parsed
+from calbench.reporting.inputs import RunFolder, check_run_folder
+from calbench.reporting.report import Arm, compare
+from calbench.reporting.trained import is_trained
+
+METRICS = ("auroc", "ece", "brier", "log_score")
+
+
+def fmt(m: dict | None, sign: bool = False) -> str:
+    if not m or m.get("value") is None or m["value"] != m["value"]:
+        return "n/a"
+    f = "{:+.3f}" if sign else "{:.3f}"
+    return f"{f.format(m['value'])} [{f.format(m['ci_low'])}, {f.format(m['ci_high'])}]"
+
+
+def tables(runs: dict[str, RunFolder]) -> list[str]:
+    out: list[str] = []
+    tasks = sorted({r.task for r in runs.values()}, key=lambda t: [r.task for r in runs.values()].index(t))
+    for task in tasks:
+        arms = [(f"{name}:{m}", run, m) for name, run in runs.items() if run.task == task for m in run.methods]
+        out += [f"### {task}", "", "| readout | n | accuracy | mean confidence | " + " | ".join(METRICS) + " |",
+                "|---|---|---|---|" + "---|" * len(METRICS)]
+        for label, run, m in arms:
+            metrics = run.metrics(m)
+            conf = [s["confidence"] for s in run.samples(m) if is_parsed(s)]
+            out.append(f"| {label} | {len(run.samples(m))} | {metrics['accuracy']['value']:.3f} | "
+                       f"{np.mean(conf) if conf else float('nan'):.3f} | "
+                       + " | ".join(fmt(metrics.get(k)) for k in METRICS) + " |")
+        trained = [a for a in arms if is_trained(a[1].manifest)]
+        untrained = [a for a in arms if not is_trained(a[1].manifest)]
+        if trained and untrained:
+            out += ["", "Paired differences, trained minus untrained (same questions and answers; 1,000 resamples; "
+                    "AUROC/log score: higher is better, ECE/Brier: lower):", "",
+                    "| trained | untrained | " + " | ".join(f"Δ {k}" for k in METRICS) + " |",
+                    "|---|---|" + "---|" * len(METRICS)]
+            for tl, trun, tm in trained:
+                for ul, urun, um in untrained:
+                    comp = compare(Arm.of(urun, um), Arm.of(trun, tm))
+                    if comp.problem:
+                        out.append(f"| {tl} | {ul} | " + " | ".join(["n/a"] * len(METRICS)) + f" ({comp.problem}) |")
+                        continue
+                    d = comp.deltas
+                    cells = [fmt({"value": d[k].delta, "ci_low": d[k].ci_low, "ci_high": d[k].ci_high}, sign=True)
+                             for k in METRICS]
+                    out.append(f"| {tl} | {ul} (n={comp.n_pairs}) | " + " | ".join(cells) + " |")
+        out.append("")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", help="run folders (missing ones are skipped with a note)")
+    args = p.parse_args(argv)
+    runs: dict[str, RunFolder] = {}
+    for d in map(Path, args.runs):
+        if not d.is_dir():
+            print(f"skipped {d}: no such folder", file=sys.stderr)
+            continue
+        result = check_run_folder(d)
+        if not isinstance(result, RunFolder):
+            raise SystemExit(f"{d}: {result.reason}")
+        runs[d.name] = result
+    print("\n".join(tables(runs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
