@@ -46,5 +46,5 @@ log "7. post-hoc scalers for the untrained readouts, fitted on the 1,000 validat
     --confidence-methods seq-likelihood-mean,seq-likelihood-prod,expected,ptrue --out "$R/before-platt"
 .venv/bin/calbench report "$R/after2#two-stage" "$R/before-platt" "$R/before#seq-likelihood-mean" "$R/after#two-stage" \
     "$R/after2#expected" --out "$R/report_after2_vs_scaled.md"
-(cd "$R" && PYTHONPATH=$OLDPWD ../../../.venv/bin/python ../../../scripts/trained_tables.py before before-platt after after2) > "$R/tables.md"
+.venv/bin/python scripts/trained_tables.py "$R/before" "$R/before-platt" "$R/after" "$R/after2" > "$R/tables.md"
 log "done"
