@@ -1,7 +1,7 @@
 """Tables of a training experiment from its run folders: every readout's metrics with 95 % CIs, and the paired
 bootstrap differences of every trained readout (a run evaluated with an adapter) against every untrained one on
-the same task and answers (:func:`calbench.reporting.report.compare`; a trained model scored on the untrained
-model's own answers with ``eval --answers`` pairs with the untrained run), per task.
+the same questions and answers (:func:`calbench.reporting.report.compare`; a trained model scored on the
+untrained model's own answers with ``eval --answers`` pairs with the untrained run), per task and question set.
 
 Usage: python scripts/trained_tables.py RUN_DIR [RUN_DIR ...] > tables.md
        (folder names label the readouts: ``before-sciq:two-stage``)"""
@@ -31,10 +31,14 @@ def fmt(m: dict | None, sign: bool = False) -> str:
 
 def tables(runs: dict[str, RunFolder]) -> list[str]:
     out: list[str] = []
-    tasks = sorted({r.task for r in runs.values()}, key=lambda t: [r.task for r in runs.values()].index(t))
-    for task in tasks:
-        arms = [(f"{name}:{m}", run, m) for name, run in runs.items() if run.task == task for m in run.methods]
-        out += [f"### {task}", "", "| readout | n | accuracy | mean confidence | " + " | ".join(METRICS) + " |",
+    def question_set(run: RunFolder) -> tuple[str, str]:
+        return run.task, str(run.manifest["task"].get("ids_sha256"))
+
+    sets = list(dict.fromkeys(question_set(r) for r in runs.values()))  # in the order given
+    for qs in sets:
+        arms = [(f"{name}:{m}", run, m) for name, run in runs.items() if question_set(run) == qs for m in run.methods]
+        out += [f"### {qs[0]}, {arms[0][1].manifest['n']} questions", "",
+                "| readout | n | accuracy | mean confidence | " + " | ".join(METRICS) + " |",
                 "|---|---|---|---|" + "---|" * len(METRICS)]
         for label, run, m in arms:
             metrics = run.metrics(m)
