@@ -57,6 +57,20 @@ def test_section_in_markdown_only_with_both_kinds(tmp_path):
     assert "Trained models" not in render_markdown(build([tmp_path / "b"]), tmp_path)
 
 
+def test_section_in_html_with_verdict_cells(tmp_path):
+    from calbench.reporting.leaderboard import render_html
+
+    lb = _board(tmp_path / "a", DISCRIMINATING, {"two-stage": CONSTANT_HIGH, "expected": DISCRIMINATING})
+    html = render_html(lb, tmp_path)
+    assert "<h2>Trained models against the baselines</h2>" in html
+    section = html[html.index("<h2>Trained models"):]
+    assert section.count('<td class="beats"') >= 2  # Brier and AUROC against the overconfident constant
+    assert '<td class="loses"' not in section
+    assert "Brier beats 1, ties 1, loses 0" in section
+    make_run(tmp_path / "b" / "base", model="m", methods=("two-stage",), conf=CONSTANT_HALF, correct=CORRECT)
+    assert "Trained models" not in render_html(build([tmp_path / "b"]), tmp_path)
+
+
 def test_is_trained():
     assert is_trained({"model": {"adapter": "a"}})
     assert not is_trained({"model": {"adapter": None}})

@@ -30,8 +30,9 @@ from calbench.reporting.inputs import (
     system_key, system_label, unique_labels,
 )
 from calbench.reporting.stats import se_from_ci
+from calbench.reporting.trained import TITLES as VERDICT_TITLES
+from calbench.reporting.trained import VERDICT_METRICS, TrainedVsBaselines, html_items, trained_vs_baselines
 from calbench.reporting.trained import render_markdown as render_trained
-from calbench.reporting.trained import trained_vs_baselines
 
 #: The metrics each task column shows, in order, with their display names (the catalogue's ``leaderboard``
 #: table and short titles).
@@ -327,7 +328,8 @@ def _md_cell(cell: Cell) -> str:
     return cell.text() + (f" {ci}" if ci else "")
 
 
-def render_markdown(lb: Leaderboard, base: Path) -> str:
+def render_markdown(lb: Leaderboard, base: Path, trained: list[TrainedVsBaselines] | None = None) -> str:
+    """The leaderboard as markdown; ``trained``: the trained-vs-baselines comparisons, computed if not given."""
     rb = _metric_title(lb.rank_by)
     direction = "higher" if higher_is_better(lb.rank_by) else "lower"
     out = ["# calbench leaderboard", "",
@@ -341,7 +343,7 @@ def render_markdown(lb: Leaderboard, base: Path) -> str:
         mr = "—" if r.mean_rank == math.inf else f"{r.mean_rank:.2f}"
         val = _md_cell(r.overall) if r.overall.ok else f"n/a ({r.overall.note})"
         out.append(f"| {_rank_text(r.rank, r.tied)} | {r.label} | {val} | {r.coverage}/{n_primary} | {mr} |")
-    trained = trained_vs_baselines(lb)
+    trained = trained_vs_baselines(lb) if trained is None else trained
     if trained:
         out += [""] + render_trained(trained)[:-1]
     for group in list(GROUP_ORDER) + sorted({c.group for c in lb.columns} - set(GROUP_ORDER)):
@@ -377,8 +379,11 @@ def render_markdown(lb: Leaderboard, base: Path) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_html(lb: Leaderboard, base: Path) -> str:
+def render_html(lb: Leaderboard, base: Path, trained: list[TrainedVsBaselines] | None = None) -> str:
+    """The leaderboard as one sortable HTML page; ``trained`` as for :func:`render_markdown`."""
     from calbench.reporting.html import render_template
+
+    trained = trained_vs_baselines(lb) if trained is None else trained
 
     groups = []
     for g in list(GROUP_ORDER) + sorted({c.group for c in lb.columns} - set(GROUP_ORDER)):
@@ -408,7 +413,8 @@ def render_html(lb: Leaderboard, base: Path) -> str:
     skipped = [{"path": _rel(s.path, base), "reason": s.reason} for s in lb.skipped]
     return render_template("leaderboard.html.j2", groups=groups, rows=rows, metrics=COLUMNS, lb=lb,
                            rank_by=_metric_title(lb.rank_by), higher=higher_is_better(lb.rank_by),
-                           n_primary=sum(c.in_overall for c in lb.columns), skipped=skipped, describe_key=describe_key)
+                           n_primary=sum(c.in_overall for c in lb.columns), skipped=skipped, describe_key=describe_key,
+                           trained=html_items(trained), trained_metrics=[VERDICT_TITLES[m] for m in VERDICT_METRICS])
 
 
 def output_paths(out: str | Path) -> dict[str, Path]:
@@ -426,7 +432,8 @@ def write(lb: Leaderboard, out: str | Path) -> dict[str, Path]:
     paths = output_paths(out)
     base = paths["md"].parent
     base.mkdir(parents=True, exist_ok=True)
-    paths["md"].write_text(render_markdown(lb, base), encoding="utf-8")
+    trained = trained_vs_baselines(lb)  # paired bootstraps: computed once for both pages
+    paths["md"].write_text(render_markdown(lb, base, trained), encoding="utf-8")
     write_csv(lb, paths["csv"])
-    paths["html"].write_text(render_html(lb, base), encoding="utf-8")
+    paths["html"].write_text(render_html(lb, base, trained), encoding="utf-8")
     return paths

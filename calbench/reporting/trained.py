@@ -87,6 +87,30 @@ def _delta_text(comp: Comparison, metric: str) -> str:
     return format_value({"value": d.delta, "ci_low": d.ci_low, "ci_high": d.ci_high}, sign=True) + mark
 
 
+def html_items(items: list[TrainedVsBaselines]) -> list[dict[str, Any]]:
+    """The section's data for the HTML leaderboard (``leaderboard.html.j2``): per trained system and column,
+    the tallies and one row per baseline with each metric's Δ text and verdict (the CSS class of its cell)."""
+    out = []
+    for item in items:
+        rows = []
+        for label, comp in item.comparisons:
+            cells = []
+            for m in VERDICT_METRICS:
+                d = comp.deltas.get(m)
+                if comp.problem or d is None:
+                    cells.append({"text": "n/a", "ci": "", "verdict": "", "title": comp.problem or ""})
+                    continue
+                v = verdict(comp, m)
+                cells.append({"text": format_value({"value": d.delta}, sign=True),
+                              "ci": "[" + ", ".join(format_value({"value": x}, sign=True) for x in (d.ci_low, d.ci_high))
+                                    + "]", "verdict": v,
+                              "title": f"{TITLES[m]}: {v} (Δ = trained − baseline, 95 % paired-bootstrap CI)"})
+            rows.append({"baseline": label, "pairs": comp.n_pairs, "cells": cells})
+        out.append({"label": item.label, "column": item.column.label, "rows": rows,
+                    "tallies": [(TITLES[m], item.tally(m)) for m in VERDICT_METRICS]})
+    return out
+
+
 def render_markdown(items: list[TrainedVsBaselines]) -> list[str]:
     """The section's markdown lines (empty when no column holds both a trained system and a baseline)."""
     if not items:
