@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from calbench.metrics import is_parsed
+from calbench.metrics import format_value, is_parsed
 from calbench.reporting.inputs import RunFolder, check_run_folder
 from calbench.reporting.report import Arm, compare
 from calbench.reporting.trained import is_trained
@@ -22,18 +22,12 @@ from calbench.reporting.trained import is_trained
 METRICS = ("auroc", "ece", "brier", "log_score")
 
 
-def fmt(m: dict | None, sign: bool = False) -> str:
-    if not m or m.get("value") is None or m["value"] != m["value"]:
-        return "n/a"
-    f = "{:+.3f}" if sign else "{:.3f}"
-    return f"{f.format(m['value'])} [{f.format(m['ci_low'])}, {f.format(m['ci_high'])}]"
+def question_set(run: RunFolder) -> tuple[str, str]:
+    return run.task, str(run.manifest["task"].get("ids_sha256"))
 
 
 def tables(runs: dict[str, RunFolder]) -> list[str]:
     out: list[str] = []
-    def question_set(run: RunFolder) -> tuple[str, str]:
-        return run.task, str(run.manifest["task"].get("ids_sha256"))
-
     sets = list(dict.fromkeys(question_set(r) for r in runs.values()))  # in the order given
     for qs in sets:
         arms = [(f"{name}:{m}", run, m) for name, run in runs.items() if question_set(run) == qs for m in run.methods]
@@ -45,7 +39,7 @@ def tables(runs: dict[str, RunFolder]) -> list[str]:
             conf = [s["confidence"] for s in run.samples(m) if is_parsed(s)]
             out.append(f"| {label} | {len(run.samples(m))} | {metrics['accuracy']['value']:.3f} | "
                        f"{np.mean(conf) if conf else float('nan'):.3f} | "
-                       + " | ".join(fmt(metrics.get(k)) for k in METRICS) + " |")
+                       + " | ".join(format_value(metrics.get(k)) for k in METRICS) + " |")
         trained = [a for a in arms if is_trained(a[1].manifest)]
         untrained = [a for a in arms if not is_trained(a[1].manifest)]
         if trained and untrained:
@@ -60,8 +54,8 @@ def tables(runs: dict[str, RunFolder]) -> list[str]:
                         out.append(f"| {tl} | {ul} | " + " | ".join(["n/a"] * len(METRICS)) + f" ({comp.problem}) |")
                         continue
                     d = comp.deltas
-                    cells = [fmt({"value": d[k].delta, "ci_low": d[k].ci_low, "ci_high": d[k].ci_high}, sign=True)
-                             for k in METRICS]
+                    cells = [format_value({"value": d[k].delta, "ci_low": d[k].ci_low, "ci_high": d[k].ci_high},
+                                          sign=True) for k in METRICS]
                     out.append(f"| {tl} | {ul} (n={comp.n_pairs}) | " + " | ".join(cells) + " |")
         out.append("")
     return out

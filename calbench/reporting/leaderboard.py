@@ -27,7 +27,7 @@ from calbench.records import DataError
 from calbench.reporting.html import rel_dir as _rel
 from calbench.reporting.inputs import (
     GROUP_ORDER, GROUP_TITLES, RunFolder, Skipped, comparability_key, describe_key, discover, key_differences,
-    system_key, system_label, unique_labels,
+    run_differences, system_key, system_label, unique_labels,
 )
 from calbench.reporting.stats import se_from_ci
 from calbench.reporting.trained import TITLES as VERDICT_TITLES
@@ -177,16 +177,11 @@ def _label_columns(columns: list[Column]) -> list[str]:
 def _on_own_answers(runs: list[RunFolder]) -> set[Path]:
     """Runs scored on given answers (``eval --answers``) that are exactly the answers another run of the same
     comparable set generated itself, e.g. a trained model scored on the untrained model's greedy answers: they
-    belong in that run's column, next to the baselines on those answers
-    (:func:`calbench.reporting.inputs.run_differences`)."""
+    belong in that run's column, next to the baselines on those answers (the rule of
+    :func:`calbench.reporting.inputs.run_differences`, which ``compare`` pairs them by)."""
     given = [r for r in runs if comparability_key(r.manifest)["answers"]]
-    if not given:
-        return set()
-    generated = {(json.dumps(key, sort_keys=True, default=str), run.answers_fingerprint())
-                 for run in runs if not (key := comparability_key(run.manifest))["answers"]}
-    return {run.path for run in given
-            if (json.dumps({**comparability_key(run.manifest), "answers": None}, sort_keys=True, default=str),
-                run.answers_fingerprint()) in generated and run.answers_fingerprint()}
+    generated = [r for r in runs if not comparability_key(r.manifest)["answers"]]
+    return {run.path for run in given if any(not run_differences(run, g) for g in generated)}
 
 
 def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY) -> Leaderboard:
