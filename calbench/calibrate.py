@@ -3,7 +3,10 @@ calibration run's samples, apply it to a test run's samples, and write the resul
 ``calbench calibrate`` and ``calbench eval --calibrate`` call :func:`calibrate_runs`.
 
 The new run's methods are named ``<method>+<scaler>``; each sample keeps its original confidence in
-``raw_confidence``; run.json records the scaler, its learned parameters and the calibration run it came from.
+``raw_confidence``. With ``stated_scale`` (``--stated-scale 0-10``) each calibrated probability is then rounded
+to the level of that scale with the best expected log score (:func:`calbench.scalers.stated_levels`), the
+method is named ``<method>+<scaler>@<scale>`` and the unrounded probability kept in ``scaled_confidence``: the
+best a model could *state* on that scale with the method's information; run.json records the scaler, its learned parameters and the calibration run it came from.
 Refused (a :class:`~calbench.errors.UserError`): runs of different models (unless ``allow_other_model``), the
 same run twice, runs that share an example, a calibration method whose parsed samples are all of one class.
 """
@@ -39,17 +42,22 @@ def _load_run(path: str) -> tuple[RunManifest, list[dict]]:
 
 def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str, *,
                    methods: list[str] | None = None, bins: int = 10, allow_other_model: bool = False,
-                   plots: bool = True, replace: bool = False) -> dict:
+                   plots: bool = True, replace: bool = False, stated_scale: str | None = None) -> dict:
     """Fit ``scaler_name`` per method on ``fit_dir``'s samples, apply to ``apply_dir``'s, score, write
     ``out_dir`` (an existing calibrated run there is refused, or recomputed with ``replace``); return the new
     manifest."""
     from calbench.metrics import is_parsed
     from calbench.runner import EvalSettings, finalize
     from calbench.rundir import write_samples
-    from calbench.scalers import SCALERS, CalibrationLeakError, fit_on_calibration, make_scaler
+    from calbench.scalers import SCALERS, CalibrationLeakError, fit_on_calibration, make_scaler, stated_levels
 
     if scaler_name not in SCALERS:
         raise UserError(f"unknown scaler {scaler_name!r}; available: {', '.join(SCALERS)}")
+    if stated_scale is not None:
+        try:
+            stated_levels([0.5], stated_scale)
+        except ValueError as e:
+            raise UserError(f"--stated-scale: {e}") from None
     cal_man, cal_samples = _load_run(fit_dir)
     test_man, test_samples = _load_run(apply_dir)
     if cal_man["model"].get("id") != test_man["model"].get("id") and not allow_other_model:
@@ -71,6 +79,8 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     elif existing_run(out) is not None:
         raise UserError(f"{out} already holds a run ({describe(existing_run(out))}); choose another --out")
     t0 = time.perf_counter()
+    ms = test_man.get("metric_settings", {})
+    eps = ms.get("log_score_eps", 1e-3)
     warnings: list[str] = []
     if cal_man["task"]["name"] != test_man["task"]["name"]:
         warnings.append(f"fitted on task {cal_man['task']['name']!r} and applied to task "
@@ -103,7 +113,12 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
             raise UserError(str(e)) from None
         except ValueError as e:
             raise UserError(f"method {m}: {e}") from None
-        name = f"{m}+{scaler_name}"
+        name = f"{m}+{scaler_name}" + (f"@{stated_scale}" if stated_scale else "")
+        if stated_scale:
+            parsed = [s for s in recal if is_parsed(s)]
+            levels = stated_levels([s["confidence"] for s in parsed], stated_scale, eps=eps) if parsed else []
+            for s, level in zip(parsed, levels):
+                s["scaled_confidence"], s["confidence"] = s["confidence"], float(level)
         for s in recal:
             s["method"] = name
         recalibrated[name] = recal
@@ -113,10 +128,9 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     new_methods = list(recalibrated)
     write_samples(out / "samples.jsonl", (s for rows in recalibrated.values() for s in rows))
     (out / COMPRESSED_SAMPLES_FILE).unlink(missing_ok=True)  # a committed, compressed copy is replaced
-    ms = test_man.get("metric_settings", {})
     settings = EvalSettings(methods=new_methods, split=test_man["task"]["split"],
                             policy=test_man.get("parse_policy", "exclude"), bins=ms.get("ece_bins", 10),
-                            eps=ms.get("log_score_eps", 1e-3),
+                            eps=eps,
                             n_resamples=ms.get("bootstrap", {}).get("n_resamples", 1000),
                             seed=test_man.get("seed", 0), plots=plots)
     manifest = RunManifest({k: v for k, v in test_man.items() if k not in ("metrics", "metrics_by_method", "plots")})
@@ -125,6 +139,8 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
         methods=new_methods, method=",".join(new_methods), command=" ".join(sys.argv),
         timings={"first_started": now, "started": now},
         calibration={"scaler": scaler_name, "settings": {"n_bins": bins} if scaler_name == "histogram" else {},
+                     "stated_scale": stated_scale and {"scale": stated_scale, "rule": "the level with the best "
+                                                       f"expected log score (eps {eps})"},
                      "fitted_on": {"run": str(Path(fit_dir)), "task": cal_man["task"]["name"],
                                    "split": cal_man["task"]["split"], "n": cal_man.get("n"),
                                    "ids_sha256": cal_man["task"].get("ids_sha256")},

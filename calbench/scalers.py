@@ -11,6 +11,10 @@ state ends in ``_``, ``predict(confidence)`` returns calibrated probabilities in
 * :class:`HistogramBinningScaler` -- K equal-width bins of c; p = the fraction correct among the
   calibration samples in c's bin (Zadrozny & Elkan, 2001); an empty bin keeps its centre.
 
+:func:`stated_levels` rounds probabilities to the levels of a stated confidence scale ("0-10": 0, 0.1, ..., 1),
+each to the level with the best expected log score: what a model that states its confidence on that scale
+could at best say with the scaled method's information (``calbench calibrate --stated-scale``).
+
 logit(c) = log(c / (1 - c)) with c clipped to [eps, 1 - eps] (eps = 1e-6 by default), so that stated
 confidences of exactly 0 or 1 stay finite.
 
@@ -196,6 +200,25 @@ class HistogramBinningScaler(_Scaler):
         self._check_fitted()
         c, _ = _validate(confidence)
         return self.bin_values_[self._bin(c)]
+
+
+def stated_levels(p: ArrayLike, scale: str = "0-10", eps: float = 1e-3) -> np.ndarray:
+    """Each probability ``p`` rounded to the level of ``scale`` (integers 0..K, read as k/K) that maximises the
+    expected log score ``p log q + (1 - p) log(1 - q)``, with q = k/K clipped to ``[eps, 1 - eps]`` (the
+    clipping of the log score metric and of the trainer's reward). For a model that states its confidence on
+    the scale and is scored by the log score, this is the best statement given belief ``p``; the level
+    boundaries are not the midpoints (on "0-10": "1" below p = 0.1452, "2" up to 0.2477).
+    Ties go to the lower level."""
+    from calbench.parse import SCALES
+
+    if scale not in SCALES or SCALES[scale] < 2:
+        raise ValueError(f"stated levels need an integer scale; got {scale!r} (use one of "
+                         f"{', '.join(s for s, k in SCALES.items() if k >= 2)})")
+    c, _ = _validate(p)
+    k = int(SCALES[scale])
+    q = np.clip(np.arange(k + 1) / k, eps, 1 - eps)
+    expected = c[:, None] * np.log(q)[None, :] + (1 - c[:, None]) * np.log1p(-q)[None, :]
+    return np.argmax(expected, axis=1) / k
 
 
 SCALERS: dict[str, type] = {cls.name: cls for cls in (PlattScaler, TemperatureScaler, IsotonicScaler,

@@ -228,3 +228,53 @@ def test_calibrate_refuses_one_class_fits_and_records_tiny_and_cross_task_warnin
     assert any("task 'other'" in w and "'toy'" in w for w in warnings)
     assert any("only 10 parsed calibration samples" in w for w in warnings)
     assert err.count("warning:") == 2
+
+
+def test_stated_levels_switch_at_the_log_score_boundaries():
+    """Levels k/10 and (k+1)/10 have equal expected log score at p* = A / (A + B), A = log((1-q_k)/(1-q_k+1)),
+    B = log(q_k+1/q_k) (closed form, derived by hand): just below p* the lower level is stated, just above the
+    higher one, on the trainer's clipped levels."""
+    from calbench.scalers import stated_levels
+
+    q = np.clip(np.arange(11) / 10, 1e-3, 1 - 1e-3)
+    for k in range(10):
+        a, b = np.log((1 - q[k]) / (1 - q[k + 1])), np.log(q[k + 1] / q[k])
+        p_star = a / (a + b)
+        assert q[k] < p_star < q[k + 1]
+        got = stated_levels([p_star - 1e-9, p_star + 1e-9], "0-10")
+        assert got.tolist() == pytest.approx([k / 10, (k + 1) / 10])
+    # the boundaries are not the midpoints: 0.145 -> "1", 0.15 -> "2", 0.247 -> "2", 0.25 -> "3"
+    assert stated_levels([0.0, 0.145, 0.15, 0.247, 0.25, 0.5, 1.0]).tolist() == pytest.approx(
+        [0.0, 0.1, 0.2, 0.2, 0.3, 0.5, 1.0])
+    fine = stated_levels(np.linspace(0, 1, 2001), "0-100")
+    assert np.all(np.diff(fine) >= 0) and set(np.round(fine * 100, 6)) <= set(range(101))
+    with pytest.raises(ValueError, match="integer scale"):
+        stated_levels([0.5], "0-1")
+
+
+def test_calibrate_stated_scale_rounds_the_calibrated_probabilities(tmp_path, capsys):
+    from calbench.cli import main
+    from calbench.records import read_samples
+    from calbench.scalers import stated_levels
+
+    c_cal, y_cal = overconfident(400, 8)
+    c_test, y_test = overconfident(300, 9)
+    _write_run(tmp_path / "cal", [f"c{i}" for i in range(400)], c_cal, y_cal, "train")
+    _write_run(tmp_path / "test", [f"t{i}" for i in range(300)], c_test, y_test, "test")
+    rc = main(["calibrate", "--fit", str(tmp_path / "cal"), "--apply", str(tmp_path / "test"), "--scaler", "platt",
+               "--stated-scale", "0-10", "--no-plots", "--out", str(tmp_path / "out")])
+    assert rc == 0
+    man = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert man["methods"] == ["two-stage+platt@0-10"]
+    assert man["calibration"]["stated_scale"]["scale"] == "0-10"
+    rows = read_samples(tmp_path / "out" / "samples.jsonl")
+    scaled = PlattScaler().fit(c_cal, y_cal).predict(c_test)
+    assert [r["scaled_confidence"] for r in rows] == pytest.approx(scaled.tolist())
+    assert [r["confidence"] for r in rows] == pytest.approx(stated_levels(scaled).tolist())
+    assert [r["raw_confidence"] for r in rows] == pytest.approx(c_test.tolist())
+    want_brier = float(np.mean((stated_levels(scaled) - y_test) ** 2))
+    assert man["metrics"]["brier"]["value"] == pytest.approx(want_brier)
+    with pytest.raises(SystemExit):  # argparse refuses a scale without integer levels
+        main(["calibrate", "--fit", str(tmp_path / "cal"), "--apply", str(tmp_path / "test"),
+              "--stated-scale", "0-1", "--out", str(tmp_path / "out2")])
+    assert "invalid choice: '0-1'" in capsys.readouterr().err

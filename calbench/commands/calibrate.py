@@ -8,6 +8,10 @@ calibration run; the new run's methods are named ``<method>+<scaler>`` (e.g. ``p
 keeps its original confidence in ``raw_confidence``, and run.json records the scaler, its learned
 parameters and the calibration run it came from. The two runs must come from the same model and share no
 example (a scaler is never fitted on test data).
+
+``--stated-scale 0-10`` then rounds each calibrated probability to the level of that confidence scale with the
+best expected log score (methods ``<method>+<scaler>@0-10``): the best a model that *states* its confidence on
+the scale could say with the method's information, e.g. a ceiling for a trained model's stated confidence.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ def register(sub) -> None:
     p.add_argument("--bins", type=positive_int, default=10, help="histogram scaler: number of bins (default: 10)")
     p.add_argument("--allow-other-model", action="store_true",
                    help="allow a calibration run of a different model (normally refused)")
+    p.add_argument("--stated-scale", choices=["0-10", "0-100"], metavar="SCALE",
+                   help="round each calibrated probability to the level of this stated scale (0-10 or 0-100) "
+                        "with the best expected log score; methods are named <method>+<scaler>@<scale>")
     p.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
     p.add_argument("--out", required=True, help="output folder for the calibrated run")
     p.set_defaults(func=run)
@@ -41,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     methods = [m.strip() for m in args.confidence_methods.split(",")] if args.confidence_methods else None
     manifest = calibrate_runs(args.fit, args.apply, args.scaler, args.out, methods=methods, bins=args.bins,
-                              allow_other_model=args.allow_other_model, plots=not args.no_plots)
+                              allow_other_model=args.allow_other_model, plots=not args.no_plots,
+                              stated_scale=args.stated_scale)
     print_summary([manifest], file=sys.stdout)
     print(f"\nwrote {args.out}/samples.jsonl and {args.out}/run.json")
     return 0
