@@ -12,6 +12,10 @@ SCALED=expected,seq-likelihood-mean,seq-likelihood-prod,ptrue
 for t in sciq medqa commonsenseqa; do
   [ -d "$W/before-$t-platt" ] || $CB calibrate --fit "$W/cal-sciq" --apply "$W/before-$t" --scaler platt \
       --confidence-methods $SCALED --out "$W/before-$t-platt"
+  # the same scalers, each probability then rounded to the 0-10 level with the best expected log score: the best
+  # a model stating 0-10 could say with each baseline's information (added in a later session)
+  [ -d "$W/before-$t-platt-0-10" ] || $CB calibrate --fit "$W/cal-sciq" --apply "$W/before-$t" --scaler platt \
+      --stated-scale 0-10 --confidence-methods $SCALED --out "$W/before-$t-platt-0-10"
 done
 if [ -d "$W/before-sciq-sc" ] && [ ! -f "$W/after-sciq-200/run.json" ]; then
   log "trained model on the 200 questions of the self-consistency run"
@@ -32,7 +36,7 @@ for t in sciq medqa commonsenseqa; do
       --out "$R/report_$t.md"
 done
 ARGS=()
-for t in sciq medqa commonsenseqa; do for s in before-$t before-$t-platt after-$t; do [ -d "$R/$s" ] && ARGS+=("$R/$s"); done; done
+for t in sciq medqa commonsenseqa; do for s in before-$t before-$t-platt before-$t-platt-0-10 after-$t; do [ -d "$R/$s" ] && ARGS+=("$R/$s"); done; done
 for s in before-sciq-sc after-sciq-200; do [ -d "$R/$s" ] && ARGS+=("$R/$s"); done
 .venv/bin/python scripts/trained_tables.py "${ARGS[@]}" > "$R/tables.md"
 log "done"
