@@ -58,7 +58,8 @@ def compress(path: Path, *, dry_run: bool = False) -> Path:
 
 
 def quantize_pngs(roots: list[Path], *, dry_run: bool = False) -> None:
-    """Re-encode the PNGs under ``roots`` as palette PNGs (idempotent: a palette PNG is left as it is)."""
+    """Re-encode the PNGs under ``roots`` as palette PNGs (idempotent: a palette PNG with at most
+    ``calbench.reporting.plots.PNG_COLORS`` colours is left as it is)."""
     from calbench.reporting.plots import quantize_png
 
     before = after = 0
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="also compress other .jsonl files at least this large (default 1 MiB)")
     ap.add_argument("--dry-run", action="store_true", help="list what would be compressed; change nothing")
     ap.add_argument("--png", action="store_true",
-                    help="also re-encode every PNG figure as a 256-colour palette PNG "
+                    help="also re-encode every PNG figure as a 32-colour palette PNG "
                          "(calbench.reporting.plots.quantize_png; figures written since are already)")
     args = ap.parse_args(argv)
     if args.png:

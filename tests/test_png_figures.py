@@ -38,3 +38,22 @@ def test_save_png_writes_a_smaller_palette_png_of_the_same_size(tmp_path):
 def test_quantize_is_idempotent(tmp_path):
     data = save_png(_figure(), tmp_path / "f.png").read_bytes()
     assert quantize_png(data) == data
+
+
+def test_a_256_colour_palette_png_is_reduced_to_the_house_palette_and_looks_the_same(tmp_path):
+    from calbench.reporting.plots import PNG_COLORS
+
+    buf = io.BytesIO()
+    _figure().savefig(buf, format="png", dpi=100)
+    with Image.open(io.BytesIO(buf.getvalue())) as rgba:
+        wide = rgba.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        reference = np.asarray(rgba.convert("RGB"), dtype=int)
+    old = io.BytesIO()
+    wide.save(old, format="PNG", optimize=True)
+    assert wide.getcolors(PNG_COLORS) is None  # the old encoding uses more colours than the house palette
+    new = quantize_png(old.getvalue())
+    with Image.open(io.BytesIO(new)) as q:
+        assert q.mode == "P" and q.getcolors(PNG_COLORS) is not None and q.size == wide.size
+        assert np.abs(np.asarray(q.convert("RGB"), dtype=int) - reference).mean() < 2.0
+    assert len(new) < len(old.getvalue())
+    assert quantize_png(new) == new

@@ -40,17 +40,23 @@ def _suptitle(fig: plt.Figure, title: str, headline: bool | str, conf: np.ndarra
     fig.suptitle(title, fontsize=10, y=1.0, va="bottom")
 
 
-def quantize_png(data: bytes) -> bytes:
-    """A PNG re-encoded with a 256-colour palette (median cut, optimized): line plots look the same and take
-    about 40 % of the bytes. Committed figures travel with every GPU call and count against the tree size."""
+#: palette size of committed figures: line plots in a handful of colours plus anti-aliasing look the same with
+#: 32 colours as with 256, and take about a quarter fewer bytes (results/: 12.6 -> 9.6 MiB)
+PNG_COLORS = 32
+
+
+def quantize_png(data: bytes, colors: int = PNG_COLORS) -> bytes:
+    """A PNG re-encoded with a ``colors``-colour palette (median cut, optimized): line plots look the same and
+    take about a third of the bytes of the RGBA original. Committed figures travel with every GPU call and count
+    against the tree size. A palette PNG that already uses at most ``colors`` colours is returned as it is."""
     import io
 
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as im:
-        if im.mode == "P":
+        if im.mode == "P" and im.getcolors(colors) is not None:
             return data
-        q = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        q = im.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
     out = io.BytesIO()
     q.save(out, format="PNG", optimize=True)
     return out.getvalue()
