@@ -12,8 +12,8 @@ known-wrong answers. :func:`load_answers` reads three layouts:
   only one-stage ``verbalized`` samples gives those answers. Samples without an answer (a failed request,
   an unparsed one-stage reply) are skipped.
 
-Any of them may be gzip-compressed (``.gz``) and may start with a UTF-8 byte-order mark. Answers are used
-verbatim (an empty answer is an answer, judged wrong). Errors name the file and line.
+Any of them may be compressed (gzip ``.gz`` or xz ``.xz``) and may start with a UTF-8 byte-order mark. Answers are
+used verbatim (an empty answer is an answer, judged wrong). Errors name the file and line.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import io
 import json
+import lzma
 from pathlib import Path
 
 from calbench.records import SAMPLE_FIELDS, DataError
@@ -50,6 +51,11 @@ def _read_text(path: Path) -> str:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as e:
             raise DataError(f"{path}: not a valid gzip file ({e})") from None
+    elif raw[:6] == b"\xfd7zXZ\x00":
+        try:
+            raw = lzma.decompress(raw)
+        except lzma.LZMAError as e:
+            raise DataError(f"{path}: not a valid xz file ({e})") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -57,7 +63,7 @@ def _read_text(path: Path) -> str:
 
 
 def _is_csv(path: Path, text: str) -> bool:
-    name = path.name.lower().removesuffix(".gz")
+    name = path.name.lower().removesuffix(".gz").removesuffix(".xz")
     if name.endswith(".csv"):
         return True
     if name.endswith((".jsonl", ".json")):

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from calbench.errors import UserError
-from calbench.records import COMPRESSED_SAMPLES_FILE
+from calbench.records import drop_compressed_samples
 from calbench.runs import RunManifest, has_manifest, read_manifest
 
 #: Fewer parsed calibration samples than this draw a warning (recorded in run.json): a scaler fitted on a few
@@ -36,7 +36,7 @@ def _load_run(path: str) -> tuple[RunManifest, list[dict]]:
     except DataError as e:
         raise UserError(str(e)) from None
     if not has_manifest(d) or samples is None:
-        raise UserError(f"{d} is not a calbench run folder (needs run.json and samples.jsonl or samples.jsonl.gz)")
+        raise UserError(f"{d} is not a calbench run folder (needs run.json and samples.jsonl, or a compressed samples.jsonl.xz or .gz)")
     return read_manifest(d), read_samples(samples)
 
 
@@ -127,7 +127,7 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
         raise UserError(f"nothing to calibrate: {skipped}")
     new_methods = list(recalibrated)
     write_samples(out / "samples.jsonl", (s for rows in recalibrated.values() for s in rows))
-    (out / COMPRESSED_SAMPLES_FILE).unlink(missing_ok=True)  # a committed, compressed copy is replaced
+    drop_compressed_samples(out)  # a committed, compressed copy is replaced
     settings = EvalSettings(methods=new_methods, split=test_man["task"]["split"],
                             policy=test_man.get("parse_policy", "exclude"), bins=ms.get("ece_bins", 10),
                             eps=eps,

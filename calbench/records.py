@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import lzma
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -100,19 +101,27 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
+#: How a compressed text file is opened, by suffix (anything else is read as it is).
+_DECOMPRESSORS = {".gz": gzip.open, ".xz": lzma.open}
+
+
 def open_text(path: str | Path) -> io.TextIOBase:
-    """Open a text file, transparently decompressing ``.gz``."""
+    """Open a text file, transparently decompressing ``.gz`` and ``.xz``."""
     path = Path(path)
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+    return _DECOMPRESSORS.get(path.suffix, open)(path, "rt", encoding="utf-8")
+
+
+def open_bytes(path: str | Path) -> io.BufferedIOBase:
+    """Open a file for reading bytes, transparently decompressing ``.gz`` and ``.xz``."""
+    path = Path(path)
+    return _DECOMPRESSORS.get(path.suffix, open)(path, "rb")
 
 
 def read_text_lines(path: str | Path) -> list[str]:
-    """The lines of a (possibly gzipped) UTF-8 text file, each with its newline; a leading BOM is dropped and
+    """The lines of a (possibly compressed) UTF-8 text file, each with its newline; a leading BOM is dropped and
     bytes that are not UTF-8 raise :class:`DataError` naming the line."""
     path = Path(path)
-    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
+    with open_bytes(path) as fh:
         raw = fh.read()
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -174,20 +183,29 @@ def iter_jsonl(path: str | Path, *, tolerate_truncated_tail: bool = False,
 
 #: The samples file of a run being written (appended to, resumable) ...
 SAMPLES_FILE = "samples.jsonl"
-#: ... and of a committed run, compressed by ``scripts/compress_results.py`` (read transparently).
-COMPRESSED_SAMPLES_FILE = "samples.jsonl.gz"
+#: ... and of a committed run, compressed by ``scripts/compress_results.py`` (read transparently). xz, not gzip:
+#: a question's prompt repeats once per method, rows apart, beyond gzip's 32 KiB window (committed samples:
+#: 17.1 MiB as gzip -9, 7.3 MiB as xz -9e).
+COMPRESSED_SAMPLES_FILE = "samples.jsonl.xz"
+#: Every compressed form read: the current one, and gzip (how earlier versions compressed).
+COMPRESSED_SAMPLES_FILES = (COMPRESSED_SAMPLES_FILE, "samples.jsonl.gz")
+#: Every name a run folder's samples file may have.
+SAMPLES_FILES = (SAMPLES_FILE, *COMPRESSED_SAMPLES_FILES)
 
 
 def find_samples_file(folder: str | Path) -> Path | None:
-    """The samples file of run folder ``folder``: ``samples.jsonl`` or ``samples.jsonl.gz``; None if neither.
+    """The samples file of run folder ``folder``: ``samples.jsonl`` or a compressed form of it
+    (:data:`COMPRESSED_SAMPLES_FILES`); None if none.
 
-    A folder holding both is refused (:class:`DataError`): neither copy can be trusted to be the newer one.
+    A folder holding more than one is refused (:class:`DataError`): no copy can be trusted to be the newest.
     """
     folder = Path(folder)
-    found = [folder / name for name in (SAMPLES_FILE, COMPRESSED_SAMPLES_FILE) if (folder / name).exists()]
-    if len(found) == 2:
-        raise DataError(f"{folder}: holds both {SAMPLES_FILE} and {COMPRESSED_SAMPLES_FILE}; keep one (delete the "
-                        f"stale copy, or run scripts/compress_results.py after checking the plain file is complete)")
+    found = [folder / name for name in SAMPLES_FILES if (folder / name).exists()]
+    if len(found) > 1:
+        names = [p.name for p in found]
+        held = ("both " if len(names) == 2 else "") + ", ".join(names[:-1]) + " and " + names[-1]
+        raise DataError(f"{folder}: holds {held}; keep one (delete the stale copy, or run "
+                        f"scripts/compress_results.py after checking the plain file is complete)")
     return found[0] if found else None
 
 
@@ -195,7 +213,8 @@ def run_samples_path(folder: str | Path) -> Path:
     """:func:`find_samples_file`, raising :class:`DataError` when the folder has no samples file."""
     path = find_samples_file(folder)
     if path is None:
-        raise DataError(f"{folder}: no {SAMPLES_FILE} (or {COMPRESSED_SAMPLES_FILE}); not a calbench run folder")
+        raise DataError(f"{folder}: no {SAMPLES_FILE} (or {' / '.join(COMPRESSED_SAMPLES_FILES)}); "
+                        "not a calbench run folder")
     return path
 
 
@@ -204,16 +223,23 @@ def read_run_samples(folder: str | Path) -> list[dict[str, Any]]:
     return read_samples(run_samples_path(folder))
 
 
+def drop_compressed_samples(folder: str | Path) -> None:
+    """Remove every compressed samples file of ``folder``: a newly written plain ``samples.jsonl`` replaces a
+    committed, compressed copy (:func:`find_samples_file` refuses a folder holding two)."""
+    for name in COMPRESSED_SAMPLES_FILES:
+        (Path(folder) / name).unlink(missing_ok=True)
+
+
 def expand_samples(folder: str | Path) -> Path:
-    """Make ``folder``'s samples writable before a run resumes or extends it: a compressed ``samples.jsonl.gz``
-    is replaced by the plain ``samples.jsonl`` (written atomically, then the ``.gz`` removed). Returns the plain
-    path (which need not exist yet)."""
+    """Make ``folder``'s samples writable before a run resumes or extends it: a compressed samples file is
+    replaced by the plain ``samples.jsonl`` (written atomically, then the compressed file removed). Returns the
+    plain path (which need not exist yet)."""
     folder = Path(folder)
     found = find_samples_file(folder)
     plain = folder / SAMPLES_FILE
-    if found is not None and found.name == COMPRESSED_SAMPLES_FILE:
+    if found is not None and found.name != SAMPLES_FILE:
         tmp = folder / (SAMPLES_FILE + ".tmp")
-        with gzip.open(found, "rb") as src, open(tmp, "wb") as dst:
+        with open_bytes(found) as src, open(tmp, "wb") as dst:
             dst.write(src.read())
         tmp.replace(plain)
         found.unlink()

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from calbench.errors import RunFolderError
-from calbench.records import COMPRESSED_SAMPLES_FILE, SAMPLES_FILE
+from calbench.records import SAMPLES_FILES
 from calbench.runs import MANIFEST_FILE, ManifestError, read_manifest
 
 #: The files that make a folder a run folder (samples may be stored compressed).
-RUN_FILES = (MANIFEST_FILE, SAMPLES_FILE, COMPRESSED_SAMPLES_FILE)
+RUN_FILES = (MANIFEST_FILE, *SAMPLES_FILES)
 
 
 def existing_run(folder: str | Path) -> dict | None:

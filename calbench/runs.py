@@ -1,9 +1,9 @@
 """The run folder and its manifest, ``run.json``: the one module that reads and writes it.
 
 A run folder holds ``run.json`` (the manifest: what was run, with which settings, and the metrics with their
-95 % intervals) and the samples, ``samples.jsonl`` or ``samples.jsonl.gz`` (:func:`find_samples_file`,
-:func:`read_run_samples`, re-exported from :mod:`calbench.records`). Every writer of a manifest (``runner``,
-``calibrate``, ``lmeval.importer``) goes through :func:`write_manifest`, every reader through
+95 % intervals) and the samples, ``samples.jsonl``, ``samples.jsonl.xz`` or ``samples.jsonl.gz``
+(:func:`find_samples_file`, :func:`read_run_samples`, re-exported from :mod:`calbench.records`). Every writer of
+a manifest (``runner``, ``calibrate``, ``lmeval.importer``) goes through :func:`write_manifest`, every reader through
 :func:`read_manifest`; no other module opens ``run.json`` (``tests/test_architecture.py`` checks it).
 
 :class:`RunManifest` is the manifest's dict with typed accessors for the fields readers use. It stays a dict,

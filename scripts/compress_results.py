@@ -1,54 +1,57 @@
 """Compress committed results: every ``samples.jsonl`` (and any other ``*.jsonl`` of at least ``--min-bytes``)
-under the given folders becomes ``<name>.gz``, and the plain file is removed.
+under the given folders becomes ``<name>.xz``, and the plain file is removed; a ``samples.jsonl.gz`` (how earlier
+versions compressed) is recompressed as ``samples.jsonl.xz``.
 
     python scripts/compress_results.py [results/] [--min-bytes 1048576] [--dry-run] [--png]
 
-Why: every GPU call carries the tracked tree (64 MiB in all), and plain sample files were most of it.
-calbench reads ``samples.jsonl.gz`` wherever it reads a run (``calbench.records.find_samples_file``); new runs
-still write plain ``samples.jsonl`` (appended and resumable), and resuming a compressed run expands it first.
+Why: every GPU call carries the tracked tree (64 MiB in all), and plain sample files were most of it. xz, not
+gzip: a question's prompt repeats once per method, rows apart, beyond gzip's 32 KiB window (the committed
+samples: 17.1 MiB as gzip -9, 7.3 MiB as xz -9e). calbench reads ``samples.jsonl.xz`` and ``samples.jsonl.gz``
+wherever it reads a run (``calbench.records.find_samples_file``); new runs still write plain ``samples.jsonl``
+(appended and resumable), and resuming a compressed run expands it first.
 
-Deterministic and idempotent: the gzip stream has no file name and mtime 0 (as ``gzip -n``), compression level
-9, so the same content always gives the same bytes with a given zlib; a folder already compressed is left
-alone, and a second run changes nothing. A file whose ``.gz`` twin also exists is refused (which copy is
-current cannot be told): delete the stale one first.
+Deterministic and idempotent: the xz stream has no file name or timestamp, preset 9 extreme, CRC64 check, so the
+same content always gives the same bytes with a given liblzma; a folder already compressed is left alone, and a
+second run changes nothing. A file whose compressed twin also exists is refused (which copy is current cannot be
+told): delete the stale one first.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import lzma
 import sys
 from pathlib import Path
 
 DEFAULT_MIN_BYTES = 1 << 20
+#: the earlier compressed form of a run's samples, recompressed as xz
+LEGACY_SAMPLES = "samples.jsonl.gz"
 
 
-def gzip_bytes(data: bytes) -> bytes:
-    """``data`` as a gzip stream without file name or timestamp (``gzip -n -9``)."""
-    import io
-
-    buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as fh:
-        fh.write(data)
-    return buf.getvalue()
+def xz_bytes(data: bytes) -> bytes:
+    """``data`` as an xz stream (``xz -9e``, CRC64; no file name or timestamp in the format)."""
+    return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64, preset=9 | lzma.PRESET_EXTREME)
 
 
 def candidates(root: Path, min_bytes: int) -> list[Path]:
-    """The plain JSON-lines files under ``root`` to compress: every samples.jsonl, other .jsonl if large."""
-    return sorted(p for p in root.rglob("*.jsonl")
-                  if p.is_file() and (p.name == "samples.jsonl" or p.stat().st_size >= min_bytes))
+    """The files under ``root`` to compress: every samples.jsonl and samples.jsonl.gz, other .jsonl if large."""
+    return sorted(p for p in [*root.rglob("*.jsonl"), *root.rglob(LEGACY_SAMPLES)]
+                  if p.is_file() and (p.name in ("samples.jsonl", LEGACY_SAMPLES) or p.stat().st_size >= min_bytes))
 
 
 def compress(path: Path, *, dry_run: bool = False) -> Path:
-    """Write ``path.gz`` (atomically, verified by decompressing it) and remove ``path``."""
-    target = path.with_name(path.name + ".gz")
+    """Write ``<name>.xz`` for ``path`` (``samples.jsonl.gz``: ``samples.jsonl.xz``), atomically and verified by
+    decompressing it, and remove ``path``."""
+    legacy = path.name == LEGACY_SAMPLES
+    target = path.with_name(path.name.removesuffix(".gz") + ".xz") if legacy else path.with_name(path.name + ".xz")
     if target.exists():
         raise SystemExit(f"{path}: {target.name} exists beside it; keep one copy (delete the stale one) and rerun")
     if dry_run:
         return target
-    data = path.read_bytes()
-    packed = gzip_bytes(data)
-    if gzip.decompress(packed) != data:  # never remove the plain file on a bad write
+    data = gzip.decompress(path.read_bytes()) if legacy else path.read_bytes()
+    packed = xz_bytes(data)
+    if lzma.decompress(packed) != data:  # never remove the source on a bad write
         raise SystemExit(f"{path}: the compressed copy does not decompress to the original; nothing removed")
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_bytes(packed)

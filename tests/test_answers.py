@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import lzma
 import math
 import shutil
 from pathlib import Path
@@ -30,6 +31,12 @@ def test_jsonl_and_csv_with_bom_crlf_quoting(tmp_path):
     g = tmp_path / "b.csv.gz"
     g.write_bytes(gzip.compress(c.read_bytes()))
     assert load_answers(g) == load_answers(c)
+    x = tmp_path / "b.csv.xz"
+    x.write_bytes(lzma.compress(c.read_bytes()))
+    assert load_answers(x) == load_answers(c)
+    x.write_bytes(lzma.compress(c.read_bytes())[:-8])  # truncated
+    with pytest.raises(DataError, match=r"b\.csv\.xz: not a valid xz file"):
+        load_answers(x)
 
 
 @pytest.mark.parametrize("name, text, message", [

@@ -1,9 +1,11 @@
-"""Committed results are stored compressed (samples.jsonl.gz) and read transparently; the tree-size guard."""
+"""Committed results are stored compressed (samples.jsonl.xz; samples.jsonl.gz from earlier versions) and read
+transparently; the tree-size guard."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import lzma
 import shutil
 import subprocess
 import sys
@@ -22,21 +24,29 @@ import check_tree_size  # noqa: E402
 import compress_results  # noqa: E402
 
 
-def _gzip(folder: Path) -> Path:
+def _compress(folder: Path) -> Path:
     """Compress ``folder``'s samples the way the committed results are (the script under test)."""
     return compress_results.compress(folder / "samples.jsonl")
+
+
+def _gzip_legacy(folder: Path) -> Path:
+    """Compress ``folder``'s samples as earlier versions did (gzip), replacing the plain file."""
+    gz = folder / "samples.jsonl.gz"
+    gz.write_bytes(gzip.compress((folder / "samples.jsonl").read_bytes()))
+    (folder / "samples.jsonl").unlink()
+    return gz
 
 
 def test_find_samples_file_plain_compressed_both_neither(tmp_path):
     run = make_run(tmp_path / "r", conf=[0.2, 0.9] * 20)
     assert find_samples_file(run) == run / "samples.jsonl"
     plain = read_samples(run / "samples.jsonl")
-    gz = _gzip(run)
-    assert gz.name == "samples.jsonl.gz" and not (run / "samples.jsonl").exists()
-    assert find_samples_file(run) == gz
+    xz = _compress(run)
+    assert xz.name == "samples.jsonl.xz" and not (run / "samples.jsonl").exists()
+    assert find_samples_file(run) == xz
     assert read_run_samples(run) == plain                      # the same records, whatever the form
     (run / "samples.jsonl").write_text("")                     # a stale plain copy beside the compressed one
-    with pytest.raises(DataError, match="both samples.jsonl and samples.jsonl.gz"):
+    with pytest.raises(DataError, match="both samples.jsonl and samples.jsonl.xz"):
         find_samples_file(run)
     with pytest.raises(DataError, match="both"):
         read_run_samples(run)
@@ -48,14 +58,14 @@ def test_find_samples_file_plain_compressed_both_neither(tmp_path):
 def test_run_folder_reads_compressed_and_refuses_both(tmp_path):
     run = make_run(tmp_path / "res" / "a", conf=[0.3, 0.8] * 20)
     before = check_run_folder(run).samples()
-    _gzip(run)
+    _compress(run)
     folder = check_run_folder(run)
-    assert not isinstance(folder, Skipped) and folder.samples_path.name == "samples.jsonl.gz"
+    assert not isinstance(folder, Skipped) and folder.samples_path.name == "samples.jsonl.xz"
     assert folder.samples() == before
-    shutil.copy(run / "samples.jsonl.gz", run / "x.gz")
-    (run / "samples.jsonl").write_bytes(gzip.decompress((run / "x.gz").read_bytes()))
+    shutil.copy(run / "samples.jsonl.xz", run / "x.xz")
+    (run / "samples.jsonl").write_bytes(lzma.decompress((run / "x.xz").read_bytes()))
     skipped = check_run_folder(run)
-    assert isinstance(skipped, Skipped) and "both samples.jsonl and samples.jsonl.gz" in skipped.reason
+    assert isinstance(skipped, Skipped) and "both samples.jsonl and samples.jsonl.xz" in skipped.reason
     runs, skipped = discover([tmp_path / "res"])
     assert runs == [] and len(skipped) == 1
 
@@ -81,7 +91,7 @@ def test_score_and_calibrate_read_compressed_runs(tmp_path, capsys):
     run = make_run(tmp_path / "r", conf=[0.2, 0.9] * 20)
     assert main(["score", str(run / "samples.jsonl"), "--json", "--resamples", "20"]) == 0
     plain = json.loads(capsys.readouterr().out)["groups"]
-    _gzip(run)
+    _compress(run)
     assert main(["score", str(run), "--json", "--resamples", "20"]) == 0   # a run folder is accepted too
     assert json.loads(capsys.readouterr().out)["groups"] == plain
     manifest, samples = _load_run(str(run))
@@ -91,10 +101,10 @@ def test_score_and_calibrate_read_compressed_runs(tmp_path, capsys):
 def test_expand_samples_before_a_resume(tmp_path):
     run = make_run(tmp_path / "r")
     text = (run / "samples.jsonl").read_text()
-    _gzip(run)
+    _compress(run)
     plain = expand_samples(run)
     assert plain == run / "samples.jsonl" and plain.read_text() == text
-    assert not (run / "samples.jsonl.gz").exists()
+    assert not (run / "samples.jsonl.xz").exists()
     assert expand_samples(run) == plain and plain.read_text() == text      # nothing to do the second time
 
 
@@ -105,10 +115,10 @@ def test_eval_resumes_a_compressed_run(tmp_path):
             "--seed", "1", "--out", str(tmp_path / "run"), "--quiet", "--resamples", "20", "--no-plots"]
     assert main(args + ["--limit", "6"]) == 0
     first = read_samples(tmp_path / "run" / "samples.jsonl")
-    _gzip(tmp_path / "run")
+    _compress(tmp_path / "run")
     assert main(args + ["--limit", "6"]) == 0                 # the same run again: nothing new to do
     assert read_run_samples(tmp_path / "run") == first
-    assert not (tmp_path / "run" / "samples.jsonl.gz").exists()  # resumed in plain form: one copy only
+    assert not (tmp_path / "run" / "samples.jsonl.xz").exists()  # resumed in plain form: one copy only
 
 
 def test_compress_results_is_deterministic_and_idempotent(tmp_path):
@@ -121,15 +131,15 @@ def test_compress_results_is_deterministic_and_idempotent(tmp_path):
     shutil.copytree(res, copy)
     assert compress_results.main([str(res), "--min-bytes", "1000"]) == 0
     assert sorted(str(p.relative_to(res)) for p in res.rglob("*.jsonl*")) == [
-        "a/samples.jsonl.gz", "b/answers.jsonl.gz", "b/c/samples.jsonl.gz", "b/train_log.jsonl"]
-    snapshot = {p: p.read_bytes() for p in res.rglob("*.gz")}
+        "a/samples.jsonl.xz", "b/answers.jsonl.xz", "b/c/samples.jsonl.xz", "b/train_log.jsonl"]
+    snapshot = {p: p.read_bytes() for p in res.rglob("*.xz")}
     assert compress_results.main([str(res), "--min-bytes", "1000"]) == 0       # second run: no change
-    assert {p: p.read_bytes() for p in res.rglob("*.gz")} == snapshot
+    assert {p: p.read_bytes() for p in res.rglob("*.xz")} == snapshot
     assert compress_results.main([str(copy), "--min-bytes", "1000"]) == 0      # same content, same bytes
-    assert {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*.gz")} == {
+    assert {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*.xz")} == {
         p.relative_to(res): b for p, b in snapshot.items()}
     raw = next(iter(snapshot.values()))
-    assert raw[4:8] == b"\0\0\0\0" and not raw[3] & 0x08                        # mtime 0, no file name
+    assert raw[:6] == b"\xfd7zXZ\0"                                            # an xz stream
     (res / "a" / "samples.jsonl").write_text("{}\n")
     with pytest.raises(SystemExit, match="exists beside it"):
         compress_results.main([str(res)])
@@ -167,6 +177,21 @@ def test_lmeval_importer_finds_compressed_sample_logs(tmp_path):
 
     name = f"samples_{PREFIX}triviaqa_2026-01-01T00-00-00.000000.jsonl.gz"
     (tmp_path / "m").mkdir()
-    (tmp_path / "m" / name).write_bytes(compress_results.gzip_bytes(b"{}\n"))
+    (tmp_path / "m" / name).write_bytes(gzip.compress(b"{}\n"))
     logs = find_logs([tmp_path])
     assert [log.path.name for log in logs] == [name] and logs[0].task == "triviaqa"
+
+
+def test_legacy_gzip_samples_are_read_and_recompressed_as_xz(tmp_path):
+    run = make_run(tmp_path / "res" / "r", conf=[0.2, 0.9] * 20)
+    plain = read_samples(run / "samples.jsonl")
+    gz = _gzip_legacy(run)
+    assert find_samples_file(run) == gz and read_run_samples(run) == plain  # earlier committed runs still read
+    assert compress_results.main([str(tmp_path / "res")]) == 0
+    assert not gz.exists() and find_samples_file(run) == run / "samples.jsonl.xz"
+    assert read_run_samples(run) == plain
+    (run / "samples.jsonl.gz").write_bytes(gzip.compress(b"{}\n"))           # a stale gzip copy beside the xz one
+    with pytest.raises(DataError, match="both samples.jsonl.xz and samples.jsonl.gz"):
+        find_samples_file(run)
+    with pytest.raises(SystemExit, match="exists beside it"):
+        compress_results.main([str(tmp_path / "res")])

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(id, task, method, model) of an earlier line is dropped and reported (refused when the two differ); "
         "a truncated last line is reported and not counted.",
     )
-    p.add_argument("samples", type=Path, help="samples.jsonl (or .jsonl.gz), or a run folder holding one")
+    p.add_argument("samples", type=Path, help="samples.jsonl (or .jsonl.xz / .jsonl.gz), or a run folder holding one")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_scoring_args(p)
     p.set_defaults(func=run)
@@ -53,13 +53,17 @@ def format_table(metrics: dict[str, dict]) -> str:
 def samples_path(path: Path) -> Path:
     """The samples file to score: ``path`` itself, or the samples file inside a run folder."""
     from calbench.errors import UserError
+    from calbench.records import DataError, find_samples_file
 
     if not path.is_dir():
         return path
-    for name in ("samples.jsonl", "samples.jsonl.gz"):
-        if (path / name).is_file():
-            return path / name
-    raise UserError(f"{path} is a folder without samples.jsonl; give a samples file or a run folder")
+    try:
+        found = find_samples_file(path)
+    except DataError as e:
+        raise UserError(str(e)) from None
+    if found is None:
+        raise UserError(f"{path} is a folder without samples.jsonl; give a samples file or a run folder")
+    return found
 
 
 def deduplicate(path: Path, rows: list[tuple[int, dict]]) -> tuple[list[dict], list[str]]:

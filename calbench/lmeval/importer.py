@@ -22,10 +22,10 @@ from typing import Any
 from calbench.elicit import templates
 from calbench.lmeval import hooks
 from calbench.lmeval.pack import PREFIX, calbench_task_name
-from calbench.records import COMPRESSED_SAMPLES_FILE, DataError, Example, Sample, gold_answers, iter_jsonl
+from calbench.records import DataError, Example, Sample, drop_compressed_samples, gold_answers, iter_jsonl
 from calbench.runs import FORMAT_VERSION, VERSION_KEY, RunManifest
 
-_SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d.\-]+)\.jsonl(\.gz)?$")
+_SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d.\-]+)\.jsonl(\.gz|\.xz)?$")
 #: |lm-eval's value - calbench's| above this counts as a disagreement (both compute in float64).
 TOLERANCE = 1e-9
 
@@ -54,8 +54,8 @@ def find_logs(inputs: list[Path]) -> list[SampleLog]:
     files: list[Path] = []
     for p in inputs:
         if p.is_dir():
-            found = sorted(f for pattern in (f"samples_{PREFIX}*.jsonl", f"samples_{PREFIX}*.jsonl.gz")
-                           for f in p.rglob(pattern))
+            found = sorted(f for suffix in ("", ".gz", ".xz")
+                           for f in p.rglob(f"samples_{PREFIX}*.jsonl{suffix}"))
             if not found:
                 raise DataError(f"{p}: no lm-eval samples files of calbench tasks (samples_{PREFIX}*.jsonl); "
                                 "run lm-eval with --log_samples --output_path DIR")
@@ -267,7 +267,7 @@ def import_logs(inputs: list[Path], out: Path, *, model: str | None = None, poli
     for folder, samples, manifest in prepared:
         folder.mkdir(parents=True, exist_ok=True)
         write_samples(folder / "samples.jsonl", samples)
-        (folder / COMPRESSED_SAMPLES_FILE).unlink(missing_ok=True)  # the new plain file replaces a committed one
+        drop_compressed_samples(folder)  # the new plain file replaces a committed one
         if plots:
             manifest["plots"] = _plots(folder, samples, manifest, policy, bins)
         write_manifest(folder, manifest)

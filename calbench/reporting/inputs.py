@@ -1,6 +1,6 @@
 """Run folders as the leaderboard and the comparison report read them: discovery, validation, comparability.
 
-A run folder holds ``run.json`` (the manifest) and ``samples.jsonl`` (or ``samples.jsonl.gz``; never both). A
+A run folder holds ``run.json`` (the manifest) and ``samples.jsonl`` (or a compressed ``samples.jsonl.xz`` or ``.gz``; never two). A
 folder is used only if its manifest is complete and its samples are whole; every folder that is not used is returned
 as a :class:`Skipped` with the reason, so callers can say what they left out and why (nothing is skipped
 silently).
@@ -18,11 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from calbench.records import (COMPRESSED_SAMPLES_FILE, DataError, SAMPLE_FIELDS, SAMPLES_FILE, find_samples_file,
-                              read_samples)
+from calbench.records import DataError, SAMPLE_FIELDS, SAMPLES_FILES, find_samples_file, read_samples
 from calbench.runs import MANIFEST_FILE, ManifestError, RunManifest, has_manifest, read_manifest
 
-SAMPLE_FILES = (SAMPLES_FILE, COMPRESSED_SAMPLES_FILE)
 REQUIRED_FIELDS = ("model", "task", "n", "methods", "metrics", "status")
 #: Groups of tasks in the order reports show them.
 GROUP_ORDER = ("in_domain", "unseen", "user")
@@ -174,7 +172,7 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[RunFolder], list[Skipped
         if root.is_file():
             root = root.parent
         found = sorted({p.parent for p in root.rglob(MANIFEST_FILE)}
-                       | {p.parent for name in SAMPLE_FILES for p in root.rglob(name)})
+                       | {p.parent for name in SAMPLES_FILES for p in root.rglob(name)})
         if has_manifest(root):
             found = sorted(set(found) | {root})
         if not found:
