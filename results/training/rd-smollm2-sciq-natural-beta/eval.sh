@@ -2,7 +2,7 @@
 # Issue 14, part 2, natural answers with beta 0.1: the evaluations of the trained adapter (these commands ran
 # split over two or three processes, one CPU thread each). Train first (README), then move runs/natb/train to $T so that reports label the
 # adapter natural-beta/adapter. $W/before-<task> and $W/cal-sciq are the untrained runs of
-# ../rd-smollm2-sciq-natural-exact/ with samples.jsonl unzipped; the trained model reads the untrained model's answers.
+# ../rd-smollm2-sciq-natural-exact/ with samples.jsonl decompressed (xz -dk samples.jsonl.xz); the trained model reads the untrained model's answers.
 # Usage, from the repo root:  W=runs/natbw T=runs/natural-beta bash results/training/rd-smollm2-sciq-natural-beta/eval.sh
 # then finish.sh.
 set -euo pipefail
