@@ -26,6 +26,33 @@ def question_set(run: RunFolder) -> tuple[str, str]:
     return run.task, str(run.manifest["task"].get("ids_sha256"))
 
 
+def level_profile(samples: list[dict]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The mean of the recorded ``confidence_dist`` (P(level) over the 0..10 levels) and how often each level is
+    the mode; None when no sample records one."""
+    dists = [s["confidence_dist"] for s in samples if s.get("confidence_dist")]
+    if not dists:
+        return None
+    d = np.asarray(dists, dtype=float)
+    return d.mean(axis=0), np.bincount(d.argmax(axis=1), minlength=d.shape[1])
+
+
+def level_table(arms: list[tuple[str, RunFolder, str]]) -> list[str]:
+    rows = []
+    for label, run, m in arms:
+        prof = level_profile(run.samples(m))
+        if prof is None:
+            continue
+        mean, modes = prof
+        rows.append(f"| {label} | {int(modes.sum())} | " + " ".join(f"{v:.3f}" for v in mean) + " | "
+                    + ", ".join(f"{k}: {c}" for k, c in enumerate(modes) if c) + " |")
+    if not rows:
+        return []
+    return ["", "The model's distribution over the stated levels 0..10 (recorded by the expected readout): its mean "
+            "over the questions, and how often each level is the most probable one (the greedy statement when "
+            "every level is one token):", "", "| readout | n | mean P(level 0), ..., P(level 10) | modal level: "
+            "questions |", "|---|---|---|---|", *rows]
+
+
 def tables(runs: dict[str, RunFolder]) -> list[str]:
     out: list[str] = []
     sets = list(dict.fromkeys(question_set(r) for r in runs.values()))  # in the order given
@@ -57,6 +84,7 @@ def tables(runs: dict[str, RunFolder]) -> list[str]:
                     cells = [format_value({"value": d[k].delta, "ci_low": d[k].ci_low, "ci_high": d[k].ci_high},
                                           sign=True) for k in METRICS]
                     out.append(f"| {tl} | {ul} (n={comp.n_pairs}) | " + " | ".join(cells) + " |")
+        out += level_table(arms)
         out.append("")
     return out
 

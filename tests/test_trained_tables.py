@@ -1,0 +1,49 @@
+"""scripts/trained_tables.py: the level table says which stated level is modal and the mean P(level)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+
+def _script():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "trained_tables.py"
+    spec = importlib.util.spec_from_file_location("_trained_tables", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class _Run:
+    def __init__(self, samples):
+        self._samples = samples
+
+    def samples(self, method):
+        return self._samples
+
+
+def _dist(mass):
+    d = [0.0] * 11
+    for k, v in mass.items():
+        d[k] = v
+    return d
+
+
+def test_level_profile_means_the_distributions_and_counts_the_modes():
+    samples = [{"confidence_dist": _dist({1: 0.6, 2: 0.4})}, {"confidence_dist": _dist({1: 0.3, 2: 0.7})},
+               {"confidence_dist": _dist({1: 0.9, 9: 0.1})}, {"confidence": 0.5}]  # the last records none
+    mean, modes = _script().level_profile(samples)
+    assert np.allclose(mean[[1, 2, 9]], [0.6, 1.1 / 3, 0.1 / 3]) and np.isclose(mean.sum(), 1.0)
+    assert modes.tolist() == [0, 2, 1] + [0] * 8
+
+
+def test_level_table_lists_only_readouts_with_a_distribution():
+    mod = _script()
+    with_dist = _Run([{"confidence_dist": _dist({3: 1.0})}] * 2)
+    lines = mod.level_table([("after:expected", with_dist, "expected"), ("after:two-stage", _Run([{}]), "two-stage")])
+    rows = [line for line in lines if line.startswith("| after")]
+    assert rows == ["| after:expected | 2 | " + " ".join(["0.000"] * 3 + ["1.000"] + ["0.000"] * 7) + " | 3: 2 |"]
+    assert mod.level_table([("after:two-stage", _Run([{}]), "two-stage")]) == []
+    assert mod.level_profile([{}]) is None
