@@ -4,11 +4,9 @@
 # palette PNGs), writes the SciQ comparison report and the tables against the untrained readouts and the post-hoc
 # scalers of ../rd-smollm2-sciq-natural-exact/.
 # Usage, from the repo root:  W=runs/natbw T=runs/natural-beta bash results/training/rd-smollm2-sciq-natural-beta/finish.sh
-# Another run with this protocol (../rd-smollm2-sciq-natural-beta002/): set R to its results folder and EXTRA_SYS to
-# further report systems (space-separated "folder#method").
 set -euo pipefail
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
-W=${W:-runs/natbw}; T=${T:-runs/natural-beta}; R=${R:-results/training/rd-smollm2-sciq-natural-beta}
+W=${W:-runs/natbw}; T=${T:-runs/natural-beta}; R=results/training/rd-smollm2-sciq-natural-beta
 B=results/training/rd-smollm2-sciq-natural-exact; CB=.venv/bin/calbench
 log() { echo "[finish $(date -u +%T) +${SECONDS}s] $*"; }
 # a post-hoc Platt scaler on the trained model's expected readout, fitted on the same 300 SciQ validation
@@ -32,7 +30,6 @@ log "report"
 SYS=("$R/after-sciq#two-stage" "$B/before-sciq#two-stage" "$B/before-sciq#expected" "$B/before-sciq#seq-likelihood-mean"
      "$B/before-sciq-platt#seq-likelihood-mean+platt" "$B/after-sciq#two-stage" "$R/after-sciq#expected")
 [ -d "$R/after-sciq-platt" ] && SYS+=("$R/after-sciq-platt#expected+platt")
-SYS+=(${EXTRA_SYS:-})
 $CB report "${SYS[@]}" --out "$R/report_sciq.md"
 ARGS=()
 for t in sciq medqa commonsenseqa; do
