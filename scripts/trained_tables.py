@@ -48,8 +48,8 @@ def level_table(arms: list[tuple[str, RunFolder, str]]) -> list[str]:
     if not rows:
         return []
     return ["", "The model's distribution over the stated levels 0..10 (recorded by the expected readout): its mean "
-            "over the questions, and how often each level is the most probable one (the greedy statement when "
-            "every level is one token):", "", "| readout | n | mean P(level 0), ..., P(level 10) | modal level: "
+            "over the questions, and how often each level is the most probable one (the greedy statement, "
+            "except that greedy decoding compares \"1\" and \"10\" by their shared first token):", "", "| readout | n | mean P(level 0), ..., P(level 10) | modal level: "
             "questions |", "|---|---|---|---|", *rows]
 
 

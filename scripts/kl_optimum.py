@@ -1,0 +1,115 @@
+"""The stated level a KL-regularised Rewarding Doubt policy would choose, if it knew P(correct) per answer.
+
+The exact estimator maximises, per prompt, ``sum_k pi(k) R(k) - beta KL(pi || pi_ref)`` with ``R(k)`` the expected
+(normalised) proper score of level k; its optimum is ``pi*(k) ∝ pi_ref(k) exp(R(k) / beta)``. This script takes
+
+* a *posterior*: a readout whose confidence stands for the answer's probability of being right (e.g. the
+  Platt-scaled likelihood, the best calibrated-and-discriminating readout the untrained model has), and
+* a *reference*: the untrained model's distribution over the 11 levels (the ``confidence_dist`` recorded by the
+  ``expected`` readout on the same answers),
+
+and, for each ``beta``, reports the greedy (modal) level of ``pi*`` per answer and how well it would score:
+its histogram, AUROC, ECE, Brier and log score with 95 % bootstrap CIs. ``beta = 0`` is the Bayes act (the level
+with the best expected score, what ``calbench calibrate --stated-scale 0-10`` writes). It answers "how much
+discrimination can the greedy statement carry at this beta, with this much information?" without training.
+
+Caveat: the trainer's pi_ref under ``strict_format`` is the distribution over whole replies ("7" then end);
+the expected readout's distribution is over the levels after one forward pass (see
+``calbench.methods.expected``). Same levels, close but not identical probabilities.
+
+Usage: python scripts/kl_optimum.py POSTERIOR_RUN#METHOD REFERENCE_RUN#METHOD [--beta 0 0.005 0.02 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from calbench.metrics import bootstrap, format_value
+from calbench.reporting.inputs import RunFolder, check_run_folder
+from trainers.rewarding_doubt.rewards import RewardSpec, proper_score
+
+LEVELS = np.arange(11) / 10
+METRICS = ("auroc", "ece", "brier", "log_score")
+
+
+def expected_rewards(p: np.ndarray, spec: RewardSpec) -> np.ndarray:
+    """(n, 11): the expected reward of each level for answers right with probability ``p``."""
+    right = proper_score(LEVELS, np.ones(11), spec)
+    wrong = proper_score(LEVELS, np.zeros(11), spec)
+    return p[:, None] * right[None, :] + (1 - p[:, None]) * wrong[None, :]
+
+
+def optimal_policy(p: np.ndarray, ref: np.ndarray, beta: float, spec: RewardSpec) -> np.ndarray:
+    """(n, 11): ``pi*`` ∝ ``ref`` exp(R / beta); for ``beta == 0`` all mass on the best level (ties: the lower)."""
+    r = expected_rewards(p, spec)
+    if beta == 0:
+        out = np.zeros_like(r)
+        out[np.arange(len(r)), r.argmax(axis=1)] = 1.0
+        return out
+    logits = np.log(np.clip(ref, 1e-12, None)) + r / beta
+    logits -= logits.max(axis=1, keepdims=True)
+    w = np.exp(logits)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def _readout(spec: str) -> tuple[RunFolder, str]:
+    folder, _, method = spec.partition("#")
+    run = check_run_folder(Path(folder))
+    if not isinstance(run, RunFolder):
+        raise SystemExit(f"{folder}: {run.reason}")
+    if method not in run.methods:
+        raise SystemExit(f"{folder}: no method {method!r} (it has {', '.join(run.methods)})")
+    return run, method
+
+
+def aligned(posterior: str, reference: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(correct), the reference level distributions and the outcomes, on the answers both readouts scored."""
+    (prun, pm), (rrun, rm) = _readout(posterior), _readout(reference)
+    post = {s["id"]: s for s in prun.samples(pm) if s.get("confidence") is not None}
+    rows = [(post[s["id"]]["confidence"], s["confidence_dist"], s["correct"]) for s in rrun.samples(rm)
+            if s["id"] in post and s.get("confidence_dist")]
+    if not rows:
+        raise SystemExit(f"no answer has both a confidence in {posterior} and a confidence_dist in {reference}")
+    mismatch = sum(int(post[s["id"]]["correct"]) != int(s["correct"]) for s in rrun.samples(rm) if s["id"] in post)
+    if mismatch:
+        raise SystemExit(f"{mismatch} answers are judged differently in the two runs: not the same answers")
+    p, ref, y = zip(*rows)
+    return np.asarray(p, float), np.asarray(ref, float), np.asarray(y, int)
+
+
+def table(p: np.ndarray, ref: np.ndarray, y: np.ndarray, betas: list[float], spec: RewardSpec) -> list[str]:
+    out = ["| beta | modal level: answers | " + " | ".join(f"greedy {m}" for m in METRICS)
+           + " | expected-readout AUROC | mean pi*(level 0), ..., pi*(level 10) |",
+           "|---|---|" + "---|" * (len(METRICS) + 2)]
+    for beta in betas:
+        pi = optimal_policy(p, ref, beta, spec)
+        mode = pi.argmax(axis=1)
+        greedy = bootstrap(LEVELS[mode], y, n_resamples=1000, seed=0)
+        expected = bootstrap(pi @ LEVELS, y, n_resamples=1000, seed=0)
+        hist = ", ".join(f'"{k}": {c}' for k, c in enumerate(np.bincount(mode, minlength=11)) if c)
+        out.append(f"| {beta:g} | {hist} | " + " | ".join(format_value(greedy[m]) for m in METRICS)
+                   + f" | {format_value(expected['auroc'])} | " + " ".join(f"{v:.3f}" for v in pi.mean(axis=0)) + " |")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("posterior", help="RUN#METHOD whose confidence is taken as P(correct)")
+    ap.add_argument("reference", help="RUN#METHOD recording confidence_dist (the untrained expected readout)")
+    ap.add_argument("--beta", type=float, nargs="+", default=[0.0, 0.005, 0.02, 0.1])
+    args = ap.parse_args(argv)
+    if any(b < 0 for b in args.beta):
+        ap.error("--beta: every value must be >= 0")
+    p, ref, y = aligned(args.posterior, args.reference)
+    print(f"{len(y)} answers, accuracy {y.mean():.3f}; posterior {args.posterior}; reference {args.reference}; "
+          "reward: normalised log score, eps 0.001 (the trainer's default)\n")
+    print("\n".join(table(p, ref, y, args.beta, RewardSpec())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

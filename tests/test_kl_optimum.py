@@ -1,0 +1,52 @@
+"""scripts/kl_optimum.py: the KL-regularised optimum of the exact objective, checked against its definition."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from trainers.rewarding_doubt.rewards import RewardSpec
+
+
+def _script():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "kl_optimum.py"
+    spec = importlib.util.spec_from_file_location("_kl_optimum", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _objective(pi, r, ref, beta):
+    return (pi * r).sum(1) - beta * (pi * (np.log(pi) - np.log(ref))).sum(1)
+
+
+def test_beta_zero_is_the_bayes_act_with_the_closed_form_boundary():
+    # the log score's "1"/"2" boundary is at p = log(9/8) / log(9/4) = 0.14524 (see tests of calbench.scalers)
+    mod, spec = _script(), RewardSpec()
+    p = np.array([0.01, 0.1445, 0.1460, 0.5, 0.99])  # "9"/"10" at 0.978 (eps 0.001)
+    pi = mod.optimal_policy(p, np.full((5, 11), 1 / 11), 0.0, spec)
+    assert pi.argmax(1).tolist() == [0, 1, 2, 5, 10] and np.allclose(pi.sum(1), 1)
+
+
+def test_the_optimum_beats_every_other_policy_on_the_regularised_objective():
+    mod, spec = _script(), RewardSpec()
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 1, 20)
+    ref = rng.dirichlet(np.ones(11), 20)
+    r = mod.expected_rewards(p, spec)
+    for beta in (0.005, 0.02, 0.1):
+        best = _objective(mod.optimal_policy(p, ref, beta, spec), r, ref, beta)
+        for _ in range(50):
+            other = rng.dirichlet(np.ones(11) * 0.5, 20) * 0.98 + 0.02 / 11
+            assert np.all(best >= _objective(other, r, ref, beta) - 1e-12)
+
+
+def test_a_strong_reference_holds_the_mode_until_beta_is_small():
+    mod, spec = _script(), RewardSpec()
+    ref = np.full((1, 11), 0.01)
+    ref[0, 1] = 0.9  # the untrained model prefers "1"
+    p = np.array([0.3])  # the Bayes act is "3"
+    modes = [int(mod.optimal_policy(p, ref / ref.sum(), b, spec).argmax()) for b in (0.1, 0.02, 0.001)]
+    assert modes[0] == 1 and modes[-1] == 3
