@@ -39,6 +39,8 @@ def level_profile(samples: list[dict]) -> tuple[np.ndarray, np.ndarray] | None:
 def level_table(arms: list[tuple[str, RunFolder, str]]) -> list[str]:
     rows = []
     for label, run, m in arms:
+        if "+" in m:  # a post-hoc scaled readout keeps its source's confidence_dist: listed once, under the source
+            continue
         prof = level_profile(run.samples(m))
         if prof is None:
             continue
@@ -48,8 +50,10 @@ def level_table(arms: list[tuple[str, RunFolder, str]]) -> list[str]:
     if not rows:
         return []
     return ["", "The model's distribution over the stated levels 0..10 (recorded by the expected readout): its mean "
-            "over the questions, and how often each level is the most probable one (the greedy statement, "
-            "except that greedy decoding compares \"1\" and \"10\" by their shared first token):", "", "| readout | n | mean P(level 0), ..., P(level 10) | modal level: "
+            "over the questions, and how often each level is the most probable one. It reads the first digit of the "
+            "reply: for a model that replies with a bare level (the strict-format trained ones) the mode is its "
+            "greedy statement, up to \"1\" and \"10\" sharing a first token; an untrained reply such as "
+            "\"0.999\" counts as \"0\".", "", "| readout | n | mean P(level 0), ..., P(level 10) | modal level: "
             "questions |", "|---|---|---|---|", *rows]
 
 

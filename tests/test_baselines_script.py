@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
+from scriptmod import load_script
 from test_leaderboard import IDS, make_run
 
 from calbench.reporting.inputs import check_run_folder
 
 
 def _script():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "baselines.py"
-    spec = importlib.util.spec_from_file_location("_baselines_for_compare", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("baselines")
 
 
 def test_compare_brier_pairs_the_questions_both_methods_parsed(tmp_path):

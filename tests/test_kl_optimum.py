@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
+from scriptmod import load_script
 
 from trainers.rewarding_doubt.rewards import RewardSpec
 
 
 def _script():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "kl_optimum.py"
-    spec = importlib.util.spec_from_file_location("_kl_optimum", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("kl_optimum")
 
 
 def _objective(pi, r, ref, beta):

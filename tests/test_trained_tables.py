@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
+from scriptmod import load_script
 
 
 def _script():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "trained_tables.py"
-    spec = importlib.util.spec_from_file_location("_trained_tables", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("trained_tables")
 
 
 class _Run:
@@ -42,7 +36,8 @@ def test_level_profile_means_the_distributions_and_counts_the_modes():
 def test_level_table_lists_only_readouts_with_a_distribution():
     mod = _script()
     with_dist = _Run([{"confidence_dist": _dist({3: 1.0})}] * 2)
-    lines = mod.level_table([("after:expected", with_dist, "expected"), ("after:two-stage", _Run([{}]), "two-stage")])
+    lines = mod.level_table([("after:expected", with_dist, "expected"), ("after:two-stage", _Run([{}]), "two-stage"),
+                             ("after-platt:expected+platt", with_dist, "expected+platt")])  # scaled: its source's
     rows = [line for line in lines if line.startswith("| after")]
     assert rows == ["| after:expected | 2 | " + " ".join(["0.000"] * 3 + ["1.000"] + ["0.000"] * 7) + " | 3: 2 |"]
     assert mod.level_table([("after:two-stage", _Run([{}]), "two-stage")]) == []
