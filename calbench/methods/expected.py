@@ -8,6 +8,9 @@ After the two-stage prompt (the answer, then "How confident ...?" with the reply
 where "10" is two tokens, so P(10) = P("1") P("0" | "1") and P(1) = P("1") (1 - P("0" | "1"))
 (see :meth:`calbench.backends.hf.HFBackend.confidence_distribution`). Greedy decoding collapses a
 confidence to its mode; the expectation keeps the model's uncertainty over the levels.
+
+Only the first digit (and "0" after "1") is read: a reply that goes on as a decimal counts as the level of its
+first digit, so for a model that answers "0.999" (untrained SmolLM2 often does) that mass is P(0), not 0.999.
 """
 
 from __future__ import annotations
