@@ -19,10 +19,11 @@ told): delete the stale one first.
 from __future__ import annotations
 
 import argparse
-import gzip
 import lzma
 import sys
 from pathlib import Path
+
+from calbench.records import open_bytes
 
 DEFAULT_MIN_BYTES = 1 << 20
 #: the earlier compressed form of a run's samples, recompressed as xz
@@ -49,7 +50,8 @@ def compress(path: Path, *, dry_run: bool = False) -> Path:
         raise SystemExit(f"{path}: {target.name} exists beside it; keep one copy (delete the stale one) and rerun")
     if dry_run:
         return target
-    data = gzip.decompress(path.read_bytes()) if legacy else path.read_bytes()
+    with open_bytes(path) as fh:  # a legacy .gz is decompressed by its suffix
+        data = fh.read()
     packed = xz_bytes(data)
     if lzma.decompress(packed) != data:  # never remove the source on a bad write
         raise SystemExit(f"{path}: the compressed copy does not decompress to the original; nothing removed")

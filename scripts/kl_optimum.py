@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from calbench.metrics import bootstrap, format_value
+from calbench.metrics import align_by_id, bootstrap, format_value
 from calbench.reporting.inputs import RunFolder, check_run_folder
 from trainers.rewarding_doubt.rewards import RewardSpec, proper_score
 
@@ -69,14 +69,17 @@ def _readout(spec: str) -> tuple[RunFolder, str]:
 def aligned(posterior: str, reference: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """P(correct), the reference level distributions and the outcomes, on the answers both readouts scored."""
     (prun, pm), (rrun, rm) = _readout(posterior), _readout(reference)
-    post = {s["id"]: s for s in prun.samples(pm) if s.get("confidence") is not None}
-    rows = [(post[s["id"]]["confidence"], s["confidence_dist"], s["correct"]) for s in rrun.samples(rm)
-            if s["id"] in post and s.get("confidence_dist")]
-    if not rows:
-        raise SystemExit(f"no answer has both a confidence in {posterior} and a confidence_dist in {reference}")
-    mismatch = sum(int(post[s["id"]]["correct"]) != int(s["correct"]) for s in rrun.samples(rm) if s["id"] in post)
+    try:
+        pairs = [(a, b) for a, b in zip(*align_by_id(prun.samples(pm), rrun.samples(rm)))
+                 if a.get("confidence") is not None]
+    except ValueError as e:
+        raise SystemExit(f"{posterior} and {reference}: {e}") from None
+    mismatch = sum(int(a["correct"]) != int(b["correct"]) for a, b in pairs)
     if mismatch:
         raise SystemExit(f"{mismatch} answers are judged differently in the two runs: not the same answers")
+    rows = [(a["confidence"], b["confidence_dist"], b["correct"]) for a, b in pairs if b.get("confidence_dist")]
+    if not rows:
+        raise SystemExit(f"no answer has both a confidence in {posterior} and a confidence_dist in {reference}")
     p, ref, y = zip(*rows)
     return np.asarray(p, float), np.asarray(ref, float), np.asarray(y, int)
 
