@@ -2,7 +2,8 @@
 
 Samples are appended and flushed as each generation batch finishes (at most ``chunk_size`` questions), so
 an interrupted run loses at most the batch in flight. Rerunning the same command resumes: (id, method) pairs
-already in ``samples.jsonl`` are skipped, none is written twice. A different run in the same folder is refused, naming the setting that differs.
+already in ``samples.jsonl`` are skipped, none is written twice. A different run in the same folder is refused, naming the setting that differs,
+except the same run with a larger ``--limit``: it extends the folder, computing only the new questions.
 """
 
 from __future__ import annotations
@@ -121,8 +122,39 @@ def _identity(manifest: dict) -> dict:
     }
 
 
-def _check_resumable(run_path: Path, manifest: dict) -> dict:
-    """The manifest already in ``run_path`` ({} if none), after checking that it describes the same run."""
+#: Identity settings that may differ when a run is extended to a larger ``--limit``: its questions are then the
+#: first ones of the larger seeded selection (:func:`calbench.tasks.select`), so the data hash changes, and
+#: with given answers (``--answers``) the answers file may have grown too.
+EXTENSIBLE = ("limit", "data_sha256", "answers_sha256")
+
+
+def extends(old: dict, examples: list[Example]) -> bool:
+    """Whether ``examples`` extend the run of manifest ``old``: more questions than it had, the first of which
+    are exactly its questions (same ids in the same order, same content). A larger ``--limit`` with the same
+    seed does this, so an extended run computes only the new questions."""
+    task, n = old.get("task") or {}, old.get("n")
+    if not isinstance(task.get("limit"), int) or not isinstance(n, int) or len(examples) <= n:
+        return False
+    return (task.get("ids_sha256") in (None, ids_sha256(e.id for e in examples[:n]))
+            and task.get("data_sha256") == data_sha256(examples[:n]))
+
+
+def _check_answers_kept(folder: Path, answers: dict[str, str] | None) -> None:
+    """Refuse to extend a run whose finished samples were scored on answers other than the ones given now."""
+    if answers is None:
+        raise RunConflictError(f"{folder} was run on given answers (--answers); extend it with --answers too")
+    for s in read_run_samples(folder):
+        if s.get("answer_given") and (s.get("answer_output") or "").strip() != (answers.get(s["id"]) or "").strip():
+            raise RunConflictError(
+                f"{folder} cannot be extended: question {s['id']} was scored on the answer "
+                f"{(s.get('answer_output') or '').strip()!r}, and the --answers file now gives "
+                f"{answers.get(s['id'])!r}; use another --out")
+
+
+def _check_resumable(run_path: Path, manifest: dict, examples: list[Example] | None = None,
+                     answers: dict[str, str] | None = None) -> dict:
+    """The manifest already in ``run_path`` ({} if none), after checking that it describes the same run, or the
+    same run on fewer questions (:func:`extends`; recorded in ``manifest["extended_from"]``)."""
     if not run_path.exists():
         return {}
     try:
@@ -134,9 +166,21 @@ def _check_resumable(run_path: Path, manifest: dict) -> dict:
     except KeyError as e:
         raise RunConflictError(f"{run_path} exists but is not a calbench run manifest ({e}); use another --out")
     new_id = _identity(manifest)
-    diff = [k for k in new_id if old_id.get(k) != new_id[k]]
-    if diff:
+    # a setting that no extension may change is named first
+    diff = sorted((k for k in new_id if old_id.get(k) != new_id[k]), key=lambda k: k in EXTENSIBLE)
+    earlier = list(old.get("extended_from") or [])
+    if diff and "limit" in diff and set(diff) <= set(EXTENSIBLE) and examples is not None and extends(old, examples):
+        if old_id["answers_sha256"] is not None:
+            _check_answers_kept(run_path.parent, answers)
+        elif new_id["answers_sha256"] is not None:
+            raise RunConflictError(f"{run_path.parent} generated its answers; it cannot be extended on given "
+                                   "answers (--answers); use another --out")
+        earlier.append({"limit": old_id["limit"], "n": old["n"], "data_sha256": old_id["data_sha256"],
+                        "answers_sha256": old_id["answers_sha256"]})
+    elif diff:
         raise RunConflictError(conflict_message(run_path.parent, diff[0], old_id.get(diff[0]), new_id[diff[0]]))
+    if earlier:
+        manifest["extended_from"] = earlier
     return old
 
 
@@ -221,7 +265,7 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
             given["sha256"] = hashlib.sha256(json.dumps(settings.answers, sort_keys=True).encode()).hexdigest()
         manifest["given_answers"] = {**given, "n_in_file": len(settings.answers), "n_used": len(examples),
                                      "n_ignored": n_extra}
-    old_timings = _check_resumable(out / MANIFEST_FILE, manifest).get("timings", {})
+    old_timings = _check_resumable(out / MANIFEST_FILE, manifest, examples, settings.answers).get("timings", {})
     expand_samples(out)  # a committed (compressed) run is resumed or extended in plain form
     done = _finished_pairs(samples_path)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")

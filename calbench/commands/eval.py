@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"task {task.name!r} split {split!r} has no examples")
     settings.answers, settings.answers_file = given_answers(args, methods, task, examples)
     model_name = args.model if args.backend != "scripted" else f"scripted:{args.script}"
-    check_out_folder(args.out, expected_identity(task, examples, settings, model_name))
+    check_out_folder(args.out, expected_identity(task, examples, settings, model_name), examples)
     backend = make_backend(args.backend, args.model, **backend_options(args))
     try:
         manifest = evaluate_task(task, backend, args.out, settings=settings, examples=selection,

@@ -5,7 +5,7 @@
 # $W/before-sciq, $W/before-medqa and $W/cal-sciq are the untrained runs of ../rd-smollm2-sciq-natural-exact/ with
 # samples.jsonl decompressed (xz -dk samples.jsonl.xz); $W/before-commonsenseqa-500 is new (500 CommonsenseQA
 # questions, the first 300 of which are those of the earlier runs), made by LANE=csqa-before.
-# Usage, from the repo root:  W=runs/natb2w T=runs/natural-beta002 LANE=sciq|csqa-before|csqa|medqa bash .../eval.sh
+# Usage, from the repo root:  W=runs/natb2w T=runs/natural-beta002 LANE=sciq|csqa-before|csqa|medqa|medqa-500 bash .../eval.sh
 set -euo pipefail
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 OMP_NUM_THREADS=1
 W=${W:-runs/natb2w}; T=${T:-runs/natural-beta002}
@@ -31,5 +31,15 @@ case ${LANE:?set LANE} in
   medqa)  # MedQA (300; ~40 min on one thread; not run for this run, see README)
     "${CB[@]}" --adapter "$T/adapter" --method two-stage,expected --task medqa --limit 300 \
       --answers "$W/before-medqa/samples.jsonl" --out "$W/after-medqa" ;;
+  medqa-500)  # MedQA extended to 500 questions (calbench eval extends a run to a larger --limit: the first 300
+    # questions, answers and scores are kept, only the 200 new ones are computed), untrained then trained
+    [ -d "$W/before-medqa-500" ] || cp -r "$W/before-medqa" "$W/before-medqa-500"
+    log "untrained, 300 -> 500"
+    "${CB[@]}" --task medqa --limit 500 --method two-stage,expected,seq-likelihood-mean,seq-likelihood-prod,ptrue \
+      --out "$W/before-medqa-500"
+    [ -d "$W/after-medqa-500" ] || cp -r "$W/after-medqa" "$W/after-medqa-500"
+    log "trained, 300 -> 500"
+    "${CB[@]}" --adapter "$T/adapter" --method two-stage,expected --task medqa --limit 500 \
+      --answers "$W/before-medqa-500/samples.jsonl" --out "$W/after-medqa-500" ;;
 esac
 log "done"
