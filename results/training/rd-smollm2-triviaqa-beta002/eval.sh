@@ -14,8 +14,15 @@ BASELINES=two-stage,expected,seq-likelihood-mean,seq-likelihood-prod,ptrue
 case ${LANE:?set LANE} in
   before)  # the untrained model on 1,000 TriviaQA evaluation questions: its answers and every baseline
     "${CB[@]}" --task triviaqa --limit 1000 --method $BASELINES --out "$W/before-triviaqa" ;;
-  after)  # the trained adapter on the same 1,000 answers, then on the 200 calibration answers (for its scaler)
-    log "TriviaQA eval"
+  after)  # the trained adapter on the same answers: first the 400 questions of the self-consistency baseline
+    # (results/baselines/smollm2-135m-instruct/triviaqa: the first 400 of the same seeded selection), kept as
+    # after-triviaqa-400, then extended to all 1,000 (a larger --limit extends a run); then on the 200
+    # calibration answers (for its scaler)
+    log "TriviaQA eval, 400"
+    "${CB[@]}" --adapter "$T/adapter" --method two-stage,expected --task triviaqa --limit 400 \
+      --answers "$W/before-triviaqa/samples.jsonl" --out "$W/after-triviaqa"
+    [ -d "$W/after-triviaqa-400" ] || cp -r "$W/after-triviaqa" "$W/after-triviaqa-400"
+    log "TriviaQA eval, 400 -> 1,000"
     "${CB[@]}" --adapter "$T/adapter" --method two-stage,expected --task triviaqa --limit 1000 \
       --answers "$W/before-triviaqa/samples.jsonl" --out "$W/after-triviaqa"
     log "calibration split (TriviaQA train, the held-out 200)"
