@@ -127,6 +127,27 @@ def test_resume_continues_from_the_last_checkpoint(trained):
     assert summary["resumed_from"].endswith("step-2" if estimator == "exact" else "checkpoint-2")
 
 
+def test_a_resumed_exact_run_logs_each_replayed_step_once(tmp_path):
+    """Steps after the checkpoint a run resumes from are replayed; their records from the interrupted run are
+    dropped from train_log.jsonl (and a half-written last line with them), so each step is logged once."""
+    import shutil
+
+    from calbench.cli import main
+
+    model = build_tiny_model(tmp_path / "tiny")
+    out = tmp_path / "run"
+    args = smoke_args(model, out, "exact", ["max_steps=4", "save_every=2", "eval_every=2"])
+    assert main(args) == 0
+    shutil.rmtree(out / "checkpoints" / "step-4")  # as if interrupted after step 4's log, before its checkpoint
+    with open(out / "train_log.jsonl", "a") as fh:
+        fh.write('{"step": 5, "kind": "tr')
+    assert main(args + ["--resume"]) == 0
+    records = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["kind"] == "train"] == [1, 2, 3, 4]
+    assert [r["step"] for r in records if r["kind"] == "heldout"] == [0, 2, 4]
+    assert json.loads((out / "summary.json").read_text())["resumed_from"].endswith("step-2")
+
+
 def test_strict_format_exact_scores_the_whole_number(tmp_path):
     """strict_format with the exact estimator trains on whole-number outcomes: the first step sees the same
     batch from the same initial weights as the first-token run, and puts more mass on "other" (a digit not

@@ -43,6 +43,30 @@ class JsonlLogCallback(TrainerCallback):
             self._out.close()
             self._out = None
 
+    def drop_after(self, step: int) -> int:
+        """Remove the records of steps after ``step`` (and a half-written last line): a run resumed from its
+        step-``step`` checkpoint replays those steps, and would otherwise log them twice. The file is rewritten
+        atomically; returns how many records were removed."""
+        self.close()
+        if not self.path.exists():
+            return 0
+        kept, dropped = [], 0
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # an interrupted write: the step it belonged to is replayed
+                dropped += 1
+                continue
+            if int(record.get("step", 0)) > step:
+                dropped += 1
+            else:
+                kept.append(line)
+        if dropped:
+            tmp = self.path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+            tmp.replace(self.path)
+        return dropped
+
 
 class HeldOutCallback(TrainerCallback):
     """Evaluates the held-out set before training, every ``every`` steps, and at the end (rank 0 only)."""

@@ -109,6 +109,8 @@ class ExactLoop:
         warm = max(0, cfg.warmup_steps)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / (warm + 1)))
         start = self._load_last(optimizer, scheduler) if resume else 0
+        if resume and hasattr(self.log, "drop_after"):  # the steps after the checkpoint are replayed: log them once
+            self.log.drop_after(start)
         total = len(self.plan)
         print(f"[rewarding-doubt] exact estimator: {len(self.ids)} training prompts, batch {cfg.batch_size}, "
               f"{total} steps ({cfg.epochs} epoch(s){', capped by max_steps' if cfg.max_steps else ''})",
