@@ -18,8 +18,11 @@ platt() {  # platt FIT APPLY OUT METHODS: Platt scalers, raw and rounded to the 
 # the untrained baselines on the 500 CommonsenseQA questions, scaled as ../rd-smollm2-sciq-natural-exact/ scales them
 [ -d "$W/before-commonsenseqa-500" ] && platt "$W/cal-sciq" "$W/before-commonsenseqa-500" \
     "$W/before-commonsenseqa-500-platt" expected,seq-likelihood-mean,seq-likelihood-prod,ptrue
+# MedQA extended to 500 questions (eval.sh lane medqa-500), its baselines scaled the same way
+[ -d "$W/before-medqa-500" ] && platt "$W/cal-sciq" "$W/before-medqa-500" \
+    "$W/before-medqa-500-platt" expected,seq-likelihood-mean,seq-likelihood-prod,ptrue
 log "copying the runs"
-for d in "$W"/after-* "$W"/before-commonsenseqa-500*; do
+for d in "$W"/after-* "$W"/before-commonsenseqa-500* "$W"/before-medqa-500*; do
   [ -d "$d" ] && rm -rf "$R/$(basename "$d")" && cp -r "$d" "$R/"
 done
 mkdir -p "$R/train"
@@ -29,6 +32,8 @@ zcat results/training/rd-smollm2-sciq-natural-4800/train/answers.jsonl.gz | cmp 
 # the follow-up with beta 0.005 (README): its log (steps 500 on are the follow-up) and summary
 A=${A:-runs/natb2-anneal/train}
 if [ -f "$A/summary.json" ]; then mkdir -p "$R/anneal" && cp "$A/train_log.jsonl" "$A/summary.json" "$R/anneal/"; fi
+# a rerun copies plain files over compressed ones: the fresh plain copy replaces the stale compressed one
+find "$R" -name '*.xz' | while read -r f; do if [ -f "${f%.xz}" ]; then rm "$f"; fi; done
 .venv/bin/python scripts/compress_results.py "$R" --png --min-bytes 0
 log "report"
 # the trained stated readout (reference) against the untrained stated, expected and likelihood readouts, the best
@@ -45,7 +50,8 @@ ARGS=()
 for s in $B/before-sciq $B/before-sciq-platt $B/before-sciq-platt-0-10 $R/after-sciq $R/after-sciq-platt \
          $R/after-sciq-platt-0-10 $B/before-medqa $B/before-medqa-platt $B/before-medqa-platt-0-10 $R/after-medqa \
          $R/before-commonsenseqa-500 $R/before-commonsenseqa-500-platt $R/before-commonsenseqa-500-platt-0-10 \
-         $R/after-commonsenseqa-500; do
+         $R/after-commonsenseqa-500 $R/before-medqa-500 $R/before-medqa-500-platt $R/before-medqa-500-platt-0-10 \
+         $R/after-medqa-500; do
   [ -d "$s" ] && ARGS+=("$s")
 done
 .venv/bin/python scripts/trained_tables.py "${ARGS[@]}" > "$R/tables.md"
