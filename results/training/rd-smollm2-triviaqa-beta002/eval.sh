@@ -3,10 +3,12 @@
 # lane. Every evaluation is on the untrained model's greedy answers (--answers), so before and after are paired.
 # $W/cal-triviaqa is results/baselines/calibration/smollm2-135m-instruct/triviaqa-train (200 questions of the
 # training pool, the trainer's held-out set) with samples.jsonl decompressed (xz -d samples.jsonl.xz).
-# Usage, from the repo root:  W=runs/tqaw T=runs/tqa-train LANE=before|after|csqa|medqa bash .../eval.sh
+# $U holds the untrained CommonsenseQA and MedQA runs of ../rd-smollm2-sciq-natural-beta002/ (500 questions each),
+# samples decompressed.
+# Usage, from the repo root:  W=runs/tqaw T=runs/tqa-train U=runs/natb2w LANE=before|after|csqa|medqa bash .../eval.sh
 set -euo pipefail
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 OMP_NUM_THREADS=1
-W=${W:-runs/tqaw}; T=${T:-runs/tqa-train}
+W=${W:-runs/tqaw}; T=${T:-runs/tqa-train}; U=${U:-runs/natb2w}
 log() { echo "[eval $(date -u +%T) +${SECONDS}s] $*"; }
 CB=(.venv/bin/calbench eval --model smollm2-135m-instruct --judge-containment --seed 0 --resamples 1000 --batch-size 50
     --chunk-size 200 --quiet)
@@ -30,9 +32,9 @@ case ${LANE:?set LANE} in
       --answers "$W/cal-triviaqa/samples.jsonl" --out "$W/after-cal-triviaqa" ;;
   csqa)  # CommonsenseQA, the 500 answers of ../rd-smollm2-sciq-natural-beta002/before-commonsenseqa-500
     "${CB[@]}" --adapter "$T/adapter" --method two-stage,expected --task commonsenseqa --limit 500 \
-      --answers "$W/before-commonsenseqa-500/samples.jsonl" --out "$W/after-commonsenseqa-500" ;;
+      --answers "$U/before-commonsenseqa-500/samples.jsonl" --out "$W/after-commonsenseqa-500" ;;
   medqa)  # MedQA, the 500 answers of ../rd-smollm2-sciq-natural-beta002/before-medqa-500
     "${CB[@]}" --adapter "$T/adapter" --method two-stage,expected --task medqa --limit 500 \
-      --answers "$W/before-medqa-500/samples.jsonl" --out "$W/after-medqa-500" ;;
+      --answers "$U/before-medqa-500/samples.jsonl" --out "$W/after-medqa-500" ;;
 esac
 log "done"

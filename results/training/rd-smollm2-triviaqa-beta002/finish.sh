@@ -32,13 +32,15 @@ PY
 platt "$W/cal-triviaqa" "$W/before-triviaqa" "$W/before-triviaqa-platt" expected,seq-likelihood-mean,seq-likelihood-prod,ptrue
 [ -f "$W/after-cal-triviaqa/run.json" ] && platt "$W/after-cal-triviaqa" "$W/after-triviaqa" "$W/after-triviaqa-platt" expected
 log "copying the runs"
-for d in "$W"/before-* "$W"/after-*; do
-  [ -d "$d" ] && rm -rf "$R/$(basename "$d")" && cp -r "$d" "$R/"
+for d in "$W"/before-triviaqa* "$W"/after-*; do  # finished runs only (an evaluation may still be running)
+  grep -q '"status": "complete"' "$d/run.json" 2>/dev/null || { log "skipped $d (not complete)"; continue; }
+  rm -rf "${R:?}/$(basename "$d")" && cp -r "$d" "$R/"
 done
 mkdir -p "$R/train"
 for f in config.yaml train_log.jsonl training_curve.png summary.json answers.jsonl; do [ -f "$T/$f" ] && cp "$T/$f" "$R/train/"; done
+# a rerun copies plain files over compressed ones: the fresh plain copy replaces the stale compressed one
+find "$R" -name '*.xz' | while read -r f; do if [ -f "${f%.xz}" ]; then rm "$f"; fi; done
 .venv/bin/python scripts/compress_results.py "$R" --png --min-bytes 0
-xz -9 -f "$R/train/answers.jsonl"
 log "report"
 SYS=("$R/after-triviaqa#two-stage" "$R/before-triviaqa#two-stage" "$R/before-triviaqa#expected"
      "$R/before-triviaqa#seq-likelihood-mean" "$R/before-triviaqa#seq-likelihood-prod" "$R/before-triviaqa#ptrue"
@@ -55,4 +57,8 @@ for s in $R/before-triviaqa $R/before-triviaqa-platt $R/before-triviaqa-platt-0-
   [ -d "$s" ] && ARGS+=("$s")
 done
 .venv/bin/python scripts/trained_tables.py "${ARGS[@]}" > "$R/tables.md"
+
+# what the KL-regularised optimum would state with the Platt-scaled likelihood's information (scripts/kl_optimum.py)
+.venv/bin/python scripts/kl_optimum.py "$R/before-triviaqa-platt#seq-likelihood-mean+platt" \
+    "$R/before-triviaqa#expected" --beta 0 0.02 0.1 > "$R/kl_optimum.md"
 log "done"
