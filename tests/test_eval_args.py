@@ -74,14 +74,20 @@ def test_reused_folder_names_the_setting_that_differs_before_the_model_loads(cap
     from calbench.tasks import get_task, select
     from calbench.runner import data_sha256
 
-    exs = select(get_task("sciq").load("test"), 5, 0)
+    from calbench.elicit import templates
+    from calbench.judge import judge_for
+
+    # a smaller --limit than the folder's (a larger one would extend the run): refused, naming --limit, not
+    # the data hash that follows from it
+    exs = select(get_task("sciq").load("test"), 20, 0)
     manifest = {"model": {"id": "smollm2-135m-instruct", "sha256": "x", "adapter": None},
-                "task": {"name": "sciq", "split": "test", "source": "bundled", "limit": 5,
-                         "data_sha256": data_sha256(exs)},
-                "methods": ["two-stage"], "elicitation": {"scale": "0-10", "templates": {"version": 0}},
-                "judge": {}, "seed": 0}
+                "task": {"name": "sciq", "split": "test", "source": "bundled", "limit": 20,
+                         "data_sha256": data_sha256(exs)}, "n": 20,
+                "methods": ["two-stage"], "elicitation": {"scale": "0-10", "templates": templates()},
+                "judge": {"name": judge_for(get_task("sciq").kind).name,
+                          "settings": judge_for(get_task("sciq").kind).settings}, "seed": 0}
     (out / "run.json").write_text(json.dumps(manifest))
     before = (out / "run.json").read_bytes()
-    rc, err = cli(capsys, "eval", "--task", "sciq", "--limit", "20", "--out", str(out))
-    assert rc == 2 and "--limit" in err and "5 there, 20 now" in err and "data_sha256" not in err
+    rc, err = cli(capsys, "eval", "--task", "sciq", "--limit", "5", "--out", str(out))
+    assert rc == 2 and "--limit" in err and "20 there, 5 now" in err and "data_sha256" not in err
     assert (out / "run.json").read_bytes() == before
