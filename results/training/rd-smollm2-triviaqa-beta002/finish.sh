@@ -53,7 +53,7 @@ ARGS=()
 for s in $R/before-triviaqa $R/before-triviaqa-platt $R/before-triviaqa-platt-0-10 $R/after-triviaqa \
          $R/after-triviaqa-platt $R/after-triviaqa-platt-0-10 $SC $R/after-triviaqa-400 \
          $N2/before-commonsenseqa-500 $N2/before-commonsenseqa-500-platt $R/after-commonsenseqa-500 \
-         $N2/before-medqa-500 $R/after-medqa-500; do
+         $N2/before-medqa-500 $N2/before-medqa-500-platt $R/after-medqa-500; do
   [ -d "$s" ] && ARGS+=("$s")
 done
 .venv/bin/python scripts/trained_tables.py "${ARGS[@]}" > "$R/tables.md"
