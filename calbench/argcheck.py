@@ -115,12 +115,12 @@ OPTION_OF = {"model": "--model", "task": "--task/--data", "split": "--split", "s
              "seed": "--seed", "method_settings": "--sc-k/--sc-temperature"}
 
 
-def check_out_folder(out: str | Path, expected: dict, examples: list | None = None) -> None:
+def check_out_folder(out: str | Path, expected: dict, examples: list) -> None:
     """Refuse ``out`` when its run.json differs from ``expected`` (identity settings known before the model
     loads, keyed as :func:`calbench.runner.run_identity`); the message names the first setting that differs.
-    A run that ``examples`` extend (a larger ``--limit``, :func:`calbench.runner.extends`) is let through: the
-    runner checks the rest when it resumes."""
-    from calbench.runner import EXTENSIBLE, conflict_message, extends, run_identity
+    A run that ``examples`` extend (a larger ``--limit``, :func:`calbench.runner.is_extension`) is let through:
+    the runner checks the rest when it resumes."""
+    from calbench.runner import conflict_message, identity_diff, is_extension, run_identity
     from calbench.runs import ManifestError, has_manifest, manifest_path, read_manifest
 
     path = manifest_path(out)
@@ -133,9 +133,8 @@ def check_out_folder(out: str | Path, expected: dict, examples: list | None = No
         raise UserError(f"{path} exists but is not a calbench run manifest ({e.reason}); use another --out") from None
     except (KeyError, TypeError) as e:
         raise UserError(f"{path} exists but is not a calbench run manifest ({e}); use another --out") from None
-    # a setting that no extension may change is named first (a larger --limit with another --seed: the seed)
-    diff = sorted((key for key, value in expected.items() if old.get(key) != value), key=lambda k: k in EXTENSIBLE)
-    if "limit" in diff and set(diff) <= set(EXTENSIBLE) and examples is not None and extends(manifest, examples):
+    diff = identity_diff(old, expected)
+    if is_extension(manifest, examples, diff):
         return
     if diff:
         raise UserError(conflict_message(Path(out), diff[0], old.get(diff[0]), expected[diff[0]]))

@@ -25,6 +25,7 @@ from calbench.elicit import templates
 from calbench.errors import RunFolderError, UserError
 from calbench.methods import MethodContext, get_method
 from calbench.records import Example, JsonlAppender, expand_samples, read_run_samples, read_samples
+from calbench.rundir import write_samples
 from calbench.runs import (FORMAT_VERSION, MANIFEST_FILE, VERSION_KEY, ManifestError, RunManifest, read_manifest,
                            write_manifest)
 from calbench.tasks import TaskSpec
@@ -128,11 +129,20 @@ def _identity(manifest: dict) -> dict:
 EXTENSIBLE = ("limit", "data_sha256", "answers_sha256")
 
 
-def extends(old: dict, examples: list[Example]) -> bool:
-    """Whether ``examples`` extend the run of manifest ``old``: more questions than it had, the first of which
-    are exactly its questions (same ids in the same order, same content). A larger ``--limit`` with the same
-    seed does this, so an extended run computes only the new questions."""
+def identity_diff(old: dict, new: dict) -> list[str]:
+    """The identity settings of ``new`` whose value differs in ``old``; a setting that no extension may change
+    comes first, so that a refusal names it (a larger --limit with another --seed: the seed)."""
+    return sorted((k for k in new if old.get(k) != new[k]), key=lambda k: k in EXTENSIBLE)
+
+
+def is_extension(old: dict, examples: list[Example], diff: list[str]) -> bool:
+    """Whether a run on ``examples`` that differs from the run of manifest ``old`` in ``diff`` extends it: only
+    the limit and what follows from it differ, and there are more questions than it had, the first of which are
+    exactly its questions (same ids in the same order, same content). A larger ``--limit`` with the same seed
+    does this, so an extended run computes only the new questions."""
     task, n = old.get("task") or {}, old.get("n")
+    if "limit" not in diff or not set(diff) <= set(EXTENSIBLE):
+        return False
     if not isinstance(task.get("limit"), int) or not isinstance(n, int) or len(examples) <= n:
         return False
     return (task.get("ids_sha256") in (None, ids_sha256(e.id for e in examples[:n]))
@@ -151,10 +161,10 @@ def _check_answers_kept(folder: Path, answers: dict[str, str] | None) -> None:
                 f"{answers.get(s['id'])!r}; use another --out")
 
 
-def _check_resumable(run_path: Path, manifest: dict, examples: list[Example] | None = None,
-                     answers: dict[str, str] | None = None) -> dict:
+def _check_resumable(run_path: Path, manifest: dict, examples: list[Example],
+                     answers: dict[str, str] | None) -> dict:
     """The manifest already in ``run_path`` ({} if none), after checking that it describes the same run, or the
-    same run on fewer questions (:func:`extends`; recorded in ``manifest["extended_from"]``)."""
+    same run on fewer questions (:func:`is_extension`; recorded in ``manifest["extended_from"]``)."""
     if not run_path.exists():
         return {}
     try:
@@ -166,10 +176,9 @@ def _check_resumable(run_path: Path, manifest: dict, examples: list[Example] | N
     except KeyError as e:
         raise RunConflictError(f"{run_path} exists but is not a calbench run manifest ({e}); use another --out")
     new_id = _identity(manifest)
-    # a setting that no extension may change is named first
-    diff = sorted((k for k in new_id if old_id.get(k) != new_id[k]), key=lambda k: k in EXTENSIBLE)
+    diff = identity_diff(old_id, new_id)
     earlier = list(old.get("extended_from") or [])
-    if diff and "limit" in diff and set(diff) <= set(EXTENSIBLE) and examples is not None and extends(old, examples):
+    if is_extension(old, examples, diff):
         if old_id["answers_sha256"] is not None:
             _check_answers_kept(run_path.parent, answers)
         elif new_id["answers_sha256"] is not None:
@@ -205,11 +214,7 @@ def _finished_pairs(samples_path: Path) -> set[tuple[str, str]]:
     samples = read_samples(samples_path)
     kept = [s for s in samples if not s.get("request_error")]
     if len(kept) < len(samples):
-        tmp = samples_path.with_suffix(".jsonl.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for s in kept:
-                fh.write(json.dumps(s, ensure_ascii=False) + "\n")
-        tmp.replace(samples_path)
+        write_samples(samples_path, kept)
     return {(s["id"], s["method"]) for s in kept}
 
 

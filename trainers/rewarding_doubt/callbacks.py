@@ -11,7 +11,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from calbench.records import JsonlAppender, json_safe
+from calbench.records import JsonlAppender, iter_jsonl, json_safe
+from calbench.rundir import write_samples
 from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, format_eval, parse_rate_warning
 
 
@@ -44,28 +45,17 @@ class JsonlLogCallback(TrainerCallback):
             self._out = None
 
     def drop_after(self, step: int) -> int:
-        """Remove the records of steps after ``step`` (and a half-written last line): a run resumed from its
-        step-``step`` checkpoint replays those steps, and would otherwise log them twice. The file is rewritten
-        atomically; returns how many records were removed."""
+        """Remove the records of steps after ``step``: a run resumed from its step-``step`` checkpoint replays
+        those steps, and would otherwise log them twice. The file is rewritten atomically when a record goes (a
+        half-written last line goes with it; otherwise the appender drops it); returns how many were removed."""
         self.close()
         if not self.path.exists():
             return 0
-        kept, dropped = [], 0
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # an interrupted write: the step it belonged to is replayed
-                dropped += 1
-                continue
-            if int(record.get("step", 0)) > step:
-                dropped += 1
-            else:
-                kept.append(line)
-        if dropped:
-            tmp = self.path.with_suffix(".jsonl.tmp")
-            tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
-            tmp.replace(self.path)
-        return dropped
+        records = [r for _, r in iter_jsonl(self.path, tolerate_truncated_tail=True)]
+        kept = [r for r in records if int(r.get("step", 0)) <= step]
+        if len(kept) < len(records):
+            write_samples(self.path, kept)
+        return len(records) - len(kept)
 
 
 class HeldOutCallback(TrainerCallback):
