@@ -17,17 +17,14 @@ platt() {  # platt FIT APPLY OUT METHODS: Platt scalers, raw and rounded to the 
 # the calibration answers are the trainer's held-out answers (same questions, same greedy answers)
 .venv/bin/python - "$W/cal-triviaqa/samples.jsonl" "$T/answers.jsonl" <<'PY'
 import json, sys
-cal = {s["id"]: s["answer_output"].strip() for s in map(json.loads, open(sys.argv[1])) if s["method"] == "two-stage"}
-held = {}
-for line in open(sys.argv[2]):
-    a = json.loads(line)
-    if a["id"] in cal:
-        held[a["id"]] = a
-assert set(held) == set(cal), f"held-out set != calibration questions ({len(set(held) & set(cal))} shared)"
-same = sum(cal[i] == held[i]["reply"].removeprefix("Answer:").strip() for i in cal)
-labels = {s["id"]: s["correct"] for s in map(json.loads, open(sys.argv[1])) if s["method"] == "two-stage"}
-agree = sum(labels[i] == held[i]["correct"] for i in cal)
-print(f"calibration questions = held-out questions ({len(cal)}); identical answers {same}, labels {agree}")
+from calbench.records import read_samples
+cal = {s["id"]: (s["answer_output"].strip(), s["correct"]) for s in read_samples(sys.argv[1]) if s["method"] == "two-stage"}
+held = {a["id"]: (a["reply"].removeprefix("Answer:").strip(), a["correct"])
+        for a in map(json.loads, open(sys.argv[2])) if a["id"] in cal}
+assert set(held) == set(cal), f"held-out set != calibration questions ({len(held)} of {len(cal)} shared)"
+differ = [i for i in cal if cal[i] != held[i]]
+assert not differ, f"{len(differ)} calibration answers or labels differ from the held-out ones, e.g. {differ[0]}"
+print(f"calibration questions = held-out questions ({len(cal)}), identical answers and labels")
 PY
 platt "$W/cal-triviaqa" "$W/before-triviaqa" "$W/before-triviaqa-platt" expected,seq-likelihood-mean,seq-likelihood-prod,ptrue
 [ -f "$W/after-cal-triviaqa/run.json" ] && platt "$W/after-cal-triviaqa" "$W/after-triviaqa" "$W/after-triviaqa-platt" expected
