@@ -145,7 +145,13 @@ def test_a_resumed_exact_run_logs_each_replayed_step_once(tmp_path):
     records = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if r["kind"] == "train"] == [1, 2, 3, 4]
     assert [r["step"] for r in records if r["kind"] == "heldout"] == [0, 2, 4]
-    assert json.loads((out / "summary.json").read_text())["resumed_from"].endswith("step-2")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed_from"].endswith("step-2")
+    # the summary accounts for both invocations, not only the resumed stretch
+    assert [x["steps"] for x in summary["sessions"]] == [4, 4]
+    assert summary["sessions"][0]["resumed_from"] is None and summary["sessions"][1]["resumed_from"].endswith("step-2")
+    assert summary["train_seconds_all_sessions"] == pytest.approx(sum(x["train"] for x in summary["sessions"]), abs=0.11)
+    assert summary["train_seconds_all_sessions"] > summary["seconds"]["train"]
 
 
 def test_strict_format_exact_scores_the_whole_number(tmp_path):

@@ -175,10 +175,16 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     eval_cb.plot()
 
     final = eval_cb.last or {}
+    seconds = {"data": round(data_seconds, 1), "train": round(train_seconds, 1),
+               "total": round(time.time() - t_start, 1)}
+    sessions = _sessions(out / "summary.json", request.resume,
+                         {"steps": result.get("steps"), "resumed_from": result.get("resumed_from"), **seconds})
     summary = {
         "adapter": str(out / "adapter"), "estimator": estimator, **result,
-        "seconds": {"data": round(data_seconds, 1), "train": round(train_seconds, 1),
-                    "total": round(time.time() - t_start, 1)},
+        "seconds": seconds,
+        # every invocation of this run folder that finished (a resumed run adds one): the run's whole cost
+        "sessions": sessions,
+        "train_seconds_all_sessions": round(sum(x.get("train") or 0.0 for x in sessions), 1),
         "final_heldout": final, "best_heldout": ({**eval_cb.best, "adapter": str(out / "adapter_best")}
                                                  if eval_cb.best else None),
         "device": backend.device,
@@ -189,6 +195,20 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     log_cb.close()
     metrics = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
     return TrainResult(adapter_dir=out / "adapter", log_path=log_path, metrics=metrics)
+
+
+def _sessions(summary_path: Path, resume: bool, this: dict[str, Any]) -> list[dict[str, Any]]:
+    """The finished invocations of a run folder: those recorded in the previous ``summary.json`` (a resumed run
+    only; a summary written before this record existed counts as one session) followed by ``this``."""
+    previous: list[dict[str, Any]] = []
+    if resume and summary_path.exists():
+        try:
+            old = json.loads(summary_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            old = {}
+        previous = old.get("sessions") or ([{"steps": old.get("steps"), "resumed_from": old.get("resumed_from"),
+                                            **old.get("seconds", {})}] if old.get("seconds") else [])
+    return [*previous, this]
 
 
 def _lora_config(cfg: RDConfig):
