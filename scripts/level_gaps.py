@@ -1,0 +1,99 @@
+"""How much of a stated readout's ECE is the grid under the log score, and how much is miscalibration.
+
+A stated readout (``RUN#METHOD`` whose confidences are levels of a grid such as 0-10) groups the answers by
+level. For each group this prints its size, its accuracy, the gap ``|level - accuracy|``, the level a
+log-score-optimal statement gives a belief equal to that accuracy (:func:`calbench.scalers.stated_levels`, the
+trainer's clipping ``eps`` = 0.001) and the nearest level (the Brier score's optimum). Then the ECE of the same
+groups stated three ways: as stated, each group at its log-optimal level, each group at its nearest level.
+
+On 0-10 the log score says "0" only below p = 0.022 and "10" only above 0.978 (a wrong "10" costs log 0.001), so a
+group of answers that is right 3 % of the time is best served by "1" and adds 0.07 x its share to the ECE. If the
+log-optimal relabelling keeps the ECE above a target, a model trained with the log score on that grid cannot meet
+the target with these groups, however well it learns: the gap is the scoring rule's level boundaries.
+
+Caveat: the relabellings use the same answers' outcomes (in-sample); they are a floor for these groups, not a
+scaler to apply. The intervals are percentile bootstraps over answers with the groups' levels held fixed.
+
+Usage: python scripts/level_gaps.py RUN#METHOD [--scale 0-10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from calbench.metrics import bootstrap, format_value, is_parsed
+from calbench.parse import SCALES
+from calbench.reporting.inputs import RunFolder, check_run_folder
+from calbench.scalers import stated_levels
+
+EPS = 1e-3  # the trainer's reward clipping (RDConfig.clip_eps) and the log-score metric's
+
+
+def groups(confidence: np.ndarray, correct: np.ndarray, k: int) -> list[tuple[int, int, float]]:
+    """(level index, answers, accuracy) per stated level that occurs, in level order."""
+    idx = np.rint(confidence * k).astype(int)
+    off = np.abs(idx / k - confidence) > 1e-9
+    if off.any():
+        raise ValueError(f"{int(off.sum())} confidences are not levels of a 0..{k} grid (e.g. "
+                         f"{confidence[off][0]!r}): this is for stated readouts")
+    return [(int(i), int((idx == i).sum()), float(correct[idx == i].mean())) for i in np.unique(idx)]
+
+
+def relabelled(confidence: np.ndarray, correct: np.ndarray, scale: str) -> dict[str, np.ndarray]:
+    """The confidences as stated, with each group at its log-optimal level, and with each at its nearest level."""
+    k = int(SCALES[scale])
+    idx = np.rint(confidence * k).astype(int)
+    log_opt, nearest = confidence.copy(), confidence.copy()
+    for i, _, acc in groups(confidence, correct, k):
+        log_opt[idx == i] = stated_levels([acc], scale, eps=EPS)[0]
+        nearest[idx == i] = np.rint(acc * k) / k
+    return {"as stated": confidence, "each group at its log-optimal level": log_opt,
+            "each group at its nearest level": nearest}
+
+
+def report(confidence: np.ndarray, correct: np.ndarray, scale: str) -> list[str]:
+    k = int(SCALES[scale])
+    out = ["| stated level | answers | accuracy | gap | log-optimal level for that accuracy | nearest level |",
+           "|---|---|---|---|---|---|"]
+    for i, n, acc in groups(confidence, correct, k):
+        out.append(f"| {i} | {n} | {acc:.3f} | {abs(i / k - acc):.3f} | "
+                   f"{round(stated_levels([acc], scale, eps=EPS)[0] * k)} | {round(acc * k)} |")
+    out += ["", "| the same groups, stated | ECE [95 % CI] | Brier | log score |", "|---|---|---|---|"]
+    for name, conf in relabelled(confidence, correct, scale).items():
+        b = bootstrap(conf, correct, n_resamples=1000, seed=0)
+        out.append(f"| {name} | {format_value(b['ece'])} | {format_value(b['brier'])} | "
+                   f"{format_value(b['log_score'])} |")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("readout", help="RUN#METHOD of a stated readout (e.g. results/.../after#two-stage)")
+    ap.add_argument("--scale", default="0-10", choices=[s for s, k in SCALES.items() if k >= 2])
+    args = ap.parse_args(argv)
+    folder, _, method = args.readout.partition("#")
+    run = check_run_folder(Path(folder))
+    if not isinstance(run, RunFolder):
+        raise SystemExit(f"{folder}: {run.reason}")
+    if method not in run.methods:
+        raise SystemExit(f"{folder}: no method {method!r} (it has {', '.join(run.methods)})")
+    rows = [(s["confidence"], int(s["correct"])) for s in run.samples(method) if is_parsed(s)]
+    if not rows:
+        raise SystemExit(f"{args.readout}: no parsed confidence")
+    conf, y = (np.asarray(v, float) for v in zip(*rows))
+    try:
+        lines = report(conf, y.astype(int), args.scale)
+    except ValueError as e:
+        raise SystemExit(f"{args.readout}: {e}") from None
+    print(f"{args.readout}: {len(y)} parsed answers, accuracy {y.mean():.3f}; scale {args.scale}; "
+          f"log-score clipping {EPS}\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
