@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from calbench.metrics import align_by_id, bootstrap, format_value
-from calbench.reporting.inputs import RunFolder, check_run_folder
+from calbench.records import DataError
+from calbench.reporting.inputs import RunFolder, readout
 from trainers.rewarding_doubt.rewards import RewardSpec, proper_score
 
 LEVELS = np.arange(11) / 10
@@ -57,13 +57,10 @@ def optimal_policy(p: np.ndarray, ref: np.ndarray, beta: float, spec: RewardSpec
 
 
 def _readout(spec: str) -> tuple[RunFolder, str]:
-    folder, _, method = spec.partition("#")
-    run = check_run_folder(Path(folder))
-    if not isinstance(run, RunFolder):
-        raise SystemExit(f"{folder}: {run.reason}")
-    if method not in run.methods:
-        raise SystemExit(f"{folder}: no method {method!r} (it has {', '.join(run.methods)})")
-    return run, method
+    try:
+        return readout(spec)
+    except DataError as e:
+        raise SystemExit(str(e)) from None
 
 
 def aligned(posterior: str, reference: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

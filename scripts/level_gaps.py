@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from calbench.metrics import bootstrap, format_value, is_parsed
 from calbench.parse import SCALES
-from calbench.reporting.inputs import RunFolder, check_run_folder
+from calbench.records import DataError
+from calbench.reporting.inputs import readout
 from calbench.scalers import stated_levels
 
 EPS = 1e-3  # the trainer's reward clipping (RDConfig.clip_eps) and the log-score metric's
@@ -43,14 +43,19 @@ def groups(confidence: np.ndarray, correct: np.ndarray, k: int) -> list[tuple[in
     return [(int(i), int((idx == i).sum()), float(correct[idx == i].mean())) for i in np.unique(idx)]
 
 
+def best_levels(accuracy: float, scale: str) -> tuple[float, float]:
+    """The level (as a probability) that the log score prefers for a group of this accuracy, and the nearest."""
+    k = int(SCALES[scale])
+    return float(stated_levels([accuracy], scale, eps=EPS)[0]), float(np.rint(accuracy * k) / k)
+
+
 def relabelled(confidence: np.ndarray, correct: np.ndarray, scale: str) -> dict[str, np.ndarray]:
     """The confidences as stated, with each group at its log-optimal level, and with each at its nearest level."""
     k = int(SCALES[scale])
     idx = np.rint(confidence * k).astype(int)
     log_opt, nearest = confidence.copy(), confidence.copy()
     for i, _, acc in groups(confidence, correct, k):
-        log_opt[idx == i] = stated_levels([acc], scale, eps=EPS)[0]
-        nearest[idx == i] = np.rint(acc * k) / k
+        log_opt[idx == i], nearest[idx == i] = best_levels(acc, scale)
     return {"as stated": confidence, "each group at its log-optimal level": log_opt,
             "each group at its nearest level": nearest}
 
@@ -60,8 +65,8 @@ def report(confidence: np.ndarray, correct: np.ndarray, scale: str) -> list[str]
     out = ["| stated level | answers | accuracy | gap | log-optimal level for that accuracy | nearest level |",
            "|---|---|---|---|---|---|"]
     for i, n, acc in groups(confidence, correct, k):
-        out.append(f"| {i} | {n} | {acc:.3f} | {abs(i / k - acc):.3f} | "
-                   f"{round(stated_levels([acc], scale, eps=EPS)[0] * k)} | {round(acc * k)} |")
+        log_opt, nearest = best_levels(acc, scale)
+        out.append(f"| {i} | {n} | {acc:.3f} | {abs(i / k - acc):.3f} | {round(log_opt * k)} | {round(nearest * k)} |")
     out += ["", "| the same groups, stated | ECE [95 % CI] | Brier | log score |", "|---|---|---|---|"]
     for name, conf in relabelled(confidence, correct, scale).items():
         b = bootstrap(conf, correct, n_resamples=1000, seed=0)
@@ -75,12 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("readout", help="RUN#METHOD of a stated readout (e.g. results/.../after#two-stage)")
     ap.add_argument("--scale", default="0-10", choices=[s for s, k in SCALES.items() if k >= 2])
     args = ap.parse_args(argv)
-    folder, _, method = args.readout.partition("#")
-    run = check_run_folder(Path(folder))
-    if not isinstance(run, RunFolder):
-        raise SystemExit(f"{folder}: {run.reason}")
-    if method not in run.methods:
-        raise SystemExit(f"{folder}: no method {method!r} (it has {', '.join(run.methods)})")
+    try:
+        run, method = readout(args.readout)
+    except DataError as e:
+        raise SystemExit(str(e)) from None
     rows = [(s["confidence"], int(s["correct"])) for s in run.samples(method) if is_parsed(s)]
     if not rows:
         raise SystemExit(f"{args.readout}: no parsed confidence")

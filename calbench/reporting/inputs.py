@@ -127,6 +127,18 @@ def _samples_problem(path: Path, n: int, methods: list[str]) -> str | None:
     return None
 
 
+def readout(spec: str) -> tuple[RunFolder, str]:
+    """The complete run folder and the method that ``FOLDER#METHOD`` names (one readout of one run). Raises
+    :class:`~calbench.records.DataError` naming the folder if it is not a complete run or lacks the method."""
+    folder, _, method = spec.partition("#")
+    run = check_run_folder(Path(folder))
+    if not isinstance(run, RunFolder):
+        raise DataError(f"{folder}: {run.reason}")
+    if method not in run.methods:
+        raise DataError(f"{folder}: no method {method!r} (it has {', '.join(run.methods)})")
+    return run, method
+
+
 def check_run_folder(folder: str | Path) -> RunFolder | Skipped:
     """Validate one run folder: a :class:`RunFolder` if it is complete, else a :class:`Skipped` with why."""
     folder = Path(folder)

@@ -177,8 +177,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     final = eval_cb.last or {}
     seconds = {"data": round(data_seconds, 1), "train": round(train_seconds, 1),
                "total": round(time.time() - t_start, 1)}
-    sessions = _sessions(out / "summary.json", request.resume,
-                         {"steps": result.get("steps"), "resumed_from": result.get("resumed_from"), **seconds})
+    sessions = _sessions(out / "summary.json", request.resume, _session({**result, "seconds": seconds}))
     summary = {
         "adapter": str(out / "adapter"), "estimator": estimator, **result,
         "seconds": seconds,
@@ -197,6 +196,11 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     return TrainResult(adapter_dir=out / "adapter", log_path=log_path, metrics=metrics)
 
 
+def _session(summary: dict[str, Any]) -> dict[str, Any]:
+    """One invocation's entry in ``sessions``, from its summary (``steps``, ``resumed_from``, ``seconds``)."""
+    return {"steps": summary.get("steps"), "resumed_from": summary.get("resumed_from"), **summary["seconds"]}
+
+
 def _sessions(summary_path: Path, resume: bool, this: dict[str, Any]) -> list[dict[str, Any]]:
     """The finished invocations of a run folder: those recorded in the previous ``summary.json`` (a resumed run
     only; a summary written before this record existed counts as one session) followed by ``this``."""
@@ -206,8 +210,7 @@ def _sessions(summary_path: Path, resume: bool, this: dict[str, Any]) -> list[di
             old = json.loads(summary_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             old = {}
-        previous = old.get("sessions") or ([{"steps": old.get("steps"), "resumed_from": old.get("resumed_from"),
-                                            **old.get("seconds", {})}] if old.get("seconds") else [])
+        previous = old.get("sessions") or ([_session(old)] if old.get("seconds") else [])
     return [*previous, this]
 
 
