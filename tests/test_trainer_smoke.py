@@ -211,3 +211,43 @@ def test_joint_mode_runs_and_evaluates_the_one_stage_format(tmp_path):
         assert r["format"] == "one-stage" and r["n"] == 4 and 0 <= r["parse_rate"] <= 1
         assert 0 <= r["answer_accuracy"] <= 1 and len(r["greedy/histogram"]) == 11
     assert not (out / "answers.jsonl").exists() or not (out / "answers.jsonl").read_text().strip()
+
+
+def test_continue_from_trains_the_earlier_adapter_on_the_questions_it_has_not_seen(tmp_path, capsys):
+    """``continue_from``: the continuation starts from the earlier run's adapter (its step-0 held-out evaluation
+    equals the earlier run's last one), keeps its held-out answers, trains on the next questions of the pool's
+    order only, and records the chain; a continuation with a different seed (another pool order) is refused."""
+    from calbench.cli import main
+
+    model = build_tiny_model(tmp_path / "tiny")
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(smoke_args(model, first, "exact", ["epochs=1"])) == 0  # 8 questions, 2 steps
+    assert main(smoke_args(model, second, "exact", ["epochs=1", f"continue_from={first}"])) == 0
+
+    def heldout(run):
+        return [json.loads(x) for x in (run / "train_log.jsonl").read_text().splitlines()
+                if json.loads(x)["kind"] == "heldout"]
+
+    last, start = heldout(first)[-1], heldout(second)[0]
+    assert start["step"] == 0
+    for key in ("greedy/log_score", "expected/log_score", "expected/mean_confidence"):
+        assert start[key] == pytest.approx(last[key], abs=1e-6)
+    assert heldout(first)[0]["expected/log_score"] != pytest.approx(last["expected/log_score"], abs=1e-6)
+
+    answers = [json.loads(x)["id"] for x in (second / "answers.jsonl").read_text().splitlines()]
+    first_ids = [json.loads(x)["id"] for x in (first / "answers.jsonl").read_text().splitlines()]
+    assert answers[:12] == first_ids and len(answers) == 4 + 8 + 8 and not set(answers[12:]) & set(first_ids)
+    import yaml
+
+    resolved = yaml.safe_load((second / "config.yaml").read_text())
+    assert resolved["continued_from"]["skipped_train_questions"] == 8
+    assert resolved["continued_from"]["labels_seen_before"] == 8
+    assert len(resolved["continued_from"]["adapter_sha256"]) == 64
+    summary = json.loads((second / "summary.json").read_text())
+    assert summary["labels_seen"] == 8 and summary["labels_seen_with_continued"] == 16
+
+    capsys.readouterr()
+    assert main(smoke_args(model, tmp_path / "third", "exact", ["seed=1", f"continue_from={first}"])) == 2
+    assert "'seed'" in capsys.readouterr().err
+    assert main(smoke_args(model, tmp_path / "fourth", "exact", [f"continue_from={tmp_path / 'none'}"])) == 2
+    assert "config.yaml not found" in capsys.readouterr().err

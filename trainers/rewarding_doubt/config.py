@@ -76,6 +76,10 @@ class RDConfig:
     answer_max_new_tokens: int | None = None  # None: calbench eval's budget for the task kind
     answer_batch_size: int = 64
     judge: dict[str, Any] = field(default_factory=dict)
+    # a finished run's --out folder: start from its adapter (fresh optimizer) and train on the pool's training
+    # questions after the ones it trained on, with its held-out set and answers (trainers/rewarding_doubt/
+    # continuation.py); train_size then counts the new questions only
+    continue_from: str | None = None
     # exact estimator (plain PyTorch loop): prompts per step, passes over the training questions
     batch_size: int = 8
     epochs: int = 1
@@ -145,6 +149,8 @@ class RDConfig:
                             f"'<answer>, Confidence: <c>'; use at least {JOINT_MIN_COMPLETION} tokens")
         if self.answers_file is not None and self.mode != "confidence_only":
             problems.append("answers_file fixes the answers: it needs mode confidence_only")
+        if self.continue_from and self.estimator_used != "exact":
+            problems.append("continue_from needs estimator exact (the GRPO path starts its adapter inside TRL)")
         if self.num_generations < 2:
             problems.append(f"num_generations must be >= 2 (GRPO compares samples), got {self.num_generations}")
         for name in ("prompts_per_step", "max_steps", "train_size", "max_completion_length", "eval_batch_size",

@@ -59,22 +59,25 @@ def _check_out_dir(out: Path, resume: bool) -> None:
                            "another --out")
 
 
-def _load_data(spec: Any, cfg: RDConfig) -> tuple[list, list]:
-    """(held-out, training) examples: the held-out set from ``heldout_split`` or carved out of the pool."""
+def _load_data(spec: Any, cfg: RDConfig, skip: int = 0) -> tuple[list, list]:
+    """(held-out, training) examples: the held-out set from ``heldout_split`` or carved out of the pool; the
+    training questions follow it in the pool's seeded order, after the first ``skip`` (``continue_from``)."""
     from calbench.tasks import select
 
     pool = spec.load(spec.train_split, source=cfg.source)
+    end = None if cfg.train_size is None else skip + cfg.train_size
     if cfg.heldout_split:
         heldout = select(spec.load(cfg.heldout_split, source=cfg.source), cfg.heldout_size, cfg.seed)
         held_ids = {e.id for e in heldout}
-        train = [e for e in select(pool, None, cfg.seed) if e.id not in held_ids][:cfg.train_size]
-        return heldout, train
-    need = None if cfg.train_size is None else cfg.train_size + cfg.heldout_size
-    chosen = select(pool, need, cfg.seed)
-    if len(chosen) <= cfg.heldout_size:
+        train = [e for e in select(pool, None, cfg.seed) if e.id not in held_ids][skip:end]
+    else:
+        chosen = select(pool, None if end is None else end + cfg.heldout_size, cfg.seed)
+        heldout, train = chosen[:cfg.heldout_size], chosen[cfg.heldout_size + skip:]
+    if not train:
         raise TrainerError(f"task {spec.name!r} split {spec.train_split!r} has {len(pool)} questions, too few for "
-                           f"heldout_size={cfg.heldout_size} plus training questions")
-    return chosen[:cfg.heldout_size], chosen[cfg.heldout_size:]
+                           f"heldout_size={cfg.heldout_size}" + (f" and the {skip} already trained on" if skip else "")
+                           + " plus training questions")
+    return heldout, train
 
 
 def _pool_accuracy(answered: list, what: str) -> float:
@@ -96,6 +99,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     from calbench.judge import judge_for
     from calbench.tasks import get_task
     from trainers.rewarding_doubt.callbacks import HeldOutCallback, JsonlLogCallback
+    from trainers.rewarding_doubt.continuation import check_continuation, load_continuation, seed_answer_cache
     from trainers.rewarding_doubt.data import answer_examples, fixed_answer_examples
     from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, OneStageEvaluator
 
@@ -112,7 +116,8 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     if not spec.train_split:
         raise TrainerError(f"task {spec.name!r} has no training split; train on a task that has one "
                            "(e.g. triviaqa, sciq)")
-    heldout, train_examples = _load_data(spec, cfg)
+    cont = load_continuation(cfg.continue_from)
+    heldout, train_examples = _load_data(spec, cfg, skip=cont.skip if cont else 0)
     judge = judge_for(spec.kind, **{**(spec.judge_settings or {}), **cfg.judge})
 
     # -- model: the same loader as `calbench eval`; its model object is the policy --------------------------------
@@ -124,6 +129,9 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
                         batch_size=cfg.answer_batch_size)
     on_cuda = backend.device.startswith("cuda")
     estimator = cfg.estimator_used
+    if cont:
+        check_continuation(cont, task=spec.name, settings=cfg.to_dict(), model=backend.resolved.manifest(),
+                           judge={"name": judge.name, **judge.settings})
     print(f"[rewarding-doubt] model {backend.resolved.name} on {backend.device} ({backend.dtype}); task "
           f"{spec.name}/{spec.train_split}: {len(train_examples)} training + {len(heldout)} held-out questions"
           f"{f' (from {cfg.heldout_split})' if cfg.heldout_split else ''}; estimator {estimator}", file=sys.stderr)
@@ -135,6 +143,8 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     if cfg.answers_file:
         answered, answers_record = fixed_answer_examples(to_answer, cfg.answers_file, judge, kind=spec.kind)
     else:
+        if cont and rank == 0:
+            seed_answer_cache(cont, out / "answers.jsonl")
         answered = answer_examples(to_answer, backend, judge, kind=spec.kind,
                                    max_new_tokens=cfg.answer_max_new_tokens,
                                    cache=out / ("answers.jsonl" if rank == 0 else f"answers.rank{rank}.jsonl"),
@@ -152,6 +162,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
                 "train_questions": len(train_examples), "heldout_questions": len(heldout),
                 "train_accuracy_of_fixed_answers": train_acc, "heldout_accuracy_of_fixed_answers": heldout_acc,
                 "answers": answers_record, "judge": {"name": judge.name, **judge.settings},
+                "continued_from": cont.record() if cont else None,
                 "settings": cfg.to_dict(), "versions": _versions(), "world_size": world}
     if rank == 0:
         (out / "config.yaml").write_text(yaml.safe_dump(json_safe(resolved), sort_keys=False), encoding="utf-8")
@@ -167,7 +178,8 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
                               best_dir=out / "adapter_best", resume=request.resume, curve=out / "training_curve.png")
     t_train = time.time()
     if estimator == "exact":
-        result = _train_exact(request, cfg, backend, answered_train, eval_cb, log_cb, out, kind=spec.kind)
+        result = _train_exact(request, cfg, backend, answered_train, eval_cb, log_cb, out, kind=spec.kind,
+                              cont=cont)
     else:
         result = _train_grpo(request, cfg, backend, answered_train, train_examples, spec, judge, eval_cb, log_cb,
                              out, world=world, on_cuda=on_cuda)
@@ -184,6 +196,8 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         # every invocation of this run folder that finished (a resumed run adds one): the run's whole cost
         "sessions": sessions,
         "train_seconds_all_sessions": round(sum(x.get("train") or 0.0 for x in sessions), 1),
+        # with continue_from: the labels of the whole chain of runs
+        **({"labels_seen_with_continued": cont.labels_before + int(result.get("labels_seen") or 0)} if cont else {}),
         "final_heldout": final, "best_heldout": ({**eval_cb.best, "adapter": str(out / "adapter_best")}
                                                  if eval_cb.best else None),
         "device": backend.device,
@@ -222,8 +236,9 @@ def _lora_config(cfg: RDConfig):
 
 
 def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_train: list, eval_cb: Any,
-                 log_cb: Any, out: Path, *, kind: str | None = None) -> dict[str, Any]:
-    """The exact estimator's loop (:mod:`trainers.rewarding_doubt.exact_loop`) on a fresh LoRA adapter."""
+                 log_cb: Any, out: Path, *, kind: str | None = None, cont: Any = None) -> dict[str, Any]:
+    """The exact estimator's loop (:mod:`trainers.rewarding_doubt.exact_loop`) on a fresh LoRA adapter, or on
+    the adapter of the run ``cont`` continues (a resumed run then loads its own checkpoint over it)."""
     from peft import get_peft_model
 
     from trainers.rewarding_doubt.data import confidence_rows
@@ -232,6 +247,10 @@ def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_tr
     if not answered_train:
         raise TrainerError("no training questions: raise train_size or check answers_file")
     model = get_peft_model(backend.model, _lora_config(cfg))
+    if cont:
+        from trainers.rewarding_doubt.continuation import load_adapter_weights
+
+        load_adapter_weights(model, cont)
     tokenizer = backend.tokenizer
     rows = confidence_rows(answered_train, tokenizer, cfg.scale, kind)
 
