@@ -43,12 +43,7 @@ if [ "$lane" = finish ] || [ "$lane" = all ]; then
     mkdir -p "$R/brier"
     for f in config.yaml train_log.jsonl training_curve.png summary.json; do cp "$W/brier/$f" "$R/brier/"; done
   fi
-  for d in "$W"/after*; do
-    grep -q '"status": "complete"' "$d/run.json" 2>/dev/null || { log "skipped $d (not complete)"; continue; }
-    rm -rf "${R:?}/$(basename "$d")" && cp -r "$d" "$R/"
-  done
-  find "$R" -name '*.xz' | while read -r f; do if [ -f "${f%.xz}" ]; then rm "$f"; fi; done
-  .venv/bin/python scripts/compress_results.py "$R" --png --min-bytes 0
+  bash scripts/collect_runs.sh "$R" "$W"/after*
   log "report and tables"
   for r in "$R/after" "$R/after-brier" "$R1/after2"; do  # per-level accuracy and the log score's ECE floor
     [ -d "$r" ] && .venv/bin/python scripts/level_gaps.py "$r#two-stage" && echo

@@ -29,15 +29,9 @@ PY
 platt "$W/cal-triviaqa" "$W/before-triviaqa" "$W/before-triviaqa-platt" expected,seq-likelihood-mean,seq-likelihood-prod,ptrue
 [ -f "$W/after-cal-triviaqa/run.json" ] && platt "$W/after-cal-triviaqa" "$W/after-triviaqa" "$W/after-triviaqa-platt" expected
 log "copying the runs"
-for d in "$W"/before-triviaqa* "$W"/after-*; do  # finished runs only (an evaluation may still be running)
-  grep -q '"status": "complete"' "$d/run.json" 2>/dev/null || { log "skipped $d (not complete)"; continue; }
-  rm -rf "${R:?}/$(basename "$d")" && cp -r "$d" "$R/"
-done
 mkdir -p "$R/train"
 for f in config.yaml train_log.jsonl training_curve.png summary.json answers.jsonl; do [ -f "$T/$f" ] && cp "$T/$f" "$R/train/"; done
-# a rerun copies plain files over compressed ones: the fresh plain copy replaces the stale compressed one
-find "$R" -name '*.xz' | while read -r f; do if [ -f "${f%.xz}" ]; then rm "$f"; fi; done
-.venv/bin/python scripts/compress_results.py "$R" --png --min-bytes 0
+bash scripts/collect_runs.sh "$R" "$W"/before-triviaqa* "$W"/after-*  # finished runs only
 log "report"
 SYS=("$R/after-triviaqa#two-stage" "$R/before-triviaqa#two-stage" "$R/before-triviaqa#expected"
      "$R/before-triviaqa#seq-likelihood-mean" "$R/before-triviaqa#seq-likelihood-prod" "$R/before-triviaqa#ptrue"
