@@ -245,6 +245,13 @@ def test_continue_from_trains_the_earlier_adapter_on_the_questions_it_has_not_se
     assert len(resolved["continued_from"]["adapter_sha256"]) == 64
     summary = json.loads((second / "summary.json").read_text())
     assert summary["labels_seen"] == 8 and summary["labels_seen_with_continued"] == 16
+    # the continuation's curve runs over both runs; the redraw command draws the same from the folders
+    from trainers.rewarding_doubt.continuation import main as redraw
+
+    curve = second / "training_curve.png"
+    assert curve.stat().st_size > 1000
+    curve.unlink()
+    assert redraw([str(second)]) == 0 and curve.stat().st_size > 1000
 
     capsys.readouterr()
     assert main(smoke_args(model, tmp_path / "third", "exact", ["seed=1", f"continue_from={first}"])) == 2

@@ -63,8 +63,9 @@ class HeldOutCallback(TrainerCallback):
 
     def __init__(self, evaluator: HeldOutEvaluator, every: int, log: JsonlLogCallback, *,
                  best_metric: str | None = None, best_dir: Path | None = None, resume: bool = False,
-                 curve: Path | None = None, labels_per_step: int = 1):
+                 curve: Path | None = None, labels_per_step: int = 1, continuation: Any = None):
         self.evaluator = evaluator
+        self.continuation = continuation  # continue_from: the curve shows the whole chain of runs
         self.curve = Path(curve) if curve is not None else None
         self.labels_per_step = labels_per_step
         self.every = every
@@ -121,14 +122,17 @@ class HeldOutCallback(TrainerCallback):
         return self.last
 
     def plot(self) -> None:
-        """Redraw ``training_curve.png`` from every held-out evaluation in the log (resumed runs included)."""
+        """Redraw ``training_curve.png`` from every held-out evaluation in the log (resumed runs included, and
+        the runs a continuation continues)."""
         from calbench.records import iter_jsonl
+        from trainers.rewarding_doubt.continuation import chain_curve_rows
         from trainers.rewarding_doubt.exact_loop import plot_training_curve
 
         if self.curve is None or not self.log.path.exists():
             return
-        rows = [r for _, r in iter_jsonl(self.log.path, tolerate_truncated_tail=True)]
-        plot_training_curve(rows, self.curve)
+        rows, starts = chain_curve_rows(self.continuation,
+                                        [r for _, r in iter_jsonl(self.log.path, tolerate_truncated_tail=True)])
+        plot_training_curve(rows, self.curve, starts=starts)
 
     def _run(self, state) -> None:
         if not state.is_world_process_zero or state.global_step in self._done_steps or self.trainer is None:

@@ -121,3 +121,50 @@ def load_adapter_weights(model: Any, cont: Continuation) -> None:
     print(f"[rewarding-doubt] continue_from: started from {cont.adapter} ({cont.labels_before} labels before; "
           f"skipping the first {cont.skip} training questions)", file=sys.stderr)
 
+
+
+def chain_curve_rows(cont: Continuation | None, own: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+    """The held-out records to plot for a run (``own``: its log's records) that continues ``cont``: those of every
+    run of the chain, oldest first, with ``labels_seen`` counted over the chain, and the labels at which each
+    continuation started. A continuation's step-0 evaluation repeats the earlier run's last one and is left out."""
+    from calbench.records import iter_jsonl
+
+    own = [r for r in own if r.get("kind") == "heldout"]
+    if cont is None:
+        return own, []
+    rows = [dict(r, labels_seen=cont.labels_before + int(r.get("labels_seen", 0))) for r in own if r.get("step") != 0]
+    starts: list[int] = []
+    while cont is not None:
+        starts.insert(0, cont.labels_before)
+        offset = cont.labels_before - int(cont.summary.get("labels_seen", 0))
+        earlier = (cont.config.get("continued_from") or {}).get("run")
+        log = cont.folder / "train_log.jsonl"
+        records = [r for _, r in iter_jsonl(log, tolerate_truncated_tail=True)] if log.exists() else []
+        rows = [dict(r, labels_seen=offset + int(r.get("labels_seen", 0))) for r in records
+                if r.get("kind") == "heldout" and not (earlier and r.get("step") == 0)] + rows
+        cont = load_continuation(earlier) if earlier else None
+    return rows, starts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Redraw OUT/training_curve.png of a run (over its whole chain when it is a continuation)."""
+    import argparse
+
+    import yaml
+
+    from calbench.records import iter_jsonl
+    from trainers.rewarding_doubt.exact_loop import plot_training_curve
+
+    ap = argparse.ArgumentParser(prog="python -m trainers.rewarding_doubt.continuation", description=main.__doc__)
+    ap.add_argument("out", type=Path, help="the run's --out folder")
+    args = ap.parse_args(argv)
+    config = yaml.safe_load((args.out / "config.yaml").read_text(encoding="utf-8"))
+    cont = load_continuation((config.get("continued_from") or {}).get("run"))
+    own = [r for _, r in iter_jsonl(args.out / "train_log.jsonl", tolerate_truncated_tail=True)]
+    rows, starts = chain_curve_rows(cont, own)
+    print(plot_training_curve(rows, args.out / "training_curve.png", starts=starts))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

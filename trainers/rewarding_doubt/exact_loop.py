@@ -175,9 +175,10 @@ def _progress(total: int, initial: int):
     return tqdm(total=total, initial=initial, desc="training (exact)", file=sys.stderr, mininterval=5)
 
 
-def plot_training_curve(records: Sequence[dict], path: Path) -> Path | None:
+def plot_training_curve(records: Sequence[dict], path: Path, starts: Sequence[int] = ()) -> Path | None:
     """``training_curve.png``: held-out AUROC (with its 95 % band) and log score of both readouts against the
-    number of labelled answers seen. Returns None when there is no held-out evaluation yet."""
+    number of labelled answers seen; ``starts``: labels at which a continuation (``continue_from``) started,
+    drawn as dashed lines. Returns None when there is no held-out evaluation yet."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -198,6 +199,9 @@ def plot_training_curve(records: Sequence[dict], path: Path) -> Path | None:
         axes[0].fill_between(x, lo, hi, color=color, alpha=0.2)
         axes[1].plot(x, [_num(r.get(f"{readout}/log_score")) for r in rows], "o-", color=color, label=readout)
     axes[0].axhline(0.5, color="grey", lw=0.8, ls=":")
+    for i, start in enumerate(starts):
+        for ax in axes:
+            ax.axvline(start, color="grey", lw=0.8, ls="--", label="continued" if i == 0 else None)
     axes[0].set(xlabel="labelled answers seen", ylabel="held-out AUROC (95 % CI)", ylim=(0, 1))
     axes[1].set(xlabel="labelled answers seen", ylabel="held-out log score (higher is better)")
     for ax in axes:

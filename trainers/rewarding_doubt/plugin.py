@@ -175,7 +175,8 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     log_path = out / "train_log.jsonl"
     log_cb = JsonlLogCallback(log_path)
     eval_cb = HeldOutCallback(evaluator, cfg.eval_every, log_cb, best_metric=cfg.save_best_on,
-                              best_dir=out / "adapter_best", resume=request.resume, curve=out / "training_curve.png")
+                              best_dir=out / "adapter_best", resume=request.resume, curve=out / "training_curve.png",
+                              continuation=cont)
     t_train = time.time()
     if estimator == "exact":
         result = _train_exact(request, cfg, backend, answered_train, eval_cb, log_cb, out, kind=spec.kind,

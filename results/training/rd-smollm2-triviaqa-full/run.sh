@@ -44,6 +44,7 @@ case ${1:?lane: train|after|csqa|medqa|finish} in
     fi
     log "copying and compressing"
     mkdir -p "$R/train"
+    .venv/bin/python -m trainers.rewarding_doubt.continuation "$T"  # the curve over both runs of the chain
     for f in config.yaml train_log.jsonl training_curve.png summary.json; do cp "$T/$f" "$R/train/"; done
     bash scripts/collect_runs.sh "$R" "$W"/full-*
     log "report and tables"

@@ -1,0 +1,73 @@
+"""``continue_from`` bookkeeping without a model: which folders are accepted, what is refused and why, and the
+training curve of a chain of runs (labels counted over the chain, each continuation's repeated step-0 evaluation
+left out). The end-to-end continuation (adapter loaded, questions skipped) is in test_trainer_smoke.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from calbench.training import TrainerError
+from trainers.rewarding_doubt.config import RDConfig
+from trainers.rewarding_doubt.continuation import check_continuation, chain_curve_rows, load_continuation
+
+SETTINGS = RDConfig(estimator="exact").to_dict()
+JUDGE = {"name": "alias_match", "containment": True}
+MODEL = {"id": "m", "sha256": "a" * 64}
+
+
+def fake_run(folder: Path, *, train_questions: int, labels: int, heldout_labels: list[int],
+             continued_from: Path | None = None, skipped: int = 0, labels_before: int = 0) -> Path:
+    """A finished run folder as the trainer writes it: config.yaml, summary.json, train_log.jsonl, adapter/."""
+    (folder / "adapter").mkdir(parents=True)
+    (folder / "adapter" / "adapter_model.safetensors").write_bytes(b"weights")
+    cfg = {"task": "triviaqa", "train_questions": train_questions, "settings": SETTINGS, "model": MODEL,
+           "judge": JUDGE, "continued_from": None if continued_from is None else
+           {"run": str(continued_from), "skipped_train_questions": skipped, "labels_seen_before": labels_before}}
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+    summary = {"labels_seen": labels, **({"labels_seen_with_continued": labels_before + labels} if continued_from else {})}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    records = [{"step": i, "kind": "heldout", "labels_seen": n, "greedy/auroc": 0.5} for i, n in enumerate(heldout_labels)]
+    records.insert(1, {"step": 1, "kind": "train", "labels_seen": 4})
+    (folder / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def test_a_chain_of_runs_skips_every_question_trained_on_and_plots_over_the_chain(tmp_path):
+    a = fake_run(tmp_path / "a", train_questions=16, labels=16, heldout_labels=[0, 8, 16])
+    b = fake_run(tmp_path / "b", train_questions=24, labels=24, heldout_labels=[0, 12, 24], continued_from=a,
+                 skipped=16, labels_before=16)
+    cont = load_continuation(b)
+    assert cont.skip == 16 + 24 and cont.labels_before == 40
+    assert load_continuation(a).skip == 16 and load_continuation(a).labels_before == 16
+    own = [{"step": 0, "kind": "heldout", "labels_seen": 0}, {"step": 1, "kind": "heldout", "labels_seen": 8}]
+    rows, starts = chain_curve_rows(cont, own)
+    # a: 0, 8, 16; b (its step 0 = a's last left out): 16+12, 16+24; this run: 40+8
+    assert [r["labels_seen"] for r in rows] == [0, 8, 16, 28, 40, 48]
+    assert starts == [16, 40]
+    assert chain_curve_rows(None, own) == (own, [])
+
+
+def test_a_continuation_that_is_another_experiment_is_refused_naming_the_field(tmp_path):
+    cont = load_continuation(fake_run(tmp_path / "a", train_questions=8, labels=8, heldout_labels=[0, 8]))
+    ok = dict(task="triviaqa", settings=SETTINGS, model=MODEL, judge=JUDGE)
+    check_continuation(cont, **ok)  # the same experiment
+    for change, field in ((dict(task="sciq"), "task"), (dict(settings={**SETTINGS, "heldout_size": 50}), "heldout_size"),
+                          (dict(settings={**SETTINGS, "lora_r": 16}), "lora_r"),
+                          (dict(model={**MODEL, "sha256": "b" * 64}), "sha256"),
+                          (dict(judge={**JUDGE, "containment": False}), "judge")):
+        with pytest.raises(TrainerError, match=field):
+            check_continuation(cont, **{**ok, **change})
+
+
+def test_a_folder_that_is_not_a_finished_run_is_refused(tmp_path):
+    assert load_continuation(None) is None
+    run = fake_run(tmp_path / "a", train_questions=8, labels=8, heldout_labels=[0, 8])
+    (run / "adapter" / "adapter_model.safetensors").unlink()
+    with pytest.raises(TrainerError, match="adapter_model.safetensors not found"):
+        load_continuation(run)
+    with pytest.raises(TrainerError, match="continue_from needs estimator exact"):
+        RDConfig(estimator="grpo", continue_from=str(run))
