@@ -119,6 +119,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     cont = load_continuation(cfg.continue_from)
     heldout, train_examples = _load_data(spec, cfg, skip=cont.skip if cont else 0)
     judge = judge_for(spec.kind, **{**(spec.judge_settings or {}), **cfg.judge})
+    judge_record = {"name": judge.name, **judge.settings}  # what config.yaml records, and a continuation checks
 
     # -- model: the same loader as `calbench eval`; its model object is the policy --------------------------------
     # Under `accelerate launch` each process owns one GPU (LOCAL_RANK) and only rank 0 writes the run's files.
@@ -131,7 +132,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     estimator = cfg.estimator_used
     if cont:
         check_continuation(cont, task=spec.name, settings=cfg.to_dict(), model=backend.resolved.manifest(),
-                           judge={"name": judge.name, **judge.settings})
+                           judge=judge_record)
     print(f"[rewarding-doubt] model {backend.resolved.name} on {backend.device} ({backend.dtype}); task "
           f"{spec.name}/{spec.train_split}: {len(train_examples)} training + {len(heldout)} held-out questions"
           f"{f' (from {cfg.heldout_split})' if cfg.heldout_split else ''}; estimator {estimator}", file=sys.stderr)
@@ -161,7 +162,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
                 "heldout_split": cfg.heldout_split or spec.train_split,
                 "train_questions": len(train_examples), "heldout_questions": len(heldout),
                 "train_accuracy_of_fixed_answers": train_acc, "heldout_accuracy_of_fixed_answers": heldout_acc,
-                "answers": answers_record, "judge": {"name": judge.name, **judge.settings},
+                "answers": answers_record, "judge": judge_record,
                 "continued_from": cont.record() if cont else None,
                 "settings": cfg.to_dict(), "versions": _versions(), "world_size": world}
     if rank == 0:
