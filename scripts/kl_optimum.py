@@ -17,7 +17,14 @@ Caveat: the trainer's pi_ref under ``strict_format`` is the distribution over wh
 the expected readout's distribution is over the levels after one forward pass (see
 ``calbench.methods.expected``). Same levels, close but not identical probabilities.
 
+With ``--policy RUN#METHOD`` (a trained model's ``expected`` readout on the same answers, which records its
+distribution over the levels) it also reports how far that trained policy is from ``pi*`` at each ``beta``:
+mean total variation, and how often their modal levels agree. A trained policy close to ``pi*`` at its own
+``beta`` has learned what that objective asks for with the information it has; more training at that ``beta``
+will then not move its statement.
+
 Usage: python scripts/kl_optimum.py POSTERIOR_RUN#METHOD REFERENCE_RUN#METHOD [--beta 0 0.005 0.02 0.1]
+       [--policy TRAINED_RUN#expected]
 """
 
 from __future__ import annotations
@@ -96,11 +103,41 @@ def table(p: np.ndarray, ref: np.ndarray, y: np.ndarray, betas: list[float], spe
     return out
 
 
+def policy_distributions(policy: str, posterior: str, reference: str) -> np.ndarray:
+    """(n, 11): the trained policy's level distributions on the answers :func:`aligned` returns, in its order."""
+    (prun, pm), (rrun, rm), (qrun, qm) = _readout(posterior), _readout(reference), _readout(policy)
+    pairs = [(a, b) for a, b in zip(*align_by_id(prun.samples(pm), rrun.samples(rm)))
+             if a.get("confidence") is not None and b.get("confidence_dist")]
+    dist = {s["id"]: s.get("confidence_dist") for s in qrun.samples(qm)}
+    missing = [a["id"] for a, _ in pairs if not dist.get(a["id"])]
+    if missing:
+        raise SystemExit(f"{policy}: no confidence_dist for {len(missing)} of the answers (e.g. {missing[0]}); "
+                         "--policy takes an expected readout on the same answers")
+    q = np.asarray([dist[a["id"]] for a, _ in pairs], float)
+    return q / q.sum(axis=1, keepdims=True)
+
+
+def policy_gap(q: np.ndarray, p: np.ndarray, ref: np.ndarray, betas: list[float], spec: RewardSpec) -> list[str]:
+    """How far the trained policy ``q`` is from ``pi*`` at each beta: mean total variation, modal agreement."""
+    out = ["| beta | mean total variation, trained policy vs pi* | modal level agrees | trained modal levels |",
+           "|---|---|---|---|"]
+    q_mode = q.argmax(axis=1)
+    hist = ", ".join(f'"{k}": {c}' for k, c in enumerate(np.bincount(q_mode, minlength=11)) if c)
+    for beta in betas:
+        pi = optimal_policy(p, ref, beta, spec)
+        tv = 0.5 * np.abs(q - pi).sum(axis=1).mean()
+        agree = (pi.argmax(axis=1) == q_mode).mean()
+        out.append(f"| {beta:g} | {tv:.3f} | {agree:.3f} | {hist} |")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("posterior", help="RUN#METHOD whose confidence is taken as P(correct)")
     ap.add_argument("reference", help="RUN#METHOD recording confidence_dist (the untrained expected readout)")
     ap.add_argument("--beta", type=float, nargs="+", default=[0.0, 0.005, 0.02, 0.1])
+    ap.add_argument("--policy", help="RUN#METHOD: a trained model's expected readout on the same answers, "
+                                     "compared with pi* at each beta")
     args = ap.parse_args(argv)
     if any(b < 0 for b in args.beta):
         ap.error("--beta: every value must be >= 0")
@@ -108,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(y)} answers, accuracy {y.mean():.3f}; posterior {args.posterior}; reference {args.reference}; "
           "reward: normalised log score, eps 0.001 (the trainer's default)\n")
     print("\n".join(table(p, ref, y, args.beta, RewardSpec())))
+    if args.policy:
+        q = policy_distributions(args.policy, args.posterior, args.reference)
+        print(f"\nThe trained policy {args.policy} against pi*:\n")
+        print("\n".join(policy_gap(q, p, ref, args.beta, RewardSpec())))
     return 0
 
 

@@ -13,6 +13,7 @@ import yaml
 from calbench.training import TrainerError
 from trainers.rewarding_doubt.config import RDConfig
 from trainers.rewarding_doubt.continuation import check_continuation, chain_curve_rows, load_continuation
+from trainers.rewarding_doubt.exact_loop import batch_plan
 
 SETTINGS = RDConfig(estimator="exact").to_dict()
 JUDGE = {"name": "alias_match", "containment": True}
@@ -20,13 +21,15 @@ MODEL = {"id": "m", "sha256": "a" * 64}
 
 
 def fake_run(folder: Path, *, train_questions: int, labels: int, heldout_labels: list[int],
-             continued_from: Path | None = None, skipped: int = 0, labels_before: int = 0) -> Path:
+             continued_from: Path | None = None, skipped: int = 0, labels_before: int = 0,
+             pass_index: int = 0) -> Path:
     """A finished run folder as the trainer writes it: config.yaml, summary.json, train_log.jsonl, adapter/."""
     (folder / "adapter").mkdir(parents=True)
     (folder / "adapter" / "adapter_model.safetensors").write_bytes(b"weights")
     cfg = {"task": "triviaqa", "train_questions": train_questions, "settings": SETTINGS, "model": MODEL,
            "judge": JUDGE, "continued_from": None if continued_from is None else
-           {"run": str(continued_from), "skipped_train_questions": skipped, "labels_seen_before": labels_before}}
+           {"run": str(continued_from), "skipped_train_questions": skipped, "labels_seen_before": labels_before,
+            "pass": pass_index}}
     (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
     summary = {"labels_seen": labels, **({"labels_seen_with_continued": labels_before + labels} if continued_from else {})}
     (folder / "summary.json").write_text(json.dumps(summary))
@@ -51,10 +54,45 @@ def test_a_chain_of_runs_skips_every_question_trained_on_and_plots_over_the_chai
     assert chain_curve_rows(None, own) == (own, [])
 
 
+def test_a_new_pass_starts_the_pool_again_and_the_chain_counts_passes(tmp_path):
+    """``continue_with: new_pass`` skips nothing and starts the next pass; a continuation of that run goes on in
+    the new pass, after the questions it trained on (not after the first pass's)."""
+    a = fake_run(tmp_path / "a", train_questions=16, labels=16, heldout_labels=[0, 16])
+    b = fake_run(tmp_path / "b", train_questions=24, labels=24, heldout_labels=[0, 24], continued_from=a,
+                 skipped=16, labels_before=16)  # the rest of pass 1: the pool has 40 questions
+    assert load_continuation(b).start("rest") == (40, 0)  # nothing left in pass 1 (the trainer then refuses)
+    assert load_continuation(b).start("new_pass") == (0, 1)
+    c = fake_run(tmp_path / "c", train_questions=10, labels=10, heldout_labels=[0, 10], continued_from=b,
+                 skipped=0, labels_before=40, pass_index=1)
+    cont = load_continuation(c)
+    assert cont.pass_index == 1 and cont.labels_before == 50
+    assert cont.start("rest") == (10, 1) and cont.start("new_pass") == (0, 2)
+    record = cont.record("new_pass")
+    assert (record["pass"], record["skipped_train_questions"], record["continue_with"]) == (2, 0, "new_pass")
+    rows, starts = chain_curve_rows(cont, [{"step": 0, "kind": "heldout", "labels_seen": 0}])
+    assert [r["labels_seen"] for r in rows] == [0, 16, 40, 50] and starts == [16, 40, 50]
+    with pytest.raises(ValueError, match="continue_with must be one of"):
+        RDConfig(estimator="exact", continue_with="again")
+
+
+def test_a_pass_index_gives_the_batch_order_of_that_epoch():
+    """The batch shuffle of pass k is the same whether it is the k-th epoch of one run or the first of a
+    continuation that starts pass k (``first_epoch``); every example once per pass."""
+    lengths = [(7 * i) % 24 for i in range(24)]  # 12 batches of 2
+    two = batch_plan(lengths, 2, epochs=2, seed=0)
+    second = batch_plan(lengths, 2, epochs=1, seed=0, first_epoch=1)
+    assert two[12:] == second and two[:12] != second
+    assert sorted(i for b in second for i in b) == list(range(24))
+
+
 def test_a_continuation_that_is_another_experiment_is_refused_naming_the_field(tmp_path):
     cont = load_continuation(fake_run(tmp_path / "a", train_questions=8, labels=8, heldout_labels=[0, 8]))
     ok = dict(task="triviaqa", settings=SETTINGS, model=MODEL, judge=JUDGE)
     check_continuation(cont, **ok)  # the same experiment
+    # before the model is loaded (no manifest yet) everything else is checked already
+    check_continuation(cont, task="triviaqa", settings=SETTINGS, judge=JUDGE)
+    with pytest.raises(TrainerError, match="seed"):
+        check_continuation(cont, task="triviaqa", settings={**SETTINGS, "seed": 1}, judge=JUDGE)
     for change, field in ((dict(task="sciq"), "task"), (dict(settings={**SETTINGS, "heldout_size": 50}), "heldout_size"),
                           (dict(settings={**SETTINGS, "lora_r": 16}), "lora_r"),
                           (dict(model={**MODEL, "sha256": "b" * 64}), "sha256"),

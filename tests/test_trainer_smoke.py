@@ -253,6 +253,17 @@ def test_continue_from_trains_the_earlier_adapter_on_the_questions_it_has_not_se
     curve.unlink()
     assert redraw([str(second)]) == 0 and curve.stat().st_size > 1000
 
+    # another pass (continue_with: new_pass): the pool's first questions again, the chain's labels counted on
+    again = tmp_path / "again"
+    assert main(smoke_args(model, again, "exact", ["epochs=1", "beta=0.0", f"continue_from={second}",
+                                                   "continue_with=new_pass"])) == 0
+    resolved = yaml.safe_load((again / "config.yaml").read_text())["continued_from"]
+    assert (resolved["pass"], resolved["skipped_train_questions"], resolved["labels_seen_before"]) == (1, 0, 16)
+    summary = json.loads((again / "summary.json").read_text())
+    assert summary["labels_seen"] == 8 and summary["labels_seen_with_continued"] == 24
+    assert heldout(again)[0]["expected/log_score"] == pytest.approx(heldout(second)[-1]["expected/log_score"],
+                                                                    abs=1e-6)
+
     capsys.readouterr()
     assert main(smoke_args(model, tmp_path / "third", "exact", ["seed=1", f"continue_from={first}"])) == 2
     assert "'seed'" in capsys.readouterr().err

@@ -15,6 +15,7 @@ MODES = ("confidence_only", "joint")
 #: ``auto``: exact in confidence_only mode, grpo in joint mode.
 ESTIMATORS = ("auto", "exact", "grpo")
 REWARDS = ("log", "brier")
+CONTINUE_WITH = ("rest", "new_pass")  # continue_with: the rest of the pass, or another pass
 #: TRL's ``scale_rewards`` values that keep the proper-scoring property (see README.md here, "The base-rate trap"):
 #: "group" divides each group's advantages by that group's reward std, which in confidence-only mode (every
 #: sample of a group shares one answer) reweights questions by 1/std and drives confidences to 0 or 1.
@@ -80,6 +81,9 @@ class RDConfig:
     # questions after the ones it trained on, with its held-out set and answers (trainers/rewarding_doubt/
     # continuation.py); train_size then counts the new questions only
     continue_from: str | None = None
+    # what a continuation trains on: "rest" (the questions after the chain's, in the same pass) or "new_pass"
+    # (the pool again from its first training question: another epoch, with a fresh batch shuffle)
+    continue_with: str = "rest"
     # exact estimator (plain PyTorch loop): prompts per step, passes over the training questions
     batch_size: int = 8
     epochs: int = 1
@@ -149,6 +153,8 @@ class RDConfig:
                             f"'<answer>, Confidence: <c>'; use at least {JOINT_MIN_COMPLETION} tokens")
         if self.answers_file is not None and self.mode != "confidence_only":
             problems.append("answers_file fixes the answers: it needs mode confidence_only")
+        if self.continue_with not in CONTINUE_WITH:
+            problems.append(f"continue_with must be one of {CONTINUE_WITH}, got {self.continue_with!r}")
         if self.continue_from and self.estimator_used != "exact":
             problems.append("continue_from needs estimator exact (the GRPO path starts its adapter inside TRL)")
         if self.num_generations < 2:

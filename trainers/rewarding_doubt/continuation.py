@@ -3,8 +3,11 @@
 A run that trained on the first N questions of the pool's seeded order (after the held-out set) is continued on
 questions N+1, N+2, ... with its adapter as the starting point, its held-out set and its fixed answers. A run and
 its continuation together make one pass over more of the pool, each question seen once, without redoing the
-first stretch. The continuation starts a fresh optimizer and learning-rate warm-up (the earlier run's optimizer
-state is not carried over); its config.yaml records where it started (``continued_from``).
+first stretch. With ``continue_with: new_pass`` it starts another pass over the pool instead (from its first
+training question, a fresh batch shuffle): the chain's second epoch, which may change settings such as ``beta``
+or the learning rate. The continuation starts a fresh optimizer and learning-rate warm-up (the earlier run's
+optimizer state is not carried over); its config.yaml records where it started (``continued_from``: the run,
+its adapter's sha256, the questions skipped, the labels before, the pass).
 
 Everything that would make the two stretches different experiments is checked: the task, the model (its
 sha256), the seed and held-out settings (the pool's order and the held-out questions), the scale, mode and
@@ -46,16 +49,30 @@ class Continuation:
         return int(before) + int(self.config["train_questions"])
 
     @property
+    def pass_index(self) -> int:
+        """The pass over the pool (0 = the first) that the earlier run's stretch belongs to."""
+        return int((self.config.get("continued_from") or {}).get("pass", 0))
+
+    def start(self, continue_with: str = "rest") -> tuple[int, int]:
+        """``(questions to skip, pass index)`` of a continuation of this run: the rest of its pass, or the pool
+        again from its start (``new_pass``)."""
+        if continue_with == "new_pass":
+            return 0, self.pass_index + 1
+        return self.skip, self.pass_index
+
+    @property
     def labels_before(self) -> int:
         """Labelled answers trained on before this continuation (the whole chain)."""
         return int(self.summary.get("labels_seen_with_continued", self.summary.get("labels_seen", 0)))
 
-    def record(self) -> dict[str, Any]:
+    def record(self, continue_with: str = "rest") -> dict[str, Any]:
         """What the continuation's config.yaml records about its start."""
         from calbench.answers import file_sha256
 
+        skip, pass_index = self.start(continue_with)
         return {"run": str(self.folder), "adapter_sha256": file_sha256(self.adapter / "adapter_model.safetensors"),
-                "skipped_train_questions": self.skip, "labels_seen_before": self.labels_before}
+                "continue_with": continue_with, "pass": pass_index,
+                "skipped_train_questions": skip, "labels_seen_before": self.labels_before}
 
 
 def load_continuation(folder: str | Path | None) -> Continuation | None:
@@ -82,9 +99,11 @@ def load_continuation(folder: str | Path | None) -> Continuation | None:
     return Continuation(folder, config, summary)
 
 
-def check_continuation(cont: Continuation, *, task: str, settings: dict[str, Any], model: dict[str, Any],
-                       judge: dict[str, Any]) -> None:
-    """Refuse a continuation that would not be the same experiment, naming the field that differs."""
+def check_continuation(cont: Continuation, *, task: str, settings: dict[str, Any], judge: dict[str, Any],
+                       model: dict[str, Any] | None = None) -> None:
+    """Refuse a continuation that would not be the same experiment, naming the field that differs. The trainer
+    calls it before loading the model (``model`` None: everything but the model) and again with the loaded
+    model's manifest (its sha256)."""
     where = f"continue_from {cont.folder}"
     if cont.config["task"] != task:
         raise TrainerError(f"{where}: it trained on task {cont.config['task']!r}, this run on {task!r}")
@@ -93,7 +112,7 @@ def check_continuation(cont: Continuation, *, task: str, settings: dict[str, Any
         if earlier.get(key) != settings.get(key):
             raise TrainerError(f"{where}: setting {key!r} is {earlier.get(key)!r} there and {settings.get(key)!r} "
                                "here; a continuation keeps the pool's order, the held-out set and the adapter's shape")
-    old_sha, new_sha = cont.config["model"].get("sha256"), model.get("sha256")
+    old_sha, new_sha = cont.config["model"].get("sha256"), (model or {}).get("sha256")
     if old_sha and new_sha and old_sha != new_sha:
         raise TrainerError(f"{where}: it trained model sha256 {old_sha[:12]}, this run loads {new_sha[:12]}")
     if cont.config.get("judge") and cont.config["judge"] != judge:
@@ -109,7 +128,7 @@ def seed_answer_cache(cont: Continuation, cache: Path) -> None:
         print(f"[rewarding-doubt] continue_from: answers of {earlier} reused", file=sys.stderr)
 
 
-def load_adapter_weights(model: Any, cont: Continuation) -> None:
+def load_adapter_weights(model: Any, cont: Continuation, continue_with: str = "rest") -> None:
     """Load the earlier run's LoRA weights into ``model`` (a fresh peft model of the same shape)."""
     from peft import load_peft_weights, set_peft_model_state_dict
 
@@ -118,8 +137,9 @@ def load_adapter_weights(model: Any, cont: Continuation) -> None:
     if unexpected:
         raise TrainerError(f"continue_from: {cont.adapter} does not fit this model's adapter "
                            f"(unexpected weights, e.g. {unexpected[0]})")
+    skip, pass_index = cont.start(continue_with)
     print(f"[rewarding-doubt] continue_from: started from {cont.adapter} ({cont.labels_before} labels before; "
-          f"skipping the first {cont.skip} training questions)", file=sys.stderr)
+          f"pass {pass_index + 1} over the pool, skipping its first {skip} training questions)", file=sys.stderr)
 
 
 

@@ -23,11 +23,13 @@ from trainers.rewarding_doubt.exact import exact_objective, length_batches, rewa
 from trainers.rewarding_doubt.rewards import RewardSpec
 
 
-def batch_plan(lengths: Sequence[int], batch_size: int, epochs: int, seed: int) -> list[list[int]]:
+def batch_plan(lengths: Sequence[int], batch_size: int, epochs: int, seed: int,
+               first_epoch: int = 0) -> list[list[int]]:
     """Every step's example indices: ``epochs`` passes, each a fresh length-grouped, shuffled batching
-    (deterministic in ``seed``, so a resumed run replays the same order)."""
+    (deterministic in ``seed`` and the pass's index, so a resumed run replays the same order; ``first_epoch``:
+    the index of the first pass, for a continuation that starts another pass)."""
     plan: list[list[int]] = []
-    for epoch in range(epochs):
+    for epoch in range(first_epoch, first_epoch + epochs):
         plan += length_batches(lengths, batch_size, np.random.default_rng([seed, epoch]))
     return plan
 
@@ -36,7 +38,7 @@ class ExactLoop:
     """Trains ``model`` (a peft LoRA model) on confidence prompts with known outcomes."""
 
     def __init__(self, model: Any, tokenizer: Any, prompts: Sequence[str], correct: Sequence[int], cfg: Any,
-                 out: Path, *, evaluate: Any = None, log: Any = None, best: Any = None):
+                 out: Path, *, evaluate: Any = None, log: Any = None, best: Any = None, first_epoch: int = 0):
         from calbench.backends.hf import digit_token_ids, number_end_token_ids
 
         self.model, self.tokenizer, self.cfg, self.out = model, tokenizer, cfg, Path(out)
@@ -46,7 +48,7 @@ class ExactLoop:
         self.end_ids = number_end_token_ids(tokenizer, model) if getattr(cfg, "strict_format", False) else None
         self.ids = [tokenizer(t, add_special_tokens=False)["input_ids"] + [self.digits[1]] for t in prompts]
         self.table = reward_table(RewardSpec.from_config(cfg))
-        self.plan = batch_plan([len(x) for x in self.ids], cfg.batch_size, cfg.epochs, cfg.seed)
+        self.plan = batch_plan([len(x) for x in self.ids], cfg.batch_size, cfg.epochs, cfg.seed, first_epoch)
         if cfg.max_steps:
             self.plan = self.plan[:cfg.max_steps]
         self.evaluate, self.log, self.best = evaluate, log, best

@@ -117,9 +117,12 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         raise TrainerError(f"task {spec.name!r} has no training split; train on a task that has one "
                            "(e.g. triviaqa, sciq)")
     cont = load_continuation(cfg.continue_from)
-    heldout, train_examples = _load_data(spec, cfg, skip=cont.skip if cont else 0)
+    skip, pass_index = cont.start(cfg.continue_with) if cont else (0, 0)
+    heldout, train_examples = _load_data(spec, cfg, skip=skip)
     judge = judge_for(spec.kind, **{**(spec.judge_settings or {}), **cfg.judge})
     judge_record = {"name": judge.name, **judge.settings}  # what config.yaml records, and a continuation checks
+    if cont:  # before the model loads (minutes for a large one); its sha256 is checked once it has
+        check_continuation(cont, task=spec.name, settings=cfg.to_dict(), judge=judge_record)
 
     # -- model: the same loader as `calbench eval`; its model object is the policy --------------------------------
     # Under `accelerate launch` each process owns one GPU (LOCAL_RANK) and only rank 0 writes the run's files.
@@ -131,8 +134,8 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     on_cuda = backend.device.startswith("cuda")
     estimator = cfg.estimator_used
     if cont:
-        check_continuation(cont, task=spec.name, settings=cfg.to_dict(), model=backend.resolved.manifest(),
-                           judge=judge_record)
+        check_continuation(cont, task=spec.name, settings=cfg.to_dict(), judge=judge_record,
+                           model=backend.resolved.manifest())
     print(f"[rewarding-doubt] model {backend.resolved.name} on {backend.device} ({backend.dtype}); task "
           f"{spec.name}/{spec.train_split}: {len(train_examples)} training + {len(heldout)} held-out questions"
           f"{f' (from {cfg.heldout_split})' if cfg.heldout_split else ''}; estimator {estimator}", file=sys.stderr)
@@ -163,7 +166,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
                 "train_questions": len(train_examples), "heldout_questions": len(heldout),
                 "train_accuracy_of_fixed_answers": train_acc, "heldout_accuracy_of_fixed_answers": heldout_acc,
                 "answers": answers_record, "judge": judge_record,
-                "continued_from": cont.record() if cont else None,
+                "continued_from": cont.record(cfg.continue_with) if cont else None,
                 "settings": cfg.to_dict(), "versions": _versions(), "world_size": world}
     if rank == 0:
         (out / "config.yaml").write_text(yaml.safe_dump(json_safe(resolved), sort_keys=False), encoding="utf-8")
@@ -181,7 +184,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     t_train = time.time()
     if estimator == "exact":
         result = _train_exact(request, cfg, backend, answered_train, eval_cb, log_cb, out, kind=spec.kind,
-                              cont=cont)
+                              cont=cont, first_epoch=pass_index)
     else:
         result = _train_grpo(request, cfg, backend, answered_train, train_examples, spec, judge, eval_cb, log_cb,
                              out, world=world, on_cuda=on_cuda)
@@ -238,9 +241,11 @@ def _lora_config(cfg: RDConfig):
 
 
 def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_train: list, eval_cb: Any,
-                 log_cb: Any, out: Path, *, kind: str | None = None, cont: Any = None) -> dict[str, Any]:
+                 log_cb: Any, out: Path, *, kind: str | None = None, cont: Any = None,
+                 first_epoch: int = 0) -> dict[str, Any]:
     """The exact estimator's loop (:mod:`trainers.rewarding_doubt.exact_loop`) on a fresh LoRA adapter, or on
-    the adapter of the run ``cont`` continues (a resumed run then loads its own checkpoint over it)."""
+    the adapter of the run ``cont`` continues (a resumed run then loads its own checkpoint over it).
+    ``first_epoch``: the pass over the pool this run starts in (its batch shuffles are seeded by pass)."""
     from peft import get_peft_model
 
     from trainers.rewarding_doubt.data import confidence_rows
@@ -252,7 +257,7 @@ def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_tr
     if cont:
         from trainers.rewarding_doubt.continuation import load_adapter_weights
 
-        load_adapter_weights(model, cont)
+        load_adapter_weights(model, cont, cfg.continue_with)
     tokenizer = backend.tokenizer
     rows = confidence_rows(answered_train, tokenizer, cfg.scale, kind)
 
@@ -260,7 +265,7 @@ def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_tr
         return eval_cb.record(model, tokenizer, step, labels_seen)
 
     loop = ExactLoop(model, tokenizer, [r["prompt"] for r in rows], [r["correct"] for r in rows], cfg, out,
-                     evaluate=evaluate, log=log_cb)
+                     evaluate=evaluate, log=log_cb, first_epoch=first_epoch)
     result = loop.train(resume=request.resume)
     model.save_pretrained(str(out / "adapter"))
     result.pop("final_heldout", None)
