@@ -168,3 +168,9 @@ def test_demo_outputs(runs, tmp_path, capsys):
     assert all(p.is_file() for p in paths.values())
     out = capsys.readouterr().out
     assert str(paths["leaderboard_html"]) in out and str(paths["report_html"]) in out
+    # one set of per-run sample tables, linked from both reports (not a second copy in report_files/)
+    pages = sorted(p.name for p in (tmp_path / "demo" / "report_samples").glob("samples_*.html"))
+    assert pages == ["samples_0.html", "samples_1.html"]
+    assert not list((tmp_path / "demo").glob("report_files/samples_*.html"))
+    for report in (paths["report_html"], paths["report_md"]):
+        assert "report_samples/samples_1.html" in report.read_text()

@@ -221,8 +221,10 @@ def render_markdown(report: Report, base: Path, figs: dict, pages: dict | None =
     return "\n".join(out) + "\n"
 
 
-def write_report(report: Report, out: str | Path) -> Path:
-    """Write ``out`` (``.html``: self-contained; ``.md``: figures in ``<name>_files/``); returns its path."""
+def write_report(report: Report, out: str | Path, *, pages: dict[tuple[str, tuple], Path] | None = None) -> Path:
+    """Write ``out`` (``.html``: self-contained; ``.md``: figures in ``<name>_files/``); returns its path.
+    The per-run sample tables are written beside it (``<name>_samples/`` or ``<name>_files/``) unless ``pages``
+    gives those of another format's report of the same runs (:func:`sample_pages`), which are then linked."""
     out = Path(out)
     kind = out.suffix.lower()
     if kind not in (".html", ".htm", ".md"):
@@ -234,13 +236,15 @@ def write_report(report: Report, out: str | Path) -> Path:
         if fig_dir.exists():
             shutil.rmtree(fig_dir)
         figs = figures(report, fig_dir)
-        out.write_text(render_markdown(report, base, figs, sample_pages(report, fig_dir)), encoding="utf-8")
+        out.write_text(render_markdown(report, base, figs, pages or sample_pages(report, fig_dir)),
+                       encoding="utf-8")
         return out
     # figures are embedded; the per-run sample tables (too large to embed) go beside the page, linked
-    pages_dir = out.with_name(out.stem + "_samples")
-    if pages_dir.exists():
-        shutil.rmtree(pages_dir)
-    pages = sample_pages(report, pages_dir)
+    if pages is None:
+        pages_dir = out.with_name(out.stem + "_samples")
+        if pages_dir.exists():
+            shutil.rmtree(pages_dir)
+        pages = sample_pages(report, pages_dir)
     with tempfile.TemporaryDirectory(prefix="calbench-report-") as tmp:
         figs = figures(report, Path(tmp))
         out.write_text(render_html(report, base, figs, pages), encoding="utf-8")

@@ -20,6 +20,7 @@ Rendering (HTML and Markdown) and figures are in :mod:`calbench.reporting.render
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -318,15 +319,20 @@ def demo_outputs(run_dirs: Sequence[str | Path], out_dir: str | Path, *, quiet: 
     they are. For ``make demo``. Returns ``{"leaderboard_html", "leaderboard_md", "leaderboard_csv",
     "report_html", "report_md"}``."""
     from calbench.reporting import leaderboard
-    from calbench.reporting.render import write_report
+    from calbench.reporting.render import sample_pages, write_report
 
     out = Path(out_dir)
     lb = leaderboard.build(run_dirs)
     lb_paths = leaderboard.write(lb, out)
     report = build_report(run_dirs)
     paths = {f"leaderboard_{k}": v for k, v in lb_paths.items()}
-    paths["report_html"] = write_report(report, out / "report.html")
-    paths["report_md"] = write_report(report, out / "report.md")
+    # one set of per-run sample tables (report_samples/), linked from both the HTML and the Markdown report
+    pages_dir = out / "report_samples"
+    if pages_dir.exists():
+        shutil.rmtree(pages_dir)
+    pages = sample_pages(report, pages_dir)
+    paths["report_html"] = write_report(report, out / "report.html", pages=pages)
+    paths["report_md"] = write_report(report, out / "report.md", pages=pages)
     if not quiet:
         print(f"leaderboard: {lb_paths['html']} (also {lb_paths['md'].name}, {lb_paths['csv'].name})")
         print(f"report:      {paths['report_html']} (also {paths['report_md'].name})")
