@@ -44,3 +44,18 @@ def test_a_strong_reference_holds_the_mode_until_beta_is_small():
     p = np.array([0.3])  # the Bayes act is "3"
     modes = [int(mod.optimal_policy(p, ref / ref.sum(), b, spec).argmax()) for b in (0.1, 0.02, 0.001)]
     assert modes[0] == 1 and modes[-1] == 3
+
+
+def test_a_policy_at_the_optimum_has_no_gap_and_one_elsewhere_is_measured():
+    mod, spec = _script(), RewardSpec()
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0, 0.6, 30)
+    ref = rng.dirichlet(np.ones(11), 30)
+    at = mod.optimal_policy(p, ref, 0.02, spec)
+    rows = mod.policy_gap(at, p, ref, [0.0, 0.02], spec)
+    tv = {float(r.split("|")[1]): float(r.split("|")[2]) for r in rows[2:]}
+    agree = {float(r.split("|")[1]): float(r.split("|")[3]) for r in rows[2:]}
+    assert tv[0.02] == 0.0 and agree[0.02] == 1.0 and tv[0.0] > 0.1
+    uniform = np.full((30, 11), 1 / 11)  # total variation from pi* at beta 0 (one-hot): 1 - 1/11
+    rows = mod.policy_gap(uniform, p, ref, [0.0], spec)
+    assert float(rows[2].split("|")[2]) == round(10 / 11, 3)
