@@ -213,6 +213,28 @@ def test_toy_policy_converges_to_the_optimal_levels():
     assert np.abs(res.expected_confidence - np.array(accuracies)).max() <= 0.06, res.expected_confidence
 
 
+def test_a_uniform_kl_reference_keeps_the_best_level_as_the_mode_where_the_models_does_not():
+    """The KL optimum is ref x exp(R / beta). A reference that prefers "1" (as the untrained model does) holds a
+    type that is right 30 % of the time at "1" when beta is 0.02 (normalised rewards); the uniform reference
+    (``kl_reference: uniform``, an entropy bonus) leaves every mode at the Bayes act and the policy soft."""
+    accuracies = [0.05, 0.3, 0.6]
+    prefers_one = np.full(N_LEVELS + 1, 0.002)
+    prefers_one[1] = 1.0
+    held = simulate_exact(accuracies, steps=1500, beta=0.02, ref=prefers_one, seed=0)
+    free = simulate_exact(accuracies, steps=1500, beta=0.02, seed=0)
+    best = [optimal_level(q) for q in accuracies]
+    assert best == [1, 3, 6]
+    assert held.probs.argmax(1).tolist()[:2] == [1, 1]
+    assert free.probs.argmax(1).tolist() == best
+    assert free.probs.max(1).max() < 0.95  # soft: the other levels keep their gradient
+    from trainers.rewarding_doubt.config import RDConfig
+
+    with pytest.raises(ValueError, match="kl_reference 'uniform' needs estimator exact"):
+        RDConfig(estimator="grpo", kl_reference="uniform")
+    with pytest.raises(ValueError, match="kl_reference must be one of"):
+        RDConfig(estimator="exact", kl_reference="untrained")
+
+
 def test_length_batches_cover_every_index_once_and_group_lengths():
     lengths = [50, 10, 30, 11, 49, 31, 12, 51, 29]
     batches = length_batches(lengths, 3, np.random.default_rng(0))

@@ -5,6 +5,7 @@ adapter loads in the evaluation backend (and ``calbench eval --adapter`` where t
 from __future__ import annotations
 
 import json
+import math
 import string
 from pathlib import Path
 
@@ -255,8 +256,12 @@ def test_continue_from_trains_the_earlier_adapter_on_the_questions_it_has_not_se
 
     # another pass (continue_with: new_pass): the pool's first questions again, the chain's labels counted on
     again = tmp_path / "again"
-    assert main(smoke_args(model, again, "exact", ["epochs=1", "beta=0.0", f"continue_from={second}",
-                                                   "continue_with=new_pass"])) == 0
+    assert main(smoke_args(model, again, "exact", ["epochs=1", "beta=0.02", "kl_reference=uniform",
+                                                   f"continue_from={second}", "continue_with=new_pass"])) == 0
+    trained = [json.loads(x) for x in (again / "train_log.jsonl").read_text().splitlines()
+               if json.loads(x)["kind"] == "train"]
+    # kl_reference: uniform is an entropy bonus: KL(pi || uniform over the 12 outcomes) = log 12 - entropy
+    assert trained and all(r["kl"] == pytest.approx(math.log(12) - r["entropy"], abs=1e-4) for r in trained)
     resolved = yaml.safe_load((again / "config.yaml").read_text())["continued_from"]
     assert (resolved["pass"], resolved["skipped_train_questions"], resolved["labels_seen_before"]) == (1, 0, 16)
     summary = json.loads((again / "summary.json").read_text())

@@ -15,7 +15,8 @@ MODES = ("confidence_only", "joint")
 #: ``auto``: exact in confidence_only mode, grpo in joint mode.
 ESTIMATORS = ("auto", "exact", "grpo")
 REWARDS = ("log", "brier")
-CONTINUE_WITH = ("rest", "new_pass")  # continue_with: the rest of the pass, or another pass
+CONTINUE_WITH = ("rest", "new_pass")
+KL_REFERENCES = ("model", "uniform")  # kl_reference: the model without the adapter, or the uniform distribution  # continue_with: the rest of the pass, or another pass
 #: TRL's ``scale_rewards`` values that keep the proper-scoring property (see README.md here, "The base-rate trap"):
 #: "group" divides each group's advantages by that group's reward std, which in confidence-only mode (every
 #: sample of a group shares one answer) reweights questions by 1/std and drives confidences to 0 or 1.
@@ -99,6 +100,10 @@ class RDConfig:
     lr_scheduler_type: str = "constant_with_warmup"
     warmup_steps: int = 10
     beta: float = 0.0
+    # exact estimator: what the KL term pulls towards. "model": the model without the adapter (the paper's KL);
+    # "uniform": the uniform distribution over the 12 outcomes, i.e. an entropy bonus, whose optimum
+    # exp(r / beta) has its mode at the best level for every beta (no preference of the untrained model's)
+    kl_reference: str = "model"
     temperature: float = 1.0
     max_completion_length: int = 4
     epsilon: float = 0.2
@@ -153,6 +158,10 @@ class RDConfig:
                             f"'<answer>, Confidence: <c>'; use at least {JOINT_MIN_COMPLETION} tokens")
         if self.answers_file is not None and self.mode != "confidence_only":
             problems.append("answers_file fixes the answers: it needs mode confidence_only")
+        if self.kl_reference not in KL_REFERENCES:
+            problems.append(f"kl_reference must be one of {KL_REFERENCES}, got {self.kl_reference!r}")
+        if self.kl_reference != "model" and self.estimator_used != "exact":
+            problems.append("kl_reference 'uniform' needs estimator exact (TRL's GRPO takes its KL to the model)")
         if self.continue_with not in CONTINUE_WITH:
             problems.append(f"continue_with must be one of {CONTINUE_WITH}, got {self.continue_with!r}")
         if self.continue_from and self.estimator_used != "exact":

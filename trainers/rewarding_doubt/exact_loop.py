@@ -2,7 +2,8 @@
 
 Each step takes ``batch_size`` prompts of similar length (the fixed answers' confidence prompts), computes the
 policy's exact distribution over the confidence outcomes (:mod:`trainers.rewarding_doubt.exact`), and takes
-one AdamW step on ``-J`` (the expected proper score minus ``beta`` KL to the model without the adapter). A run
+one AdamW step on ``-J`` (the expected proper score minus ``beta`` KL to the model without the adapter, or to the
+uniform distribution with ``kl_reference: uniform``). A run
 makes ``epochs`` passes over the training questions (capped by ``max_steps``), evaluates the held-out set every
 ``eval_every`` steps, checkpoints every ``save_every`` steps to ``checkpoints/step-N/state.pt`` and stops
 gracefully at ``time_limit_s``. ``--resume`` reloads the last checkpoint and replays the same batch order.
@@ -127,7 +128,9 @@ class ExactLoop:
             log_pi = ids_level_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id, self.digits,
                                          self.end_ids)
             ref = None
-            if cfg.beta:
+            if cfg.beta and getattr(cfg, "kl_reference", "model") == "uniform":  # an entropy bonus
+                ref = torch.full_like(log_pi, -math.log(log_pi.shape[1]))
+            elif cfg.beta:
                 with torch.no_grad(), self.model.disable_adapter():
                     ref = ids_level_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id,
                                               self.digits, self.end_ids)

@@ -90,11 +90,13 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 def simulate_exact(accuracies: list[float], spec: RewardSpec = RewardSpec(), batch_per_type: int = 4,
-                   steps: int = 2000, lr: float = 0.5, seed: int = 0) -> TabularResult:
+                   steps: int = 2000, lr: float = 0.5, seed: int = 0, beta: float = 0.0,
+                   ref: np.ndarray | None = None) -> TabularResult:
     """The exact estimator on a tabular policy: one softmax over the 12 outcomes (levels 0..10, "other") per
     question type; each step samples ``batch_per_type`` labels per type (answers right with the type's
     accuracy) and ascends :func:`~trainers.rewarding_doubt.exact.exact_objective` (autograd through the same
-    code as the trainer). Returns the policy over the 11 levels (renormalised)."""
+    code as the trainer), with ``beta`` KL to ``ref`` (12 outcome probabilities shared by every type; None: the
+    uniform distribution, as ``kl_reference: uniform``). Returns the policy over the 11 levels (renormalised)."""
     import torch
 
     from trainers.rewarding_doubt.exact import N_LEVELS, exact_objective, reward_table
@@ -105,10 +107,12 @@ def simulate_exact(accuracies: list[float], spec: RewardSpec = RewardSpec(), bat
     table = reward_table(spec)
     types = np.repeat(np.arange(len(acc)), batch_per_type)
     opt = torch.optim.SGD([logits], lr=lr)
+    ref_row = np.full(N_LEVELS + 1, 1 / (N_LEVELS + 1)) if ref is None else np.asarray(ref, dtype=float)
+    ref_log = torch.as_tensor(np.log(ref_row / ref_row.sum()), dtype=torch.float64).expand(len(types), -1)
     for _ in range(steps):
         y = (rng.random(len(types)) < acc[types]).astype(int)
         log_pi = logits.log_softmax(-1)[torch.as_tensor(types)]
-        j, _ = exact_objective(log_pi, y, table)
+        j, _ = exact_objective(log_pi, y, table, beta=beta, ref_log_pi=ref_log)
         opt.zero_grad()
         (-j * len(acc)).backward()
         opt.step()
