@@ -43,17 +43,13 @@ case ${1:?lane: train|after|csqa|medqa|finish} in
           --scaler platt --confidence-methods expected --out "$W/full-triviaqa-platt"
     fi
     log "copying and compressing"
-    mkdir -p "$R/train"
-    .venv/bin/python -m trainers.rewarding_doubt.continuation "$T"  # the curve over both runs of the chain
-    for f in config.yaml train_log.jsonl training_curve.png summary.json; do cp "$T/$f" "$R/train/"; done
+    bash scripts/collect_train.sh "$T" "$R/train"  # the curve redrawn over the whole chain
     bash scripts/collect_runs.sh "$R" "$W"/full-*
     log "report and tables"
-    $CB report "$R/full-triviaqa#two-stage" "$R0/after-triviaqa#two-stage" "$R/full-triviaqa#expected" \
+    bash scripts/trained_report.sh "$R/report_triviaqa.md" \
+        "$R/full-triviaqa#two-stage" "$R0/after-triviaqa#two-stage" "$R/full-triviaqa#expected" \
         "$R0/after-triviaqa#expected" "$R0/before-triviaqa#two-stage" "$R0/before-triviaqa#seq-likelihood-prod" \
-        "$R0/before-triviaqa-platt#seq-likelihood-mean+platt" --out "$R/report_triviaqa.md"
-    rm -f "$R"/report_triviaqa_files/samples_*.html  # per-sample pages (MiBs): calbench show reads the run folders
-    sed -i -E 's#\[table\]\(report_triviaqa_files/samples_[0-9]+\.html\)#not kept (`calbench show` the run)#' \
-        "$R/report_triviaqa.md"
+        "$R0/before-triviaqa-platt#seq-likelihood-mean+platt"
     ARGS=()
     for s in $R0/before-triviaqa $R0/before-triviaqa-platt $R0/before-triviaqa-platt-0-10 $R/full-triviaqa \
              $R/full-triviaqa-platt $SC $R/full-triviaqa-400 $N2/before-commonsenseqa-500 \

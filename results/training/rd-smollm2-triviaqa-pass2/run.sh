@@ -40,17 +40,13 @@ case ${1:?lane: train|after|csqa|medqa|finish} in
           --scaler platt --confidence-methods expected,two-stage --out "$W/pass2-triviaqa-platt"
     fi
     log "copying and compressing"
-    mkdir -p "$R/train"
-    .venv/bin/python -m trainers.rewarding_doubt.continuation "$T"  # the curve over the whole chain
-    for f in config.yaml train_log.jsonl training_curve.png summary.json; do cp "$T/$f" "$R/train/"; done
+    bash scripts/collect_train.sh "$T" "$R/train"  # the curve redrawn over the whole chain
     bash scripts/collect_runs.sh "$R" "$W"/pass2-*
     log "report and tables"
-    $CB report "$R/pass2-triviaqa#two-stage" "$R1/full-triviaqa#two-stage" "$R/pass2-triviaqa#expected" \
+    bash scripts/trained_report.sh "$R/report_triviaqa.md" \
+        "$R/pass2-triviaqa#two-stage" "$R1/full-triviaqa#two-stage" "$R/pass2-triviaqa#expected" \
         "$R1/full-triviaqa#expected" "$R0/before-triviaqa#two-stage" "$R0/before-triviaqa#seq-likelihood-prod" \
-        "$R0/before-triviaqa-platt#seq-likelihood-mean+platt" --out "$R/report_triviaqa.md"
-    rm -f "$R"/report_triviaqa_files/samples_*.html  # per-sample pages (MiBs): calbench show reads the run folders
-    sed -i -E 's#\[table\]\(report_triviaqa_files/samples_[0-9]+\.html\)#not kept (`calbench show` the run)#' \
-        "$R/report_triviaqa.md"
+        "$R0/before-triviaqa-platt#seq-likelihood-mean+platt"
     ARGS=()
     for s in $R0/before-triviaqa $R0/before-triviaqa-platt $R0/before-triviaqa-platt-0-10 $R/pass2-triviaqa \
              $R/pass2-triviaqa-platt $SC $R/pass2-triviaqa-400 $N2/before-commonsenseqa-500 \
