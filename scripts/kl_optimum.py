@@ -131,6 +131,20 @@ def policy_gap(q: np.ndarray, p: np.ndarray, ref: np.ndarray, betas: list[float]
     return out
 
 
+def margin_check(q: np.ndarray, p: np.ndarray, ref: np.ndarray, beta: float, spec: RewardSpec,
+                 a: int = 1, b: int = 2) -> str:
+    """Does the trained policy ``q`` sit at the optimum of its own objective on the margin between levels ``a``
+    and ``b``? At ``pi*`` the margin ``beta [log(q_b / ref_b) - log(q_a / ref_a)]`` equals the expected-reward
+    margin ``R_b - R_a`` under the posterior; returns both means and their correlation over the answers."""
+    r = expected_rewards(p, spec)
+    lq, lr = np.log(np.clip(q, 1e-12, None)), np.log(np.clip(ref, 1e-12, None))
+    implied = beta * ((lq[:, b] - lr[:, b]) - (lq[:, a] - lr[:, a]))
+    actual = r[:, b] - r[:, a]
+    corr = float(np.corrcoef(implied, actual)[0, 1])
+    return (f'Margin "{b}" - "{a}" at beta {beta:g}: implied by the trained policy {implied.mean():+.4f} (mean), '
+            f"expected-reward margin under the posterior {actual.mean():+.4f}; correlation over answers {corr:.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("posterior", help="RUN#METHOD whose confidence is taken as P(correct)")
@@ -138,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--beta", type=float, nargs="+", default=[0.0, 0.005, 0.02, 0.1])
     ap.add_argument("--policy", help="RUN#METHOD: a trained model's expected readout on the same answers, "
                                      "compared with pi* at each beta")
+    ap.add_argument("--policy-beta", type=float, default=0.02,
+                    help="the beta the --policy model was trained with, for the margin check (default 0.02)")
     args = ap.parse_args(argv)
     if any(b < 0 for b in args.beta):
         ap.error("--beta: every value must be >= 0")
@@ -149,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         q = policy_distributions(args.policy, args.posterior, args.reference)
         print(f"\nThe trained policy {args.policy} against pi*:\n")
         print("\n".join(policy_gap(q, p, ref, args.beta, RewardSpec())))
+        print("\n" + margin_check(q, p, ref, args.policy_beta, RewardSpec()))
     return 0
 
 

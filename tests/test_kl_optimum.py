@@ -59,3 +59,17 @@ def test_a_policy_at_the_optimum_has_no_gap_and_one_elsewhere_is_measured():
     uniform = np.full((30, 11), 1 / 11)  # total variation from pi* at beta 0 (one-hot): 1 - 1/11
     rows = mod.policy_gap(uniform, p, ref, [0.0], spec)
     assert float(rows[2].split("|")[2]) == round(10 / 11, 3)
+
+
+def test_the_margin_check_finds_a_policy_at_its_optimum():
+    mod, spec = _script(), RewardSpec()
+    rng = np.random.default_rng(2)
+    p = rng.uniform(0, 0.6, 40)
+    ref = rng.dirichlet(np.ones(11), 40)
+    line = mod.margin_check(mod.optimal_policy(p, ref, 0.02, spec), p, ref, 0.02, spec)
+    parts = line.replace(";", ",").split(",")
+    implied = float(parts[0].split("policy ")[1].split(" ")[0])
+    actual = float(parts[1].split("posterior ")[1])
+    assert implied == actual and line.endswith("correlation over answers 1.00")
+    off = mod.margin_check(np.full((40, 11), 1 / 11), p, ref, 0.02, spec)
+    assert not off.endswith("1.00")
