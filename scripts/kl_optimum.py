@@ -70,8 +70,11 @@ def _readout(spec: str) -> tuple[RunFolder, str]:
         raise SystemExit(str(e)) from None
 
 
-def aligned(posterior: str, reference: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """P(correct), the reference level distributions and the outcomes, on the answers both readouts scored."""
+def aligned(posterior: str, reference: str, policy: str | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """P(correct), the reference level distributions and the outcomes, on the answers both readouts scored; and,
+    with ``policy`` (a trained model's expected readout on the same answers), its level distributions on them
+    (renormalised over the 11 levels; None without)."""
     (prun, pm), (rrun, rm) = _readout(posterior), _readout(reference)
     try:
         pairs = [(a, b) for a, b in zip(*align_by_id(prun.samples(pm), rrun.samples(rm)))
@@ -81,11 +84,25 @@ def aligned(posterior: str, reference: str) -> tuple[np.ndarray, np.ndarray, np.
     mismatch = sum(int(a["correct"]) != int(b["correct"]) for a, b in pairs)
     if mismatch:
         raise SystemExit(f"{mismatch} answers are judged differently in the two runs: not the same answers")
-    rows = [(a["confidence"], b["confidence_dist"], b["correct"]) for a, b in pairs if b.get("confidence_dist")]
-    if not rows:
+    pairs = [(a, b) for a, b in pairs if b.get("confidence_dist")]
+    if not pairs:
         raise SystemExit(f"no answer has both a confidence in {posterior} and a confidence_dist in {reference}")
-    p, ref, y = zip(*rows)
-    return np.asarray(p, float), np.asarray(ref, float), np.asarray(y, int)
+    p = np.asarray([a["confidence"] for a, _ in pairs], float)
+    ref = np.asarray([b["confidence_dist"] for _, b in pairs], float)
+    y = np.asarray([b["correct"] for _, b in pairs], int)
+    return p, ref, y, None if policy is None else policy_distributions(policy, [a["id"] for a, _ in pairs])
+
+
+def policy_distributions(policy: str, ids: list[str]) -> np.ndarray:
+    """(n, 11): the trained policy's level distributions on the answers ``ids``, in that order."""
+    qrun, qm = _readout(policy)
+    dist = {s["id"]: s.get("confidence_dist") for s in qrun.samples(qm)}
+    missing = [i for i in ids if not dist.get(i)]
+    if missing:
+        raise SystemExit(f"{policy}: no confidence_dist for {len(missing)} of the answers (e.g. {missing[0]}); "
+                         "--policy takes an expected readout on the same answers")
+    q = np.asarray([dist[i] for i in ids], float)
+    return q / q.sum(axis=1, keepdims=True)
 
 
 def table(p: np.ndarray, ref: np.ndarray, y: np.ndarray, betas: list[float], spec: RewardSpec) -> list[str]:
@@ -101,20 +118,6 @@ def table(p: np.ndarray, ref: np.ndarray, y: np.ndarray, betas: list[float], spe
         out.append(f"| {beta:g} | {hist} | " + " | ".join(format_value(greedy[m]) for m in METRICS)
                    + f" | {format_value(expected['auroc'])} | " + " ".join(f"{v:.3f}" for v in pi.mean(axis=0)) + " |")
     return out
-
-
-def policy_distributions(policy: str, posterior: str, reference: str) -> np.ndarray:
-    """(n, 11): the trained policy's level distributions on the answers :func:`aligned` returns, in its order."""
-    (prun, pm), (rrun, rm), (qrun, qm) = _readout(posterior), _readout(reference), _readout(policy)
-    pairs = [(a, b) for a, b in zip(*align_by_id(prun.samples(pm), rrun.samples(rm)))
-             if a.get("confidence") is not None and b.get("confidence_dist")]
-    dist = {s["id"]: s.get("confidence_dist") for s in qrun.samples(qm)}
-    missing = [a["id"] for a, _ in pairs if not dist.get(a["id"])]
-    if missing:
-        raise SystemExit(f"{policy}: no confidence_dist for {len(missing)} of the answers (e.g. {missing[0]}); "
-                         "--policy takes an expected readout on the same answers")
-    q = np.asarray([dist[a["id"]] for a, _ in pairs], float)
-    return q / q.sum(axis=1, keepdims=True)
 
 
 def policy_gap(q: np.ndarray, p: np.ndarray, ref: np.ndarray, betas: list[float], spec: RewardSpec) -> list[str]:
@@ -157,12 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if any(b < 0 for b in args.beta):
         ap.error("--beta: every value must be >= 0")
-    p, ref, y = aligned(args.posterior, args.reference)
+    p, ref, y, q = aligned(args.posterior, args.reference, args.policy)
     print(f"{len(y)} answers, accuracy {y.mean():.3f}; posterior {args.posterior}; reference {args.reference}; "
           "reward: normalised log score, eps 0.001 (the trainer's default)\n")
     print("\n".join(table(p, ref, y, args.beta, RewardSpec())))
-    if args.policy:
-        q = policy_distributions(args.policy, args.posterior, args.reference)
+    if q is not None:
         print(f"\nThe trained policy {args.policy} against pi*:\n")
         print("\n".join(policy_gap(q, p, ref, args.beta, RewardSpec())))
         print("\n" + margin_check(q, p, ref, args.policy_beta, RewardSpec()))

@@ -97,6 +97,13 @@ def sample_pages(report: Report, folder: Path) -> dict[tuple[str, tuple], Path]:
     return pages
 
 
+def fresh_sample_pages(report: Report, folder: Path) -> dict[tuple[str, tuple], Path]:
+    """:func:`sample_pages` into ``folder`` after removing what an earlier report left there."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    return sample_pages(report, folder)
+
+
 def _settings_rows(report: Report, base: Path, pages: dict | None = None) -> list[dict[str, str]]:
     rows = []
     for (task, system), arm in report.arms.items():
@@ -236,15 +243,12 @@ def write_report(report: Report, out: str | Path, *, pages: dict[tuple[str, tupl
         if fig_dir.exists():
             shutil.rmtree(fig_dir)
         figs = figures(report, fig_dir)
-        out.write_text(render_markdown(report, base, figs, pages or sample_pages(report, fig_dir)),
+        out.write_text(render_markdown(report, base, figs, sample_pages(report, fig_dir) if pages is None else pages),
                        encoding="utf-8")
         return out
     # figures are embedded; the per-run sample tables (too large to embed) go beside the page, linked
     if pages is None:
-        pages_dir = out.with_name(out.stem + "_samples")
-        if pages_dir.exists():
-            shutil.rmtree(pages_dir)
-        pages = sample_pages(report, pages_dir)
+        pages = fresh_sample_pages(report, out.with_name(out.stem + "_samples"))
     with tempfile.TemporaryDirectory(prefix="calbench-report-") as tmp:
         figs = figures(report, Path(tmp))
         out.write_text(render_html(report, base, figs, pages), encoding="utf-8")

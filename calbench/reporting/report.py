@@ -20,7 +20,6 @@ Rendering (HTML and Markdown) and figures are in :mod:`calbench.reporting.render
 from __future__ import annotations
 
 import math
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -319,7 +318,7 @@ def demo_outputs(run_dirs: Sequence[str | Path], out_dir: str | Path, *, quiet: 
     they are. For ``make demo``. Returns ``{"leaderboard_html", "leaderboard_md", "leaderboard_csv",
     "report_html", "report_md"}``."""
     from calbench.reporting import leaderboard
-    from calbench.reporting.render import sample_pages, write_report
+    from calbench.reporting.render import fresh_sample_pages, write_report
 
     out = Path(out_dir)
     lb = leaderboard.build(run_dirs)
@@ -327,10 +326,7 @@ def demo_outputs(run_dirs: Sequence[str | Path], out_dir: str | Path, *, quiet: 
     report = build_report(run_dirs)
     paths = {f"leaderboard_{k}": v for k, v in lb_paths.items()}
     # one set of per-run sample tables (report_samples/), linked from both the HTML and the Markdown report
-    pages_dir = out / "report_samples"
-    if pages_dir.exists():
-        shutil.rmtree(pages_dir)
-    pages = sample_pages(report, pages_dir)
+    pages = fresh_sample_pages(report, out / "report_samples")
     paths["report_html"] = write_report(report, out / "report.html", pages=pages)
     paths["report_md"] = write_report(report, out / "report.md", pages=pages)
     if not quiet:

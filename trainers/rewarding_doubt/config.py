@@ -15,8 +15,8 @@ MODES = ("confidence_only", "joint")
 #: ``auto``: exact in confidence_only mode, grpo in joint mode.
 ESTIMATORS = ("auto", "exact", "grpo")
 REWARDS = ("log", "brier")
-CONTINUE_WITH = ("rest", "new_pass")
-KL_REFERENCES = ("model", "uniform")  # kl_reference: the model without the adapter, or the uniform distribution  # continue_with: the rest of the pass, or another pass
+CONTINUE_WITH = ("rest", "new_pass")  # continue_with: the rest of the pass, or another pass
+KL_REFERENCES = ("model", "uniform")  # kl_reference: the model without the adapter, or the uniform distribution
 #: TRL's ``scale_rewards`` values that keep the proper-scoring property (see README.md here, "The base-rate trap"):
 #: "group" divides each group's advantages by that group's reward std, which in confidence-only mode (every
 #: sample of a group shares one answer) reweights questions by 1/std and drives confidences to 0 or 1.

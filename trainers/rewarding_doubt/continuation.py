@@ -102,8 +102,8 @@ def load_continuation(folder: str | Path | None) -> Continuation | None:
 def check_continuation(cont: Continuation, *, task: str, settings: dict[str, Any], judge: dict[str, Any],
                        model: dict[str, Any] | None = None) -> None:
     """Refuse a continuation that would not be the same experiment, naming the field that differs. The trainer
-    calls it before loading the model (``model`` None: everything but the model) and again with the loaded
-    model's manifest (its sha256)."""
+    calls it before loading the model (``model`` None: everything but the model), then
+    :func:`check_continuation_model` with the loaded model's manifest."""
     where = f"continue_from {cont.folder}"
     if cont.config["task"] != task:
         raise TrainerError(f"{where}: it trained on task {cont.config['task']!r}, this run on {task!r}")
@@ -112,11 +112,18 @@ def check_continuation(cont: Continuation, *, task: str, settings: dict[str, Any
         if earlier.get(key) != settings.get(key):
             raise TrainerError(f"{where}: setting {key!r} is {earlier.get(key)!r} there and {settings.get(key)!r} "
                                "here; a continuation keeps the pool's order, the held-out set and the adapter's shape")
-    old_sha, new_sha = cont.config["model"].get("sha256"), (model or {}).get("sha256")
-    if old_sha and new_sha and old_sha != new_sha:
-        raise TrainerError(f"{where}: it trained model sha256 {old_sha[:12]}, this run loads {new_sha[:12]}")
+    if model is not None:
+        check_continuation_model(cont, model)
     if cont.config.get("judge") and cont.config["judge"] != judge:
         raise TrainerError(f"{where}: its judge was {cont.config['judge']}, this run's is {judge}")
+
+
+def check_continuation_model(cont: Continuation, model: dict[str, Any]) -> None:
+    """Refuse a continuation that loads another model than the one the earlier run trained (its sha256)."""
+    old_sha, new_sha = cont.config["model"].get("sha256"), model.get("sha256")
+    if old_sha and new_sha and old_sha != new_sha:
+        raise TrainerError(f"continue_from {cont.folder}: it trained model sha256 {old_sha[:12]}, this run loads "
+                           f"{new_sha[:12]}")
 
 
 def seed_answer_cache(cont: Continuation, cache: Path) -> None:

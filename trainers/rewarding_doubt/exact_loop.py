@@ -128,7 +128,7 @@ class ExactLoop:
             log_pi = ids_level_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id, self.digits,
                                          self.end_ids)
             ref = None
-            if cfg.beta and getattr(cfg, "kl_reference", "model") == "uniform":  # an entropy bonus
+            if cfg.beta and cfg.kl_reference == "uniform":  # an entropy bonus
                 ref = torch.full_like(log_pi, -math.log(log_pi.shape[1]))
             elif cfg.beta:
                 with torch.no_grad(), self.model.disable_adapter():

@@ -99,7 +99,8 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     from calbench.judge import judge_for
     from calbench.tasks import get_task
     from trainers.rewarding_doubt.callbacks import HeldOutCallback, JsonlLogCallback
-    from trainers.rewarding_doubt.continuation import check_continuation, load_continuation, seed_answer_cache
+    from trainers.rewarding_doubt.continuation import (check_continuation, check_continuation_model,
+                                                        load_continuation, seed_answer_cache)
     from trainers.rewarding_doubt.data import answer_examples, fixed_answer_examples
     from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, OneStageEvaluator
 
@@ -134,8 +135,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     on_cuda = backend.device.startswith("cuda")
     estimator = cfg.estimator_used
     if cont:
-        check_continuation(cont, task=spec.name, settings=cfg.to_dict(), judge=judge_record,
-                           model=backend.resolved.manifest())
+        check_continuation_model(cont, backend.resolved.manifest())
     print(f"[rewarding-doubt] model {backend.resolved.name} on {backend.device} ({backend.dtype}); task "
           f"{spec.name}/{spec.train_split}: {len(train_examples)} training + {len(heldout)} held-out questions"
           f"{f' (from {cfg.heldout_split})' if cfg.heldout_split else ''}; estimator {estimator}", file=sys.stderr)
