@@ -2,7 +2,7 @@
 under the given folders becomes ``<name>.xz``, and the plain file is removed; a ``samples.jsonl.gz`` (how earlier
 versions compressed) is recompressed as ``samples.jsonl.xz``.
 
-    python scripts/compress_results.py [results/] [--min-bytes 1048576] [--dry-run] [--png]
+    python scripts/compress_results.py [results/] [--min-bytes 1048576] [--dry-run] [--png] [--dedupe-figures]
 
 Why: every GPU call carries the tracked tree (64 MiB in all), and plain sample files were most of it. xz, not
 gzip: a question's prompt repeats once per method, rows apart, beyond gzip's 32 KiB window (the committed
@@ -81,6 +81,49 @@ def quantize_pngs(roots: list[Path], *, dry_run: bool = False) -> None:
     print(f"{before / 2**20:.1f} MiB of PNG figures -> {after / 2**20:.1f} MiB", file=sys.stderr)
 
 
+def dedupe_report_figures(roots: list[Path], *, dry_run: bool = False) -> None:
+    """A report's figure (``<report>_files/*.png`` beside ``<report>.md``) byte-identical to another figure under
+    ``roots`` is removed, and the report's link points at the copy that is kept: a run folder's own figure if
+    there is one, else the first report's (in path order). Reports that compare the same runs otherwise carry the
+    same PNGs several times."""
+    import hashlib
+    import os
+    import re
+
+    figures = sorted(p for root in roots for p in root.rglob("*.png"))
+    groups: dict[str, list[Path]] = {}
+    for path in figures:
+        groups.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), []).append(path)
+
+    def report_of(fig: Path) -> Path | None:
+        parent = fig.parent
+        if not parent.name.endswith("_files"):
+            return None
+        md = parent.with_name(parent.name.removesuffix("_files") + ".md")
+        return md if md.is_file() else None
+
+    saved = 0
+    for paths in groups.values():
+        if len(paths) < 2:
+            continue
+        keep = min(paths, key=lambda f: (report_of(f) is not None, str(f)))
+        for fig in paths:
+            md = report_of(fig)
+            if fig == keep or md is None:
+                continue
+            text = md.read_text(encoding="utf-8")
+            old = f"{fig.parent.name}/{fig.name}"
+            if f"({old})" not in text:
+                continue
+            new = os.path.relpath(keep, md.parent)
+            saved += fig.stat().st_size
+            print(f"{'would link' if dry_run else 'linked'} {md}: {old} -> {new}", file=sys.stderr)
+            if not dry_run:
+                md.write_text(re.sub(re.escape(f"({old})"), f"({new})", text), encoding="utf-8")
+                fig.unlink()
+    print(f"{saved / 2**20:.2f} MiB of duplicate report figures {'found' if dry_run else 'removed'}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("roots", nargs="*", type=Path, default=[Path("results")],
@@ -91,9 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--png", action="store_true",
                     help="also re-encode every PNG figure as a 32-colour palette PNG "
                          "(calbench.reporting.plots.quantize_png; figures written since are already)")
+    ap.add_argument("--dedupe-figures", action="store_true",
+                    help="remove a report's figure that is byte-identical to one kept elsewhere under the folders "
+                         "and link the report to that copy")
     args = ap.parse_args(argv)
     if args.png:
         quantize_pngs(args.roots, dry_run=args.dry_run)
+    if args.dedupe_figures:
+        dedupe_report_figures(args.roots, dry_run=args.dry_run)
     before = after = 0
     for root in args.roots:
         if not root.is_dir():

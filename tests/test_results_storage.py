@@ -164,6 +164,8 @@ def test_check_tree_size(tmp_path, capsys):
     assert check_tree_size.main(["--repo", str(repo), "--limit-mib", "0.25"]) == 1
     err = capsys.readouterr().err
     assert "over the limit" in err and "big/blob.bin" in err and "big/" in err
+    # counted as a tar archive carries them: a 512-byte header and the content padded to 512 bytes
+    assert [check_tree_size.carried_size(n) for n in (0, 1, 512, 513)] == [512, 1024, 1024, 1536]
 
 
 def test_ci_checks_the_tree_size_before_the_tests():
@@ -195,3 +197,28 @@ def test_legacy_gzip_samples_are_read_and_recompressed_as_xz(tmp_path):
         find_samples_file(run)
     with pytest.raises(SystemExit, match="exists beside it"):
         compress_results.main([str(tmp_path / "res")])
+
+
+def test_dedupe_report_figures_links_a_report_to_the_copy_kept(tmp_path):
+    res = tmp_path / "results"
+    png, other = b"\x89PNG same figure", b"\x89PNG another"
+    (res / "run").mkdir(parents=True)
+    (res / "run" / "reliability.png").write_bytes(png)                 # a run folder's own figure: kept
+    for name in ("a", "b"):
+        (res / name / "report_files").mkdir(parents=True)
+        (res / name / "report_files" / "t0_s0.png").write_bytes(png)
+        (res / name / "report_files" / "t0_s1.png").write_bytes(other)
+        (res / name / "report.md").write_text("![r](report_files/t0_s0.png) ![h](report_files/t0_s1.png)\n")
+    (res / "z_files").mkdir()
+    (res / "z_files" / "x.png").write_bytes(png)                       # no z.md beside it: not a report's, kept
+    assert compress_results.main([str(res), "--dedupe-figures"]) == 0
+    for name in ("a", "b"):
+        assert not (res / name / "report_files" / "t0_s0.png").exists()
+    assert (res / "a" / "report_files" / "t0_s1.png").exists() and (res / "z_files" / "x.png").exists()
+    assert not (res / "b" / "report_files" / "t0_s1.png").exists()      # b's copy of a's figure
+    assert (res / "a" / "report.md").read_text() == "![r](../run/reliability.png) ![h](report_files/t0_s1.png)\n"
+    assert (res / "b" / "report.md").read_text() == ("![r](../run/reliability.png) "
+                                                     "![h](../a/report_files/t0_s1.png)\n")
+    snapshot = {p: p.read_bytes() for p in res.rglob("*") if p.is_file()}
+    assert compress_results.main([str(res), "--dedupe-figures"]) == 0  # idempotent
+    assert {p: p.read_bytes() for p in res.rglob("*") if p.is_file()} == snapshot
