@@ -2,17 +2,17 @@
 # Issue 14, part 2: a second pass over the DPR TriviaQA training pool with kl_reference: uniform. The full-pool
 # chain (../rd-smollm2-triviaqa-full/: runs/tqa-train then runs/tqa-full, one pass, 8,629 labels) is continued
 # from its adapter over the pool again (continue_with: new_pass), then scored on the same untrained answers as
-# the earlier stretches (scripts/triviaqa_chain.sh: 1,000 TriviaQA test answers, the 200 calibration answers for
+# the earlier stretches (scripts/train_chain.sh: 1,000 TriviaQA test answers, the 200 calibration answers for
 # the Platt scalers, CommonsenseQA and MedQA, 500 each). `finish` also writes kl_optimum.md: both passes'
 # policies against the KL optimum of the first pass's belief.
 # Usage, from the repo root:  bash results/training/rd-smollm2-triviaqa-pass2/run.sh train|after|csqa|medqa|finish
 # (runs/tqa-full must hold the first pass: ../rd-smollm2-triviaqa-full/run.sh train)
 set -euo pipefail
 R1=results/training/rd-smollm2-triviaqa-full; R0=results/training/rd-smollm2-triviaqa-beta002
-export R=results/training/rd-smollm2-triviaqa-pass2 P=pass2 T=${T:-runs/tqa-pass2} W=${W:-runs/tqap2} \
+export TASK=triviaqa R=results/training/rd-smollm2-triviaqa-pass2 P=pass2 T=${T:-runs/tqa-pass2} W=${W:-runs/tqap2} \
        CONFIG=trainers/rewarding_doubt/configs/smollm2_triviaqa_cpu_pass2.yaml PREV=$R1/full-triviaqa \
        PLATT=expected,two-stage
-bash scripts/triviaqa_chain.sh "$@"
+bash scripts/train_chain.sh "$@"
 if [ "${1:-}" = finish ]; then
   KL=(.venv/bin/python scripts/kl_optimum.py "$R1/full-triviaqa-platt#expected+platt" "$R0/before-triviaqa#expected"
       --beta 0 0.005 0.02)
