@@ -58,6 +58,9 @@ case ${1:?lane: train|after|csqa|medqa|finish} in
     log "copying and compressing"
     bash scripts/collect_train.sh "$T" "$R/train"  # the curve redrawn over the whole chain
     bash scripts/collect_runs.sh "$R" "$W/$P"-*
+    # the calibration and subset runs keep no figures (their samples fit the scalers and pair with the baselines;
+    # `calbench report RUN#METHOD --out x.md` draws them): the tracked tree travels with every GPU call
+    rm -f "$R/$P-cal-$TASK"/*.png "$R/$P-$TASK-$SUB"/*.png
     log "report and tables"
     bash scripts/trained_report.sh "$R/report_$TASK.md" \
         "$R/$P-$TASK#two-stage" "$PREV#two-stage" "$R/$P-$TASK#expected" "$PREV#expected" \
