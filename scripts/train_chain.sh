@@ -10,7 +10,9 @@
 # Called by results/training/rd-smollm2-{triviaqa-full,triviaqa-pass2,sciq-pass2}/run.sh, which set:
 #   TASK (triviaqa|sciq), R (results folder), P (prefix of its run folders), CONFIG (the trainer config),
 #   T (--out of the training), W (work folder of the evaluations), PREV (the previous stretch's in-domain run
-#   folder, compared in the report), PLATT (readouts to Platt-scale on the calibration answers)
+#   folder, compared in the report), PLATT (readouts to Platt-scale on the calibration answers), and optionally
+#   KL_POSTERIOR (RUN#METHOD: `finish` then writes kl_optimum.md, the previous and this stretch's policies against
+#   the optimum of the KL-regularised objective for that belief; scripts/kl_optimum.py)
 # Usage: scripts/train_chain.sh train|after|csqa|medqa|finish     (OMP_NUM_THREADS=1 beside a training)
 set -euo pipefail
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
@@ -72,7 +74,14 @@ case ${1:?lane: train|after|csqa|medqa|finish} in
       [ -d "$s" ] && ARGS+=("$s")
     done
     .venv/bin/python scripts/trained_tables.py "${ARGS[@]}" > "$R/tables.md"
-    .venv/bin/python scripts/level_gaps.py "$R/$P-$TASK#two-stage" > "$R/level_gaps.md" ;;
+    .venv/bin/python scripts/level_gaps.py "$R/$P-$TASK#two-stage" > "$R/level_gaps.md"
+    if [ -n "${KL_POSTERIOR:-}" ]; then  # the previous and this stretch's policies against the KL optimum of a belief
+      KL=(.venv/bin/python scripts/kl_optimum.py "$KL_POSTERIOR" "$BEFORE#expected" --beta 0 0.005 0.02)
+      { "${KL[@]}" --policy "$PREV#expected"
+        echo; echo "The second pass's policy against the same pi*:"; echo
+        "${KL[@]}" --policy "$R/$P-$TASK#expected" | sed -n '/trained policy/,$p'
+      } > "$R/kl_optimum.md"
+    fi ;;
   *) echo "unknown lane $1" >&2; exit 2 ;;
 esac
 log "done"

@@ -8,16 +8,8 @@
 # Usage, from the repo root:  bash results/training/rd-smollm2-triviaqa-pass2/run.sh train|after|csqa|medqa|finish
 # (runs/tqa-full must hold the first pass: ../rd-smollm2-triviaqa-full/run.sh train)
 set -euo pipefail
-R1=results/training/rd-smollm2-triviaqa-full; R0=results/training/rd-smollm2-triviaqa-beta002
+R1=results/training/rd-smollm2-triviaqa-full
 export TASK=triviaqa R=results/training/rd-smollm2-triviaqa-pass2 P=pass2 T=${T:-runs/tqa-pass2} W=${W:-runs/tqap2} \
        CONFIG=trainers/rewarding_doubt/configs/smollm2_triviaqa_cpu_pass2.yaml PREV=$R1/full-triviaqa \
-       PLATT=expected,two-stage
-bash scripts/train_chain.sh "$@"
-if [ "${1:-}" = finish ]; then
-  KL=(.venv/bin/python scripts/kl_optimum.py "$R1/full-triviaqa-platt#expected+platt" "$R0/before-triviaqa#expected"
-      --beta 0 0.005 0.02)
-  { "${KL[@]}" --policy "$R1/full-triviaqa#expected"
-    echo; echo "The second pass's policy against the same pi*:"; echo
-    "${KL[@]}" --policy "$R/pass2-triviaqa#expected" | sed -n '/trained policy/,$p'
-  } > "$R/kl_optimum.md"
-fi
+       PLATT=expected,two-stage KL_POSTERIOR="$R1/full-triviaqa-platt#expected+platt"
+exec bash scripts/train_chain.sh "$@"

@@ -1,0 +1,58 @@
+"""Write a checkpoint of the exact trainer (``--out/checkpoints/step-N/state.pt``) as a LoRA adapter folder that
+``calbench eval --adapter`` loads: its ``lora`` weights as ``adapter_model.safetensors`` beside the run's
+``adapter_config.json``. The trainer keeps the last two checkpoints (every ``save_every`` steps) but writes
+only the final adapter; this scores an earlier step on the test set, e.g. to see whether a result holds a few
+steps before the end.
+
+    python scripts/checkpoint_adapter.py RUN_OUT STEP OUT_ADAPTER_DIR
+
+RUN_OUT is the trainer's ``--out`` folder (its ``adapter/adapter_config.json`` gives the adapter's shape). The
+checkpoint's step and sha256 go into ``checkpoint.json`` in the new folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+
+def export(run_out: Path, step: int, out: Path) -> Path:
+    import torch
+    from safetensors.torch import save_file
+
+    state_path = run_out / "checkpoints" / f"step-{step}" / "state.pt"
+    config = run_out / "adapter" / "adapter_config.json"
+    for need in (state_path, config):
+        if not need.exists():
+            raise SystemExit(f"checkpoint_adapter: {need} not found")
+    state = torch.load(state_path, map_location="cpu", weights_only=False)
+    if not isinstance(state, dict) or "lora" not in state:
+        raise SystemExit(f"checkpoint_adapter: {state_path} has no 'lora' weights; is it an exact-trainer checkpoint?")
+    if state.get("step") != step:
+        raise SystemExit(f"checkpoint_adapter: {state_path} records step {state.get('step')}, not {step}")
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(config, out / "adapter_config.json")
+    save_file({k: v.contiguous() for k, v in state["lora"].items()}, str(out / "adapter_model.safetensors"),
+              metadata={"format": "pt"})
+    sha = hashlib.sha256(state_path.read_bytes()).hexdigest()
+    (out / "checkpoint.json").write_text(json.dumps({"run": str(run_out), "step": step, "state_sha256": sha},
+                                                    indent=2) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run_out", type=Path)
+    ap.add_argument("step", type=int)
+    ap.add_argument("out", type=Path)
+    a = ap.parse_args(argv)
+    print(export(a.run_out, a.step, a.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""scripts/checkpoint_adapter.py: an exact-trainer checkpoint written as a loadable adapter folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from scriptmod import load_script
+
+ca = load_script("checkpoint_adapter")
+
+
+def _run(tmp_path, step=25):
+    run = tmp_path / "run"
+    (run / "adapter").mkdir(parents=True)
+    (run / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
+    lora = {"base_model.model.layer.lora_A.weight": torch.randn(8, 4).t(),  # not contiguous
+            "base_model.model.layer.lora_B.weight": torch.randn(4, 8)}
+    ck = run / "checkpoints" / f"step-{step}"
+    ck.mkdir(parents=True)
+    torch.save({"step": step, "lora": lora, "optimizer": {}, "scheduler": {}}, ck / "state.pt")
+    return run, lora
+
+
+def test_the_checkpoint_weights_and_config_become_an_adapter(tmp_path):
+    run, lora = _run(tmp_path)
+    out = ca.export(run, 25, tmp_path / "adapter-25")
+    got = load_file(str(out / "adapter_model.safetensors"))
+    assert set(got) == set(lora)
+    for k, v in lora.items():
+        assert torch.equal(got[k], v)
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 8
+    meta = json.loads((out / "checkpoint.json").read_text())
+    assert meta["step"] == 25 and len(meta["state_sha256"]) == 64
+
+
+def test_a_missing_or_mislabelled_checkpoint_is_refused(tmp_path):
+    run, _ = _run(tmp_path)
+    with pytest.raises(SystemExit, match="step-50"):
+        ca.export(run, 50, tmp_path / "x")
+    (run / "checkpoints" / "step-25").rename(run / "checkpoints" / "step-30")
+    with pytest.raises(SystemExit, match="records step 25, not 30"):
+        ca.export(run, 30, tmp_path / "x")
