@@ -13,7 +13,7 @@
 #   folder, compared in the report), PLATT (readouts to Platt-scale on the calibration answers), and optionally
 #   KL_POSTERIOR (RUN#METHOD: `finish` then writes kl_optimum.md, the previous and this stretch's policies against
 #   the optimum of the KL-regularised objective for that belief; scripts/kl_optimum.py)
-# Usage: scripts/train_chain.sh train|after|csqa|medqa|finish     (OMP_NUM_THREADS=1 beside a training)
+# Usage: scripts/train_chain.sh train|after|csqa|medqa|finish|checkpoint     (OMP_NUM_THREADS=1 beside a training)
 set -euo pipefail
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 : "${R:?}" "${P:?}" "${CONFIG:?}" "${T:?}" "${W:?}" "${PREV:?}" "${PLATT:=expected}" "${TASK:=triviaqa}"
@@ -36,7 +36,7 @@ log() { echo "[run $(date -u +%T) +${SECONDS}s] $*"; }
 EVAL=(eval --model smollm2-135m-instruct --adapter "$T/adapter" --judge-containment --seed 0 --resamples 1000
       --batch-size 50 --chunk-size 200 --quiet --method two-stage,expected)
 mkdir -p "$W"
-case ${1:?lane: train|after|csqa|medqa|finish} in
+case ${1:?lane: train|after|csqa|medqa|finish|checkpoint} in
   train)  # time_limit_s in the config ends a stretch; a rerun resumes from the last checkpoint
     RES=""; [ -d "$T/checkpoints" ] && RES=--resume
     $CB train --trainer rewarding-doubt --model smollm2-135m-instruct --task "$TASK" --config "$CONFIG" \
@@ -52,6 +52,14 @@ case ${1:?lane: train|after|csqa|medqa|finish} in
         --out "$W/$P-commonsenseqa-500" ;;
   medqa)
     $CB "${EVAL[@]}" --task medqa --limit 500 --answers "$N2/before-medqa-500/samples.jsonl.xz" --out "$W/$P-medqa-500" ;;
+  checkpoint)  # STEP=N: the checkpoint of step N on the in-domain test answers, stated readout (does a result hold
+    # a few steps before the end?); the trainer keeps the last two checkpoints
+    : "${STEP:?set STEP to a step under $T/checkpoints}"
+    .venv/bin/python scripts/checkpoint_adapter.py "$T" "$STEP" "$T-$STEP/adapter"
+    $CB eval --model smollm2-135m-instruct --adapter "$T-$STEP/adapter" --judge-containment --seed 0 --resamples 1000 \
+        --batch-size 50 --chunk-size 200 --quiet --method two-stage "${TEST[@]}" --answers "$BEFORE/samples.jsonl.xz" \
+        --out "$W/step$STEP-$TASK"
+    bash scripts/collect_runs.sh "$R" "$W/step$STEP-$TASK" && rm -f "$R/step$STEP-$TASK"/*.png ;;
   finish)
     if [ -f "$W/$P-cal-$TASK/run.json" ]; then  # the trained readouts, Platt-scaled on the calibration answers
       [ -d "$W/$P-$TASK-platt" ] || $CB calibrate --fit "$W/$P-cal-$TASK" --apply "$W/$P-$TASK" \

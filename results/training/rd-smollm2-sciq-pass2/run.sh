@@ -5,7 +5,8 @@
 # scored on the same untrained answers as the earlier SciQ runs (scripts/train_chain.sh: the 1,000 SciQ test
 # answers, the 300 calibration answers for the Platt scalers, CommonsenseQA and MedQA, 500 each). `finish` also
 # writes kl_optimum.md: both policies against the KL optimum of the likelihood's belief.
-# Usage, from the repo root:  bash results/training/rd-smollm2-sciq-pass2/run.sh train|after|csqa|medqa|finish|step575
+# Usage, from the repo root:  bash results/training/rd-smollm2-sciq-pass2/run.sh train|after|csqa|medqa|finish
+#   STEP=575 bash .../run.sh checkpoint   (the step-575 checkpoint on the SciQ test answers: step575-sciq/)
 # (runs/natural-beta002 must hold the first run: ../rd-smollm2-sciq-natural-beta002/README.md's command, with the
 # trainer's --out folder moved there)
 set -euo pipefail
@@ -14,12 +15,4 @@ export TASK=sciq R=results/training/rd-smollm2-sciq-pass2 P=pass2 T=${T:-runs/sc
        CONFIG=trainers/rewarding_doubt/configs/smollm2_sciq_natural_pass2.yaml \
        PREV=results/training/rd-smollm2-sciq-natural-beta002/after-sciq PLATT=expected,two-stage \
        KL_POSTERIOR="$B/before-sciq-platt#seq-likelihood-mean+platt"
-if [ "${1:-}" = step575 ]; then  # does the result hold 25 steps before the end? the step-575 checkpoint, SciQ test
-  .venv/bin/python scripts/checkpoint_adapter.py "$T" 575 "$T-575/adapter"
-  HF_HUB_OFFLINE=1 .venv/bin/calbench eval --model smollm2-135m-instruct --adapter "$T-575/adapter" --judge-containment \
-      --seed 0 --resamples 1000 --batch-size 50 --chunk-size 200 --quiet --method two-stage --task sciq --split test \
-      --limit 1000 --answers "$B/before-sciq/samples.jsonl.xz" --out "$W/step575-sciq"
-  bash scripts/collect_runs.sh "$R" "$W/step575-sciq" && rm -f "$R/step575-sciq"/*.png
-  exit
-fi
 exec bash scripts/train_chain.sh "$@"

@@ -6,6 +6,7 @@
 # the Platt scalers, CommonsenseQA and MedQA, 500 each). `finish` also writes kl_optimum.md: both passes'
 # policies against the KL optimum of the first pass's belief.
 # Usage, from the repo root:  bash results/training/rd-smollm2-triviaqa-pass2/run.sh train|after|csqa|medqa|finish
+#   STEP=975 bash .../run.sh checkpoint   (the step-975 checkpoint on the TriviaQA test answers: step975-triviaqa/)
 # (runs/tqa-full must hold the first pass: ../rd-smollm2-triviaqa-full/run.sh train)
 set -euo pipefail
 R1=results/training/rd-smollm2-triviaqa-full
