@@ -105,10 +105,11 @@ def json_safe(obj: Any) -> Any:
 _DECOMPRESSORS = {".gz": gzip.open, ".xz": lzma.open}
 
 
-def open_text(path: str | Path) -> io.TextIOBase:
-    """Open a text file, transparently decompressing ``.gz`` and ``.xz``."""
+def open_text(path: str | Path, newline: str | None = None) -> io.TextIOBase:
+    """Open a text file, transparently decompressing ``.gz`` and ``.xz`` (``newline`` as for :func:`open`;
+    ``""`` for the csv module)."""
     path = Path(path)
-    return _DECOMPRESSORS.get(path.suffix, open)(path, "rt", encoding="utf-8")
+    return _DECOMPRESSORS.get(path.suffix, open)(path, "rt", encoding="utf-8", newline=newline)
 
 
 def open_bytes(path: str | Path) -> io.BufferedIOBase:

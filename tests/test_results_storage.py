@@ -166,6 +166,14 @@ def test_check_tree_size(tmp_path, capsys):
     assert "over the limit" in err and "big/blob.bin" in err and "big/" in err
     # counted as a tar archive carries them: a 512-byte header and the content padded to 512 bytes
     assert [check_tree_size.carried_size(n) for n in (0, 1, 512, 513)] == [512, 1024, 1024, 1536]
+    # and on disk in 4 KiB blocks; the larger of the two totals is held to the limit
+    assert [check_tree_size.disk_size(n) for n in (0, 1, 4096, 4097)] == [0, 4096, 4096, 8192]
+    for i in range(100):  # 100 one-byte files: in all 0.39 MiB as carried, 0.68 MiB on disk
+        (repo / f"f{i}.txt").write_text("x")
+        subprocess.run(["git", "-C", str(repo), "add", f"f{i}.txt"], check=True)
+    assert check_tree_size.main(["--repo", str(repo), "--limit-mib", "0.7"]) == 0
+    assert "0.4 MiB as carried, 0.7 MiB on disk" in capsys.readouterr().out
+    assert check_tree_size.main(["--repo", str(repo), "--limit-mib", "0.65"]) == 1  # under as carried, over on disk
 
 
 def test_ci_checks_the_tree_size_before_the_tests():

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import json
+import lzma
 import os
 import re
 import string
@@ -63,7 +64,7 @@ def load(task: str, split: str) -> tuple[Example, ...]:
 
 
 def raw_jsonl(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
+    with lzma.open(path, "rt", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
@@ -138,8 +139,8 @@ def test_balance_check_detects_unshuffled_letters():
                                         ("arc_challenge", "test"), ("openbookqa", "test")])
 def test_letter_points_at_the_source_answer(task, split):
     """Re-read the bundled JSON lines here and compare the correct option's text with the letter's option."""
-    files = {"medqa": "test.jsonl.gz", "commonsenseqa": "dev_rand_split.jsonl.gz",
-             "arc_challenge": "test.jsonl.gz", "openbookqa": "test.jsonl.gz"}
+    files = {"medqa": "test.jsonl.xz", "commonsenseqa": "dev_rand_split.jsonl.xz",
+             "arc_challenge": "test.jsonl.xz", "openbookqa": "test.jsonl.xz"}
     rows = raw_jsonl(TASKS / task / "data" / files[task])
     examples = load(task, split)
     assert len(rows) == len(examples)
@@ -221,7 +222,7 @@ def test_mmlu_subjects_stratified():
 
 
 def test_mmlu_letter_matches_raw_csv():
-    with tarfile.open(TASKS / "mmlu" / "data" / "val.tar.gz") as tf:
+    with tarfile.open(TASKS / "mmlu" / "data" / "val.tar.xz") as tf:
         member = tf.getmember("val/anatomy_val.csv")
         rows = list(csv.reader(io.StringIO(tf.extractfile(member).read().decode("utf-8"), newline="")))
     examples = [e for e in load("mmlu", "validation") if e.domain == "anatomy"]
@@ -239,7 +240,7 @@ def test_bundle_is_compact():
 # --- TruthfulQA ------------------------------------------------------------------------------------------------
 
 def _truthfulqa_rows() -> list[dict]:
-    with gzip.open(TASKS / "truthfulqa_mc" / "data" / "TruthfulQA.csv.gz", "rt", encoding="utf-8") as fh:
+    with lzma.open(TASKS / "truthfulqa_mc" / "data" / "TruthfulQA.csv.xz", "rt", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -265,8 +266,8 @@ def test_truthfulqa_gen_answers_are_correct_answers():
 
 # --- open-ended and numeric -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("split,file", [("dev", "NQ-open.dev.jsonl.gz"),
-                                        ("efficientqa_test", "NQ-open.efficientqa.test.1.1.jsonl.gz")])
+@pytest.mark.parametrize("split,file", [("dev", "NQ-open.dev.jsonl.xz"),
+                                        ("efficientqa_test", "NQ-open.efficientqa.test.1.1.jsonl.xz")])
 def test_nq_open_alias_lists(split, file):
     rows = raw_jsonl(TASKS / "nq_open" / "data" / file)
     examples = load("nq_open", split)
@@ -279,7 +280,7 @@ def test_nq_open_alias_lists(split, file):
 
 
 def test_gsm8k_final_number():
-    rows = raw_jsonl(TASKS / "gsm8k" / "data" / "test.jsonl.gz")
+    rows = raw_jsonl(TASKS / "gsm8k" / "data" / "test.jsonl.xz")
     examples = load("gsm8k", "test")
     judge = judge_for("numeric")
     with_commas = 0
@@ -310,18 +311,18 @@ def test_canonical_number():
                                   "nq_open", "gsm8k"])
 def test_bundled_files_match_provenance_sha256(task):
     text = (TASKS / task / "PROVENANCE.md").read_text()
-    files = sorted((TASKS / task / "data").glob("*.gz"))
+    files = sorted((TASKS / task / "data").glob("*.xz"))
     assert files
     for f in files:
         row = next(line for line in text.splitlines() if f"`data/{f.name}`" in line)
         documented = re.findall(r"`([0-9a-f]{64})`", row)
-        assert documented == [hashlib.sha256(gzip.decompress(f.read_bytes())).hexdigest()], f.name
+        assert documented == [hashlib.sha256(lzma.decompress(f.read_bytes())).hexdigest()], f.name
 
 
 def test_mmlu_members_match_provenance_sha256():
     text = (TASKS / "mmlu" / "PROVENANCE.md").read_text()
     table = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
-    for archive, column in (("test_first50.tar.gz", 4), ("val.tar.gz", 5), ("dev.tar.gz", 6)):
+    for archive, column in (("test_first50.tar.xz", 4), ("val.tar.xz", 5), ("dev.tar.xz", 6)):
         with tarfile.open(TASKS / "mmlu" / "data" / archive) as tf:
             for m in tf.getmembers():
                 subject = Path(m.name).stem.rsplit("_", 1)[0]

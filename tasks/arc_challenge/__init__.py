@@ -37,7 +37,7 @@ def read_examples(path: Path, split: str) -> list[Example]:
 
 
 def load_bundled(split: str) -> list[Example]:
-    return read_examples(data_path(HERE, f"{split}.jsonl.gz"), split)
+    return read_examples(data_path(HERE, f"{split}.jsonl.xz"), split)
 
 
 def load_hub(split: str) -> list[Example]:

@@ -17,7 +17,7 @@ from tasks._common import data_path, hub_rows, jsonl, require
 
 HERE = Path(__file__).parent
 NAME = "commonsenseqa"
-FILES = {"validation": "dev_rand_split.jsonl.gz", "train": "train_rand_split.jsonl.gz"}
+FILES = {"validation": "dev_rand_split.jsonl.xz", "train": "train_rand_split.jsonl.xz"}
 
 
 def read_examples(path: Path, split: str) -> list[Example]:

@@ -1,6 +1,6 @@
 """MedQA (USMLE, 4 options), multiple choice, judged by letter.
 
-Bundled: the 1,273-question US test set (MedAgentsBench copy, ``data/test.jsonl.gz``). Options are shown in a
+Bundled: the 1,273-question US test set (MedAgentsBench copy, ``data/test.jsonl.xz``). Options are shown in a
 fixed seeded order (:func:`tasks._answers.shuffle_choices`); ``meta`` keeps the original order and answer.
 With ``--source hub`` the questions come from ``GBaker/MedQA-USMLE-4-options`` (its ``train`` split, 10,178
 questions, is reachable only there: pass ``split="train"`` to :func:`load_hub`).
@@ -41,7 +41,7 @@ def read_examples(path: Path, split: str = "test") -> list[Example]:
 
 
 def load_bundled(split: str) -> list[Example]:
-    return read_examples(data_path(HERE, "test.jsonl.gz"), split)
+    return read_examples(data_path(HERE, "test.jsonl.xz"), split)
 
 
 def load_hub(split: str) -> list[Example]:

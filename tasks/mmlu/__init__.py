@@ -1,6 +1,6 @@
 """MMLU (Hendrycks et al. 2021; 57 subjects, 4 options), judged by letter; ``Example.domain`` = subject.
 
-Bundled (``data/*.tar.gz``, each holding the original per-subject CSV files, no header, rows
+Bundled (``data/*.tar.xz``, each holding the original per-subject CSV files, no header, rows
 ``question, A, B, C, D, answer``):
 
 * ``test``       -- a stratified subset: the first 50 questions of every subject's test file (2,850 of 14,042;
@@ -27,7 +27,7 @@ from tasks._common import data_path, hub_rows
 
 HERE = Path(__file__).parent
 NAME = "mmlu"
-ARCHIVES = {"test": "test_first50.tar.gz", "validation": "val.tar.gz", "dev": "dev.tar.gz"}
+ARCHIVES = {"test": "test_first50.tar.xz", "validation": "val.tar.xz", "dev": "dev.tar.xz"}
 PER_SUBJECT_TEST = 50
 N_SUBJECTS = 57
 
@@ -38,9 +38,10 @@ def _subject(member: str) -> str:
 
 
 def read_archive(path: Path, split: str) -> list[Example]:
-    """Every question in a tar.gz of MMLU CSV files; a malformed row raises naming ``archive:member:line``."""
+    """Every question in a tar archive (.tar.xz, or .tar.gz) of MMLU CSV files; a malformed row raises naming
+    ``archive:member:line``."""
     out = []
-    with tarfile.open(path, "r:gz") as tf:
+    with tarfile.open(path, "r:*") as tf:
         members = sorted((m for m in tf.getmembers() if m.isfile() and m.name.endswith(".csv")),
                          key=lambda m: m.name)
         if not members:

@@ -18,9 +18,9 @@ from tasks._common import data_path, hub_rows, jsonl, require
 HERE = Path(__file__).parent
 NAME = "nq_open"
 FILES = {
-    "dev": "NQ-open.dev.jsonl.gz",
-    "efficientqa_dev": "NQ-open.efficientqa.dev.1.1.jsonl.gz",
-    "efficientqa_test": "NQ-open.efficientqa.test.1.1.jsonl.gz",
+    "dev": "NQ-open.dev.jsonl.xz",
+    "efficientqa_dev": "NQ-open.efficientqa.dev.1.1.jsonl.xz",
+    "efficientqa_test": "NQ-open.efficientqa.test.1.1.jsonl.xz",
 }
 
 

@@ -33,7 +33,7 @@ def read_examples(path: Path, split: str = "test") -> list[Example]:
 
 
 def load_bundled(split: str) -> list[Example]:
-    return read_examples(data_path(HERE, "test.jsonl.gz"), split)
+    return read_examples(data_path(HERE, "test.jsonl.xz"), split)
 
 
 def load_hub(split: str) -> list[Example]:

@@ -17,7 +17,7 @@ SPLITS = ("train", "validation", "test")
 
 
 def load_bundled(split: str) -> list[Example]:
-    path = data_path(HERE, f"{split}.txt.gz")
+    path = data_path(HERE, f"{split}.txt.xz")
     return [
         Example(id=f"sciq-{split}-{i}", task=NAME, question=q, answers=[a], domain="science", split=split,
                 meta={"line": line})

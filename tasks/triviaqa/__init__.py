@@ -21,17 +21,16 @@ from __future__ import annotations
 import ast
 import csv
 import functools
-import gzip
 from pathlib import Path
 
 from calbench.judge import normalize_answer
-from calbench.records import DataError, Example
+from calbench.records import DataError, Example, open_text
 from calbench.tasks import TaskSpec
 from tasks._common import data_path, hub_rows
 
 HERE = Path(__file__).parent
 NAME = "triviaqa"
-FILES = {"eval": "topics.dpr.trivia.test.txt.gz", "train": "topics.dpr.trivia.dev.txt.gz"}
+FILES = {"eval": "topics.dpr.trivia.test.txt.xz", "train": "topics.dpr.trivia.dev.txt.xz"}
 ID_PREFIX = {"eval": "tqa-dpr-test", "train": "tqa-dpr-dev"}
 
 
@@ -41,9 +40,8 @@ def read_dpr(path: str | Path) -> list[tuple[int, str, list[str]]]:
     The format: tab-separated, no header, CRLF line ends; column 1 the question (CSV quoting, ``""`` for a
     quote), column 2 the alias list written as a Python list literal (``['a', "b's"]``).
     """
-    opener = gzip.open if str(path).endswith(".gz") else open
     out = []
-    with opener(path, "rt", encoding="utf-8", newline="") as fh:
+    with open_text(path, newline="") as fh:
         reader = csv.reader(fh, delimiter="\t")
         for row, fields in enumerate(reader):
             line = reader.line_num

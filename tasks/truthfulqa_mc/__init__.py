@@ -20,7 +20,7 @@ from tasks._common import data_path, hub_rows
 
 HERE = Path(__file__).parent
 NAME = "truthfulqa_mc"
-CSV_FILE = "TruthfulQA.csv.gz"
+CSV_FILE = "TruthfulQA.csv.xz"
 COLUMNS = ("Type", "Category", "Question", "Best Answer", "Correct Answers", "Incorrect Answers")
 MAX_INCORRECT = 3
 
