@@ -88,7 +88,6 @@ def dedupe_report_figures(roots: list[Path], *, dry_run: bool = False) -> None:
     same PNGs several times."""
     import hashlib
     import os
-    import re
 
     figures = sorted(p for root in roots for p in root.rglob("*.png"))
     groups: dict[str, list[Path]] = {}
@@ -119,7 +118,7 @@ def dedupe_report_figures(roots: list[Path], *, dry_run: bool = False) -> None:
             saved += fig.stat().st_size
             print(f"{'would link' if dry_run else 'linked'} {md}: {old} -> {new}", file=sys.stderr)
             if not dry_run:
-                md.write_text(re.sub(re.escape(f"({old})"), f"({new})", text), encoding="utf-8")
+                md.write_text(text.replace(f"({old})", f"({new})"), encoding="utf-8")
                 fig.unlink()
     print(f"{saved / 2**20:.2f} MiB of duplicate report figures {'found' if dry_run else 'removed'}", file=sys.stderr)
 

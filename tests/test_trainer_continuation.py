@@ -12,7 +12,8 @@ import yaml
 
 from calbench.training import TrainerError
 from trainers.rewarding_doubt.config import RDConfig
-from trainers.rewarding_doubt.continuation import check_continuation, chain_curve_rows, load_continuation
+from trainers.rewarding_doubt.continuation import (check_continuation, check_continuation_model, chain_curve_rows,
+                                                   load_continuation)
 from trainers.rewarding_doubt.exact_loop import batch_plan
 
 SETTINGS = RDConfig(estimator="exact").to_dict()
@@ -87,15 +88,15 @@ def test_a_pass_index_gives_the_batch_order_of_that_epoch():
 
 def test_a_continuation_that_is_another_experiment_is_refused_naming_the_field(tmp_path):
     cont = load_continuation(fake_run(tmp_path / "a", train_questions=8, labels=8, heldout_labels=[0, 8]))
-    ok = dict(task="triviaqa", settings=SETTINGS, model=MODEL, judge=JUDGE)
-    check_continuation(cont, **ok)  # the same experiment
-    # before the model is loaded (no manifest yet) everything else is checked already
-    check_continuation(cont, task="triviaqa", settings=SETTINGS, judge=JUDGE)
+    ok = dict(task="triviaqa", settings=SETTINGS, judge=JUDGE)
+    check_continuation(cont, **ok)  # the same experiment (checked before the model is loaded)
+    check_continuation_model(cont, MODEL)  # and the same model, once it has loaded
+    with pytest.raises(TrainerError, match="sha256"):
+        check_continuation_model(cont, {**MODEL, "sha256": "b" * 64})
     with pytest.raises(TrainerError, match="seed"):
         check_continuation(cont, task="triviaqa", settings={**SETTINGS, "seed": 1}, judge=JUDGE)
     for change, field in ((dict(task="sciq"), "task"), (dict(settings={**SETTINGS, "heldout_size": 50}), "heldout_size"),
                           (dict(settings={**SETTINGS, "lora_r": 16}), "lora_r"),
-                          (dict(model={**MODEL, "sha256": "b" * 64}), "sha256"),
                           (dict(judge={**JUDGE, "containment": False}), "judge")):
         with pytest.raises(TrainerError, match=field):
             check_continuation(cont, **{**ok, **change})

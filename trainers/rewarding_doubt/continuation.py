@@ -99,11 +99,9 @@ def load_continuation(folder: str | Path | None) -> Continuation | None:
     return Continuation(folder, config, summary)
 
 
-def check_continuation(cont: Continuation, *, task: str, settings: dict[str, Any], judge: dict[str, Any],
-                       model: dict[str, Any] | None = None) -> None:
+def check_continuation(cont: Continuation, *, task: str, settings: dict[str, Any], judge: dict[str, Any]) -> None:
     """Refuse a continuation that would not be the same experiment, naming the field that differs. The trainer
-    calls it before loading the model (``model`` None: everything but the model), then
-    :func:`check_continuation_model` with the loaded model's manifest."""
+    calls it before loading the model, then :func:`check_continuation_model` with the loaded model's manifest."""
     where = f"continue_from {cont.folder}"
     if cont.config["task"] != task:
         raise TrainerError(f"{where}: it trained on task {cont.config['task']!r}, this run on {task!r}")
@@ -112,8 +110,6 @@ def check_continuation(cont: Continuation, *, task: str, settings: dict[str, Any
         if earlier.get(key) != settings.get(key):
             raise TrainerError(f"{where}: setting {key!r} is {earlier.get(key)!r} there and {settings.get(key)!r} "
                                "here; a continuation keeps the pool's order, the held-out set and the adapter's shape")
-    if model is not None:
-        check_continuation_model(cont, model)
     if cont.config.get("judge") and cont.config["judge"] != judge:
         raise TrainerError(f"{where}: its judge was {cont.config['judge']}, this run's is {judge}")
 
