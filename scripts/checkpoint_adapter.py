@@ -13,7 +13,6 @@ checkpoint's step and sha256 go into ``checkpoint.json`` in the new folder.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 def export(run_out: Path, step: int, out: Path) -> Path:
     import torch
     from safetensors.torch import save_file
+
+    from calbench.answers import file_sha256
 
     state_path = run_out / "checkpoints" / f"step-{step}" / "state.pt"
     config = run_out / "adapter" / "adapter_config.json"
@@ -38,7 +39,7 @@ def export(run_out: Path, step: int, out: Path) -> Path:
     shutil.copyfile(config, out / "adapter_config.json")
     save_file({k: v.contiguous() for k, v in state["lora"].items()}, str(out / "adapter_model.safetensors"),
               metadata={"format": "pt"})
-    sha = hashlib.sha256(state_path.read_bytes()).hexdigest()
+    sha = file_sha256(state_path)
     (out / "checkpoint.json").write_text(json.dumps({"run": str(run_out), "step": step, "state_sha256": sha},
                                                     indent=2) + "\n")
     return out

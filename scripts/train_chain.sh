@@ -7,12 +7,13 @@
 # and scalers are committed (read compressed): for TriviaQA those of results/training/rd-smollm2-triviaqa-beta002/,
 # for SciQ those of results/training/rd-smollm2-sciq-natural-exact/; CommonsenseQA and MedQA those of
 # results/training/rd-smollm2-sciq-natural-beta002/.
-# Called by results/training/rd-smollm2-{triviaqa-full,triviaqa-pass2,sciq-pass2}/run.sh, which set:
+# Called by results/training/rd-smollm2-{triviaqa-full,triviaqa-pass2,sciq-pass2,sciq-full}/run.sh, which set:
 #   TASK (triviaqa|sciq), R (results folder), P (prefix of its run folders), CONFIG (the trainer config),
 #   T (--out of the training), W (work folder of the evaluations), PREV (the previous stretch's in-domain run
 #   folder, compared in the report), PLATT (readouts to Platt-scale on the calibration answers), and optionally
 #   KL_POSTERIOR (RUN#METHOD: `finish` then writes kl_optimum.md, the previous and this stretch's policies against
-#   the optimum of the KL-regularised objective for that belief; scripts/kl_optimum.py)
+#   the optimum of the KL-regularised objective for that belief; scripts/kl_optimum.py) and NO_FIGURES (suffixes
+#   of run folders after "$P-", e.g. "medqa-500": `finish` keeps them without figures)
 # Usage: scripts/train_chain.sh train|after|csqa|medqa|finish|checkpoint     (OMP_NUM_THREADS=1 beside a training)
 set -euo pipefail
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
@@ -33,8 +34,12 @@ esac
 BEFORE=$B/before-$TASK
 CB=${CB:-.venv/bin/calbench}  # CB=echo prints the commands
 log() { echo "[run $(date -u +%T) +${SECONDS}s] $*"; }
-EVAL=(eval --model smollm2-135m-instruct --adapter "$T/adapter" --judge-containment --seed 0 --resamples 1000
-      --batch-size 50 --chunk-size 200 --quiet --method two-stage,expected)
+EVAL_FLAGS=(--model smollm2-135m-instruct --judge-containment --seed 0 --resamples 1000 --batch-size 50
+            --chunk-size 200 --quiet)
+EVAL=(eval --adapter "$T/adapter" "${EVAL_FLAGS[@]}" --method two-stage,expected)
+# run folders kept without figures (`calbench report RUN#METHOD --out x.md` draws them): the tracked tree travels
+# with every GPU call
+drop_figures() { for d in "$@"; do rm -f "$d"/*.png; done; }
 mkdir -p "$W"
 case ${1:?lane: train|after|csqa|medqa|finish|checkpoint} in
   train)  # time_limit_s in the config ends a stretch; a rerun resumes from the last checkpoint
@@ -56,10 +61,9 @@ case ${1:?lane: train|after|csqa|medqa|finish|checkpoint} in
     # a few steps before the end?); the trainer keeps the last two checkpoints
     : "${STEP:?set STEP to a step under $T/checkpoints}"
     .venv/bin/python scripts/checkpoint_adapter.py "$T" "$STEP" "$T-$STEP/adapter"
-    $CB eval --model smollm2-135m-instruct --adapter "$T-$STEP/adapter" --judge-containment --seed 0 --resamples 1000 \
-        --batch-size 50 --chunk-size 200 --quiet --method two-stage "${TEST[@]}" --answers "$BEFORE/samples.jsonl.xz" \
-        --out "$W/step$STEP-$TASK"
-    bash scripts/collect_runs.sh "$R" "$W/step$STEP-$TASK" && rm -f "$R/step$STEP-$TASK"/*.png ;;
+    $CB eval --adapter "$T-$STEP/adapter" "${EVAL_FLAGS[@]}" --method two-stage "${TEST[@]}" \
+        --answers "$BEFORE/samples.jsonl.xz" --out "$W/step$STEP-$TASK"
+    bash scripts/collect_runs.sh "$R" "$W/step$STEP-$TASK" && drop_figures "$R/step$STEP-$TASK" ;;
   finish)
     if [ -f "$W/$P-cal-$TASK/run.json" ]; then  # the trained readouts, Platt-scaled on the calibration answers
       [ -d "$W/$P-$TASK-platt" ] || $CB calibrate --fit "$W/$P-cal-$TASK" --apply "$W/$P-$TASK" \
@@ -68,9 +72,9 @@ case ${1:?lane: train|after|csqa|medqa|finish|checkpoint} in
     log "copying and compressing"
     bash scripts/collect_train.sh "$T" "$R/train"  # the curve redrawn over the whole chain
     bash scripts/collect_runs.sh "$R" "$W/$P"-*
-    # the calibration and subset runs keep no figures (their samples fit the scalers and pair with the baselines;
-    # `calbench report RUN#METHOD --out x.md` draws them): the tracked tree travels with every GPU call
-    rm -f "$R/$P-cal-$TASK"/*.png "$R/$P-$TASK-$SUB"/*.png
+    # the calibration and subset runs keep no figures (their samples fit the scalers and pair with the baselines),
+    # nor the run folders NO_FIGURES names (suffixes after "$P-")
+    drop_figures "$R/$P-cal-$TASK" "$R/$P-$TASK-$SUB" ${NO_FIGURES:+$(printf "$R/$P-%s " $NO_FIGURES)}
     log "report and tables"
     bash scripts/trained_report.sh "$R/report_$TASK.md" \
         "$R/$P-$TASK#two-stage" "$PREV#two-stage" "$R/$P-$TASK#expected" "$PREV#expected" \

@@ -10,5 +10,6 @@
 set -euo pipefail
 export TASK=sciq R=results/training/rd-smollm2-sciq-full P=full T=${T:-runs/sciq-full} W=${W:-runs/sciqf} \
        CONFIG=trainers/rewarding_doubt/configs/smollm2_sciq_natural_rest.yaml \
-       PREV=results/training/rd-smollm2-sciq-pass2/pass2-sciq PLATT=expected,two-stage
+       PREV=results/training/rd-smollm2-sciq-pass2/pass2-sciq PLATT=expected,two-stage \
+       NO_FIGURES="commonsenseqa-500 medqa-500"  # the unseen-domain runs (nothing carries over): the tree's size
 exec bash scripts/train_chain.sh "$@"
