@@ -274,3 +274,64 @@ def test_continue_from_trains_the_earlier_adapter_on_the_questions_it_has_not_se
     assert "'seed'" in capsys.readouterr().err
     assert main(smoke_args(model, tmp_path / "fourth", "exact", [f"continue_from={tmp_path / 'none'}"])) == 2
     assert "config.yaml not found" in capsys.readouterr().err
+
+
+def test_top_layer_run_trains_through_the_prefix_cache_and_its_adapter_loads(tmp_path):
+    """``lora_top_layers: 1`` through the CLI: the adapter holds LoRA weights of the top layer only, the summary
+    records the cache (checked against the full forward), and ``calbench eval --adapter`` loads the adapter."""
+    from calbench.backends.hf import HFBackend
+    from calbench.cli import main
+
+    model = build_tiny_model(tmp_path / "tiny")
+    out = tmp_path / "run"
+    args = smoke_args(model, out, "exact", ["lora_top_layers=1", "strict_format=true", "beta=0.02",
+                                            "kl_reference=uniform", "prefix_cache_dtype=float32"])
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    cache = summary["prefix_cache"]
+    assert cache["top_layers"] == 1 and cache["entries"] == 8 and cache["check_gap"] < 1e-4
+    backend = HFBackend(str(model), adapter=str(out / "adapter"), device="cpu")
+    names = [n for n, _ in backend.model.named_parameters() if "lora_" in n]
+    assert names and all(".layers.1." in n for n in names)
+
+
+def test_stage_one_answers_are_shared_between_runs(tmp_path, monkeypatch):
+    """A second run (another out folder, e.g. another seed) on the same model and settings takes the untrained
+    answers from the shared cache instead of generating them; a changed prompt is a miss."""
+    from calbench.backends.base import Generation
+    from calbench.judge import judge_for
+    from calbench.records import Example
+    from trainers.rewarding_doubt import data
+
+    monkeypatch.setenv("CALBENCH_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    class Backend:
+        resolved = type("R", (), {"sha256": "f" * 64})()
+        device, dtype, batch_size, adapter = "cpu", "float32", 4, None
+
+        def generate(self, prompts, **kw):
+            calls.append(len(prompts))
+            return [Generation(text=f"Paris {len(calls)}") for _ in prompts]
+
+    examples = [Example(id=f"q{i}", task="triviaqa", question=f"Capital {i}?", answers=["Paris 1"], choices=None,
+                        domain="geo", split="train", meta={}) for i in range(3)]
+    judge = judge_for("open")
+    shared = data.shared_answers_path(Backend(), kind="open", max_new_tokens=None)
+    assert shared is not None and shared.parent == tmp_path / "cache" / "answers"
+    first = data.answer_examples(examples, Backend(), judge, kind="open", max_new_tokens=None,
+                                 cache=tmp_path / "a" / "answers.jsonl", shared=shared, progress=False)
+    second = data.answer_examples(examples, Backend(), judge, kind="open", max_new_tokens=None,
+                                  cache=tmp_path / "b" / "answers.jsonl", shared=shared, progress=False)
+    assert calls == [3]  # generated once
+    assert [a.answer for a in second] == [a.answer for a in first] == ["Paris 1"] * 3
+    assert [a.correct for a in second] == [1, 1, 1]  # judged again by this run's judge
+    assert len((tmp_path / "b" / "answers.jsonl").read_text().splitlines()) == 3
+    changed = [Example(**{**examples[0].to_dict(), "question": "Another wording?"})]
+    data.answer_examples(changed, Backend(), judge, kind="open", max_new_tokens=None,
+                         cache=tmp_path / "c" / "answers.jsonl", shared=shared, progress=False)
+    assert calls == [3, 1]
+    # other settings or a model without a sha256: another file, or none
+    assert data.shared_answers_path(Backend(), kind="open", max_new_tokens=7) != shared
+    Backend.resolved.sha256 = None
+    assert data.shared_answers_path(Backend(), kind="open", max_new_tokens=None) is None

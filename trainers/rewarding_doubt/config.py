@@ -77,6 +77,9 @@ class RDConfig:
     answers_file: str | list[str] | None = None
     answer_max_new_tokens: int | None = None  # None: calbench eval's budget for the task kind
     answer_batch_size: int = 64
+    # take the untrained model's answers from (and add new ones to) the cache shared by every run on the same
+    # model and generation settings ($CALBENCH_CACHE/answers/; trainers/rewarding_doubt/data.py)
+    shared_answer_cache: bool = True
     judge: dict[str, Any] = field(default_factory=dict)
     # a finished run's --out folder: start from its adapter (fresh optimizer) and train on the pool's training
     # questions after the ones it trained on, with its held-out set and answers (trainers/rewarding_doubt/
@@ -114,6 +117,13 @@ class RDConfig:
     lora_alpha: int = 16
     lora_dropout: float = 0.0
     lora_target_modules: str | list[str] = "all-linear"
+    # LoRA on the top K decoder layers only (None: every layer). With the exact estimator the hidden states
+    # entering layer L - K are then computed once per labelled answer and reused (prefix_cache; see
+    # trainers/rewarding_doubt/prefix_cache.py): each step runs only the top K layers
+    lora_top_layers: int | None = None
+    prefix_cache: bool = True
+    prefix_cache_dtype: str = "float16"  # storage of the cached hidden states: float32, bfloat16 or float16
+    prefix_cache_dir: str | None = None  # None: in memory; a folder: an on-disk cache that later runs reuse
     # bookkeeping
     seed: int = 0
     eval_every: int = 50
@@ -168,7 +178,12 @@ class RDConfig:
             problems.append("continue_from needs estimator exact (the GRPO path starts its adapter inside TRL)")
         if self.num_generations < 2:
             problems.append(f"num_generations must be >= 2 (GRPO compares samples), got {self.num_generations}")
-        for name in ("prompts_per_step", "max_steps", "train_size", "max_completion_length", "eval_batch_size",
+        if self.prefix_cache_dtype not in ("float32", "bfloat16", "float16"):
+            problems.append(f"prefix_cache_dtype must be float32, bfloat16 or float16, got {self.prefix_cache_dtype!r}")
+        if self.prefix_cache_dir and not self.lora_top_layers:
+            problems.append("prefix_cache_dir needs lora_top_layers (with LoRA on every layer nothing is frozen "
+                            "below the first trained layer)")
+        for name in ("lora_top_layers", "prompts_per_step", "max_steps", "train_size", "max_completion_length", "eval_batch_size",
                      "answer_batch_size", "gradient_accumulation_steps", "lora_r", "batch_size", "epochs"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -28,7 +28,7 @@ from calbench.training import TrainerError
 #: settings a continuation must share with the run it continues (the pool's order, the held-out set, what a
 #: reply means, the adapter's shape)
 SHARED_SETTINGS = ("seed", "heldout_size", "heldout_split", "source", "scale", "mode", "lora_r", "lora_alpha",
-                   "lora_target_modules", "answers_file", "answer_max_new_tokens")
+                   "lora_target_modules", "lora_top_layers", "answers_file", "answer_max_new_tokens")
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Each step takes ``batch_size`` prompts of similar length (the fixed answers' confidence prompts), computes the
 policy's exact distribution over the confidence outcomes (:mod:`trainers.rewarding_doubt.exact`), and takes
 one AdamW step on ``-J`` (the expected proper score minus ``beta`` KL to the model without the adapter, or to the
-uniform distribution with ``kl_reference: uniform``). A run
+uniform distribution with ``kl_reference: uniform``). With ``lora_top_layers`` the distribution comes from the
+prefix cache's top layers (:mod:`trainers.rewarding_doubt.prefix_cache`) instead of the full model. A run
 makes ``epochs`` passes over the training questions (capped by ``max_steps``), evaluates the held-out set every
 ``eval_every`` steps, checkpoints every ``save_every`` steps to ``checkpoints/step-N/state.pt`` and stops
 gracefully at ``time_limit_s``. ``--resume`` reloads the last checkpoint and replays the same batch order.
@@ -39,7 +40,8 @@ class ExactLoop:
     """Trains ``model`` (a peft LoRA model) on confidence prompts with known outcomes."""
 
     def __init__(self, model: Any, tokenizer: Any, prompts: Sequence[str], correct: Sequence[int], cfg: Any,
-                 out: Path, *, evaluate: Any = None, log: Any = None, best: Any = None, first_epoch: int = 0):
+                 out: Path, *, evaluate: Any = None, log: Any = None, best: Any = None, first_epoch: int = 0,
+                 model_sha256: str | None = None):
         from calbench.backends.hf import digit_token_ids, number_end_token_ids
 
         self.model, self.tokenizer, self.cfg, self.out = model, tokenizer, cfg, Path(out)
@@ -56,6 +58,20 @@ class ExactLoop:
         self.resumed_from: str | None = None
         self._evaluated: tuple[int, Any] | None = None
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.cache = None
+        if getattr(cfg, "lora_top_layers", None) and getattr(cfg, "prefix_cache", True):
+            from trainers.rewarding_doubt.prefix_cache import PrefixCache
+
+            self.cache = PrefixCache(model, self.ids, self.digits, top_k=cfg.lora_top_layers, end_ids=self.end_ids,
+                                     dtype=cfg.prefix_cache_dtype, directory=cfg.prefix_cache_dir,
+                                     model_sha256=model_sha256, pad_id=self.pad_id)
+
+    def outcome_log_probs(self, batch: Sequence[int]) -> Any:
+        """(B, 12) outcome log-probabilities of the training inputs ``batch`` under the policy: through the
+        prefix cache's top layers, or the full model."""
+        if self.cache is not None:
+            return self.cache.forward(batch)
+        return ids_level_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id, self.digits, self.end_ids)
 
     def labels_seen(self, step: int) -> int:
         return sum(len(b) for b in self.plan[:step])
@@ -125,15 +141,13 @@ class ExactLoop:
         self.model.train()
         while step < total:
             batch = self.plan[step]
-            log_pi = ids_level_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id, self.digits,
-                                         self.end_ids)
+            log_pi = self.outcome_log_probs(batch)
             ref = None
             if cfg.beta and cfg.kl_reference == "uniform":  # an entropy bonus
                 ref = torch.full_like(log_pi, -math.log(log_pi.shape[1]))
             elif cfg.beta:
                 with torch.no_grad(), self.model.disable_adapter():
-                    ref = ids_level_log_probs(self.model, [self.ids[i] for i in batch], self.pad_id,
-                                              self.digits, self.end_ids)
+                    ref = self.outcome_log_probs(batch)
             j, stats = exact_objective(log_pi, self.correct[batch], self.table, beta=cfg.beta, ref_log_pi=ref)
             optimizer.zero_grad(set_to_none=True)
             (-j).backward()
@@ -160,7 +174,11 @@ class ExactLoop:
         bar.close()
         self._save(step, optimizer, scheduler)
         final = self._heldout(step)
-        return {"steps": step, "planned_steps": total, "labels_seen": self.labels_seen(step),
+        cache = None if self.cache is None else {
+            "top_layers": self.cache.top_k, "dtype": self.cache.dtype, "entries": self.cache.entries(),
+            "build_cpu_seconds": round(self.cache.built_seconds, 1), "check_gap": getattr(self.cache, "check_gap", None),
+            "folder": str(self.cache.store.folder) if hasattr(self.cache.store, "folder") else None}
+        return {"steps": step, "planned_steps": total, "labels_seen": self.labels_seen(step), "prefix_cache": cache,
                 "stopped_by_time_limit": stopped is not None, "resumed_from": self.resumed_from,
                 "train_seconds": round(time.time() - t0, 1), "final_heldout": final}
 

@@ -101,7 +101,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     from trainers.rewarding_doubt.callbacks import HeldOutCallback, JsonlLogCallback
     from trainers.rewarding_doubt.continuation import (check_continuation, check_continuation_model,
                                                         load_continuation, seed_answer_cache)
-    from trainers.rewarding_doubt.data import answer_examples, fixed_answer_examples
+    from trainers.rewarding_doubt.data import answer_examples, fixed_answer_examples, shared_answers_path
     from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, OneStageEvaluator
 
     t_start = time.time()
@@ -149,10 +149,12 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     else:
         if cont and rank == 0:
             seed_answer_cache(cont, out / "answers.jsonl")
+        shared = (shared_answers_path(backend, kind=spec.kind, max_new_tokens=cfg.answer_max_new_tokens)
+                  if cfg.shared_answer_cache and rank == 0 else None)
         answered = answer_examples(to_answer, backend, judge, kind=spec.kind,
                                    max_new_tokens=cfg.answer_max_new_tokens,
                                    cache=out / ("answers.jsonl" if rank == 0 else f"answers.rank{rank}.jsonl"),
-                                   seed=cfg.seed, progress=rank == 0)
+                                   seed=cfg.seed, progress=rank == 0, shared=shared)
         answers_record = ({"generated": "greedy stage-1 answers of the untrained model", "file": "answers.jsonl"}
                           if to_answer else None)
     answered_heldout, answered_train = answered[:len(heldout)], answered[len(heldout):]
@@ -233,11 +235,27 @@ def _sessions(summary_path: Path, resume: bool, this: dict[str, Any]) -> list[di
     return [*previous, this]
 
 
-def _lora_config(cfg: RDConfig):
+def _lora_config(cfg: RDConfig, model: Any = None):
+    """The peft LoRA config; with ``lora_top_layers`` (which needs ``model``) on the top K decoder layers only,
+    "all-linear" spelled out as the decoder layer's linear modules (peft refuses it with ``layers_to_transform``)."""
     from peft import LoraConfig
 
+    if not cfg.lora_top_layers:
+        return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                          target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")
+    from trainers.rewarding_doubt.prefix_cache import decoder_parts, top_layer_indices
+
+    if model is None:
+        raise TrainerError("lora_top_layers: the LoRA config needs the model (its layers)")
+    targets = cfg.lora_target_modules
+    if targets == "all-linear":
+        import torch
+
+        layer = decoder_parts(model)[0].layers[0]
+        targets = sorted({n.rsplit(".", 1)[-1] for n, m in layer.named_modules() if isinstance(m, torch.nn.Linear)})
     return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")
+                      target_modules=targets, layers_to_transform=top_layer_indices(model, cfg.lora_top_layers),
+                      task_type="CAUSAL_LM")
 
 
 def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_train: list, eval_cb: Any,
@@ -253,7 +271,7 @@ def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_tr
 
     if not answered_train:
         raise TrainerError("no training questions: raise train_size or check answers_file")
-    model = get_peft_model(backend.model, _lora_config(cfg))
+    model = get_peft_model(backend.model, _lora_config(cfg, backend.model))
     if cont:
         from trainers.rewarding_doubt.continuation import load_adapter_weights
 
@@ -265,7 +283,8 @@ def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_tr
         return eval_cb.record(model, tokenizer, step, labels_seen)
 
     loop = ExactLoop(model, tokenizer, [r["prompt"] for r in rows], [r["correct"] for r in rows], cfg, out,
-                     evaluate=evaluate, log=log_cb, first_epoch=first_epoch)
+                     evaluate=evaluate, log=log_cb, first_epoch=first_epoch,
+                     model_sha256=backend.resolved.manifest().get("sha256"))
     result = loop.train(resume=request.resume)
     model.save_pretrained(str(out / "adapter"))
     result.pop("final_heldout", None)
@@ -305,7 +324,7 @@ def _train_grpo(request: TrainRequest, cfg: RDConfig, backend: Any, answered_tra
     if time_cb:
         callbacks.append(time_cb)
     trainer = GRPOTrainer(model=model, reward_funcs=[reward_fn], args=args, train_dataset=dataset,
-                          processing_class=tokenizer, peft_config=_lora_config(cfg), callbacks=callbacks)
+                          processing_class=tokenizer, peft_config=_lora_config(cfg, backend.model), callbacks=callbacks)
     eval_cb.trainer = trainer
     ckpt = get_last_checkpoint(str(out / "checkpoints")) if request.resume and (out / "checkpoints").exists() else None
     if request.resume and ckpt is None:
