@@ -332,6 +332,33 @@ class HFBackend:
                 out[i] = got.cpu().tolist()
         return out
 
+    def answer_hidden_states(self, prompts: Sequence[Prompt], continuations: Sequence[str],
+                             layers: Sequence[int] | None = None) -> Any:
+        """The hidden state of every layer (``hidden_states[0]`` the embeddings; ``layers`` picks some) at the
+        last token of each prompt followed by its continuation (the answer's text), from one forward pass:
+        a float32 array (n, len(layers), d). Tokenized as :meth:`continuation_logprobs` does."""
+        import numpy as np
+        import torch
+
+        seqs = [self.tokenizer.encode(self.render(p), add_special_tokens=False)
+                + self.tokenizer.encode(c, add_special_tokens=False) for p, c in zip(prompts, continuations)]
+        out: list[Any] = [None] * len(seqs)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            width = max(len(seqs[i]) for i in idx)
+            ids = torch.tensor([[pad] * (width - len(seqs[i])) + seqs[i] for i in idx], device=self.device)
+            mask = torch.tensor([[0] * (width - len(seqs[i])) + [1] * len(seqs[i]) for i in idx], device=self.device)
+            with torch.inference_mode():
+                hidden = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp_min(0),
+                                    output_hidden_states=True, logits_to_keep=1).hidden_states
+            picked = list(range(len(hidden))) if layers is None else list(layers)
+            stacked = torch.stack([hidden[layer][:, -1, :] for layer in picked], dim=1).float().cpu().numpy()
+            for row, i in enumerate(idx):
+                out[i] = stacked[row]
+        return np.stack(out) if out else np.zeros((0, 0, 0), dtype=np.float32)
+
     def digit_token_ids(self) -> list[int]:
         return digit_token_ids(self.tokenizer)
 

@@ -88,6 +88,7 @@ def register(sub) -> None:
     g.add_argument("--sc-k", type=positive_int, help="self-consistency: number of sampled answers (default 5)")
     g.add_argument("--sc-temperature", type=nonnegative_float,
                    help="self-consistency: sampling temperature (default 1.0)")
+    g.add_argument("--probe", metavar="FILE", help="method 'probe': the fitted probe (`calbench probe fit`)")
     g.add_argument("--judge-containment", action="store_true",
                    help="open questions: also accept an answer containing an alias as a whole-word span")
     g.add_argument("--judge-f1", type=unit_interval, metavar="T", help="open questions: also accept token-F1 >= T")
@@ -171,8 +172,8 @@ def run(args: argparse.Namespace) -> int:
         task, methods, split=split, source=args.source, limit=args.limit, scale=args.scale,
         **scoring_settings(args), judge_containment=args.judge_containment, judge_f1=args.judge_f1,
         max_new_tokens=args.max_new_tokens, plots=not args.no_plots, chunk_size=args.chunk_size,
-        method_settings={k: v for k, v in (("sc_k", args.sc_k), ("sc_temperature", args.sc_temperature))
-                         if v is not None})
+        method_settings={**{k: v for k, v in (("sc_k", args.sc_k), ("sc_temperature", args.sc_temperature))
+                            if v is not None}, **probe_settings(args, methods)})
     selection = task_examples(task, settings)  # (the whole split, the seeded selection evaluated)
     examples = selection[1]
     if not examples:
@@ -203,6 +204,21 @@ def run(args: argparse.Namespace) -> int:
     print_summary(manifests, file=sys.stdout)
     print(f"\nwrote {args.out}/samples.jsonl and {args.out}/run.json")
     return 0
+
+
+def probe_settings(args: argparse.Namespace, methods: list[str]) -> dict:
+    """``--probe FILE`` for method 'probe': its path and sha256 (part of the run's identity), checked now."""
+    if "probe" not in methods:
+        if args.probe:
+            raise UserError("--probe is the fitted probe of method 'probe'; add it to --method")
+        return {}
+    if not args.probe:
+        raise UserError("method 'probe' needs --probe FILE (fit one with `calbench probe fit`)")
+    from calbench.answers import file_sha256
+    from calbench.probe import Probe
+
+    Probe.load(args.probe)
+    return {"probe": str(args.probe), "probe_sha256": file_sha256(args.probe)}
 
 
 def given_answers(args: argparse.Namespace, methods: list[str], task, examples) -> tuple[dict | None, dict | None]:

@@ -18,6 +18,7 @@ CAPABILITIES = {
     "token_logprobs": "next_token_logprobs",           # Generation.token_logprobs filled by generate()
     "tokenizer": "tokenizer",                          # to find the token ids of words such as "True"
     "continuation_logprobs": "continuation_logprobs",  # log-probabilities of a given text's tokens (one pass)
+    "answer_hidden_states": "answer_hidden_states",    # hidden states at an answer's last token (one pass)
 }
 
 
