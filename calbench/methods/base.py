@@ -85,6 +85,8 @@ class MethodContext:
     answers: dict[str, tuple[Prompt, Generation]] = field(default_factory=dict)
     #: id -> given answer (``calbench eval --answers``): used instead of generating the stage-1 answer
     fixed_answers: dict[str, str] | None = None
+    #: (id, k, temperature) -> the k sampled stage-1 replies: shared by self-consistency and the cluster methods
+    sampled: dict[tuple[str, int, float], list[Generation]] = field(default_factory=dict)
 
     def answer_tokens(self) -> int:
         return int(self.settings.get("max_new_tokens") or ANSWER_TOKENS[self.kind])

@@ -54,6 +54,32 @@ def agreement(kind: str, greedy: str | None, sampled: list[str], example: Exampl
     return sum(answer_key(kind, s, example) == ref for s in sampled) / len(sampled)
 
 
+def sampling_settings(ctx: MethodContext, method: str) -> tuple[int, float]:
+    """``(k, temperature)`` of the sampled answers (``sc_k``, ``sc_temperature``), checked."""
+    k = int(ctx.settings.get("sc_k") or DEFAULT_K)
+    temperature = float(ctx.settings.get("sc_temperature") or DEFAULT_TEMPERATURE)
+    if k < 1 or temperature <= 0:
+        raise ValueError(f"{method} needs k >= 1 and temperature > 0; got k={k}, T={temperature}")
+    return k, temperature
+
+
+def sample_answers(ctx: MethodContext, examples: list[Example], firsts: list, k: int,
+                   temperature: float) -> dict[int, list[Generation]]:
+    """The ``k`` stage-1 replies sampled at ``temperature`` for each live question (:func:`for_live`), in one
+    batched call, kept in ``ctx.sampled`` so that every method of a run that needs them shares one draw."""
+    def sample_k(live: list[int]) -> list[list[Generation]]:
+        todo = [i for i in live if (examples[i].id, k, temperature) not in ctx.sampled]
+        if todo:
+            gens = ctx.backend.generate([firsts[i][0] for i in todo for _ in range(k)],
+                                        max_new_tokens=ctx.answer_tokens(), temperature=temperature,
+                                        stop=ctx.answer_stop(), seed=ctx.seed)
+            for j, i in enumerate(todo):
+                ctx.sampled[(examples[i].id, k, temperature)] = gens[j * k:(j + 1) * k]
+        return [ctx.sampled[(examples[i].id, k, temperature)] for i in live]
+
+    return for_live(firsts, sample_k)
+
+
 @register
 class SelfConsistency:
     """Self-consistency: fraction of k answers sampled at temperature T that agree with the greedy answer."""
@@ -63,18 +89,9 @@ class SelfConsistency:
     accepts_fixed_answer = True  # then: agreement of the samples with the given answer
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
-        k = int(ctx.settings.get("sc_k") or DEFAULT_K)
-        temperature = float(ctx.settings.get("sc_temperature") or DEFAULT_TEMPERATURE)
-        if k < 1 or temperature <= 0:
-            raise ValueError(f"self-consistency needs k >= 1 and temperature > 0; got k={k}, T={temperature}")
+        k, temperature = sampling_settings(ctx, self.name)
         firsts = answers_for(ctx, examples)
-        def sample_k(live: list[int]) -> list[list]:
-            gens = ctx.backend.generate([firsts[i][0] for i in live for _ in range(k)],
-                                        max_new_tokens=ctx.answer_tokens(), temperature=temperature,
-                                        stop=ctx.answer_stop(), seed=ctx.seed)
-            return [gens[j * k:(j + 1) * k] for j in range(len(live))]
-
-        sampled = for_live(firsts, sample_k)
+        sampled = sample_answers(ctx, examples, firsts, k, temperature)
 
         def build(i: int, e: Example, g1: Generation, gs: list[Generation]) -> Sample:
             greedy = stage1_answer(ctx, g1)
