@@ -100,6 +100,33 @@ def confidence_prompt(example: Example, answer_reply: str, scale: str = "0-10", 
     return Prompt(messages, CONFIDENCE_PREFIX)
 
 
+#: Chain of thought, then answer and confidence (Xiong et al. 2024, "Can LLMs express their uncertainty?",
+#: the CoT + verbalized prompt), with the confidence on the run's scale
+COT_FORMAT = ("Read the question, analyze it step by step, then give your answer and your confidence in it. The "
+              "confidence is how likely you think your answer is correct, as {scale}.\nUse this format:\n"
+              "Explanation: <step-by-step analysis>\nAnswer: <only the answer, not a complete sentence>\n"
+              "Confidence: <your confidence>")
+#: k guesses, each with its probability (Tian et al. 2023, "Just ask for calibration", the Verb. 1S top-k prompt)
+TOPK_FORMAT = ("Provide your {k} best guesses for the question and the probability that each is correct (0.0 to "
+               "1.0). Give only the guesses and probabilities, no other words or explanation, in this form:\n"
+               "{lines}")
+
+
+def cot_prompt(example: Example, scale: str = "0-10", kind: str | None = None) -> Prompt:
+    """Reason step by step, then ``Answer:`` and ``Confidence:`` lines (method ``verbalized-cot``)."""
+    fmt = COT_FORMAT.format(scale=SCALE_WORDING[scale])
+    return Prompt([{"role": "user", "content": f"{fmt}\n\n{question_block(example)}"}], "Explanation:")
+
+
+def topk_prompt(example: Example, k: int = 3, kind: str | None = None) -> Prompt:
+    """``G1: <guess>`` / ``P1: <probability>`` ... for ``k`` guesses (method ``verbalized-topk``)."""
+    lines = "\n".join(f"G{i}: <{'most likely' if i == 1 else f'guess {i}'}, as short as possible>\n"
+                      f"P{i}: <the probability between 0.0 and 1.0 that G{i} is correct>" for i in range(1, k + 1))
+    choices = "" if not example.choices else " Each guess is the letter of an option."
+    content = f"{TOPK_FORMAT.format(k=k, lines=lines)}{choices}\n\n{question_block(example)}"
+    return Prompt([{"role": "user", "content": content}], "G1:")
+
+
 def one_stage_prompt(example: Example, scale: str = "0-10", kind: str | None = None) -> Prompt:
     """The Rewarding Doubt format: answer and confidence in one reply."""
     k = _kind(example, kind)
@@ -126,8 +153,11 @@ def templates() -> dict:
         "answer_prefix": ANSWER_PREFIX,
         "confidence_prefix": CONFIDENCE_PREFIX,
         "confidence_question": {s: confidence_question(s) for s in SCALE_WORDING},
+        "cot_format": COT_FORMAT,
+        "topk_format": TOPK_FORMAT,
     }
 
 
-__all__ = ["Prompt", "answer_prompt", "confidence_prompt", "one_stage_prompt", "render", "templates",
+__all__ = ["Prompt", "answer_prompt", "confidence_prompt", "cot_prompt", "one_stage_prompt", "render", "templates",
+           "topk_prompt",
            "ANSWER_PREFIX", "CONFIDENCE_PREFIX", "PROMPT_VERSION", "asdict"]

@@ -152,3 +152,49 @@ def read_one_stage(reply: str | None, kind: str, scale: str = "0-10",
     if kind == "numeric":
         answer = reply.split("onfidence")[0]
     return answer, conf
+
+
+_GUESS = re.compile(r"^\s*G(\d+)\s*[:.)\-]\s*(.*)$", re.IGNORECASE)
+_PROB = re.compile(r"^\s*P(\d+)\s*[:.)\-]\s*(.*)$", re.IGNORECASE)
+
+
+def parse_topk(text: str | None, prefix: str = "G1:") -> tuple[list[tuple[str, ConfidenceParse]], str | None]:
+    """The guesses of a top-k reply (``G1: <guess>`` / ``P1: <probability>`` lines; ``text`` follows the
+    pre-filled ``prefix``), in order: ``[(guess, probability parse), ...]``, and why it failed (None if G1 and
+    a parsed P1 are there). A guess without its probability line gets a failed parse ("no P<i>"); a probability
+    reads as on the 0-1 scale ("0.8"), or as written ("80%")."""
+    lines = _MARKUP.sub("", (prefix or "") + (text or "")).splitlines()
+    guesses: dict[int, str] = {}
+    probs: dict[int, str] = {}
+    for line in lines:
+        g, p = _GUESS.match(line), _PROB.match(line)
+        if g and int(g.group(1)) not in guesses:
+            inline = re.split(r"\s+P\d+\s*[:.)\-]", g.group(2), maxsplit=1, flags=re.IGNORECASE)
+            guesses[int(g.group(1))] = inline[0].strip().strip(" \t\"'").rstrip(",;.").strip()
+            if len(inline) > 1:  # "G1: Paris P1: 0.8" on one line
+                probs.setdefault(int(g.group(1)), inline[1])
+        elif p and int(p.group(1)) not in probs:
+            probs[int(p.group(1))] = p.group(2)
+    out = [(guesses[i], parse_confidence(probs[i], "0-1") if i in probs else _fail(f"no P{i}"))
+           for i in sorted(guesses)]
+    if not out or 1 not in guesses or not guesses[1]:
+        return out, "no first guess"
+    if not out[0][1].ok:
+        return out, out[0][1].reason
+    return out, None
+
+
+def parse_cot(text: str | None, scale: str = "0-10") -> tuple[str, ConfidenceParse]:
+    """The answer and confidence of a chain-of-thought reply (``Explanation: ...``, then ``Answer: <a>`` and
+    ``Confidence: <c>`` lines): the answer of the last ``Answer:`` line, the confidence after the last
+    confidence label (:func:`parse_confidence`). Without an ``Answer:`` line the answer is empty."""
+    clean = _MARKUP.sub("", text or "")
+    answers = [m for m in re.finditer(r"^\s*(?:final\s+)?answer\s*[:\-]\s*(.*)$", clean,
+                                      re.IGNORECASE | re.MULTILINE)]
+    answer = ""
+    if answers:
+        answer = _CONF_LABEL.sub("", answers[-1].group(1)).strip().strip(" \t\"'").rstrip(".").strip()
+    label = list(re.finditer(r"(?:confidence|confident|certainty)\b", clean, re.IGNORECASE))
+    if not label:
+        return answer, _fail("no confidence label")
+    return answer, parse_confidence(clean[label[-1].start():], scale)

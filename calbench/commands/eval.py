@@ -88,6 +88,7 @@ def register(sub) -> None:
     g.add_argument("--sc-k", type=positive_int, help="self-consistency: number of sampled answers (default 5)")
     g.add_argument("--sc-temperature", type=nonnegative_float,
                    help="self-consistency: sampling temperature (default 1.0)")
+    g.add_argument("--topk-k", type=positive_int, help="verbalized-topk: number of guesses (default 3)")
     g.add_argument("--probe", metavar="FILE", help="method 'probe': the fitted probe (`calbench probe fit`)")
     g.add_argument("--judge-containment", action="store_true",
                    help="open questions: also accept an answer containing an alias as a whole-word span")
@@ -172,8 +173,9 @@ def run(args: argparse.Namespace) -> int:
         task, methods, split=split, source=args.source, limit=args.limit, scale=args.scale,
         **scoring_settings(args), judge_containment=args.judge_containment, judge_f1=args.judge_f1,
         max_new_tokens=args.max_new_tokens, plots=not args.no_plots, chunk_size=args.chunk_size,
-        method_settings={**{k: v for k, v in (("sc_k", args.sc_k), ("sc_temperature", args.sc_temperature))
-                            if v is not None}, **probe_settings(args, methods)})
+        method_settings={**{k: v for k, v in (("sc_k", args.sc_k), ("sc_temperature", args.sc_temperature),
+                                              ("topk_k", args.topk_k)) if v is not None},
+                         **probe_settings(args, methods)})
     selection = task_examples(task, settings)  # (the whole split, the seeded selection evaluated)
     examples = selection[1]
     if not examples:
