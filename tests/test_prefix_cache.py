@@ -156,3 +156,20 @@ def test_exact_loop_learns_through_the_cache(four_layer, tmp_path):
     assert result["prefix_cache"]["entries"] == 3  # 12 prompts, 3 distinct: each built once
     assert result["prefix_cache"]["check_gap"] < 1e-4
     assert sum(objectives[-3:]) / 3 > sum(objectives[:3]) / 3
+
+
+def test_cpu_time_limit_stops_the_loop(four_layer, tmp_path):
+    """``cpu_time_limit_s`` ends training after the first step that passes it (CPU seconds of the process), and
+    is refused for the GRPO estimator."""
+    import copy
+
+    from trainers.rewarding_doubt.exact_loop import ExactLoop
+
+    model, tok, digits, ids = four_layer
+    cfg = RDConfig(lora_top_layers=2, batch_size=1, epochs=3, max_steps=None, eval_every=0, save_every=0,
+                   cpu_time_limit_s=1e-9, warmup_steps=0)
+    result = ExactLoop(copy.deepcopy(model), tok, PROMPTS, [1, 0, 1], cfg, tmp_path).train()
+    assert result["steps"] == 1 and result["stopped_by_time_limit"] and result["planned_steps"] == 9
+    assert result["train_cpu_seconds"] > 0
+    with pytest.raises(TrainerError, match="cpu_time_limit_s needs estimator exact"):
+        RDConfig(estimator="grpo", cpu_time_limit_s=10)

@@ -131,6 +131,9 @@ class RDConfig:
     logging_steps: int = 5
     eval_batch_size: int = 64
     time_limit_s: float | None = None  # stop training gracefully after this many seconds (adapter still saved)
+    # exact estimator: the same, counted in CPU seconds of the process (all its threads): equal-cost comparisons
+    # of settings on a shared machine
+    cpu_time_limit_s: float | None = None
     # keep the adapter of the held-out evaluation with the best value of this metric in OUT/adapter_best
     # (e.g. "expected/log_score"; None: only the final adapter is saved)
     save_best_on: str | None = None
@@ -180,6 +183,8 @@ class RDConfig:
             problems.append(f"num_generations must be >= 2 (GRPO compares samples), got {self.num_generations}")
         if self.prefix_cache_dtype not in ("float32", "bfloat16", "float16"):
             problems.append(f"prefix_cache_dtype must be float32, bfloat16 or float16, got {self.prefix_cache_dtype!r}")
+        if self.cpu_time_limit_s is not None and self.estimator_used != "exact":
+            problems.append("cpu_time_limit_s needs estimator exact (use time_limit_s with grpo)")
         if self.prefix_cache_dir and not self.lora_top_layers:
             problems.append("prefix_cache_dir needs lora_top_layers (with LoRA on every layer nothing is frozen "
                             "below the first trained layer)")

@@ -136,7 +136,7 @@ class ExactLoop:
               file=sys.stderr, flush=True)
         if start == 0 and cfg.eval_every:
             self._heldout(0)
-        t0, step, stopped = time.time(), start, None
+        t0, cpu0, step, stopped = time.time(), time.process_time(), start, None
         bar = _progress(total, start)
         self.model.train()
         while step < total:
@@ -166,9 +166,12 @@ class ExactLoop:
             if cfg.eval_every and step % cfg.eval_every == 0 and step != total:
                 self._heldout(step)
                 self.model.train()
-            if cfg.time_limit_s and time.time() - t0 > cfg.time_limit_s and step < total:
+            over_wall = cfg.time_limit_s and time.time() - t0 > cfg.time_limit_s
+            over_cpu = getattr(cfg, "cpu_time_limit_s", None) and time.process_time() - cpu0 > cfg.cpu_time_limit_s
+            if (over_wall or over_cpu) and step < total:
                 stopped = step
-                print(f"[rewarding-doubt] time limit of {cfg.time_limit_s:.0f} s reached: stopping at step {step}",
+                what = f"{cfg.time_limit_s:.0f} s" if over_wall else f"{cfg.cpu_time_limit_s:.0f} CPU s"
+                print(f"[rewarding-doubt] time limit of {what} reached: stopping at step {step}",
                       file=sys.stderr, flush=True)
                 break
         bar.close()
@@ -180,7 +183,8 @@ class ExactLoop:
             "folder": str(self.cache.store.folder) if hasattr(self.cache.store, "folder") else None}
         return {"steps": step, "planned_steps": total, "labels_seen": self.labels_seen(step), "prefix_cache": cache,
                 "stopped_by_time_limit": stopped is not None, "resumed_from": self.resumed_from,
-                "train_seconds": round(time.time() - t0, 1), "final_heldout": final}
+                "train_seconds": round(time.time() - t0, 1), "train_cpu_seconds": round(time.process_time() - cpu0, 1),
+                "final_heldout": final}
 
 
 def _checkpoints(out: Path) -> list[Path]:
