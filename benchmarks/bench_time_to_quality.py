@@ -212,6 +212,72 @@ def run_one(arm: str, lr: float, a: argparse.Namespace) -> None:
     fh.close()
 
 
+def throughput(a: argparse.Namespace) -> None:
+    """Labelled answers per CPU-second and per wall-second of training steps (forward, backward, AdamW) for batch
+    sizes x torch threads, top-K cached (cache built first, not timed) and all-layer; ``trainer_throughput.md``."""
+    import numpy as np
+    import torch
+    from peft import get_peft_model
+
+    from calbench.backends.hf import HFBackend
+    from trainers.rewarding_doubt.config import RDConfig
+    from trainers.rewarding_doubt.exact import exact_objective, reward_table
+    from trainers.rewarding_doubt.exact_loop import ExactLoop
+    from trainers.rewarding_doubt.plugin import _lora_config
+    from trainers.rewarding_doubt.rewards import RewardSpec
+
+    rows = []
+    for arm in a.arms.split(","):
+        k = top_layers(arm)
+        backend = HFBackend("smollm2-135m-instruct", device="cpu", dtype="float32")
+        n_prompts = max((max(2, a.throughput_labels // b) + 1) * b for b in (8, 16, 32))
+        prompts, correct = swap_rows(backend.tokenizer, "train", n_prompts)
+        cfg = RDConfig(strict_format=True, lora_top_layers=k, beta=0.02, kl_reference="uniform",
+                       prefix_cache_dtype="float16", eval_every=0, save_every=0)
+        model = get_peft_model(backend.model, _lora_config(cfg, backend.model))
+        with tempfile.TemporaryDirectory() as tmp:
+            loop = ExactLoop(model, backend.tokenizer, prompts, correct, cfg, Path(tmp))
+        if loop.cache is not None:
+            loop.cache._build(range(len(prompts)))
+            loop.cache.checked = True
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=1e-4)
+        table = reward_table(RewardSpec.from_config(cfg))
+        order = np.argsort([len(x) for x in loop.ids])
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for batch in (8, 16, 32) if k else (8,):
+                steps = max(2, a.throughput_labels // batch) if k else 3
+                chunks = [[int(i) for i in order[j:j + batch]] for j in range(0, len(order), batch)][:steps + 1]
+                times = []
+                for n, idx in enumerate(chunks):
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    log_pi = loop.outcome_log_probs(idx)
+                    ref = torch.full_like(log_pi, -math.log(log_pi.shape[1]))
+                    j, _ = exact_objective(log_pi, loop.correct[idx], table, beta=0.02, ref_log_pi=ref)
+                    opt.zero_grad(set_to_none=True)
+                    (-j).backward()
+                    opt.step()
+                    if n:  # the first step is a warm-up
+                        times.append((time.process_time() - c0, time.perf_counter() - w0, len(idx)))
+                labels = sum(t[2] for t in times)
+                rows.append({"arm": arm, "threads": threads, "batch": batch,
+                             "labels_per_cpu_s": labels / sum(t[0] for t in times),
+                             "labels_per_wall_s": labels / sum(t[1] for t in times), "labels_timed": labels})
+                print(rows[-1], file=sys.stderr, flush=True)
+    md = ["# Trainer throughput: batch size and threads (training steps only, one run)", "",
+          f"`python benchmarks/bench_time_to_quality.py --throughput --arms {a.arms}` on {platform.machine()}: "
+          "SmolLM2-135M-Instruct fp32, LoRA r8, the answer-swap prompts of similar length (sorted), whole-number "
+          "readout, KL to uniform; forward + backward + AdamW per step, the first step of each setting untimed; "
+          "the top-K arms read a float16 prefix cache built beforehand (not timed).", "",
+          "| arm | torch threads | batch | labels / CPU-s | labels / wall-s | labels timed |", "|---|---|---|---|---|---|"]
+    md += [f"| {r['arm']} | {r['threads']} | {r['batch']} | {r['labels_per_cpu_s']:.2f} | {r['labels_per_wall_s']:.2f} | "
+           f"{r['labels_timed']} |" for r in rows]
+    (a.out / "trainer_throughput.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    (a.out / "trainer_throughput.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    print("\n".join(md))
+
+
 def read_run(path: Path) -> dict | None:
     if not path.exists():
         return None
@@ -244,12 +310,13 @@ def summarize(a: argparse.Namespace, arms: list[str], grid: dict[str, list[float
           f"{a.workers} at a time with {a.threads} torch thread(s) each.", "",
           "## Every run", "",
           "| arm | lr | CPU s to target (selection set) | CPU s to target (measurement set) | labels then | "
-          "final measurement AUROC | cache build CPU s | GFLOP/step | achieved GFLOP/CPU-s | matmul GFLOP/CPU-s | "
-          "fraction |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+          "best / final measurement AUROC | labels, CPU s at the end | CPU s per label (training) | "
+          "cache build CPU s | GFLOP/step | achieved GFLOP/CPU-s | matmul GFLOP/CPU-s | fraction | stopped |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     best: dict[str, tuple[float, dict]] = {}
     for (arm, lr), run in runs.items():
         if run is None:
-            md.append(f"| {arm} | {lr:g} | not run | | | | | | | | |")
+            md.append(f"| {arm} | {lr:g} | not run | | | | | | | | | | | |")
             continue
         d, ev, fl = run["done"], run["evals"], run["flops"]
         steps = ev[-1]["step"] if ev else 0
@@ -258,12 +325,16 @@ def summarize(a: argparse.Namespace, arms: list[str], grid: dict[str, list[float
         work = steps * fl.get("step_flops", 0) + entries * fl.get("build_flops_per_entry", 0)
         achieved = work / d["train_cpu_s"] / 1e9 if d["train_cpu_s"] else math.nan
         rate = run["setup"]["matmul_gflops"]
+        best_au = max((e.get("measure_auroc") or 0) for e in ev) if ev else math.nan
+        labels_end = ev[-1]["labels"] if ev else 0
+        per_label = (d["train_cpu_s"] - d["cache_build_cpu_s"]) / labels_end if labels_end else math.nan
         md.append(f"| {arm} | {lr:g} | {_fmt(d['cross_select_cpu_s'])} | {_fmt(d['cross_measure_cpu_s'])} | "
-                  f"{labels_at if labels_at is not None else '-'} | {ev[-1].get('measure_auroc') if ev else '-'} | "
+                  f"{labels_at if labels_at is not None else '-'} | {best_au:.3f} / {ev[-1].get('measure_auroc')} | "
+                  f"{labels_end}, {ev[-1]['train_cpu_s']:.0f} | {per_label:.2f} | "
                   f"{d['cache_build_cpu_s']:.0f} | {fl.get('step_flops', 0) / 1e9:.1f} | {achieved:.1f} | "
-                  f"{rate:.1f} | {achieved / rate:.0%} |")
+                  f"{rate:.1f} | {achieved / rate:.0%} | {d['stopped'].split(':')[0]} |")
         key = d["cross_select_cpu_s"] if d["cross_select_cpu_s"] is not None else math.inf
-        tie = -(ev[-1].get("select_auroc") or 0) if ev else 0
+        tie = -max((e.get("select_auroc") or 0) for e in ev) if ev else 0  # no crossing: the best selection AUROC
         if arm not in best or (key, tie) < best[arm][0]:
             best[arm] = ((key, tie), {"lr": lr, **run})
     md += ["", "## Each arm at the learning rate its selection set chose", "",
@@ -324,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "results/benchmarks")
     ap.add_argument("--run", help="internal: run one ARM:LR in this process")
     ap.add_argument("--summary-only", action="store_true")
+    ap.add_argument("--throughput", action="store_true", help="measure batch sizes x threads instead")
+    ap.add_argument("--throughput-labels", type=int, default=96, help="labels timed per setting (top-K arms)")
     a = ap.parse_args(argv)
     arms = a.arms.split(",")
     grid = {arm: [float(x) for x in a.lrs.split(",")] for arm in arms}
@@ -331,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
         arm, values = part.split("=")
         if arm in grid:
             grid[arm] = [float(x) for x in values.split("/")]
+    if a.throughput:
+        throughput(a)
+        return 0
     if a.run:
         arm, lr = a.run.split(":")
         run_one(arm, float(lr), a)

@@ -3,6 +3,8 @@ in one run: ``grpo`` (TRL GRPOTrainer, sampled confidences, the CPU runs' 4 prom
 ``exact`` (the expected reward over the 11 levels, one forward/backward per labelled answer, batch 8).
 
     python benchmarks/bench_trainer.py [--grpo-steps 3] [--exact-steps 8] [--out results/benchmarks]
+    python benchmarks/bench_trainer.py --time-to-quality [its options]   # CPU seconds to a held-out AUROC:
+        all-layer LoRA vs top-K with the frozen-prefix cache (benchmarks/bench_time_to_quality.py)
 
 A labelled answer is one (question, fixed answer, correct?) triple the update learns from: GRPO's 8 samples of
 a group share one. Both arms train a fresh LoRA (r8, all-linear) on SmolLM2-135M-Instruct in float32 over the
@@ -117,6 +119,12 @@ def bench_exact(steps: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--time-to-quality" in argv:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from bench_time_to_quality import main as time_to_quality
+
+        return time_to_quality([a for a in argv if a != "--time-to-quality"])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--grpo-steps", type=int, default=3)
     ap.add_argument("--exact-steps", type=int, default=8)
