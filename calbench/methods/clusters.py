@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 from calbench.backends.base import Generation
 from calbench.methods.base import MethodContext, answers_for, extract_answer, per_question, register, stage1_answer
-from calbench.methods.consistency import answer_key, sample_answers, sampling_settings
+from calbench.methods.consistency import answer_key, sample_answers, sampled_cost, sampling_settings
 from calbench.records import Example, Sample
 
 
@@ -69,14 +69,11 @@ class _Clusters:
             samples = [extract_answer(ctx, g.text) for g in gs]
             keys = [answer_key(ctx.kind, s, e) for s in samples]
             scores = cluster_scores(answer_key(ctx.kind, answer, e), keys)
-            generated = "fixed_answer" not in g1.extra
             return ctx.sample(
                 e, self.name, prompt=firsts[i][0].to_dict(), raw_output=g1.text, answer=answer,
                 confidence=scores[self.score], parse_ok=True, sampled_answers=samples, clusters=scores["clusters"],
                 cluster_sizes=cluster_sizes(keys), cluster_entropy=scores["entropy_nats"], sc_k=k,
-                sc_temperature=temperature,
-                cost={"forward_passes": int(generated) + k,
-                      "generated_tokens": g1.n_tokens + sum(g.n_tokens for g in gs), "shared_answer": int(generated)})
+                sc_temperature=temperature, cost=sampled_cost(g1, gs))
 
         return per_question(ctx, self.name, examples, firsts, build, later=sampled)
 

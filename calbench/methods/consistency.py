@@ -80,6 +80,14 @@ def sample_answers(ctx: MethodContext, examples: list[Example], firsts: list, k:
     return for_live(firsts, sample_k)
 
 
+def sampled_cost(first: Generation, sampled: list[Generation]) -> dict[str, int]:
+    """The cost record of a method built on the stage-1 answer and ``k`` sampled ones (see
+    :func:`calbench.methods.capabilities.answer_cost`)."""
+    generated = "fixed_answer" not in first.extra
+    return {"forward_passes": int(generated) + len(sampled),
+            "generated_tokens": first.n_tokens + sum(g.n_tokens for g in sampled), "shared_answer": int(generated)}
+
+
 @register
 class SelfConsistency:
     """Self-consistency: fraction of k answers sampled at temperature T that agree with the greedy answer."""
@@ -95,13 +103,10 @@ class SelfConsistency:
 
         def build(i: int, e: Example, g1: Generation, gs: list[Generation]) -> Sample:
             greedy = stage1_answer(ctx, g1)
-            generated = "fixed_answer" not in g1.extra
             samples = [extract_answer(ctx, g.text) for g in gs]
             return ctx.sample(
                 e, self.name, prompt=firsts[i][0].to_dict(), raw_output=g1.text, answer=greedy,
                 confidence=agreement(ctx.kind, greedy, samples, e, ctx.judge), parse_ok=True, sampled_answers=samples,
-                sc_k=k, sc_temperature=temperature,
-                cost={"forward_passes": int(generated) + k,
-                      "generated_tokens": g1.n_tokens + sum(g.n_tokens for g in gs), "shared_answer": int(generated)})
+                sc_k=k, sc_temperature=temperature, cost=sampled_cost(g1, gs))
 
         return per_question(ctx, self.name, examples, firsts, build, later=sampled)
