@@ -14,7 +14,8 @@ warm-up 10). The stated confidence is the modal level of the policy's distributi
 Clock: CPU seconds of the run's process (``time.process_time``: all its threads), the cache build included,
 the held-out evaluations excluded. A run stops once both held-out sets passed ``--target`` or at
 ``--cpu-budget``. Runs go ``--workers`` at a time, each with ``--threads`` torch threads; each run's curve is
-written line by line to ``OUT/ttq/<arm>.jsonl`` and a finished run is not run again (resume). Each run also
+written line by line to ``OUT/ttq/<arm>.jsonl`` (git-ignored: ``trainer_ttq.json`` holds every run's records)
+and a finished run is not run again (resume). Each run also
 measures the fp32 matmul rate of its own process (same threads) and counts its FLOPs per step
 (``torch.utils.flop_counter``), so its achieved FLOP/s is a fraction of what the machine does at that moment.
 Writes ``trainer_ttq.json``, ``trainer_ttq.md`` and ``trainer_ttq.png``.
