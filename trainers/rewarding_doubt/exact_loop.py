@@ -175,6 +175,7 @@ class ExactLoop:
                       file=sys.stderr, flush=True)
                 break
         bar.close()
+        train_cpu = time.process_time() - cpu0  # before the final held-out evaluation
         self._save(step, optimizer, scheduler)
         final = self._heldout(step)
         cache = None if self.cache is None else {
@@ -183,7 +184,7 @@ class ExactLoop:
             "folder": str(self.cache.store.folder) if hasattr(self.cache.store, "folder") else None}
         return {"steps": step, "planned_steps": total, "labels_seen": self.labels_seen(step), "prefix_cache": cache,
                 "stopped_by_time_limit": stopped is not None, "resumed_from": self.resumed_from,
-                "train_seconds": round(time.time() - t0, 1), "train_cpu_seconds": round(time.process_time() - cpu0, 1),
+                "train_seconds": round(time.time() - t0, 1), "train_cpu_seconds": round(train_cpu, 1),
                 "final_heldout": final}
 
 
