@@ -170,6 +170,6 @@ def test_cpu_time_limit_stops_the_loop(four_layer, tmp_path):
                    cpu_time_limit_s=1e-9, warmup_steps=0)
     result = ExactLoop(copy.deepcopy(model), tok, PROMPTS, [1, 0, 1], cfg, tmp_path).train()
     assert result["steps"] == 1 and result["stopped_by_time_limit"] and result["planned_steps"] == 9
-    assert result["train_cpu_seconds"] > 0
+    assert isinstance(result["train_cpu_seconds"], float)  # rounded to 0.1 s: a tiny step may read 0.0
     with pytest.raises(TrainerError, match="cpu_time_limit_s needs estimator exact"):
         RDConfig(estimator="grpo", cpu_time_limit_s=10)
