@@ -14,11 +14,11 @@ warm-up 10). The stated confidence is the modal level of the policy's distributi
 Clock: CPU seconds of the run's process (``time.process_time``: all its threads), the cache build included,
 the held-out evaluations excluded. A run stops once both held-out sets passed ``--target`` or at
 ``--cpu-budget``. Runs go ``--workers`` at a time, each with ``--threads`` torch threads; each run's curve is
-written line by line to ``OUT/ttq/<arm>.jsonl`` (git-ignored: ``trainer_ttq.json`` holds every run's records)
+written line by line to ``OUT/ttq/<arm>.jsonl`` (git-ignored: ``trainer_ttq.json.xz`` holds every run's records)
 and a finished run is not run again (resume). Each run also
 measures the fp32 matmul rate of its own process (same threads) and counts its FLOPs per step
 (``torch.utils.flop_counter``), so its achieved FLOP/s is a fraction of what the machine does at that moment.
-Writes ``trainer_ttq.json``, ``trainer_ttq.md`` and ``trainer_ttq.png``.
+Writes ``trainer_ttq.json.xz`` (every run's records), ``trainer_ttq.md`` and ``trainer_ttq.png``.
 """
 
 from __future__ import annotations
@@ -405,11 +405,13 @@ def summarize(a: argparse.Namespace, arms: list[str], grid: dict[str, list[float
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(a.out / f"trainer_ttq{suffix}.png", dpi=100)
+    fig.savefig(a.out / f"trainer_ttq{suffix}.png", dpi=72)
     (a.out / f"trainer_ttq{suffix}.md").write_text("\n".join(md), encoding="utf-8")
-    (a.out / f"trainer_ttq{suffix}.json").write_text(json.dumps(
+    import lzma
+
+    (a.out / f"trainer_ttq{suffix}.json.xz").write_bytes(lzma.compress((json.dumps(
         {"settings": {k: str(v) for k, v in vars(a).items()}, "chosen": summary,
-         "runs": {arm_name(arm, lr): run for (arm, lr), run in runs.items()}}, indent=1) + "\n", encoding="utf-8")
+         "runs": {arm_name(arm, lr): run for (arm, lr), run in runs.items()}}, indent=1) + "\n").encode()))
     print("\n".join(md))
 
 
