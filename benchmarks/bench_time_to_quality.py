@@ -275,7 +275,6 @@ def throughput(a: argparse.Namespace) -> None:
     md += [f"| {r['arm']} | {r['threads']} | {r['batch']} | {r['labels_per_cpu_s']:.2f} | {r['labels_per_wall_s']:.2f} | "
            f"{r['labels_timed']} |" for r in rows]
     (a.out / "trainer_throughput.md").write_text("\n".join(md) + "\n", encoding="utf-8")
-    (a.out / "trainer_throughput.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     print("\n".join(md))
 
 
