@@ -112,7 +112,7 @@ def check_eval_args(args: argparse.Namespace) -> None:
 #: Settings of a run's identity, as the option that sets them (for messages).
 OPTION_OF = {"model": "--model", "task": "--task/--data", "split": "--split", "source": "--source",
              "limit": "--limit", "methods": "--method", "scale": "--scale", "judge": "--judge-*",
-             "seed": "--seed", "method_settings": "--sc-k/--sc-temperature"}
+             "seed": "--seed", "method_settings": "--sc-k/--sc-temperature/--topk-k/--probe"}
 
 
 def check_out_folder(out: str | Path, expected: dict, examples: list) -> None:
