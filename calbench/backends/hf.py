@@ -347,9 +347,7 @@ class HFBackend:
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            width = max(len(seqs[i]) for i in idx)
-            ids = torch.tensor([[pad] * (width - len(seqs[i])) + seqs[i] for i in idx], device=self.device)
-            mask = torch.tensor([[0] * (width - len(seqs[i])) + [1] * len(seqs[i]) for i in idx], device=self.device)
+            ids, mask = left_padded([seqs[i] for i in idx], pad, self.device)
             with torch.inference_mode():
                 hidden = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp_min(0),
                                     output_hidden_states=True, logits_to_keep=1).hidden_states
