@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from calbench.records import open_bytes
+from calbench.reporting.files import dedupe_report_figures
 
 DEFAULT_MIN_BYTES = 1 << 20
 #: the earlier compressed form of a run's samples, recompressed as xz
@@ -79,48 +80,6 @@ def quantize_pngs(roots: list[Path], *, dry_run: bool = False) -> None:
                 tmp.write_bytes(new)
                 tmp.replace(path)
     print(f"{before / 2**20:.1f} MiB of PNG figures -> {after / 2**20:.1f} MiB", file=sys.stderr)
-
-
-def dedupe_report_figures(roots: list[Path], *, dry_run: bool = False) -> None:
-    """A report's figure (``<report>_files/*.png`` beside ``<report>.md``) byte-identical to another figure under
-    ``roots`` is removed, and the report's link points at the copy that is kept: a run folder's own figure if
-    there is one, else the first report's (in path order). Reports that compare the same runs otherwise carry the
-    same PNGs several times."""
-    import hashlib
-    import os
-
-    figures = sorted(p for root in roots for p in root.rglob("*.png"))
-    groups: dict[str, list[Path]] = {}
-    for path in figures:
-        groups.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), []).append(path)
-
-    def report_of(fig: Path) -> Path | None:
-        parent = fig.parent
-        if not parent.name.endswith("_files"):
-            return None
-        md = parent.with_name(parent.name.removesuffix("_files") + ".md")
-        return md if md.is_file() else None
-
-    saved = 0
-    for paths in groups.values():
-        if len(paths) < 2:
-            continue
-        keep = min(paths, key=lambda f: (report_of(f) is not None, str(f)))
-        for fig in paths:
-            md = report_of(fig)
-            if fig == keep or md is None:
-                continue
-            text = md.read_text(encoding="utf-8")
-            old = f"{fig.parent.name}/{fig.name}"
-            if f"({old})" not in text:
-                continue
-            new = os.path.relpath(keep, md.parent)
-            saved += fig.stat().st_size
-            print(f"{'would link' if dry_run else 'linked'} {md}: {old} -> {new}", file=sys.stderr)
-            if not dry_run:
-                md.write_text(text.replace(f"({old})", f"({new})"), encoding="utf-8")
-                fig.unlink()
-    print(f"{saved / 2**20:.2f} MiB of duplicate report figures {'found' if dry_run else 'removed'}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""scripts/checkpoint_adapter.py: an exact-trainer checkpoint written as a loadable adapter folder."""
+"""trainers.rewarding_doubt.export: an exact-trainer checkpoint written as a loadable adapter folder."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
-from scriptmod import load_script
+from trainers.rewarding_doubt import export as ca
 
-ca = load_script("checkpoint_adapter")
+
 
 
 def _run(tmp_path, step=25):

@@ -1,15 +1,15 @@
-"""scripts/kl_optimum.py: the KL-regularised optimum of the exact objective, checked against its definition."""
+"""trainers.rewarding_doubt.kl_optimum: the KL-regularised optimum of the exact objective, checked against its definition."""
 
 from __future__ import annotations
 
 import numpy as np
-from scriptmod import load_script
+from trainers.rewarding_doubt import kl_optimum
 
 from trainers.rewarding_doubt.rewards import RewardSpec
 
 
 def _script():
-    return load_script("kl_optimum")
+    return kl_optimum
 
 
 def _objective(pi, r, ref, beta):

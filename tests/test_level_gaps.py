@@ -1,11 +1,12 @@
-"""scripts/level_gaps.py: per-level accuracy of a stated readout and the ECE floor of the log score's levels."""
+"""calbench.reporting.level_gaps: per-level accuracy of a stated readout and the ECE floor of the log score's levels."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from scriptmod import load_script
+from calbench.reporting import level_gaps
 
+from calbench.errors import DataError
 from calbench.metrics import score
 
 
@@ -17,7 +18,7 @@ def _data():
 
 
 def test_groups_and_relabellings_follow_the_log_score_boundaries():
-    mod = load_script("level_gaps")
+    mod = level_gaps
     conf, y = _data()
     assert mod.groups(conf, y, 10) == [(1, 100, 0.03), (9, 100, 0.96)]
     out = mod.relabelled(conf, y, "0-10")
@@ -31,7 +32,7 @@ def test_groups_and_relabellings_follow_the_log_score_boundaries():
 
 
 def test_a_group_whose_accuracy_calls_for_another_level_moves():
-    mod = load_script("level_gaps")
+    mod = level_gaps
     conf = np.full(50, 0.5)
     y = np.r_[np.ones(40), np.zeros(10)].astype(int)  # stated "5", right 80 % of the time
     out = mod.relabelled(conf, y, "0-10")
@@ -40,24 +41,25 @@ def test_a_group_whose_accuracy_calls_for_another_level_moves():
 
 
 def test_confidences_off_the_grid_are_refused():
-    mod = load_script("level_gaps")
+    mod = level_gaps
     with pytest.raises(ValueError, match="not levels of a 0..10 grid"):
         mod.groups(np.array([0.1, 0.55]), np.array([0, 1]), 10)
 
 
-def test_the_command_prints_both_tables(tmp_path, capsys):
+def test_the_text_has_both_tables(tmp_path):
     from test_leaderboard import make_run
 
-    mod = load_script("level_gaps")
+    mod = level_gaps
     conf, y = _data()
     ids = [f"q{i}" for i in range(len(y))]
     run = make_run(tmp_path / "after", methods=("two-stage",), ids=ids, conf=conf.tolist(), correct=y.tolist())
-    assert mod.main([f"{run}#two-stage"]) == 0
-    out = capsys.readouterr().out
+    out = mod.text(f"{run}#two-stage")
     assert "200 parsed answers, accuracy 0.495" in out
     assert "| 1 | 100 | 0.030 | 0.070 | 1 | 0 |" in out and "| 9 | 100 | 0.960 | 0.060 | 9 | 10 |" in out
     assert "| each group at its nearest level | 0.035" in out
-    with pytest.raises(SystemExit, match="no method 'expected'"):
-        mod.main([f"{run}#expected"])
-    with pytest.raises(SystemExit, match="no-such"):
-        mod.main([str(tmp_path / "no-such") + "#two-stage"])
+    with pytest.raises(DataError, match="no method 'expected'"):
+        mod.text(f"{run}#expected")
+    with pytest.raises(DataError, match="no-such"):
+        mod.text(str(tmp_path / "no-such") + "#two-stage")
+    with pytest.raises(DataError, match="scale"):
+        mod.text(f"{run}#two-stage", scale="0-1")

@@ -123,3 +123,16 @@ def test_plot_run_draws_only_the_kinds_asked(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reliability.png"]
     with pytest.raises(ValueError, match="unknown plot kind"):
         plot_run(recs, tmp_path, "m", kinds=("svg",))
+
+
+def test_a_diagram_whose_data_supports_no_curve_segment_still_draws():
+    """Confidences only at 0 and 1 (e.g. a model that states 0 % or 100 %): the curve is near data only at two
+    isolated points, so no segment is drawn; the figure (bars, diagonal, legend) is still made."""
+    import numpy as np
+
+    from calbench.reporting.plots import plot_reliability_diagram, prepare_reliability_diagram
+
+    d = prepare_reliability_diagram(np.array([0.0, 1.0]), np.array([0, 1]))
+    fig = plot_reliability_diagram(d, title="two levels")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "binned accuracy" in labels and not any(lab.startswith("smooth curve") for lab in labels)

@@ -1,13 +1,13 @@
-"""scripts/trained_tables.py: the level table says which stated level is modal and the mean P(level)."""
+"""calbench.reporting.tables: the level table says which stated level is modal and the mean P(level)."""
 
 from __future__ import annotations
 
 import numpy as np
-from scriptmod import load_script
+from calbench.reporting import tables as _tables
 
 
 def _script():
-    return load_script("trained_tables")
+    return _tables
 
 
 class _Run:

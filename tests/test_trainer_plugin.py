@@ -61,7 +61,9 @@ def test_shipped_configs_are_valid():
 
     folder = Path(__file__).resolve().parents[1] / "trainers" / "rewarding_doubt" / "configs"
     configs = [p for p in folder.glob("*.yaml") if not p.name.startswith(("accelerate", "deepspeed"))]
-    assert configs
+    studies = sorted((folder.parents[2] / "results").rglob("study.yaml"))  # the configs that live with a study
+    configs += [s.parent / "config.yaml" for s in studies if (s.parent / "config.yaml").exists()]
+    assert configs and len(configs) > len(studies) > 0
     for path in configs:
         RDConfig.from_mapping(load_config(path))
 

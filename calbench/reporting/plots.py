@@ -164,10 +164,12 @@ def plot_reliability_diagram(d: ReliabilityDiagram, *, title: str, headline: str
         w = (weight[:-1] + weight[1:])[seg] / 2
         colour = np.tile(matplotlib.colors.to_rgba(_CURVE), (w.size, 1))
         colour[:, 3] = 0.2 + 0.8 * w
-        ax.add_collection(LineCollection(np.stack([points[:-1], points[1:]], axis=1)[seg], colors=colour,
-                                         linewidths=0.6 + 2.4 * w, capstyle="round",
-                                         label=f"smooth curve (sigma={d.sigma:.3f}; width ~ density; "
-                                               f"none > {d.reach:.2f} from data)"))
+        if w.size:  # no segment is near data when every confidence is one value: no curve (an empty one breaks
+            # the legend)
+            ax.add_collection(LineCollection(np.stack([points[:-1], points[1:]], axis=1)[seg], colors=colour,
+                                             linewidths=0.6 + 2.4 * w, capstyle="round",
+                                             label=f"smooth curve (sigma={d.sigma:.3f}; width ~ density; "
+                                                   f"none > {d.reach:.2f} from data)"))
         ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy")
         ax.legend(loc="upper left", fontsize=7.5, frameon=True)
         axc.bar(left, d.bin_count, width=1 / d.bins, align="edge", color="#8d99ae", edgecolor="white")

@@ -4,7 +4,7 @@
 only the final adapter; this scores an earlier step on the test set, e.g. to see whether a result holds a few
 steps before the end.
 
-    python scripts/checkpoint_adapter.py RUN_OUT STEP OUT_ADAPTER_DIR
+    python -m trainers.rewarding_doubt.export RUN_OUT STEP OUT_ADAPTER_DIR
 
 RUN_OUT is the trainer's ``--out`` folder (its ``adapter/adapter_config.json`` gives the adapter's shape). The
 checkpoint's step and sha256 go into ``checkpoint.json`` in the new folder.
@@ -29,12 +29,12 @@ def export(run_out: Path, step: int, out: Path) -> Path:
     config = run_out / "adapter" / "adapter_config.json"
     for need in (state_path, config):
         if not need.exists():
-            raise SystemExit(f"checkpoint_adapter: {need} not found")
+            raise SystemExit(f"export: {need} not found")
     state = torch.load(state_path, map_location="cpu", weights_only=False)
     if not isinstance(state, dict) or "lora" not in state:
-        raise SystemExit(f"checkpoint_adapter: {state_path} has no 'lora' weights; is it an exact-trainer checkpoint?")
+        raise SystemExit(f"export: {state_path} has no 'lora' weights; is it an exact-trainer checkpoint?")
     if state.get("step") != step:
-        raise SystemExit(f"checkpoint_adapter: {state_path} records step {state.get('step')}, not {step}")
+        raise SystemExit(f"export: {state_path} records step {state.get('step')}, not {step}")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(config, out / "adapter_config.json")
     save_file({k: v.contiguous() for k, v in state["lora"].items()}, str(out / "adapter_model.safetensors"),

@@ -23,7 +23,7 @@ mean total variation, and how often their modal levels agree. A trained policy c
 ``beta`` has learned what that objective asks for with the information it has; more training at that ``beta``
 will then not move its statement.
 
-Usage: python scripts/kl_optimum.py POSTERIOR_RUN#METHOD REFERENCE_RUN#METHOD [--beta 0 0.005 0.02 0.1]
+Usage: python -m trainers.rewarding_doubt.kl_optimum POSTERIOR_RUN#METHOD REFERENCE_RUN#METHOD [--beta 0 0.005 0.02 0.1]
        [--policy TRAINED_RUN#expected]
 """
 
@@ -64,10 +64,7 @@ def optimal_policy(p: np.ndarray, ref: np.ndarray, beta: float, spec: RewardSpec
 
 
 def _readout(spec: str) -> tuple[RunFolder, str]:
-    try:
-        return readout(spec)
-    except DataError as e:
-        raise SystemExit(str(e)) from None
+    return readout(spec)
 
 
 def aligned(posterior: str, reference: str, policy: str | None = None
@@ -80,13 +77,13 @@ def aligned(posterior: str, reference: str, policy: str | None = None
         pairs = [(a, b) for a, b in zip(*align_by_id(prun.samples(pm), rrun.samples(rm)))
                  if a.get("confidence") is not None]
     except ValueError as e:
-        raise SystemExit(f"{posterior} and {reference}: {e}") from None
+        raise DataError(f"{posterior} and {reference}: {e}") from None
     mismatch = sum(int(a["correct"]) != int(b["correct"]) for a, b in pairs)
     if mismatch:
-        raise SystemExit(f"{mismatch} answers are judged differently in the two runs: not the same answers")
+        raise DataError(f"{mismatch} answers are judged differently in the two runs: not the same answers")
     pairs = [(a, b) for a, b in pairs if b.get("confidence_dist")]
     if not pairs:
-        raise SystemExit(f"no answer has both a confidence in {posterior} and a confidence_dist in {reference}")
+        raise DataError(f"no answer has both a confidence in {posterior} and a confidence_dist in {reference}")
     p = np.asarray([a["confidence"] for a, _ in pairs], float)
     ref = np.asarray([b["confidence_dist"] for _, b in pairs], float)
     y = np.asarray([b["correct"] for _, b in pairs], int)
@@ -99,7 +96,7 @@ def policy_distributions(policy: str, ids: list[str]) -> np.ndarray:
     dist = {s["id"]: s.get("confidence_dist") for s in qrun.samples(qm)}
     missing = [i for i in ids if not dist.get(i)]
     if missing:
-        raise SystemExit(f"{policy}: no confidence_dist for {len(missing)} of the answers (e.g. {missing[0]}); "
+        raise DataError(f"{policy}: no confidence_dist for {len(missing)} of the answers (e.g. {missing[0]}); "
                          "--policy takes an expected readout on the same answers")
     q = np.asarray([dist[i] for i in ids], float)
     return q / q.sum(axis=1, keepdims=True)
@@ -148,6 +145,22 @@ def margin_check(q: np.ndarray, p: np.ndarray, ref: np.ndarray, beta: float, spe
             f"expected-reward margin under the posterior {actual.mean():+.4f}; correlation over answers {corr:.2f}")
 
 
+def text(posterior: str, reference: str, betas: list[float], policy: str | None = None,
+         policy_beta: float = 0.02) -> str:
+    """What ``main`` prints: the optimum's table at each beta and, with ``policy``, that policy against it.
+    :class:`DataError` names a readout that does not fit."""
+    if any(b < 0 for b in betas):
+        raise DataError("--beta: every value must be >= 0")
+    p, ref, y, q = aligned(posterior, reference, policy)
+    out = [f"{len(y)} answers, accuracy {y.mean():.3f}; posterior {posterior}; reference {reference}; "
+           "reward: normalised log score, eps 0.001 (the trainer's default)\n",
+           "\n".join(table(p, ref, y, betas, RewardSpec()))]
+    if q is not None:
+        out += [f"\nThe trained policy {policy} against pi*:\n", "\n".join(policy_gap(q, p, ref, betas, RewardSpec())),
+                "\n" + margin_check(q, p, ref, policy_beta, RewardSpec())]
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("posterior", help="RUN#METHOD whose confidence is taken as P(correct)")
@@ -158,16 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policy-beta", type=float, default=0.02,
                     help="the beta the --policy model was trained with, for the margin check (default 0.02)")
     args = ap.parse_args(argv)
-    if any(b < 0 for b in args.beta):
-        ap.error("--beta: every value must be >= 0")
-    p, ref, y, q = aligned(args.posterior, args.reference, args.policy)
-    print(f"{len(y)} answers, accuracy {y.mean():.3f}; posterior {args.posterior}; reference {args.reference}; "
-          "reward: normalised log score, eps 0.001 (the trainer's default)\n")
-    print("\n".join(table(p, ref, y, args.beta, RewardSpec())))
-    if q is not None:
-        print(f"\nThe trained policy {args.policy} against pi*:\n")
-        print("\n".join(policy_gap(q, p, ref, args.beta, RewardSpec())))
-        print("\n" + margin_check(q, p, ref, args.policy_beta, RewardSpec()))
+    try:
+        sys.stdout.write(text(args.posterior, args.reference, args.beta, args.policy, args.policy_beta))
+    except DataError as e:
+        raise SystemExit(str(e)) from None
     return 0
 
 

@@ -1,19 +1,19 @@
-"""Tables of a training experiment from its run folders: every readout's metrics with 95 % CIs, and the paired
-bootstrap differences of every trained readout (a run evaluated with an adapter) against every untrained one on
-the same questions and answers (:func:`calbench.reporting.report.compare`; a trained model scored on the
-untrained model's own answers with ``eval --answers`` pairs with the untrained run), per task and question set.
+"""The tables of a training experiment (a study's ``tables.md``) from its run folders: every readout's metrics
+with 95 % CIs, and the paired bootstrap differences of every trained readout (a run evaluated with an adapter)
+against every untrained one on the same questions and answers (:func:`calbench.reporting.report.compare`; a
+trained model scored on the untrained model's own answers with ``eval --answers`` pairs with the untrained run),
+per task and question set.
 
-Usage: python scripts/trained_tables.py RUN_DIR [RUN_DIR ...] > tables.md
-       (folder names label the readouts: ``before-sciq:two-stage``)"""
+Folder names label the readouts (``before-sciq:two-stage``). ``calbench study run STUDY.yaml --stage tables``
+writes them (:mod:`calbench.study`)."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from calbench.errors import DataError
 from calbench.metrics import format_value, is_parsed
 from calbench.reporting.inputs import RunFolder, check_run_folder
 from calbench.reporting.report import Arm, compare
@@ -93,22 +93,17 @@ def tables(runs: dict[str, RunFolder]) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="+", help="run folders (missing ones are skipped with a note)")
-    args = p.parse_args(argv)
+def load_runs(paths: list[Path], *, note=None) -> dict[str, RunFolder]:
+    """The run folders of ``paths`` by folder name, in the order given; a missing folder is skipped (``note`` is
+    called with a line saying so), a folder that is not a finished run is an error naming it."""
     runs: dict[str, RunFolder] = {}
-    for d in map(Path, args.runs):
+    for d in map(Path, paths):
         if not d.is_dir():
-            print(f"skipped {d}: no such folder", file=sys.stderr)
+            if note:
+                note(f"skipped {d}: no such folder")
             continue
         result = check_run_folder(d)
         if not isinstance(result, RunFolder):
-            raise SystemExit(f"{d}: {result.reason}")
+            raise DataError(f"{d}: {result.reason}")
         runs[d.name] = result
-    print("\n".join(tables(runs)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return runs

@@ -14,19 +14,16 @@ the target with these groups, however well it learns: the gap is the scoring rul
 Caveat: the relabellings use the same answers' outcomes (in-sample); they are a floor for these groups, not a
 scaler to apply. The intervals are percentile bootstraps over answers with the groups' levels held fixed.
 
-Usage: python scripts/level_gaps.py RUN#METHOD [--scale 0-10]
+A study writes it as an output (``level_gaps:`` in the study file, :mod:`calbench.study`).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 import numpy as np
 
+from calbench.errors import DataError
 from calbench.metrics import bootstrap, format_value, is_parsed
 from calbench.parse import SCALES
-from calbench.records import DataError
 from calbench.reporting.inputs import readout
 from calbench.scalers import stated_levels
 
@@ -75,28 +72,19 @@ def report(confidence: np.ndarray, correct: np.ndarray, scale: str) -> list[str]
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("readout", help="RUN#METHOD of a stated readout (e.g. results/.../after#two-stage)")
-    ap.add_argument("--scale", default="0-10", choices=[s for s, k in SCALES.items() if k >= 2])
-    args = ap.parse_args(argv)
-    try:
-        run, method = readout(args.readout)
-    except DataError as e:
-        raise SystemExit(str(e)) from None
+def text(spec: str, scale: str = "0-10") -> str:
+    """The level-gap analysis of the stated readout ``spec`` (``RUN#METHOD``) as Markdown; :class:`DataError`
+    naming the readout when it has no parsed confidence or is not on ``scale``."""
+    if scale not in SCALES or SCALES[scale] < 2:
+        raise DataError(f"{spec}: scale {scale!r} is not one of {[s for s, k in SCALES.items() if k >= 2]}")
+    run, method = readout(spec)
     rows = [(s["confidence"], int(s["correct"])) for s in run.samples(method) if is_parsed(s)]
     if not rows:
-        raise SystemExit(f"{args.readout}: no parsed confidence")
+        raise DataError(f"{spec}: no parsed confidence")
     conf, y = (np.asarray(v, float) for v in zip(*rows))
     try:
-        lines = report(conf, y.astype(int), args.scale)
+        lines = report(conf, y.astype(int), scale)
     except ValueError as e:
-        raise SystemExit(f"{args.readout}: {e}") from None
-    print(f"{args.readout}: {len(y)} parsed answers, accuracy {y.mean():.3f}; scale {args.scale}; "
-          f"log-score clipping {EPS}\n")
-    print("\n".join(lines))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        raise DataError(f"{spec}: {e}") from None
+    return (f"{spec}: {len(y)} parsed answers, accuracy {y.mean():.3f}; scale {scale}; "
+            f"log-score clipping {EPS}\n\n" + "\n".join(lines) + "\n")

@@ -1,0 +1,730 @@
+"""Studies: an experiment as one YAML file that calbench plans, runs and resumes (``calbench study``).
+
+A study names a base model, optionally a training run, the fixed answer sets every arm rates, the evaluations of
+the trained model on them (in-domain, calibration, unseen domains), checkpoints, post-hoc scalers, and the outputs
+(comparison tables, reports, level gaps, the KL optimum). :func:`load` reads and checks the file (every error
+names the file and the field); :func:`plan` expands it into steps, each an ordinary calbench command writing an
+ordinary run folder (so ``show``, ``score``, ``report`` and the leaderboard read them) or an output file;
+:func:`run` runs the steps that are not done, stage by stage. The format is in docs/studies.md.
+
+Done is read from the folders, not from a log: an evaluation is done when its run folder is complete with the
+planned number of questions and methods (a folder copied back from another machine counts), a training when its
+record (``summary.json``) is in the results folder, a scaler when its run folder is complete. Each finished step
+records its command and the sha256 of its input files in ``study_state.json`` beside the run folders; a done step
+whose command or inputs changed since is refused, with the difference named. Outputs are rebuilt whenever the
+``tables`` stage runs. Commands run as ``python -m calbench ...`` subprocesses, one at a time, in the stages'
+order; an interrupted study resumes where it stopped (an interrupted evaluation resumes inside its run folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from calbench.errors import UserError
+from calbench.runs import has_manifest, manifest_path
+
+__all__ = ["STAGES", "Step", "Study", "StudyError", "load", "plan", "plan_text", "run"]
+
+#: The stages in the order they run; ``--stage NAME`` runs one.
+STAGES = ("answers", "train", "evaluate", "unseen", "checkpoints", "scalers", "tables")
+STATE_FILE = "study_state.json"
+EVAL_OPTIONS = {"judge_containment": bool, "seed": int, "resamples": int, "batch_size": int, "chunk_size": int,
+                "quiet": bool}
+TRAIN_RECORD = ("config.yaml", "train_log.jsonl", "training_curve.png", "summary.json")
+
+
+class StudyError(UserError):
+    """A study file that cannot be run as written, or a step whose inputs changed; the message names the file
+    and the field or the step."""
+
+
+# -- the file ------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Study:
+    path: Path                      # the study file
+    name: str
+    model: str
+    results: Path                   # the run folders and outputs
+    work: Path                      # training output and exported checkpoints (large, not committed)
+    spec: dict[str, Any]
+    description: str = ""
+    eval_options: dict[str, Any] = field(default_factory=dict)
+
+    def ref(self, value: str) -> Path:
+        """A run folder or file named in the study: relative to the results folder."""
+        return Path(os.path.normpath(self.results / value))
+
+    def readout(self, value: str) -> str:
+        """``RUN#METHOD`` with RUN resolved like :meth:`ref`, written relative to the working folder (as
+        reports and tables print it)."""
+        run, sep, method = value.partition("#")
+        if not sep or not method:
+            raise StudyError(f"{self.path}: {value!r} is not RUN#METHOD")
+        return f"{_rel(self.ref(run))}#{method}"
+
+
+def _rel(p: Path) -> str:
+    """A path as commands and messages print it: relative to the working folder when inside it, else absolute."""
+    full, here = os.path.abspath(p), os.getcwd()
+    return os.path.relpath(full, here) if full == here or full.startswith(here.rstrip(os.sep) + os.sep) else full
+
+
+class _Fields:
+    """Reads one mapping of the study file; every error names the file and the field's path."""
+
+    def __init__(self, path: Path, where: str, data: Any):
+        if not isinstance(data, dict):
+            raise StudyError(f"{path}: {where or 'the file'} must be a mapping, got {type(data).__name__}")
+        self.path, self.where, self.data, self.used = path, where, data, set()
+
+    def key(self, k: str) -> str:
+        return f"{self.where}.{k}" if self.where else k
+
+    def get(self, k: str, kind: type | tuple = str, default: Any = None, required: bool = False) -> Any:
+        self.used.add(k)
+        if k not in self.data or self.data[k] is None:
+            if required:
+                raise StudyError(f"{self.path}: {self.key(k)} is required")
+            return default
+        v = self.data[k]
+        if kind is list:
+            v = [v] if isinstance(v, str) else v
+            if not isinstance(v, list) or not all(isinstance(x, (str, int, float)) for x in v):
+                raise StudyError(f"{self.path}: {self.key(k)} must be a list, got {v!r}")
+            return v
+        if kind is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
+            want = kind.__name__ if isinstance(kind, type) else " or ".join(t.__name__ for t in kind)
+            raise StudyError(f"{self.path}: {self.key(k)} must be {want}, got {v!r}")
+        return v
+
+    def sub(self, k: str, required: bool = False) -> _Fields | None:
+        self.used.add(k)
+        if k not in self.data or self.data[k] is None:
+            if required:
+                raise StudyError(f"{self.path}: {self.key(k)} is required")
+            return None
+        return _Fields(self.path, self.key(k), self.data[k])
+
+    def items(self, k: str) -> list[_Fields]:
+        """A list of mappings under ``k`` (empty when absent)."""
+        self.used.add(k)
+        v = self.data.get(k) or []
+        if isinstance(v, dict):
+            v = [v]
+        if not isinstance(v, list):
+            raise StudyError(f"{self.path}: {self.key(k)} must be a list of mappings")
+        return [_Fields(self.path, f"{self.key(k)}[{i}]", x) for i, x in enumerate(v)]
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise StudyError(f"{self.path}: unknown field {self.key(unknown[0])} (see docs/studies.md)")
+
+
+def load(path: str | Path) -> Study:
+    """Read and check a study file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudyError(f"{path}: no such study file") from None
+    except yaml.YAMLError as e:
+        raise StudyError(f"{path}: not valid YAML: {e}") from None
+    top = _Fields(path, "", data)
+    name = top.get("study", required=True)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise StudyError(f"{path}: study must be a plain name (letters, digits, . _ -), got {name!r}")
+    opts = top.sub("eval_options")
+    eval_options = {}
+    if opts:
+        for k, kind in EVAL_OPTIONS.items():
+            if (v := opts.get(k, kind)) is not None:
+                eval_options[k] = v
+        opts.done()
+    study = Study(path=path, name=name, model=top.get("model", required=True),
+                  description=top.get("description", default=""),
+                  results=Path(os.path.normpath(path.parent / top.get("results", default="."))),
+                  work=Path(top.get("work", default=f"runs/studies/{name}")), spec={},
+                  eval_options=eval_options)
+    top.get("compress", bool)
+    study.spec = {"compress": top.data.get("compress", True)}
+    study.spec["training"] = _training(top.sub("training"))
+    study.spec["answers"] = _answers(top.sub("answers"))
+    names = set(study.spec["answers"])
+    study.spec["evaluations"] = [_evaluation(f, names) for f in top.items("evaluations")]
+    study.spec["checkpoints"] = [_checkpoint(f, names) for f in top.items("checkpoints")]
+    if study.spec["checkpoints"] and not study.spec["training"]:
+        raise StudyError(f"{path}: checkpoints need a training section")
+    needs_adapter = [e for e in study.spec["evaluations"] if e["adapter"]]
+    if needs_adapter and not study.spec["training"]:
+        raise StudyError(f"{path}: evaluations[{study.spec['evaluations'].index(needs_adapter[0])}] rates the "
+                         "trained model, but the study has no training section (set adapter: false for the "
+                         "base model)")
+    study.spec["scalers"] = [_scaler(f) for f in top.items("scalers")]
+    study.spec["tables"] = []
+    for f in top.items("tables"):
+        study.spec["tables"].append({"out": f.get("out", required=True), "runs": f.get("runs", list, required=True)})
+        f.done()
+    study.spec["reports"] = []
+    for f in top.items("reports"):
+        study.spec["reports"].append({"out": f.get("out", required=True), "arms": f.get("arms", list, required=True),
+                                      "sample_pages": f.get("sample_pages", bool, default=False),
+                                      "dedupe_figures": f.get("dedupe_figures")})
+        f.done()
+        for a in study.spec["reports"][-1]["arms"]:
+            study.readout(a)
+    study.spec["level_gaps"] = []
+    for f in top.items("level_gaps"):
+        study.spec["level_gaps"].append({"out": f.get("out", required=True),
+                                         "readout": f.get("readout", required=True),
+                                         "scale": f.get("scale", default="0-10")})
+        f.done()
+    study.spec["kl_optimum"] = []
+    for f in top.items("kl_optimum"):
+        pols = []
+        for p in f.items("policies"):
+            pols.append({"readout": p.get("readout", required=True), "caption": p.get("caption")})
+            p.done()
+        study.spec["kl_optimum"].append({"out": f.get("out", required=True),
+                                         "posterior": f.get("posterior", required=True),
+                                         "reference": f.get("reference", required=True),
+                                         "betas": [float(b) for b in f.get("betas", list, default=[0, 0.02])],
+                                         "policies": pols})
+        f.done()
+    top.done()
+    outs = [s.out for s in plan(study) if s.kind != "copy"]
+    dup = next((o for o in outs if outs.count(o) > 1), None)
+    if dup is not None:
+        raise StudyError(f"{path}: two steps write {_rel(dup)}")
+    return study
+
+
+def _training(f: _Fields | None) -> dict | None:
+    if f is None:
+        return None
+    settings = f.sub("settings")
+    t = {"trainer": f.get("trainer", required=True), "task": f.get("task", required=True),
+         "config": f.get("config"), "record": f.get("record", default="train"),
+         "continue_from": f.get("continue_from"), "adapter": f.get("adapter"),
+         "settings": dict(settings.data) if settings else {}}
+    if settings:
+        settings.used |= set(settings.data)
+    f.done()
+    return t
+
+
+def _answers(f: _Fields | None) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    if f is None:
+        return out
+    for name in list(f.data):
+        a = f.sub(name)
+        out[name] = {"task": a.get("task", required=True), "split": a.get("split"),
+                     "limit": a.get("limit", int, required=True), "run": a.get("run", required=True),
+                     "methods": a.get("methods", list, default=[]), "figures": a.get("figures", bool, default=True)}
+        a.done()
+    return out
+
+
+def _evaluation(f: _Fields, answer_sets: set[str]) -> dict:
+    e = {"answers": f.get("answers", required=True), "out": f.get("out", required=True),
+         "methods": f.get("methods", list, required=True), "stage": f.get("stage", default="evaluate"),
+         "first": f.get("first", int), "figures": f.get("figures", bool, default=True),
+         "adapter": f.get("adapter", bool, default=True)}
+    if e["answers"] not in answer_sets:
+        raise StudyError(f"{f.path}: {f.key('answers')}: no answer set {e['answers']!r} (answers: "
+                         f"{', '.join(sorted(answer_sets)) or 'none'})")
+    if e["stage"] not in ("evaluate", "unseen"):
+        raise StudyError(f"{f.path}: {f.key('stage')} must be evaluate or unseen, got {e['stage']!r}")
+    f.done()
+    return e
+
+
+def _checkpoint(f: _Fields, answer_sets: set[str]) -> dict:
+    c = {"step": f.get("step", int, required=True), "answers": f.get("answers", required=True),
+         "methods": f.get("methods", list, required=True), "out": f.get("out", required=True),
+         "figures": f.get("figures", bool, default=False)}
+    if c["answers"] not in answer_sets:
+        raise StudyError(f"{f.path}: {f.key('answers')}: no answer set {c['answers']!r}")
+    f.done()
+    return c
+
+
+def _scaler(f: _Fields) -> dict:
+    s = {"fit": f.get("fit", required=True), "apply": f.get("apply", required=True),
+         "scaler": f.get("scaler", default="platt"), "methods": f.get("methods", list, required=True),
+         "stated_scale": f.get("stated_scale"), "out": f.get("out", required=True),
+         "figures": f.get("figures", bool, default=True)}
+    f.done()
+    return s
+
+
+# -- the steps -----------------------------------------------------------------------------------------------------
+
+@dataclass
+class Step:
+    stage: str
+    kind: str                                   # eval, train, calibrate, export, copy, output
+    out: Path
+    argv: list[str] = field(default_factory=list)   # the calbench command (eval, train, calibrate)
+    needs: list[Path] = field(default_factory=list)  # inputs that must exist first
+    inputs: list[Path] = field(default_factory=list)  # files whose sha256 is part of the step's identity
+    expect: dict[str, Any] = field(default_factory=dict)  # what a finished run folder holds (n, methods)
+    figures: bool = True
+    action: Callable[[], str] | None = None     # an output step's writer (returns its text)
+    done_file: Path | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "copy":
+            return f"{_rel(self.out)} (a copy of {self.needs[0].name}, extended next)"
+        return _rel(self.out)
+
+    def command(self) -> str:
+        if self.kind in ("eval", "train", "calibrate"):
+            return "calbench " + " ".join(_quote(a) for a in self.argv)
+        if self.kind == "export":
+            return "python -m trainers.rewarding_doubt.export " + " ".join(_quote(a) for a in self.argv)
+        if self.kind == "copy":
+            return f"copy {_rel(self.needs[0])} to {self.label} (then extended by the next step)"
+        return f"write {self.label}"
+
+
+def _quote(a: str) -> str:
+    return a if re.fullmatch(r"[\w@%+=:,./#-]+", a) else "'" + a.replace("'", "'\\''") + "'"
+
+
+def _samples(run: Path) -> Path:
+    for name in ("samples.jsonl", "samples.jsonl.xz", "samples.jsonl.gz"):
+        if (run / name).exists():
+            return run / name
+    return run / "samples.jsonl"
+
+
+def _eval_flags(study: Study) -> list[str]:
+    out = ["--model", study.model]
+    for k, v in study.eval_options.items():
+        flag = "--" + k.replace("_", "-")
+        if isinstance(v, bool):
+            out += [flag] if v else []
+        else:
+            out += [flag, str(v)]
+    return out
+
+
+def _task_flags(a: dict, limit: int | None = None) -> list[str]:
+    return ["--task", a["task"], *(["--split", a["split"]] if a["split"] else []),
+            "--limit", str(limit or a["limit"])]
+
+
+def trained_adapter(study: Study) -> Path | None:
+    t = study.spec["training"]
+    if not t:
+        return None
+    if t["adapter"]:  # a given adapter (e.g. one shipped in the repository) instead of the training's
+        return Path(os.path.normpath(study.path.parent / t["adapter"]))
+    return study.work / "train" / "adapter"
+
+
+def plan(study: Study) -> list[Step]:
+    """Every step of the study, in the order :func:`run` takes them."""
+    steps: list[Step] = []
+    spec = study.spec
+    flags = _eval_flags(study)
+    answers = {name: dict(a, path=study.ref(a["run"])) for name, a in spec["answers"].items()}
+    for name, a in answers.items():  # an answer set whose run folder the study writes
+        if a["methods"]:
+            steps.append(Step("answers", "eval", a["path"], ["eval", *flags, "--method", ",".join(a["methods"]),
+                                                             *_task_flags(a), "--out", _rel(a["path"])],
+                              expect={"n": a["limit"], "methods": a["methods"]}, figures=a["figures"]))
+    t = spec["training"]
+    adapter = trained_adapter(study)
+    if t:
+        record = study.ref(t["record"])
+        argv = ["train", "--trainer", t["trainer"], "--model", study.model, "--task", t["task"]]
+        inputs = []
+        if t["config"]:
+            cfg = Path(os.path.normpath(study.path.parent / t["config"]))
+            argv += ["--config", _rel(cfg)]
+            inputs.append(cfg)
+        sets = dict(t["settings"])
+        if t["continue_from"]:
+            sets["continue_from"] = _rel(_continued_work(study, t["continue_from"]))
+        for k, v in sets.items():
+            argv += ["--set", f"{k}={_setting(v)}"]
+        argv += ["--out", _rel(study.work / "train")]
+        steps.append(Step("train", "train", record, argv, inputs=inputs, done_file=record / "summary.json"))
+    for e in spec["evaluations"]:
+        a = answers[e["answers"]]
+        out = study.ref(e["out"])
+        base = ["eval", *(["--adapter", _rel(adapter)] if e["adapter"] and adapter else []), *flags,
+                "--method", ",".join(e["methods"])]
+        given = ["--answers", _rel(_samples(a["path"]))]
+        needs = [manifest_path(a["path"])] + ([adapter] if e["adapter"] and adapter else [])
+        inputs = [_samples(a["path"])]
+        if e["first"]:
+            sub = out.with_name(f"{out.name}-{e['first']}")
+            steps.append(Step(e["stage"], "eval", sub, base + _task_flags(a, e["first"]) + given + ["--out", _rel(sub)],
+                              needs=needs, inputs=inputs, expect={"n": e["first"], "methods": e["methods"]},
+                              figures=False))
+            steps.append(Step(e["stage"], "copy", out, needs=[sub], expect={"n": e["first"]}))
+        steps.append(Step(e["stage"], "eval", out, base + _task_flags(a) + given + ["--out", _rel(out)],
+                          needs=needs, inputs=inputs, expect={"n": a["limit"], "methods": e["methods"]},
+                          figures=e["figures"]))
+    for c in spec["checkpoints"]:
+        a = answers[c["answers"]]
+        exported = study.work / f"checkpoint-{c['step']}" / "adapter"
+        steps.append(Step("checkpoints", "export", exported,
+                          [_rel(study.work / "train"), str(c["step"]), _rel(exported)],
+                          needs=[study.work / "train" / "checkpoints" / f"step-{c['step']}"],
+                          done_file=exported / "adapter_model.safetensors", expect={"serves": study.ref(c["out"])}))
+        out = study.ref(c["out"])
+        steps.append(Step("checkpoints", "eval", out,
+                          ["eval", "--adapter", _rel(exported), *flags, "--method", ",".join(c["methods"]),
+                           *_task_flags(a), "--answers", _rel(_samples(a["path"])), "--out", _rel(out)],
+                          needs=[exported, manifest_path(a["path"])], inputs=[_samples(a["path"])],
+                          expect={"n": a["limit"], "methods": c["methods"]}, figures=c["figures"]))
+    for s in spec["scalers"]:
+        fit, apply, out = study.ref(s["fit"]), study.ref(s["apply"]), study.ref(s["out"])
+        argv = ["calibrate", "--fit", _rel(fit), "--apply", _rel(apply), "--scaler", s["scaler"],
+                *(["--stated-scale", s["stated_scale"]] if s["stated_scale"] else []),
+                "--confidence-methods", ",".join(s["methods"]), "--out", _rel(out)]
+        steps.append(Step("scalers", "calibrate", out, argv, needs=[manifest_path(fit), manifest_path(apply)],
+                          inputs=[_samples(fit), _samples(apply)], figures=s["figures"]))
+    for tb in spec["tables"]:
+        runs = [study.ref(r) for r in tb["runs"]]
+        steps.append(Step("tables", "output", study.ref(tb["out"]), action=_tables_action(runs)))
+    for r in spec["reports"]:
+        steps.append(Step("tables", "output", study.ref(r["out"]), action=_report_action(study, r)))
+    for g in spec["level_gaps"]:
+        steps.append(Step("tables", "output", study.ref(g["out"]), action=_level_gaps_action(study, g)))
+    for k in spec["kl_optimum"]:
+        steps.append(Step("tables", "output", study.ref(k["out"]), action=_kl_action(study, k)))
+    return steps
+
+
+def _setting(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    return str(v)
+
+
+def _continued_work(study: Study, ref: str) -> Path:
+    """``continue_from``: another study file (its training's work folder) or a trainer output folder."""
+    p = Path(os.path.normpath(study.path.parent / ref))
+    if p.suffix in (".yaml", ".yml"):
+        return load(p).work / "train"
+    return p
+
+
+# -- status --------------------------------------------------------------------------------------------------------
+
+def _manifest(folder: Path) -> dict | None:
+    from calbench.runs import read_manifest
+
+    if not has_manifest(folder):
+        return None
+    try:
+        return dict(read_manifest(folder))
+    except UserError:
+        return None
+
+
+def status(step: Step, state: dict) -> str:
+    """``done``, ``changed: ...``, ``partial: ...``, ``waiting for ...`` or ``to do``."""
+    if step.kind == "output":
+        return "to do"
+    if _is_done(step):
+        diff = _changed(step, state)
+        return f"changed: {diff}" if diff else "done"
+    if step.kind == "eval" and (m := _manifest(step.out)) is not None:
+        return f"partial: {m.get('n')} of {step.expect['n']} questions, status {m.get('status')}"
+    missing = [p for p in step.needs if not p.exists()]
+    if missing:
+        return f"waiting for {_rel(missing[0])}"
+    return "to do"
+
+
+def _is_done(step: Step) -> bool:
+    if "serves" in step.expect and (m := _manifest(step.expect["serves"])) and m.get("status") == "complete":
+        return True  # an exported checkpoint whose evaluation is done is not needed again
+    if step.done_file is not None:
+        return step.done_file.exists()
+    if step.kind == "copy":
+        return step.out.exists()
+    m = _manifest(step.out)
+    if m is None or m.get("status") != "complete":
+        return False
+    if "n" in step.expect and m.get("n") != step.expect["n"]:
+        return False
+    return set(step.expect.get("methods", [])) <= set(m.get("methods") or [m.get("method")])
+
+
+_COMPRESSED = re.compile(r"(samples\.jsonl)\.(xz|gz)$")
+
+
+def _identity(step: Step) -> dict:
+    """The step's command and the sha256 of its input files; a samples file counts by its content, whether it
+    is stored compressed or not (the study compresses finished runs)."""
+    argv = [_COMPRESSED.sub(r"\1", a) for a in step.argv]
+    return {"argv": argv, "inputs": {_COMPRESSED.sub(r"\1", _rel(p)): _sha256(p) for p in step.inputs if p.exists()}}
+
+
+def _sha256(p: Path) -> str:
+    from calbench.records import open_bytes
+
+    h = hashlib.sha256()
+    with open_bytes(p) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _changed(step: Step, state: dict) -> str | None:
+    if step.kind == "copy":  # the evaluation that extends the copy holds the record
+        return None
+    rec = state.get(_rel(step.out))
+    if rec is None:  # made before the study recorded it (or copied in): trusted as is
+        return None
+    now = _identity(step)
+    if rec["argv"] != now["argv"]:
+        old, new = rec["argv"], now["argv"]
+        gone = [a for a in old if a not in new]
+        added = [a for a in new if a not in old]
+        return f"command changed (was {' '.join(gone) or '-'}, now {' '.join(added) or '-'})"
+    for p, sha in rec.get("inputs", {}).items():
+        if now["inputs"].get(p, sha) != sha:
+            return f"input {p} changed since the step ran (sha256 {sha[:12]} -> {now['inputs'][p][:12]})"
+    return None
+
+
+def _state_path(study: Study) -> Path:
+    return study.results / STATE_FILE
+
+
+def _read_state(study: Study) -> dict:
+    p = _state_path(study)
+    return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+
+
+def _record(study: Study, step: Step) -> None:
+    state = _read_state(study)
+    state[_rel(step.out)] = _identity(step)
+    study.results.mkdir(parents=True, exist_ok=True)
+    tmp = _state_path(study).with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(dict(sorted(state.items())), indent=1) + "\n", encoding="utf-8")
+    tmp.replace(_state_path(study))
+
+
+def plan_text(study: Study, stage: str | None = None) -> str:
+    """What ``run`` would do: every step with its status and command; nothing is executed."""
+    state = _read_state(study)
+    lines = [f"study {study.name}: model {study.model}; run folders in {_rel(study.results)}; "
+             f"training work in {_rel(study.work)}"]
+    if study.description:
+        lines.append(study.description)
+    if study.spec["answers"] and not stage:
+        lines += ["", "answer sets (every arm rates the same answers):"]
+        for name, a in study.spec["answers"].items():
+            folder = study.ref(a["run"])
+            made = "made by stage answers" if a["methods"] else (
+                "given" if has_manifest(folder) else "given, MISSING")
+            lines.append(f"  {name}: {a['task']} {a['split'] or '(default split)'}, {a['limit']} questions, "
+                         f"{_rel(folder)} ({made})")
+    counts: dict[str, int] = {}
+    for st in STAGES:
+        steps = [s for s in plan(study) if s.stage == st]
+        if not steps or (stage and st != stage):
+            continue
+        lines += ["", f"stage {st}:"]
+        for s in steps:
+            what = status(s, state)
+            if s.kind == "output":
+                what = "written when the stage runs"
+            kind = "waiting" if what.startswith("waiting") else what.split(":")[0]
+            counts[kind] = counts.get(kind, 0) + 1
+            lines.append(f"  [{what}] {s.label}")
+            if not what.startswith("done"):
+                lines.append(f"      {s.command()}")
+    lines += ["", "steps: " + ", ".join(f"{v} {k}" for k, v in counts.items())]
+    return "\n".join(lines) + "\n"
+
+
+# -- running -------------------------------------------------------------------------------------------------------
+
+def run(study: Study, stage: str | None = None, log: Callable[[str], None] = print,
+        runner: Callable[[list[str]], int] | None = None) -> int:
+    """Run the steps that are not done (of one stage with ``stage``); 0 when every step ran or was done."""
+    if stage is not None and stage not in STAGES:
+        raise StudyError(f"{study.path}: no stage {stage!r} (stages: {', '.join(STAGES)})")
+    runner = runner or _subprocess
+    state = _read_state(study)
+    steps = [s for s in plan(study) if stage is None or s.stage == stage]
+    changed = [(s, status(s, state)) for s in steps if s.kind != "output"]
+    changed = [(s, st) for s, st in changed if st.startswith("changed")]
+    if changed:
+        s, st = changed[0]
+        raise StudyError(f"{study.path}: step {s.label} ({s.stage}) is done but its {st.removeprefix('changed: ')}; "
+                         "move its folder away to rerun it, or restore the study file")
+    study.results.mkdir(parents=True, exist_ok=True)
+    for s in steps:
+        st = status(s, state)
+        if st == "done":
+            continue
+        if st.startswith("waiting for"):
+            log(f"[study] {s.label}: {st}; stopped (run the stage that makes it, or copy it in)")
+            return 1
+        log(f"[study] {s.stage}: {s.command()}")
+        if s.kind == "output":
+            text = s.action()
+            s.out.parent.mkdir(parents=True, exist_ok=True)
+            if text is not None:
+                s.out.write_text(text, encoding="utf-8")
+            log(f"[study] wrote {s.label}")
+            continue
+        if s.kind == "copy":
+            shutil.copytree(s.needs[0], s.out)
+        elif s.kind == "export":
+            code = runner([sys.executable, "-m", "trainers.rewarding_doubt.export", *s.argv])
+            if code:
+                return code
+        else:
+            code = runner([sys.executable, "-m", "calbench", *s.argv])
+            if code:
+                log(f"[study] {s.label}: the command exited with {code}; rerun the study to resume")
+                return code
+            if s.kind == "train":
+                _collect_training(study, s)
+        if s.kind in ("eval", "calibrate"):
+            if not _is_done(s):
+                log(f"[study] {s.label}: the command finished but the run folder is not complete")
+                return 1
+            if not s.figures:
+                for png in s.out.glob("*.png"):
+                    png.unlink()
+        if s.kind != "copy":
+            _record(study, s)
+            state = _read_state(study)
+    if study.spec["compress"]:
+        for s in steps:
+            if s.kind in ("eval", "calibrate") and _is_done(s) and not _later_extends(s, steps):
+                _compress(s.out)
+    return 0
+
+
+def _later_extends(step: Step, steps: list[Step]) -> bool:
+    """A subset run copied into a run that a later step still extends stays uncompressed until then."""
+    return any(o.kind == "copy" and step.out in o.needs and not _is_done(
+        next(x for x in steps if x.kind == "eval" and x.out == o.out)) for o in steps)
+
+
+def _subprocess(argv: list[str]) -> int:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    try:
+        return subprocess.call(argv, env=env)
+    except KeyboardInterrupt:  # the child got the same signal and stopped resumably
+        raise
+
+
+def _collect_training(study: Study, step: Step) -> None:
+    """The training's record (config, log, curve, summary) into the results folder; weights stay in the work
+    folder (model weights are never committed)."""
+    src = study.work / "train"
+    step.out.mkdir(parents=True, exist_ok=True)
+    for name in TRAIN_RECORD:
+        if (src / name).exists():
+            shutil.copy2(src / name, step.out / name)
+
+
+def _compress(folder: Path) -> None:
+    """xz the samples (and logs) of a finished run folder, as the committed results keep them."""
+    for p in [folder / "samples.jsonl", *folder.glob("*.log")]:
+        if p.exists() and p.stat().st_size:
+            with open(p, "rb") as f, lzma.open(p.with_name(p.name + ".xz"), "wb", preset=9) as g:
+                shutil.copyfileobj(f, g)
+            p.unlink()
+
+
+# -- outputs -------------------------------------------------------------------------------------------------------
+
+def _tables_action(runs: list[Path]) -> Callable[[], str]:
+    def write() -> str:
+        from calbench.reporting.tables import load_runs, tables
+
+        return "\n".join(tables(load_runs(runs, note=lambda m: print(f"[study] {m}", file=sys.stderr)))) + "\n"
+    return write
+
+
+def _report_action(study: Study, r: dict) -> Callable[[], str | None]:
+    def write() -> None:
+        out = study.ref(r["out"])
+        from calbench.reporting.files import keep_identical_figures, snapshot_figures
+
+        argv = [sys.executable, "-m", "calbench", "report", *[study.readout(a) for a in r["arms"]], "--out", _rel(out)]
+        figures = snapshot_figures(out.with_name(out.stem + "_files"))
+        if subprocess.call(argv):
+            raise StudyError(f"{study.path}: the report {_rel(out)} failed (command: {' '.join(argv[1:])})")
+        if not r["sample_pages"]:  # per-sample pages are MiBs of HTML: `calbench show RUN` renders the same
+            files = out.with_name(out.stem + "_files")
+            for page in files.glob("samples_*.html"):
+                page.unlink()
+            text = out.read_text(encoding="utf-8")
+            text = re.sub(rf"\[table\]\({re.escape(files.name)}/samples_[0-9]+\.html\)",
+                          "not kept (`calbench show` the run)", text)
+            out.write_text(text, encoding="utf-8")
+        keep_identical_figures(figures)
+        if r["dedupe_figures"]:
+            from calbench.reporting.files import dedupe_report_figures
+
+            dedupe_report_figures([study.ref(r["dedupe_figures"])])
+        return None
+    return write
+
+
+def _level_gaps_action(study: Study, g: dict) -> Callable[[], str]:
+    def write() -> str:
+        from calbench.reporting.level_gaps import text
+
+        return text(study.readout(g["readout"]), g["scale"])
+    return write
+
+
+def _kl_action(study: Study, k: dict) -> Callable[[], str]:
+    """The KL-regularised optimum (``python -m trainers.rewarding_doubt.kl_optimum``) without or against each
+    policy: the first policy in full, each further one from its "trained policy" section on, after its caption."""
+    def write() -> str:
+        post, ref = study.readout(k["posterior"]), study.readout(k["reference"])
+        pols = k["policies"] or [{"readout": None, "caption": None}]
+        out = ""
+        for i, p in enumerate(pols):
+            argv = [sys.executable, "-m", "trainers.rewarding_doubt.kl_optimum", post, ref,
+                    "--beta", *[f"{b:g}" for b in k["betas"]]]
+            if p["readout"]:
+                argv += ["--policy", study.readout(p["readout"])]
+            done = subprocess.run(argv, capture_output=True, text=True)
+            if done.returncode:
+                raise StudyError(f"{study.path}: {_rel(study.ref(k['out']))}: {done.stderr.strip()}")
+            if i == 0:
+                out = done.stdout
+            else:
+                lines = done.stdout.splitlines(keepends=True)
+                at = next(j for j, line in enumerate(lines) if "trained policy" in line)
+                out += f"\n{p['caption'] or ''}\n\n" + "".join(lines[at:])
+        return out
+    return write

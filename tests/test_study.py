@@ -1,0 +1,232 @@
+"""calbench study: a tiny study (2 training steps on a tiny random-init model, a handful of questions, two
+baselines, one scaler, one unseen task) runs end to end, is interrupted and resumed, and its plan says what is done;
+a study file with a mistake names the field; a done step whose command changed is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from calbench import study as st
+
+pytest.importorskip("peft")
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = {"train_size": 8, "heldout_size": 4, "max_steps": 2, "eval_every": 1, "save_every": 1, "logging_steps": 1,
+         "answer_max_new_tokens": 6, "answer_batch_size": 8, "eval_batch_size": 8, "learning_rate": 1e-3,
+         "warmup_steps": 0, "batch_size": 4, "epochs": 1, "estimator": "exact"}
+
+
+def tiny_study(folder: Path, model: str, seed: int = 0) -> Path:
+    spec = {
+        "study": "tiny",
+        "description": "a tiny study for the tests",
+        "model": model,
+        "work": str(folder / "work"),
+        "eval_options": {"seed": seed, "resamples": 50, "batch_size": 8, "quiet": True},
+        "training": {"trainer": "rewarding-doubt", "task": "triviaqa", "settings": SMOKE},
+        "answers": {
+            "triviaqa": {"task": "triviaqa", "limit": 6, "run": "before-triviaqa",
+                         "methods": ["two-stage", "seq-likelihood-mean"]},
+            # given: a run folder made outside the study (answers the user brought, half of them right)
+            "calibration": {"task": "triviaqa", "split": "train", "limit": 6, "run": "before-cal"},
+            "sciq": {"task": "sciq", "split": "test", "limit": 4, "run": "before-sciq", "methods": ["two-stage"]},
+        },
+        "evaluations": [
+            {"answers": "triviaqa", "methods": ["two-stage", "expected"], "out": "after-triviaqa", "first": 3},
+            {"answers": "sciq", "methods": ["two-stage"], "out": "after-sciq", "stage": "unseen"},
+        ],
+        "scalers": [{"fit": "before-cal", "apply": "before-triviaqa", "scaler": "platt",
+                     "methods": ["seq-likelihood-mean"], "out": "before-triviaqa-platt"}],
+        "tables": [{"out": "tables.md", "runs": ["before-triviaqa", "before-triviaqa-platt", "after-triviaqa",
+                                                 "before-sciq", "after-sciq", "no-such-run"]}],
+    }
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "calbench", *args], capture_output=True, text=True, env=env,
+                          cwd=kw.get("cwd", REPO), timeout=kw.get("timeout", 900))
+
+
+def _complete(folder: Path) -> bool:
+    try:
+        return json.loads((folder / "run.json").read_text()).get("status") == "complete"
+    except (OSError, ValueError):
+        return False
+
+
+def given_calibration_run(folder: Path, model: str) -> None:
+    """A calibration run on answers the user brings, half of them the gold answer: the tiny model itself is never
+    right, and a scaler needs both outcomes."""
+    from calbench.tasks import get_task, select
+
+    examples = select(get_task("triviaqa").load("train"), 6, 0)
+    given = folder / "given.jsonl"
+    given.write_text("".join(json.dumps({"id": e.id, "answer": e.answers[0] if i % 2 else "no such answer"}) + "\n"
+                             for i, e in enumerate(examples)))
+    made = cli("eval", "--model", model, "--task", "triviaqa", "--split", "train", "--limit", "6", "--method",
+               "two-stage,seq-likelihood-mean", "--answers", str(given), "--resamples", "50", "--quiet",
+               "--out", str(folder / "before-cal"))
+    assert made.returncode == 0, made.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_tiny_study_runs_is_interrupted_resumes_and_reproduces_its_tables(tmp_path, tiny_model_dir):
+    path = tiny_study(tmp_path, tiny_model_dir)
+    given_calibration_run(tmp_path, tiny_model_dir)
+    plan = cli("study", "plan", str(path))
+    assert plan.returncode == 0, plan.stderr
+    out = plan.stdout
+    # every stage in order, nothing done, each step with its command
+    assert [line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("stage ")] == [
+        "answers", "train", "evaluate", "unseen", "scalers", "tables"]
+    assert out.count("[to do]") == 3 and "[waiting for" in out
+    assert f"calbench eval --model {tiny_model_dir} --seed 0 --resamples 50 --batch-size 8 --quiet " \
+           "--method two-stage,seq-likelihood-mean --task triviaqa --limit 6 --out" in out
+    assert f"calibration: triviaqa train, 6 questions, {tmp_path / 'before-cal'} (given)" in out
+    assert f"triviaqa: triviaqa (default split), 6 questions, {tmp_path / 'before-triviaqa'} (made by stage " \
+           "answers)" in out
+    assert "--set max_steps=2" in out and "--set estimator=exact" in out
+    assert "steps: 3 to do, 5 waiting, 1 written when the stage runs" in out
+
+    # interrupt the study once its first run folder is complete
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "calbench", "study", "run", str(path)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    first = tmp_path / "before-triviaqa"
+    deadline = time.time() + 600
+    while not _complete(first) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.5)
+    assert _complete(first), proc.communicate()[0] if proc.poll() is not None else "timed out"
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=120)
+    mtime = (first / "run.json").stat().st_mtime_ns
+    mid = cli("study", "plan", str(path)).stdout
+    assert f"[done] {first}" in mid
+    assert not (tmp_path / "tables.md").exists()
+
+    done = cli("study", "run", str(path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (first / "run.json").stat().st_mtime_ns == mtime  # resumed: the finished step was not run again
+    assert f"calbench eval --model {tiny_model_dir}" in done.stderr
+    final = cli("study", "plan", str(path)).stdout
+    assert "steps: 8 done, 1 written when the stage runs" in final, final
+    # the subset run and its extension, the training record, the scaler, compressed samples
+    assert json.loads((tmp_path / "after-triviaqa-3/run.json").read_text())["n"] == 3
+    assert json.loads((tmp_path / "after-triviaqa/run.json").read_text())["n"] == 6
+    assert (tmp_path / "train/summary.json").exists() and (tmp_path / "work/train/adapter").is_dir()
+    assert (tmp_path / "before-triviaqa-platt/samples.jsonl.xz").exists()
+    assert not list((tmp_path / "after-triviaqa-3").glob("*.png"))  # a subset run keeps no figures
+    tables = (tmp_path / "tables.md").read_text()
+    assert "| after-triviaqa:two-stage | 6 |" in tables and "### sciq, 4 questions" in tables
+    assert "Paired differences, trained minus untrained" in tables
+    assert "skipped" in done.stderr and "no-such-run" in done.stderr
+    state = json.loads((tmp_path / st.STATE_FILE).read_text())
+    assert any("before-triviaqa" in k for k in state)
+
+    # the tables stage alone rebuilds the same file from the run folders
+    (tmp_path / "tables.md").unlink()
+    again = cli("study", "run", str(path), "--stage", "tables")
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "tables.md").read_text() == tables
+
+    # a changed command is named and refused; nothing is rerun
+    tiny_study(tmp_path, tiny_model_dir, seed=1)
+    changed = cli("study", "plan", str(path)).stdout
+    assert "[changed: command changed (was 0, now 1)]" in changed
+    refused = cli("study", "run", str(path))
+    assert refused.returncode == 2 and "is done but its command changed (was 0, now 1)" in refused.stderr
+    assert (first / "run.json").stat().st_mtime_ns == mtime
+
+
+def _write(tmp_path: Path, spec: dict) -> Path:
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(spec))
+    return p
+
+
+BASE = {"study": "x", "model": "m",
+        "answers": {"a": {"task": "triviaqa", "limit": 5, "run": "before", "methods": ["two-stage"]}}}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"studdy": "x"}, "unknown field studdy"),
+    ({"model": None}, "model is required"),
+    ({"study": "a b"}, "study must be a plain name"),
+    ({"answers": {"a": {"task": "triviaqa", "limit": "five", "run": "r"}}}, "answers.a.limit must be int"),
+    ({"evaluations": [{"answers": "b", "methods": ["two-stage"], "out": "o", "adapter": False}]},
+     "evaluations[0].answers: no answer set 'b' (answers: a)"),
+    ({"evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "o"}]},
+     "rates the trained model, but the study has no training section"),
+    ({"evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "o", "adapter": False, "stage": "x"}]},
+     "evaluations[0].stage must be evaluate or unseen"),
+    ({"evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "before", "adapter": False}]},
+     "two steps write"),
+    ({"reports": [{"out": "r.md", "arms": ["before"]}]}, "'before' is not RUN#METHOD"),
+    ({"eval_options": {"seed": "zero"}}, "eval_options.seed must be int"),
+])
+def test_a_mistake_in_the_study_file_names_the_field(tmp_path, change, message):
+    path = _write(tmp_path, {**BASE, **change})
+    with pytest.raises(st.StudyError, match=None) as e:
+        st.load(path)
+    assert message in str(e.value) and str(path) in str(e.value)
+
+
+def test_not_yaml_and_missing_file_are_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("study: [unclosed\n")
+    with pytest.raises(st.StudyError, match="bad.yaml: not valid YAML"):
+        st.load(bad)
+    with pytest.raises(st.StudyError, match="no such study file"):
+        st.load(tmp_path / "none.yaml")
+    path = _write(tmp_path, BASE)
+    with pytest.raises(st.StudyError, match="no stage 'nope'"):
+        st.run(st.load(path), "nope")
+
+
+def test_a_folder_copied_in_counts_as_done_and_later_steps_wait_for_their_inputs(tmp_path):
+    spec = {**BASE, "evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "again", "adapter": False}],
+            "scalers": [{"fit": "cal", "apply": "before", "methods": ["two-stage"], "out": "scaled"}]}
+    study = st.load(_write(tmp_path, spec))
+    text = st.plan_text(study)
+    assert "[to do]" in text and "[waiting for" in text and "cal/run.json" in text
+    run = tmp_path / "before"  # a finished run made elsewhere, copied in
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"calbench_run": 1, "status": "complete", "n": 5,
+                                              "methods": ["two-stage"]}))
+    (run / "samples.jsonl").write_text("")
+    text = st.plan_text(study)
+    assert f"[done] {run}" in text
+    assert "[to do]" in text  # the evaluation now has its answers
+    calls = []
+    assert st.run(study, "scalers", log=calls.append, runner=lambda argv: calls.append(argv) or 0) == 1
+    assert "waiting for" in calls[-1] and "cal/run.json" in calls[-1]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "results").rglob("study.yaml")), ids=lambda p: p.parent.name)
+def test_each_committed_study_loads_and_its_committed_runs_are_done(path, monkeypatch):
+    """The committed experiments' study files match their committed run folders: every evaluation and scaler is
+    done (the tables stage rebuilds tables.md and the reports from them byte for byte; checked by hand, see
+    results/training/README.md), nothing is marked changed, and every run a table or report reads exists."""
+    monkeypatch.chdir(REPO)
+    study = st.load(path)
+    state = st._read_state(study)
+    for step in st.plan(study):
+        if step.kind in ("eval", "calibrate", "copy"):
+            assert st.status(step, state) == "done", (step.label, st.status(step, state))
+    for tb in study.spec["tables"]:
+        assert all(study.ref(r).is_dir() for r in tb["runs"]), tb["runs"]
+    for r in study.spec["reports"]:
+        assert all(study.ref(a.split("#")[0]).is_dir() for a in r["arms"])
