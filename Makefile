@@ -1,6 +1,6 @@
 # calbench: the two commands of the README.
 #   make demo  -- set up .venv and run the main job (default model on TriviaQA and SciQ, with a report)
-#   make test  -- set up .venv and run the test suite
+#   make test  -- set up .venv and run the test suite (make test-fast: the tests that load no model)
 # TORCH_SPEC pins the CPU wheel of this machine; a GPU user runs e.g.
 #   make demo TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"
 
@@ -12,7 +12,7 @@ STAMP := $(VENV)/.calbench-installed
 DEMO_LIMIT ?= 200
 DEMO_OUT ?= runs/demo
 
-.PHONY: install demo test clean-venv
+.PHONY: install demo test test-fast clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ demo: install
 test: install
 	bash scripts/test-setup.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# the quick inner loop: every test that loads no model and starts no subprocess (tests/conftest.py marks the rest)
+test-fast: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 clean-venv:
 	rm -rf $(VENV)

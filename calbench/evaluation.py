@@ -1,6 +1,6 @@
 """One library entry point for "evaluate this task": :func:`evaluate_task`.
 
-``calbench eval``, ``calbench demo`` and ``scripts/baselines.py run`` all go through it: task lookup, the split
+``calbench eval`` and ``calbench demo`` (and so every study step that evaluates) go through it: task lookup, the split
 (the task's evaluation split by default), the seeded selection of ``limit`` questions
 (:func:`calbench.tasks.select`), the judge options (open questions only), given answers, then
 :func:`calbench.runner.evaluate` (resumable; a different run in ``out_dir`` is refused).

@@ -42,7 +42,7 @@ __all__ = ["STAGES", "Step", "Study", "StudyError", "load", "plan", "plan_text",
 STAGES = ("answers", "train", "evaluate", "unseen", "checkpoints", "scalers", "tables")
 STATE_FILE = "study_state.json"
 EVAL_OPTIONS = {"judge_containment": bool, "seed": int, "resamples": int, "batch_size": int, "chunk_size": int,
-                "quiet": bool}
+                "dtype": str, "device": str, "quiet": bool}
 TRAIN_RECORD = ("config.yaml", "train_log.jsonl", "training_curve.png", "summary.json")
 
 
@@ -75,6 +75,14 @@ class Study:
         if not sep or not method:
             raise StudyError(f"{self.path}: {value!r} is not RUN#METHOD")
         return f"{_rel(self.ref(run))}#{method}"
+
+
+    def arm(self, value: str) -> str:
+        """A report's arm: ``RUN#METHOD`` or a whole ``RUN`` (every method), resolved like :meth:`readout`."""
+        return self.readout(value) if "#" in value else _rel(self.ref(value))
+
+    def work_of(self, training: str) -> Path:
+        return self.work / training
 
 
 def _rel(p: Path) -> str:
@@ -150,13 +158,7 @@ def load(path: str | Path) -> Study:
     name = top.get("study", required=True)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise StudyError(f"{path}: study must be a plain name (letters, digits, . _ -), got {name!r}")
-    opts = top.sub("eval_options")
-    eval_options = {}
-    if opts:
-        for k, kind in EVAL_OPTIONS.items():
-            if (v := opts.get(k, kind)) is not None:
-                eval_options[k] = v
-        opts.done()
+    eval_options = _eval_options(top.sub("eval_options"))
     study = Study(path=path, name=name, model=top.get("model", required=True),
                   description=top.get("description", default=""),
                   results=Path(os.path.normpath(path.parent / top.get("results", default="."))),
@@ -164,18 +166,27 @@ def load(path: str | Path) -> Study:
                   eval_options=eval_options)
     top.get("compress", bool)
     study.spec = {"compress": top.data.get("compress", True)}
-    study.spec["training"] = _training(top.sub("training"))
+    study.spec["trainings"] = [_training(f) for f in top.items("training")]
+    tnames = [t["name"] for t in study.spec["trainings"]]
+    if len(set(tnames)) < len(tnames):
+        raise StudyError(f"{path}: two trainings are named {next(n for n in tnames if tnames.count(n) > 1)!r}")
+    for i, t in enumerate(study.spec["trainings"]):
+        if t["start_from"] and t["start_from"]["training"] not in tnames[:i]:
+            raise StudyError(f"{path}: training[{i}].start_from.training must name an earlier training "
+                             f"({', '.join(tnames[:i]) or 'none'})")
     study.spec["answers"] = _answers(top.sub("answers"))
     names = set(study.spec["answers"])
     study.spec["evaluations"] = [_evaluation(f, names) for f in top.items("evaluations")]
     study.spec["checkpoints"] = [_checkpoint(f, names) for f in top.items("checkpoints")]
-    if study.spec["checkpoints"] and not study.spec["training"]:
+    if study.spec["checkpoints"] and not tnames:
         raise StudyError(f"{path}: checkpoints need a training section")
-    needs_adapter = [e for e in study.spec["evaluations"] if e["adapter"]]
-    if needs_adapter and not study.spec["training"]:
-        raise StudyError(f"{path}: evaluations[{study.spec['evaluations'].index(needs_adapter[0])}] rates the "
-                         "trained model, but the study has no training section (set adapter: false for the "
-                         "base model)")
+    for i, e in enumerate(study.spec["evaluations"]):
+        if e["adapter"] and not tnames:
+            raise StudyError(f"{path}: evaluations[{i}] rates the trained model, but the study has no training "
+                             "section (set adapter: false for the base model)")
+        if isinstance(e["adapter"], str) and e["adapter"].split("/")[0] not in tnames:
+            raise StudyError(f"{path}: evaluations[{i}].adapter: {e['adapter']!r} names no training "
+                             f"({', '.join(tnames)}); write TRAINING or TRAINING/PATH-IN-ITS-WORK-FOLDER")
     study.spec["scalers"] = [_scaler(f) for f in top.items("scalers")]
     study.spec["tables"] = []
     for f in top.items("tables"):
@@ -188,12 +199,20 @@ def load(path: str | Path) -> Study:
                                       "dedupe_figures": f.get("dedupe_figures")})
         f.done()
         for a in study.spec["reports"][-1]["arms"]:
-            study.readout(a)
+            study.arm(a)
     study.spec["level_gaps"] = []
     for f in top.items("level_gaps"):
-        study.spec["level_gaps"].append({"out": f.get("out", required=True),
-                                         "readout": f.get("readout", required=True),
-                                         "scale": f.get("scale", default="0-10")})
+        readouts = f.get("readouts", list) or [f.get("readout", required=not f.data.get("readouts"))]
+        f.get("readout")
+        study.spec["level_gaps"].append({"out": f.get("out", required=True), "readouts": readouts,
+                                         "several": "readouts" in f.data, "scale": f.get("scale", default="0-10")})
+        f.done()
+        for a in readouts:
+            study.readout(a)
+    study.spec["baseline_table"] = []
+    for f in top.items("baseline_table"):
+        study.spec["baseline_table"].append({"out": f.get("out", required=True), "root": f.get("root", default="."),
+                                             "min_parse_rate": f.get("min_parse_rate", float, default=0.9)})
         f.done()
     study.spec["kl_optimum"] = []
     for f in top.items("kl_optimum"):
@@ -215,16 +234,31 @@ def load(path: str | Path) -> Study:
     return study
 
 
-def _training(f: _Fields | None) -> dict | None:
-    if f is None:
-        return None
+def _eval_options(opts: _Fields | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if opts:
+        for k, kind in EVAL_OPTIONS.items():
+            if (v := opts.get(k, kind)) is not None:
+                out[k] = v
+        opts.done()
+    return out
+
+
+def _training(f: _Fields) -> dict:
     settings = f.sub("settings")
-    t = {"trainer": f.get("trainer", required=True), "task": f.get("task", required=True),
-         "config": f.get("config"), "record": f.get("record", default="train"),
+    start = f.sub("start_from")
+    t = {"name": f.get("name", default="train"), "trainer": f.get("trainer", required=True),
+         "task": f.get("task", required=True), "config": f.get("config"), "record": f.get("record"),
          "continue_from": f.get("continue_from"), "adapter": f.get("adapter"),
-         "settings": dict(settings.data) if settings else {}}
+         "keep_answers": f.get("keep_answers", bool, default=False),
+         "settings": dict(settings.data) if settings else {}, "start_from": None}
+    t["record"] = t["record"] or t["name"]
     if settings:
         settings.used |= set(settings.data)
+    if start:
+        t["start_from"] = {"training": start.get("training", required=True),
+                           "checkpoint": start.get("checkpoint", int, required=True)}
+        start.done()
     f.done()
     return t
 
@@ -235,9 +269,16 @@ def _answers(f: _Fields | None) -> dict[str, dict]:
         return out
     for name in list(f.data):
         a = f.sub(name)
-        out[name] = {"task": a.get("task", required=True), "split": a.get("split"),
-                     "limit": a.get("limit", int, required=True), "run": a.get("run", required=True),
-                     "methods": a.get("methods", list, default=[]), "figures": a.get("figures", bool, default=True)}
+        out[name] = {"task": a.get("task", required=True), "split": a.get("split"), "limit": a.get("limit", int),
+                     "run": a.get("run"), "file": a.get("file"), "extends": a.get("extends"),
+                     "methods": a.get("methods", list, default=[]), "figures": a.get("figures", bool, default=True),
+                     "model": a.get("model"), "options": _eval_options(a.sub("options"))}
+        if bool(out[name]["run"]) == bool(out[name]["file"]):
+            raise StudyError(f"{f.path}: {a.key('run')}: give either run (a run folder) or file (an answers file)")
+        if out[name]["file"] and (out[name]["methods"] or out[name]["extends"]):
+            raise StudyError(f"{f.path}: {a.key('file')}: an answers file is given as it is (no methods, extends)")
+        if out[name]["extends"] and not out[name]["methods"]:
+            raise StudyError(f"{f.path}: {a.key('extends')} needs methods (the run the study extends)")
         a.done()
     return out
 
@@ -245,13 +286,15 @@ def _answers(f: _Fields | None) -> dict[str, dict]:
 def _evaluation(f: _Fields, answer_sets: set[str]) -> dict:
     e = {"answers": f.get("answers", required=True), "out": f.get("out", required=True),
          "methods": f.get("methods", list, required=True), "stage": f.get("stage", default="evaluate"),
-         "first": f.get("first", int), "figures": f.get("figures", bool, default=True),
-         "adapter": f.get("adapter", bool, default=True)}
+         "first": f.get("first", int), "limit": f.get("limit", int), "extends": f.get("extends"),
+         "figures": f.get("figures", bool, default=True), "adapter": f.get("adapter", (bool, str), default=True)}
     if e["answers"] not in answer_sets:
         raise StudyError(f"{f.path}: {f.key('answers')}: no answer set {e['answers']!r} (answers: "
                          f"{', '.join(sorted(answer_sets)) or 'none'})")
-    if e["stage"] not in ("evaluate", "unseen"):
-        raise StudyError(f"{f.path}: {f.key('stage')} must be evaluate or unseen, got {e['stage']!r}")
+    if e["stage"] not in ("answers", "evaluate", "unseen"):
+        raise StudyError(f"{f.path}: {f.key('stage')} must be answers, evaluate or unseen, got {e['stage']!r}")
+    if e["first"] and e["extends"]:
+        raise StudyError(f"{f.path}: {f.key('first')}: first and extends do not go together")
     f.done()
     return e
 
@@ -259,7 +302,7 @@ def _evaluation(f: _Fields, answer_sets: set[str]) -> dict:
 def _checkpoint(f: _Fields, answer_sets: set[str]) -> dict:
     c = {"step": f.get("step", int, required=True), "answers": f.get("answers", required=True),
          "methods": f.get("methods", list, required=True), "out": f.get("out", required=True),
-         "figures": f.get("figures", bool, default=False)}
+         "training": f.get("training"), "figures": f.get("figures", bool, default=False)}
     if c["answers"] not in answer_sets:
         raise StudyError(f"{f.path}: {f.key('answers')}: no answer set {c['answers']!r}")
     f.done()
@@ -268,9 +311,9 @@ def _checkpoint(f: _Fields, answer_sets: set[str]) -> dict:
 
 def _scaler(f: _Fields) -> dict:
     s = {"fit": f.get("fit", required=True), "apply": f.get("apply", required=True),
-         "scaler": f.get("scaler", default="platt"), "methods": f.get("methods", list, required=True),
+         "scaler": f.get("scaler", default="platt"), "methods": f.get("methods", list, default=[]),
          "stated_scale": f.get("stated_scale"), "out": f.get("out", required=True),
-         "figures": f.get("figures", bool, default=True)}
+         "figures": f.get("figures", bool, default=True), "plots": f.get("plots", bool, default=True)}
     f.done()
     return s
 
@@ -289,6 +332,7 @@ class Step:
     figures: bool = True
     action: Callable[[], str] | None = None     # an output step's writer (returns its text)
     done_file: Path | None = None
+    prepare: Callable[[], None] | None = None   # run before the command (a training's starting copy)
 
     @property
     def label(self) -> str:
@@ -317,9 +361,10 @@ def _samples(run: Path) -> Path:
     return run / "samples.jsonl"
 
 
-def _eval_flags(study: Study) -> list[str]:
-    out = ["--model", study.model]
-    for k, v in study.eval_options.items():
+def _eval_flags(study: Study, model: str | None = None, options: dict | None = None) -> list[str]:
+    """``--model`` and the eval options as flags; an answer set's own model and options override the study's."""
+    out = ["--model", model or study.model]
+    for k, v in {**study.eval_options, **(options or {})}.items():
         flag = "--" + k.replace("_", "-")
         if isinstance(v, bool):
             out += [flag] if v else []
@@ -329,17 +374,23 @@ def _eval_flags(study: Study) -> list[str]:
 
 
 def _task_flags(a: dict, limit: int | None = None) -> list[str]:
+    limit = limit or a["limit"]
     return ["--task", a["task"], *(["--split", a["split"]] if a["split"] else []),
-            "--limit", str(limit or a["limit"])]
+            *(["--limit", str(limit)] if limit else [])]
 
 
-def trained_adapter(study: Study) -> Path | None:
-    t = study.spec["training"]
-    if not t:
+def adapter_path(study: Study, which: bool | str) -> Path | None:
+    """The adapter an evaluation rates: ``True`` the first training's, ``"NAME"`` training NAME's,
+    ``"NAME/PATH"`` a file under that training's work folder (e.g. ``train/adapter_best``); a training with a
+    given ``adapter`` (e.g. one shipped in the repository) uses that."""
+    if not which or not study.spec["trainings"]:
         return None
-    if t["adapter"]:  # a given adapter (e.g. one shipped in the repository) instead of the training's
+    trainings = {t["name"]: t for t in study.spec["trainings"]}
+    name, _, sub = (study.spec["trainings"][0]["name"] if which is True else which).partition("/")
+    t = trainings[name]
+    if t["adapter"] and not sub:
         return Path(os.path.normpath(study.path.parent / t["adapter"]))
-    return study.work / "train" / "adapter"
+    return study.work_of(name) / (sub or "adapter")
 
 
 def plan(study: Study) -> list[Step]:
@@ -347,18 +398,26 @@ def plan(study: Study) -> list[Step]:
     steps: list[Step] = []
     spec = study.spec
     flags = _eval_flags(study)
-    answers = {name: dict(a, path=study.ref(a["run"])) for name, a in spec["answers"].items()}
+    answers = {}
+    for name, a in spec["answers"].items():
+        a = dict(a, path=study.ref(a["run"]) if a["run"] else None)
+        a["samples"] = _samples(a["path"]) if a["path"] else Path(os.path.normpath(study.path.parent / a["file"]))
+        a["needs"] = manifest_path(a["path"]) if a["path"] else a["samples"]
+        answers[name] = a
     for name, a in answers.items():  # an answer set whose run folder the study writes
         if a["methods"]:
-            steps.append(Step("answers", "eval", a["path"], ["eval", *flags, "--method", ",".join(a["methods"]),
+            if a["extends"]:
+                steps.append(Step("answers", "copy", a["path"], needs=[study.ref(a["extends"])]))
+            own = _eval_flags(study, a["model"], a["options"]) if a["model"] or a["options"] else flags
+            steps.append(Step("answers", "eval", a["path"], ["eval", *own, "--method", ",".join(a["methods"]),
                                                              *_task_flags(a), "--out", _rel(a["path"])],
                               expect={"n": a["limit"], "methods": a["methods"]}, figures=a["figures"]))
-    t = spec["training"]
-    adapter = trained_adapter(study)
-    if t:
-        record = study.ref(t["record"])
+    for t in spec["trainings"]:
+        if t["adapter"]:
+            continue  # a given adapter: nothing to train
+        record, work = study.ref(t["record"]), study.work_of(t["name"])
         argv = ["train", "--trainer", t["trainer"], "--model", study.model, "--task", t["task"]]
-        inputs = []
+        inputs, needs, prepare = [], [], None
         if t["config"]:
             cfg = Path(os.path.normpath(study.path.parent / t["config"]))
             argv += ["--config", _rel(cfg)]
@@ -366,47 +425,66 @@ def plan(study: Study) -> list[Step]:
         sets = dict(t["settings"])
         if t["continue_from"]:
             sets["continue_from"] = _rel(_continued_work(study, t["continue_from"]))
+            needs.append(Path(sets["continue_from"]) / "adapter")
         for k, v in sets.items():
             argv += ["--set", f"{k}={_setting(v)}"]
-        argv += ["--out", _rel(study.work / "train")]
-        steps.append(Step("train", "train", record, argv, inputs=inputs, done_file=record / "summary.json"))
+        argv += ["--out", _rel(work)]
+        if t["start_from"]:  # resume another training's checkpoint with other settings, in a copy of its folder
+            src = study.work_of(t["start_from"]["training"])
+            ckpt = f"step-{t['start_from']['checkpoint']}"
+            needs.append(src / "checkpoints" / ckpt)
+            argv.append("--resume")
+            prepare = _start_from(src, work, ckpt)
+        elif (work / "checkpoints").is_dir():
+            argv.append("--resume")
+        later = [study.ref(u["record"]) / "summary.json" for u in spec["trainings"]
+                 if u["start_from"] and u["start_from"]["training"] == t["name"]]
+        steps.append(Step("train", "train", record, argv, needs=needs, inputs=inputs,
+                          done_file=record / "summary.json", prepare=prepare,
+                          expect={"work": work, "keep_answers": t["keep_answers"], "continued_by": later}))
     for e in spec["evaluations"]:
         a = answers[e["answers"]]
         out = study.ref(e["out"])
-        base = ["eval", *(["--adapter", _rel(adapter)] if e["adapter"] and adapter else []), *flags,
-                "--method", ",".join(e["methods"])]
-        given = ["--answers", _rel(_samples(a["path"]))]
-        needs = [manifest_path(a["path"])] + ([adapter] if e["adapter"] and adapter else [])
-        inputs = [_samples(a["path"])]
+        adapter = adapter_path(study, e["adapter"])
+        base = ["eval", *(["--adapter", _rel(adapter)] if adapter else []), *flags, "--method", ",".join(e["methods"])]
+        given = ["--answers", _rel(a["samples"])]
+        needs = [a["needs"]] + ([adapter] if adapter else [])
+        inputs = [a["samples"]]
+        limit = e["limit"] or a["limit"]
         if e["first"]:
             sub = out.with_name(f"{out.name}-{e['first']}")
             steps.append(Step(e["stage"], "eval", sub, base + _task_flags(a, e["first"]) + given + ["--out", _rel(sub)],
                               needs=needs, inputs=inputs, expect={"n": e["first"], "methods": e["methods"]},
                               figures=False))
-            steps.append(Step(e["stage"], "copy", out, needs=[sub], expect={"n": e["first"]}))
-        steps.append(Step(e["stage"], "eval", out, base + _task_flags(a) + given + ["--out", _rel(out)],
-                          needs=needs, inputs=inputs, expect={"n": a["limit"], "methods": e["methods"]},
+            steps.append(Step(e["stage"], "copy", out, needs=[sub]))
+        if e["extends"]:
+            steps.append(Step(e["stage"], "copy", out, needs=[study.ref(e["extends"])]))
+        steps.append(Step(e["stage"], "eval", out, base + _task_flags(a, limit) + given + ["--out", _rel(out)],
+                          needs=needs, inputs=inputs, expect={"n": limit, "methods": e["methods"]},
                           figures=e["figures"]))
     for c in spec["checkpoints"]:
         a = answers[c["answers"]]
-        exported = study.work / f"checkpoint-{c['step']}" / "adapter"
+        tname = c["training"] or spec["trainings"][0]["name"]
+        exported = study.work / f"{tname}-checkpoint-{c['step']}" / "adapter"
         steps.append(Step("checkpoints", "export", exported,
-                          [_rel(study.work / "train"), str(c["step"]), _rel(exported)],
-                          needs=[study.work / "train" / "checkpoints" / f"step-{c['step']}"],
+                          [_rel(study.work_of(tname)), str(c["step"]), _rel(exported)],
+                          needs=[study.work_of(tname) / "checkpoints" / f"step-{c['step']}"],
                           done_file=exported / "adapter_model.safetensors", expect={"serves": study.ref(c["out"])}))
         out = study.ref(c["out"])
         steps.append(Step("checkpoints", "eval", out,
                           ["eval", "--adapter", _rel(exported), *flags, "--method", ",".join(c["methods"]),
-                           *_task_flags(a), "--answers", _rel(_samples(a["path"])), "--out", _rel(out)],
-                          needs=[exported, manifest_path(a["path"])], inputs=[_samples(a["path"])],
+                           *_task_flags(a), "--answers", _rel(a["samples"]), "--out", _rel(out)],
+                          needs=[exported, a["needs"]], inputs=[a["samples"]],
                           expect={"n": a["limit"], "methods": c["methods"]}, figures=c["figures"]))
     for s in spec["scalers"]:
         fit, apply, out = study.ref(s["fit"]), study.ref(s["apply"]), study.ref(s["out"])
         argv = ["calibrate", "--fit", _rel(fit), "--apply", _rel(apply), "--scaler", s["scaler"],
                 *(["--stated-scale", s["stated_scale"]] if s["stated_scale"] else []),
-                "--confidence-methods", ",".join(s["methods"]), "--out", _rel(out)]
+                *(["--confidence-methods", ",".join(s["methods"])] if s["methods"] else []),
+                *([] if s["plots"] else ["--no-plots"]), "--out", _rel(out)]
         steps.append(Step("scalers", "calibrate", out, argv, needs=[manifest_path(fit), manifest_path(apply)],
                           inputs=[_samples(fit), _samples(apply)], figures=s["figures"]))
+    steps.sort(key=lambda step: STAGES.index(step.stage))  # stable: the order within a stage is the file's
     for tb in spec["tables"]:
         runs = [study.ref(r) for r in tb["runs"]]
         steps.append(Step("tables", "output", study.ref(tb["out"]), action=_tables_action(runs)))
@@ -414,6 +492,8 @@ def plan(study: Study) -> list[Step]:
         steps.append(Step("tables", "output", study.ref(r["out"]), action=_report_action(study, r)))
     for g in spec["level_gaps"]:
         steps.append(Step("tables", "output", study.ref(g["out"]), action=_level_gaps_action(study, g)))
+    for b in spec["baseline_table"]:
+        steps.append(Step("tables", "output", study.ref(b["out"]), action=_baseline_action(study, b)))
     for k in spec["kl_optimum"]:
         steps.append(Step("tables", "output", study.ref(k["out"]), action=_kl_action(study, k)))
     return steps
@@ -462,6 +542,8 @@ def status(step: Step, state: dict) -> str:
 
 
 def _is_done(step: Step) -> bool:
+    if any(p.exists() for p in step.expect.get("continued_by", [])):
+        return True  # a training that a later one resumed from: done when the later one is
     if "serves" in step.expect and (m := _manifest(step.expect["serves"])) and m.get("status") == "complete":
         return True  # an exported checkpoint whose evaluation is done is not needed again
     if step.done_file is not None:
@@ -471,7 +553,7 @@ def _is_done(step: Step) -> bool:
     m = _manifest(step.out)
     if m is None or m.get("status") != "complete":
         return False
-    if "n" in step.expect and m.get("n") != step.expect["n"]:
+    if step.expect.get("n") and m.get("n") != step.expect["n"]:
         return False
     return set(step.expect.get("methods", [])) <= set(m.get("methods") or [m.get("method")])
 
@@ -482,7 +564,7 @@ _COMPRESSED = re.compile(r"(samples\.jsonl)\.(xz|gz)$")
 def _identity(step: Step) -> dict:
     """The step's command and the sha256 of its input files; a samples file counts by its content, whether it
     is stored compressed or not (the study compresses finished runs)."""
-    argv = [_COMPRESSED.sub(r"\1", a) for a in step.argv]
+    argv = [_COMPRESSED.sub(r"\1", a) for a in step.argv if a != "--resume"]  # resuming is not an input
     return {"argv": argv, "inputs": {_COMPRESSED.sub(r"\1", _rel(p)): _sha256(p) for p in step.inputs if p.exists()}}
 
 
@@ -542,11 +624,11 @@ def plan_text(study: Study, stage: str | None = None) -> str:
     if study.spec["answers"] and not stage:
         lines += ["", "answer sets (every arm rates the same answers):"]
         for name, a in study.spec["answers"].items():
-            folder = study.ref(a["run"])
-            made = "made by stage answers" if a["methods"] else (
-                "given" if has_manifest(folder) else "given, MISSING")
-            lines.append(f"  {name}: {a['task']} {a['split'] or '(default split)'}, {a['limit']} questions, "
-                         f"{_rel(folder)} ({made})")
+            folder = study.ref(a["run"]) if a["run"] else Path(os.path.normpath(study.path.parent / a["file"]))
+            present = has_manifest(folder) if a["run"] else folder.is_file()
+            made = "made by stage answers" if a["methods"] else ("given" if present else "given, MISSING")
+            size = f"{a['limit']} questions" if a["limit"] else "the whole split"
+            lines.append(f"  {name}: {a['task']} {a['split'] or '(default split)'}, {size}, {_rel(folder)} ({made})")
     counts: dict[str, int] = {}
     for st in STAGES:
         steps = [s for s in plan(study) if s.stage == st]
@@ -605,6 +687,8 @@ def run(study: Study, stage: str | None = None, log: Callable[[str], None] = pri
             if code:
                 return code
         else:
+            if s.prepare:
+                s.prepare()
             code = runner([sys.executable, "-m", "calbench", *s.argv])
             if code:
                 log(f"[study] {s.label}: the command exited with {code}; rerun the study to resume")
@@ -642,14 +726,28 @@ def _subprocess(argv: list[str]) -> int:
         raise
 
 
+def _start_from(src: Path, work: Path, checkpoint: str) -> Callable[[], None]:
+    def copy() -> None:
+        if work.exists():
+            return  # a started copy resumes from its own last checkpoint
+        shutil.copytree(src, work, ignore=lambda d, names: (
+            [n for n in names if n != checkpoint] if Path(d).name == "checkpoints" else []))
+    return copy
+
+
 def _collect_training(study: Study, step: Step) -> None:
-    """The training's record (config, log, curve, summary) into the results folder; weights stay in the work
-    folder (model weights are never committed)."""
-    src = study.work / "train"
+    """The training's record (config, log, curve, summary; its answers with ``keep_answers``) into the results
+    folder; weights stay in the work folder (model weights are never committed)."""
+    src = step.expect["work"]
     step.out.mkdir(parents=True, exist_ok=True)
     for name in TRAIN_RECORD:
         if (src / name).exists():
             shutil.copy2(src / name, step.out / name)
+    if (src / "adapter_best" / "best.json").exists():  # which step a held-out selection kept
+        shutil.copy2(src / "adapter_best" / "best.json", step.out / "best.json")
+    if step.expect.get("keep_answers") and (src / "answers.jsonl").exists():
+        with open(src / "answers.jsonl", "rb") as f, lzma.open(step.out / "answers.jsonl.xz", "wb", preset=9) as g:
+            shutil.copyfileobj(f, g)
 
 
 def _compress(folder: Path) -> None:
@@ -676,7 +774,7 @@ def _report_action(study: Study, r: dict) -> Callable[[], str | None]:
         out = study.ref(r["out"])
         from calbench.reporting.files import keep_identical_figures, snapshot_figures
 
-        argv = [sys.executable, "-m", "calbench", "report", *[study.readout(a) for a in r["arms"]], "--out", _rel(out)]
+        argv = [sys.executable, "-m", "calbench", "report", *[study.arm(a) for a in r["arms"]], "--out", _rel(out)]
         figures = snapshot_figures(out.with_name(out.stem + "_files"))
         if subprocess.call(argv):
             raise StudyError(f"{study.path}: the report {_rel(out)} failed (command: {' '.join(argv[1:])})")
@@ -698,10 +796,21 @@ def _report_action(study: Study, r: dict) -> Callable[[], str | None]:
 
 
 def _level_gaps_action(study: Study, g: dict) -> Callable[[], str]:
+    """The level gaps of ``readout``, or of each of ``readouts`` in turn, each followed by a blank line (a readout
+    whose run folder is missing is skipped)."""
     def write() -> str:
         from calbench.reporting.level_gaps import text
 
-        return text(study.readout(g["readout"]), g["scale"])
+        texts = [text(study.readout(r), g["scale"]) for r in g["readouts"] if study.ref(r.split("#")[0]).is_dir()]
+        return "".join(t + "\n" for t in texts) if g["several"] else texts[0]
+    return write
+
+
+def _baseline_action(study: Study, b: dict) -> Callable[[], str]:
+    def write() -> str:
+        from calbench.reporting.baselines import table
+
+        return table(study.ref(b["root"]), min_parse_rate=b["min_parse_rate"])
     return write
 
 

@@ -39,3 +39,19 @@ def tiny_model_dir(tmp_path_factory, real_model_dir) -> str:
     LlamaForCausalLM(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     return str(out)
+
+
+#: A test module that contains one of these loads a model or starts a subprocess: its tests are marked ``slow``
+#: (``make test-fast`` leaves them out; ``make test``, the README's command, runs everything).
+SLOW_SIGNS = ("subprocess", "build_tiny_model", "real_model_dir", "tiny_model_dir", "from_pretrained(",
+              "resolve_model(", "sync_playwright", "chromium")
+
+
+def pytest_collection_modifyitems(config, items):
+    texts: dict[str, str] = {}
+    for item in items:
+        path = str(item.path)
+        if path not in texts:
+            texts[path] = Path(path).read_text(encoding="utf-8")
+        if any(sign in texts[path] for sign in SLOW_SIGNS) or "real_model_dir" in item.fixturenames:
+            item.add_marker(pytest.mark.slow)

@@ -1,15 +1,15 @@
-"""scripts/baselines.py compares the best method with two-stage through calbench.reporting.report.compare."""
+"""calbench.reporting.baselines compares the best method with two-stage through calbench.reporting.report.compare."""
 
 from __future__ import annotations
 
-from scriptmod import load_script
 from test_leaderboard import IDS, make_run
 
+from calbench.reporting import baselines
 from calbench.reporting.inputs import check_run_folder
 
 
 def _script():
-    return load_script("baselines")
+    return baselines
 
 
 def test_compare_brier_pairs_the_questions_both_methods_parsed(tmp_path):

@@ -1,11 +1,9 @@
-"""``calbench.evaluation.evaluate_task``: the one library entry point of eval, demo and scripts/baselines.py,
+"""``calbench.evaluation.evaluate_task``: the one library entry point of eval and demo,
 on the scripted backend (no model)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
@@ -57,18 +55,6 @@ def test_settings_and_split_examples(tmp_path):
     assert man["n"] == 2 and man["task"]["split_size"] == len(loaded)
     with pytest.raises(ValueError, match="not both"):
         evaluate_task(task, backend(), tmp_path / "r", settings=s, methods=["two-stage"])
-
-
-def test_baselines_run_goes_through_evaluate_task(tmp_path, monkeypatch):
-    monkeypatch.setattr("calbench.backends.make_backend", lambda *a, **k: backend())
-    spec = importlib.util.spec_from_file_location("baselines", Path(__file__).parents[1] / "scripts/baselines.py")
-    baselines = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(baselines)
-    argv = ["run", "--model", "m", "--tasks", "triviaqa", "--methods", "two-stage", "--limit", "3",
-            "--root", str(tmp_path), "--quiet"]
-    assert baselines.main(argv) == 0
-    man = json.loads((tmp_path / "m" / "triviaqa" / "run.json").read_text())
-    assert man["n"] == 3 and man["judge"]["settings"]["containment"] is True and man["status"] == "complete"
 
 
 def test_demo_goes_through_evaluate_task(tmp_path, monkeypatch, capsys):

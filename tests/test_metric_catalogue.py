@@ -114,22 +114,17 @@ def test_tables_derive_from_the_catalogue():
         assert callable(getattr(hooks, name)), name
 
 
-def test_trainer_and_script_tables_derive_from_the_catalogue():
-    import importlib.util
-    from pathlib import Path
-
+def test_trainer_and_baseline_tables_derive_from_the_catalogue():
     from calbench.reporting.report import REPORT_METRICS
     from trainers.rewarding_doubt import evaluation, report
 
     # the trainer's before/after report pairs through calbench.reporting.report.compare (REPORT_METRICS)
     assert evaluation.KEY_METRICS == REPORT_METRICS == C.table("paired")
     assert report.METRICS == C.table("summary")
-    path = Path(__file__).resolve().parents[1] / "scripts" / "baselines.py"
-    spec = importlib.util.spec_from_file_location("_baselines_for_test", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert mod.SHOWN == C.table("summary")
-    assert set(mod.SHOWN) <= set(C.BY_NAME)
+    from calbench.reporting import baselines
+
+    assert baselines.SHOWN == C.table("summary")
+    assert set(baselines.SHOWN) <= set(C.BY_NAME)
 
 
 def test_docs_state_the_catalogue_directions():
@@ -185,7 +180,7 @@ def test_format_value(m, kwargs, expected):
 
 
 def test_format_value_matches_the_functions_it_replaced():
-    """The former formatters of summary.py and scripts/baselines.py, kept here as the reference."""
+    """The former formatters of summary.py and the baseline table's, kept here as the reference."""
     def summary_fmt(m):
         if not m or m.get("value") is None:
             return "n/a"

@@ -171,10 +171,20 @@ BASE = {"study": "x", "model": "m",
     ({"evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "o"}]},
      "rates the trained model, but the study has no training section"),
     ({"evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "o", "adapter": False, "stage": "x"}]},
-     "evaluations[0].stage must be evaluate or unseen"),
+     "evaluations[0].stage must be answers, evaluate or unseen"),
     ({"evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "before", "adapter": False}]},
      "two steps write"),
-    ({"reports": [{"out": "r.md", "arms": ["before"]}]}, "'before' is not RUN#METHOD"),
+    ({"reports": [{"out": "r.md", "arms": ["before#"]}]}, "'before#' is not RUN#METHOD"),
+    ({"level_gaps": [{"out": "g.md"}]}, "level_gaps[0].readout is required"),
+    ({"answers": {"a": {"task": "triviaqa", "run": "r", "file": "f.jsonl"}}}, "give either run"),
+    ({"answers": {"a": {"task": "triviaqa", "file": "f.jsonl", "methods": ["two-stage"]}}},
+     "an answers file is given as it is"),
+    ({"training": [{"trainer": "t", "task": "x"}, {"trainer": "t", "task": "x"}]}, "two trainings are named 'train'"),
+    ({"training": {"trainer": "t", "task": "x", "start_from": {"training": "other", "checkpoint": 5}}},
+     "training[0].start_from.training must name an earlier training"),
+    ({"training": {"trainer": "t", "task": "x"},
+      "evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "o", "adapter": "nope/adapter_best"}]},
+     "evaluations[0].adapter: 'nope/adapter_best' names no training"),
     ({"eval_options": {"seed": "zero"}}, "eval_options.seed must be int"),
 ])
 def test_a_mistake_in_the_study_file_names_the_field(tmp_path, change, message):
@@ -230,3 +240,14 @@ def test_each_committed_study_loads_and_its_committed_runs_are_done(path, monkey
         assert all(study.ref(r).is_dir() for r in tb["runs"]), tb["runs"]
     for r in study.spec["reports"]:
         assert all(study.ref(a.split("#")[0]).is_dir() for a in r["arms"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["rd-smollm2-triviaqa-pass2", "rd-smollm2-sciq-full"])
+def test_the_headline_studies_tables_stage_reproduces_the_committed_tables(name, monkeypatch):
+    """The tables stage of the TriviaQA and SciQ headline studies rebuilds their committed tables.md byte for byte
+    from the committed run folders (every metric, CI and paired difference recomputed)."""
+    monkeypatch.chdir(REPO)
+    study = st.load(REPO / "results/training" / name / "study.yaml")
+    (step,) = [s for s in st.plan(study) if s.kind == "output" and s.out.name == "tables.md"]
+    assert step.action() == step.out.read_text(encoding="utf-8")

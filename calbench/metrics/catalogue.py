@@ -23,7 +23,7 @@ from calbench.metrics.terms import brier_terms, log_score_terms
 
 #: The tables a metric can appear in (:attr:`Metric.tables`):
 #:
-#: * ``summary``: the summary ``calbench eval`` / ``calibrate`` / ``demo`` print, ``scripts/baselines.py``'s
+#: * ``summary``: the summary ``calbench eval`` / ``calibrate`` / ``demo`` print, the baseline
 #:   table and the trainer's before/after report (``trainers/rewarding_doubt/report.py``);
 #: * ``paired``: paired differences between runs (``calbench report``, the trainer's before/after report) and
 #:   the trainer's held-out evaluation log;
