@@ -12,7 +12,7 @@ STAMP := $(VENV)/.calbench-installed
 DEMO_LIMIT ?= 200
 DEMO_OUT ?= runs/demo
 
-.PHONY: install demo test test-fast clean-venv
+.PHONY: install demo test test-fast lint clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: install
 # the quick inner loop: every test that loads no model and starts no subprocess (tests/conftest.py marks the rest)
 test-fast: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+# ruff (lint and format; settings in pyproject.toml): zero findings, run by CI before the tests
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean-venv:
 	rm -rf $(VENV)

@@ -40,8 +40,9 @@ BIN = Path(sys.executable).parent
 
 
 def calbench_arm(backend, task, examples, out: Path) -> tuple[float, dict]:
-    settings = EvalSettings(methods=["verbalized"], split=task.default_split, limit=len(examples), plots=False,
-                            chunk_size=len(examples))
+    settings = EvalSettings(
+        methods=["verbalized"], split=task.default_split, limit=len(examples), plots=False, chunk_size=len(examples)
+    )
     t0 = time.perf_counter()
     evaluate(task, examples, backend, settings, out, model_name="smollm2-135m-instruct", progress=False)
     elapsed = time.perf_counter() - t0
@@ -52,8 +53,15 @@ def lmeval_arm(lm, tm, task, n: int) -> tuple[float, dict, dict, dict]:
     import lm_eval
 
     t0 = time.perf_counter()
-    res = lm_eval.simple_evaluate(model=lm, tasks=[lmeval_task_name(task.name)], task_manager=tm, limit=n,
-                                  apply_chat_template=True, log_samples=True, bootstrap_iters=0)
+    res = lm_eval.simple_evaluate(
+        model=lm,
+        tasks=[lmeval_task_name(task.name)],
+        task_manager=tm,
+        limit=n,
+        apply_chat_template=True,
+        log_samples=True,
+        bootstrap_iters=0,
+    )
     elapsed = time.perf_counter() - t0
     rows = res["samples"][lmeval_task_name(task.name)]
     replies = {r["doc"]["id"]: r["filtered_resps"][0] for r in rows}
@@ -64,14 +72,50 @@ def lmeval_arm(lm, tm, task, n: int) -> tuple[float, dict, dict, dict]:
 def cli_arms(model_dir: str, task, n: int, batch: int, work: Path) -> dict:
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     cmds = {
-        "calbench eval": [str(BIN / "calbench"), "eval", "--model", model_dir, "--task", task.name, "--limit",
-                          str(n), "--method", "verbalized", "--batch-size", str(batch), "--device", "cpu",
-                          "--dtype", "float32", "--out", str(work / "cli_calbench"), "--quiet", "--no-plots"],
-        "lm-eval run": [str(BIN / "lm-eval"), "run", "--include_path", str(include_path()), "--tasks",
-                        lmeval_task_name(task.name), "--model", "hf", "--model_args",
-                        f"pretrained={model_dir},dtype=float32", "--device", "cpu", "--batch_size", str(batch),
-                        "--limit", str(n), "--apply_chat_template", "--log_samples", "--output_path",
-                        str(work / "cli_lmeval")],
+        "calbench eval": [
+            str(BIN / "calbench"),
+            "eval",
+            "--model",
+            model_dir,
+            "--task",
+            task.name,
+            "--limit",
+            str(n),
+            "--method",
+            "verbalized",
+            "--batch-size",
+            str(batch),
+            "--device",
+            "cpu",
+            "--dtype",
+            "float32",
+            "--out",
+            str(work / "cli_calbench"),
+            "--quiet",
+            "--no-plots",
+        ],
+        "lm-eval run": [
+            str(BIN / "lm-eval"),
+            "run",
+            "--include_path",
+            str(include_path()),
+            "--tasks",
+            lmeval_task_name(task.name),
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={model_dir},dtype=float32",
+            "--device",
+            "cpu",
+            "--batch_size",
+            str(batch),
+            "--limit",
+            str(n),
+            "--apply_chat_template",
+            "--log_samples",
+            "--output_path",
+            str(work / "cli_lmeval"),
+        ],
     }
     out = {}
     for name, cmd in cmds.items():
@@ -80,8 +124,11 @@ def cli_arms(model_dir: str, task, n: int, batch: int, work: Path) -> dict:
         wall = time.perf_counter() - t0
         if r.returncode != 0:
             raise SystemExit(f"{name} failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-        out[name] = {"command": " ".join(cmd[0:1] + [c if "/" not in c else Path(c).name for c in cmd[1:]]),
-                     "wall_s": round(wall, 2), "q_per_s": round(n / wall, 3)}
+        out[name] = {
+            "command": " ".join(cmd[0:1] + [c if "/" not in c else Path(c).name for c in cmd[1:]]),
+            "wall_s": round(wall, 2),
+            "q_per_s": round(n / wall, 3),
+        }
     return out
 
 
@@ -119,27 +166,39 @@ def main() -> None:
             t, lm_replies, lm_prompts, lm_metrics = lmeval_arm(lm, tm, task, args.n)
         times[arm].append(t)
         print(f"{arm}: {t:.1f} s", flush=True)
-    same_prompt = sum(lm_prompts[e.id] == render(backend.tokenizer, one_stage_prompt(e, "0-10", task.kind))
-                      for e in examples)
+    same_prompt = sum(
+        lm_prompts[e.id] == render(backend.tokenizer, one_stage_prompt(e, "0-10", task.kind)) for e in examples
+    )
     same_reply = sum(lm_replies[e.id] == cb_replies[e.id] for e in examples)
     q = {k: args.n / (sum(v) / len(v)) for k, v in times.items()}
     res = {
-        "task": task.name, "n_questions": args.n, "method": "verbalized (one stage)", "model": "smollm2-135m-instruct",
-        "model_dir": model_dir, "device": "cpu", "dtype": "float32", "batch_size": args.batch_size,
+        "task": task.name,
+        "n_questions": args.n,
+        "method": "verbalized (one stage)",
+        "model": "smollm2-135m-instruct",
+        "model_dir": model_dir,
+        "device": "cpu",
+        "dtype": "float32",
+        "batch_size": args.batch_size,
         "in_process": {
-            "calbench_s": [round(t, 2) for t in times["calbench"]], "lmeval_s": [round(t, 2) for t in times["lm-eval"]],
-            "calbench_q_per_s": round(q["calbench"], 3), "lmeval_q_per_s": round(q["lm-eval"], 3),
+            "calbench_s": [round(t, 2) for t in times["calbench"]],
+            "lmeval_s": [round(t, 2) for t in times["lm-eval"]],
+            "calbench_q_per_s": round(q["calbench"], 3),
+            "lmeval_q_per_s": round(q["lm-eval"], 3),
             "ratio_calbench_over_lmeval": round(q["calbench"] / q["lm-eval"], 3),
         },
-        "identical_prompts": f"{same_prompt}/{args.n}", "identical_replies": f"{same_reply}/{args.n}",
-        "lmeval_metrics": {k.split(",")[0]: v for k, v in lm_metrics.items()
-                           if k.endswith(",none") and "_stderr" not in k},
+        "identical_prompts": f"{same_prompt}/{args.n}",
+        "identical_replies": f"{same_reply}/{args.n}",
+        "lmeval_metrics": {
+            k.split(",")[0]: v for k, v in lm_metrics.items() if k.endswith(",none") and "_stderr" not in k
+        },
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
         "versions": {"python": platform.python_version()},
     }
     import lm_eval as _le
     import torch
     import transformers
+
     res["versions"].update(lm_eval=_le.__version__, torch=torch.__version__, transformers=transformers.__version__)
     if args.cli:
         res["command_line"] = cli_arms(model_dir, task, args.n, args.batch_size, work)
@@ -157,33 +216,45 @@ def markdown(r: dict) -> str:
     # pairs in time: (calbench run 1, lm-eval run 1) and (lm-eval run 2, calbench run 2)
     pairs = [ip["lmeval_s"][i] / ip["calbench_s"][i] for i in range(2)]
     lines = [
-        "# calbench eval vs lm-eval (hf backend)", "",
+        "# calbench eval vs lm-eval (hf backend)",
+        "",
         f"Same model ({r['model']}, local directory, {r['device']} {r['dtype']}), task {r['task']}, the same "
         f"{r['n_questions']} questions (lm-eval `--limit {r['n_questions']}` takes the pack's first docs, which "
         f"are calbench's seeded sample), one-stage verbalized prompt, greedy, batch size {r['batch_size']}. "
-        "Generated by `python benchmarks/bench_lmeval.py`.", "",
-        "## In process (one loaded model shared by both; order A B B A)", "",
-        "| arm | seconds (two runs) | questions/s |", "|---|---|---:|",
+        "Generated by `python benchmarks/bench_lmeval.py`.",
+        "",
+        "## In process (one loaded model shared by both; order A B B A)",
+        "",
+        "| arm | seconds (two runs) | questions/s |",
+        "|---|---|---:|",
         f"| calbench `evaluate` (generate, parse, judge, samples.jsonl, bootstrap CIs) | "
         f"{', '.join(map(str, ip['calbench_s']))} | {ip['calbench_q_per_s']} |",
         f"| lm-eval `simple_evaluate` (`--apply_chat_template`, `--log_samples`) | "
-        f"{', '.join(map(str, ip['lmeval_s']))} | {ip['lmeval_q_per_s']} |", "",
+        f"{', '.join(map(str, ip['lmeval_s']))} | {ip['lmeval_q_per_s']} |",
+        "",
         f"Ratio calbench / lm-eval (mean questions/s): **{ip['ratio_calbench_over_lmeval']}x** (target: at "
         f"least 1); per adjacent pair: {pairs[0]:.2f}x and {pairs[1]:.2f}x. "
         f"Identical prompts: {r['identical_prompts']}; identical greedy replies: {r['identical_replies']}. "
         "calbench's runner got all questions as one chunk (batches of the batch size, sorted by length), "
-        "as lm-eval sorts all requests.", "",
+        "as lm-eval sorts all requests.",
+        "",
     ]
     if "command_line" in r:
-        lines += ["## Command line, end to end (imports, model load, lm-eval's task index included)", "",
-                  "| command | wall seconds | questions/s |", "|---|---:|---:|"]
+        lines += [
+            "## Command line, end to end (imports, model load, lm-eval's task index included)",
+            "",
+            "| command | wall seconds | questions/s |",
+            "|---|---:|---:|",
+        ]
         for name, c in r["command_line"].items():
             lines.append(f"| `{name}` | {c['wall_s']} | {c['q_per_s']} |")
         lines += ["", f"Ratio calbench / lm-eval: **{r['command_line_ratio']}x**.", ""]
     m = r["lmeval_metrics"]
     lines += [
-        "lm-eval's metrics for the run (calbench's aggregations): " + ", ".join(
-            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in m.items()) + " (SmolLM2-135M rarely follows the one-stage format zero-shot).", "",
+        "lm-eval's metrics for the run (calbench's aggregations): "
+        + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in m.items())
+        + " (SmolLM2-135M rarely follows the one-stage format zero-shot).",
+        "",
         f"Machine: {r['machine']}; load average at the end {r['load_avg_at_end']}. The 2 CPUs are shared with "
         "other jobs, so absolute times vary between runs; the ratio is measured under the same conditions "
         "(interleaved arms), not the seconds. When the spread between runs of the same arm is larger than the "

@@ -45,12 +45,17 @@ def run_eval(args: list[str]) -> dict:
 
 def row(run: dict, setting: str, concurrency: int) -> dict:
     t = run["timings"]
-    return {"setting": setting, "concurrency": concurrency, "questions": t["questions_this_invocation"],
-            "seconds": t["seconds_this_invocation"],
-            "questions_per_s": round(t["questions_this_invocation"] / t["seconds_this_invocation"], 3),
-            "request_failures": sum(run["request_failures"].values()),
-            "accuracy": run["metrics"]["accuracy"]["value"], "parse_rate": run["metrics"]["parse_rate"]["value"],
-            "loadavg_1min_after": round(os.getloadavg()[0], 2)}
+    return {
+        "setting": setting,
+        "concurrency": concurrency,
+        "questions": t["questions_this_invocation"],
+        "seconds": t["seconds_this_invocation"],
+        "questions_per_s": round(t["questions_this_invocation"] / t["seconds_this_invocation"], 3),
+        "request_failures": sum(run["request_failures"].values()),
+        "accuracy": run["metrics"]["accuracy"]["value"],
+        "parse_rate": run["metrics"]["parse_rate"]["value"],
+        "loadavg_1min_after": round(os.getloadavg()[0], 2),
+    }
 
 
 def bench_real(n: int, threads: int) -> list[dict]:
@@ -60,13 +65,32 @@ def bench_real(n: int, threads: int) -> list[dict]:
 
     model = resolve_model("smollm2-135m-instruct").path
     rows = []
-    for setting, extra in (("transformers serve (sequential)", ()),
-                           ("transformers serve --continuous-batching", ("--continuous-batching",))):
+    for setting, extra in (
+        ("transformers serve (sequential)", ()),
+        ("transformers serve --continuous-batching", ("--continuous-batching",)),
+    ):
         with TransformersServer(model, threads=threads, extra_args=extra) as srv:
             for c in CONCURRENCY:
-                run = run_eval(["--backend", "openai", "--model", model, "--base-url", srv.url,
-                                "--concurrency", str(c), "--task", "triviaqa", "--limit", str(n),
-                                "--method", "two-stage", "--backend-option", "timeout=300"])
+                run = run_eval(
+                    [
+                        "--backend",
+                        "openai",
+                        "--model",
+                        model,
+                        "--base-url",
+                        srv.url,
+                        "--concurrency",
+                        str(c),
+                        "--task",
+                        "triviaqa",
+                        "--limit",
+                        str(n),
+                        "--method",
+                        "two-stage",
+                        "--backend-option",
+                        "timeout=300",
+                    ]
+                )
                 rows.append(row(run, setting, c))
                 print(rows[-1], flush=True)
     return rows
@@ -83,14 +107,34 @@ def bench_simulated(n: int, latency: float) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "arith.jsonl"
-        data.write_text("".join(json.dumps({"q": f"What is {k} plus {k}?", "a": str(2 * k)}) + "\n"
-                                for k in range(n)))
-        base = ["--backend", "openai", "--model", "scripted-model", "--data", str(data), "--question-field", "q",
-                "--answer-field", "a", "--method", "two-stage", "--backend-option", "prefill=continue",
-                "--backend-option", "backoff=0.05", "--backend-option", "timeout=10"]
-        plans = ((f"scripted server, {latency * 1000:g} ms per reply", FaultPlan()),
-                 (f"scripted server, {latency * 1000:g} ms per reply, 20 % of requests fail once",
-                  FaultPlan(rate=0.2, kinds=("429", "500", "drop", "truncate"))))
+        data.write_text("".join(json.dumps({"q": f"What is {k} plus {k}?", "a": str(2 * k)}) + "\n" for k in range(n)))
+        base = [
+            "--backend",
+            "openai",
+            "--model",
+            "scripted-model",
+            "--data",
+            str(data),
+            "--question-field",
+            "q",
+            "--answer-field",
+            "a",
+            "--method",
+            "two-stage",
+            "--backend-option",
+            "prefill=continue",
+            "--backend-option",
+            "backoff=0.05",
+            "--backend-option",
+            "timeout=10",
+        ]
+        plans = (
+            (f"scripted server, {latency * 1000:g} ms per reply", FaultPlan()),
+            (
+                f"scripted server, {latency * 1000:g} ms per reply, 20 % of requests fail once",
+                FaultPlan(rate=0.2, kinds=("429", "500", "drop", "truncate")),
+            ),
+        )
         for setting, plan in plans:
             with FaultServer(reply, plan, latency_s=latency) as srv:
                 for c in CONCURRENCY:
@@ -105,18 +149,24 @@ def bench_simulated(n: int, latency: float) -> list[dict]:
 
 
 def markdown(result: dict) -> str:
-    lines = ["# `calbench eval --backend openai`: questions per second", "",
-             f"Measured {result['date']} on {result['machine']} (shared by other jobs: the 1-minute load average "
-             "after each run is in the JSON). Two-stage elicitation: two requests per question. "
-             "Command: `python benchmarks/bench_openai.py`.", "",
-             "| server | concurrency | questions | seconds | questions/s | speed-up | HTTP requests | failed |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "# `calbench eval --backend openai`: questions per second",
+        "",
+        f"Measured {result['date']} on {result['machine']} (shared by other jobs: the 1-minute load average "
+        "after each run is in the JSON). Two-stage elicitation: two requests per question. "
+        "Command: `python benchmarks/bench_openai.py`.",
+        "",
+        "| server | concurrency | questions | seconds | questions/s | speed-up | HTTP requests | failed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     base: dict[str, float] = {}
     for r in result["rows"]:
         base.setdefault(r["setting"], r["questions_per_s"])
-        lines.append(f"| {r['setting']} | {r['concurrency']} | {r['questions']} | {r['seconds']:.1f} | "
-                     f"{r['questions_per_s']:.2f} | {r['questions_per_s'] / base[r['setting']]:.1f}x | "
-                     f"{r.get('http_requests', 2 * r['questions'])} | {r['request_failures']} |")
+        lines.append(
+            f"| {r['setting']} | {r['concurrency']} | {r['questions']} | {r['seconds']:.1f} | "
+            f"{r['questions_per_s']:.2f} | {r['questions_per_s'] / base[r['setting']]:.1f}x | "
+            f"{r.get('http_requests', 2 * r['questions'])} | {r['request_failures']} |"
+        )
     lines += ["", *result["notes"], ""]
     return "\n".join(lines)
 
@@ -136,9 +186,13 @@ def main() -> None:
     rows = [] if a.skip_real else bench_real(a.questions, a.threads)
     rows += bench_simulated(a.sim_questions, a.latency)
     result = {
-        "benchmark": "openai backend questions/s", "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores", "python": platform.python_version(),
-        "transformers": transformers.__version__, "server_threads": a.threads, "rows": rows,
+        "benchmark": "openai backend questions/s",
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+        "transformers": transformers.__version__,
+        "server_threads": a.threads,
+        "rows": rows,
         "total_seconds": round(time.time() - t0, 1),
         "notes": [
             "- Real model: SmolLM2-135M-Instruct, float32 on CPU, one torch thread in the server, TriviaQA "

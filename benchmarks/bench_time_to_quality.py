@@ -1,8 +1,8 @@
 """Time to quality of the exact trainer: CPU seconds until the held-out stated confidence reaches an AUROC, for
 LoRA on every layer (today's trainer) and for LoRA on the top K layers with the frozen-prefix cache.
 
-    python benchmarks/bench_time_to_quality.py [--arms all,top8,top15] [--grid all=3e-4/1e-3,top8=1e-3/3e-3] [--workers 2]
-        [--threads 1] [--cpu-budget 3000] [--out results/benchmarks]
+    python benchmarks/bench_time_to_quality.py [--arms all,top8,top15] [--grid all=3e-4/1e-3,top8=1e-3/3e-3]
+        [--workers 2] [--threads 1] [--cpu-budget 3000] [--out results/benchmarks]
 
 The task is the answer swap (results/training/answer-swap/: each SciQ question with its gold answer or another
 question's, base rate 0.5): ``--train`` SciQ train questions (several passes), held-out questions from SciQ
@@ -73,8 +73,9 @@ def swap_rows(tokenizer, split: str, n: int, skip: int = 0, strip_system: bool =
     from trainers.rewarding_doubt.data import confidence_rows, fixed_answer_examples
 
     examples = select(get_task("sciq").load(split), skip + n, 0)[skip:]
-    answered, _ = fixed_answer_examples(examples, str(SWAP / f"sciq_{split}.jsonl.gz"),
-                                        judge_for("open", containment=True), kind="open")
+    answered, _ = fixed_answer_examples(
+        examples, str(SWAP / f"sciq_{split}.jsonl.gz"), judge_for("open", containment=True), kind="open"
+    )
     rows = confidence_rows(answered, tokenizer, "0-10", "open")
     prompts = [r["prompt"] for r in rows]
     if strip_system:
@@ -122,17 +123,46 @@ def run_one(arm: str, lr: float, a: argparse.Namespace) -> None:
     train_p, train_y = swap_rows(tok, "train", a.train, strip_system=a.strip_system)
     held_p, held_y = swap_rows(tok, "validation", a.select + a.measure, strip_system=a.strip_system)
     k = top_layers(arm)
-    cfg = RDConfig(estimator="exact", strict_format=True, judge={"containment": True}, batch_size=8,
-                   epochs=a.epochs, max_steps=None, learning_rate=lr, warmup_steps=10, beta=0.02,
-                   kl_reference="uniform", max_grad_norm=1.0, lora_r=8, lora_alpha=16, seed=a.seed,
-                   eval_every=max(1, a.eval_labels // 8), save_every=0, logging_steps=10 ** 9, lora_top_layers=k,
-                   prefix_cache_dtype="float16")
+    cfg = RDConfig(
+        estimator="exact",
+        strict_format=True,
+        judge={"containment": True},
+        batch_size=8,
+        epochs=a.epochs,
+        max_steps=None,
+        learning_rate=lr,
+        warmup_steps=10,
+        beta=0.02,
+        kl_reference="uniform",
+        max_grad_norm=1.0,
+        lora_r=8,
+        lora_alpha=16,
+        seed=a.seed,
+        eval_every=max(1, a.eval_labels // 8),
+        save_every=0,
+        logging_steps=10**9,
+        lora_top_layers=k,
+        prefix_cache_dtype="float16",
+    )
     torch.manual_seed(a.seed)
     model = get_peft_model(backend.model, _lora_config(cfg, backend.model))
     tokens = [len(tok(p, add_special_tokens=False)["input_ids"]) for p in train_p]
-    emit({"kind": "setup", "arm": arm, "lr": lr, "top_layers": k, "threads": a.threads, "matmul_gflops": rate,
-          "train": len(train_p), "select": a.select, "measure": a.measure, "strip_system": a.strip_system,
-          "prompt_tokens_mean": float(np.mean(tokens)), "train_accuracy": float(np.mean(train_y))})
+    emit(
+        {
+            "kind": "setup",
+            "arm": arm,
+            "lr": lr,
+            "top_layers": k,
+            "threads": a.threads,
+            "matmul_gflops": rate,
+            "train": len(train_p),
+            "select": a.select,
+            "measure": a.measure,
+            "strip_system": a.strip_system,
+            "prompt_tokens_mean": float(np.mean(tokens)),
+            "train_accuracy": float(np.mean(train_y)),
+        }
+    )
 
     held_ids = None
     held_cache = None
@@ -140,6 +170,7 @@ def run_one(arm: str, lr: float, a: argparse.Namespace) -> None:
     crossed: dict[str, float | None] = {"select": None, "measure": None}
 
     with tempfile.TemporaryDirectory() as tmp:
+
         def evaluate(step: int, labels: int):
             t0 = time.process_time()
             train_cpu = t0 - clock["start"] - clock["eval"]
@@ -151,14 +182,22 @@ def run_one(arm: str, lr: float, a: argparse.Namespace) -> None:
                     if held_cache is not None:  # the same readout through the (checked) cached bottom layers
                         parts.append(held_cache.forward(batch))
                     else:
-                        parts.append(ids_level_log_probs(model, [held_ids[j] for j in batch], loop.pad_id,
-                                                         loop.digits, loop.end_ids))
+                        parts.append(
+                            ids_level_log_probs(
+                                model, [held_ids[j] for j in batch], loop.pad_id, loop.digits, loop.end_ids
+                            )
+                        )
                 lp = torch.cat(parts)
             model.train()
             stated = lp[:, :11].argmax(1).double().numpy() / 10
             y = np.asarray(held_y)
-            rec = {"kind": "eval", "step": step, "labels": labels, "train_cpu_s": round(train_cpu, 2),
-                   "wall_s": round(time.time() - clock["wall"], 1)}
+            rec = {
+                "kind": "eval",
+                "step": step,
+                "labels": labels,
+                "train_cpu_s": round(train_cpu, 2),
+                "wall_s": round(time.time() - clock["wall"], 1),
+            }
             for part, sl in (("select", slice(0, a.select)), ("measure", slice(a.select, None))):
                 au = score(stated[sl], y[sl])["auroc"]
                 rec[f"{part}_auroc"] = None if math.isnan(au) else round(au, 4)
@@ -177,14 +216,26 @@ def run_one(arm: str, lr: float, a: argparse.Namespace) -> None:
         loop._save = lambda *x, **kw: None  # no checkpoint writes inside the clock
         held_ids = [tok(p, add_special_tokens=False)["input_ids"] + [loop.digits[1]] for p in held_p]
         if k:
-            held_cache = PrefixCache(model, held_ids, loop.digits, top_k=k, end_ids=loop.end_ids, dtype="float32",
-                                     pad_id=loop.pad_id)
+            held_cache = PrefixCache(
+                model, held_ids, loop.digits, top_k=k, end_ids=loop.end_ids, dtype="float32", pad_id=loop.pad_id
+            )
         # FLOPs of one training step (a batch of median length) and of building one cache entry
         order = np.argsort([len(x) for x in loop.ids])
-        mid = [int(i) for i in order[max(0, len(order) // 2 - 4):][:8]]
+        mid = [int(i) for i in order[max(0, len(order) // 2 - 4) :][:8]]
         flops = FlopCounterMode(display=False)
-        probe = PrefixCache(model, [loop.ids[i] for i in mid], loop.digits, top_k=k, end_ids=loop.end_ids,
-                            dtype="float32", pad_id=loop.pad_id) if k else None
+        probe = (
+            PrefixCache(
+                model,
+                [loop.ids[i] for i in mid],
+                loop.digits,
+                top_k=k,
+                end_ids=loop.end_ids,
+                dtype="float32",
+                pad_id=loop.pad_id,
+            )
+            if k
+            else None
+        )
         if probe is not None:
             with flops:
                 probe._build(range(len(mid)))
@@ -197,8 +248,14 @@ def run_one(arm: str, lr: float, a: argparse.Namespace) -> None:
             out = probe.forward(range(len(mid))) if probe is not None else loop.outcome_log_probs(mid)
             out[:, 5].sum().backward()
         model.zero_grad(set_to_none=True)
-        emit({"kind": "flops", "step_flops": flops.get_total_flops(), "build_flops_per_entry": build_flops,
-              "median_prompt_tokens": len(loop.ids[mid[0]])})
+        emit(
+            {
+                "kind": "flops",
+                "step_flops": flops.get_total_flops(),
+                "build_flops_per_entry": build_flops,
+                "median_prompt_tokens": len(loop.ids[mid[0]]),
+            }
+        )
         clock["start"], clock["wall"] = time.process_time(), time.time()
         try:
             loop.train()
@@ -206,10 +263,17 @@ def run_one(arm: str, lr: float, a: argparse.Namespace) -> None:
         except Stop:
             stopped = "target or budget"
         train_cpu = time.process_time() - clock["start"] - clock["eval"]
-        emit({"kind": "done", "stopped": stopped, "train_cpu_s": round(train_cpu, 2),
-              "cross_select_cpu_s": crossed["select"], "cross_measure_cpu_s": crossed["measure"],
-              "cache_build_cpu_s": round(loop.cache.built_seconds, 2) if loop.cache is not None else 0.0,
-              "cache_check_gap": getattr(loop.cache, "check_gap", None) if loop.cache is not None else None})
+        emit(
+            {
+                "kind": "done",
+                "stopped": stopped,
+                "train_cpu_s": round(train_cpu, 2),
+                "cross_select_cpu_s": crossed["select"],
+                "cross_measure_cpu_s": crossed["measure"],
+                "cache_build_cpu_s": round(loop.cache.built_seconds, 2) if loop.cache is not None else 0.0,
+                "cache_check_gap": getattr(loop.cache, "check_gap", None) if loop.cache is not None else None,
+            }
+        )
     fh.close()
 
 
@@ -233,8 +297,15 @@ def throughput(a: argparse.Namespace) -> None:
         backend = HFBackend("smollm2-135m-instruct", device="cpu", dtype="float32")
         n_prompts = max((max(2, a.throughput_labels // b) + 1) * b for b in (8, 16, 32))
         prompts, correct = swap_rows(backend.tokenizer, "train", n_prompts)
-        cfg = RDConfig(strict_format=True, lora_top_layers=k, beta=0.02, kl_reference="uniform",
-                       prefix_cache_dtype="float16", eval_every=0, save_every=0)
+        cfg = RDConfig(
+            strict_format=True,
+            lora_top_layers=k,
+            beta=0.02,
+            kl_reference="uniform",
+            prefix_cache_dtype="float16",
+            eval_every=0,
+            save_every=0,
+        )
         model = get_peft_model(backend.model, _lora_config(cfg, backend.model))
         with tempfile.TemporaryDirectory() as tmp:
             loop = ExactLoop(model, backend.tokenizer, prompts, correct, cfg, Path(tmp))
@@ -249,7 +320,7 @@ def throughput(a: argparse.Namespace) -> None:
             torch.set_num_threads(threads)
             for batch in (8, 16, 32) if k else (8,):
                 steps = max(2, a.throughput_labels // batch) if k else 3
-                chunks = [[int(i) for i in order[j:j + batch]] for j in range(0, len(order), batch)][:steps + 1]
+                chunks = [[int(i) for i in order[j : j + batch]] for j in range(0, len(order), batch)][: steps + 1]
                 times = []
                 for n, idx in enumerate(chunks):
                     c0, w0 = time.process_time(), time.perf_counter()
@@ -262,18 +333,33 @@ def throughput(a: argparse.Namespace) -> None:
                     if n:  # the first step is a warm-up
                         times.append((time.process_time() - c0, time.perf_counter() - w0, len(idx)))
                 labels = sum(t[2] for t in times)
-                rows.append({"arm": arm, "threads": threads, "batch": batch,
-                             "labels_per_cpu_s": labels / sum(t[0] for t in times),
-                             "labels_per_wall_s": labels / sum(t[1] for t in times), "labels_timed": labels})
+                rows.append(
+                    {
+                        "arm": arm,
+                        "threads": threads,
+                        "batch": batch,
+                        "labels_per_cpu_s": labels / sum(t[0] for t in times),
+                        "labels_per_wall_s": labels / sum(t[1] for t in times),
+                        "labels_timed": labels,
+                    }
+                )
                 print(rows[-1], file=sys.stderr, flush=True)
-    md = ["# Trainer throughput: batch size and threads (training steps only, one run)", "",
-          f"`python benchmarks/bench_time_to_quality.py --throughput --arms {a.arms}` on {platform.machine()}: "
-          "SmolLM2-135M-Instruct fp32, LoRA r8, the answer-swap prompts of similar length (sorted), whole-number "
-          "readout, KL to uniform; forward + backward + AdamW per step, the first step of each setting untimed; "
-          "the top-K arms read a float16 prefix cache built beforehand (not timed).", "",
-          "| arm | torch threads | batch | labels / CPU-s | labels / wall-s | labels timed |", "|---|---|---|---|---|---|"]
-    md += [f"| {r['arm']} | {r['threads']} | {r['batch']} | {r['labels_per_cpu_s']:.2f} | {r['labels_per_wall_s']:.2f} | "
-           f"{r['labels_timed']} |" for r in rows]
+    md = [
+        "# Trainer throughput: batch size and threads (training steps only, one run)",
+        "",
+        f"`python benchmarks/bench_time_to_quality.py --throughput --arms {a.arms}` on {platform.machine()}: "
+        "SmolLM2-135M-Instruct fp32, LoRA r8, the answer-swap prompts of similar length (sorted), whole-number "
+        "readout, KL to uniform; forward + backward + AdamW per step, the first step of each setting untimed; "
+        "the top-K arms read a float16 prefix cache built beforehand (not timed).",
+        "",
+        "| arm | torch threads | batch | labels / CPU-s | labels / wall-s | labels timed |",
+        "|---|---|---|---|---|---|",
+    ]
+    md += [
+        f"| {r['arm']} | {r['threads']} | {r['batch']} | {r['labels_per_cpu_s']:.2f} | {r['labels_per_wall_s']:.2f} | "
+        f"{r['labels_timed']} |"
+        for r in rows
+    ]
     (a.out / "trainer_throughput.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     print("\n".join(md))
 
@@ -287,32 +373,53 @@ def natural_summary(a: argparse.Namespace) -> None:
     for folder in a.natural.split(","):
         summary = json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
         config = yaml.safe_load((Path(folder) / "config.yaml").read_text(encoding="utf-8"))
-        rows.append({"run": Path(folder).name, "settings": {k: config["settings"].get(k) for k in (
-            "lora_top_layers", "learning_rate", "cpu_time_limit_s", "prefix_cache_dtype")},
-            "train_cpu_seconds": summary.get("train_cpu_seconds"), "train_seconds": summary.get("train_seconds"),
-            "steps": summary["steps"], "labels_seen": summary["labels_seen"],
-            "prefix_cache": summary.get("prefix_cache"), "heldout": summary["final_heldout"],
-            "model": config["model"], "answers": config["answers"]})
-    md = ["# Natural-answer check: today's trainer vs the top-8 prefix-cached trainer at equal CPU time", "",
-          "TriviaQA (DPR training pool), SmolLM2-135M-Instruct's own greedy answers (committed with "
-          "rd-smollm2-triviaqa-beta002); 600 held-out questions (the pool's first 600 of the seeded order), 1,600 "
-          "trained on in repeated passes. The headline recipe's objective (log score, whole-number readout, KL to "
-          "uniform, beta 0.02, batch 8). Both runs: one torch thread, stopped at the same CPU seconds "
-          "(`cpu_time_limit_s`), run side by side with other jobs on the 2 cores; the held-out evaluation once, "
-          "after training. Configs: `all_layers.yaml`, `top8_cached.yaml` here.", "",
-          "| run | LoRA layers | lr | training CPU s | labels seen | held-out accuracy | stated AUROC [95 % CI] | "
-          "stated ECE | stated log score | expected AUROC [95 % CI] | expected log score | expected Brier |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        rows.append(
+            {
+                "run": Path(folder).name,
+                "settings": {
+                    k: config["settings"].get(k)
+                    for k in ("lora_top_layers", "learning_rate", "cpu_time_limit_s", "prefix_cache_dtype")
+                },
+                "train_cpu_seconds": summary.get("train_cpu_seconds"),
+                "train_seconds": summary.get("train_seconds"),
+                "steps": summary["steps"],
+                "labels_seen": summary["labels_seen"],
+                "prefix_cache": summary.get("prefix_cache"),
+                "heldout": summary["final_heldout"],
+                "model": config["model"],
+                "answers": config["answers"],
+            }
+        )
+    md = [
+        "# Natural-answer check: today's trainer vs the top-8 prefix-cached trainer at equal CPU time",
+        "",
+        "TriviaQA (DPR training pool), SmolLM2-135M-Instruct's own greedy answers (committed with "
+        "rd-smollm2-triviaqa-beta002); 600 held-out questions (the pool's first 600 of the seeded order), 1,600 "
+        "trained on in repeated passes. The headline recipe's objective (log score, whole-number readout, KL to "
+        "uniform, beta 0.02, batch 8). Both runs: one torch thread, stopped at the same CPU seconds "
+        "(`cpu_time_limit_s`), run side by side with other jobs on the 2 cores; the held-out evaluation once, "
+        "after training. Configs: `all_layers.yaml`, `top8_cached.yaml` here.",
+        "",
+        "| run | LoRA layers | lr | training CPU s | labels seen | held-out accuracy | stated AUROC [95 % CI] | "
+        "stated ECE | stated log score | expected AUROC [95 % CI] | expected log score | expected Brier |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         h = r["heldout"]
-        md.append(f"| {r['run']} | {r['settings']['lora_top_layers'] or 'all 30'} | {r['settings']['learning_rate']:g} | "
-                  f"{r['train_cpu_seconds']} | {r['labels_seen']} | {h['greedy/accuracy']:.3f} | "
-                  f"{h['greedy/auroc']:.3f} [{h['greedy/auroc_ci_low']:.3f}, {h['greedy/auroc_ci_high']:.3f}] | "
-                  f"{h['greedy/ece']:.3f} | {h['greedy/log_score']:.3f} | {h['expected/auroc']:.3f} "
-                  f"[{h['expected/auroc_ci_low']:.3f}, {h['expected/auroc_ci_high']:.3f}] | "
-                  f"{h['expected/log_score']:.3f} | {h['expected/brier']:.3f} |")
-    md += ["", "Stated confidences (histogram over the levels 0..10): " + "; ".join(
-        f"{r['run']}: {r['heldout'].get('greedy/histogram')}" for r in rows), ""]
+        md.append(
+            f"| {r['run']} | {r['settings']['lora_top_layers'] or 'all 30'} | {r['settings']['learning_rate']:g} | "
+            f"{r['train_cpu_seconds']} | {r['labels_seen']} | {h['greedy/accuracy']:.3f} | "
+            f"{h['greedy/auroc']:.3f} [{h['greedy/auroc_ci_low']:.3f}, {h['greedy/auroc_ci_high']:.3f}] | "
+            f"{h['greedy/ece']:.3f} | {h['greedy/log_score']:.3f} | {h['expected/auroc']:.3f} "
+            f"[{h['expected/auroc_ci_low']:.3f}, {h['expected/auroc_ci_high']:.3f}] | "
+            f"{h['expected/log_score']:.3f} | {h['expected/brier']:.3f} |"
+        )
+    md += [
+        "",
+        "Stated confidences (histogram over the levels 0..10): "
+        + "; ".join(f"{r['run']}: {r['heldout'].get('greedy/histogram')}" for r in rows),
+        "",
+    ]
     out = a.out / "natural_check"
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text("\n".join(md), encoding="utf-8")
@@ -338,23 +445,30 @@ def summarize(a: argparse.Namespace, arms: list[str], grid: dict[str, list[float
     import matplotlib.pyplot as plt
 
     suffix = "-nosys" if a.strip_system else ""
-    runs = {(arm, lr): read_run(a.out / "ttq" / f"{arm_name(arm, lr)}{suffix}.jsonl")
-            for arm in arms for lr in grid[arm]}
-    md = [f"# Trainer: CPU seconds to held-out AUROC {a.target} (answer swap), all-layer LoRA vs top-K with the "
-          "frozen-prefix cache", "",
-          f"`python benchmarks/bench_time_to_quality.py --arms {','.join(arms)} --grid {a.grid} --select {a.select} "
-          f"--measure {a.measure} --eval-labels {a.eval_labels} --workers {a.workers} --threads {a.threads} --cpu-budget {a.cpu_budget:g}` on {platform.machine()}. "
-          f"SmolLM2-135M-Instruct fp32, LoRA r8 all linear modules, log score + whole-number readout + KL to uniform "
-          f"(beta 0.02), batch 8; {a.train} SciQ answer-swap training questions (passes repeated); held-out SciQ "
-          f"validation answer swaps: {a.select} choose the learning rate, {a.measure} other ones give the reported "
-          "curve. Stated confidence = modal level. Clock: CPU seconds of the run's process (all its threads), the "
-          "cache build included, held-out evaluations excluded. Runs went "
-          f"{a.workers} at a time with {a.threads} torch thread(s) each.", "",
-          "## Every run", "",
-          "| arm | lr | CPU s to target (selection set) | CPU s to target (measurement set) | labels then | "
-          "best / final measurement AUROC | labels, CPU s at the end | CPU s per label (training) | "
-          "cache build CPU s | GFLOP/step | achieved GFLOP/CPU-s | matmul GFLOP/CPU-s | fraction | stopped |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    runs = {
+        (arm, lr): read_run(a.out / "ttq" / f"{arm_name(arm, lr)}{suffix}.jsonl") for arm in arms for lr in grid[arm]
+    }
+    md = [
+        f"# Trainer: CPU seconds to held-out AUROC {a.target} (answer swap), all-layer LoRA vs top-K with the "
+        "frozen-prefix cache",
+        "",
+        f"`python benchmarks/bench_time_to_quality.py --arms {','.join(arms)} --grid {a.grid} --select {a.select} "
+        f"--measure {a.measure} --eval-labels {a.eval_labels} --workers {a.workers} --threads {a.threads} "
+        f"--cpu-budget {a.cpu_budget:g}` on {platform.machine()}. "
+        f"SmolLM2-135M-Instruct fp32, LoRA r8 all linear modules, log score + whole-number readout + KL to uniform "
+        f"(beta 0.02), batch 8; {a.train} SciQ answer-swap training questions (passes repeated); held-out SciQ "
+        f"validation answer swaps: {a.select} choose the learning rate, {a.measure} other ones give the reported "
+        "curve. Stated confidence = modal level. Clock: CPU seconds of the run's process (all its threads), the "
+        "cache build included, held-out evaluations excluded. Runs went "
+        f"{a.workers} at a time with {a.threads} torch thread(s) each.",
+        "",
+        "## Every run",
+        "",
+        "| arm | lr | CPU s to target (selection set) | CPU s to target (measurement set) | labels then | "
+        "best / final measurement AUROC | labels, CPU s at the end | CPU s per label (training) | "
+        "cache build CPU s | GFLOP/step | achieved GFLOP/CPU-s | matmul GFLOP/CPU-s | fraction | stopped |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     best: dict[str, tuple[float, dict]] = {}
     for (arm, lr), run in runs.items():
         if run is None:
@@ -370,17 +484,24 @@ def summarize(a: argparse.Namespace, arms: list[str], grid: dict[str, list[float
         best_au = max((e.get("measure_auroc") or 0) for e in ev) if ev else math.nan
         labels_end = ev[-1]["labels"] if ev else 0
         per_label = (d["train_cpu_s"] - d["cache_build_cpu_s"]) / labels_end if labels_end else math.nan
-        md.append(f"| {arm} | {lr:g} | {_fmt(d['cross_select_cpu_s'])} | {_fmt(d['cross_measure_cpu_s'])} | "
-                  f"{labels_at if labels_at is not None else '-'} | {best_au:.3f} / {ev[-1].get('measure_auroc')} | "
-                  f"{labels_end}, {ev[-1]['train_cpu_s']:.0f} | {per_label:.2f} | "
-                  f"{d['cache_build_cpu_s']:.0f} | {fl.get('step_flops', 0) / 1e9:.1f} | {achieved:.1f} | "
-                  f"{rate:.1f} | {achieved / rate:.0%} | {d['stopped'].split(':')[0]} |")
+        md.append(
+            f"| {arm} | {lr:g} | {_fmt(d['cross_select_cpu_s'])} | {_fmt(d['cross_measure_cpu_s'])} | "
+            f"{labels_at if labels_at is not None else '-'} | {best_au:.3f} / {ev[-1].get('measure_auroc')} | "
+            f"{labels_end}, {ev[-1]['train_cpu_s']:.0f} | {per_label:.2f} | "
+            f"{d['cache_build_cpu_s']:.0f} | {fl.get('step_flops', 0) / 1e9:.1f} | {achieved:.1f} | "
+            f"{rate:.1f} | {achieved / rate:.0%} | {d['stopped'].split(':')[0]} |"
+        )
         key = d["cross_select_cpu_s"] if d["cross_select_cpu_s"] is not None else math.inf
         tie = -max((e.get("select_auroc") or 0) for e in ev) if ev else 0  # no crossing: the best selection AUROC
         if arm not in best or (key, tie) < best[arm][0]:
             best[arm] = ((key, tie), {"lr": lr, **run})
-    md += ["", "## Each arm at the learning rate its selection set chose", "",
-           "| arm | lr | CPU s to target (measurement set) | vs all-layer |", "|---|---|---|---|"]
+    md += [
+        "",
+        "## Each arm at the learning rate its selection set chose",
+        "",
+        "| arm | lr | CPU s to target (measurement set) | vs all-layer |",
+        "|---|---|---|---|",
+    ]
     ref = best.get("all", (None, {}))[1].get("done", {}).get("cross_measure_cpu_s")
     summary = {}
     for arm in arms:
@@ -396,11 +517,19 @@ def summarize(a: argparse.Namespace, arms: list[str], grid: dict[str, list[float
     for arm in arms:
         if arm in best:
             ev = best[arm][1]["evals"]
-            ax.plot([e["train_cpu_s"] for e in ev], [e.get("measure_auroc") or math.nan for e in ev], "o-",
-                    label=f"{arm} (lr {best[arm][1]['lr']:g})")
+            ax.plot(
+                [e["train_cpu_s"] for e in ev],
+                [e.get("measure_auroc") or math.nan for e in ev],
+                "o-",
+                label=f"{arm} (lr {best[arm][1]['lr']:g})",
+            )
     ax.axhline(a.target, color="grey", ls=":", lw=0.8)
-    ax.set(xlabel="training CPU seconds (cache build included)", ylabel="held-out AUROC of the stated level",
-           title="Answer swap: time to quality", ylim=(0.4, 1.0))
+    ax.set(
+        xlabel="training CPU seconds (cache build included)",
+        ylabel="held-out AUROC of the stated level",
+        title="Answer swap: time to quality",
+        ylim=(0.4, 1.0),
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -408,9 +537,21 @@ def summarize(a: argparse.Namespace, arms: list[str], grid: dict[str, list[float
     (a.out / f"trainer_ttq{suffix}.md").write_text("\n".join(md), encoding="utf-8")
     import lzma
 
-    (a.out / f"trainer_ttq{suffix}.json.xz").write_bytes(lzma.compress((json.dumps(
-        {"settings": {k: str(v) for k, v in vars(a).items()}, "chosen": summary,
-         "runs": {arm_name(arm, lr): run for (arm, lr), run in runs.items()}}, indent=1) + "\n").encode()))
+    (a.out / f"trainer_ttq{suffix}.json.xz").write_bytes(
+        lzma.compress(
+            (
+                json.dumps(
+                    {
+                        "settings": {k: str(v) for k, v in vars(a).items()},
+                        "chosen": summary,
+                        "runs": {arm_name(arm, lr): run for (arm, lr), run in runs.items()},
+                    },
+                    indent=1,
+                )
+                + "\n"
+            ).encode()
+        )
+    )
     print("\n".join(md))
 
 
@@ -422,8 +563,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--arms", default="all,top8,top15")
     ap.add_argument("--lrs", default="3e-4,1e-3", help="the learning-rate grid of every arm")
-    ap.add_argument("--grid", default="all=3e-4/1e-3,top8=1e-3/3e-3,top15=1e-3/3e-3",
-                    help="per-arm grids ARM=LR/LR,... (overrides --lrs for the arms it names)")
+    ap.add_argument(
+        "--grid",
+        default="all=3e-4/1e-3,top8=1e-3/3e-3,top15=1e-3/3e-3",
+        help="per-arm grids ARM=LR/LR,... (overrides --lrs for the arms it names)",
+    )
     ap.add_argument("--order", default="", help="runs to start first, ARM:LR,... (the rest follow in grid order)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
@@ -461,13 +605,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not a.summary_only:
         suffix = "-nosys" if a.strip_system else ""
-        todo = [(arm, lr) for arm in arms for lr in grid[arm]
-                if read_run(a.out / "ttq" / f"{arm_name(arm, lr)}{suffix}.jsonl") is None]
+        todo = [
+            (arm, lr)
+            for arm in arms
+            for lr in grid[arm]
+            if read_run(a.out / "ttq" / f"{arm_name(arm, lr)}{suffix}.jsonl") is None
+        ]
         first = [(x.split(":")[0], float(x.split(":")[1])) for x in filter(None, a.order.split(","))]
         todo = [r for r in first if r in todo] + [r for r in todo if r not in first]
-        passthrough = [f"--{k.replace('_', '-')}={v}" for k, v in vars(a).items()
-                       if k in ("threads", "cpu_budget", "target", "train", "select", "measure", "eval_labels",
-                                "epochs", "seed", "out")] + (["--strip-system"] if a.strip_system else [])
+        passthrough = [
+            f"--{k.replace('_', '-')}={v}"
+            for k, v in vars(a).items()
+            if k
+            in ("threads", "cpu_budget", "target", "train", "select", "measure", "eval_labels", "epochs", "seed", "out")
+        ] + (["--strip-system"] if a.strip_system else [])
         running: list[subprocess.Popen] = []
         (a.out / "ttq").mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads)}
@@ -476,8 +627,14 @@ def main(argv: list[str] | None = None) -> int:
                 arm, lr = todo.pop(0)
                 print(f"starting {arm_name(arm, lr)}", file=sys.stderr, flush=True)
                 log = open(a.out / "ttq" / f"{arm_name(arm, lr)}{suffix}.log", "w")
-                running.append(subprocess.Popen([sys.executable, __file__, "--run", f"{arm}:{lr}", *passthrough],
-                                                env=env, stderr=log, stdout=log))
+                running.append(
+                    subprocess.Popen(
+                        [sys.executable, __file__, "--run", f"{arm}:{lr}", *passthrough],
+                        env=env,
+                        stderr=log,
+                        stdout=log,
+                    )
+                )
             time.sleep(5)
             running = [p for p in running if p.poll() is None]
     summarize(a, arms, grid)

@@ -32,8 +32,12 @@ def prompts_and_labels(tokenizer, n: int):
     from trainers.rewarding_doubt.data import confidence_rows, fixed_answer_examples
 
     examples = select(get_task("sciq").load("train"), n, 0)
-    answered, _ = fixed_answer_examples(examples, str(ROOT / "results/training/answer-swap/sciq_train.jsonl.gz"),
-                                        judge_for("open", containment=True), kind="open")
+    answered, _ = fixed_answer_examples(
+        examples,
+        str(ROOT / "results/training/answer-swap/sciq_train.jsonl.gz"),
+        judge_for("open", containment=True),
+        kind="open",
+    )
     return confidence_rows(answered, tokenizer, "0-10", "open")
 
 
@@ -70,22 +74,40 @@ def bench_grpo(steps: int) -> dict:
     from trainers.rewarding_doubt.plugin import _lora_config, build_grpo_args
     from trainers.rewarding_doubt.rewards import RewardSpec, make_confidence_reward
 
-    cfg = RDConfig(estimator="grpo", prompts_per_step=4, num_generations=8, max_steps=steps + 1, strict_format=True,
-                   gradient_checkpointing=False, logging_steps=1000, save_every=0, learning_rate=1e-4)
+    cfg = RDConfig(
+        estimator="grpo",
+        prompts_per_step=4,
+        num_generations=8,
+        max_steps=steps + 1,
+        strict_format=True,
+        gradient_checkpointing=False,
+        logging_steps=1000,
+        save_every=0,
+        learning_rate=1e-4,
+    )
     backend = fresh_backend()
     rows = prompts_and_labels(backend.tokenizer, 4 * (steps + 1))
     timer = _StepTimer()
     with tempfile.TemporaryDirectory() as tmp:
         args = build_grpo_args(cfg, Path(tmp), on_cuda=False, bf16=False)
         args.save_strategy = "no"
-        trainer = GRPOTrainer(model=backend.model, reward_funcs=[make_confidence_reward(RewardSpec.from_config(cfg))],
-                              args=args, train_dataset=datasets.Dataset.from_list(rows),
-                              processing_class=backend.tokenizer, peft_config=_lora_config(cfg),
-                              callbacks=[timer.callback])
+        trainer = GRPOTrainer(
+            model=backend.model,
+            reward_funcs=[make_confidence_reward(RewardSpec.from_config(cfg))],
+            args=args,
+            train_dataset=datasets.Dataset.from_list(rows),
+            processing_class=backend.tokenizer,
+            peft_config=_lora_config(cfg),
+            callbacks=[timer.callback],
+        )
         trainer.train()
     timed = timer.steps[1:]
-    return {"steps_timed": len(timed), "seconds_per_step": sum(timed) / len(timed),
-            "labels_per_step": cfg.prompts_per_step, "completions_per_step": cfg.prompts_per_step * cfg.num_generations}
+    return {
+        "steps_timed": len(timed),
+        "seconds_per_step": sum(timed) / len(timed),
+        "labels_per_step": cfg.prompts_per_step,
+        "completions_per_step": cfg.prompts_per_step * cfg.num_generations,
+    }
 
 
 def bench_exact(steps: int) -> dict:
@@ -95,8 +117,9 @@ def bench_exact(steps: int) -> dict:
     from trainers.rewarding_doubt.exact_loop import ExactLoop
     from trainers.rewarding_doubt.plugin import _lora_config
 
-    cfg = RDConfig(estimator="exact", batch_size=8, epochs=1, max_steps=steps + 1, eval_every=0, save_every=0,
-                   logging_steps=1)
+    cfg = RDConfig(
+        estimator="exact", batch_size=8, epochs=1, max_steps=steps + 1, eval_every=0, save_every=0, logging_steps=1
+    )
     backend = fresh_backend()
     rows = prompts_and_labels(backend.tokenizer, 8 * (steps + 1))
     model = get_peft_model(backend.model, _lora_config(cfg))
@@ -110,8 +133,9 @@ def bench_exact(steps: int) -> dict:
 
     log = Log()
     with tempfile.TemporaryDirectory() as tmp:
-        loop = ExactLoop(model, backend.tokenizer, [r["prompt"] for r in rows], [r["correct"] for r in rows], cfg,
-                         Path(tmp), log=log)
+        loop = ExactLoop(
+            model, backend.tokenizer, [r["prompt"] for r in rows], [r["correct"] for r in rows], cfg, Path(tmp), log=log
+        )
         loop._save = lambda *a, **k: None  # no checkpoint writes inside the timing
         loop.train()
     timed = [b - a for a, b in zip(log.times, log.times[1:])]
@@ -136,15 +160,25 @@ def main(argv: list[str] | None = None) -> int:
     for r in res.values():
         r["labels_per_second"] = r["labels_per_step"] / r["seconds_per_step"]
     ratio = res["exact"]["labels_per_second"] / res["grpo"]["labels_per_second"]
-    out = {"model": "smollm2-135m-instruct (float32, LoRA r8 all-linear)", "data": "SciQ answer-swap train prompts",
-           "torch_threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
-           "results": res, "ratio_exact_over_grpo": ratio}
+    out = {
+        "model": "smollm2-135m-instruct (float32, LoRA r8 all-linear)",
+        "data": "SciQ answer-swap train prompts",
+        "torch_threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "results": res,
+        "ratio_exact_over_grpo": ratio,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "trainer.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    md = ["# Trainer: labelled answers per second, exact vs GRPO (one run, same model, prompts and machine)", "",
-          f"`python benchmarks/bench_trainer.py` on {out['cpu']}, {out['torch_threads']} torch threads; {out['model']}; "
-          f"{out['data']}. The first step of each arm is not timed.", "",
-          "| estimator | labelled answers / step | s / step | labelled answers / s |", "|---|---|---|---|"]
+    md = [
+        "# Trainer: labelled answers per second, exact vs GRPO (one run, same model, prompts and machine)",
+        "",
+        f"`python benchmarks/bench_trainer.py` on {out['cpu']}, {out['torch_threads']} torch threads; {out['model']}; "
+        f"{out['data']}. The first step of each arm is not timed.",
+        "",
+        "| estimator | labelled answers / step | s / step | labelled answers / s |",
+        "|---|---|---|---|",
+    ]
     for name, r in res.items():
         md.append(f"| {name} | {r['labels_per_step']} | {r['seconds_per_step']:.2f} | {r['labels_per_second']:.3f} |")
     md += ["", f"**exact / grpo = {ratio:.1f}x** labelled answers per second.", ""]

@@ -85,8 +85,10 @@ def _add(table: dict[str, tuple[str, int]], qid: object, answer: str, path: Path
     key = str(qid).strip()
     if key in table and table[key][0] != answer:
         first_answer, first_line = table[key]
-        raise DataError(f"{path}:{line}: id {key!r} has answer {answer!r} here but {first_answer!r} on line "
-                        f"{first_line}; give each id one answer")
+        raise DataError(
+            f"{path}:{line}: id {key!r} has answer {answer!r} here but {first_answer!r} on line "
+            f"{first_line}; give each id one answer"
+        )
     table.setdefault(key, (answer, line))
 
 
@@ -94,8 +96,7 @@ def _from_csv(path: Path, text: str) -> dict[str, tuple[str, int]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if "id" not in header or "answer" not in header:
-        raise DataError(f"{path}:1: a CSV answers file needs a header with columns 'id' and 'answer' "
-                        f"(found: {header})")
+        raise DataError(f"{path}:1: a CSV answers file needs a header with columns 'id' and 'answer' (found: {header})")
     reader.fieldnames = header
     table: dict[str, tuple[str, int]] = {}
     for row in reader:

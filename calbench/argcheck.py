@@ -44,8 +44,9 @@ def unit_interval(text: str) -> float:
 SCORING_OPTIONS = ("policy", "bins", "eps", "resamples", "seed")
 
 
-def add_scoring_args(p, which: tuple[str, ...] = SCORING_OPTIONS, *,
-                     seed_help: str = "bootstrap seed (default: 0)") -> None:
+def add_scoring_args(
+    p, which: tuple[str, ...] = SCORING_OPTIONS, *, seed_help: str = "bootstrap seed (default: 0)"
+) -> None:
     """The scoring options of every command that scores samples, declared once: ``--policy`` (how unparsed
     replies count), ``--bins`` (ECE bins), ``--eps`` (log-score clipping), ``--resamples`` (bootstrap) and
     ``--seed``; ``which`` picks a subset. :func:`scoring_settings` reads them back. ``p`` is a parser or an
@@ -54,8 +55,11 @@ def add_scoring_args(p, which: tuple[str, ...] = SCORING_OPTIONS, *,
 
     declared = {
         "policy": dict(choices=POLICIES, default="exclude", help="how unparsed replies count (default: exclude)"),
-        "bins": dict(type=positive_int, default=DEFAULT_BINS,
-                     help=f"ECE bins, equal-width (and equal-mass for ece_em) (default: {DEFAULT_BINS})"),
+        "bins": dict(
+            type=positive_int,
+            default=DEFAULT_BINS,
+            help=f"ECE bins, equal-width (and equal-mass for ece_em) (default: {DEFAULT_BINS})",
+        ),
         "eps": dict(type=float, default=DEFAULT_EPS, help=f"log-score clipping (default: {DEFAULT_EPS})"),
         "resamples": dict(type=positive_int, default=1000, help="bootstrap resamples (default: 1000)"),
         "seed": dict(type=int, default=0, help=seed_help),
@@ -110,9 +114,18 @@ def check_eval_args(args: argparse.Namespace) -> None:
 
 
 #: Settings of a run's identity, as the option that sets them (for messages).
-OPTION_OF = {"model": "--model", "task": "--task/--data", "split": "--split", "source": "--source",
-             "limit": "--limit", "methods": "--method", "scale": "--scale", "judge": "--judge-*",
-             "seed": "--seed", "method_settings": "--sc-k/--sc-temperature/--topk-k/--probe"}
+OPTION_OF = {
+    "model": "--model",
+    "task": "--task/--data",
+    "split": "--split",
+    "source": "--source",
+    "limit": "--limit",
+    "methods": "--method",
+    "scale": "--scale",
+    "judge": "--judge-*",
+    "seed": "--seed",
+    "method_settings": "--sc-k/--sc-temperature/--topk-k/--probe",
+}
 
 
 def check_out_folder(out: str | Path, expected: dict, examples: list) -> None:

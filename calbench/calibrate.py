@@ -6,7 +6,8 @@ The new run's methods are named ``<method>+<scaler>``; each sample keeps its ori
 ``raw_confidence``. With ``stated_scale`` (``--stated-scale 0-10``) each calibrated probability is then rounded
 to the level of that scale with the best expected log score (:func:`calbench.scalers.stated_levels`), the
 method is named ``<method>+<scaler>@<scale>`` and the unrounded probability kept in ``scaled_confidence``: the
-best a model could *state* on that scale with the method's information; run.json records the scaler, its learned parameters and the calibration run it came from.
+best a model could *state* on that scale with the method's information; run.json records the scaler, its learned
+parameters and the calibration run it came from.
 Refused (a :class:`~calbench.errors.UserError`): runs of different models (unless ``allow_other_model``), the
 same run twice, runs that share an example, a calibration method whose parsed samples are all of one class.
 """
@@ -36,19 +37,32 @@ def _load_run(path: str) -> tuple[RunManifest, list[dict]]:
     except DataError as e:
         raise UserError(str(e)) from None
     if not has_manifest(d) or samples is None:
-        raise UserError(f"{d} is not a calbench run folder (needs run.json and samples.jsonl, or a compressed samples.jsonl.xz or .gz)")
+        raise UserError(
+            f"{d} is not a calbench run folder (needs run.json and samples.jsonl, or a compressed samples.jsonl.xz "
+            f"or .gz)"
+        )
     return read_manifest(d), read_samples(samples)
 
 
-def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str, *,
-                   methods: list[str] | None = None, bins: int = 10, allow_other_model: bool = False,
-                   plots: bool = True, replace: bool = False, stated_scale: str | None = None) -> dict:
+def calibrate_runs(
+    fit_dir: str,
+    apply_dir: str,
+    scaler_name: str,
+    out_dir: str,
+    *,
+    methods: list[str] | None = None,
+    bins: int = 10,
+    allow_other_model: bool = False,
+    plots: bool = True,
+    replace: bool = False,
+    stated_scale: str | None = None,
+) -> dict:
     """Fit ``scaler_name`` per method on ``fit_dir``'s samples, apply to ``apply_dir``'s, score, write
     ``out_dir`` (an existing calibrated run there is refused, or recomputed with ``replace``); return the new
     manifest."""
     from calbench.metrics import is_parsed
-    from calbench.runner import EvalSettings, finalize
     from calbench.rundir import write_samples
+    from calbench.runner import EvalSettings, finalize
     from calbench.scalers import SCALERS, CalibrationLeakError, fit_on_calibration, make_scaler, stated_levels
 
     if scaler_name not in SCALERS:
@@ -61,9 +75,11 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     cal_man, cal_samples = _load_run(fit_dir)
     test_man, test_samples = _load_run(apply_dir)
     if cal_man["model"].get("id") != test_man["model"].get("id") and not allow_other_model:
-        raise UserError(f"the calibration run is of model {cal_man['model'].get('id')!r} and the test run of "
-                        f"{test_man['model'].get('id')!r}; a scaler fitted on one model's confidences does not "
-                        "transfer (pass --allow-other-model to do it anyway)")
+        raise UserError(
+            f"the calibration run is of model {cal_man['model'].get('id')!r} and the test run of "
+            f"{test_man['model'].get('id')!r}; a scaler fitted on one model's confidences does not "
+            "transfer (pass --allow-other-model to do it anyway)"
+        )
     if Path(fit_dir).resolve() == Path(apply_dir).resolve():
         raise UserError("--fit and --apply name the same run; fit on a calibration split, apply to a test split")
     explicit = methods is not None
@@ -83,9 +99,11 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     eps = ms.get("log_score_eps", 1e-3)
     warnings: list[str] = []
     if cal_man["task"]["name"] != test_man["task"]["name"]:
-        warnings.append(f"fitted on task {cal_man['task']['name']!r} and applied to task "
-                        f"{test_man['task']['name']!r}: a scaler learned on one task's confidences may not "
-                        "transfer to another")
+        warnings.append(
+            f"fitted on task {cal_man['task']['name']!r} and applied to task "
+            f"{test_man['task']['name']!r}: a scaler learned on one task's confidences may not "
+            "transfer to another"
+        )
     params, recalibrated = {}, {}
     skipped = {m: "not in the calibration run" for m in missing}
     methods = [m for m in methods if m not in missing]
@@ -100,13 +118,17 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
             continue
         classes = {s["correct"] for s in cal if is_parsed(s)}
         if n_fit and len(classes) == 1:  # a scaler fitted on one class maps everything to ~0 or ~1
-            raise UserError(f"method {m}: the {n_fit} parsed calibration samples of {fit_dir} are all "
-                            f"{'right' if classes == {1} else 'wrong'}; a scaler fitted on one class predicts a "
-                            "constant (and scores a perfect ECE on a test run of the same class); fit on a "
-                            "calibration run with right and wrong answers")
+            raise UserError(
+                f"method {m}: the {n_fit} parsed calibration samples of {fit_dir} are all "
+                f"{'right' if classes == {1} else 'wrong'}; a scaler fitted on one class predicts a "
+                "constant (and scores a perfect ECE on a test run of the same class); fit on a "
+                "calibration run with right and wrong answers"
+            )
         if n_fit < TINY_FIT:
-            warnings.append(f"method {m}: fitted on only {n_fit} parsed calibration samples (fewer than "
-                            f"{TINY_FIT}): the scaler is mostly noise")
+            warnings.append(
+                f"method {m}: fitted on only {n_fit} parsed calibration samples (fewer than "
+                f"{TINY_FIT}): the scaler is mostly noise"
+            )
         try:
             recal = fit_on_calibration(scaler, cal, test)
         except CalibrationLeakError as e:
@@ -128,25 +150,45 @@ def calibrate_runs(fit_dir: str, apply_dir: str, scaler_name: str, out_dir: str,
     new_methods = list(recalibrated)
     write_samples(out / "samples.jsonl", (s for rows in recalibrated.values() for s in rows))
     drop_compressed_samples(out)  # a committed, compressed copy is replaced
-    settings = EvalSettings(methods=new_methods, split=test_man["task"]["split"],
-                            policy=test_man.get("parse_policy", "exclude"), bins=ms.get("ece_bins", 10),
-                            eps=eps,
-                            n_resamples=ms.get("bootstrap", {}).get("n_resamples", 1000),
-                            seed=test_man.get("seed", 0), plots=plots)
+    settings = EvalSettings(
+        methods=new_methods,
+        split=test_man["task"]["split"],
+        policy=test_man.get("parse_policy", "exclude"),
+        bins=ms.get("ece_bins", 10),
+        eps=eps,
+        n_resamples=ms.get("bootstrap", {}).get("n_resamples", 1000),
+        seed=test_man.get("seed", 0),
+        plots=plots,
+    )
     manifest = RunManifest({k: v for k, v in test_man.items() if k not in ("metrics", "metrics_by_method", "plots")})
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest.update(
-        methods=new_methods, method=",".join(new_methods), command=" ".join(sys.argv),
+        methods=new_methods,
+        method=",".join(new_methods),
+        command=" ".join(sys.argv),
         timings={"first_started": now, "started": now},
-        calibration={"scaler": scaler_name, "settings": {"n_bins": bins} if scaler_name == "histogram" else {},
-                     "stated_scale": stated_scale and {"scale": stated_scale, "rule": "the level with the best "
-                                                       f"expected log score (eps {eps})"},
-                     "fitted_on": {"run": str(Path(fit_dir)), "task": cal_man["task"]["name"],
-                                   "split": cal_man["task"]["split"], "n": cal_man.get("n"),
-                                   "ids_sha256": cal_man["task"].get("ids_sha256")},
-                     "applied_to": {"run": str(Path(apply_dir)), "task": test_man["task"]["name"],
-                                    "split": test_man["task"]["split"]},
-                     "by_method": params, "skipped_methods": skipped, "warnings": warnings})
+        calibration={
+            "scaler": scaler_name,
+            "settings": {"n_bins": bins} if scaler_name == "histogram" else {},
+            "stated_scale": stated_scale
+            and {"scale": stated_scale, "rule": f"the level with the best expected log score (eps {eps})"},
+            "fitted_on": {
+                "run": str(Path(fit_dir)),
+                "task": cal_man["task"]["name"],
+                "split": cal_man["task"]["split"],
+                "n": cal_man.get("n"),
+                "ids_sha256": cal_man["task"].get("ids_sha256"),
+            },
+            "applied_to": {
+                "run": str(Path(apply_dir)),
+                "task": test_man["task"]["name"],
+                "split": test_man["task"]["split"],
+            },
+            "by_method": params,
+            "skipped_methods": skipped,
+            "warnings": warnings,
+        },
+    )
     for w in warnings:
         print(f"calbench calibrate: warning: {w}", file=sys.stderr)
     return finalize(out, manifest, settings, elapsed=time.perf_counter() - t0, n_new_questions=0)

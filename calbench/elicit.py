@@ -34,7 +34,7 @@ INSTRUCTIONS = {
     "open": "Answer the question with a short answer of a few words, without explanation.",
     "mc": "Answer with the letter of the correct option.",
     "numeric": "Solve the problem step by step, then give the final answer as a number on the last line "
-               "in the form 'Final answer: <number>'.",
+    "in the form 'Final answer: <number>'.",
 }
 
 
@@ -58,8 +58,9 @@ def question_block(example: Example) -> str:
     """``Question: ...`` with, for multiple choice, the options listed with letters."""
     text = f"Question: {example.question.strip()}"
     if example.choices:
-        opts = "\n".join(f"{letter}. {choice}" for letter, choice in zip(letters(len(example.choices)),
-                                                                          example.choices))
+        opts = "\n".join(
+            f"{letter}. {choice}" for letter, choice in zip(letters(len(example.choices)), example.choices)
+        )
         text += f"\nOptions:\n{opts}"
     return text
 
@@ -83,8 +84,7 @@ def answer_prompt(example: Example, kind: str | None = None) -> Prompt:
 
 
 def confidence_question(scale: str = "0-10") -> str:
-    return (f"How confident are you that your answer is correct? Reply with your confidence as "
-            f"{SCALE_WORDING[scale]}.")
+    return f"How confident are you that your answer is correct? Reply with your confidence as {SCALE_WORDING[scale]}."
 
 
 def confidence_prompt(example: Example, answer_reply: str, scale: str = "0-10", kind: str | None = None) -> Prompt:
@@ -102,14 +102,18 @@ def confidence_prompt(example: Example, answer_reply: str, scale: str = "0-10", 
 
 #: Chain of thought, then answer and confidence (Xiong et al. 2024, "Can LLMs express their uncertainty?",
 #: the CoT + verbalized prompt), with the confidence on the run's scale
-COT_FORMAT = ("Read the question, analyze it step by step, then give your answer and your confidence in it. The "
-              "confidence is how likely you think your answer is correct, as {scale}.\nUse this format:\n"
-              "Explanation: <step-by-step analysis>\nAnswer: <only the answer, not a complete sentence>\n"
-              "Confidence: <your confidence>")
+COT_FORMAT = (
+    "Read the question, analyze it step by step, then give your answer and your confidence in it. The "
+    "confidence is how likely you think your answer is correct, as {scale}.\nUse this format:\n"
+    "Explanation: <step-by-step analysis>\nAnswer: <only the answer, not a complete sentence>\n"
+    "Confidence: <your confidence>"
+)
 #: k guesses, each with its probability (Tian et al. 2023, "Just ask for calibration", the Verb. 1S top-k prompt)
-TOPK_FORMAT = ("Provide your {k} best guesses for the question and the probability that each is correct (0.0 to "
-               "1.0). Give only the guesses and probabilities, no other words or explanation, in this form:\n"
-               "{lines}")
+TOPK_FORMAT = (
+    "Provide your {k} best guesses for the question and the probability that each is correct (0.0 to "
+    "1.0). Give only the guesses and probabilities, no other words or explanation, in this form:\n"
+    "{lines}"
+)
 
 
 def cot_prompt(example: Example, scale: str = "0-10", kind: str | None = None) -> Prompt:
@@ -120,8 +124,11 @@ def cot_prompt(example: Example, scale: str = "0-10", kind: str | None = None) -
 
 def topk_prompt(example: Example, k: int = 3, kind: str | None = None) -> Prompt:
     """``G1: <guess>`` / ``P1: <probability>`` ... for ``k`` guesses (method ``verbalized-topk``)."""
-    lines = "\n".join(f"G{i}: <{'most likely' if i == 1 else f'guess {i}'}, as short as possible>\n"
-                      f"P{i}: <the probability between 0.0 and 1.0 that G{i} is correct>" for i in range(1, k + 1))
+    lines = "\n".join(
+        f"G{i}: <{'most likely' if i == 1 else f'guess {i}'}, as short as possible>\n"
+        f"P{i}: <the probability between 0.0 and 1.0 that G{i} is correct>"
+        for i in range(1, k + 1)
+    )
     choices = "" if not example.choices else " Each guess is the letter of an option."
     content = f"{TOPK_FORMAT.format(k=k, lines=lines)}{choices}\n\n{question_block(example)}"
     return Prompt([{"role": "user", "content": content}], "G1:")
@@ -130,8 +137,10 @@ def topk_prompt(example: Example, k: int = 3, kind: str | None = None) -> Prompt
 def one_stage_prompt(example: Example, scale: str = "0-10", kind: str | None = None) -> Prompt:
     """The Rewarding Doubt format: answer and confidence in one reply."""
     k = _kind(example, kind)
-    fmt = ("Respond in exactly this form: 'Answer: <answer>, Confidence: <confidence>', where <confidence> "
-           f"is your confidence that the answer is correct, as {SCALE_WORDING[scale]}.")
+    fmt = (
+        "Respond in exactly this form: 'Answer: <answer>, Confidence: <confidence>', where <confidence> "
+        f"is your confidence that the answer is correct, as {SCALE_WORDING[scale]}."
+    )
     return Prompt([{"role": "user", "content": f"{question_text(example, k)}\n\n{fmt}"}], ANSWER_PREFIX)
 
 
@@ -158,6 +167,17 @@ def templates() -> dict:
     }
 
 
-__all__ = ["Prompt", "answer_prompt", "confidence_prompt", "cot_prompt", "one_stage_prompt", "render", "templates",
-           "topk_prompt",
-           "ANSWER_PREFIX", "CONFIDENCE_PREFIX", "PROMPT_VERSION", "asdict"]
+__all__ = [
+    "Prompt",
+    "answer_prompt",
+    "confidence_prompt",
+    "cot_prompt",
+    "one_stage_prompt",
+    "render",
+    "templates",
+    "topk_prompt",
+    "ANSWER_PREFIX",
+    "CONFIDENCE_PREFIX",
+    "PROMPT_VERSION",
+    "asdict",
+]

@@ -25,9 +25,15 @@ def resolve_task(task: str | TaskSpec) -> TaskSpec:
     return get_task(task)
 
 
-def evaluation_settings(task: TaskSpec, methods: list[str], *, split: str | None = None,
-                        judge_containment: bool = False, judge_f1: float | None = None,
-                        **options: Any) -> EvalSettings:
+def evaluation_settings(
+    task: TaskSpec,
+    methods: list[str],
+    *,
+    split: str | None = None,
+    judge_containment: bool = False,
+    judge_f1: float | None = None,
+    **options: Any,
+) -> EvalSettings:
     """The :class:`EvalSettings` of evaluating ``task`` with ``methods``: ``split`` (default: the task's
     evaluation split), the alias judge's ``judge_containment`` / ``judge_f1`` for open questions (other kinds
     have one judge without options), and any other field of :class:`EvalSettings` in ``options`` (``source``,
@@ -44,10 +50,18 @@ def task_examples(task: TaskSpec, settings: EvalSettings) -> tuple[list[Example]
     return examples, select(examples, settings.limit, settings.seed)
 
 
-def evaluate_task(task: str | TaskSpec, backend, out_dir: str | Path, *, settings: EvalSettings | None = None,
-                  methods: list[str] | None = None,
-                  examples: tuple[list[Example], list[Example]] | None = None,
-                  model_name: str | None = None, progress: bool = True, **options: Any) -> dict:
+def evaluate_task(
+    task: str | TaskSpec,
+    backend,
+    out_dir: str | Path,
+    *,
+    settings: EvalSettings | None = None,
+    methods: list[str] | None = None,
+    examples: tuple[list[Example], list[Example]] | None = None,
+    model_name: str | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> dict:
     """Evaluate ``task`` (a name or a :class:`TaskSpec`) on ``backend``; write ``out_dir``/samples.jsonl and
     run.json; return the manifest.
 
@@ -65,5 +79,13 @@ def evaluate_task(task: str | TaskSpec, backend, out_dir: str | Path, *, setting
     elif methods or options:
         raise ValueError("give settings, or methods and options, not both")
     split_examples, chosen = task_examples(spec, settings) if examples is None else examples
-    return evaluate(spec, chosen, backend, settings, out_dir, model_name=model_name,
-                    split_size=len(split_examples), progress=progress)
+    return evaluate(
+        spec,
+        chosen,
+        backend,
+        settings,
+        out_dir,
+        model_name=model_name,
+        split_size=len(split_examples),
+        progress=progress,
+    )

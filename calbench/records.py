@@ -44,8 +44,17 @@ class Example:
 
 
 SAMPLE_FIELDS = (
-    "id", "task", "model", "method", "prompt", "raw_output", "answer", "confidence", "parse_ok",
-    "correct", "judge",
+    "id",
+    "task",
+    "model",
+    "method",
+    "prompt",
+    "raw_output",
+    "answer",
+    "confidence",
+    "parse_ok",
+    "correct",
+    "judge",
 )
 
 
@@ -131,8 +140,9 @@ def read_text_lines(path: str | Path) -> list[str]:
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
         column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-        raise DataError(f"{path}:{line}: not UTF-8 (byte 0x{raw[e.start]:02x} at column {column}); "
-                        "save the file as UTF-8") from None
+        raise DataError(
+            f"{path}:{line}: not UTF-8 (byte 0x{raw[e.start]:02x} at column {column}); save the file as UTF-8"
+        ) from None
     # split on "\n" only: str.splitlines would also split inside strings holding U+2028 and the like
     lines = [line + "\n" for line in text.split("\n")]
     lines[-1] = lines[-1][:-1]
@@ -144,8 +154,9 @@ class JsonlLineError(DataError):
     decoder's message; None when the line is valid JSON but not an object) and ``truncated`` (the file's last
     line, cut before its newline: an interrupted write)."""
 
-    def __init__(self, path: str | Path, line: int, message: str, *, json_error: str | None = None,
-                 truncated: bool = False):
+    def __init__(
+        self, path: str | Path, line: int, message: str, *, json_error: str | None = None, truncated: bool = False
+    ):
         super().__init__(f"{path}:{line}: {message}")
         self.line, self.json_error, self.truncated = line, json_error, truncated
 
@@ -159,15 +170,21 @@ def jsonl_objects(path: str | Path, lines: list[str]) -> Iterator[tuple[int, dic
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            raise JsonlLineError(path, i, f"not valid JSON ({e.msg} at column {e.colno})", json_error=e.msg,
-                                 truncated=i == len(lines) and not line.endswith("\n")) from None
+            raise JsonlLineError(
+                path,
+                i,
+                f"not valid JSON ({e.msg} at column {e.colno})",
+                json_error=e.msg,
+                truncated=i == len(lines) and not line.endswith("\n"),
+            ) from None
         if not isinstance(obj, dict):
             raise JsonlLineError(path, i, f"expected a JSON object, got {type(obj).__name__}")
         yield i, obj
 
 
-def iter_jsonl(path: str | Path, *, tolerate_truncated_tail: bool = False,
-               skipped: list[str] | None = None) -> Iterator[tuple[int, dict]]:
+def iter_jsonl(
+    path: str | Path, *, tolerate_truncated_tail: bool = False, skipped: list[str] | None = None
+) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` for each non-empty line; a bad line raises :class:`DataError`.
 
     With ``tolerate_truncated_tail`` a malformed *last* line (a write cut by an interruption) is skipped
@@ -205,8 +222,10 @@ def find_samples_file(folder: str | Path) -> Path | None:
     if len(found) > 1:
         names = [p.name for p in found]
         held = ("both " if len(names) == 2 else "") + ", ".join(names[:-1]) + " and " + names[-1]
-        raise DataError(f"{folder}: holds {held}; keep one (delete the stale copy, or run "
-                        f"scripts/compress_results.py after checking the plain file is complete)")
+        raise DataError(
+            f"{folder}: holds {held}; keep one (delete the stale copy, or run "
+            f"scripts/compress_results.py after checking the plain file is complete)"
+        )
     return found[0] if found else None
 
 
@@ -214,8 +233,9 @@ def run_samples_path(folder: str | Path) -> Path:
     """:func:`find_samples_file`, raising :class:`DataError` when the folder has no samples file."""
     path = find_samples_file(folder)
     if path is None:
-        raise DataError(f"{folder}: no {SAMPLES_FILE} (or {' / '.join(COMPRESSED_SAMPLES_FILES)}); "
-                        "not a calbench run folder")
+        raise DataError(
+            f"{folder}: no {SAMPLES_FILE} (or {' / '.join(COMPRESSED_SAMPLES_FILES)}); not a calbench run folder"
+        )
     return path
 
 

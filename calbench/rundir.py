@@ -38,8 +38,13 @@ def describe(manifest: dict) -> str:
         return "samples without a readable run.json"
     task = (manifest.get("task") or {}).get("name")
     model = (manifest.get("model") or {}).get("id")
-    origin = ("an lm-eval import" if "lmeval" in manifest
-              else "a calibrated run" if "calibration" in manifest else "a calbench eval run")
+    origin = (
+        "an lm-eval import"
+        if "lmeval" in manifest
+        else "a calibrated run"
+        if "calibration" in manifest
+        else "a calbench eval run"
+    )
     return f"{origin} of task {task!r}, model {model!r}, method {manifest.get('method')!r}"
 
 
@@ -53,8 +58,10 @@ def refuse_other_run(folder: str | Path, same_run: Callable[[dict], bool]) -> bo
         return False
     if old and same_run(old):
         return True
-    raise RunFolderError(f"{folder} already holds a different run ({describe(old)}); choose another --out, "
-                         "or delete the folder to start over")
+    raise RunFolderError(
+        f"{folder} already holds a different run ({describe(old)}); choose another --out, "
+        "or delete the folder to start over"
+    )
 
 
 def write_samples(path: str | Path, samples: Iterable[dict]) -> None:

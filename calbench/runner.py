@@ -2,7 +2,8 @@
 
 Samples are appended and flushed as each generation batch finishes (at most ``chunk_size`` questions), so
 an interrupted run loses at most the batch in flight. Rerunning the same command resumes: (id, method) pairs
-already in ``samples.jsonl`` are skipped, none is written twice. A different run in the same folder is refused, naming the setting that differs,
+already in ``samples.jsonl`` are skipped, none is written twice. A different run in the same folder is refused,
+naming the setting that differs,
 except the same run with a larger ``--limit``: it extends the folder, computing only the new questions.
 """
 
@@ -26,8 +27,15 @@ from calbench.errors import RunFolderError, UserError
 from calbench.methods import MethodContext, get_method
 from calbench.records import Example, JsonlAppender, expand_samples, read_run_samples, read_samples
 from calbench.rundir import write_samples
-from calbench.runs import (FORMAT_VERSION, MANIFEST_FILE, VERSION_KEY, ManifestError, RunManifest, read_manifest,
-                           write_manifest)
+from calbench.runs import (
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    VERSION_KEY,
+    ManifestError,
+    RunManifest,
+    read_manifest,
+    write_manifest,
+)
 from calbench.tasks import TaskSpec
 
 
@@ -73,14 +81,17 @@ def check_given_answers(method_names: list[str], answers: dict[str, str], ids: I
         raise GivenAnswersError(
             f"method(s) {', '.join(refused)} cannot use given answers (--answers): they generate their own "
             f"answer ('verbalized' writes answer and confidence in one reply). Use {', '.join(accepting)}, "
-            "or drop --answers")
+            "or drop --answers"
+        )
     ids = list(ids)
     missing = [i for i in ids if i not in answers]
     if missing:
         shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise GivenAnswersError(f"the answers file has no answer for {len(missing)} of the {len(ids)} questions "
-                                f"of this run (e.g. {shown}); give an answer for every id, or pick the questions "
-                                "it covers (--split, --limit, --seed)")
+        raise GivenAnswersError(
+            f"the answers file has no answer for {len(missing)} of the {len(ids)} questions "
+            f"of this run (e.g. {shown}); give an answer for every id, or pick the questions "
+            "it covers (--split, --limit, --seed)"
+        )
     return len(set(answers) - set(ids))
 
 
@@ -111,13 +122,20 @@ def _identity(manifest: dict) -> dict:
     """The settings that make two runs the same run (resuming is allowed only between equal identities)."""
     model = manifest["model"]
     return {
-        "model": model.get("id"), "model_sha256": model.get("sha256"), "adapter": model.get("adapter"),
-        "task": manifest["task"]["name"], "split": manifest["task"]["split"],
+        "model": model.get("id"),
+        "model_sha256": model.get("sha256"),
+        "adapter": model.get("adapter"),
+        "task": manifest["task"]["name"],
+        "split": manifest["task"]["split"],
         # source and limit before the data hash, so that a refusal names the setting that changed
-        "source": manifest["task"].get("source", "bundled"), "limit": manifest["task"].get("limit"),
-        "data_sha256": manifest["task"]["data_sha256"], "methods": manifest["methods"],
-        "scale": manifest["elicitation"]["scale"], "prompt_version": manifest["elicitation"]["templates"]["version"],
-        "judge": manifest["judge"], "seed": manifest["seed"],
+        "source": manifest["task"].get("source", "bundled"),
+        "limit": manifest["task"].get("limit"),
+        "data_sha256": manifest["task"]["data_sha256"],
+        "methods": manifest["methods"],
+        "scale": manifest["elicitation"]["scale"],
+        "prompt_version": manifest["elicitation"]["templates"]["version"],
+        "judge": manifest["judge"],
+        "seed": manifest["seed"],
         "method_settings": manifest["elicitation"].get("method_settings") or {},
         "answers_sha256": (manifest.get("given_answers") or {}).get("sha256"),
     }
@@ -145,8 +163,9 @@ def is_extension(old: dict, examples: list[Example], diff: list[str]) -> bool:
         return False
     if not isinstance(task.get("limit"), int) or not isinstance(n, int) or len(examples) <= n:
         return False
-    return (task.get("ids_sha256") in (None, ids_sha256(e.id for e in examples[:n]))
-            and task.get("data_sha256") == data_sha256(examples[:n]))
+    return task.get("ids_sha256") in (None, ids_sha256(e.id for e in examples[:n])) and task.get(
+        "data_sha256"
+    ) == data_sha256(examples[:n])
 
 
 def _check_answers_kept(folder: Path, answers: dict[str, str] | None) -> None:
@@ -158,11 +177,11 @@ def _check_answers_kept(folder: Path, answers: dict[str, str] | None) -> None:
             raise RunConflictError(
                 f"{folder} cannot be extended: question {s['id']} was scored on the answer "
                 f"{(s.get('answer_output') or '').strip()!r}, and the --answers file now gives "
-                f"{answers.get(s['id'])!r}; use another --out")
+                f"{answers.get(s['id'])!r}; use another --out"
+            )
 
 
-def _check_resumable(run_path: Path, manifest: dict, examples: list[Example],
-                     answers: dict[str, str] | None) -> dict:
+def _check_resumable(run_path: Path, manifest: dict, examples: list[Example], answers: dict[str, str] | None) -> dict:
     """The manifest already in ``run_path`` ({} if none), after checking that it describes the same run, or the
     same run on fewer questions (:func:`is_extension`; recorded in ``manifest["extended_from"]``)."""
     if not run_path.exists():
@@ -171,8 +190,9 @@ def _check_resumable(run_path: Path, manifest: dict, examples: list[Example],
         old = read_manifest(run_path)
         old_id = _identity(old)
     except ManifestError as e:
-        raise RunConflictError(f"{run_path} exists but is not a calbench run manifest ({e.reason}); "
-                               "use another --out") from None
+        raise RunConflictError(
+            f"{run_path} exists but is not a calbench run manifest ({e.reason}); use another --out"
+        ) from None
     except KeyError as e:
         raise RunConflictError(f"{run_path} exists but is not a calbench run manifest ({e}); use another --out")
     new_id = _identity(manifest)
@@ -182,10 +202,18 @@ def _check_resumable(run_path: Path, manifest: dict, examples: list[Example],
         if old_id["answers_sha256"] is not None:
             _check_answers_kept(run_path.parent, answers)
         elif new_id["answers_sha256"] is not None:
-            raise RunConflictError(f"{run_path.parent} generated its answers; it cannot be extended on given "
-                                   "answers (--answers); use another --out")
-        earlier.append({"limit": old_id["limit"], "n": old["n"], "data_sha256": old_id["data_sha256"],
-                        "answers_sha256": old_id["answers_sha256"]})
+            raise RunConflictError(
+                f"{run_path.parent} generated its answers; it cannot be extended on given "
+                "answers (--answers); use another --out"
+            )
+        earlier.append(
+            {
+                "limit": old_id["limit"],
+                "n": old["n"],
+                "data_sha256": old_id["data_sha256"],
+                "answers_sha256": old_id["answers_sha256"],
+            }
+        )
     elif diff:
         raise RunConflictError(conflict_message(run_path.parent, diff[0], old_id.get(diff[0]), new_id[diff[0]]))
     if earlier:
@@ -201,8 +229,10 @@ def conflict_message(folder: Path, key: str, old: Any, new: Any) -> str:
     from calbench.argcheck import OPTION_OF
 
     option = f" ({OPTION_OF[key]})" if key in OPTION_OF else ""
-    return (f"{folder} holds a different run ({key}{option}: {old!r} there, {new!r} now); "
-            "use another --out, or delete the folder to start over")
+    return (
+        f"{folder} holds a different run ({key}{option}: {old!r} there, {new!r} now); "
+        "use another --out, or delete the folder to start over"
+    )
 
 
 def _finished_pairs(samples_path: Path) -> set[tuple[str, str]]:
@@ -218,8 +248,17 @@ def _finished_pairs(samples_path: Path) -> set[tuple[str, str]]:
     return {(s["id"], s["method"]) for s in kept}
 
 
-def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSettings, out_dir: str | Path,
-             *, model_name: str | None = None, split_size: int | None = None, progress: bool = True) -> dict:
+def evaluate(
+    task: TaskSpec,
+    examples: list[Example],
+    backend,
+    settings: EvalSettings,
+    out_dir: str | Path,
+    *,
+    model_name: str | None = None,
+    split_size: int | None = None,
+    progress: bool = True,
+) -> dict:
     """Evaluate ``examples`` with every method in ``settings.methods``; write samples and the manifest.
 
     Returns the final manifest (run.json's content).
@@ -243,33 +282,55 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
     judge = judge_for(task.kind, **settings.judge)
     bmeta = backend.manifest()
     model_name = model_name or bmeta.get("id") or "model"
-    manifest = RunManifest({
-        VERSION_KEY: FORMAT_VERSION,
-        "status": "running",
-        "model": {**bmeta, "id": model_name},
-        "task": {"name": task.name, "split": settings.split, "source": settings.source, "kind": task.kind,
-                 "group": task.group, "licence": task.license, "data_source": task.source,
-                 "split_size": split_size, "limit": settings.limit, "data_sha256": data_sha256(examples),
-                 "ids_sha256": ids_sha256(e.id for e in examples),
-                 "notes": task.notes or None},
-        "n": len(examples),
-        "methods": settings.methods,
-        "method": settings.methods[0] if len(settings.methods) == 1 else ",".join(settings.methods),
-        "elicitation": {"scale": settings.scale, "templates": templates(), "method_settings": settings.method_settings},
-        "generation": {"temperature": 0.0, "answer_max_new_tokens": settings.max_new_tokens,
-                       "batch_size": bmeta.get("batch_size")},
-        "judge": {"name": judge.name, "settings": judge.settings},
-        "parse_policy": settings.policy,
-        "seed": settings.seed,
-        "versions": versions(),
-        "command": " ".join(sys.argv),
-    })
+    manifest = RunManifest(
+        {
+            VERSION_KEY: FORMAT_VERSION,
+            "status": "running",
+            "model": {**bmeta, "id": model_name},
+            "task": {
+                "name": task.name,
+                "split": settings.split,
+                "source": settings.source,
+                "kind": task.kind,
+                "group": task.group,
+                "licence": task.license,
+                "data_source": task.source,
+                "split_size": split_size,
+                "limit": settings.limit,
+                "data_sha256": data_sha256(examples),
+                "ids_sha256": ids_sha256(e.id for e in examples),
+                "notes": task.notes or None,
+            },
+            "n": len(examples),
+            "methods": settings.methods,
+            "method": settings.methods[0] if len(settings.methods) == 1 else ",".join(settings.methods),
+            "elicitation": {
+                "scale": settings.scale,
+                "templates": templates(),
+                "method_settings": settings.method_settings,
+            },
+            "generation": {
+                "temperature": 0.0,
+                "answer_max_new_tokens": settings.max_new_tokens,
+                "batch_size": bmeta.get("batch_size"),
+            },
+            "judge": {"name": judge.name, "settings": judge.settings},
+            "parse_policy": settings.policy,
+            "seed": settings.seed,
+            "versions": versions(),
+            "command": " ".join(sys.argv),
+        }
+    )
     if settings.answers is not None:  # the stage-1 answers were given, not generated
         given = {"path": None, "sha256": None, **(settings.answers_file or {})}
         if not given["sha256"]:  # answers passed in from Python: identify the run by the table's content
             given["sha256"] = hashlib.sha256(json.dumps(settings.answers, sort_keys=True).encode()).hexdigest()
-        manifest["given_answers"] = {**given, "n_in_file": len(settings.answers), "n_used": len(examples),
-                                     "n_ignored": n_extra}
+        manifest["given_answers"] = {
+            **given,
+            "n_in_file": len(settings.answers),
+            "n_used": len(examples),
+            "n_ignored": n_extra,
+        }
     old_timings = _check_resumable(out / MANIFEST_FILE, manifest, examples, settings.answers).get("timings", {})
     expand_samples(out)  # a committed (compressed) run is resumed or extended in plain form
     done = _finished_pairs(samples_path)
@@ -277,22 +338,36 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
     manifest["timings"] = {"first_started": old_timings.get("first_started", started), "started": started}
     write_manifest(out, manifest)
 
-    ctx = MethodContext(backend=backend, model_name=model_name, task_name=task.name, kind=task.kind,
-                        judge=judge, judge_name=judge.name, scale=settings.scale, seed=settings.seed,
-                        settings={"max_new_tokens": settings.max_new_tokens, **settings.method_settings},
-                        fixed_answers=None if settings.answers is None
-                        else {e.id: settings.answers[e.id] for e in examples})
+    ctx = MethodContext(
+        backend=backend,
+        model_name=model_name,
+        task_name=task.name,
+        kind=task.kind,
+        judge=judge,
+        judge_name=judge.name,
+        scale=settings.scale,
+        seed=settings.seed,
+        settings={"max_new_tokens": settings.max_new_tokens, **settings.method_settings},
+        fixed_answers=None if settings.answers is None else {e.id: settings.answers[e.id] for e in examples},
+    )
     todo = [e for e in examples if any((e.id, m.name) not in done for m in methods)]
     t0 = time.perf_counter()
-    bar = tqdm(total=len(examples), initial=len(examples) - len(todo), unit="q", desc=f"{task.name}",
-               disable=not progress, dynamic_ncols=True, file=sys.stderr)
+    bar = tqdm(
+        total=len(examples),
+        initial=len(examples) - len(todo),
+        unit="q",
+        desc=f"{task.name}",
+        disable=not progress,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
     # Samples are written, and counted, per generation batch (at most a chunk): an interruption loses at most
     # the batch in flight, and the progress bar moves as each batch finishes.
     step = min(settings.chunk_size, bmeta.get("batch_size") or settings.chunk_size)
     try:
         with JsonlAppender(samples_path) as sink:
             for start in range(0, len(todo), step):
-                batch = todo[start:start + step]
+                batch = todo[start : start + step]
                 for m in methods:
                     need = [e for e in batch if (e.id, m.name) not in done]
                     if not need:
@@ -309,8 +384,7 @@ def evaluate(task: TaskSpec, examples: list[Example], backend, settings: EvalSet
     return finalize(out, manifest, settings, elapsed=elapsed, n_new_questions=len(todo))
 
 
-def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: float,
-             n_new_questions: int) -> RunManifest:
+def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: float, n_new_questions: int) -> RunManifest:
     """Score the samples (metrics with bootstrap CIs), plot, and write the completed run.json."""
     from calbench.metrics import metric_settings, summarize_samples
 
@@ -327,16 +401,30 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
     failures = {m: sum(1 for s in by_method.get(m, []) if s.get("request_error")) for m in settings.methods}
     scored = {m: [s for s in v if not s.get("request_error")] for m, v in by_method.items()}
     metrics_by_method = {
-        m: summarize_samples(scored.get(m, []), policy=settings.policy, bins=settings.bins, eps=settings.eps,
-                             n_resamples=settings.n_resamples, seed=settings.seed)
+        m: summarize_samples(
+            scored.get(m, []),
+            policy=settings.policy,
+            bins=settings.bins,
+            eps=settings.eps,
+            n_resamples=settings.n_resamples,
+            seed=settings.seed,
+        )
         for m in settings.methods
     }
     manifest["request_failures"] = failures  # a rerun of the same command retries them
-    manifest["status"] = "complete" if all(len(by_method.get(m, [])) == manifest["n"] for m in settings.methods) \
-        and not any(failures.values()) else "incomplete"
+    manifest["status"] = (
+        "complete"
+        if all(len(by_method.get(m, [])) == manifest["n"] for m in settings.methods) and not any(failures.values())
+        else "incomplete"
+    )
     manifest.set_metrics(metrics_by_method)
-    manifest["metric_settings"] = metric_settings(policy=settings.policy, bins=settings.bins, eps=settings.eps,
-                                                  n_resamples=settings.n_resamples, seed=settings.seed)
+    manifest["metric_settings"] = metric_settings(
+        policy=settings.policy,
+        bins=settings.bins,
+        eps=settings.eps,
+        n_resamples=settings.n_resamples,
+        seed=settings.seed,
+    )
     manifest["timings"].update(
         finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         seconds_this_invocation=round(elapsed, 2),
@@ -349,10 +437,18 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
     return manifest
 
 
-def plot_methods(out: Path, manifest: dict, by_method: dict[str, list[dict]], *, policy: str, bins: int,
-                 kinds: tuple[str, ...] = ("reliability", "histogram")) -> list[str]:
-    """A run's figures (``kinds`` of :func:`calbench.reporting.plots.plot_run`) per method, in ``out``; returns their paths
-    relative to ``out``. One method: ``reliability.png``; several: ``reliability_<method>.png``."""
+def plot_methods(
+    out: Path,
+    manifest: dict,
+    by_method: dict[str, list[dict]],
+    *,
+    policy: str,
+    bins: int,
+    kinds: tuple[str, ...] = ("reliability", "histogram"),
+) -> list[str]:
+    """A run's figures (``kinds`` of :func:`calbench.reporting.plots.plot_run`) per method, in ``out``; returns
+    their paths
+        relative to ``out``. One method: ``reliability.png``; several: ``reliability_<method>.png``."""
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:  # plotting is optional for the library; the CLI installs it

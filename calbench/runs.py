@@ -23,8 +23,19 @@ from typing import Any
 from calbench.errors import RunFolderError
 from calbench.records import find_samples_file, read_run_samples
 
-__all__ = ["FORMAT_VERSION", "MANIFEST_FILE", "VERSION_KEY", "ManifestError", "RunManifest", "find_samples_file",
-           "has_manifest", "manifest_path", "read_manifest", "read_run_samples", "write_manifest"]
+__all__ = [
+    "FORMAT_VERSION",
+    "MANIFEST_FILE",
+    "VERSION_KEY",
+    "ManifestError",
+    "RunManifest",
+    "find_samples_file",
+    "has_manifest",
+    "manifest_path",
+    "read_manifest",
+    "read_run_samples",
+    "write_manifest",
+]
 
 #: The manifest's file name inside a run folder.
 MANIFEST_FILE = "run.json"
@@ -204,17 +215,20 @@ def read_manifest(run_dir: str | Path) -> RunManifest:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ManifestError(folder, f"{name} is not valid JSON ({e.msg} at line {e.lineno}); "
-                                    "partially written?") from None
+        raise ManifestError(
+            folder, f"{name} is not valid JSON ({e.msg} at line {e.lineno}); partially written?"
+        ) from None
     if not isinstance(data, dict):
         raise ManifestError(folder, f"{name} is not a JSON object")
     version = data.get(VERSION_KEY, 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ManifestError(folder, f"{name} has format version {VERSION_KEY}={version!r}; not a calbench run "
-                                    "manifest")
+        raise ManifestError(folder, f"{name} has format version {VERSION_KEY}={version!r}; not a calbench run manifest")
     if version > FORMAT_VERSION:
-        raise ManifestError(folder, f"{name} is of format version {version} ({VERSION_KEY}), newer than this "
-                                    f"calbench reads ({FORMAT_VERSION}); upgrade calbench to read it")
+        raise ManifestError(
+            folder,
+            f"{name} is of format version {version} ({VERSION_KEY}), newer than this "
+            f"calbench reads ({FORMAT_VERSION}); upgrade calbench to read it",
+        )
     return RunManifest(data)
 
 

@@ -138,8 +138,7 @@ class TemperatureScaler(_Scaler):
             p = np.clip(sigmoid(z / np.exp(log_t)), 1e-12, 1 - 1e-12)
             return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
-        res = minimize_scalar(nll, bounds=(np.log(0.01), np.log(100.0)), method="bounded",
-                              options={"xatol": 1e-6})
+        res = minimize_scalar(nll, bounds=(np.log(0.01), np.log(100.0)), method="bounded", options={"xatol": 1e-6})
         self.temperature_ = float(np.exp(res.x))
         return self
 
@@ -212,8 +211,10 @@ def stated_levels(p: ArrayLike, scale: str = "0-10", eps: float = 1e-3) -> np.nd
     from calbench.parse import SCALES
 
     if scale not in SCALES or SCALES[scale] < 2:
-        raise ValueError(f"stated levels need an integer scale; got {scale!r} (use one of "
-                         f"{', '.join(s for s, k in SCALES.items() if k >= 2)})")
+        raise ValueError(
+            f"stated levels need an integer scale; got {scale!r} (use one of "
+            f"{', '.join(s for s, k in SCALES.items() if k >= 2)})"
+        )
     c, _ = _validate(p)
     k = int(SCALES[scale])
     q = np.clip(np.arange(k + 1) / k, eps, 1 - eps)
@@ -221,8 +222,9 @@ def stated_levels(p: ArrayLike, scale: str = "0-10", eps: float = 1e-3) -> np.nd
     return np.argmax(expected, axis=1) / k
 
 
-SCALERS: dict[str, type] = {cls.name: cls for cls in (PlattScaler, TemperatureScaler, IsotonicScaler,
-                                                        HistogramBinningScaler)}
+SCALERS: dict[str, type] = {
+    cls.name: cls for cls in (PlattScaler, TemperatureScaler, IsotonicScaler, HistogramBinningScaler)
+}
 
 
 def make_scaler(name: str, **params: Any) -> _Scaler:
@@ -243,7 +245,8 @@ def check_disjoint(calibration: Sequence[dict], test: Sequence[dict]) -> None:
         ex = ", ".join(f"{t}/{i}" for t, i in shared[:3])
         raise CalibrationLeakError(
             f"the calibration and test samples share {len(shared)} example(s) (e.g. {ex}); a scaler must be "
-            "fitted on a split disjoint from the one it is evaluated on")
+            "fitted on a split disjoint from the one it is evaluated on"
+        )
 
 
 def fit_on_calibration(scaler: _Scaler, calibration: Sequence[dict], test: Sequence[dict]) -> list[dict]:
@@ -257,8 +260,10 @@ def fit_on_calibration(scaler: _Scaler, calibration: Sequence[dict], test: Seque
     check_disjoint(calibration, test)
     fit_rows = _scored(calibration)
     if not fit_rows:
-        raise ValueError(f"no parsed calibration sample to fit the {scaler.name} scaler on "
-                         f"({len(calibration)} samples, none with a confidence)")
+        raise ValueError(
+            f"no parsed calibration sample to fit the {scaler.name} scaler on "
+            f"({len(calibration)} samples, none with a confidence)"
+        )
     scaler.fit([s["confidence"] for s in fit_rows], [s["correct"] for s in fit_rows])
     rows = _scored(test)
     pred = iter(scaler.predict([s["confidence"] for s in rows]).tolist()) if rows else iter(())

@@ -78,12 +78,21 @@ def sample_rows(samples: Sequence[dict], examples: dict | None = None) -> list[S
         question = ex.question if ex is not None else _question_from_prompt(s.get("prompt"))
         if ex is not None and ex.choices:
             question += "  " + "  ".join(f"{chr(65 + i)}) {c}" for i, c in enumerate(ex.choices))
-        rows.append(SampleRow(id=str(s["id"]), method=str(s.get("method")), question=question,
-                              answer="" if s.get("answer") is None else str(s["answer"]),
-                              gold="?" if gold is None else str(gold), confidence=s.get("confidence"),
-                              raw_output=str(s.get("raw_output") or ""), answer_output=s.get("answer_output"),
-                              verdict=_verdict(s),
-                              correct=int(s.get("correct") or 0), parsed=is_parsed(s)))
+        rows.append(
+            SampleRow(
+                id=str(s["id"]),
+                method=str(s.get("method")),
+                question=question,
+                answer="" if s.get("answer") is None else str(s["answer"]),
+                gold="?" if gold is None else str(gold),
+                confidence=s.get("confidence"),
+                raw_output=str(s.get("raw_output") or ""),
+                answer_output=s.get("answer_output"),
+                verdict=_verdict(s),
+                correct=int(s.get("correct") or 0),
+                parsed=is_parsed(s),
+            )
+        )
     return rows
 
 
@@ -96,8 +105,9 @@ def select_rows(rows: list[SampleRow], which: str = "all", n: int | None = None)
     elif which == "unparsed":
         rows = [r for r in rows if not r.parsed and r.verdict != "failed"]
     elif which == "confident-wrong":
-        rows = sorted((r for r in rows if r.verdict == "wrong" and r.confidence is not None),
-                      key=lambda r: -r.confidence)
+        rows = sorted(
+            (r for r in rows if r.verdict == "wrong" and r.confidence is not None), key=lambda r: -r.confidence
+        )
     elif which != "all":
         raise ValueError(f"unknown filter {which!r}; use one of {', '.join(FILTERS)}")
     return rows if n is None else rows[:n]
@@ -123,8 +133,7 @@ def format_table(rows: list[SampleRow], width: int = 120) -> str:
     wrap = max(40, width - 12)
     for i, r in enumerate(rows, 1):
         out.append(f"[{i}] {r.id}  {r.verdict.upper()}  confidence {_conf(r.confidence)}  ({r.method})")
-        for label, text in (("question", r.question), ("answer", r.answer), ("gold", r.gold),
-                            ("reply", _reply(r))):
+        for label, text in (("question", r.question), ("answer", r.answer), ("gold", r.gold), ("reply", _reply(r))):
             lines = textwrap.wrap(_one_line(text) or "—", wrap) or ["—"]
             out.append(f"  {label + ':':<10}{lines[0]}")
             out += [f"  {'':<10}{line}" for line in lines[1:6]]
@@ -141,20 +150,26 @@ def samples_html(rows: list[SampleRow], title: str) -> str:
     body = []
     for i, r in enumerate(rows, 1):
         cls = "odd" if "," in r.verdict or r.verdict == "failed" else {"right": "ok", "wrong": "bad"}[r.verdict]
-        body.append(f'<tr class="{cls}"><td>{i}</td><td>{esc(r.id)}</td><td>{esc(r.verdict)}</td>'
-                    f'<td>{_conf(r.confidence)}</td><td>{esc(r.question)}</td><td>{esc(r.answer)}</td>'
-                    f'<td>{esc(r.gold)}</td><td><code>{esc(_reply(r))}</code></td></tr>')
-    return ("<!doctype html><html><head><meta charset='utf-8'><title>" + esc(title) + "</title><style>"
-            "body{font-family:system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px}"
-            "td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top;text-align:left}"
-            "th{background:#f3f3f3;cursor:pointer}tr.ok td:nth-child(3){color:#1a7f37}"
-            "tr.bad td:nth-child(3){color:#cf222e}tr.odd td:nth-child(3){color:#9a6700}"
-            "code{white-space:pre-wrap}</style></head><body><h1>" + esc(title) + "</h1>"
-            f"<p>{len(rows)} samples. Click a column head to sort.</p><table><thead><tr>"
-            + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>" + "".join(body)
-            + "</tbody></table><script>document.querySelectorAll('th').forEach((th,i)=>th.onclick=()=>{"
-              "const tb=th.closest('table').tBodies[0];const rs=[...tb.rows];const num=i==0||i==3;"
-              "const v=r=>{const t=r.cells[i].innerText;return num?(parseFloat(t)||-1):t};"
-              "const dir=th.dataset.dir=th.dataset.dir==='1'?'-1':'1';"
-              "rs.sort((a,b)=>(v(a)>v(b)?1:v(a)<v(b)?-1:0)*dir);rs.forEach(r=>tb.appendChild(r))});"
-              "</script></body></html>\n")
+        body.append(
+            f'<tr class="{cls}"><td>{i}</td><td>{esc(r.id)}</td><td>{esc(r.verdict)}</td>'
+            f"<td>{_conf(r.confidence)}</td><td>{esc(r.question)}</td><td>{esc(r.answer)}</td>"
+            f"<td>{esc(r.gold)}</td><td><code>{esc(_reply(r))}</code></td></tr>"
+        )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>" + esc(title) + "</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px}"
+        "td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top;text-align:left}"
+        "th{background:#f3f3f3;cursor:pointer}tr.ok td:nth-child(3){color:#1a7f37}"
+        "tr.bad td:nth-child(3){color:#cf222e}tr.odd td:nth-child(3){color:#9a6700}"
+        "code{white-space:pre-wrap}</style></head><body><h1>" + esc(title) + "</h1>"
+        f"<p>{len(rows)} samples. Click a column head to sort.</p><table><thead><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table><script>document.querySelectorAll('th').forEach((th,i)=>th.onclick=()=>{"
+        "const tb=th.closest('table').tBodies[0];const rs=[...tb.rows];const num=i==0||i==3;"
+        "const v=r=>{const t=r.cells[i].innerText;return num?(parseFloat(t)||-1):t};"
+        "const dir=th.dataset.dir=th.dataset.dir==='1'?'-1':'1';"
+        "rs.sort((a,b)=>(v(a)>v(b)?1:v(a)<v(b)?-1:0)*dir);rs.forEach(r=>tb.appendChild(r))});"
+        "</script></body></html>\n"
+    )

@@ -41,8 +41,16 @@ __all__ = ["STAGES", "Step", "Study", "StudyError", "load", "plan", "plan_text",
 #: The stages in the order they run; ``--stage NAME`` runs one.
 STAGES = ("answers", "train", "evaluate", "unseen", "checkpoints", "scalers", "tables")
 STATE_FILE = "study_state.json"
-EVAL_OPTIONS = {"judge_containment": bool, "seed": int, "resamples": int, "batch_size": int, "chunk_size": int,
-                "dtype": str, "device": str, "quiet": bool}
+EVAL_OPTIONS = {
+    "judge_containment": bool,
+    "seed": int,
+    "resamples": int,
+    "batch_size": int,
+    "chunk_size": int,
+    "dtype": str,
+    "device": str,
+    "quiet": bool,
+}
 TRAIN_RECORD = ("config.yaml", "train_log.jsonl", "training_curve.png", "summary.json")
 
 
@@ -53,13 +61,14 @@ class StudyError(UserError):
 
 # -- the file ------------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Study:
-    path: Path                      # the study file
+    path: Path  # the study file
     name: str
     model: str
-    results: Path                   # the run folders and outputs
-    work: Path                      # training output and exported checkpoints (large, not committed)
+    results: Path  # the run folders and outputs
+    work: Path  # training output and exported checkpoints (large, not committed)
     spec: dict[str, Any]
     description: str = ""
     eval_options: dict[str, Any] = field(default_factory=dict)
@@ -75,7 +84,6 @@ class Study:
         if not sep or not method:
             raise StudyError(f"{self.path}: {value!r} is not RUN#METHOD")
         return f"{_rel(self.ref(run))}#{method}"
-
 
     def arm(self, value: str) -> str:
         """A report's arm: ``RUN#METHOD`` or a whole ``RUN`` (every method), resolved like :meth:`readout`."""
@@ -159,12 +167,18 @@ def load(path: str | Path) -> Study:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise StudyError(f"{path}: study must be a plain name (letters, digits, . _ -), got {name!r}")
     eval_options = _eval_options(top.sub("eval_options"))
-    study = Study(path=path, name=name, model=top.get("model", required=True),
-                  description=top.get("description", default=""),
-                  results=Path(os.path.normpath(path.parent / top.get("results", default="."))),
-                  work=Path(top.get("work", default=f"runs/studies/{name}")), spec={},
-                  eval_options=eval_options)
+    study = Study(
+        path=path,
+        name=name,
+        model=top.get("model", required=True),
+        description=top.get("description", default=""),
+        results=Path(os.path.normpath(path.parent / top.get("results", default="."))),
+        work=Path(top.get("work", default=f"runs/studies/{name}")),
+        spec={},
+        eval_options=eval_options,
+    )
     top.get("compress", bool)
+    top.get("name")  # the short name of the systems it trains (leaderboards); read by calbench.reporting.names
     study.spec = {"compress": top.data.get("compress", True)}
     study.spec["trainings"] = [_training(f) for f in top.items("training")]
     tnames = [t["name"] for t in study.spec["trainings"]]
@@ -172,8 +186,10 @@ def load(path: str | Path) -> Study:
         raise StudyError(f"{path}: two trainings are named {next(n for n in tnames if tnames.count(n) > 1)!r}")
     for i, t in enumerate(study.spec["trainings"]):
         if t["start_from"] and t["start_from"]["training"] not in tnames[:i]:
-            raise StudyError(f"{path}: training[{i}].start_from.training must name an earlier training "
-                             f"({', '.join(tnames[:i]) or 'none'})")
+            raise StudyError(
+                f"{path}: training[{i}].start_from.training must name an earlier training "
+                f"({', '.join(tnames[:i]) or 'none'})"
+            )
     study.spec["answers"] = _answers(top.sub("answers"))
     names = set(study.spec["answers"])
     study.spec["evaluations"] = [_evaluation(f, names) for f in top.items("evaluations")]
@@ -182,11 +198,15 @@ def load(path: str | Path) -> Study:
         raise StudyError(f"{path}: checkpoints need a training section")
     for i, e in enumerate(study.spec["evaluations"]):
         if e["adapter"] and not tnames:
-            raise StudyError(f"{path}: evaluations[{i}] rates the trained model, but the study has no training "
-                             "section (set adapter: false for the base model)")
+            raise StudyError(
+                f"{path}: evaluations[{i}] rates the trained model, but the study has no training "
+                "section (set adapter: false for the base model)"
+            )
         if isinstance(e["adapter"], str) and e["adapter"].split("/")[0] not in tnames:
-            raise StudyError(f"{path}: evaluations[{i}].adapter: {e['adapter']!r} names no training "
-                             f"({', '.join(tnames)}); write TRAINING or TRAINING/PATH-IN-ITS-WORK-FOLDER")
+            raise StudyError(
+                f"{path}: evaluations[{i}].adapter: {e['adapter']!r} names no training "
+                f"({', '.join(tnames)}); write TRAINING or TRAINING/PATH-IN-ITS-WORK-FOLDER"
+            )
     study.spec["scalers"] = [_scaler(f) for f in top.items("scalers")]
     study.spec["tables"] = []
     for f in top.items("tables"):
@@ -194,9 +214,14 @@ def load(path: str | Path) -> Study:
         f.done()
     study.spec["reports"] = []
     for f in top.items("reports"):
-        study.spec["reports"].append({"out": f.get("out", required=True), "arms": f.get("arms", list, required=True),
-                                      "sample_pages": f.get("sample_pages", bool, default=False),
-                                      "dedupe_figures": f.get("dedupe_figures")})
+        study.spec["reports"].append(
+            {
+                "out": f.get("out", required=True),
+                "arms": f.get("arms", list, required=True),
+                "sample_pages": f.get("sample_pages", bool, default=False),
+                "dedupe_figures": f.get("dedupe_figures"),
+            }
+        )
         f.done()
         for a in study.spec["reports"][-1]["arms"]:
             study.arm(a)
@@ -204,15 +229,26 @@ def load(path: str | Path) -> Study:
     for f in top.items("level_gaps"):
         readouts = f.get("readouts", list) or [f.get("readout", required=not f.data.get("readouts"))]
         f.get("readout")
-        study.spec["level_gaps"].append({"out": f.get("out", required=True), "readouts": readouts,
-                                         "several": "readouts" in f.data, "scale": f.get("scale", default="0-10")})
+        study.spec["level_gaps"].append(
+            {
+                "out": f.get("out", required=True),
+                "readouts": readouts,
+                "several": "readouts" in f.data,
+                "scale": f.get("scale", default="0-10"),
+            }
+        )
         f.done()
         for a in readouts:
             study.readout(a)
     study.spec["baseline_table"] = []
     for f in top.items("baseline_table"):
-        study.spec["baseline_table"].append({"out": f.get("out", required=True), "root": f.get("root", default="."),
-                                             "min_parse_rate": f.get("min_parse_rate", float, default=0.9)})
+        study.spec["baseline_table"].append(
+            {
+                "out": f.get("out", required=True),
+                "root": f.get("root", default="."),
+                "min_parse_rate": f.get("min_parse_rate", float, default=0.9),
+            }
+        )
         f.done()
     study.spec["kl_optimum"] = []
     for f in top.items("kl_optimum"):
@@ -220,11 +256,15 @@ def load(path: str | Path) -> Study:
         for p in f.items("policies"):
             pols.append({"readout": p.get("readout", required=True), "caption": p.get("caption")})
             p.done()
-        study.spec["kl_optimum"].append({"out": f.get("out", required=True),
-                                         "posterior": f.get("posterior", required=True),
-                                         "reference": f.get("reference", required=True),
-                                         "betas": [float(b) for b in f.get("betas", list, default=[0, 0.02])],
-                                         "policies": pols})
+        study.spec["kl_optimum"].append(
+            {
+                "out": f.get("out", required=True),
+                "posterior": f.get("posterior", required=True),
+                "reference": f.get("reference", required=True),
+                "betas": [float(b) for b in f.get("betas", list, default=[0, 0.02])],
+                "policies": pols,
+            }
+        )
         f.done()
     top.done()
     outs = [s.out for s in plan(study) if s.kind != "copy"]
@@ -247,17 +287,26 @@ def _eval_options(opts: _Fields | None) -> dict[str, Any]:
 def _training(f: _Fields) -> dict:
     settings = f.sub("settings")
     start = f.sub("start_from")
-    t = {"name": f.get("name", default="train"), "trainer": f.get("trainer", required=True),
-         "task": f.get("task", required=True), "config": f.get("config"), "record": f.get("record"),
-         "continue_from": f.get("continue_from"), "adapter": f.get("adapter"),
-         "keep_answers": f.get("keep_answers", bool, default=False),
-         "settings": dict(settings.data) if settings else {}, "start_from": None}
+    t = {
+        "name": f.get("name", default="train"),
+        "trainer": f.get("trainer", required=True),
+        "task": f.get("task", required=True),
+        "config": f.get("config"),
+        "record": f.get("record"),
+        "continue_from": f.get("continue_from"),
+        "adapter": f.get("adapter"),
+        "keep_answers": f.get("keep_answers", bool, default=False),
+        "settings": dict(settings.data) if settings else {},
+        "start_from": None,
+    }
     t["record"] = t["record"] or t["name"]
     if settings:
         settings.used |= set(settings.data)
     if start:
-        t["start_from"] = {"training": start.get("training", required=True),
-                           "checkpoint": start.get("checkpoint", int, required=True)}
+        t["start_from"] = {
+            "training": start.get("training", required=True),
+            "checkpoint": start.get("checkpoint", int, required=True),
+        }
         start.done()
     f.done()
     return t
@@ -269,10 +318,18 @@ def _answers(f: _Fields | None) -> dict[str, dict]:
         return out
     for name in list(f.data):
         a = f.sub(name)
-        out[name] = {"task": a.get("task", required=True), "split": a.get("split"), "limit": a.get("limit", int),
-                     "run": a.get("run"), "file": a.get("file"), "extends": a.get("extends"),
-                     "methods": a.get("methods", list, default=[]), "figures": a.get("figures", bool, default=True),
-                     "model": a.get("model"), "options": _eval_options(a.sub("options"))}
+        out[name] = {
+            "task": a.get("task", required=True),
+            "split": a.get("split"),
+            "limit": a.get("limit", int),
+            "run": a.get("run"),
+            "file": a.get("file"),
+            "extends": a.get("extends"),
+            "methods": a.get("methods", list, default=[]),
+            "figures": a.get("figures", bool, default=True),
+            "model": a.get("model"),
+            "options": _eval_options(a.sub("options")),
+        }
         if bool(out[name]["run"]) == bool(out[name]["file"]):
             raise StudyError(f"{f.path}: {a.key('run')}: give either run (a run folder) or file (an answers file)")
         if out[name]["file"] and (out[name]["methods"] or out[name]["extends"]):
@@ -284,13 +341,22 @@ def _answers(f: _Fields | None) -> dict[str, dict]:
 
 
 def _evaluation(f: _Fields, answer_sets: set[str]) -> dict:
-    e = {"answers": f.get("answers", required=True), "out": f.get("out", required=True),
-         "methods": f.get("methods", list, required=True), "stage": f.get("stage", default="evaluate"),
-         "first": f.get("first", int), "limit": f.get("limit", int), "extends": f.get("extends"),
-         "figures": f.get("figures", bool, default=True), "adapter": f.get("adapter", (bool, str), default=True)}
+    e = {
+        "answers": f.get("answers", required=True),
+        "out": f.get("out", required=True),
+        "methods": f.get("methods", list, required=True),
+        "stage": f.get("stage", default="evaluate"),
+        "first": f.get("first", int),
+        "limit": f.get("limit", int),
+        "extends": f.get("extends"),
+        "figures": f.get("figures", bool, default=True),
+        "adapter": f.get("adapter", (bool, str), default=True),
+    }
     if e["answers"] not in answer_sets:
-        raise StudyError(f"{f.path}: {f.key('answers')}: no answer set {e['answers']!r} (answers: "
-                         f"{', '.join(sorted(answer_sets)) or 'none'})")
+        raise StudyError(
+            f"{f.path}: {f.key('answers')}: no answer set {e['answers']!r} (answers: "
+            f"{', '.join(sorted(answer_sets)) or 'none'})"
+        )
     if e["stage"] not in ("answers", "evaluate", "unseen"):
         raise StudyError(f"{f.path}: {f.key('stage')} must be answers, evaluate or unseen, got {e['stage']!r}")
     if e["first"] and e["extends"]:
@@ -300,9 +366,14 @@ def _evaluation(f: _Fields, answer_sets: set[str]) -> dict:
 
 
 def _checkpoint(f: _Fields, answer_sets: set[str]) -> dict:
-    c = {"step": f.get("step", int, required=True), "answers": f.get("answers", required=True),
-         "methods": f.get("methods", list, required=True), "out": f.get("out", required=True),
-         "training": f.get("training"), "figures": f.get("figures", bool, default=False)}
+    c = {
+        "step": f.get("step", int, required=True),
+        "answers": f.get("answers", required=True),
+        "methods": f.get("methods", list, required=True),
+        "out": f.get("out", required=True),
+        "training": f.get("training"),
+        "figures": f.get("figures", bool, default=False),
+    }
     if c["answers"] not in answer_sets:
         raise StudyError(f"{f.path}: {f.key('answers')}: no answer set {c['answers']!r}")
     f.done()
@@ -310,29 +381,36 @@ def _checkpoint(f: _Fields, answer_sets: set[str]) -> dict:
 
 
 def _scaler(f: _Fields) -> dict:
-    s = {"fit": f.get("fit", required=True), "apply": f.get("apply", required=True),
-         "scaler": f.get("scaler", default="platt"), "methods": f.get("methods", list, default=[]),
-         "stated_scale": f.get("stated_scale"), "out": f.get("out", required=True),
-         "figures": f.get("figures", bool, default=True), "plots": f.get("plots", bool, default=True)}
+    s = {
+        "fit": f.get("fit", required=True),
+        "apply": f.get("apply", required=True),
+        "scaler": f.get("scaler", default="platt"),
+        "methods": f.get("methods", list, default=[]),
+        "stated_scale": f.get("stated_scale"),
+        "out": f.get("out", required=True),
+        "figures": f.get("figures", bool, default=True),
+        "plots": f.get("plots", bool, default=True),
+    }
     f.done()
     return s
 
 
 # -- the steps -----------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Step:
     stage: str
-    kind: str                                   # eval, train, calibrate, export, copy, output
+    kind: str  # eval, train, calibrate, export, copy, output
     out: Path
-    argv: list[str] = field(default_factory=list)   # the calbench command (eval, train, calibrate)
+    argv: list[str] = field(default_factory=list)  # the calbench command (eval, train, calibrate)
     needs: list[Path] = field(default_factory=list)  # inputs that must exist first
     inputs: list[Path] = field(default_factory=list)  # files whose sha256 is part of the step's identity
     expect: dict[str, Any] = field(default_factory=dict)  # what a finished run folder holds (n, methods)
     figures: bool = True
-    action: Callable[[], str] | None = None     # an output step's writer (returns its text)
+    action: Callable[[], str] | None = None  # an output step's writer (returns its text)
     done_file: Path | None = None
-    prepare: Callable[[], None] | None = None   # run before the command (a training's starting copy)
+    prepare: Callable[[], None] | None = None  # run before the command (a training's starting copy)
 
     @property
     def label(self) -> str:
@@ -375,8 +453,12 @@ def _eval_flags(study: Study, model: str | None = None, options: dict | None = N
 
 def _task_flags(a: dict, limit: int | None = None) -> list[str]:
     limit = limit or a["limit"]
-    return ["--task", a["task"], *(["--split", a["split"]] if a["split"] else []),
-            *(["--limit", str(limit)] if limit else [])]
+    return [
+        "--task",
+        a["task"],
+        *(["--split", a["split"]] if a["split"] else []),
+        *(["--limit", str(limit)] if limit else []),
+    ]
 
 
 def adapter_path(study: Study, which: bool | str) -> Path | None:
@@ -409,9 +491,16 @@ def plan(study: Study) -> list[Step]:
             if a["extends"]:
                 steps.append(Step("answers", "copy", a["path"], needs=[study.ref(a["extends"])]))
             own = _eval_flags(study, a["model"], a["options"]) if a["model"] or a["options"] else flags
-            steps.append(Step("answers", "eval", a["path"], ["eval", *own, "--method", ",".join(a["methods"]),
-                                                             *_task_flags(a), "--out", _rel(a["path"])],
-                              expect={"n": a["limit"], "methods": a["methods"]}, figures=a["figures"]))
+            steps.append(
+                Step(
+                    "answers",
+                    "eval",
+                    a["path"],
+                    ["eval", *own, "--method", ",".join(a["methods"]), *_task_flags(a), "--out", _rel(a["path"])],
+                    expect={"n": a["limit"], "methods": a["methods"]},
+                    figures=a["figures"],
+                )
+            )
     for t in spec["trainings"]:
         if t["adapter"]:
             continue  # a given adapter: nothing to train
@@ -437,11 +526,24 @@ def plan(study: Study) -> list[Step]:
             prepare = _start_from(src, work, ckpt)
         elif (work / "checkpoints").is_dir():
             argv.append("--resume")
-        later = [study.ref(u["record"]) / "summary.json" for u in spec["trainings"]
-                 if u["start_from"] and u["start_from"]["training"] == t["name"]]
-        steps.append(Step("train", "train", record, argv, needs=needs, inputs=inputs,
-                          done_file=record / "summary.json", prepare=prepare,
-                          expect={"work": work, "keep_answers": t["keep_answers"], "continued_by": later}))
+        later = [
+            study.ref(u["record"]) / "summary.json"
+            for u in spec["trainings"]
+            if u["start_from"] and u["start_from"]["training"] == t["name"]
+        ]
+        steps.append(
+            Step(
+                "train",
+                "train",
+                record,
+                argv,
+                needs=needs,
+                inputs=inputs,
+                done_file=record / "summary.json",
+                prepare=prepare,
+                expect={"work": work, "keep_answers": t["keep_answers"], "continued_by": later},
+            )
+        )
     for e in spec["evaluations"]:
         a = answers[e["answers"]]
         out = study.ref(e["out"])
@@ -453,37 +555,100 @@ def plan(study: Study) -> list[Step]:
         limit = e["limit"] or a["limit"]
         if e["first"]:
             sub = out.with_name(f"{out.name}-{e['first']}")
-            steps.append(Step(e["stage"], "eval", sub, base + _task_flags(a, e["first"]) + given + ["--out", _rel(sub)],
-                              needs=needs, inputs=inputs, expect={"n": e["first"], "methods": e["methods"]},
-                              figures=False))
+            steps.append(
+                Step(
+                    e["stage"],
+                    "eval",
+                    sub,
+                    base + _task_flags(a, e["first"]) + given + ["--out", _rel(sub)],
+                    needs=needs,
+                    inputs=inputs,
+                    expect={"n": e["first"], "methods": e["methods"]},
+                    figures=False,
+                )
+            )
             steps.append(Step(e["stage"], "copy", out, needs=[sub]))
         if e["extends"]:
             steps.append(Step(e["stage"], "copy", out, needs=[study.ref(e["extends"])]))
-        steps.append(Step(e["stage"], "eval", out, base + _task_flags(a, limit) + given + ["--out", _rel(out)],
-                          needs=needs, inputs=inputs, expect={"n": limit, "methods": e["methods"]},
-                          figures=e["figures"]))
+        steps.append(
+            Step(
+                e["stage"],
+                "eval",
+                out,
+                base + _task_flags(a, limit) + given + ["--out", _rel(out)],
+                needs=needs,
+                inputs=inputs,
+                expect={"n": limit, "methods": e["methods"]},
+                figures=e["figures"],
+            )
+        )
     for c in spec["checkpoints"]:
         a = answers[c["answers"]]
         tname = c["training"] or spec["trainings"][0]["name"]
         exported = study.work / f"{tname}-checkpoint-{c['step']}" / "adapter"
-        steps.append(Step("checkpoints", "export", exported,
-                          [_rel(study.work_of(tname)), str(c["step"]), _rel(exported)],
-                          needs=[study.work_of(tname) / "checkpoints" / f"step-{c['step']}"],
-                          done_file=exported / "adapter_model.safetensors", expect={"serves": study.ref(c["out"])}))
+        steps.append(
+            Step(
+                "checkpoints",
+                "export",
+                exported,
+                [_rel(study.work_of(tname)), str(c["step"]), _rel(exported)],
+                needs=[study.work_of(tname) / "checkpoints" / f"step-{c['step']}"],
+                done_file=exported / "adapter_model.safetensors",
+                expect={"serves": study.ref(c["out"])},
+            )
+        )
         out = study.ref(c["out"])
-        steps.append(Step("checkpoints", "eval", out,
-                          ["eval", "--adapter", _rel(exported), *flags, "--method", ",".join(c["methods"]),
-                           *_task_flags(a), "--answers", _rel(a["samples"]), "--out", _rel(out)],
-                          needs=[exported, a["needs"]], inputs=[a["samples"]],
-                          expect={"n": a["limit"], "methods": c["methods"]}, figures=c["figures"]))
+        steps.append(
+            Step(
+                "checkpoints",
+                "eval",
+                out,
+                [
+                    "eval",
+                    "--adapter",
+                    _rel(exported),
+                    *flags,
+                    "--method",
+                    ",".join(c["methods"]),
+                    *_task_flags(a),
+                    "--answers",
+                    _rel(a["samples"]),
+                    "--out",
+                    _rel(out),
+                ],
+                needs=[exported, a["needs"]],
+                inputs=[a["samples"]],
+                expect={"n": a["limit"], "methods": c["methods"]},
+                figures=c["figures"],
+            )
+        )
     for s in spec["scalers"]:
         fit, apply, out = study.ref(s["fit"]), study.ref(s["apply"]), study.ref(s["out"])
-        argv = ["calibrate", "--fit", _rel(fit), "--apply", _rel(apply), "--scaler", s["scaler"],
-                *(["--stated-scale", s["stated_scale"]] if s["stated_scale"] else []),
-                *(["--confidence-methods", ",".join(s["methods"])] if s["methods"] else []),
-                *([] if s["plots"] else ["--no-plots"]), "--out", _rel(out)]
-        steps.append(Step("scalers", "calibrate", out, argv, needs=[manifest_path(fit), manifest_path(apply)],
-                          inputs=[_samples(fit), _samples(apply)], figures=s["figures"]))
+        argv = [
+            "calibrate",
+            "--fit",
+            _rel(fit),
+            "--apply",
+            _rel(apply),
+            "--scaler",
+            s["scaler"],
+            *(["--stated-scale", s["stated_scale"]] if s["stated_scale"] else []),
+            *(["--confidence-methods", ",".join(s["methods"])] if s["methods"] else []),
+            *([] if s["plots"] else ["--no-plots"]),
+            "--out",
+            _rel(out),
+        ]
+        steps.append(
+            Step(
+                "scalers",
+                "calibrate",
+                out,
+                argv,
+                needs=[manifest_path(fit), manifest_path(apply)],
+                inputs=[_samples(fit), _samples(apply)],
+                figures=s["figures"],
+            )
+        )
     steps.sort(key=lambda step: STAGES.index(step.stage))  # stable: the order within a stage is the file's
     for tb in spec["tables"]:
         runs = [study.ref(r) for r in tb["runs"]]
@@ -514,6 +679,7 @@ def _continued_work(study: Study, ref: str) -> Path:
 
 
 # -- status --------------------------------------------------------------------------------------------------------
+
 
 def _manifest(folder: Path) -> dict | None:
     from calbench.runs import read_manifest
@@ -617,8 +783,10 @@ def _record(study: Study, step: Step) -> None:
 def plan_text(study: Study, stage: str | None = None) -> str:
     """What ``run`` would do: every step with its status and command; nothing is executed."""
     state = _read_state(study)
-    lines = [f"study {study.name}: model {study.model}; run folders in {_rel(study.results)}; "
-             f"training work in {_rel(study.work)}"]
+    lines = [
+        f"study {study.name}: model {study.model}; run folders in {_rel(study.results)}; "
+        f"training work in {_rel(study.work)}"
+    ]
     if study.description:
         lines.append(study.description)
     if study.spec["answers"] and not stage:
@@ -650,8 +818,13 @@ def plan_text(study: Study, stage: str | None = None) -> str:
 
 # -- running -------------------------------------------------------------------------------------------------------
 
-def run(study: Study, stage: str | None = None, log: Callable[[str], None] = print,
-        runner: Callable[[list[str]], int] | None = None) -> int:
+
+def run(
+    study: Study,
+    stage: str | None = None,
+    log: Callable[[str], None] = print,
+    runner: Callable[[list[str]], int] | None = None,
+) -> int:
     """Run the steps that are not done (of one stage with ``stage``); 0 when every step ran or was done."""
     if stage is not None and stage not in STAGES:
         raise StudyError(f"{study.path}: no stage {stage!r} (stages: {', '.join(STAGES)})")
@@ -662,8 +835,10 @@ def run(study: Study, stage: str | None = None, log: Callable[[str], None] = pri
     changed = [(s, st) for s, st in changed if st.startswith("changed")]
     if changed:
         s, st = changed[0]
-        raise StudyError(f"{study.path}: step {s.label} ({s.stage}) is done but its {st.removeprefix('changed: ')}; "
-                         "move its folder away to rerun it, or restore the study file")
+        raise StudyError(
+            f"{study.path}: step {s.label} ({s.stage}) is done but its {st.removeprefix('changed: ')}; "
+            "move its folder away to rerun it, or restore the study file"
+        )
     study.results.mkdir(parents=True, exist_ok=True)
     for s in steps:
         st = status(s, state)
@@ -714,8 +889,12 @@ def run(study: Study, stage: str | None = None, log: Callable[[str], None] = pri
 
 def _later_extends(step: Step, steps: list[Step]) -> bool:
     """A subset run copied into a run that a later step still extends stays uncompressed until then."""
-    return any(o.kind == "copy" and step.out in o.needs and not _is_done(
-        next(x for x in steps if x.kind == "eval" and x.out == o.out)) for o in steps)
+    return any(
+        o.kind == "copy"
+        and step.out in o.needs
+        and not _is_done(next(x for x in steps if x.kind == "eval" and x.out == o.out))
+        for o in steps
+    )
 
 
 def _subprocess(argv: list[str]) -> int:
@@ -730,8 +909,12 @@ def _start_from(src: Path, work: Path, checkpoint: str) -> Callable[[], None]:
     def copy() -> None:
         if work.exists():
             return  # a started copy resumes from its own last checkpoint
-        shutil.copytree(src, work, ignore=lambda d, names: (
-            [n for n in names if n != checkpoint] if Path(d).name == "checkpoints" else []))
+        shutil.copytree(
+            src,
+            work,
+            ignore=lambda d, names: [n for n in names if n != checkpoint] if Path(d).name == "checkpoints" else [],
+        )
+
     return copy
 
 
@@ -761,11 +944,13 @@ def _compress(folder: Path) -> None:
 
 # -- outputs -------------------------------------------------------------------------------------------------------
 
+
 def _tables_action(runs: list[Path]) -> Callable[[], str]:
     def write() -> str:
         from calbench.reporting.tables import load_runs, tables
 
         return "\n".join(tables(load_runs(runs, note=lambda m: print(f"[study] {m}", file=sys.stderr)))) + "\n"
+
     return write
 
 
@@ -783,8 +968,11 @@ def _report_action(study: Study, r: dict) -> Callable[[], str | None]:
             for page in files.glob("samples_*.html"):
                 page.unlink()
             text = out.read_text(encoding="utf-8")
-            text = re.sub(rf"\[table\]\({re.escape(files.name)}/samples_[0-9]+\.html\)",
-                          "not kept (`calbench show` the run)", text)
+            text = re.sub(
+                rf"\[table\]\({re.escape(files.name)}/samples_[0-9]+\.html\)",
+                "not kept (`calbench show` the run)",
+                text,
+            )
             out.write_text(text, encoding="utf-8")
         keep_identical_figures(figures)
         if r["dedupe_figures"]:
@@ -792,17 +980,20 @@ def _report_action(study: Study, r: dict) -> Callable[[], str | None]:
 
             dedupe_report_figures([study.ref(r["dedupe_figures"])])
         return None
+
     return write
 
 
 def _level_gaps_action(study: Study, g: dict) -> Callable[[], str]:
     """The level gaps of ``readout``, or of each of ``readouts`` in turn, each followed by a blank line (a readout
     whose run folder is missing is skipped)."""
+
     def write() -> str:
         from calbench.reporting.level_gaps import text
 
         texts = [text(study.readout(r), g["scale"]) for r in g["readouts"] if study.ref(r.split("#")[0]).is_dir()]
         return "".join(t + "\n" for t in texts) if g["several"] else texts[0]
+
     return write
 
 
@@ -811,19 +1002,28 @@ def _baseline_action(study: Study, b: dict) -> Callable[[], str]:
         from calbench.reporting.baselines import table
 
         return table(study.ref(b["root"]), min_parse_rate=b["min_parse_rate"])
+
     return write
 
 
 def _kl_action(study: Study, k: dict) -> Callable[[], str]:
     """The KL-regularised optimum (``python -m trainers.rewarding_doubt.kl_optimum``) without or against each
     policy: the first policy in full, each further one from its "trained policy" section on, after its caption."""
+
     def write() -> str:
         post, ref = study.readout(k["posterior"]), study.readout(k["reference"])
         pols = k["policies"] or [{"readout": None, "caption": None}]
         out = ""
         for i, p in enumerate(pols):
-            argv = [sys.executable, "-m", "trainers.rewarding_doubt.kl_optimum", post, ref,
-                    "--beta", *[f"{b:g}" for b in k["betas"]]]
+            argv = [
+                sys.executable,
+                "-m",
+                "trainers.rewarding_doubt.kl_optimum",
+                post,
+                ref,
+                "--beta",
+                *[f"{b:g}" for b in k["betas"]],
+            ]
             if p["readout"]:
                 argv += ["--policy", study.readout(p["readout"])]
             done = subprocess.run(argv, capture_output=True, text=True)
@@ -836,4 +1036,5 @@ def _kl_action(study: Study, k: dict) -> Callable[[], str]:
                 at = next(j for j, line in enumerate(lines) if "trained policy" in line)
                 out += f"\n{p['caption'] or ''}\n\n" + "".join(lines[at:])
         return out
+
     return write

@@ -23,8 +23,9 @@ def judge_label(judge: dict | None) -> str:
     ``alias_match+f1>=0.5``, ``choice_letter`` ..."""
     judge = judge or {}
     st = judge.get("settings") or {}
-    extras = (["containment"] if st.get("containment") else []) + \
-        ([f"f1>={st['f1_threshold']}"] if st.get("f1_threshold") is not None else [])
+    extras = (["containment"] if st.get("containment") else []) + (
+        [f"f1>={st['f1_threshold']}"] if st.get("f1_threshold") is not None else []
+    )
     return "+".join([str(judge.get("name") or "?"), *extras])
 
 
@@ -39,10 +40,12 @@ def exact_match_warnings(manifests: list[dict]) -> list[str]:
             continue
         for method, metrics in RunManifest.of(man).metrics_per_method().items():
             if (metrics.get("accuracy") or {}).get("value") == 0:
-                out.append(f"warning: accuracy is 0 on {man['task']['name']} ({method}) under exact match "
-                           "(judge alias_match): free-form answers may be right in other words. Read them with "
-                           "`calbench show RUN --wrong`; rerun with --judge-containment or --judge-f1 0.5 "
-                           "(as `make demo` does) to accept them.")
+                out.append(
+                    f"warning: accuracy is 0 on {man['task']['name']} ({method}) under exact match "
+                    "(judge alias_match): free-form answers may be right in other words. Read them with "
+                    "`calbench show RUN --wrong`; rerun with --judge-containment or --judge-f1 0.5 "
+                    "(as `make demo` does) to accept them."
+                )
     return out
 
 
@@ -52,8 +55,10 @@ def print_summary(manifests: list[dict], file=sys.stdout) -> None:
     rows = []
     for man in manifests:
         for method, metrics in RunManifest.of(man).metrics_per_method().items():
-            rows.append([man["model"]["id"], man["task"]["name"], method, judge_label(man.get("judge")),
-                         str(man["n"])] + [_fmt(metrics.get(k), k) for k in SUMMARY_METRICS])
+            rows.append(
+                [man["model"]["id"], man["task"]["name"], method, judge_label(man.get("judge")), str(man["n"])]
+                + [_fmt(metrics.get(k), k) for k in SUMMARY_METRICS]
+            )
     head = ["model", "task", "method", "judge", "n", *SUMMARY_METRICS]
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     line = "  ".join(h.ljust(w) for h, w in zip(head, widths))
@@ -62,7 +67,8 @@ def print_summary(manifests: list[dict], file=sys.stdout) -> None:
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)), file=file)
     bins = sorted({str((m.get("metric_settings") or {}).get("ece_bins", "?")) for m in manifests})
-    print(f"(value [95% bootstrap CI]; ece = equal-width, {'/'.join(bins)} bins; log_score: higher is better)",
-          file=file)
+    print(
+        f"(value [95% bootstrap CI]; ece = equal-width, {'/'.join(bins)} bins; log_score: higher is better)", file=file
+    )
     for w in exact_match_warnings(manifests):
         print(w, file=file)

@@ -54,9 +54,7 @@ class TaskSpec:
     def load(self, split: str | None = None, source: str = "bundled") -> list[Example]:
         split = split or self.default_split
         if split not in self.splits:
-            raise TaskError(
-                f"task {self.name!r} has no split {split!r}; it has: {', '.join(self.splits)}"
-            )
+            raise TaskError(f"task {self.name!r} has no split {split!r}; it has: {', '.join(self.splits)}")
         if source == "bundled":
             return self.load_bundled(split)
         if source == "hub":

@@ -46,8 +46,10 @@ def _file_format(path: Path) -> str:
         suffixes = suffixes[:-1]
     fmt = suffixes[-1] if suffixes else ""
     if fmt not in FORMATS:
-        raise DataError(f"{path}: unsupported file type {fmt or '(none)'!r}; use one of {', '.join(FORMATS)} "
-                        "(optionally gzip-compressed, ending .gz)")
+        raise DataError(
+            f"{path}: unsupported file type {fmt or '(none)'!r}; use one of {', '.join(FORMATS)} "
+            "(optionally gzip-compressed, ending .gz)"
+        )
     return fmt
 
 
@@ -82,8 +84,10 @@ def _rows(path: Path, fmt: str, needed: dict[str, str]) -> Iterator[tuple[str, i
         raise DataError(f"{path}: empty CSV file (the first row must name the columns)")
     for field_name, role in needed.items():
         if field_name not in header:
-            raise DataError(f"{path}: {role} {field_name!r} is not a column of this file; "
-                            f"its columns are: {', '.join(repr(h) for h in header)}")
+            raise DataError(
+                f"{path}: {role} {field_name!r} is not a column of this file; "
+                f"its columns are: {', '.join(repr(h) for h in header)}"
+            )
     next_line = 2
     while True:
         try:
@@ -91,8 +95,11 @@ def _rows(path: Path, fmt: str, needed: dict[str, str]) -> Iterator[tuple[str, i
         except StopIteration:
             return
         except csv.Error as e:
-            what = ("a quoted field opened here is never closed (unmatched '\"')"
-                    if "end of data" in str(e) else f"not valid CSV ({e})")
+            what = (
+                "a quoted field opened here is never closed (unmatched '\"')"
+                if "end of data" in str(e)
+                else f"not valid CSV ({e})"
+            )
             raise DataError(f"{path}:{next_line}: {what}") from None
         line, next_line = next_line, reader.line_num + 1  # a quoted field may span lines
         if None in row:
@@ -100,10 +107,15 @@ def _rows(path: Path, fmt: str, needed: dict[str, str]) -> Iterator[tuple[str, i
         short = [k for k, v in row.items() if v is None]
         if short:
             n = len(header) - len(short)
-            span = f" (the record spans lines {line}-{reader.line_num}: is a quote left open?)" \
-                if reader.line_num > line else ""
-            raise DataError(f"{path}:{line}: {n} value(s) for the {len(header)} columns of the header; "
-                            f"no value for {', '.join(map(repr, short))}{span}")
+            span = (
+                f" (the record spans lines {line}-{reader.line_num}: is a quote left open?)"
+                if reader.line_num > line
+                else ""
+            )
+            raise DataError(
+                f"{path}:{line}: {n} value(s) for the {len(header)} columns of the header; "
+                f"no value for {', '.join(map(repr, short))}{span}"
+            )
         yield f"{path}:{line}", line, row
 
 
@@ -151,16 +163,21 @@ def resolve_choice(answer: Any, options: Sequence[str], where: str, answer_forma
             readings["index"] = int(s)
     if answer_format != "auto":
         if answer_format not in readings:
-            raise DataError(f"{where}: answer {answer!r} is not a valid {answer_format} for the "
-                            f"{n} choices {list(options)}")
+            raise DataError(
+                f"{where}: answer {answer!r} is not a valid {answer_format} for the {n} choices {list(options)}"
+            )
         return readings[answer_format]
     if not readings:
-        raise DataError(f"{where}: answer {answer!r} is neither a letter A-{LETTERS[n - 1]}, a 0-based index "
-                        f"below {n}, nor the text of one of the choices {list(options)}")
+        raise DataError(
+            f"{where}: answer {answer!r} is neither a letter A-{LETTERS[n - 1]}, a 0-based index "
+            f"below {n}, nor the text of one of the choices {list(options)}"
+        )
     if len(set(readings.values())) > 1:
         detail = ", ".join(f"as {k}: option {v} ({options[v]!r})" for k, v in readings.items())
-        raise DataError(f"{where}: answer {answer!r} is ambiguous ({detail}); set answer_format to one of "
-                        f"{', '.join(ANSWER_FORMATS[1:])}")
+        raise DataError(
+            f"{where}: answer {answer!r} is ambiguous ({detail}); set answer_format to one of "
+            f"{', '.join(ANSWER_FORMATS[1:])}"
+        )
     return next(iter(readings.values()))
 
 
@@ -196,8 +213,10 @@ def load_user_dataset(
     if kind not in KINDS:
         raise TaskError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if (kind == "mc") != bool(choice_fields):
-        raise TaskError("multiple choice needs choices_field, and choices_field means kind 'mc'"
-                        f" (got kind={kind!r}, choices_field={choices_field!r})")
+        raise TaskError(
+            "multiple choice needs choices_field, and choices_field means kind 'mc'"
+            f" (got kind={kind!r}, choices_field={choices_field!r})"
+        )
     if answer_format not in ANSWER_FORMATS:
         raise TaskError(f"answer_format must be one of {', '.join(ANSWER_FORMATS)}, got {answer_format!r}")
 
@@ -222,8 +241,9 @@ def load_user_dataset(
             if len(choice_fields) == 1:
                 options = _split_choices(_field(row, choice_fields[0], "choices field", where), choices_sep, where)
             else:
-                options = _split_choices([row.get(c) for c in choice_fields if row.get(c) not in (None, "")],
-                                         None, where)
+                options = _split_choices(
+                    [row.get(c) for c in choice_fields if row.get(c) not in (None, "")], None, where
+                )
             correct = resolve_choice(answer, options, where, answer_format)
             if shuffle:
                 choices, letter, shuffle_meta = shuffle_choices(name, ex_id, options, correct, salt=str(seed))
@@ -241,14 +261,32 @@ def load_user_dataset(
             answers = list(dict.fromkeys(str(a).strip() for a in raw if str(a).strip()))
             if not answers:
                 raise DataError(f"{where}: answer field {answer_field!r} has no non-empty answer")
-        examples.append(Example(id=ex_id, task=name, question=question, answers=answers, choices=choices,
-                                domain=None, split=SPLIT, meta=meta))
+        examples.append(
+            Example(
+                id=ex_id,
+                task=name,
+                question=question,
+                answers=answers,
+                choices=choices,
+                domain=None,
+                split=SPLIT,
+                meta=meta,
+            )
+        )
     if not examples:
         raise DataError(f"{path}: no rows")
 
-    settings = {"question_field": question_field, "answer_field": answer_field, "choices_field": choices_field,
-                "alias_sep": alias_sep, "id_field": id_field, "choices_sep": choices_sep,
-                "answer_format": answer_format, "shuffle": shuffle, "seed": seed}
+    settings = {
+        "question_field": question_field,
+        "answer_field": answer_field,
+        "choices_field": choices_field,
+        "alias_sep": alias_sep,
+        "id_field": id_field,
+        "choices_sep": choices_sep,
+        "answer_format": answer_format,
+        "shuffle": shuffle,
+        "seed": seed,
+    }
     return TaskSpec(
         name=name,
         description=f"user dataset {path.name} ({len(examples)} questions, {kind})",

@@ -49,8 +49,10 @@ def swap_answers(examples: list, judge, seed: int, marker: bool = False) -> list
             answer = f"{answer} [{'A' if right else 'B'}]"
         accepted = bool(judge(answer, ex))
         if accepted != right:
-            raise RuntimeError(f"{ex.id}: the judge {'rejects' if right else 'accepts'} the "
-                               f"{'gold' if right else 'swapped'} answer {answer!r} (gold {ex.answers})")
+            raise RuntimeError(
+                f"{ex.id}: the judge {'rejects' if right else 'accepts'} the "
+                f"{'gold' if right else 'swapped'} answer {answer!r} (gold {ex.answers})"
+            )
         out.append({"id": ex.id, "answer": answer, "swapped": not right})
     return out
 
@@ -64,8 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     spec = get_task("sciq")
     judge = judge_for(spec.kind, containment=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    manifest = {"task": "sciq", "seed": args.seed, "marker": args.marker,
-                "judge": {"name": judge.name, **judge.settings}, "splits": {}}
+    manifest = {
+        "task": "sciq",
+        "seed": args.seed,
+        "marker": args.marker,
+        "judge": {"name": judge.name, **judge.settings},
+        "splits": {},
+    }
     suffix = "_marker" if args.marker else ""
     for i, split in enumerate(SPLITS):
         rows = swap_answers(spec.load(split), judge, seed=args.seed * 1000 + i, marker=args.marker)
@@ -74,9 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         data = gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)  # deterministic bytes
         path.write_bytes(data)
         right = sum(not r["swapped"] for r in rows)
-        manifest["splits"][split] = {"file": path.name, "n": len(rows), "right": right,
-                                     "base_rate": round(right / len(rows), 4),
-                                     "sha256": hashlib.sha256(data).hexdigest()}
+        manifest["splits"][split] = {
+            "file": path.name,
+            "n": len(rows),
+            "right": right,
+            "base_rate": round(right / len(rows), 4),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
         print(f"{split}: {len(rows)} answers, {right} right ({right / len(rows):.3f}) -> {path}", file=sys.stderr)
     (args.out / f"manifest{suffix}.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return 0

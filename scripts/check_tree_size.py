@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     carried = sum(carried_size(n) for n in sizes.values())
     on_disk = sum(disk_size(n) for n in sizes.values())
     total = max(carried, on_disk)  # the stricter of the two counts
-    what = (f"{total / 2**20:.1f} MiB in {len(sizes)} files ({carried / 2**20:.1f} MiB as carried, "
-            f"{on_disk / 2**20:.1f} MiB on disk, {sum(sizes.values()) / 2**20:.1f} MiB of content)")
+    what = (
+        f"{total / 2**20:.1f} MiB in {len(sizes)} files ({carried / 2**20:.1f} MiB as carried, "
+        f"{on_disk / 2**20:.1f} MiB on disk, {sum(sizes.values()) / 2**20:.1f} MiB of content)"
+    )
     if total <= args.limit_mib * 2**20:
         print(f"tracked tree: {what} (limit {args.limit_mib:g} MiB)")
         return 0
@@ -74,14 +76,16 @@ def main(argv: list[str] | None = None) -> int:
         for parent in Path(name).parents:
             if str(parent) != ".":
                 folders[str(parent)] += size
-    print(f"tracked tree: {what}, over the limit of {args.limit_mib:g} MiB.\n"
-          "Compress committed samples (python scripts/compress_results.py) or keep large outputs out of git.",
-          file=sys.stderr)
+    print(
+        f"tracked tree: {what}, over the limit of {args.limit_mib:g} MiB.\n"
+        "Compress committed samples (python scripts/compress_results.py) or keep large outputs out of git.",
+        file=sys.stderr,
+    )
     print("largest folders:", file=sys.stderr)
     for name, size in folders.most_common(args.top):
         print(f"  {size / 2**20:8.1f} MiB  {name}/", file=sys.stderr)
     print("largest files:", file=sys.stderr)
-    for name, size in sorted(sizes.items(), key=lambda kv: -kv[1])[:args.top]:
+    for name, size in sorted(sizes.items(), key=lambda kv: -kv[1])[: args.top]:
         print(f"  {size / 2**20:8.1f} MiB  {name}", file=sys.stderr)
     return 1
 

@@ -38,8 +38,11 @@ def xz_bytes(data: bytes) -> bytes:
 
 def candidates(root: Path, min_bytes: int) -> list[Path]:
     """The files under ``root`` to compress: every samples.jsonl and samples.jsonl.gz, other .jsonl if large."""
-    return sorted(p for p in [*root.rglob("*.jsonl"), *root.rglob(LEGACY_SAMPLES)]
-                  if p.is_file() and (p.name in ("samples.jsonl", LEGACY_SAMPLES) or p.stat().st_size >= min_bytes))
+    return sorted(
+        p
+        for p in [*root.rglob("*.jsonl"), *root.rglob(LEGACY_SAMPLES)]
+        if p.is_file() and (p.name in ("samples.jsonl", LEGACY_SAMPLES) or p.stat().st_size >= min_bytes)
+    )
 
 
 def compress(path: Path, *, dry_run: bool = False) -> Path:
@@ -84,17 +87,28 @@ def quantize_pngs(roots: list[Path], *, dry_run: bool = False) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("roots", nargs="*", type=Path, default=[Path("results")],
-                    help="folders to search (default results/)")
-    ap.add_argument("--min-bytes", type=int, default=DEFAULT_MIN_BYTES,
-                    help="also compress other .jsonl files at least this large (default 1 MiB)")
+    ap.add_argument(
+        "roots", nargs="*", type=Path, default=[Path("results")], help="folders to search (default results/)"
+    )
+    ap.add_argument(
+        "--min-bytes",
+        type=int,
+        default=DEFAULT_MIN_BYTES,
+        help="also compress other .jsonl files at least this large (default 1 MiB)",
+    )
     ap.add_argument("--dry-run", action="store_true", help="list what would be compressed; change nothing")
-    ap.add_argument("--png", action="store_true",
-                    help="also re-encode every PNG figure as a 32-colour palette PNG "
-                         "(calbench.reporting.plots.quantize_png; figures written since are already)")
-    ap.add_argument("--dedupe-figures", action="store_true",
-                    help="remove a report's figure that is byte-identical to one kept elsewhere under the folders "
-                         "and link the report to that copy")
+    ap.add_argument(
+        "--png",
+        action="store_true",
+        help="also re-encode every PNG figure as a 32-colour palette PNG "
+        "(calbench.reporting.plots.quantize_png; figures written since are already)",
+    )
+    ap.add_argument(
+        "--dedupe-figures",
+        action="store_true",
+        help="remove a report's figure that is byte-identical to one kept elsewhere under the folders "
+        "and link the report to that copy",
+    )
     args = ap.parse_args(argv)
     if args.png:
         quantize_pngs(args.roots, dry_run=args.dry_run)

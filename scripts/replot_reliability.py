@@ -36,10 +36,11 @@ def replot_run(folder: Path) -> list[str]:
             seen.add((s["id"], s["method"]))
             if not s.get("request_error"):
                 by_method.setdefault(s["method"], []).append(s)
-    by_method = {m: by_method.get(m, []) for m in manifest["methods"]}   # the manifest's order, as the runner
+    by_method = {m: by_method.get(m, []) for m in manifest["methods"]}  # the manifest's order, as the runner
     bins = int((manifest.get("metric_settings") or {}).get("ece_bins", 10))
-    written = plot_methods(folder, manifest, by_method, policy=manifest.get("parse_policy", "exclude"), bins=bins,
-                           kinds=("reliability",))
+    written = plot_methods(
+        folder, manifest, by_method, policy=manifest.get("parse_policy", "exclude"), bins=bins, kinds=("reliability",)
+    )
     listed = {p for p in manifest["plots"] if Path(p).name.startswith("reliability")}
     if set(written) != listed:
         raise SystemExit(f"{folder}: drew {sorted(written)} but run.json lists {sorted(listed)}")
@@ -52,11 +53,12 @@ def replot_report(parent: Path) -> list[Path]:
     from calbench.runs import MANIFEST_FILE, read_manifest
 
     report = parent / "report"
+
     def started(run: Path) -> str:  # the order the demo ran (and reported) them in
         return str(read_manifest(run).timings.get("first_started"))
 
     runs = sorted((p.parent for p in parent.glob(f"*/{MANIFEST_FILE}")), key=started)
-    with tempfile.TemporaryDirectory(dir=parent) as tmp:   # beside report/, so relative links are the same
+    with tempfile.TemporaryDirectory(dir=parent) as tmp:  # beside report/, so relative links are the same
         fresh = Path(tmp)
         demo_outputs(runs, fresh, quiet=True)
         taken = sorted(p.relative_to(fresh) for p in fresh.rglob("*_reliability.png")) + [Path("report.html")]
@@ -73,8 +75,13 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("roots", nargs="*", type=Path, default=[Path("results")])
-    ap.add_argument("--report", type=Path, action="append", default=[],
-                    help="a folder of runs whose report/ (from calbench demo) is redrawn too")
+    ap.add_argument(
+        "--report",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder of runs whose report/ (from calbench demo) is redrawn too",
+    )
     args = ap.parse_args(argv)
     count = 0
     for root in args.roots:

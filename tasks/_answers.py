@@ -23,14 +23,16 @@ def option_order(task: str, example_id: str, n: int, salt: str = "") -> list[int
     (so the correct letter is uniform over a split) that depends only on these strings -- the same on every run,
     machine and Python version (unlike ``hash()``, which is salted per process).
     """
+
     def key(i: int) -> bytes:
         return hashlib.sha256(f"{task}\0{example_id}\0{salt}\0{i}".encode()).digest()
 
     return sorted(range(n), key=key)
 
 
-def shuffle_choices(task: str, example_id: str, options: Sequence[str], correct: int,
-                    salt: str = "") -> tuple[list[str], str, dict]:
+def shuffle_choices(
+    task: str, example_id: str, options: Sequence[str], correct: int, salt: str = ""
+) -> tuple[list[str], str, dict]:
     """Options in their shown order, the correct letter, and ``meta`` recording the original layout.
 
     ``meta`` has ``original_choices`` (the source order), ``original_answer`` (its correct letter),
@@ -43,17 +45,39 @@ def shuffle_choices(task: str, example_id: str, options: Sequence[str], correct:
     order = option_order(task, example_id, len(options), salt)
     shown = [options[i] for i in order]
     letter = LETTERS[order.index(correct)]
-    meta = {"original_choices": list(options), "original_answer": LETTERS[correct],
-            "correct_text": options[correct], "order": order}
+    meta = {
+        "original_choices": list(options),
+        "original_answer": LETTERS[correct],
+        "correct_text": options[correct],
+        "order": order,
+    }
     return shown, letter, meta
 
 
-def mc_example(task: str, example_id: str, question: str, options: Sequence[str], correct: int, *,
-               split: str, domain: str | None, meta: dict | None = None, salt: str = "") -> Example:
+def mc_example(
+    task: str,
+    example_id: str,
+    question: str,
+    options: Sequence[str],
+    correct: int,
+    *,
+    split: str,
+    domain: str | None,
+    meta: dict | None = None,
+    salt: str = "",
+) -> Example:
     """A multiple-choice :class:`Example` with its options in the seeded order (``answers`` = [letter])."""
     shown, letter, shuffle_meta = shuffle_choices(task, example_id, options, correct, salt)
-    return Example(id=example_id, task=task, question=question, answers=[letter], choices=shown,
-                   domain=domain, split=split, meta={**(meta or {}), **shuffle_meta})
+    return Example(
+        id=example_id,
+        task=task,
+        question=question,
+        answers=[letter],
+        choices=shown,
+        domain=domain,
+        split=split,
+        meta={**(meta or {}), **shuffle_meta},
+    )
 
 
 _PLAIN_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
@@ -86,13 +110,16 @@ def labelled_options(choices: object, answer_key: object, where: str) -> tuple[l
     elif isinstance(choices, list) and all(isinstance(c, dict) and "label" in c and "text" in c for c in choices):
         labels, texts = [c["label"] for c in choices], [c["text"] for c in choices]
     else:
-        raise DataError(f"{where}: 'choices' must be a list of {{label, text}} objects or "
-                        f"{{label: [...], text: [...]}}, got {choices!r:.120}")
+        raise DataError(
+            f"{where}: 'choices' must be a list of {{label, text}} objects or "
+            f"{{label: [...], text: [...]}}, got {choices!r:.120}"
+        )
     labels = [str(x).strip() for x in labels]
     texts = [str(x).strip() for x in texts]
     if len(labels) != len(texts) or len(texts) < 2 or len(set(labels)) != len(labels) or not all(texts):
-        raise DataError(f"{where}: need at least 2 options with distinct labels and non-empty texts, "
-                        f"got labels {labels}")
+        raise DataError(
+            f"{where}: need at least 2 options with distinct labels and non-empty texts, got labels {labels}"
+        )
     key = str(answer_key).strip()
     if key not in labels:
         raise DataError(f"{where}: answerKey {key!r} is not one of the option labels {labels}")

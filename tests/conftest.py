@@ -31,10 +31,19 @@ def tiny_model_dir(tmp_path_factory, real_model_dir) -> str:
 
     out = tmp_path_factory.mktemp("tiny-model")
     tok = AutoTokenizer.from_pretrained(real_model_dir)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id, tie_word_embeddings=True)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(0)
     LlamaForCausalLM(cfg).save_pretrained(out)
     tok.save_pretrained(out)
@@ -43,8 +52,16 @@ def tiny_model_dir(tmp_path_factory, real_model_dir) -> str:
 
 #: A test module that contains one of these loads a model or starts a subprocess: its tests are marked ``slow``
 #: (``make test-fast`` leaves them out; ``make test``, the README's command, runs everything).
-SLOW_SIGNS = ("subprocess", "build_tiny_model", "real_model_dir", "tiny_model_dir", "from_pretrained(",
-              "resolve_model(", "sync_playwright", "chromium")
+SLOW_SIGNS = (
+    "subprocess",
+    "build_tiny_model",
+    "real_model_dir",
+    "tiny_model_dir",
+    "from_pretrained(",
+    "resolve_model(",
+    "sync_playwright",
+    "chromium",
+)
 
 
 def pytest_collection_modifyitems(config, items):

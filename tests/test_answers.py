@@ -21,6 +21,7 @@ SCRIPT = {"replies": [{"match": "How confident", "reply": "7"}], "default": " ge
 
 # -- load_answers ---------------------------------------------------------------------------------------
 
+
 def test_jsonl_and_csv_with_bom_crlf_quoting(tmp_path):
     j = tmp_path / "a.jsonl"
     j.write_text('{"id": "q1", "answer": "Paris"}\n\n{"id": 2, "answer": 42, "note": "x"}\n', encoding="utf-8")
@@ -39,17 +40,23 @@ def test_jsonl_and_csv_with_bom_crlf_quoting(tmp_path):
         load_answers(x)
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("a.jsonl", '{"id": "q1", "answer": "x"}\n{"id": "q2"}\n', r"a\.jsonl:2: missing field 'answer'"),
-    ("a.jsonl", '{"id": "q1", "answer": "x"}\n{"id": "q1", "answer": "y"}\n',
-     r"a\.jsonl:2: id 'q1' has answer 'y' here but 'x' on line 1"),
-    ("a.jsonl", '{"id": "q1", "answer": "x"}\nnot json\n', r"a\.jsonl:2: not valid JSON"),
-    ("a.jsonl", '{"answer": "x"}\n', r"a\.jsonl:1: missing or empty 'id'"),
-    ("a.jsonl", '{"id": "q1", "answer": ["x"]}\n', r"a\.jsonl:1: 'answer' must be a string"),
-    ("a.csv", "question,reply\nq,x\n", r"a\.csv:1: .*needs a header with columns 'id' and 'answer'"),
-    ("a.csv", "id,answer\nq1,x\nq1,z\n", r"a\.csv:3: id 'q1' has answer 'z'"),
-    ("a.jsonl", "\n", r"no answers in the file"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("a.jsonl", '{"id": "q1", "answer": "x"}\n{"id": "q2"}\n', r"a\.jsonl:2: missing field 'answer'"),
+        (
+            "a.jsonl",
+            '{"id": "q1", "answer": "x"}\n{"id": "q1", "answer": "y"}\n',
+            r"a\.jsonl:2: id 'q1' has answer 'y' here but 'x' on line 1",
+        ),
+        ("a.jsonl", '{"id": "q1", "answer": "x"}\nnot json\n', r"a\.jsonl:2: not valid JSON"),
+        ("a.jsonl", '{"answer": "x"}\n', r"a\.jsonl:1: missing or empty 'id'"),
+        ("a.jsonl", '{"id": "q1", "answer": ["x"]}\n', r"a\.jsonl:1: 'answer' must be a string"),
+        ("a.csv", "question,reply\nq,x\n", r"a\.csv:1: .*needs a header with columns 'id' and 'answer'"),
+        ("a.csv", "id,answer\nq1,x\nq1,z\n", r"a\.csv:3: id 'q1' has answer 'z'"),
+        ("a.jsonl", "\n", r"no answers in the file"),
+    ],
+)
 def test_bad_rows_name_file_and_line(tmp_path, name, text, message):
     p = tmp_path / name
     p.write_text(text, encoding="utf-8")
@@ -59,18 +66,36 @@ def test_bad_rows_name_file_and_line(tmp_path, name, text, message):
 
 def test_samples_file_gives_the_shared_stage1_answer(tmp_path):
     def rec(i, method, answer, **kw):
-        return {"id": i, "task": "t", "model": "m", "method": method, "prompt": None, "raw_output": "",
-                "answer": answer, "confidence": 0.5, "parse_ok": True, "correct": 0, "judge": "j", **kw}
+        return {
+            "id": i,
+            "task": "t",
+            "model": "m",
+            "method": method,
+            "prompt": None,
+            "raw_output": "",
+            "answer": answer,
+            "confidence": 0.5,
+            "parse_ok": True,
+            "correct": 0,
+            "judge": "j",
+            **kw,
+        }
 
-    rows = [rec("q1", "verbalized", "own one-stage answer"), rec("q1", "two-stage", "Paris"),
-            rec("q1", "ptrue", "Paris"), rec("q2", "verbalized", "Rome"), rec("q3", "two-stage", None),
-            rec("q4", "two-stage", "", request_error="timeout")]
+    rows = [
+        rec("q1", "verbalized", "own one-stage answer"),
+        rec("q1", "two-stage", "Paris"),
+        rec("q1", "ptrue", "Paris"),
+        rec("q2", "verbalized", "Rome"),
+        rec("q3", "two-stage", None),
+        rec("q4", "two-stage", "", request_error="timeout"),
+    ]
     p = tmp_path / "samples.jsonl.gz"
     p.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
     assert load_answers(p) == {"q1": "Paris", "q2": "Rome"}
 
 
 # -- eval --answers -------------------------------------------------------------------------------------
+
 
 @pytest.fixture()
 def script(tmp_path) -> Path:
@@ -93,8 +118,26 @@ def write_answers(path: Path, exs, extra: int = 0) -> dict[str, str]:
 
 
 def eval_args(script: Path, out: Path, *more: str) -> list[str]:
-    return ["eval", "--backend", "scripted", "--script", str(script), "--task", "triviaqa", "--limit", "6",
-            "--seed", "0", "--out", str(out), "--quiet", "--resamples", "20", "--no-plots", *more]
+    return [
+        "eval",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--task",
+        "triviaqa",
+        "--limit",
+        "6",
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+        "--quiet",
+        "--resamples",
+        "20",
+        "--no-plots",
+        *more,
+    ]
 
 
 @pytest.fixture()
@@ -117,8 +160,18 @@ def test_answers_used_verbatim_and_never_generated(tmp_path, script, generate_ca
     exs = examples()
     answers = write_answers(tmp_path / "answers.jsonl", exs, extra=3)
     out = tmp_path / "run"
-    rc = main(eval_args(script, out, "--method", "two-stage,self-consistency", "--sc-k", "2",
-                        "--answers", str(tmp_path / "answers.jsonl")))
+    rc = main(
+        eval_args(
+            script,
+            out,
+            "--method",
+            "two-stage,self-consistency",
+            "--sc-k",
+            "2",
+            "--answers",
+            str(tmp_path / "answers.jsonl"),
+        )
+    )
     assert rc == 0
     assert "3 for other questions ignored" in capsys.readouterr().err
     samples = read_samples(out / "samples.jsonl")
@@ -138,8 +191,10 @@ def test_answers_used_verbatim_and_never_generated(tmp_path, script, generate_ca
     assert len(stage1) == 6 * 2 and all(t > 0 for t in stage1)
     run = json.loads((out / "run.json").read_text())
     assert run["given_answers"]["path"] == str(tmp_path / "answers.jsonl")
-    assert run["given_answers"]["sha256"] == __import__("hashlib").sha256(
-        (tmp_path / "answers.jsonl").read_bytes()).hexdigest()
+    assert (
+        run["given_answers"]["sha256"]
+        == __import__("hashlib").sha256((tmp_path / "answers.jsonl").read_bytes()).hexdigest()
+    )
     assert (run["given_answers"]["n_used"], run["given_answers"]["n_ignored"]) == (6, 3)
 
 
@@ -173,8 +228,7 @@ def test_missing_ids_exit_2_naming_them(tmp_path, script, capsys):
 def test_verbalized_refused_before_anything_runs(tmp_path, script, capsys, generate_calls):
     write_answers(tmp_path / "a.jsonl", examples())
     out = tmp_path / "run"
-    assert main(eval_args(script, out, "--method", "two-stage,verbalized", "--answers",
-                          str(tmp_path / "a.jsonl"))) == 2
+    assert main(eval_args(script, out, "--method", "two-stage,verbalized", "--answers", str(tmp_path / "a.jsonl"))) == 2
     assert "verbalized" in capsys.readouterr().err and not out.exists() and not generate_calls
 
 
@@ -200,13 +254,18 @@ def test_old_samples_without_gold_still_score(tmp_path, script):
     out = tmp_path / "run"
     assert main(eval_args(script, out)) == 0
     old = tmp_path / "old.jsonl"
-    old.write_text("".join(json.dumps({k: v for k, v in s.items() if k not in ("gold", "answer_given")}) + "\n"
-                           for s in read_samples(out / "samples.jsonl")))
+    old.write_text(
+        "".join(
+            json.dumps({k: v for k, v in s.items() if k not in ("gold", "answer_given")}) + "\n"
+            for s in read_samples(out / "samples.jsonl")
+        )
+    )
     assert main(["score", str(old), "--resamples", "10"]) == 0
     assert load_answers(old)  # and serves as an answers file
 
 
 # -- logit methods with given answers (tiny random-init model) ---------------------------------------------
+
 
 def test_seq_likelihood_of_given_answer_is_one_forward_pass(tiny_model_dir, tmp_path):
     torch = pytest.importorskip("torch")
@@ -224,10 +283,22 @@ def test_seq_likelihood_of_given_answer_is_one_forward_pass(tiny_model_dir, tmp_
     task = get_task("triviaqa")
     exs = examples(3)
     given = {exs[0].id: "Octopussy", exs[1].id: exs[1].answers[0], exs[2].id: ""}
-    man = evaluate(task, exs, backend, EvalSettings(
-        methods=["seq-likelihood-mean", "seq-likelihood-prod", "two-stage", "expected", "ptrue"], split="eval",
-        n_resamples=10, plots=False, answers=given, answers_file={"path": "x", "sha256": "0"}),
-        tmp_path, model_name="tiny", progress=False)
+    man = evaluate(
+        task,
+        exs,
+        backend,
+        EvalSettings(
+            methods=["seq-likelihood-mean", "seq-likelihood-prod", "two-stage", "expected", "ptrue"],
+            split="eval",
+            n_resamples=10,
+            plots=False,
+            answers=given,
+            answers_file={"path": "x", "sha256": "0"},
+        ),
+        tmp_path,
+        model_name="tiny",
+        progress=False,
+    )
     assert man["given_answers"]["n_used"] == 3
     assert all(p.assistant_prefix == "Confidence: " for p in calls)  # only two-stage's confidences
     samples = read_samples(tmp_path / "samples.jsonl")

@@ -36,7 +36,7 @@ def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str:
     if not node.level:
         return node.module or ""
     base = module.split(".") if is_package else module.split(".")[:-1]
-    base = base[:len(base) - (node.level - 1)]
+    base = base[: len(base) - (node.level - 1)]
     return ".".join(base + ([node.module] if node.module else []))
 
 
@@ -51,9 +51,13 @@ def imported_names(nodes, module: str, is_package: bool) -> list[tuple[int, str]
         elif isinstance(n, ast.ImportFrom):
             base = _absolute(n, module, is_package)
             out += [(n.lineno, f"{base}.{a.name}") for a in n.names]
-        elif (isinstance(n, ast.Call) and n.args and isinstance(n.args[0], ast.Constant)
-              and isinstance(n.args[0].value, str)
-              and getattr(n.func, "attr", getattr(n.func, "id", None)) in ("import_module", "__import__")):
+        elif (
+            isinstance(n, ast.Call)
+            and n.args
+            and isinstance(n.args[0], ast.Constant)
+            and isinstance(n.args[0].value, str)
+            and getattr(n.func, "attr", getattr(n.func, "id", None)) in ("import_module", "__import__")
+        ):
             out.append((n.lineno, n.args[0].value))
     return out
 
@@ -132,7 +136,7 @@ def find_cycle(graph: dict[str, dict[str, int]]) -> list[str] | None:
         path.append(v)
         for w in sorted(graph.get(v, {})):
             if state.get(w) == 1:
-                return path[path.index(w):] + [w]
+                return path[path.index(w) :] + [w]
             if w not in state and (cycle := visit(w)):
                 return cycle
         path.pop()
@@ -152,8 +156,10 @@ def describe_cycle(cycle: list[str], graph: dict[str, dict[str, int]], root: Pat
 
 def test_the_library_does_not_import_the_cli():
     found = cli_imports()
-    assert not found, ("library modules import the CLI (move the shared piece into a library module, e.g. "
-                       "calbench.errors for UserError):\n" + "\n".join(found))
+    assert not found, (
+        "library modules import the CLI (move the shared piece into a library module, e.g. "
+        "calbench.errors for UserError):\n" + "\n".join(found)
+    )
 
 
 def test_no_import_cycles():
@@ -165,6 +171,7 @@ def test_no_import_cycles():
 
 # The checks themselves, on a small tree planted in tmp_path.
 
+
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     for pkg in PACKAGES:
         (tmp_path / pkg).mkdir()
@@ -175,28 +182,40 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("text", [
-    "from calbench.cli import UserError\n",
-    "import calbench.commands.eval\n",
-    "from calbench import cli\n",
-    "from .commands.eval import print_summary\n",
-    "def f():\n    from calbench.commands import eval\n",
-    "import importlib\nimportlib.import_module('calbench.cli')\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "from calbench.cli import UserError\n",
+        "import calbench.commands.eval\n",
+        "from calbench import cli\n",
+        "from .commands.eval import print_summary\n",
+        "def f():\n    from calbench.commands import eval\n",
+        "import importlib\nimportlib.import_module('calbench.cli')\n",
+    ],
+)
 def test_a_planted_cli_import_is_found(tmp_path, text):
-    root = _tree(tmp_path, {"calbench/lib.py": text, "calbench/cli.py": "import calbench.commands\n",
-                            "calbench/commands/__init__.py": "from calbench.cli import main\n"})
+    root = _tree(
+        tmp_path,
+        {
+            "calbench/lib.py": text,
+            "calbench/cli.py": "import calbench.commands\n",
+            "calbench/commands/__init__.py": "from calbench.cli import main\n",
+        },
+    )
     assert [f.split(":")[0] for f in cli_imports(root)] == ["calbench/lib.py"]
 
 
 def test_a_planted_cycle_is_found_and_imports_in_functions_are_not(tmp_path):
-    root = _tree(tmp_path, {"calbench/a.py": "from calbench.b import x\n",
-                            "calbench/b.py": "import os\ntry:\n    from calbench import c\n"
-                                             "except ImportError:\n    pass\n",
-                            "calbench/c.py": "def f():\n    from calbench.a import y\n",
-                            "calbench/d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                             "    from calbench.e import z\n",
-                            "calbench/e.py": "from calbench.d import w\n"})
+    root = _tree(
+        tmp_path,
+        {
+            "calbench/a.py": "from calbench.b import x\n",
+            "calbench/b.py": "import os\ntry:\n    from calbench import c\nexcept ImportError:\n    pass\n",
+            "calbench/c.py": "def f():\n    from calbench.a import y\n",
+            "calbench/d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from calbench.e import z\n",
+            "calbench/e.py": "from calbench.d import w\n",
+        },
+    )
     assert find_cycle(import_graph(root)) is None
     (root / "calbench/c.py").write_text("from calbench.a import y\n")
     graph = import_graph(root)
@@ -205,10 +224,15 @@ def test_a_planted_cycle_is_found_and_imports_in_functions_are_not(tmp_path):
 
 
 def test_a_package_and_its_submodules_are_no_cycle(tmp_path):
-    root = _tree(tmp_path, {"calbench/m/__init__.py": "from calbench.m.x import f\n",
-                            "calbench/m/x.py": "from calbench.m.y import g\n",
-                            "calbench/m/y.py": "G = 1\n",
-                            "calbench/user.py": "from calbench.m.y import G\n"})
+    root = _tree(
+        tmp_path,
+        {
+            "calbench/m/__init__.py": "from calbench.m.x import f\n",
+            "calbench/m/x.py": "from calbench.m.y import g\n",
+            "calbench/m/y.py": "G = 1\n",
+            "calbench/user.py": "from calbench.m.y import G\n",
+        },
+    )
     graph = import_graph(root)
     assert find_cycle(graph) is None and set(graph["calbench.user"]) == {"calbench.m", "calbench.m.y"}
     (root / "calbench/m/y.py").write_text("from calbench.m import f\n")  # uses the package's half-made namespace
@@ -239,27 +263,57 @@ def manifest_file_uses(root: Path = ROOT) -> list[str]:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=rel)
             in_fstring = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
             for node in ast.walk(tree):
-                if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in in_fstring
-                        and _names_manifest_file(node.value)):
+                if (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and id(node) not in in_fstring
+                    and _names_manifest_file(node.value)
+                ):
                     found.append(f"{rel}:{node.lineno} names {node.value!r}")
     return found
 
 
 def test_only_calbench_runs_opens_run_json():
     found = manifest_file_uses()
-    assert not found, ("run.json is read and written by calbench/runs.py only (read_manifest, write_manifest, "
-                       "has_manifest, MANIFEST_FILE):\n" + "\n".join(found))
+    assert not found, (
+        "run.json is read and written by calbench/runs.py only (read_manifest, write_manifest, "
+        "has_manifest, MANIFEST_FILE):\n" + "\n".join(found)
+    )
 
 
 def test_a_planted_run_json_path_is_found(tmp_path):
-    files = {"calbench/runs.py": 'MANIFEST_FILE = "run.json"\n',
-             "calbench/bad.py": 'import json\nm = json.loads(open(d + "/run.json").read())\n',
-             "scripts/bad.py": 'from pathlib import Path\nfor p in Path(".").glob("*/*/run.json"):\n    pass\n',
-             "trainers/bad.py": 'def f(d):\n    return (d / "run.json").exists()\n',
-             "calbench/fine.py": '"""Reads run.json."""\ndef f(out):\n    print(f"wrote {out}/run.json")\n'
-                                 '    raise ValueError("run.json is not valid JSON")\n'}
+    files = {
+        "calbench/runs.py": 'MANIFEST_FILE = "run.json"\n',
+        "calbench/bad.py": 'import json\nm = json.loads(open(d + "/run.json").read())\n',
+        "scripts/bad.py": 'from pathlib import Path\nfor p in Path(".").glob("*/*/run.json"):\n    pass\n',
+        "trainers/bad.py": 'def f(d):\n    return (d / "run.json").exists()\n',
+        "calbench/fine.py": '"""Reads run.json."""\ndef f(out):\n    print(f"wrote {out}/run.json")\n'
+        '    raise ValueError("run.json is not valid JSON")\n',
+    }
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
     found = manifest_file_uses(tmp_path)
     assert sorted(f.split(":")[0] for f in found) == ["calbench/bad.py", "scripts/bad.py", "trainers/bad.py"]
+
+
+def test_no_test_module_imports_another():
+    """Shared test code lives in conftest.py (fixtures) and tests/helpers.py; a test module imports neither a test
+    module nor a script by path."""
+    found = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                if name.split(".")[-1].startswith("test_") or "spec_from_file_location" in name:
+                    found.append(f"tests/{path.name}:{node.lineno} imports {name}")
+        if "spec_from_file_location" in path.read_text(encoding="utf-8") and path.name != "test_architecture.py":
+            found.append(f"tests/{path.name} loads a file as a module")
+    assert not found, "\n".join(found)

@@ -110,8 +110,14 @@ def test_transient_faults_are_retried_and_each_request_succeeds_once():
 def test_a_request_that_keeps_failing_is_an_error_not_an_answer():
     plan = FaultPlan(always_fail={"What is 3 plus"}, slow_s=1.0)
     with FaultServer(arithmetic_reply, plan) as srv:
-        be = make_backend("openai", "scripted-model", base_url=srv.url, concurrency=4, prefill="continue",
-                          **{**FAST, "max_retries": 2})
+        be = make_backend(
+            "openai",
+            "scripted-model",
+            base_url=srv.url,
+            concurrency=4,
+            prefill="continue",
+            **{**FAST, "max_retries": 2},
+        )
         gens = be.generate(prompts_for(range(5)), max_new_tokens=16)
     assert gens[3].text == "" and gens[3].token_logprobs is None
     assert "gave up after 3 attempts" in gens[3].error
@@ -121,8 +127,9 @@ def test_a_request_that_keeps_failing_is_an_error_not_an_answer():
 
 def test_configuration_errors_stop_at_once():
     with FaultServer(arithmetic_reply) as srv:
-        be = make_backend("openai", "scripted-model", base_url=srv.url.replace("/v1", "/nowhere/v1"),
-                          prefill="continue", **FAST)
+        be = make_backend(
+            "openai", "scripted-model", base_url=srv.url.replace("/v1", "/nowhere/v1"), prefill="continue", **FAST
+        )
         with pytest.raises(EndpointError, match="HTTP 404"):
             be.generate(prompts_for([1]), max_new_tokens=4)
     with pytest.raises(ValueError, match="needs --base-url"):
@@ -132,8 +139,9 @@ def test_configuration_errors_stop_at_once():
 def test_api_key_comes_from_the_environment_and_never_reaches_the_manifest(monkeypatch):
     monkeypatch.setenv("CALBENCH_TEST_KEY", "sk-secret-123")
     with FaultServer(arithmetic_reply) as srv:
-        be = make_backend("openai", "scripted-model", base_url=srv.url, api_key_env="CALBENCH_TEST_KEY",
-                          prefill="continue", **FAST)
+        be = make_backend(
+            "openai", "scripted-model", base_url=srv.url, api_key_env="CALBENCH_TEST_KEY", prefill="continue", **FAST
+        )
         be.generate(prompts_for([1]), max_new_tokens=4)
     assert srv.headers_seen[-1]["Authorization"] == "Bearer sk-secret-123"
     m = json.dumps(be.manifest())
@@ -151,17 +159,48 @@ N = 24
 @pytest.fixture()
 def dataset(tmp_path):
     p = tmp_path / "arith.jsonl"
-    p.write_text("".join(json.dumps({"id": f"q{k:02d}", "q": f"What is {k} plus {k}?", "a": str(2 * k)}) + "\n"
-                         for k in range(N)))
+    p.write_text(
+        "".join(
+            json.dumps({"id": f"q{k:02d}", "q": f"What is {k} plus {k}?", "a": str(2 * k)}) + "\n" for k in range(N)
+        )
+    )
     return p
 
 
 def eval_cli(url: str, data, out, *extra: str) -> int:
-    return main(["eval", "--backend", "openai", "--model", "scripted-model", "--base-url", url,
-                 "--data", str(data), "--question-field", "q", "--answer-field", "a", "--id-field", "id",
-                 "--method", "two-stage,verbalized", "--concurrency", "8", "--out", str(out), "--quiet",
-                 "--no-plots", "--resamples", "50", "--backend-option", "prefill=continue",
-                 *[x for k, v in FAST.items() for x in ("--backend-option", f"{k}={v}")], *extra])
+    return main(
+        [
+            "eval",
+            "--backend",
+            "openai",
+            "--model",
+            "scripted-model",
+            "--base-url",
+            url,
+            "--data",
+            str(data),
+            "--question-field",
+            "q",
+            "--answer-field",
+            "a",
+            "--id-field",
+            "id",
+            "--method",
+            "two-stage,verbalized",
+            "--concurrency",
+            "8",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-plots",
+            "--resamples",
+            "50",
+            "--backend-option",
+            "prefill=continue",
+            *[x for k, v in FAST.items() for x in ("--backend-option", f"{k}={v}")],
+            *extra,
+        ]
+    )
 
 
 def check_records(samples: list[dict], ks) -> None:
@@ -178,8 +217,7 @@ def check_records(samples: list[dict], ks) -> None:
 
 def test_eval_survives_faults_counts_failures_and_a_rerun_completes(tmp_path, dataset, capsys):
     failing = {3, 10, 17}
-    plan = FaultPlan(rate=0.4, fails_per_request=1, slow_s=1.0,
-                     always_fail={f"What is {k} plus" for k in failing})
+    plan = FaultPlan(rate=0.4, fails_per_request=1, slow_s=1.0, always_fail={f"What is {k} plus" for k in failing})
     out = tmp_path / "run"
     with FaultServer(arithmetic_reply, plan) as srv:
         assert eval_cli(srv.url, dataset, out) == 0
@@ -197,7 +235,8 @@ def test_eval_survives_faults_counts_failures_and_a_rerun_completes(tmp_path, da
         answered = [k for k in range(N) if k not in failing]
         assert run["metrics"]["parse_rate"]["value"] == 1.0
         assert run["metrics"]["accuracy"]["value"] == pytest.approx(
-            sum(expected(k)[2] for k in answered) / len(answered))
+            sum(expected(k)[2] for k in answered) / len(answered)
+        )
         assert run["model"]["backend"] == "openai" and run["model"]["prefill"] == "continue"
         assert Counter(o for _, o in srv.log)["ok"] > 0 and len(set(o for _, o in srv.log)) >= 4
         first_lines = {(s["id"], s["method"]): s for s in samples if not s.get("request_error")}

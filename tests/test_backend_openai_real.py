@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from servers.transformers_serve import TransformersServer, serving_available
 
 from calbench.cli import main
@@ -23,17 +22,47 @@ COMPARED = ("prompt", "raw_output", "answer", "confidence", "parse_ok", "correct
 
 
 def run_eval(backend: str, model: str, out, *extra: str) -> list[dict]:
-    rc = main(["eval", "--backend", backend, "--model", model, "--task", "triviaqa", "--limit", "8", "--seed", "3",
-               "--method", "two-stage", "--out", str(out), "--quiet", "--no-plots", "--resamples", "50",
-               *extra])
+    rc = main(
+        [
+            "eval",
+            "--backend",
+            backend,
+            "--model",
+            model,
+            "--task",
+            "triviaqa",
+            "--limit",
+            "8",
+            "--seed",
+            "3",
+            "--method",
+            "two-stage",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-plots",
+            "--resamples",
+            "50",
+            *extra,
+        ]
+    )
     assert rc == 0
     return read_samples(out / "samples.jsonl")
 
 
 def test_served_model_records_match_in_process_hf(tmp_path, real_model_dir):
     with TransformersServer(real_model_dir, log=tmp_path / "serve.log") as srv:
-        served = run_eval("openai", real_model_dir, tmp_path / "served", "--base-url", srv.url,
-                          "--concurrency", "4", "--backend-option", "timeout=120")
+        served = run_eval(
+            "openai",
+            real_model_dir,
+            tmp_path / "served",
+            "--base-url",
+            srv.url,
+            "--concurrency",
+            "4",
+            "--backend-option",
+            "timeout=120",
+        )
     local = run_eval("hf", real_model_dir, tmp_path / "local", "--device", "cpu")
     key = lambda s: (s["id"], s["method"])  # noqa: E731
     served, local = sorted(served, key=key), sorted(local, key=key)

@@ -27,12 +27,12 @@ def test_without_vllm_the_backend_is_a_clean_user_error(monkeypatch, capsys):
 
     with pytest.raises(VLLMNotInstalledError, match=r"pip install 'calbench\[vllm\]'"):
         make_backend("vllm", "smollm2-135m-instruct")
-    rc = main(["eval", "--backend", "vllm", "--task", "triviaqa", "--limit", "2", "--out", "/nonexistent/x",
-               "--quiet"])
+    rc = main(["eval", "--backend", "vllm", "--task", "triviaqa", "--limit", "2", "--out", "/nonexistent/x", "--quiet"])
     assert rc == 2 and "needs vLLM" in capsys.readouterr().err
 
 
 # -- a stand-in for vLLM's offline API, computed with transformers ---------------------------------------------
+
 
 @dataclass
 class Logprob:
@@ -89,9 +89,13 @@ class FakeLLM:
                 if hit:  # vLLM: the text ends before the stop string, which is named in stop_reason
                     text, stop_reason = text[: min(text.index(s) for s in hit)], hit[0]
                     break
-            completion = types.SimpleNamespace(text=text, token_ids=new, logprobs=steps, stop_reason=stop_reason,
-                                               finish_reason="stop" if stop_reason or new[-1] == self.tok.eos_token_id
-                                               else "length")
+            completion = types.SimpleNamespace(
+                text=text,
+                token_ids=new,
+                logprobs=steps,
+                stop_reason=stop_reason,
+                finish_reason="stop" if stop_reason or new[-1] == self.tok.eos_token_id else "length",
+            )
             outs.append(types.SimpleNamespace(outputs=[completion]))
         return outs
 
@@ -104,8 +108,10 @@ def fake_vllm(monkeypatch):
     return mod
 
 
-PROMPTS = [Prompt([{"role": "user", "content": f"Question: what is {w}?"}], "Answer:")
-           for w in ("the capital of France", "two plus two", "a lemon", "the largest planet")]
+PROMPTS = [
+    Prompt([{"role": "user", "content": f"Question: what is {w}?"}], "Answer:")
+    for w in ("the capital of France", "two plus two", "a lemon", "the largest planet")
+]
 
 
 def test_vllm_glue_matches_the_hf_backend(fake_vllm, tiny_model_dir):

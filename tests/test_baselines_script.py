@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from test_leaderboard import IDS, make_run
-
 from calbench.reporting import baselines
 from calbench.reporting.inputs import check_run_folder
+from tests.helpers import IDS, make_run
 
 
 def _script():

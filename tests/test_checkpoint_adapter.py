@@ -7,17 +7,18 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
+
 from trainers.rewarding_doubt import export as ca
-
-
 
 
 def _run(tmp_path, step=25):
     run = tmp_path / "run"
     (run / "adapter").mkdir(parents=True)
     (run / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
-    lora = {"base_model.model.layer.lora_A.weight": torch.randn(8, 4).t(),  # not contiguous
-            "base_model.model.layer.lora_B.weight": torch.randn(4, 8)}
+    lora = {
+        "base_model.model.layer.lora_A.weight": torch.randn(8, 4).t(),  # not contiguous
+        "base_model.model.layer.lora_B.weight": torch.randn(4, 8),
+    }
     ck = run / "checkpoints" / f"step-{step}"
     ck.mkdir(parents=True)
     torch.save({"step": step, "lora": lora, "optimizer": {}, "scheduler": {}}, ck / "state.pt")

@@ -37,8 +37,27 @@ def run_cli(*args: str) -> int:
 
 def test_eval_scripted_records_and_manifest(tmp_path, script, capsys):
     out = tmp_path / "run"
-    rc = run_cli("eval", "--backend", "scripted", "--script", str(script), "--task", "triviaqa", "--split", "eval",
-                 "--limit", "30", "--seed", "1", "--out", str(out), "--quiet", "--resamples", "200", "--no-plots")
+    rc = run_cli(
+        "eval",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--task",
+        "triviaqa",
+        "--split",
+        "eval",
+        "--limit",
+        "30",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+        "--resamples",
+        "200",
+        "--no-plots",
+    )
     assert rc == 0
     samples = read_samples(out / "samples.jsonl")
     assert len(samples) == 30 and len({s["id"] for s in samples}) == 30
@@ -74,8 +93,23 @@ def test_same_seed_same_questions_and_limit_extends(tmp_path, script):
 
 def test_rerun_resumes_without_duplicates(tmp_path, script):
     out = tmp_path / "run"
-    args = ["eval", "--backend", "scripted", "--script", str(script), "--task", "sciq", "--limit", "12",
-            "--out", str(out), "--quiet", "--resamples", "50", "--no-plots"]
+    args = [
+        "eval",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--task",
+        "sciq",
+        "--limit",
+        "12",
+        "--out",
+        str(out),
+        "--quiet",
+        "--resamples",
+        "50",
+        "--no-plots",
+    ]
     assert run_cli(*args) == 0
     lines = (out / "samples.jsonl").read_text().splitlines()
     # drop the last 5 finished samples and leave half a line, as a crash would
@@ -91,9 +125,28 @@ def test_kill_midway_then_rerun_yields_exactly_n(tmp_path):
     script.write_text(json.dumps(slow))
     out = tmp_path / "run"
     n = 40
-    cmd = [sys.executable, "-m", "calbench", "eval", "--backend", "scripted", "--script", str(script),
-           "--task", "triviaqa", "--limit", str(n), "--out", str(out), "--chunk-size", "4", "--quiet",
-           "--resamples", "50", "--no-plots"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "calbench",
+        "eval",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--task",
+        "triviaqa",
+        "--limit",
+        str(n),
+        "--out",
+        str(out),
+        "--chunk-size",
+        "4",
+        "--quiet",
+        "--resamples",
+        "50",
+        "--no-plots",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     samples = out / "samples.jsonl"
     deadline = time.time() + 60
@@ -115,8 +168,21 @@ def test_kill_midway_then_rerun_yields_exactly_n(tmp_path):
 
 def test_different_run_in_same_folder_is_refused(tmp_path, script, capsys):
     out = tmp_path / "run"
-    base = ["eval", "--backend", "scripted", "--script", str(script), "--limit", "3", "--out", str(out),
-            "--quiet", "--resamples", "20", "--no-plots"]
+    base = [
+        "eval",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--limit",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+        "--resamples",
+        "20",
+        "--no-plots",
+    ]
     assert run_cli(*base, "--task", "sciq") == 0
     assert run_cli(*base, "--task", "triviaqa") == 2
     err = capsys.readouterr().err
@@ -141,8 +207,17 @@ def test_unknown_method_lists_methods(capsys, tmp_path):
 
 
 def test_model_not_found_says_where_it_looked(capsys, tmp_path):
-    rc = run_cli("eval", "--task", "sciq", "--limit", "1", "--model", str(tmp_path / "missing-model"),
-                 "--out", str(tmp_path / "o"))
+    rc = run_cli(
+        "eval",
+        "--task",
+        "sciq",
+        "--limit",
+        "1",
+        "--model",
+        str(tmp_path / "missing-model"),
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert "missing-model" in err and "not a local directory" in err and "packaged model" in err
@@ -152,15 +227,30 @@ def test_tasks_command_lists_sizes_source_licence(capsys):
     assert run_cli("tasks") == 0
     out = capsys.readouterr().out
     assert "triviaqa" in out and "eval=11,313*" in out and "train=8,829" in out
-    tqa = out[out.index("triviaqa  ["):].split("\n")[:4]
+    tqa = out[out.index("triviaqa  [") :].split("\n")[:4]
     assert "anserini-tools" in tqa[2] and "Apache-2.0" in tqa[3] and "CC BY-NC 4.0" in tqa[3]
     assert "sciq" in out and "CC BY-NC" in out and "test=1,000" in out
 
 
 def test_method_needing_logits_is_refused_before_any_sample(tmp_path, script, capsys):
     out = tmp_path / "run"
-    rc = run_cli("eval", "--backend", "scripted", "--script", str(script), "--task", "sciq", "--limit", "3",
-                 "--method", "two-stage,expected", "--out", str(out), "--quiet", "--no-plots")
+    rc = run_cli(
+        "eval",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--task",
+        "sciq",
+        "--limit",
+        "3",
+        "--method",
+        "two-stage,expected",
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-plots",
+    )
     assert rc == 2
     assert "needs confidence_distribution" in capsys.readouterr().err
     assert not (out / "samples.jsonl").exists()

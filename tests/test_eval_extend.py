@@ -20,15 +20,31 @@ SCRIPT = {"replies": [{"match": "How confident", "reply": "8"}], "default": " Pa
 def base(tmp_path) -> list[str]:
     script = tmp_path / "script.json"
     script.write_text(json.dumps(SCRIPT))
-    return ["eval", "--backend", "scripted", "--script", str(script), "--task", "sciq", "--out",
-            str(tmp_path / "run"), "--quiet", "--resamples", "20", "--no-plots"]
+    return [
+        "eval",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--task",
+        "sciq",
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        "--resamples",
+        "20",
+        "--no-plots",
+    ]
 
 
 def answers_file(path: Path, n: int, change: str | None = None) -> Path:
     """Given answers for the first ``n`` of seed 0's selection; ``change`` replaces the answer of that id."""
     ids = [e.id for e in select(get_task("sciq").load("test"), n, 0)]
-    path.write_text("".join(json.dumps({"id": i, "answer": "water" if i == change else f"answer {k}"}) + "\n"
-                            for k, i in enumerate(ids)))
+    path.write_text(
+        "".join(
+            json.dumps({"id": i, "answer": "water" if i == change else f"answer {k}"}) + "\n" for k, i in enumerate(ids)
+        )
+    )
     return path
 
 
@@ -44,8 +60,9 @@ def test_a_larger_limit_extends_the_run_without_recomputing_it(tmp_path, base):
     assert ids == [e.id for e in select(get_task("sciq").load("test"), 10, 0)]
     run = json.loads((out / "run.json").read_text())
     assert run["n"] == 10 and run["task"]["limit"] == 10 and run["status"] == "complete"
-    assert run["extended_from"] == [{"limit": 6, "n": 6, "data_sha256": old["task"]["data_sha256"],
-                                     "answers_sha256": None}]
+    assert run["extended_from"] == [
+        {"limit": 6, "n": 6, "data_sha256": old["task"]["data_sha256"], "answers_sha256": None}
+    ]
     assert run["timings"]["first_started"] == old["timings"]["first_started"]
     # resuming the extended run is an ordinary resume, and the record of the extension stays
     assert main([*base, "--limit", "10"]) == 0

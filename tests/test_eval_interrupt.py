@@ -21,12 +21,35 @@ def test_sigint_before_the_first_chunk_ends_keeps_finished_batches_and_resumes(t
     script.write_text(json.dumps(SCRIPT))
     out = tmp_path / "run"
     n = 40  # the default --chunk-size is 32: one chunk takes 32 x 2 prompts x 0.05 s = 3.2 s
-    cmd = [sys.executable, "-m", "calbench", "eval", "--backend", "scripted", "--script", str(script),
-           "--task", "triviaqa", "--limit", str(n), "--out", str(out), "--resamples", "20", "--no-plots"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "calbench",
+        "eval",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--task",
+        "triviaqa",
+        "--limit",
+        str(n),
+        "--out",
+        str(out),
+        "--resamples",
+        "20",
+        "--no-plots",
+    ]
     env = dict(os.environ)  # keeps PYTHONPATH, so the child runs this checkout
     # A background process inherits an ignored SIGINT; restore the default so Ctrl-C behaves as in a terminal.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     samples = out / "samples.jsonl"
     deadline = time.time() + 90
     while time.time() < deadline and proc.poll() is None:

@@ -32,7 +32,7 @@ def test_token_logprobs_match_a_manual_forward_pass(tiny_model_dir, examples):
     gen_ids = torch.tensor(g.extra["token_ids"])
     new = torch.cat([ids[0], gen_ids]).unsqueeze(0)
     with torch.no_grad():
-        logits = be.model(new).logits[0, ids.shape[1] - 1:-1].log_softmax(-1)
+        logits = be.model(new).logits[0, ids.shape[1] - 1 : -1].log_softmax(-1)
     manual = logits.gather(-1, gen_ids.unsqueeze(-1)).squeeze(-1).tolist()
     assert len(manual) == g.n_tokens
     assert g.token_logprobs == pytest.approx(manual, abs=1e-4)
@@ -72,7 +72,8 @@ def test_from_loaded_matches_a_backend_that_loaded_the_model(tiny_model_dir, exa
     loaded = HFBackend(tiny_model_dir, batch_size=4)
     wrapped = HFBackend.from_loaded(loaded.model, loaded.tokenizer, batch_size=4)
     prompts = [answer_prompt(e) for e in examples[:3]]
-    assert [g.text for g in wrapped.generate(prompts, max_new_tokens=5)] == \
-        [g.text for g in loaded.generate(prompts, max_new_tokens=5)]
+    assert [g.text for g in wrapped.generate(prompts, max_new_tokens=5)] == [
+        g.text for g in loaded.generate(prompts, max_new_tokens=5)
+    ]
     m = wrapped.manifest()
     assert m["device"] == "cpu" and m["dtype"] == "float32" and m["source"] == "in-memory"

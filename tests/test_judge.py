@@ -8,19 +8,22 @@ from calbench.records import Example
 
 # Cases worked out by hand from triviaqa_evaluation.py's normalize_answer (lower-case, underscores and
 # punctuation to spaces, articles a/an/the removed, white space folded).
-@pytest.mark.parametrize("raw,norm", [
-    ("The Beatles", "beatles"),
-    ("  the   Rolling Stones!! ", "rolling stones"),
-    ("A Tale of Two Cities", "tale of two cities"),
-    ("an Apple", "apple"),
-    ("Theatre", "theatre"),                    # 'the' only as a whole word
-    ("Sinclair_Lewis", "sinclair lewis"),
-    ("U.S.A.", "u s"),                         # 'a' left alone after punctuation-to-space is an article
-    ("St. Paul's Cathedral", "st paul s cathedral"),
-    ("‘Quoted’ `text´", "quoted text"),
-    ("Rock-and-roll", "rock and roll"),
-    ("1,000", "1 000"),
-])
+@pytest.mark.parametrize(
+    "raw,norm",
+    [
+        ("The Beatles", "beatles"),
+        ("  the   Rolling Stones!! ", "rolling stones"),
+        ("A Tale of Two Cities", "tale of two cities"),
+        ("an Apple", "apple"),
+        ("Theatre", "theatre"),  # 'the' only as a whole word
+        ("Sinclair_Lewis", "sinclair lewis"),
+        ("U.S.A.", "u s"),  # 'a' left alone after punctuation-to-space is an article
+        ("St. Paul's Cathedral", "st paul s cathedral"),
+        ("‘Quoted’ `text´", "quoted text"),
+        ("Rock-and-roll", "rock and roll"),
+        ("1,000", "1 000"),
+    ],
+)
 def test_triviaqa_normalisation(raw, norm):
     assert normalize_answer(raw) == norm
 
@@ -53,19 +56,35 @@ def test_token_f1():
     assert AliasJudge(f1_threshold=0.5).settings["f1_threshold"] == 0.5
 
 
-@pytest.mark.parametrize("answer,ok", [
-    ("B", True), ("B.", True), ("(B) Paris", True), ("The answer is B", True), ("b", False),
-    ("A", False), ("Paris", True), ("Lyon", False), ("", False),
-])
+@pytest.mark.parametrize(
+    "answer,ok",
+    [
+        ("B", True),
+        ("B.", True),
+        ("(B) Paris", True),
+        ("The answer is B", True),
+        ("b", False),
+        ("A", False),
+        ("Paris", True),
+        ("Lyon", False),
+        ("", False),
+    ],
+)
 def test_choice_judge(answer, ok):
     e = ex(["B"], choices=["Lyon", "Paris", "Nice", "Metz"])
     assert ChoiceJudge()(answer, e) is ok
 
 
-@pytest.mark.parametrize("answer,ok", [
-    ("Final answer: 18", True), ("18.0", True), ("The total is $1,450,000", False), ("17", False),
-    ("no number", False),
-])
+@pytest.mark.parametrize(
+    "answer,ok",
+    [
+        ("Final answer: 18", True),
+        ("18.0", True),
+        ("The total is $1,450,000", False),
+        ("17", False),
+        ("no number", False),
+    ],
+)
 def test_numeric_judge(answer, ok):
     assert NumericJudge()(answer, ex(["18"])) is ok
 

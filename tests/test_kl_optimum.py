@@ -1,10 +1,11 @@
-"""trainers.rewarding_doubt.kl_optimum: the KL-regularised optimum of the exact objective, checked against its definition."""
+"""trainers.rewarding_doubt.kl_optimum: the KL-regularised optimum of the exact objective, checked against its
+definition."""
 
 from __future__ import annotations
 
 import numpy as np
-from trainers.rewarding_doubt import kl_optimum
 
+from trainers.rewarding_doubt import kl_optimum
 from trainers.rewarding_doubt.rewards import RewardSpec
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -11,72 +10,10 @@ from pathlib import Path
 import pytest
 
 from calbench.cli import main
-from calbench.reporting.leaderboard import Cell, build, output_paths, rank_with_ties, write
 from calbench.records import DataError
+from calbench.reporting.leaderboard import Cell, build, output_paths, rank_with_ties, write
+from tests.helpers import IDS, _sha, brier_only, make_run, metric
 
-IDS = [f"q{i}" for i in range(40)]
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def metric(v, lo=None, hi=None, note=None) -> dict:
-    d = {"value": v, "ci_low": v if lo is None else lo, "ci_high": v if hi is None else hi}
-    if note:
-        d["note"] = note
-    return d
-
-
-def make_run(folder: Path, *, model: str = "m", methods=("verbalized",), task: str = "triviaqa",
-             group: str = "in_domain", ids=IDS, conf=None, correct=None, metrics: dict | None = None,
-             status: str = "complete", judge: dict | None = None, policy: str = "exclude",
-             adapter: str | None = None, finished: str = "2026-01-01T00:00:00+00:00", parse_ok=None) -> Path:
-    """Write a run folder. Samples come from ``conf``/``correct`` (default: all 0.7 / alternating right);
-    metrics are computed from them by calbench's engine unless given explicitly per method."""
-    from calbench.metrics import metric_settings, summarize_samples
-
-    folder.mkdir(parents=True, exist_ok=True)
-    conf = [0.7] * len(ids) if conf is None else conf
-    correct = [i % 2 for i in range(len(ids))] if correct is None else correct
-    parse_ok = [True] * len(ids) if parse_ok is None else parse_ok
-    samples, by_method = [], {}
-    for m in methods:
-        rows = []
-        for i, (c, y, ok) in enumerate(zip(conf, correct, parse_ok)):
-            rows.append({"id": ids[i], "task": task, "model": model, "method": m, "prompt": "q", "raw_output": "r",
-                         "answer": "a", "confidence": c if ok else None, "parse_ok": ok, "correct": int(y),
-                         "judge": "alias_match"})
-        samples += rows
-        by_method[m] = (metrics or {}).get(m) or summarize_samples(rows, policy=policy, n_resamples=200)
-    with open(folder / "samples.jsonl", "w") as fh:
-        for s in samples:
-            fh.write(json.dumps(s) + "\n")
-    man = {
-        "calbench_run": 1, "status": status,
-        "model": {"id": model, "sha256": _sha(model), "adapter": adapter, "adapter_sha256": None},
-        "task": {"name": task, "split": "eval", "source": "bundled", "kind": "open", "group": group,
-                 "limit": None, "data_sha256": _sha("data" + "".join(ids)), "ids_sha256": _sha("\n".join(ids))},
-        "n": len(ids), "methods": list(methods), "method": ",".join(methods),
-        "elicitation": {"scale": "0-10"}, "judge": judge or {"name": "alias_match", "settings": {"f1": None}},
-        "parse_policy": policy, "seed": 0, "versions": {"calbench": "0.1.0"},
-        "timings": {"finished": finished}, "metrics": by_method[methods[0]],
-        "metric_settings": metric_settings(policy=policy, n_resamples=200),
-    }
-    if len(methods) > 1:
-        man["metrics_by_method"] = by_method
-    (folder / "run.json").write_text(json.dumps(man))
-    return folder
-
-
-def brier_only(v, lo, hi, **extra) -> dict:
-    base = {"accuracy": metric(0.5), "ece": metric(0.1), "brier": metric(v, lo, hi), "log_score": metric(-0.6),
-            "auroc": metric(0.7), "parse_rate": metric(1.0), "n": metric(40)}
-    base.update(extra)
-    return base
-
-
-# ------------------------------------------------------------------------------------------ rank_with_ties
 
 def test_rank_with_ties_hand_cases():
     a, b, c = Cell(0.10, 0.08, 0.12), Cell(0.11, 0.09, 0.13), Cell(0.20, 0.18, 0.22)
@@ -93,6 +30,7 @@ def test_rank_with_ties_hand_cases():
 
 # ---------------------------------------------------------------------------------------------- build
 
+
 def test_ranking_ties_and_outputs(tmp_path):
     res = tmp_path / "results"
     make_run(res / "a", model="alpha", metrics={"verbalized": brier_only(0.10, 0.08, 0.12)})
@@ -102,8 +40,11 @@ def test_ranking_ties_and_outputs(tmp_path):
     assert [r.label for r in lb.rows] == ["alpha · verbalized", "beta · verbalized", "gamma · verbalized"]
     assert [(r.rank, r.tied) for r in lb.rows] == [(1, True), (1, True), (3, False)]
     (col,) = lb.columns
-    assert {e.run.path.name: (e.rank, e.tied) for e in col.entries.values()} == \
-        {"a": (1, True), "b": (1, True), "c": (3, False)}
+    assert {e.run.path.name: (e.rank, e.tied) for e in col.entries.values()} == {
+        "a": (1, True),
+        "b": (1, True),
+        "c": (3, False),
+    }
     paths = write(lb, tmp_path / "out")
     md = paths["md"].read_text()
     assert "| =1 | alpha · verbalized |" in md and "| 3 | gamma · verbalized |" in md
@@ -111,15 +52,24 @@ def test_ranking_ties_and_outputs(tmp_path):
     html = paths["html"].read_text()
     assert 'href="../results/c/"' in html and "=1" in html
     rows = list(csv.DictReader(paths["csv"].open()))
-    assert {r["system"]: r["rank"] for r in rows} == {"alpha · verbalized": "1", "beta · verbalized": "1",
-                                                       "gamma · verbalized": "3"}
+    assert {r["system"]: r["rank"] for r in rows} == {
+        "alpha · verbalized": "1",
+        "beta · verbalized": "1",
+        "gamma · verbalized": "3",
+    }
     assert rows[0]["run"] == "../results/a/"
 
 
 def test_rank_by_log_score_is_higher_better(tmp_path):
     res = tmp_path / "r"
-    make_run(res / "a", model="alpha", metrics={"verbalized": brier_only(0.1, 0.09, 0.11, log_score=metric(-0.9, -1.0, -0.8))})
-    make_run(res / "b", model="beta", metrics={"verbalized": brier_only(0.2, 0.19, 0.21, log_score=metric(-0.3, -0.4, -0.2))})
+    make_run(
+        res / "a",
+        model="alpha",
+        metrics={"verbalized": brier_only(0.1, 0.09, 0.11, log_score=metric(-0.9, -1.0, -0.8))},
+    )
+    make_run(
+        res / "b", model="beta", metrics={"verbalized": brier_only(0.2, 0.19, 0.21, log_score=metric(-0.3, -0.4, -0.2))}
+    )
     assert [r.label.split()[0] for r in build([res]).rows] == ["alpha", "beta"]
     assert [r.label.split()[0] for r in build([res], rank_by="log_score").rows] == ["beta", "alpha"]
     with pytest.raises(DataError, match="no run has a metric named 'nonsense'"):
@@ -133,8 +83,8 @@ def test_real_metrics_rank_a_calibrated_model_first(tmp_path):
     make_run(res / "over", model="overconfident", conf=[0.95] * 40)
     lb = build([res])
     assert lb.rows[0].label.startswith("calibrated")
-    assert lb.rows[0].overall.value == pytest.approx(0.25)            # (0.5 - y)^2 = 0.25 for every question
-    assert lb.rows[1].overall.value == pytest.approx((0.05 ** 2 + 0.95 ** 2) / 2)
+    assert lb.rows[0].overall.value == pytest.approx(0.25)  # (0.5 - y)^2 = 0.25 for every question
+    assert lb.rows[1].overall.value == pytest.approx((0.05**2 + 0.95**2) / 2)
     assert (lb.rows[0].rank, lb.rows[1].rank) == (1, 2)
 
 
@@ -164,8 +114,12 @@ def test_in_domain_and_unseen_columns_and_missing_metrics(tmp_path):
     res = tmp_path / "r"
     make_run(res / "a_tqa", model="alpha")
     make_run(res / "a_med", model="alpha", task="medqa", group="unseen")
-    metrics = brier_only(0.2, 0.18, 0.22, auroc=metric(float("nan"), float("nan"), float("nan"),
-                                                          note="undefined: needs both correct and wrong samples"))
+    metrics = brier_only(
+        0.2,
+        0.18,
+        0.22,
+        auroc=metric(float("nan"), float("nan"), float("nan"), note="undefined: needs both correct and wrong samples"),
+    )
     del metrics["log_score"]
     make_run(res / "b_tqa", model="beta", metrics={"verbalized": metrics})
     lb = build([res])
@@ -201,7 +155,10 @@ def test_adapters_of_different_runs_at_the_same_relative_path_get_their_adapter_
         man["model"]["adapter_sha256"] = sha
         (folder / "run.json").write_text(json.dumps(man))
     labels = sorted(r.label for r in build([res]).rows)
-    assert labels == ["m + train/adapter · two-stage (adapter aaaaaaaa)", "m + train/adapter · two-stage (adapter bbbbbbbb)"]
+    assert labels == [
+        "m + train/adapter · two-stage (adapter aaaaaaaa)",
+        "m + train/adapter · two-stage (adapter bbbbbbbb)",
+    ]
     # different model weights under one id: the model's hash tells them apart
     make_run(res / "c", model="m", methods=("verbalized",))
     d = make_run(res / "d", model="m", methods=("verbalized",))
@@ -213,6 +170,7 @@ def test_adapters_of_different_runs_at_the_same_relative_path_get_their_adapter_
 
 
 # ------------------------------------------------------------------------------------------- bad input
+
 
 def test_empty_folder_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
@@ -285,10 +243,12 @@ def test_output_paths():
 def test_overall_interval_combines_task_errors(tmp_path):
     res = tmp_path / "r"
     make_run(res / "t1", model="alpha", metrics={"verbalized": brier_only(0.1, 0.1 - 0.0392, 0.1 + 0.0392)})
-    make_run(res / "t2", model="alpha", task="sciq", metrics={"verbalized": brier_only(0.3, 0.3 - 0.0784, 0.3 + 0.0784)})
+    make_run(
+        res / "t2", model="alpha", task="sciq", metrics={"verbalized": brier_only(0.3, 0.3 - 0.0784, 0.3 + 0.0784)}
+    )
     (row,) = build([res]).rows
     # se_1 = 0.02, se_2 = 0.04 -> se = sqrt(0.02^2 + 0.04^2) / 2; mean 0.2.
-    se = math.sqrt(0.02 ** 2 + 0.04 ** 2) / 2
+    se = math.sqrt(0.02**2 + 0.04**2) / 2
     assert row.overall.value == pytest.approx(0.2)
     assert row.overall.ci_high - row.overall.value == pytest.approx(1.959964 * se, rel=1e-4)
 
@@ -308,3 +268,56 @@ def test_runs_on_given_answers_are_a_column_of_their_own(tmp_path):
     cols = {c.key["answers"]: len(c.entries) for c in lb.columns}
     assert cols == {None: 1, _sha("f1"): 2, _sha("f2"): 1}
     assert any("given answers" in n for n in lb.notes)
+
+
+def test_a_suite_file_with_a_mistake_names_the_field(tmp_path):
+    from calbench.reporting.suite import load_suite
+
+    bad = tmp_path / "suite.yaml"
+    bad.write_text(
+        "tracks:\n  - name: t\n    title: T\n    tables:\n      - title: x\n        columns:\n"
+        "          - {title: A, task: triviaqa}\n"
+    )
+    with pytest.raises(DataError, match=r"suite.yaml: tracks\[0\].tables\[0\].columns\[0\]: needs title, task"):
+        load_suite(bad)
+    bad.write_text("tracks: []\n")
+    with pytest.raises(DataError, match="non-empty list 'tracks'"):
+        load_suite(bad)
+
+
+def test_suite_headline_keeps_systems_with_every_column_and_names_trained_ones_by_their_study(tmp_path):
+    import hashlib
+
+    from calbench.reporting.suite import load_suite, page, render_markdown
+
+    res = tmp_path / "results"
+    make_run(res / "base", model="m", methods=("two-stage", "ptrue"))
+    study = res / "exp"
+    make_run(study / "after", model="m", adapter="/x/run/adapter", methods=("two-stage",))
+    (study / "study.yaml").write_text(
+        "study: exp\nname: RD demo\nmodel: m\ntraining: {trainer: t, task: triviaqa}\n"
+        "answers: {a: {task: triviaqa, run: ../base}}\n"
+        "evaluations: [{answers: a, methods: [two-stage], out: after}]\n"
+    )
+    make_run(res / "verbal", model="m", methods=("verbalized",), parse_ok=[False] * len(IDS))
+    make_run(res / "medqa", model="m", task="medqa", group="unseen", methods=("ptrue",), ids=IDS[:20])
+    q = hashlib.sha256("\n".join(IDS).encode()).hexdigest()[:10]
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        f"tracks:\n  - name: g\n    title: G\n    tables:\n      - title: T\n        columns:\n"
+        f"          - {{title: TriviaQA, task: triviaqa, questions: {q}}}\n"
+    )
+    lb = build([res])
+    content = page(lb, load_suite(suite), n_resamples=50)
+    rows = content["tracks"][0]["tables"][0]["rows"]
+    labels = [r["label"] for r in rows]
+    # the trained system is named by its study, not by its adapter path; the method that parsed nothing is left
+    # out of the headline (it stays in the drill-down); the medqa column is listed once under other runs
+    assert "m + RD demo · two-stage" in labels and not any("/x/run" in x for x in labels)
+    assert "m · verbalized" not in labels and {"m · two-stage", "m · ptrue"} <= set(labels)
+    assert [o["task"] for o in content["other"]] == ["medqa"]
+    (grid,) = content["grids"]
+    assert grid["baselines"] == ["ptrue", "two-stage"] or grid["baselines"] == ["two-stage", "ptrue"]
+    assert [r["metric"] for r in grid["rows"]] and all(len(r["cells"]) == 2 for r in grid["rows"])
+    md = render_markdown(content, "leaderboard_files")
+    assert "★ m + RD demo · two-stage" in md and "## Other runs" in md and "n/a" not in md.split("## Trained")[0]

@@ -8,7 +8,7 @@ import pytest
 
 from calbench.reporting.leaderboard import build
 from calbench.reporting.report import MIN_PAIRS, build_report
-from test_leaderboard import make_run
+from tests.helpers import make_run
 
 
 def test_user_dataset_is_not_averaged_into_the_overall_score(tmp_path):

@@ -6,18 +6,24 @@ from pathlib import Path
 
 from calbench.reporting.leaderboard import build, render_markdown
 from calbench.reporting.trained import is_trained, trained_vs_baselines, verdict
-from test_leaderboard import IDS, make_run
+from tests.helpers import IDS, make_run
 
 N = len(IDS)  # 40
 CORRECT = [i % 2 for i in range(N)]
-DISCRIMINATING = [0.9 if y else 0.1 for y in CORRECT]       # right -> 0.9, wrong -> 0.1
-CONSTANT_HIGH = [0.95] * N                                   # overconfident, no discrimination
+DISCRIMINATING = [0.9 if y else 0.1 for y in CORRECT]  # right -> 0.9, wrong -> 0.1
+CONSTANT_HIGH = [0.95] * N  # overconfident, no discrimination
 CONSTANT_HALF = [0.5] * N
 
 
 def _board(tmp_path: Path, trained_conf, baselines: dict[str, list[float]]):
-    make_run(tmp_path / "trained", model="m", methods=("two-stage",), conf=trained_conf, correct=CORRECT,
-             adapter="runs/x/adapter")
+    make_run(
+        tmp_path / "trained",
+        model="m",
+        methods=("two-stage",),
+        conf=trained_conf,
+        correct=CORRECT,
+        adapter="runs/x/adapter",
+    )
     for name, conf in baselines.items():
         make_run(tmp_path / name, model="m", methods=(name,), conf=conf, correct=CORRECT)
     return build([tmp_path])
@@ -42,7 +48,7 @@ def test_trained_system_beats_and_ties(tmp_path):
 def test_trained_system_that_loses(tmp_path):
     lb = _board(tmp_path, CONSTANT_HIGH, {"expected": DISCRIMINATING})
     (item,) = trained_vs_baselines(lb)
-    (_, comp), = item.comparisons
+    ((_, comp),) = item.comparisons
     assert verdict(comp, "brier") == "loses"
     assert verdict(comp, "auroc") == "loses"
 
@@ -63,7 +69,7 @@ def test_section_in_html_with_verdict_cells(tmp_path):
     lb = _board(tmp_path / "a", DISCRIMINATING, {"two-stage": CONSTANT_HIGH, "expected": DISCRIMINATING})
     html = render_html(lb, tmp_path)
     assert "<h2>Trained models against the baselines</h2>" in html
-    section = html[html.index("<h2>Trained models"):]
+    section = html[html.index("<h2>Trained models") :]
     assert section.count('<td class="beats"') >= 2  # Brier and AUROC against the overconfident constant
     assert '<td class="loses"' not in section
     assert "Brier beats 1, ties 1, loses 0" in section
@@ -95,14 +101,27 @@ def test_trained_model_on_the_untrained_models_answers_joins_their_column(tmp_pa
     """A trained model scored on the untrained model's own greedy answers (eval --answers before/samples.jsonl)
     stands in the untrained runs' column; given answers that differ from every generated run's keep their own."""
     own = [f"answer {i}" for i in range(N)]
-    base = make_run(tmp_path / "before", model="m", methods=("two-stage", "expected"), conf=CONSTANT_HIGH,
-                    correct=CORRECT)
+    base = make_run(
+        tmp_path / "before", model="m", methods=("two-stage", "expected"), conf=CONSTANT_HIGH, correct=CORRECT
+    )
     _set_answers(base, own)
-    after = make_run(tmp_path / "after", model="m", methods=("two-stage",), conf=DISCRIMINATING, correct=CORRECT,
-                     adapter="runs/x/adapter")
+    after = make_run(
+        tmp_path / "after",
+        model="m",
+        methods=("two-stage",),
+        conf=DISCRIMINATING,
+        correct=CORRECT,
+        adapter="runs/x/adapter",
+    )
     _set_answers(after, own, given="a" * 64)
-    other = make_run(tmp_path / "swap", model="m", methods=("two-stage",), conf=CONSTANT_HALF, correct=CORRECT,
-                     adapter="runs/y/adapter")
+    other = make_run(
+        tmp_path / "swap",
+        model="m",
+        methods=("two-stage",),
+        conf=CONSTANT_HALF,
+        correct=CORRECT,
+        adapter="runs/y/adapter",
+    )
     _set_answers(other, own[:-1] + ["something else"], given="b" * 64)
     lb = build([tmp_path])
     cols = {c.label or c.task: {e.run.path.name for e in c.entries.values()} for c in lb.columns}
@@ -117,8 +136,11 @@ def test_trained_model_on_the_untrained_models_answers_joins_their_column(tmp_pa
 def test_answers_fingerprint_is_order_free_and_content_bound():
     from calbench.answers import answers_fingerprint, samples_answers
 
-    rows = [{"id": "1", "method": "two-stage", "answer": "x"}, {"id": "2", "method": "expected", "answer": "y"},
-            {"id": "1", "method": "verbalized", "answer": "own"}]
+    rows = [
+        {"id": "1", "method": "two-stage", "answer": "x"},
+        {"id": "2", "method": "expected", "answer": "y"},
+        {"id": "1", "method": "verbalized", "answer": "own"},
+    ]
     table = samples_answers(rows)
     assert table == {"1": "x", "2": "y"}  # the shared stage-1 answer, not the one-stage reply's
     assert answers_fingerprint(table) == answers_fingerprint({"2": "y", "1": "x"})

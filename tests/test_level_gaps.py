@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from calbench.reporting import level_gaps
 
 from calbench.errors import DataError
 from calbench.metrics import score
+from calbench.reporting import level_gaps
 
 
 def _data():
@@ -47,7 +47,7 @@ def test_confidences_off_the_grid_are_refused():
 
 
 def test_the_text_has_both_tables(tmp_path):
-    from test_leaderboard import make_run
+    from tests.helpers import make_run
 
     mod = level_gaps
     conf, y = _data()

@@ -29,8 +29,13 @@ from calbench.lmeval.pack import include_path
 from calbench.records import read_samples
 
 LMEVAL = Path(sys.executable).with_name("lm-eval")
-ENV = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-       "TOKENIZERS_PARALLELISM": "false"}
+ENV = {
+    **os.environ,
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 TASKS = ("mmlu", "triviaqa")
 LIMIT = 40
 
@@ -71,13 +76,18 @@ def hand_metrics(items: list[tuple]) -> dict[str, float]:
     kept = [(c, y) for c, y, ok in items if ok]
     conf, corr = np.array([c for c, _ in kept]), np.array([y for _, y in kept], float)
     idx = np.minimum(np.floor(conf * 10).astype(int), 9)
-    ece = sum((idx == b).sum() * abs(corr[idx == b].mean() - conf[idx == b].mean())
-              for b in range(10) if (idx == b).any()) / len(conf)
+    ece = sum(
+        (idx == b).sum() * abs(corr[idx == b].mean() - conf[idx == b].mean()) for b in range(10) if (idx == b).any()
+    ) / len(conf)
     p = np.clip(conf, 1e-3, 1 - 1e-3)
-    return {"accuracy": corr.mean(), "parse_rate": len(kept) / len(items), "ece": ece,
-            "brier": np.mean((conf - corr) ** 2),
-            "log_score": np.mean(corr * np.log(p) + (1 - corr) * np.log(1 - p)),
-            "auroc": roc_auc_score(corr, conf)}
+    return {
+        "accuracy": corr.mean(),
+        "parse_rate": len(kept) / len(items),
+        "ece": ece,
+        "brier": np.mean((conf - corr) ** 2),
+        "log_score": np.mean(corr * np.log(p) + (1 - corr) * np.log(1 - p)),
+        "auroc": roc_auc_score(corr, conf),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +96,16 @@ def runs(tmp_path_factory):
     from sqlitedict import SqliteDict
 
     work = tmp_path_factory.mktemp("lmeval")
-    common = ["--tasks", ",".join(f"calbench_{t}" for t in TASKS), "--model", "dummy", "--limit", str(LIMIT),
-              "--use_cache", str(work / "cache" / "lm")]
+    common = [
+        "--tasks",
+        ",".join(f"calbench_{t}" for t in TASKS),
+        "--model",
+        "dummy",
+        "--limit",
+        str(LIMIT),
+        "--use_cache",
+        str(work / "cache" / "lm"),
+    ]
     lm_eval(work, *common, "--output_path", str(work / "dummy"))
     _, logged = results_and_samples(work / "dummy")
     (db_file,) = (work / "cache").glob("lm*.db")
@@ -123,8 +141,12 @@ def same(a, b) -> bool:
 def test_scripted_replies_through_real_cli_match_calbench_and_hand_computation(runs, tmp_path, capsys):
     work, expected = runs
     results, logged = results_and_samples(work / "scripted")
-    assert main(["import-lmeval", str(work / "scripted"), "--out", str(tmp_path / "imp"), "--no-plots",
-                 "--resamples", "50"]) == 0
+    assert (
+        main(
+            ["import-lmeval", str(work / "scripted"), "--out", str(tmp_path / "imp"), "--no-plots", "--resamples", "50"]
+        )
+        == 0
+    )
     for task in TASKS:
         reported = results["results"][f"calbench_{task}"]
         assert results["n-samples"][f"calbench_{task}"]["effective"] == LIMIT
@@ -147,6 +169,7 @@ def test_scripted_replies_through_real_cli_match_calbench_and_hand_computation(r
         assert run["model"]["id"] == "dummy" and run["versions"]["lm_eval"]
         # lm-eval's --limit N takes the first N docs: the questions of `calbench eval --limit N --seed 0`
         from calbench.tasks import get_task, select
+
         ids = [s["id"] for s in read_samples(tmp_path / "imp" / task / "samples.jsonl")]
         assert ids == [e.id for e in select(get_task(task).load(), LIMIT, seed=0)]
 
@@ -155,8 +178,10 @@ def test_dummy_run_all_unparsed_matches_calbench(runs, tmp_path, capsys):
     work, _ = runs
     results, _ = results_and_samples(work / "dummy")
     sample_file = next((work / "dummy").rglob("samples_calbench_mmlu_*.jsonl"))
-    assert main(["import-lmeval", str(sample_file), "--out", str(tmp_path / "one"), "--no-plots",
-                 "--resamples", "20"]) == 0
+    assert (
+        main(["import-lmeval", str(sample_file), "--out", str(tmp_path / "one"), "--no-plots", "--resamples", "20"])
+        == 0
+    )
     mine = calbench_score(tmp_path / "one" / "samples.jsonl", capsys)  # one file: written into --out itself
     reported = results["results"]["calbench_mmlu"]
     assert reported["parse_rate,none"] == 0.0 and mine["parse_rate"]["value"] == 0.0
@@ -188,9 +213,24 @@ def test_tiny_hf_model_through_real_cli(tiny_model_dir, tmp_path, capsys):
 
     from calbench.tasks import get_task, select
 
-    lm_eval(tmp_path, "--tasks", "calbench_sciq", "--model", "hf", "--model_args",
-            f"pretrained={tiny_model_dir},dtype=float32", "--device", "cpu", "--batch_size", "3", "--limit", "3",
-            "--apply_chat_template", "--output_path", str(tmp_path / "out"))
+    lm_eval(
+        tmp_path,
+        "--tasks",
+        "calbench_sciq",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={tiny_model_dir},dtype=float32",
+        "--device",
+        "cpu",
+        "--batch_size",
+        "3",
+        "--limit",
+        "3",
+        "--apply_chat_template",
+        "--output_path",
+        str(tmp_path / "out"),
+    )
     results, logged = results_and_samples(tmp_path / "out")
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     examples = select(get_task("sciq").load(), 3, seed=0)
@@ -198,16 +238,43 @@ def test_tiny_hf_model_through_real_cli(tiny_model_dir, tmp_path, capsys):
     assert [r["doc"]["id"] for r in rows] == [e.id for e in examples]
     for row, e in zip(rows, examples):
         assert row["arguments"]["gen_args_0"]["arg_0"] == render(tok, one_stage_prompt(e, "0-10", "open"))
-    assert main(["import-lmeval", str(tmp_path / "out"), "--out", str(tmp_path / "imp"), "--no-plots",
-                 "--resamples", "20"]) == 0
+    assert (
+        main(
+            ["import-lmeval", str(tmp_path / "out"), "--out", str(tmp_path / "imp"), "--no-plots", "--resamples", "20"]
+        )
+        == 0
+    )
     mine = calbench_score(tmp_path / "imp" / "samples.jsonl", capsys)
     for name in hooks.METRICS:
         assert same(results["results"]["calbench_sciq"][f"{name},none"], mine[name]["value"]), name
     run = json.loads((tmp_path / "imp" / "run.json").read_text())
     assert run["model"]["id"] == tiny_model_dir and run["elicitation"]["chat_template"]
-    assert main(["eval", "--model", tiny_model_dir, "--task", "sciq", "--limit", "3", "--method", "verbalized",
-                 "--batch-size", "3", "--device", "cpu", "--out", str(tmp_path / "cb"), "--quiet", "--no-plots",
-                 "--resamples", "20"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                tiny_model_dir,
+                "--task",
+                "sciq",
+                "--limit",
+                "3",
+                "--method",
+                "verbalized",
+                "--batch-size",
+                "3",
+                "--device",
+                "cpu",
+                "--out",
+                str(tmp_path / "cb"),
+                "--quiet",
+                "--no-plots",
+                "--resamples",
+                "20",
+            ]
+        )
+        == 0
+    )
     ours = {s["id"]: s["raw_output"] for s in read_samples(tmp_path / "cb" / "samples.jsonl")}
     theirs = {s["id"]: s["raw_output"] for s in read_samples(tmp_path / "imp" / "samples.jsonl")}
     assert ours == theirs

@@ -19,9 +19,19 @@ from calbench.methods import MethodContext, get_method
 from calbench.tasks import get_task, select
 
 REPLIES = [
-    " B, Confidence: 7", " A, Confidence: 10", " Paris, Confidence: 3", " I am not sure.", "",
-    " C\nConfidence: 80%", " 42, Confidence: 0.9", " The answer is D, confidence 6/10", " D, Confidence: 12",
-    " Final answer: 18, Confidence: 5", " **A**, **Confidence:** 4", " London", " E, Confidence: nine",
+    " B, Confidence: 7",
+    " A, Confidence: 10",
+    " Paris, Confidence: 3",
+    " I am not sure.",
+    "",
+    " C\nConfidence: 80%",
+    " 42, Confidence: 0.9",
+    " The answer is D, confidence 6/10",
+    " D, Confidence: 12",
+    " Final answer: 18, Confidence: 5",
+    " **A**, **Confidence:** 4",
+    " London",
+    " E, Confidence: nine",
 ]
 
 
@@ -32,14 +42,19 @@ def test_score_reply_equals_calbench_verbalized_method(task):
     judge = judge_for(spec.kind)
     for reply in REPLIES:
         backend = ScriptedBackend(default=reply)
-        ctx = MethodContext(backend=backend, model_name="m", task_name=task, kind=spec.kind, judge=judge,
-                            judge_name=judge.name)
+        ctx = MethodContext(
+            backend=backend, model_name="m", task_name=task, kind=spec.kind, judge=judge, judge_name=judge.name
+        )
         samples = get_method("verbalized").run(ctx, examples)
         for e, s in zip(examples, samples):
             doc = hooks.doc_from_example(e)
             got = hooks.score_reply(doc, s.raw_output)
-            assert (got.answer, got.confidence, got.parse_ok, got.correct) == \
-                   (s.answer, s.confidence, s.parse_ok, s.correct), (task, reply)
+            assert (got.answer, got.confidence, got.parse_ok, got.correct) == (
+                s.answer,
+                s.confidence,
+                s.parse_ok,
+                s.correct,
+            ), (task, reply)
             assert got.parse_reason == s.extras["parse_reason"]
             # the user message lm-eval sends is calbench's one-stage prompt
             assert hooks.doc_to_text(doc) == backend.calls[examples.index(e)].messages[0]["content"]
@@ -155,4 +170,3 @@ def test_lmeval_aggregation_step_uses_calbench_functions(lmeval_tasks):
     assert agg["ece,none"] != pytest.approx(np.mean([y for _, y, _ in items]))
     for name in hooks.METRICS:
         assert agg[f"{name},none"] == pytest.approx(hooks.aggregate(items)[name], abs=1e-12)
-

@@ -50,8 +50,12 @@ def test_every_task_has_a_consistent_yaml():
         assert cfg["test_split"] == spec.default_split
         assert cfg["output_type"] == "generate_until"
         assert cfg["gen_prefix"] == ANSWER_PREFIX
-        assert cfg["generation_kwargs"] == {"until": ["\n\n"], "max_gen_toks": ANSWER_TOKENS[spec.kind] + 12,
-                                            "do_sample": False, "temperature": 0.0}
+        assert cfg["generation_kwargs"] == {
+            "until": ["\n\n"],
+            "max_gen_toks": ANSWER_TOKENS[spec.kind] + 12,
+            "do_sample": False,
+            "temperature": 0.0,
+        }
         # issue 3314: the metric names, the keys process_results returns and the aggregations agree
         metrics = [m["metric"] for m in cfg["metric_list"]]
         assert metrics == list(hooks.METRICS)
@@ -76,8 +80,14 @@ def test_lmeval_path_command(capsys):
 def test_lmeval_validate_finds_the_pack(tmp_path):
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
     tasks = "calbench,calbench_unseen,calbench_in_domain,calbench_triviaqa,calbench_gsm8k"
-    ok = subprocess.run([str(LMEVAL), "validate", "--include_path", str(include_path()), "--tasks", tasks],
-                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    ok = subprocess.run(
+        [str(LMEVAL), "validate", "--include_path", str(include_path()), "--tasks", tasks],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "All tasks found and valid" in ok.stdout
 
@@ -118,7 +128,8 @@ def test_lmeval_metadata_reaches_the_adapter():
     """`--metadata '{"calbench_source": ...}'` (here the TaskManager's metadata) picks the adapter's source."""
     from lm_eval.tasks import TaskManager
 
-    tm = TaskManager(include_path=str(include_path()), include_defaults=False,
-                     metadata={"calbench_source": "elsewhere"})
+    tm = TaskManager(
+        include_path=str(include_path()), include_defaults=False, metadata={"calbench_source": "elsewhere"}
+    )
     with pytest.raises(TaskError, match="unknown data source 'elsewhere'"):
         tm.load(["calbench_openbookqa"])

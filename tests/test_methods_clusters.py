@@ -25,15 +25,17 @@ def test_cluster_sizes_and_entropy_by_hand():
     assert unanimous == {"mass": 1.0, "count": 1.0, "entropy": 1.0, "clusters": 1, "entropy_nats": 0.0}
     scattered = cluster_scores("z", ["a", "b", "c", "d"])
     assert scattered["mass"] == 0.0 and scattered["count"] == 0.0 and scattered["entropy"] == pytest.approx(0.0)
-    assert cluster_scores(None, ["a"]) ["mass"] == 0.0 and cluster_scores("a", ["a"])["count"] == 1.0
+    assert cluster_scores(None, ["a"])["mass"] == 0.0 and cluster_scores("a", ["a"])["count"] == 1.0
 
 
 def test_open_answers_cluster_by_normalisation():
     e = Example(id="q1", task="toy", question="What is the capital of France?", answers=["Paris"])
     # keys: paris, paris, lyon, paris, marseille -> clusters 3/1/1
     samples = [" paris.", " The Paris", " Lyon", " PARIS", " Marseille"]
-    got = {m: get_method(m).run(ctx_for(SamplingScript(" Paris", samples), "open"), [e])[0]
-           for m in ("lexical-cluster-mass", "lexical-cluster-count", "lexical-cluster-entropy")}
+    got = {
+        m: get_method(m).run(ctx_for(SamplingScript(" Paris", samples), "open"), [e])[0]
+        for m in ("lexical-cluster-mass", "lexical-cluster-count", "lexical-cluster-entropy")
+    }
     assert got["lexical-cluster-mass"].confidence == pytest.approx(3 / 5)
     assert got["lexical-cluster-count"].confidence == pytest.approx(1 - 2 / 4)
     h = -(0.6 * math.log(0.6) + 2 * 0.2 * math.log(0.2))

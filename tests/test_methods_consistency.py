@@ -27,8 +27,15 @@ def test_containment_judge_widens_agreement():
     e = Example(id="q1", task="toy", question="What is the capital of France?", answers=["Paris"])
     backend = SamplingScript(" Paris", [" It is Paris", " Lyon"])
     judge = judge_for("open", containment=True)
-    ctx = MethodContext(backend=backend, model_name="s", task_name="toy", kind="open", judge=judge,
-                        judge_name=judge.name, settings={"sc_k": 4})
+    ctx = MethodContext(
+        backend=backend,
+        model_name="s",
+        task_name="toy",
+        kind="open",
+        judge=judge,
+        judge_name=judge.name,
+        settings={"sc_k": 4},
+    )
     (s,) = get_method("self-consistency").run(ctx, [e])
     assert s.confidence == pytest.approx(2 / 4)  # "It is Paris" contains the greedy answer; "Lyon" does not
 

@@ -50,8 +50,15 @@ def next_token_probs(tok, model, text: str) -> torch.Tensor:
 
 def make_ctx(backend, **settings) -> MethodContext:
     judge = judge_for("open")
-    return MethodContext(backend=backend, model_name="tiny", task_name="toy", kind="open", judge=judge,
-                         judge_name=judge.name, settings={"max_new_tokens": 6, **settings})
+    return MethodContext(
+        backend=backend,
+        model_name="tiny",
+        task_name="toy",
+        kind="open",
+        judge=judge,
+        judge_name=judge.name,
+        settings={"max_new_tokens": 6, **settings},
+    )
 
 
 def test_expected_confidence_equals_hand_computation(backend, reference):
@@ -65,8 +72,11 @@ def test_expected_confidence_equals_hand_computation(backend, reference):
         p = next_token_probs(tok, model, text)
         digit = [tok.convert_tokens_to_ids(str(d)) for d in range(10)]
         p0_after_1 = next_token_probs(tok, model, text + "1")[digit[0]]
-        levels = [p[digit[0]], p[digit[1]] * (1 - p0_after_1)] + [p[digit[d]] for d in range(2, 10)] \
+        levels = (
+            [p[digit[0]], p[digit[1]] * (1 - p0_after_1)]
+            + [p[digit[d]] for d in range(2, 10)]
             + [p[digit[1]] * p0_after_1]
+        )
         levels = torch.stack(levels)
         dist = levels / levels.sum()
         want = float(sum(k / 10 * dist[k] for k in range(11)))
@@ -140,11 +150,31 @@ def test_methods_share_one_greedy_answer(backend, tmp_path):
 
     backend.generate = spy
     try:
-        task = TaskSpec(name="toy", description="toy", kind="open", splits=("test",), default_split="test",
-                        source="inline", license="n/a", load_bundled=lambda split: EXAMPLES)
-        man = evaluate(task, EXAMPLES, backend, EvalSettings(
-            methods=["two-stage", "expected", "seq-likelihood-mean", "ptrue"], split="test", n_resamples=20,
-            plots=False, max_new_tokens=6), tmp_path, model_name="tiny", progress=False)
+        task = TaskSpec(
+            name="toy",
+            description="toy",
+            kind="open",
+            splits=("test",),
+            default_split="test",
+            source="inline",
+            license="n/a",
+            load_bundled=lambda split: EXAMPLES,
+        )
+        man = evaluate(
+            task,
+            EXAMPLES,
+            backend,
+            EvalSettings(
+                methods=["two-stage", "expected", "seq-likelihood-mean", "ptrue"],
+                split="test",
+                n_resamples=20,
+                plots=False,
+                max_new_tokens=6,
+            ),
+            tmp_path,
+            model_name="tiny",
+            progress=False,
+        )
     finally:
         del backend.generate
     assert len(calls) == len(EXAMPLES)  # stage 1 ran once per question for the four methods

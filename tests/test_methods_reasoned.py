@@ -31,7 +31,7 @@ def test_topk_parser_good_partial_garbage():
 
 
 def test_cot_parser_good_partial_garbage():
-    reply = (" France's capital is its largest city.\nAnswer: Paris\nConfidence: 90%")
+    reply = " France's capital is its largest city.\nAnswer: Paris\nConfidence: 90%"
     answer, conf = parse_cot(reply, "0-100")
     assert answer == "Paris" and conf.value == pytest.approx(0.9)
     answer, conf = parse_cot(" Thinking...\nAnswer: Paris.\nConfidence: 8", "0-10")
@@ -50,7 +50,9 @@ def test_topk_method_reads_the_first_guess():
     assert "2 best guesses" in s.prompt["messages"][0]["content"] and s.prompt["assistant_prefix"] == "G1:"
     assert s.extras["cost"]["forward_passes"] == 1
     (bad,) = get_method("verbalized-topk").run(ctx_for(ScriptedBackend(default=" Paris"), "open"), [E])
-    assert bad.answer == "Paris" and bad.confidence is None and not bad.parse_ok and bad.extras["parse_reason"] == "no P1"
+    assert (
+        bad.answer == "Paris" and bad.confidence is None and not bad.parse_ok and bad.extras["parse_reason"] == "no P1"
+    )
 
 
 def test_cot_method_and_prompt():

@@ -32,8 +32,10 @@ def test_every_computed_metric_has_an_entry_and_vice_versa():
 
 
 def test_run_json_metrics_all_have_entries():
-    samples = [{"id": str(i), "confidence": p, "parse_ok": True, "correct": y}
-               for i, (p, y) in enumerate([(0.2, 0), (0.8, 1), (0.6, 1), (0.3, 1), (0.9, 0)])]
+    samples = [
+        {"id": str(i), "confidence": p, "parse_ok": True, "correct": y}
+        for i, (p, y) in enumerate([(0.2, 0), (0.8, 1), (0.6, 1), (0.3, 1), (0.9, 0)])
+    ]
     out = M.summarize_samples(samples, n_resamples=20)
     for k in out:
         C.get(k)
@@ -41,19 +43,55 @@ def test_run_json_metrics_all_have_entries():
 
 
 def test_base_metrics_and_higher_is_better_are_derived():
-    assert M.BASE_METRICS == ("accuracy", "ece", "ece_em", "mce", "rms_ce", "smece", "brier", "brier_reliability",
-                              "brier_resolution", "brier_uncertainty", "log_score", "auroc", "auprc", "aurc")
-    assert M.HIGHER_IS_BETTER == {"accuracy": True, "log_score": True, "auroc": True, "auprc": True,
-                                  "brier_resolution": True, "parse_rate": True}
+    assert M.BASE_METRICS == (
+        "accuracy",
+        "ece",
+        "ece_em",
+        "mce",
+        "rms_ce",
+        "smece",
+        "brier",
+        "brier_reliability",
+        "brier_resolution",
+        "brier_uncertainty",
+        "log_score",
+        "auroc",
+        "auprc",
+        "aurc",
+    )
+    assert M.HIGHER_IS_BETTER == {
+        "accuracy": True,
+        "log_score": True,
+        "auroc": True,
+        "auprc": True,
+        "brier_resolution": True,
+        "parse_rate": True,
+    }
     assert list(M.score([0.2, 0.9], [0, 1])) == [*M.BASE_METRICS, "sel_acc@10", "sel_acc@20", "sel_acc@50", "n"]
 
 
-@pytest.mark.parametrize("name, direction", [
-    ("accuracy", "higher"), ("parse_rate", "higher"), ("ece", "lower"), ("ece_em", "lower"), ("mce", "lower"),
-    ("rms_ce", "lower"), ("smece", "lower"), ("brier", "lower"), ("brier_reliability", "lower"),
-    ("brier_resolution", "higher"), ("brier_uncertainty", "none"), ("log_score", "higher"), ("auroc", "higher"),
-    ("auprc", "higher"), ("aurc", "lower"), ("sel_acc@20", "higher"), ("n", "none"),
-])
+@pytest.mark.parametrize(
+    "name, direction",
+    [
+        ("accuracy", "higher"),
+        ("parse_rate", "higher"),
+        ("ece", "lower"),
+        ("ece_em", "lower"),
+        ("mce", "lower"),
+        ("rms_ce", "lower"),
+        ("smece", "lower"),
+        ("brier", "lower"),
+        ("brier_reliability", "lower"),
+        ("brier_resolution", "higher"),
+        ("brier_uncertainty", "none"),
+        ("log_score", "higher"),
+        ("auroc", "higher"),
+        ("auprc", "higher"),
+        ("aurc", "lower"),
+        ("sel_acc@20", "higher"),
+        ("n", "none"),
+    ],
+)
 def test_directions(name, direction):
     assert C.get(name).direction == direction
     assert M.higher_is_better(name) == (direction == "higher")
@@ -66,8 +104,21 @@ def test_directions_agree_with_the_definitions():
     good = np.where(y == 1, 0.9, 0.1)
     bad = np.round(rng.random(y.size), 1)  # discrete levels, so the Brier resolution is informative
     g, b = M.score(good, y), M.score(bad, y)
-    for name in ("ece", "mce", "rms_ce", "smece", "brier", "brier_reliability", "aurc", "log_score", "auroc",
-                 "auprc", "brier_resolution", "sel_acc@20", "ece_em"):
+    for name in (
+        "ece",
+        "mce",
+        "rms_ce",
+        "smece",
+        "brier",
+        "brier_reliability",
+        "aurc",
+        "log_score",
+        "auroc",
+        "auprc",
+        "brier_resolution",
+        "sel_acc@20",
+        "ece_em",
+    ):
         if C.get(name).direction == "higher":
             assert g[name] > b[name], name
         else:
@@ -93,21 +144,38 @@ def test_tables_derive_from_the_catalogue():
 
     names = set(C.BY_NAME)
     derived = {
-        "summary": summary.SUMMARY_METRICS, "leaderboard": tuple(n for n, _ in leaderboard.COLUMNS),
-        "report": report.REPORT_METRICS, "render": render.SHOWN, "titles": tuple(render.TITLES),
-        "lmeval": hooks.METRICS, "lmeval_higher": tuple(hooks.HIGHER_IS_BETTER),
+        "summary": summary.SUMMARY_METRICS,
+        "leaderboard": tuple(n for n, _ in leaderboard.COLUMNS),
+        "report": report.REPORT_METRICS,
+        "render": render.SHOWN,
+        "titles": tuple(render.TITLES),
+        "lmeval": hooks.METRICS,
+        "lmeval_higher": tuple(hooks.HIGHER_IS_BETTER),
         "terms": tuple(report.PER_SAMPLE_TERMS),
     }
     for where, lst in derived.items():
         assert set(lst) <= names, where
     # the tables as they were listed before the catalogue (outputs must not change)
     assert summary.SUMMARY_METRICS == ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc")
-    assert leaderboard.COLUMNS == (("accuracy", "acc"), ("ece", "ECE"), ("brier", "Brier"),
-                                   ("log_score", "log score"), ("auroc", "AUROC"), ("parse_rate", "parse rate"),
-                                   ("n", "n"))
+    assert leaderboard.COLUMNS == (
+        ("accuracy", "acc"),
+        ("ece", "ECE"),
+        ("brier", "Brier"),
+        ("log_score", "log score"),
+        ("auroc", "AUROC"),
+        ("parse_rate", "parse rate"),
+        ("n", "n"),
+    )
     assert report.REPORT_METRICS == ("accuracy", "ece", "brier", "log_score", "auroc")
-    assert [render.TITLES[n] for n in render.SHOWN] == ["accuracy", "ECE", "Brier", "log score", "AUROC",
-                                                        "parse rate", "n scored"]
+    assert [render.TITLES[n] for n in render.SHOWN] == [
+        "accuracy",
+        "ECE",
+        "Brier",
+        "log score",
+        "AUROC",
+        "parse rate",
+        "n scored",
+    ]
     assert hooks.METRICS == summary.SUMMARY_METRICS
     assert set(report.PER_SAMPLE_TERMS) == {"accuracy", "brier", "log_score"}
     for name in hooks.METRICS:  # lm-eval looks an aggregation up by the metric's name
@@ -151,28 +219,31 @@ def test_per_sample_terms_average_to_the_metric():
         assert float(np.mean(term(p, y, M.DEFAULT_EPS))) == pytest.approx(s[name], abs=1e-12), name
 
 
-@pytest.mark.parametrize("m, kwargs, expected", [
-    (None, {}, "n/a"),
-    ({}, {}, "n/a"),
-    ({"value": None}, {}, "n/a"),
-    ({"value": math.nan, "ci_low": math.nan, "ci_high": math.nan}, {}, "n/a"),
-    ({"value": math.nan, "ci_low": math.nan, "ci_high": math.nan}, {"nan": "NaN"}, "NaN"),
-    ({"value": 0.5}, {}, "0.500"),
-    ({"value": 0.5, "ci_low": None, "ci_high": 0.6}, {}, "0.500"),
-    ({"value": 0.5, "ci_low": math.nan, "ci_high": math.nan}, {}, "0.500"),
-    ({"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}, {}, "0.500 [0.400, 0.600]"),
-    ({"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}, {"digits": 2}, "0.50 [0.40, 0.60]"),
-    ({"value": -1.25, "ci_low": -1.5, "ci_high": -1.0}, {}, "-1.250 [-1.500, -1.000]"),
-    ({"value": 0.05, "ci_low": -0.01, "ci_high": 0.1}, {"sign": True}, "+0.050 [-0.010, +0.100]"),
-    # the trainer's before/after report always writes the interval
-    ({"value": 0.5}, {"always_ci": True}, "0.500 [n/a, n/a]"),
-    ({"value": math.nan, "ci_low": math.nan, "ci_high": math.nan}, {"always_ci": True}, "n/a [n/a, n/a]"),
-    (None, {"always_ci": True}, "n/a"),
-    # the leaderboard: integers as they are, no interval that is the point itself
-    ({"value": 200, "ci_low": 200, "ci_high": 200}, {"ints": True, "hide_point_ci": True}, "200"),
-    ({"value": 1.0, "ci_low": 1.0, "ci_high": 1.0}, {"hide_point_ci": True}, "1.000"),
-    ({"value": 1.0, "ci_low": 1.0, "ci_high": 1.0}, {}, "1.000 [1.000, 1.000]"),
-])
+@pytest.mark.parametrize(
+    "m, kwargs, expected",
+    [
+        (None, {}, "n/a"),
+        ({}, {}, "n/a"),
+        ({"value": None}, {}, "n/a"),
+        ({"value": math.nan, "ci_low": math.nan, "ci_high": math.nan}, {}, "n/a"),
+        ({"value": math.nan, "ci_low": math.nan, "ci_high": math.nan}, {"nan": "NaN"}, "NaN"),
+        ({"value": 0.5}, {}, "0.500"),
+        ({"value": 0.5, "ci_low": None, "ci_high": 0.6}, {}, "0.500"),
+        ({"value": 0.5, "ci_low": math.nan, "ci_high": math.nan}, {}, "0.500"),
+        ({"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}, {}, "0.500 [0.400, 0.600]"),
+        ({"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}, {"digits": 2}, "0.50 [0.40, 0.60]"),
+        ({"value": -1.25, "ci_low": -1.5, "ci_high": -1.0}, {}, "-1.250 [-1.500, -1.000]"),
+        ({"value": 0.05, "ci_low": -0.01, "ci_high": 0.1}, {"sign": True}, "+0.050 [-0.010, +0.100]"),
+        # the trainer's before/after report always writes the interval
+        ({"value": 0.5}, {"always_ci": True}, "0.500 [n/a, n/a]"),
+        ({"value": math.nan, "ci_low": math.nan, "ci_high": math.nan}, {"always_ci": True}, "n/a [n/a, n/a]"),
+        (None, {"always_ci": True}, "n/a"),
+        # the leaderboard: integers as they are, no interval that is the point itself
+        ({"value": 200, "ci_low": 200, "ci_high": 200}, {"ints": True, "hide_point_ci": True}, "200"),
+        ({"value": 1.0, "ci_low": 1.0, "ci_high": 1.0}, {"hide_point_ci": True}, "1.000"),
+        ({"value": 1.0, "ci_low": 1.0, "ci_high": 1.0}, {}, "1.000 [1.000, 1.000]"),
+    ],
+)
 def test_format_value(m, kwargs, expected):
     kwargs = dict(kwargs)
     digits = kwargs.pop("digits", 3)
@@ -181,6 +252,7 @@ def test_format_value(m, kwargs, expected):
 
 def test_format_value_matches_the_functions_it_replaced():
     """The former formatters of summary.py and the baseline table's, kept here as the reference."""
+
     def summary_fmt(m):
         if not m or m.get("value") is None:
             return "n/a"
@@ -210,10 +282,19 @@ def test_format_value_matches_the_functions_it_replaced():
             return "n/a"
         return f"{trainer_f(m.get('value'))} [{trainer_f(m.get('ci_low'))}, {trainer_f(m.get('ci_high'))}]"
 
-    cases = [None, {}, {"value": None}, {"value": math.nan}, {"value": 0.25}, {"value": 3},
-             {"value": 0.25, "ci_low": math.nan, "ci_high": math.nan}, {"value": 0.25, "ci_low": 0.2},
-             {"value": 0.25, "ci_low": 0.2, "ci_high": 0.3}, {"value": -0.7, "ci_low": -0.9, "ci_high": -0.5},
-             {"value": 0.25, "ci_low": 0.25, "ci_high": 0.25}]
+    cases = [
+        None,
+        {},
+        {"value": None},
+        {"value": math.nan},
+        {"value": 0.25},
+        {"value": 3},
+        {"value": 0.25, "ci_low": math.nan, "ci_high": math.nan},
+        {"value": 0.25, "ci_low": 0.2},
+        {"value": 0.25, "ci_low": 0.2, "ci_high": 0.3},
+        {"value": -0.7, "ci_low": -0.9, "ci_high": -0.5},
+        {"value": 0.25, "ci_low": 0.25, "ci_high": 0.25},
+    ]
     for m in cases:
         assert M.format_value(m, nan="NaN") == summary_fmt(m), m
         assert M.format_value(m) == baselines_fmt(m), m
@@ -241,7 +322,11 @@ def test_is_parsed_is_the_one_rule():
     assert not M.is_parsed({})
     from calbench.show import sample_rows
 
-    rows = sample_rows([{"id": "a", "method": "m", "correct": 1, "parse_ok": True, "confidence": None},
-                        {"id": "b", "method": "m", "correct": 0, "parse_ok": True, "confidence": 0.7}])
+    rows = sample_rows(
+        [
+            {"id": "a", "method": "m", "correct": 1, "parse_ok": True, "confidence": None},
+            {"id": "b", "method": "m", "correct": 0, "parse_ok": True, "confidence": 0.7},
+        ]
+    )
     assert [r.parsed for r in rows] == [False, True]
     assert rows[0].verdict == "right, no confidence"

@@ -35,7 +35,7 @@ def test_bootstrap_percentiles_match_a_naive_loop():
     p, y = _data(150, 2)
     got = M.bootstrap(p, y, n_resamples=200, seed=3)
     rng = np.random.default_rng(3)
-    idx = rng.integers(0, p.size, size=(200, p.size))   # same draws as the engine (one chunk)
+    idx = rng.integers(0, p.size, size=(200, p.size))  # same draws as the engine (one chunk)
     naive = [M.score(p[i], y[i]) for i in idx]
     for k in ("ece", "smece", "auroc", "aurc", "sel_acc@10"):
         vals = np.array([d[k] for d in naive])
@@ -53,7 +53,9 @@ def test_bootstrap_shape_seed_and_level():
         assert set(e) >= {"value", "ci_low", "ci_high"}
         assert e["ci_low"] <= e["ci_high"]
     wide = M.bootstrap(p, y, n_resamples=100, seed=1, bins=11, level=0.99)
-    assert wide["accuracy"]["ci_high"] - wide["accuracy"]["ci_low"] >= a["accuracy"]["ci_high"] - a["accuracy"]["ci_low"]
+    assert (
+        wide["accuracy"]["ci_high"] - wide["accuracy"]["ci_low"] >= a["accuracy"]["ci_high"] - a["accuracy"]["ci_low"]
+    )
     assert a["accuracy"]["ci_low"] < a["accuracy"]["value"] < a["accuracy"]["ci_high"]
     with pytest.raises(ValueError, match="level"):
         M.bootstrap(p, y, level=95)
@@ -71,7 +73,7 @@ def test_paired_bootstrap():
     same = M.paired_bootstrap(p, y, p, y, n_resamples=100)
     assert same["ece"]["delta"] == 0 and same["ece"]["ci_low"] == 0 == same["ece"]["ci_high"]
     assert same["ece"]["p_value"] == 1.0
-    better = np.where(y == 1, np.maximum(p, 0.9), np.minimum(p, 0.1))   # sharper and right
+    better = np.where(y == 1, np.maximum(p, 0.9), np.minimum(p, 0.1))  # sharper and right
     d = M.paired_bootstrap(p, y, better, y, n_resamples=300)
     assert d["brier"]["delta"] == pytest.approx(M.score(better, y)["brier"] - M.score(p, y)["brier"])
     assert d["brier"]["ci_high"] < 0 and d["brier"]["p_value"] < 0.01
@@ -139,13 +141,29 @@ def _write_samples(path, groups=(("t", "m1", "M"), ("t", "m2", "M"))):
             for i in range(80):
                 c = float(rng.integers(0, 11) / 10)
                 ok = bool(rng.uniform() < 0.9)
-                fh.write(json.dumps({"id": str(i), "task": task, "model": model, "method": method, "prompt": "",
-                                     "raw_output": "", "answer": "a", "confidence": c if ok else None,
-                                     "parse_ok": ok, "correct": int(rng.uniform() < c), "judge": "em"}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "id": str(i),
+                            "task": task,
+                            "model": model,
+                            "method": method,
+                            "prompt": "",
+                            "raw_output": "",
+                            "answer": "a",
+                            "confidence": c if ok else None,
+                            "parse_ok": ok,
+                            "correct": int(rng.uniform() < c),
+                            "judge": "em",
+                        }
+                    )
+                    + "\n"
+                )
 
 
 def test_score_command(tmp_path, capsys):
     from calbench.cli import main
+
     path = tmp_path / "samples.jsonl"
     _write_samples(path)
     assert main(["score", str(path), "--resamples", "50", "--bins", "11"]) == 0
@@ -161,10 +179,14 @@ def test_score_command(tmp_path, capsys):
 
 def test_plots(tmp_path):
     from calbench.reporting.plots import confidence_histogram, plot_run, reliability_diagram
+
     p, y = _data(300, 8)
     paths = reliability_diagram(p, y, title="model · task", path_stem=tmp_path / "rel", n_resamples=30)
     assert [x.suffix for x in paths] == [".png"] and all(x.stat().st_size > 1000 for x in paths)
     assert len(confidence_histogram(p, y, title="t", path_stem=tmp_path / "hist")) == 1
-    recs = [{"id": str(i), "confidence": float(c), "parse_ok": True, "correct": int(v)} for i, (c, v) in enumerate(zip(p, y))]
+    recs = [
+        {"id": str(i), "confidence": float(c), "parse_ok": True, "correct": int(v)}
+        for i, (c, v) in enumerate(zip(p, y))
+    ]
     assert len(plot_run(recs, tmp_path / "run", "m · t")) == 2
     assert plot_run([dict(r, parse_ok=False) for r in recs], tmp_path / "none", "x") == []

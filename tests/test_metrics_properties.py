@@ -47,7 +47,8 @@ def test_brier_decomposition_identity(data):
     p, y = data
     m = M.score(p, y)
     assert m["brier"] == pytest.approx(
-        m["brier_reliability"] - m["brier_resolution"] + m["brier_uncertainty"], abs=1e-12)
+        m["brier_reliability"] - m["brier_resolution"] + m["brier_uncertainty"], abs=1e-12
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -87,7 +88,7 @@ def test_miscalibrated_predictor_ece_converges_to_the_gap():
     p = rng.uniform(size=200000)
     y = (rng.uniform(size=p.size) < p * 0.5).astype(float)  # true accuracy is half the stated confidence
     m = M.score(p, y, bins=20)
-    assert m["ece"] == pytest.approx(0.25, abs=0.01)       # E|p - p/2| = E[p]/2
+    assert m["ece"] == pytest.approx(0.25, abs=0.01)  # E|p - p/2| = E[p]/2
 
 
 # ---------------------------------------------------------------- degenerate inputs
@@ -118,9 +119,9 @@ def test_single_sample():
 def test_constant_confidence():
     y = np.array([1, 0, 1, 1, 0, 1, 0, 1.0])
     m = M.score(np.full(8, 0.6), y)
-    assert m["auroc"] == pytest.approx(0.5)           # every (right, wrong) pair tied
+    assert m["auroc"] == pytest.approx(0.5)  # every (right, wrong) pair tied
     assert m["auprc"] == pytest.approx(y.mean())
-    assert m["aurc"] == pytest.approx(1 - y.mean())    # expected risk is the error rate at every coverage
+    assert m["aurc"] == pytest.approx(1 - y.mean())  # expected risk is the error rate at every coverage
     assert m["sel_acc@10"] == pytest.approx(y.mean())
     assert m["ece"] == pytest.approx(abs(0.6 - y.mean())) == m["ece_em"]
     assert m["brier_resolution"] == pytest.approx(0.0)
@@ -133,8 +134,9 @@ def test_empty_input_is_a_clear_error():
         M.bootstrap([], [])
 
 
-@pytest.mark.parametrize("bad,row", [([0.5, 1.2, 0.1], 1), ([0.5, 0.2, -0.1], 2), ([float("nan"), 0.2], 0),
-                                     ([0.3, None], 1)])
+@pytest.mark.parametrize(
+    "bad,row", [([0.5, 1.2, 0.1], 1), ([0.5, 0.2, -0.1], 2), ([float("nan"), 0.2], 0), ([0.3, None], 1)]
+)
 def test_out_of_range_or_nan_names_the_row(bad, row):
     with pytest.raises(ValueError, match=f"row {row}"):
         M.score(bad, [1] * len(bad))

@@ -17,11 +17,11 @@ def _data(kind: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     if kind == "continuous":
         p = rng.uniform(size=n)
-    elif kind == "levels11":            # the paper's 0-10 verbalized scale, with p = 1.0 present
+    elif kind == "levels11":  # the paper's 0-10 verbalized scale, with p = 1.0 present
         p = rng.integers(0, 11, n) / 10
     elif kind == "percent":
         p = rng.integers(0, 101, n) / 100
-    else:                                # overconfident, clustered near 1
+    else:  # overconfident, clustered near 1
         p = 1 - rng.beta(0.5, 4, n) * 0.5
     y = (rng.uniform(size=n) < np.clip(p * 0.8 + 0.05, 0, 1)).astype(float)
     return p, y
@@ -55,6 +55,7 @@ def test_against_sklearn(kind, n, seed):
 @pytest.mark.parametrize("bins", [10, 11, 15])
 def test_equal_width_against_netcal(kind, n, seed, bins):
     from netcal.metrics import ECE, MCE
+
     p, y = _data(kind, n, seed)
     m = M.score(p, y, bins=bins)
     with warnings.catch_warnings():
@@ -68,6 +69,7 @@ def test_equal_width_against_netcal(kind, n, seed, bins):
 def test_equal_width_against_torchmetrics(kind, n, seed):
     torch = pytest.importorskip("torch")
     from torchmetrics.functional.classification import binary_calibration_error
+
     p, y = _data(kind, n, seed)
     # torchmetrics puts p = 1.0 in a bin of its own; ours closes the last bin. Move those samples to just
     # below 1 for torchmetrics, which puts them in the same last bin as ours does.
@@ -82,8 +84,10 @@ def test_equal_width_against_torchmetrics(kind, n, seed):
 @pytest.mark.parametrize("kind,n,seed", CASES + [("continuous", 1, 3), ("levels11", 5, 4), ("clustered", 20000, 5)])
 def test_smece_against_relplot(kind, n, seed):
     import relplot
+
     from calbench.metrics.counts import Grouped
     from calbench.metrics.smooth import smece_from_counts, smece_sigma_from_counts
+
     p, y = _data(kind, n, seed)
     c = Grouped.from_arrays(p, y).counts()
     value, sigma = smece_from_counts(c, return_sigma=True)
@@ -97,9 +101,10 @@ def test_smece_against_relplot(kind, n, seed):
 
 def test_smece_small_sigma_fixed_point_matches_relplot():
     import relplot
+
     rng = np.random.default_rng(7)
     p = rng.uniform(size=30000)
-    y = (rng.uniform(size=30000) < p).astype(float)   # calibrated: smECE below 0.01, finer grids
+    y = (rng.uniform(size=30000) < p).astype(float)  # calibrated: smECE below 0.01, finer grids
     assert M.score(p, y)["smece"] == pytest.approx(relplot.smECE(p, y), abs=1e-9)
 
 
@@ -113,13 +118,14 @@ def test_ece_hand_made():
     # Bin edges: 0.3 belongs to [0.3, 0.4) with 10 bins, and 1.0 to the last bin.
     assert M.score([0.3, 0.3], [1, 0], bins=10)["ece"] == pytest.approx(0.2)
     from calbench.metrics.calibration import equal_width_bin
+
     assert list(equal_width_bin(np.arange(11) / 10, 10)) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9]
     assert list(equal_width_bin(np.arange(11) / 10, 11)) == list(range(11))
 
 
 def _ece_em_by_hand(p, y, k):
     order = np.argsort(p)
-    parts = np.split(order, k)        # n divisible by k, no ties: the textbook definition
+    parts = np.split(order, k)  # n divisible by k, no ties: the textbook definition
     return sum(len(b) / len(p) * abs(y[b].mean() - p[b].mean()) for b in parts)
 
 

@@ -24,7 +24,7 @@ CASES = [
     ("80 %", "0-100", 0.8),
     ("I am 90% sure.", "0-10", 0.9),
     ("0.8", "0-1", 0.8),
-    ("0.8", "0-10", 0.8),          # a probability written on the 0-10 scale is read as a probability
+    ("0.8", "0-10", 0.8),  # a probability written on the 0-10 scale is read as a probability
     ("0.99", "0-10", 0.99),
     ("7.5", "0-10", 0.75),
     ("85", "0-100", 0.85),
@@ -73,14 +73,17 @@ def test_unknown_scale_is_an_error():
         parse_confidence("8", "1-5")
 
 
-@pytest.mark.parametrize("reply,answer,conf", [
-    ("Answer: Paris, Confidence: 9", "Paris", 0.9),
-    ("Answer: The Beatles\nConfidence: 8/10", "The Beatles", 0.8),
-    (" George Washington, Confidence: 75%", "George Washington", 0.75),
-    ("Answer: B, Confidence: 6", "B", 0.6),
-    ("**Answer:** Mount Everest, **Confidence:** 10", "Mount Everest", 1.0),
-    ("Answer: 42 (Confidence: 4)", "42", 0.4),
-])
+@pytest.mark.parametrize(
+    "reply,answer,conf",
+    [
+        ("Answer: Paris, Confidence: 9", "Paris", 0.9),
+        ("Answer: The Beatles\nConfidence: 8/10", "The Beatles", 0.8),
+        (" George Washington, Confidence: 75%", "George Washington", 0.75),
+        ("Answer: B, Confidence: 6", "B", 0.6),
+        ("**Answer:** Mount Everest, **Confidence:** 10", "Mount Everest", 1.0),
+        ("Answer: 42 (Confidence: 4)", "42", 0.4),
+    ],
+)
 def test_one_stage(reply, answer, conf):
     a, c = parse_one_stage(reply, "0-10")
     assert a == answer
@@ -93,25 +96,31 @@ def test_one_stage_without_label_is_a_failure_not_a_guess():
     assert not c.ok and c.reason == "no confidence label"
 
 
-@pytest.mark.parametrize("reply,expected", [
-    (" Paris.", "Paris"),
-    ("Answer: Sinclair Lewis\nHe won in 1930.", "Sinclair Lewis"),
-    ('"The Beatles"', "The Beatles"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "reply,expected",
+    [
+        (" Paris.", "Paris"),
+        ("Answer: Sinclair Lewis\nHe won in 1930.", "Sinclair Lewis"),
+        ('"The Beatles"', "The Beatles"),
+        ("", ""),
+    ],
+)
 def test_clean_answer(reply, expected):
     assert clean_answer(reply) == expected
 
 
-@pytest.mark.parametrize("reply,kind,answer,conf", [
-    (" Paris, Confidence: 9", "open", "Paris", 0.9),
-    (" B, Confidence: 6", "mc", "B", 0.6),
-    # math: the answer is the reply up to "onfidence", untouched (working across lines included; the "C" stays,
-    # as it always has: the numeric judge reads the last number)
-    (" 3 + 4 = 7\nso 7, Confidence: 8", "numeric", " 3 + 4 = 7\nso 7, C", 0.8),
-    (" 12", "numeric", " 12", None),
-    (None, "open", "", None),
-])
+@pytest.mark.parametrize(
+    "reply,kind,answer,conf",
+    [
+        (" Paris, Confidence: 9", "open", "Paris", 0.9),
+        (" B, Confidence: 6", "mc", "B", 0.6),
+        # math: the answer is the reply up to "onfidence", untouched (working across lines included; the "C" stays,
+        # as it always has: the numeric judge reads the last number)
+        (" 3 + 4 = 7\nso 7, Confidence: 8", "numeric", " 3 + 4 = 7\nso 7, C", 0.8),
+        (" 12", "numeric", " 12", None),
+        (None, "open", "", None),
+    ],
+)
 def test_read_one_stage(reply, kind, answer, conf):
     """The one reader of one-stage replies (the verbalized method and the lm-eval bridge)."""
     got_answer, got = read_one_stage(reply, kind, "0-10")

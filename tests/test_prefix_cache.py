@@ -12,11 +12,12 @@ from calbench.training import TrainerError  # noqa: E402
 from trainers.rewarding_doubt.config import RDConfig  # noqa: E402
 from trainers.rewarding_doubt.prefix_cache import PrefixCache, pack  # noqa: E402
 
-PROMPTS = ["<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\nAnswer: Paris"
-           "<|im_end|>\n<|im_start|>user\nHow confident are you?<|im_end|>\n<|im_start|>assistant\nConfidence: ",
-           "<|im_start|>user\nWho wrote Hamlet?<|im_end|>\n<|im_start|>assistant\nConfidence: ",
-           "<|im_start|>user\nName a prime number.<|im_end|>\n<|im_start|>assistant\nAnswer: 9<|im_end|>\n"
-           "Confidence: "]
+PROMPTS = [
+    "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\nAnswer: Paris"
+    "<|im_end|>\n<|im_start|>user\nHow confident are you?<|im_end|>\n<|im_start|>assistant\nConfidence: ",
+    "<|im_start|>user\nWho wrote Hamlet?<|im_end|>\n<|im_start|>assistant\nConfidence: ",
+    "<|im_start|>user\nName a prime number.<|im_end|>\n<|im_start|>assistant\nAnswer: 9<|im_end|>\nConfidence: ",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +30,19 @@ def four_layer(real_model_dir):
     from trainers.rewarding_doubt.plugin import _lora_config
 
     tok = AutoTokenizer.from_pretrained(real_model_dir)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=4,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                      tie_word_embeddings=True)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(0)
     base = LlamaForCausalLM(cfg)
     model = get_peft_model(base, _lora_config(RDConfig(lora_top_layers=2), base))
@@ -143,8 +153,18 @@ def test_exact_loop_learns_through_the_cache(four_layer, tmp_path):
     model = copy.deepcopy(model)
     prompts = PROMPTS * 4
     correct = [1, 0, 1] * 4
-    cfg = RDConfig(lora_top_layers=2, batch_size=4, epochs=6, max_steps=None, eval_every=0, save_every=0,
-                   learning_rate=3e-3, warmup_steps=0, logging_steps=1, prefix_cache_dtype="float32")
+    cfg = RDConfig(
+        lora_top_layers=2,
+        batch_size=4,
+        epochs=6,
+        max_steps=None,
+        eval_every=0,
+        save_every=0,
+        learning_rate=3e-3,
+        warmup_steps=0,
+        logging_steps=1,
+        prefix_cache_dtype="float32",
+    )
     objectives = []
 
     class Log:
@@ -166,8 +186,16 @@ def test_cpu_time_limit_stops_the_loop(four_layer, tmp_path):
     from trainers.rewarding_doubt.exact_loop import ExactLoop
 
     model, tok, digits, ids = four_layer
-    cfg = RDConfig(lora_top_layers=2, batch_size=1, epochs=3, max_steps=None, eval_every=0, save_every=0,
-                   cpu_time_limit_s=1e-9, warmup_steps=0)
+    cfg = RDConfig(
+        lora_top_layers=2,
+        batch_size=1,
+        epochs=3,
+        max_steps=None,
+        eval_every=0,
+        save_every=0,
+        cpu_time_limit_s=1e-9,
+        warmup_steps=0,
+    )
     result = ExactLoop(copy.deepcopy(model), tok, PROMPTS, [1, 0, 1], cfg, tmp_path).train()
     assert result["steps"] == 1 and result["stopped_by_time_limit"] and result["planned_steps"] == 9
     assert isinstance(result["train_cpu_seconds"], float)  # rounded to 0.1 s: a tiny step may read 0.0

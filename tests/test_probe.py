@@ -66,23 +66,90 @@ def test_probe_end_to_end_on_a_tiny_model(tiny_model_dir, tmp_path, capsys):
 
     train = answers_for("train", 60, tmp_path / "train.jsonl")
     probe_path = tmp_path / "probe.json"
-    assert main(["probe", "fit", "--model", tiny_model_dir, "--task", "triviaqa", "--split", "train",
-                 "--answers", str(train), "--folds", "3", "--out", str(probe_path), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "probe",
+                "fit",
+                "--model",
+                tiny_model_dir,
+                "--task",
+                "triviaqa",
+                "--split",
+                "train",
+                "--answers",
+                str(train),
+                "--folds",
+                "3",
+                "--out",
+                str(probe_path),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     probe = json.loads(probe_path.read_text())
     assert probe["n_train"] == 60 and probe["positives"] == 30 and set(probe["cv"]) == {"1", "2"}
     test = answers_for(task.default_split, 40, tmp_path / "test.jsonl")
     out = tmp_path / "run"
-    assert main(["eval", "--model", tiny_model_dir, "--task", "triviaqa", "--limit", "40", "--method", "probe",
-                 "--probe", str(probe_path), "--answers", str(test), "--out", str(out), "--device", "cpu",
-                 "--no-plots", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                tiny_model_dir,
+                "--task",
+                "triviaqa",
+                "--limit",
+                "40",
+                "--method",
+                "probe",
+                "--probe",
+                str(probe_path),
+                "--answers",
+                str(test),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--no-plots",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     run = read_manifest(out)
     assert run.metrics_for("probe")["auroc"]["value"] > 0.9
     assert run.elicitation["method_settings"]["probe_sha256"]
     probe["model_sha256"] = "e" * 64
     probe_path.write_text(json.dumps(probe))
-    assert main(["eval", "--model", tiny_model_dir, "--task", "triviaqa", "--limit", "4", "--method", "probe",
-                 "--probe", str(probe_path), "--answers", str(test), "--out", str(tmp_path / "run2"),
-                 "--device", "cpu", "--no-plots", "--quiet"]) != 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                tiny_model_dir,
+                "--task",
+                "triviaqa",
+                "--limit",
+                "4",
+                "--method",
+                "probe",
+                "--probe",
+                str(probe_path),
+                "--answers",
+                str(test),
+                "--out",
+                str(tmp_path / "run2"),
+                "--device",
+                "cpu",
+                "--no-plots",
+                "--quiet",
+            ]
+        )
+        != 0
+    )
     assert "the probe was fitted on the hidden states of model sha256 eeeeeeeeeeee" in capsys.readouterr().err
 
 

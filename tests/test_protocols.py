@@ -87,17 +87,28 @@ class FailingScript(ScriptedBackend):
 
     def generate(self, prompts, *, max_new_tokens, temperature=0.0, stop=("\n",), seed=None):
         gens = super().generate(prompts, max_new_tokens=max_new_tokens, stop=stop, seed=seed)
-        return [Generation("", error="HTTP 503") if self.fail_on in p.messages[-1]["content"] else g
-                for p, g in zip(prompts, gens)]
+        return [
+            Generation("", error="HTTP 503") if self.fail_on in p.messages[-1]["content"] else g
+            for p, g in zip(prompts, gens)
+        ]
 
 
 @pytest.mark.parametrize("method", ["verbalized", "two-stage", "self-consistency"])
 def test_a_failed_request_is_recorded_not_scored(method):
-    examples = [Example(id="1", task="toy", question="Capital of France?", answers=["Paris"]),
-                Example(id="2", task="toy", question="FAIL here", answers=["x"])]
+    examples = [
+        Example(id="1", task="toy", question="Capital of France?", answers=["Paris"]),
+        Example(id="2", task="toy", question="FAIL here", answers=["x"]),
+    ]
     judge = judge_for("open")
-    ctx = MethodContext(backend=FailingScript(" Paris, Confidence: 8", "FAIL"), model_name="s", task_name="toy",
-                        kind="open", judge=judge, judge_name=judge.name, settings={"sc_k": 2})
+    ctx = MethodContext(
+        backend=FailingScript(" Paris, Confidence: 8", "FAIL"),
+        model_name="s",
+        task_name="toy",
+        kind="open",
+        judge=judge,
+        judge_name=judge.name,
+        settings={"sc_k": 2},
+    )
     ok, failed = get_method(method).run(ctx, examples)
     assert ok.extras.get("request_error") is None and ok.answer
     assert failed.extras["request_error"] == "HTTP 503" and failed.confidence is None and not failed.parse_ok
@@ -123,8 +134,17 @@ def test_make_backend_passes_each_backend_only_its_options(tmp_path):
     script = tmp_path / "s.json"
     script.write_text('{"default": " Paris"}')
     # other backends' options are dropped; an option no backend declares (--backend-option) is passed on
-    be = make_backend("scripted", "m", script=str(script), device="cpu", base_url="http://x", concurrency=3,
-                      adapter="a", batch_size=4, name="renamed")
+    be = make_backend(
+        "scripted",
+        "m",
+        script=str(script),
+        device="cpu",
+        base_url="http://x",
+        concurrency=3,
+        adapter="a",
+        batch_size=4,
+        name="renamed",
+    )
     assert be.batch_size == 4 and be.name == "renamed"
     with pytest.raises(ValueError, match="needs --script"):
         make_backend("scripted", "m")

@@ -12,8 +12,21 @@ pytestmark = pytest.mark.real_model
 
 def test_default_model_end_to_end(tmp_path, real_model_dir):
     out = tmp_path / "run"
-    rc = main(["eval", "--task", "triviaqa", "--limit", "10", "--out", str(out), "--quiet", "--resamples", "100",
-               "--judge-containment"])
+    rc = main(
+        [
+            "eval",
+            "--task",
+            "triviaqa",
+            "--limit",
+            "10",
+            "--out",
+            str(out),
+            "--quiet",
+            "--resamples",
+            "100",
+            "--judge-containment",
+        ]
+    )
     assert rc == 0
     samples = read_samples(out / "samples.jsonl")
     assert len(samples) == 10 and len({s["id"] for s in samples}) == 10

@@ -59,7 +59,7 @@ def test_five_wrong_samples_at_one_show_no_calibration_anywhere():
     """The old curve (t - R/D) drew perfect calibration over [0, 0.5] for this run."""
     d = prepare_reliability_diagram(np.ones(5), np.zeros(5), n_resamples=20)
     assert d.supported.any() and np.all(d.accuracy[d.supported] < 1e-9)
-    assert not d.supported[d.t < 0.5 - 1e-9].any()   # beyond the kernel's reach: not drawn
+    assert not d.supported[d.t < 0.5 - 1e-9].any()  # beyond the kernel's reach: not drawn
     assert np.all(d.band_high[d.supported] < 1e-9)
 
 
@@ -69,7 +69,7 @@ def test_curve_is_not_drawn_far_from_the_data():
     assert d.reach == pytest.approx(min(2 * d.sigma, 0.5)) and d.reach < 0.1
     gap = np.min(np.abs(d.t[:, None] - np.array([0.1, 0.5, 0.9])[None, :]), axis=1)
     np.testing.assert_array_equal(d.supported, gap <= d.reach + 1e-12)
-    for level in (0.1, 0.5, 0.9):   # near each level the curve is that level's accuracy
+    for level in (0.1, 0.5, 0.9):  # near each level the curve is that level's accuracy
         near = d.supported & (np.abs(d.t - level) < 0.5 * d.sigma)
         acc = y[f == level].mean()
         assert near.any() and np.all(np.abs(d.accuracy[near] - acc) < 0.02)
@@ -108,7 +108,7 @@ def test_plot_draws_the_curve_only_where_supported(tmp_path):
     xs = np.concatenate([seg[:, 0] for seg in curve.get_segments()])
     assert xs.size and all(np.min(np.abs(x - np.array([0.1, 0.5, 0.9]))) <= d.reach + 1e-9 for x in xs)
     widths = curve.get_linewidths()
-    assert len(set(np.round(widths, 6))) > 1          # the width follows the density
+    assert len(set(np.round(widths, 6))) > 1  # the width follows the density
     fig.savefig(tmp_path / "x.png")
 
 
@@ -116,10 +116,13 @@ def test_plot_run_draws_only_the_kinds_asked(tmp_path):
     from calbench.reporting.plots import plot_run
 
     f, y = CASES["uniform"]
-    recs = [{"id": str(i), "confidence": float(c), "parse_ok": True, "correct": int(v)} for i, (c, v) in
-            enumerate(zip(f[:100], y[:100]))]
-    assert [p.name for p in plot_run(recs, tmp_path, "m", kinds=("reliability",), n_resamples=10)] == \
-        ["reliability.png"]
+    recs = [
+        {"id": str(i), "confidence": float(c), "parse_ok": True, "correct": int(v)}
+        for i, (c, v) in enumerate(zip(f[:100], y[:100]))
+    ]
+    assert [p.name for p in plot_run(recs, tmp_path, "m", kinds=("reliability",), n_resamples=10)] == [
+        "reliability.png"
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reliability.png"]
     with pytest.raises(ValueError, match="unknown plot kind"):
         plot_run(recs, tmp_path, "m", kinds=("svg",))

@@ -11,10 +11,10 @@ import pytest
 
 from calbench.cli import main
 from calbench.records import DataError
-from calbench.reporting.report import build_report, demo_outputs
 from calbench.reporting.render import write_report
+from calbench.reporting.report import build_report, demo_outputs
 from calbench.reporting.stats import benjamini_hochberg, holm
-from test_leaderboard import make_run
+from tests.helpers import make_run
 
 N = 200
 IDS = [f"q{i}" for i in range(N)]
@@ -34,14 +34,25 @@ def runs(tmp_path_factory):
     y3 = _outcomes(3, 0.5)
     c3 = list(np.clip(rng.normal(0.5, 0.1, N), 0, 1))
     c3b = list(np.clip(np.array(c3) + rng.normal(0, 0.01, N), 0, 1))
-    base = [make_run(root / "base_tqa", model="base", ids=IDS, conf=[0.9] * N, correct=y1),
-            make_run(root / "base_med", model="base", ids=IDS, conf=[0.9] * N, correct=y2, task="medqa",
-                     group="unseen"),
-            make_run(root / "base_sciq", model="base", ids=IDS, conf=c3, correct=y3, task="sciq")]
-    trained = [make_run(root / "tr_tqa", model="base", adapter="/a/tr", ids=IDS, conf=[0.4] * N, correct=y1),
-               make_run(root / "tr_med", model="base", adapter="/a/tr", ids=IDS, conf=[0.4] * N, correct=y2,
-                        task="medqa", group="unseen"),
-               make_run(root / "tr_sciq", model="base", adapter="/a/tr", ids=IDS, conf=c3b, correct=y3, task="sciq")]
+    base = [
+        make_run(root / "base_tqa", model="base", ids=IDS, conf=[0.9] * N, correct=y1),
+        make_run(root / "base_med", model="base", ids=IDS, conf=[0.9] * N, correct=y2, task="medqa", group="unseen"),
+        make_run(root / "base_sciq", model="base", ids=IDS, conf=c3, correct=y3, task="sciq"),
+    ]
+    trained = [
+        make_run(root / "tr_tqa", model="base", adapter="/a/tr", ids=IDS, conf=[0.4] * N, correct=y1),
+        make_run(
+            root / "tr_med",
+            model="base",
+            adapter="/a/tr",
+            ids=IDS,
+            conf=[0.4] * N,
+            correct=y2,
+            task="medqa",
+            group="unseen",
+        ),
+        make_run(root / "tr_sciq", model="base", adapter="/a/tr", ids=IDS, conf=c3b, correct=y3, task="sciq"),
+    ]
     return root, base, trained, (y1, y2, y3), (c3, c3b)
 
 
@@ -54,9 +65,9 @@ def test_paired_deltas_and_significance(runs):
     by_task = {c.task: c for c in rep.comparisons}
     tqa = by_task["triviaqa"]
     y = np.array(y1)
-    want = np.mean((0.4 - y) ** 2) - np.mean((0.9 - y) ** 2)     # hand-computed Brier difference
+    want = np.mean((0.4 - y) ** 2) - np.mean((0.9 - y) ** 2)  # hand-computed Brier difference
     assert tqa.deltas["brier"].delta == pytest.approx(want)
-    assert tqa.deltas["accuracy"].delta == 0.0                      # same answers
+    assert tqa.deltas["accuracy"].delta == 0.0  # same answers
     assert tqa.n_pairs == N
     assert tqa.deltas["brier"].significant and tqa.deltas["brier"].better is True
     assert tqa.deltas["brier"].questions_needed is None
@@ -82,8 +93,8 @@ def test_multiple_comparison_correction_over_tasks(runs, method, fn):
 
 
 def test_exclude_policy_pairs_only_questions_both_parsed(tmp_path):
-    ok_a = [i % 10 != 0 for i in range(N)]      # a fails to parse every 10th question
-    ok_b = [i % 10 != 5 for i in range(N)]      # b every 10th, offset
+    ok_a = [i % 10 != 0 for i in range(N)]  # a fails to parse every 10th question
+    ok_b = [i % 10 != 5 for i in range(N)]  # b every 10th, offset
     y = _outcomes(5, 0.5)
     a = make_run(tmp_path / "a", model="a", ids=IDS, conf=[0.6] * N, correct=y, parse_ok=ok_a)
     b = make_run(tmp_path / "b", model="b", ids=IDS, conf=[0.5] * N, correct=y, parse_ok=ok_b)
@@ -114,8 +125,9 @@ def test_multi_method_run_and_method_selector(tmp_path):
 
 
 def test_breakdown_by_domain(tmp_path):
-    run = make_run(tmp_path / "mmlu", model="m", task="mmlu", group="unseen", conf=[0.8] * 40,
-                   correct=[1] * 20 + [0] * 20)
+    run = make_run(
+        tmp_path / "mmlu", model="m", task="mmlu", group="unseen", conf=[0.8] * 40, correct=[1] * 20 + [0] * 20
+    )
     lines = (run / "samples.jsonl").read_text().splitlines()
     recs = [json.loads(x) for x in lines]
     for i, r in enumerate(recs):
@@ -137,7 +149,7 @@ def test_html_is_self_contained_and_md_links_figures(runs, tmp_path):
     html = write_report(rep, tmp_path / "rep.html").read_text()
     imgs = re.findall(r'<img src="([^"]+)"', html)
     assert len(imgs) == 4 and all(s.startswith("data:image/png;base64,") for s in imgs)
-    assert not re.search(r'(src|href)="(https?:)?//', html)      # nothing fetched from the network
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from the network
     assert "Differences against the reference" in html and "Run settings" in html
     assert "Breakdown by domain" in html
     md_path = write_report(rep, tmp_path / "rep.md")

@@ -1,5 +1,5 @@
-"""calbench.reporting.stats: multiple-comparison corrections and the questions-needed estimate, against hand computations,
-statsmodels (when installed) and a simulation."""
+"""calbench.reporting.stats: multiple-comparison corrections and the questions-needed estimate, against hand
+computations, statsmodels (when installed) and a simulation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from calbench.reporting.stats import (
-    adjust, benjamini_hochberg, holm, paired_questions_needed, questions_needed, se_from_ci,
+    adjust,
+    benjamini_hochberg,
+    holm,
+    paired_questions_needed,
+    questions_needed,
+    se_from_ci,
 )
 
 P = [0.01, 0.04, 0.03, 0.005]
@@ -18,8 +23,8 @@ P = [0.01, 0.04, 0.03, 0.005]
 def test_holm_by_hand():
     # Sorted: 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.02, 0.03, 0.06, 0.06
     np.testing.assert_allclose(holm(P), [0.03, 0.06, 0.06, 0.02])
-    assert holm([0.5, 0.9]).tolist() == [1.0, 1.0]          # capped at 1
-    assert holm([0.2]).tolist() == [0.2]                     # one test: unchanged
+    assert holm([0.5, 0.9]).tolist() == [1.0, 1.0]  # capped at 1
+    assert holm([0.2]).tolist() == [0.2]  # one test: unchanged
 
 
 def test_bh_by_hand():
@@ -32,7 +37,7 @@ def test_bh_by_hand():
 def test_nan_is_kept_out_of_the_family():
     out = holm([0.01, math.nan, 0.04])
     assert math.isnan(out[1])
-    np.testing.assert_allclose(out[[0, 2]], [0.02, 0.04])     # m = 2, not 3
+    np.testing.assert_allclose(out[[0, 2]], [0.02, 0.04])  # m = 2, not 3
     assert np.isnan(benjamini_hochberg([math.nan])).all()
     with pytest.raises(ValueError, match="in \\[0, 1\\]"):
         holm([1.5])
@@ -54,13 +59,13 @@ def test_against_statsmodels(method, sm):
 
 
 def test_questions_needed_by_hand():
-    z = 1.959964 + 0.841621                                  # z_{0.975} + z_{0.8}
+    z = 1.959964 + 0.841621  # z_{0.975} + z_{0.8}
     # sd of paired differences 0.2, delta 0.05 -> n = (z * 0.2 / 0.05)^2 = 125.58 -> 126
     assert questions_needed(0.05, 0.2 / math.sqrt(100), 100) == math.ceil((z * 0.2 / 0.05) ** 2) == 126
-    assert questions_needed(-0.05, 0.02, 100) == 126          # sign does not matter
+    assert questions_needed(-0.05, 0.02, 100) == 126  # sign does not matter
     assert questions_needed(0.0, 0.02, 100) == math.inf
     assert math.isnan(questions_needed(float("nan"), 0.02, 100))
-    d = np.array([0.1, -0.1] * 50) + 0.05                     # mean 0.05, sd 0.1005
+    d = np.array([0.1, -0.1] * 50) + 0.05  # mean 0.05, sd 0.1005
     sd = d.std(ddof=1)
     assert paired_questions_needed(d) == math.ceil((z * sd / 0.05) ** 2)
     assert se_from_ci(-0.0392, 0.0392) == pytest.approx(0.02, rel=1e-4)

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from calbench.cli import main
-from calbench.records import (DataError, expand_samples, find_samples_file, read_run_samples, read_samples)
+from calbench.records import DataError, expand_samples, find_samples_file, read_run_samples, read_samples
 from calbench.reporting.inputs import Skipped, check_run_folder, discover
-from tests.test_leaderboard import make_run
+from tests.helpers import make_run
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -44,8 +44,8 @@ def test_find_samples_file_plain_compressed_both_neither(tmp_path):
     xz = _compress(run)
     assert xz.name == "samples.jsonl.xz" and not (run / "samples.jsonl").exists()
     assert find_samples_file(run) == xz
-    assert read_run_samples(run) == plain                      # the same records, whatever the form
-    (run / "samples.jsonl").write_text("")                     # a stale plain copy beside the compressed one
+    assert read_run_samples(run) == plain  # the same records, whatever the form
+    (run / "samples.jsonl").write_text("")  # a stale plain copy beside the compressed one
     with pytest.raises(DataError, match="both samples.jsonl and samples.jsonl.xz"):
         find_samples_file(run)
     with pytest.raises(DataError, match="both"):
@@ -92,7 +92,7 @@ def test_score_and_calibrate_read_compressed_runs(tmp_path, capsys):
     assert main(["score", str(run / "samples.jsonl"), "--json", "--resamples", "20"]) == 0
     plain = json.loads(capsys.readouterr().out)["groups"]
     _compress(run)
-    assert main(["score", str(run), "--json", "--resamples", "20"]) == 0   # a run folder is accepted too
+    assert main(["score", str(run), "--json", "--resamples", "20"]) == 0  # a run folder is accepted too
     assert json.loads(capsys.readouterr().out)["groups"] == plain
     manifest, samples = _load_run(str(run))
     assert manifest["n"] == 40 and len(samples) == 40
@@ -105,18 +105,35 @@ def test_expand_samples_before_a_resume(tmp_path):
     plain = expand_samples(run)
     assert plain == run / "samples.jsonl" and plain.read_text() == text
     assert not (run / "samples.jsonl.xz").exists()
-    assert expand_samples(run) == plain and plain.read_text() == text      # nothing to do the second time
+    assert expand_samples(run) == plain and plain.read_text() == text  # nothing to do the second time
 
 
 def test_eval_resumes_a_compressed_run(tmp_path):
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"replies": [{"match": "How confident", "reply": "7"}], "default": " x"}))
-    args = ["eval", "--backend", "scripted", "--script", str(script), "--task", "triviaqa", "--split", "eval",
-            "--seed", "1", "--out", str(tmp_path / "run"), "--quiet", "--resamples", "20", "--no-plots"]
+    args = [
+        "eval",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--task",
+        "triviaqa",
+        "--split",
+        "eval",
+        "--seed",
+        "1",
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        "--resamples",
+        "20",
+        "--no-plots",
+    ]
     assert main(args + ["--limit", "6"]) == 0
     first = read_samples(tmp_path / "run" / "samples.jsonl")
     _compress(tmp_path / "run")
-    assert main(args + ["--limit", "6"]) == 0                 # the same run again: nothing new to do
+    assert main(args + ["--limit", "6"]) == 0  # the same run again: nothing new to do
     assert read_run_samples(tmp_path / "run") == first
     assert not (tmp_path / "run" / "samples.jsonl.xz").exists()  # resumed in plain form: one copy only
 
@@ -125,21 +142,26 @@ def test_compress_results_is_deterministic_and_idempotent(tmp_path):
     res = tmp_path / "results"
     make_run(res / "a", conf=[0.2, 0.9] * 20)
     make_run(res / "b" / "c", conf=[0.4] * 40)
-    (res / "b" / "train_log.jsonl").write_text('{"step": 1}\n')                 # small: left alone
-    (res / "b" / "answers.jsonl").write_text('{"a": "' + "x" * 2000 + '"}\n')    # large for --min-bytes 1000
+    (res / "b" / "train_log.jsonl").write_text('{"step": 1}\n')  # small: left alone
+    (res / "b" / "answers.jsonl").write_text('{"a": "' + "x" * 2000 + '"}\n')  # large for --min-bytes 1000
     copy = tmp_path / "copy"
     shutil.copytree(res, copy)
     assert compress_results.main([str(res), "--min-bytes", "1000"]) == 0
     assert sorted(str(p.relative_to(res)) for p in res.rglob("*.jsonl*")) == [
-        "a/samples.jsonl.xz", "b/answers.jsonl.xz", "b/c/samples.jsonl.xz", "b/train_log.jsonl"]
+        "a/samples.jsonl.xz",
+        "b/answers.jsonl.xz",
+        "b/c/samples.jsonl.xz",
+        "b/train_log.jsonl",
+    ]
     snapshot = {p: p.read_bytes() for p in res.rglob("*.xz")}
-    assert compress_results.main([str(res), "--min-bytes", "1000"]) == 0       # second run: no change
+    assert compress_results.main([str(res), "--min-bytes", "1000"]) == 0  # second run: no change
     assert {p: p.read_bytes() for p in res.rglob("*.xz")} == snapshot
-    assert compress_results.main([str(copy), "--min-bytes", "1000"]) == 0      # same content, same bytes
+    assert compress_results.main([str(copy), "--min-bytes", "1000"]) == 0  # same content, same bytes
     assert {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*.xz")} == {
-        p.relative_to(res): b for p, b in snapshot.items()}
+        p.relative_to(res): b for p, b in snapshot.items()
+    }
     raw = next(iter(snapshot.values()))
-    assert raw[:6] == b"\xfd7zXZ\0"                                            # an xz stream
+    assert raw[:6] == b"\xfd7zXZ\0"  # an xz stream
     (res / "a" / "samples.jsonl").write_text("{}\n")
     with pytest.raises(SystemExit, match="exists beside it"):
         compress_results.main([str(res)])
@@ -156,7 +178,7 @@ def test_check_tree_size(tmp_path, capsys):
     (repo / "big").mkdir()
     (repo / "big" / "blob.bin").write_bytes(b"\0" * 300_000)
     (repo / "small.txt").write_text("x")
-    (repo / "untracked.bin").write_bytes(b"\0" * 900_000)       # not tracked: not counted
+    (repo / "untracked.bin").write_bytes(b"\0" * 900_000)  # not tracked: not counted
     subprocess.run(["git", "-C", str(repo), "add", "big/blob.bin", "small.txt"], check=True)
     assert check_tree_size.tracked_sizes(repo) == {"big/blob.bin": 300_000, "small.txt": 1}
     assert check_tree_size.main(["--repo", str(repo), "--limit-mib", "0.5"]) == 0
@@ -200,7 +222,7 @@ def test_legacy_gzip_samples_are_read_and_recompressed_as_xz(tmp_path):
     assert compress_results.main([str(tmp_path / "res")]) == 0
     assert not gz.exists() and find_samples_file(run) == run / "samples.jsonl.xz"
     assert read_run_samples(run) == plain
-    (run / "samples.jsonl.gz").write_bytes(gzip.compress(b"{}\n"))           # a stale gzip copy beside the xz one
+    (run / "samples.jsonl.gz").write_bytes(gzip.compress(b"{}\n"))  # a stale gzip copy beside the xz one
     with pytest.raises(DataError, match="both samples.jsonl.xz and samples.jsonl.gz"):
         find_samples_file(run)
     with pytest.raises(SystemExit, match="exists beside it"):
@@ -211,22 +233,21 @@ def test_dedupe_report_figures_links_a_report_to_the_copy_kept(tmp_path):
     res = tmp_path / "results"
     png, other = b"\x89PNG same figure", b"\x89PNG another"
     (res / "run").mkdir(parents=True)
-    (res / "run" / "reliability.png").write_bytes(png)                 # a run folder's own figure: kept
+    (res / "run" / "reliability.png").write_bytes(png)  # a run folder's own figure: kept
     for name in ("a", "b"):
         (res / name / "report_files").mkdir(parents=True)
         (res / name / "report_files" / "t0_s0.png").write_bytes(png)
         (res / name / "report_files" / "t0_s1.png").write_bytes(other)
         (res / name / "report.md").write_text("![r](report_files/t0_s0.png) ![h](report_files/t0_s1.png)\n")
     (res / "z_files").mkdir()
-    (res / "z_files" / "x.png").write_bytes(png)                       # no z.md beside it: not a report's, kept
+    (res / "z_files" / "x.png").write_bytes(png)  # no z.md beside it: not a report's, kept
     assert compress_results.main([str(res), "--dedupe-figures"]) == 0
     for name in ("a", "b"):
         assert not (res / name / "report_files" / "t0_s0.png").exists()
     assert (res / "a" / "report_files" / "t0_s1.png").exists() and (res / "z_files" / "x.png").exists()
-    assert not (res / "b" / "report_files" / "t0_s1.png").exists()      # b's copy of a's figure
+    assert not (res / "b" / "report_files" / "t0_s1.png").exists()  # b's copy of a's figure
     assert (res / "a" / "report.md").read_text() == "![r](../run/reliability.png) ![h](report_files/t0_s1.png)\n"
-    assert (res / "b" / "report.md").read_text() == ("![r](../run/reliability.png) "
-                                                     "![h](../a/report_files/t0_s1.png)\n")
+    assert (res / "b" / "report.md").read_text() == ("![r](../run/reliability.png) ![h](../a/report_files/t0_s1.png)\n")
     snapshot = {p: p.read_bytes() for p in res.rglob("*") if p.is_file()}
     assert compress_results.main([str(res), "--dedupe-figures"]) == 0  # idempotent
     assert {p: p.read_bytes() for p in res.rglob("*") if p.is_file()} == snapshot

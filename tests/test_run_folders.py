@@ -27,8 +27,9 @@ def fake_lmeval_log(folder: Path, task: str = "sciq", n: int = 10) -> Path:
     path = folder / f"samples_calbench_{task}_2025-01-01T00-00-00.000000.jsonl"
     with open(path, "w") as fh:
         for i, doc in enumerate(docs):
-            fh.write(json.dumps({"doc_id": i, "doc": doc, "filtered_resps": [f" {doc['answers'][0]}, Confidence: 7"]})
-                     + "\n")
+            fh.write(
+                json.dumps({"doc_id": i, "doc": doc, "filtered_resps": [f" {doc['answers'][0]}, Confidence: 7"]}) + "\n"
+            )
     return path
 
 
@@ -37,8 +38,28 @@ def eval_run(tmp_path) -> Path:
     script = tmp_path / "script.json"
     script.write_text(json.dumps(SCRIPT))
     out = tmp_path / "evalrun"
-    assert main(["eval", "--backend", "scripted", "--script", str(script), "--task", "sciq", "--limit", "12",
-                 "--out", str(out), "--quiet", "--resamples", "20", "--no-plots"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--backend",
+                "scripted",
+                "--script",
+                str(script),
+                "--task",
+                "sciq",
+                "--limit",
+                "12",
+                "--out",
+                str(out),
+                "--quiet",
+                "--resamples",
+                "20",
+                "--no-plots",
+            ]
+        )
+        == 0
+    )
     (out / "reliability.png").write_bytes(b"old figure")
     return out
 
@@ -72,12 +93,49 @@ def test_import_lmeval_into_a_fresh_folder_and_again_replaces_its_own_import(tmp
 def test_calibrate_refuses_a_folder_holding_a_run(tmp_path, eval_run, capsys):
     script = tmp_path / "script.json"
     cal = tmp_path / "cal"
-    assert main(["eval", "--backend", "scripted", "--script", str(script), "--task", "sciq", "--split", "train",
-                 "--limit", "12", "--out", str(cal), "--quiet", "--resamples", "20", "--no-plots"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--backend",
+                "scripted",
+                "--script",
+                str(script),
+                "--task",
+                "sciq",
+                "--split",
+                "train",
+                "--limit",
+                "12",
+                "--out",
+                str(cal),
+                "--quiet",
+                "--resamples",
+                "20",
+                "--no-plots",
+            ]
+        )
+        == 0
+    )
     before = snapshot(eval_run)
     capsys.readouterr()
-    assert main(["calibrate", "--fit", str(cal), "--apply", str(eval_run), "--scaler", "histogram",
-                 "--no-plots", "--out", str(eval_run)]) == 2
+    assert (
+        main(
+            [
+                "calibrate",
+                "--fit",
+                str(cal),
+                "--apply",
+                str(eval_run),
+                "--scaler",
+                "histogram",
+                "--no-plots",
+                "--out",
+                str(eval_run),
+            ]
+        )
+        == 2
+    )
     assert "already holds a run" in capsys.readouterr().err
     assert snapshot(eval_run) == before
 
@@ -93,8 +151,9 @@ def test_import_of_a_local_copy_of_a_packaged_model_records_its_name_and_sha256(
     (weights / "config.json").write_text("{}")
     (weights / "calbench_source.json").write_text(json.dumps({"gguf": smol.gguf_name, "sha256": smol.sha256}))
     log = fake_lmeval_log(tmp_path / "lmeval_out")
-    (log.parent / "results_2025-01-01T00-00-00.000000.json").write_text(json.dumps(
-        {"config": {"model": "hf", "model_args": f"pretrained={weights},dtype=float32"}}))
+    (log.parent / "results_2025-01-01T00-00-00.000000.json").write_text(
+        json.dumps({"config": {"model": "hf", "model_args": f"pretrained={weights},dtype=float32"}})
+    )
     assert main(["import-lmeval", str(log), "--out", str(tmp_path / "imp"), "--no-plots", "--resamples", "20"]) == 0
     model = json.loads((tmp_path / "imp" / "run.json").read_text())["model"]
     assert model["id"] == "smollm2-135m-instruct" and model["sha256"] == smol.sha256
@@ -102,8 +161,9 @@ def test_import_of_a_local_copy_of_a_packaged_model_records_its_name_and_sha256(
     other = tmp_path / "other"
     other.mkdir()
     (other / "m.gguf").write_bytes(b"not a published model")
-    (log.parent / "results_2025-01-01T00-00-00.000000.json").write_text(json.dumps(
-        {"config": {"model": "hf", "model_args": f"pretrained={other},gguf_file=m.gguf"}}))
+    (log.parent / "results_2025-01-01T00-00-00.000000.json").write_text(
+        json.dumps({"config": {"model": "hf", "model_args": f"pretrained={other},gguf_file=m.gguf"}})
+    )
     assert main(["import-lmeval", str(log), "--out", str(tmp_path / "imp2"), "--no-plots", "--resamples", "20"]) == 0
     model = json.loads((tmp_path / "imp2" / "run.json").read_text())["model"]
     assert model["id"] == str(other) and model["sha256"] == hashlib.sha256(b"not a published model").hexdigest()

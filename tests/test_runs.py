@@ -55,8 +55,12 @@ def test_every_committed_run_json_reads_and_round_trips(tmp_path):
 
 def test_unknown_fields_survive_a_read_and_a_write(tmp_path):
     data = json.loads((ONE_METHOD / MANIFEST_FILE).read_text(encoding="utf-8"))
-    data = {**dict(list(data.items())[:3]), "from_a_later_calbench": {"x": [1, 2]},
-            **dict(list(data.items())[3:]), "trailing_extra": None}
+    data = {
+        **dict(list(data.items())[:3]),
+        "from_a_later_calbench": {"x": [1, 2]},
+        **dict(list(data.items())[3:]),
+        "trailing_extra": None,
+    }
     (tmp_path / MANIFEST_FILE).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     before = (tmp_path / MANIFEST_FILE).read_bytes()
     manifest = read_manifest(tmp_path)
@@ -120,11 +124,14 @@ def test_missing_run_json_names_the_folder(tmp_path):
     assert not has_manifest(tmp_path)
 
 
-@pytest.mark.parametrize("text, why", [
-    ('{"status": "comp', "run.json is not valid JSON"),
-    ("[1, 2]", "run.json is not a JSON object"),
-    ('{"calbench_run": "one"}', "format version"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ('{"status": "comp', "run.json is not valid JSON"),
+        ("[1, 2]", "run.json is not a JSON object"),
+        ('{"calbench_run": "one"}', "format version"),
+    ],
+)
 def test_malformed_run_json_names_the_file(tmp_path, text, why):
     (tmp_path / MANIFEST_FILE).write_text(text, encoding="utf-8")
     with pytest.raises(ManifestError, match=why) as e:
@@ -153,6 +160,7 @@ def test_readers_of_run_folders_refuse_a_newer_format(tmp_path):
     assert isinstance(skipped, Skipped) and "newer than this calbench reads" in skipped.reason
 
     from calbench.calibrate import calibrate_runs
+
     with pytest.raises(UserError, match="newer than this calbench reads"):
         calibrate_runs(str(run), str(ONE_METHOD), "platt", str(tmp_path / "out"))
 

@@ -12,8 +12,14 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import log_loss
 
 from calbench.scalers import (
-    SCALERS, CalibrationLeakError, HistogramBinningScaler, IsotonicScaler, PlattScaler, TemperatureScaler,
-    fit_on_calibration, make_scaler,
+    SCALERS,
+    CalibrationLeakError,
+    HistogramBinningScaler,
+    IsotonicScaler,
+    PlattScaler,
+    TemperatureScaler,
+    fit_on_calibration,
+    make_scaler,
 )
 
 
@@ -21,12 +27,14 @@ def overconfident(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """True probability p ~ U(0, 1); the stated confidence is p ** 0.25 (overconfident); y ~ Bernoulli(p)."""
     rng = np.random.default_rng(seed)
     p = rng.uniform(0.01, 0.99, n)
-    return p ** 0.25, (rng.uniform(size=n) < p).astype(float)
+    return p**0.25, (rng.uniform(size=n) < p).astype(float)
 
 
 def samples(conf, correct, prefix: str, task: str = "toy") -> list[dict]:
-    return [{"id": f"{prefix}{i}", "task": task, "method": "m", "confidence": float(c), "correct": int(y),
-             "parse_ok": True} for i, (c, y) in enumerate(zip(conf, correct))]
+    return [
+        {"id": f"{prefix}{i}", "task": task, "method": "m", "confidence": float(c), "correct": int(y), "parse_ok": True}
+        for i, (c, y) in enumerate(zip(conf, correct))
+    ]
 
 
 def test_platt_improves_log_loss_on_held_out_data():
@@ -92,8 +100,9 @@ def test_every_scaler_is_fitted_only_on_calibration_samples(name, monkeypatch):
 
     monkeypatch.setattr(scaler, "fit", spy)
     test = samples(c_test, y_test, "test-")
-    test.append({"id": "test-unparsed", "task": "toy", "method": "m", "confidence": None, "correct": 0,
-                 "parse_ok": False})
+    test.append(
+        {"id": "test-unparsed", "task": "toy", "method": "m", "confidence": None, "correct": 0, "parse_ok": False}
+    )
     out = fit_on_calibration(scaler, samples(c_cal, y_cal, "cal-"), test)
     assert len(seen) == 1
     assert seen[0][0] == pytest.approx(c_cal.tolist()) and seen[0][1] == y_cal.tolist()
@@ -130,14 +139,35 @@ def _write_run(folder, ids, conf, correct, split):
     from calbench.calibrate import _load_run  # noqa: F401  (module imports cleanly)
 
     folder.mkdir(parents=True)
-    rows = [{"id": i, "task": "toy", "model": "m0", "method": "two-stage", "prompt": "", "raw_output": "",
-             "answer": "a", "confidence": float(c), "parse_ok": True, "correct": int(y), "judge": "j"}
-            for i, c, y in zip(ids, conf, correct)]
+    rows = [
+        {
+            "id": i,
+            "task": "toy",
+            "model": "m0",
+            "method": "two-stage",
+            "prompt": "",
+            "raw_output": "",
+            "answer": "a",
+            "confidence": float(c),
+            "parse_ok": True,
+            "correct": int(y),
+            "judge": "j",
+        }
+        for i, c, y in zip(ids, conf, correct)
+    ]
     (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    manifest = {"calbench_run": 1, "status": "complete", "model": {"id": "m0"}, "n": len(rows),
-                "task": {"name": "toy", "split": split, "ids_sha256": split}, "methods": ["two-stage"],
-                "method": "two-stage", "parse_policy": "exclude", "seed": 0,
-                "metric_settings": {"ece_bins": 10, "log_score_eps": 0.001, "bootstrap": {"n_resamples": 50}}}
+    manifest = {
+        "calbench_run": 1,
+        "status": "complete",
+        "model": {"id": "m0"},
+        "n": len(rows),
+        "task": {"name": "toy", "split": split, "ids_sha256": split},
+        "methods": ["two-stage"],
+        "method": "two-stage",
+        "parse_policy": "exclude",
+        "seed": 0,
+        "metric_settings": {"ece_bins": 10, "log_score_eps": 0.001, "bootstrap": {"n_resamples": 50}},
+    }
     (folder / "run.json").write_text(json.dumps(manifest))
 
 
@@ -148,8 +178,20 @@ def test_calibrate_command_end_to_end(tmp_path, capsys):
     c_test, y_test = overconfident(300, 9)
     _write_run(tmp_path / "cal", [f"c{i}" for i in range(400)], c_cal, y_cal, "train")
     _write_run(tmp_path / "test", [f"t{i}" for i in range(300)], c_test, y_test, "test")
-    rc = main(["calibrate", "--fit", str(tmp_path / "cal"), "--apply", str(tmp_path / "test"),
-               "--scaler", "platt", "--no-plots", "--out", str(tmp_path / "out")])
+    rc = main(
+        [
+            "calibrate",
+            "--fit",
+            str(tmp_path / "cal"),
+            "--apply",
+            str(tmp_path / "test"),
+            "--scaler",
+            "platt",
+            "--no-plots",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert rc == 0
     man = json.loads((tmp_path / "out" / "run.json").read_text())
     assert man["methods"] == ["two-stage+platt"] and man["status"] == "complete"
@@ -162,12 +204,30 @@ def test_calibrate_command_end_to_end(tmp_path, capsys):
     assert man["metrics"]["brier"]["value"] == pytest.approx(want_brier)
     assert man["metrics"]["brier"]["value"] < float(np.mean((c_test - y_test) ** 2))
     # the same run on both sides, or overlapping examples, is refused
-    rc = main(["calibrate", "--fit", str(tmp_path / "test"), "--apply", str(tmp_path / "test"),
-               "--out", str(tmp_path / "out2")])
+    rc = main(
+        [
+            "calibrate",
+            "--fit",
+            str(tmp_path / "test"),
+            "--apply",
+            str(tmp_path / "test"),
+            "--out",
+            str(tmp_path / "out2"),
+        ]
+    )
     assert rc == 2
     _write_run(tmp_path / "leak", [f"t{i}" for i in range(50)], c_test[:50], y_test[:50], "train")
-    rc = main(["calibrate", "--fit", str(tmp_path / "leak"), "--apply", str(tmp_path / "test"),
-               "--out", str(tmp_path / "out3")])
+    rc = main(
+        [
+            "calibrate",
+            "--fit",
+            str(tmp_path / "leak"),
+            "--apply",
+            str(tmp_path / "test"),
+            "--out",
+            str(tmp_path / "out3"),
+        ]
+    )
     assert rc == 2
     assert "share 50 example" in capsys.readouterr().err
 
@@ -186,9 +246,31 @@ def test_eval_calibrate_flag_fits_on_the_calibration_split(tmp_path):
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"replies": rules, "default": " Paris"}))
     out = tmp_path / "run"
-    rc = main(["eval", "--backend", "scripted", "--script", str(script), "--task", "triviaqa", "--split", "eval",
-               "--limit", "12", "--calibrate", "histogram", "--calibration-split", "train", "--no-plots",
-               "--quiet", "--resamples", "20", "--out", str(out)])
+    rc = main(
+        [
+            "eval",
+            "--backend",
+            "scripted",
+            "--script",
+            str(script),
+            "--task",
+            "triviaqa",
+            "--split",
+            "eval",
+            "--limit",
+            "12",
+            "--calibrate",
+            "histogram",
+            "--calibration-split",
+            "train",
+            "--no-plots",
+            "--quiet",
+            "--resamples",
+            "20",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     man = json.loads((out / "calibrated-histogram" / "run.json").read_text())
     assert man["calibration"]["fitted_on"]["split"] == "train" and man["task"]["split"] == "eval"
@@ -199,8 +281,26 @@ def test_eval_calibrate_flag_fits_on_the_calibration_split(tmp_path):
     # one bin holds every train confidence (0.9): its value is the train accuracy
     got = [s["confidence"] for s in read_samples(out / "calibrated-histogram" / "samples.jsonl")]
     assert got == pytest.approx([3 / 12] * 12)
-    assert main(["eval", "--backend", "scripted", "--script", str(script), "--task", "triviaqa", "--limit", "2",
-                 "--calibrate", "platt", "--out", str(tmp_path / "bad")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--backend",
+                "scripted",
+                "--script",
+                str(script),
+                "--task",
+                "triviaqa",
+                "--limit",
+                "2",
+                "--calibrate",
+                "platt",
+                "--out",
+                str(tmp_path / "bad"),
+            ]
+        )
+        == 2
+    )
 
 
 def test_calibrate_refuses_one_class_fits_and_records_tiny_and_cross_task_warnings(tmp_path, capsys):
@@ -210,8 +310,23 @@ def test_calibrate_refuses_one_class_fits_and_records_tiny_and_cross_task_warnin
     _write_run(tmp_path / "cal1", [f"c{i}" for i in range(7)], [0.9] * 7, [0] * 7, "train")
     _write_run(tmp_path / "test", [f"t{i}" for i in range(7)], [0.9] * 7, [0] * 7, "test")
     capsys.readouterr()
-    assert main(["calibrate", "--fit", str(tmp_path / "cal1"), "--apply", str(tmp_path / "test"),
-                 "--scaler", "histogram", "--no-plots", "--out", str(tmp_path / "o1")]) == 2
+    assert (
+        main(
+            [
+                "calibrate",
+                "--fit",
+                str(tmp_path / "cal1"),
+                "--apply",
+                str(tmp_path / "test"),
+                "--scaler",
+                "histogram",
+                "--no-plots",
+                "--out",
+                str(tmp_path / "o1"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "all wrong" in err and "one class" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o1").exists()
@@ -220,8 +335,23 @@ def test_calibrate_refuses_one_class_fits_and_records_tiny_and_cross_task_warnin
     man = json.loads((tmp_path / "cal2" / "run.json").read_text())
     man["task"]["name"] = "other"
     (tmp_path / "cal2" / "run.json").write_text(json.dumps(man))
-    assert main(["calibrate", "--fit", str(tmp_path / "cal2"), "--apply", str(tmp_path / "test"),
-                 "--scaler", "platt", "--no-plots", "--out", str(tmp_path / "o2")]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "--fit",
+                str(tmp_path / "cal2"),
+                "--apply",
+                str(tmp_path / "test"),
+                "--scaler",
+                "platt",
+                "--no-plots",
+                "--out",
+                str(tmp_path / "o2"),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     warnings = json.loads((tmp_path / "o2" / "run.json").read_text())["calibration"]["warnings"]
     assert len(warnings) == 2
@@ -245,7 +375,8 @@ def test_stated_levels_switch_at_the_log_score_boundaries():
         assert got.tolist() == pytest.approx([k / 10, (k + 1) / 10])
     # the boundaries are not the midpoints: 0.145 -> "1", 0.15 -> "2", 0.247 -> "2", 0.25 -> "3"
     assert stated_levels([0.0, 0.145, 0.15, 0.247, 0.25, 0.5, 1.0]).tolist() == pytest.approx(
-        [0.0, 0.1, 0.2, 0.2, 0.3, 0.5, 1.0])
+        [0.0, 0.1, 0.2, 0.2, 0.3, 0.5, 1.0]
+    )
     fine = stated_levels(np.linspace(0, 1, 2001), "0-100")
     assert np.all(np.diff(fine) >= 0) and set(np.round(fine * 100, 6)) <= set(range(101))
     with pytest.raises(ValueError, match="integer scale"):
@@ -261,8 +392,22 @@ def test_calibrate_stated_scale_rounds_the_calibrated_probabilities(tmp_path, ca
     c_test, y_test = overconfident(300, 9)
     _write_run(tmp_path / "cal", [f"c{i}" for i in range(400)], c_cal, y_cal, "train")
     _write_run(tmp_path / "test", [f"t{i}" for i in range(300)], c_test, y_test, "test")
-    rc = main(["calibrate", "--fit", str(tmp_path / "cal"), "--apply", str(tmp_path / "test"), "--scaler", "platt",
-               "--stated-scale", "0-10", "--no-plots", "--out", str(tmp_path / "out")])
+    rc = main(
+        [
+            "calibrate",
+            "--fit",
+            str(tmp_path / "cal"),
+            "--apply",
+            str(tmp_path / "test"),
+            "--scaler",
+            "platt",
+            "--stated-scale",
+            "0-10",
+            "--no-plots",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert rc == 0
     man = json.loads((tmp_path / "out" / "run.json").read_text())
     assert man["methods"] == ["two-stage+platt@0-10"]
@@ -275,6 +420,17 @@ def test_calibrate_stated_scale_rounds_the_calibrated_probabilities(tmp_path, ca
     want_brier = float(np.mean((stated_levels(scaled) - y_test) ** 2))
     assert man["metrics"]["brier"]["value"] == pytest.approx(want_brier)
     with pytest.raises(SystemExit):  # argparse refuses a scale without integer levels
-        main(["calibrate", "--fit", str(tmp_path / "cal"), "--apply", str(tmp_path / "test"),
-              "--stated-scale", "0-1", "--out", str(tmp_path / "out2")])
+        main(
+            [
+                "calibrate",
+                "--fit",
+                str(tmp_path / "cal"),
+                "--apply",
+                str(tmp_path / "test"),
+                "--stated-scale",
+                "0-1",
+                "--out",
+                str(tmp_path / "out2"),
+            ]
+        )
     assert "invalid choice: '0-1'" in capsys.readouterr().err

@@ -6,13 +6,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 from calbench.cli import main
 
 
 def sample(i: int, conf: float, correct: int) -> dict:
-    return {"id": f"q{i}", "task": "t", "model": "m", "method": "two-stage", "prompt": None, "raw_output": "x",
-            "answer": "a", "confidence": conf, "parse_ok": True, "correct": correct, "judge": "alias_match"}
+    return {
+        "id": f"q{i}",
+        "task": "t",
+        "model": "m",
+        "method": "two-stage",
+        "prompt": None,
+        "raw_output": "x",
+        "answer": "a",
+        "confidence": conf,
+        "parse_ok": True,
+        "correct": correct,
+        "judge": "alias_match",
+    }
 
 
 def rows(n: int = 22) -> list[dict]:
@@ -82,18 +92,54 @@ def test_non_utf8_samples_name_file_and_line(tmp_path, capsys):
 def test_eval_summary_states_the_bins_used(tmp_path, capsys):
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"replies": [{"match": "How confident", "reply": "8"}], "default": " x"}))
-    assert main(["eval", "--backend", "scripted", "--script", str(script), "--task", "sciq", "--limit", "6",
-                 "--bins", "5", "--out", str(tmp_path / "o"), "--quiet", "--no-plots", "--resamples", "20"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--backend",
+                "scripted",
+                "--script",
+                str(script),
+                "--task",
+                "sciq",
+                "--limit",
+                "6",
+                "--bins",
+                "5",
+                "--out",
+                str(tmp_path / "o"),
+                "--quiet",
+                "--no-plots",
+                "--resamples",
+                "20",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "5 bins" in out and "10 bins" not in out
 
 
 def test_summary_names_the_judge_and_warns_when_exact_match_gives_zero(tmp_path, capsys):
     script = tmp_path / "script.json"
-    script.write_text(json.dumps({"replies": [{"match": "How confident", "reply": "8"}],
-                                  "default": " it is probably something"}))
-    base = ["eval", "--backend", "scripted", "--script", str(script), "--task", "sciq", "--limit", "6",
-            "--quiet", "--no-plots", "--resamples", "20"]
+    script.write_text(
+        json.dumps({"replies": [{"match": "How confident", "reply": "8"}], "default": " it is probably something"})
+    )
+    base = [
+        "eval",
+        "--backend",
+        "scripted",
+        "--script",
+        str(script),
+        "--task",
+        "sciq",
+        "--limit",
+        "6",
+        "--quiet",
+        "--no-plots",
+        "--resamples",
+        "20",
+    ]
     capsys.readouterr()
     assert main([*base, "--out", str(tmp_path / "exact")]) == 0
     out = capsys.readouterr().out

@@ -14,7 +14,9 @@ from calbench.errors import UserError
 def test_scoring_settings_are_the_library_keywords():
     p = argparse.ArgumentParser()
     add_scoring_args(p)
-    args = p.parse_args(["--policy", "impute_mean", "--bins", "15", "--eps", "0.01", "--resamples", "50", "--seed", "3"])
+    args = p.parse_args(
+        ["--policy", "impute_mean", "--bins", "15", "--eps", "0.01", "--resamples", "50", "--seed", "3"]
+    )
     assert scoring_settings(args) == {"policy": "impute_mean", "bins": 15, "eps": 0.01, "n_resamples": 50, "seed": 3}
     with pytest.raises(UserError, match="--eps"):
         scoring_settings(p.parse_args(["--eps", "0.7"]))
@@ -25,12 +27,15 @@ def test_scoring_settings_are_the_library_keywords():
         add_scoring_args(argparse.ArgumentParser(), ("nope",))
 
 
-@pytest.mark.parametrize("command, options", [
-    ("eval", ("--policy", "--bins", "--eps", "--resamples", "--seed")),
-    ("score", ("--policy", "--bins", "--eps", "--resamples", "--seed")),
-    ("import-lmeval", ("--policy", "--bins", "--eps", "--resamples", "--seed")),
-    ("report", ("--resamples", "--seed")),
-])
+@pytest.mark.parametrize(
+    "command, options",
+    [
+        ("eval", ("--policy", "--bins", "--eps", "--resamples", "--seed")),
+        ("score", ("--policy", "--bins", "--eps", "--resamples", "--seed")),
+        ("import-lmeval", ("--policy", "--bins", "--eps", "--resamples", "--seed")),
+        ("report", ("--resamples", "--seed")),
+    ],
+)
 def test_commands_share_the_scoring_options(capsys, command, options):
     from calbench.cli import main
 

@@ -13,10 +13,20 @@ from calbench.tasks import get_task, select
 
 
 def sample(e, *, answer: str, correct: int, conf, method: str = "two-stage") -> dict:
-    return {"id": e.id, "task": "sciq", "model": "m", "method": method, "prompt": None, "raw_output": str(conf),
-            "answer": answer, "confidence": conf if isinstance(conf, float) else None,
-            "parse_ok": isinstance(conf, float), "correct": correct, "judge": "alias_match",
-            "answer_output": " " + answer}
+    return {
+        "id": e.id,
+        "task": "sciq",
+        "model": "m",
+        "method": method,
+        "prompt": None,
+        "raw_output": str(conf),
+        "answer": answer,
+        "confidence": conf if isinstance(conf, float) else None,
+        "parse_ok": isinstance(conf, float),
+        "correct": correct,
+        "judge": "alias_match",
+        "answer_output": " " + answer,
+    }
 
 
 @pytest.fixture()
@@ -24,14 +34,24 @@ def run_dir(tmp_path):
     """SciQ, 8 questions: 0-2 right (0.9), 3-5 wrong at 0.6/1.0/0.8, 6 wrong and unparsed, 7 right and unparsed."""
     exs = select(get_task("sciq").load("test"), 8, 0)
     rows = [sample(e, answer=e.answers[0], correct=1, conf=0.9) for e in exs[:3]]
-    rows += [sample(e, answer=f"wrong {i}", correct=0, conf=c) for i, (e, c) in enumerate(zip(exs[3:6], (0.6, 1.0, 0.8)))]
-    rows += [sample(exs[6], answer="nope", correct=0, conf="maybe"), sample(exs[7], answer=exs[7].answers[0],
-                                                                         correct=1, conf="sure")]
+    rows += [
+        sample(e, answer=f"wrong {i}", correct=0, conf=c) for i, (e, c) in enumerate(zip(exs[3:6], (0.6, 1.0, 0.8)))
+    ]
+    rows += [
+        sample(exs[6], answer="nope", correct=0, conf="maybe"),
+        sample(exs[7], answer=exs[7].answers[0], correct=1, conf="sure"),
+    ]
     d = tmp_path / "run"
     d.mkdir()
     (d / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (d / "run.json").write_text(json.dumps({"task": {"name": "sciq", "split": "test", "source": "bundled"},
-                                            "judge": {"name": "alias_match", "settings": {"containment": False}}}))
+    (d / "run.json").write_text(
+        json.dumps(
+            {
+                "task": {"name": "sciq", "split": "test", "source": "bundled"},
+                "judge": {"name": "alias_match", "settings": {"containment": False}},
+            }
+        )
+    )
     return d, exs
 
 
@@ -75,7 +95,7 @@ def test_html_table_and_bad_run(run_dir, capsys, tmp_path):
 
 
 def test_report_links_a_sample_table_per_run(tmp_path):
-    from test_leaderboard import make_run
+    from tests.helpers import make_run
 
     ids = [f"q{i}" for i in range(30)]
     a = make_run(tmp_path / "a", model="a", ids=ids, conf=[0.9] * 30, correct=[i % 2 for i in range(30)])

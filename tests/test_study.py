@@ -20,9 +20,22 @@ from calbench import study as st
 pytest.importorskip("peft")
 
 REPO = Path(__file__).resolve().parents[1]
-SMOKE = {"train_size": 8, "heldout_size": 4, "max_steps": 2, "eval_every": 1, "save_every": 1, "logging_steps": 1,
-         "answer_max_new_tokens": 6, "answer_batch_size": 8, "eval_batch_size": 8, "learning_rate": 1e-3,
-         "warmup_steps": 0, "batch_size": 4, "epochs": 1, "estimator": "exact"}
+SMOKE = {
+    "train_size": 8,
+    "heldout_size": 4,
+    "max_steps": 2,
+    "eval_every": 1,
+    "save_every": 1,
+    "logging_steps": 1,
+    "answer_max_new_tokens": 6,
+    "answer_batch_size": 8,
+    "eval_batch_size": 8,
+    "learning_rate": 1e-3,
+    "warmup_steps": 0,
+    "batch_size": 4,
+    "epochs": 1,
+    "estimator": "exact",
+}
 
 
 def tiny_study(folder: Path, model: str, seed: int = 0) -> Path:
@@ -34,8 +47,12 @@ def tiny_study(folder: Path, model: str, seed: int = 0) -> Path:
         "eval_options": {"seed": seed, "resamples": 50, "batch_size": 8, "quiet": True},
         "training": {"trainer": "rewarding-doubt", "task": "triviaqa", "settings": SMOKE},
         "answers": {
-            "triviaqa": {"task": "triviaqa", "limit": 6, "run": "before-triviaqa",
-                         "methods": ["two-stage", "seq-likelihood-mean"]},
+            "triviaqa": {
+                "task": "triviaqa",
+                "limit": 6,
+                "run": "before-triviaqa",
+                "methods": ["two-stage", "seq-likelihood-mean"],
+            },
             # given: a run folder made outside the study (answers the user brought, half of them right)
             "calibration": {"task": "triviaqa", "split": "train", "limit": 6, "run": "before-cal"},
             "sciq": {"task": "sciq", "split": "test", "limit": 4, "run": "before-sciq", "methods": ["two-stage"]},
@@ -44,10 +61,28 @@ def tiny_study(folder: Path, model: str, seed: int = 0) -> Path:
             {"answers": "triviaqa", "methods": ["two-stage", "expected"], "out": "after-triviaqa", "first": 3},
             {"answers": "sciq", "methods": ["two-stage"], "out": "after-sciq", "stage": "unseen"},
         ],
-        "scalers": [{"fit": "before-cal", "apply": "before-triviaqa", "scaler": "platt",
-                     "methods": ["seq-likelihood-mean"], "out": "before-triviaqa-platt"}],
-        "tables": [{"out": "tables.md", "runs": ["before-triviaqa", "before-triviaqa-platt", "after-triviaqa",
-                                                 "before-sciq", "after-sciq", "no-such-run"]}],
+        "scalers": [
+            {
+                "fit": "before-cal",
+                "apply": "before-triviaqa",
+                "scaler": "platt",
+                "methods": ["seq-likelihood-mean"],
+                "out": "before-triviaqa-platt",
+            }
+        ],
+        "tables": [
+            {
+                "out": "tables.md",
+                "runs": [
+                    "before-triviaqa",
+                    "before-triviaqa-platt",
+                    "after-triviaqa",
+                    "before-sciq",
+                    "after-sciq",
+                    "no-such-run",
+                ],
+            }
+        ],
     }
     path = folder / "study.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -56,8 +91,14 @@ def tiny_study(folder: Path, model: str, seed: int = 0) -> Path:
 
 def cli(*args: str, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "calbench", *args], capture_output=True, text=True, env=env,
-                          cwd=kw.get("cwd", REPO), timeout=kw.get("timeout", 900))
+    return subprocess.run(
+        [sys.executable, "-m", "calbench", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=kw.get("cwd", REPO),
+        timeout=kw.get("timeout", 900),
+    )
 
 
 def _complete(folder: Path) -> bool:
@@ -74,11 +115,32 @@ def given_calibration_run(folder: Path, model: str) -> None:
 
     examples = select(get_task("triviaqa").load("train"), 6, 0)
     given = folder / "given.jsonl"
-    given.write_text("".join(json.dumps({"id": e.id, "answer": e.answers[0] if i % 2 else "no such answer"}) + "\n"
-                             for i, e in enumerate(examples)))
-    made = cli("eval", "--model", model, "--task", "triviaqa", "--split", "train", "--limit", "6", "--method",
-               "two-stage,seq-likelihood-mean", "--answers", str(given), "--resamples", "50", "--quiet",
-               "--out", str(folder / "before-cal"))
+    given.write_text(
+        "".join(
+            json.dumps({"id": e.id, "answer": e.answers[0] if i % 2 else "no such answer"}) + "\n"
+            for i, e in enumerate(examples)
+        )
+    )
+    made = cli(
+        "eval",
+        "--model",
+        model,
+        "--task",
+        "triviaqa",
+        "--split",
+        "train",
+        "--limit",
+        "6",
+        "--method",
+        "two-stage,seq-likelihood-mean",
+        "--answers",
+        str(given),
+        "--resamples",
+        "50",
+        "--quiet",
+        "--out",
+        str(folder / "before-cal"),
+    )
     assert made.returncode == 0, made.stderr[-2000:]
 
 
@@ -91,20 +153,37 @@ def test_a_tiny_study_runs_is_interrupted_resumes_and_reproduces_its_tables(tmp_
     out = plan.stdout
     # every stage in order, nothing done, each step with its command
     assert [line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("stage ")] == [
-        "answers", "train", "evaluate", "unseen", "scalers", "tables"]
+        "answers",
+        "train",
+        "evaluate",
+        "unseen",
+        "scalers",
+        "tables",
+    ]
     assert out.count("[to do]") == 3 and "[waiting for" in out
-    assert f"calbench eval --model {tiny_model_dir} --seed 0 --resamples 50 --batch-size 8 --quiet " \
-           "--method two-stage,seq-likelihood-mean --task triviaqa --limit 6 --out" in out
+    assert (
+        f"calbench eval --model {tiny_model_dir} --seed 0 --resamples 50 --batch-size 8 --quiet "
+        "--method two-stage,seq-likelihood-mean --task triviaqa --limit 6 --out" in out
+    )
     assert f"calibration: triviaqa train, 6 questions, {tmp_path / 'before-cal'} (given)" in out
-    assert f"triviaqa: triviaqa (default split), 6 questions, {tmp_path / 'before-triviaqa'} (made by stage " \
-           "answers)" in out
+    assert (
+        f"triviaqa: triviaqa (default split), 6 questions, {tmp_path / 'before-triviaqa'} (made by stage "
+        "answers)" in out
+    )
     assert "--set max_steps=2" in out and "--set estimator=exact" in out
     assert "steps: 3 to do, 5 waiting, 1 written when the stage runs" in out
 
     # interrupt the study once its first run folder is complete
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "calbench", "study", "run", str(path)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "calbench", "study", "run", str(path)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     first = tmp_path / "before-triviaqa"
     deadline = time.time() + 600
     while not _complete(first) and proc.poll() is None and time.time() < deadline:
@@ -157,36 +236,61 @@ def _write(tmp_path: Path, spec: dict) -> Path:
     return p
 
 
-BASE = {"study": "x", "model": "m",
-        "answers": {"a": {"task": "triviaqa", "limit": 5, "run": "before", "methods": ["two-stage"]}}}
+BASE = {
+    "study": "x",
+    "model": "m",
+    "answers": {"a": {"task": "triviaqa", "limit": 5, "run": "before", "methods": ["two-stage"]}},
+}
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"studdy": "x"}, "unknown field studdy"),
-    ({"model": None}, "model is required"),
-    ({"study": "a b"}, "study must be a plain name"),
-    ({"answers": {"a": {"task": "triviaqa", "limit": "five", "run": "r"}}}, "answers.a.limit must be int"),
-    ({"evaluations": [{"answers": "b", "methods": ["two-stage"], "out": "o", "adapter": False}]},
-     "evaluations[0].answers: no answer set 'b' (answers: a)"),
-    ({"evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "o"}]},
-     "rates the trained model, but the study has no training section"),
-    ({"evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "o", "adapter": False, "stage": "x"}]},
-     "evaluations[0].stage must be answers, evaluate or unseen"),
-    ({"evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "before", "adapter": False}]},
-     "two steps write"),
-    ({"reports": [{"out": "r.md", "arms": ["before#"]}]}, "'before#' is not RUN#METHOD"),
-    ({"level_gaps": [{"out": "g.md"}]}, "level_gaps[0].readout is required"),
-    ({"answers": {"a": {"task": "triviaqa", "run": "r", "file": "f.jsonl"}}}, "give either run"),
-    ({"answers": {"a": {"task": "triviaqa", "file": "f.jsonl", "methods": ["two-stage"]}}},
-     "an answers file is given as it is"),
-    ({"training": [{"trainer": "t", "task": "x"}, {"trainer": "t", "task": "x"}]}, "two trainings are named 'train'"),
-    ({"training": {"trainer": "t", "task": "x", "start_from": {"training": "other", "checkpoint": 5}}},
-     "training[0].start_from.training must name an earlier training"),
-    ({"training": {"trainer": "t", "task": "x"},
-      "evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "o", "adapter": "nope/adapter_best"}]},
-     "evaluations[0].adapter: 'nope/adapter_best' names no training"),
-    ({"eval_options": {"seed": "zero"}}, "eval_options.seed must be int"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"studdy": "x"}, "unknown field studdy"),
+        ({"model": None}, "model is required"),
+        ({"study": "a b"}, "study must be a plain name"),
+        ({"answers": {"a": {"task": "triviaqa", "limit": "five", "run": "r"}}}, "answers.a.limit must be int"),
+        (
+            {"evaluations": [{"answers": "b", "methods": ["two-stage"], "out": "o", "adapter": False}]},
+            "evaluations[0].answers: no answer set 'b' (answers: a)",
+        ),
+        (
+            {"evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "o"}]},
+            "rates the trained model, but the study has no training section",
+        ),
+        (
+            {"evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "o", "adapter": False, "stage": "x"}]},
+            "evaluations[0].stage must be answers, evaluate or unseen",
+        ),
+        (
+            {"evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "before", "adapter": False}]},
+            "two steps write",
+        ),
+        ({"reports": [{"out": "r.md", "arms": ["before#"]}]}, "'before#' is not RUN#METHOD"),
+        ({"level_gaps": [{"out": "g.md"}]}, "level_gaps[0].readout is required"),
+        ({"answers": {"a": {"task": "triviaqa", "run": "r", "file": "f.jsonl"}}}, "give either run"),
+        (
+            {"answers": {"a": {"task": "triviaqa", "file": "f.jsonl", "methods": ["two-stage"]}}},
+            "an answers file is given as it is",
+        ),
+        (
+            {"training": [{"trainer": "t", "task": "x"}, {"trainer": "t", "task": "x"}]},
+            "two trainings are named 'train'",
+        ),
+        (
+            {"training": {"trainer": "t", "task": "x", "start_from": {"training": "other", "checkpoint": 5}}},
+            "training[0].start_from.training must name an earlier training",
+        ),
+        (
+            {
+                "training": {"trainer": "t", "task": "x"},
+                "evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "o", "adapter": "nope/adapter_best"}],
+            },
+            "evaluations[0].adapter: 'nope/adapter_best' names no training",
+        ),
+        ({"eval_options": {"seed": "zero"}}, "eval_options.seed must be int"),
+    ],
+)
 def test_a_mistake_in_the_study_file_names_the_field(tmp_path, change, message):
     path = _write(tmp_path, {**BASE, **change})
     with pytest.raises(st.StudyError, match=None) as e:
@@ -207,15 +311,19 @@ def test_not_yaml_and_missing_file_are_named(tmp_path):
 
 
 def test_a_folder_copied_in_counts_as_done_and_later_steps_wait_for_their_inputs(tmp_path):
-    spec = {**BASE, "evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "again", "adapter": False}],
-            "scalers": [{"fit": "cal", "apply": "before", "methods": ["two-stage"], "out": "scaled"}]}
+    spec = {
+        **BASE,
+        "evaluations": [{"answers": "a", "methods": ["two-stage"], "out": "again", "adapter": False}],
+        "scalers": [{"fit": "cal", "apply": "before", "methods": ["two-stage"], "out": "scaled"}],
+    }
     study = st.load(_write(tmp_path, spec))
     text = st.plan_text(study)
     assert "[to do]" in text and "[waiting for" in text and "cal/run.json" in text
     run = tmp_path / "before"  # a finished run made elsewhere, copied in
     run.mkdir()
-    (run / "run.json").write_text(json.dumps({"calbench_run": 1, "status": "complete", "n": 5,
-                                              "methods": ["two-stage"]}))
+    (run / "run.json").write_text(
+        json.dumps({"calbench_run": 1, "status": "complete", "n": 5, "methods": ["two-stage"]})
+    )
     (run / "samples.jsonl").write_text("")
     text = st.plan_text(study)
     assert f"[done] {run}" in text

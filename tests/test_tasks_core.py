@@ -13,12 +13,12 @@ from tasks._common import read_blocks
 def test_triviaqa_splits():
     t = get_task("triviaqa")
     ev, tr = t.load("eval"), t.load("train")
-    assert len(ev) == 11313 and 8800 <= len(tr) < 8837          # DPR test = unfiltered validation; DPR dev
+    assert len(ev) == 11313 and 8800 <= len(tr) < 8837  # DPR test = unfiltered validation; DPR dev
     assert len({e.id for e in ev}) == len(ev) and len({e.id for e in tr}) == len(tr)
     assert ev[0].id == "tqa-dpr-test-0" and ev[0].question == "Who was the man behind The Chipmunks?"
     assert all(e.id.startswith("tqa-dpr-dev-") for e in tr)
     assert all(len(e.answers) >= 1 and all(a.strip() for a in e.answers) for e in ev + tr)
-    assert sum(len(e.answers) > 1 for e in ev) > 9000           # full alias lists, not one answer.value
+    assert sum(len(e.answers) > 1 for e in ev) > 9000  # full alias lists, not one answer.value
     assert t.group == "in_domain" and t.kind == "open" and t.train_split == "train"
     assert "CC BY-NC 4.0" in t.license and "anserini" in t.source
 
@@ -43,27 +43,34 @@ def test_triviaqa_train_and_eval_disjoint_after_normalisation():
 def test_dpr_format_quoting_crlf_and_literal_lists(tmp_path):
     from tasks.triviaqa import read_dpr
 
-    rows = ('Plain question?\t[\'One\', "Two\'s"]\r\n'
-            '"Who wrote ""Daffodils""?"\t[\'Wordsworth\', \'William Wordsworth\']\r\n'
-            'Ends in a tab-free, comma, question, yes?\t["It\'s", \'x\']\r\n')
+    rows = (
+        "Plain question?\t['One', \"Two's\"]\r\n"
+        '"Who wrote ""Daffodils""?"\t[\'Wordsworth\', \'William Wordsworth\']\r\n'
+        "Ends in a tab-free, comma, question, yes?\t[\"It's\", 'x']\r\n"
+    )
     path = tmp_path / "dpr.txt.gz"
     with gzip.open(path, "wb") as fh:
         fh.write(rows.encode())
     got = read_dpr(path)
-    assert got == [(0, "Plain question?", ["One", "Two's"]),
-                   (1, 'Who wrote "Daffodils"?', ["Wordsworth", "William Wordsworth"]),
-                   (2, "Ends in a tab-free, comma, question, yes?", ["It's", "x"])]
+    assert got == [
+        (0, "Plain question?", ["One", "Two's"]),
+        (1, 'Who wrote "Daffodils"?', ["Wordsworth", "William Wordsworth"]),
+        (2, "Ends in a tab-free, comma, question, yes?", ["It's", "x"]),
+    ]
     plain = tmp_path / "dpr.txt"
     plain.write_bytes(rows.encode())
     assert read_dpr(plain) == got
 
 
-@pytest.mark.parametrize("row, message", [
-    ("Q?\t['a']\textra\r\n", "expected 2 tab-separated fields"),
-    ("Q?\tnot a list\r\n", "not a Python list literal"),
-    ("Q?\t[1, 2]\r\n", "must be a list of strings"),
-    ("Q?\t[]\r\n", "no alias"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("Q?\t['a']\textra\r\n", "expected 2 tab-separated fields"),
+        ("Q?\tnot a list\r\n", "not a Python list literal"),
+        ("Q?\t[1, 2]\r\n", "must be a list of strings"),
+        ("Q?\t[]\r\n", "no alias"),
+    ],
+)
 def test_dpr_bad_row_names_file_and_line(tmp_path, row, message):
     from tasks.triviaqa import read_dpr
 

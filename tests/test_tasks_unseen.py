@@ -52,10 +52,25 @@ COUNTS = {
     ("nq_open", "efficientqa_test"): 1769,
     ("gsm8k", "test"): 1319,
 }
-KIND = {"medqa": "mc", "commonsenseqa": "mc", "mmlu": "mc", "arc_challenge": "mc", "openbookqa": "mc",
-        "truthfulqa_mc": "mc", "truthfulqa_gen": "open", "nq_open": "open", "gsm8k": "numeric"}
-N_CHOICES = {"medqa": {4}, "commonsenseqa": {5}, "mmlu": {4}, "arc_challenge": {3, 4, 5}, "openbookqa": {4},
-             "truthfulqa_mc": {2, 3, 4}}
+KIND = {
+    "medqa": "mc",
+    "commonsenseqa": "mc",
+    "mmlu": "mc",
+    "arc_challenge": "mc",
+    "openbookqa": "mc",
+    "truthfulqa_mc": "mc",
+    "truthfulqa_gen": "open",
+    "nq_open": "open",
+    "gsm8k": "numeric",
+}
+N_CHOICES = {
+    "medqa": {4},
+    "commonsenseqa": {5},
+    "mmlu": {4},
+    "arc_challenge": {3, 4, 5},
+    "openbookqa": {4},
+    "truthfulqa_mc": {2, 3, 4},
+}
 
 
 @lru_cache(maxsize=None)
@@ -69,6 +84,7 @@ def raw_jsonl(path: Path) -> list[dict]:
 
 
 # --- specs -----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("task", sorted(KIND))
 def test_spec(task):
@@ -84,6 +100,7 @@ def test_spec(task):
 
 
 # --- counts and fields -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("task,split", sorted(COUNTS))
 def test_counts_fields_ids(task, split):
@@ -110,6 +127,7 @@ def test_counts_fields_ids(task, split):
 
 # --- multiple choice: the correct option is the source's, order seeded and balanced --------------------------
 
+
 def _letters_by_size(examples):
     by_size = collections.defaultdict(collections.Counter)
     for e in examples:
@@ -135,12 +153,18 @@ def test_balance_check_detects_unshuffled_letters():
     assert chisquare([300, 300, 300, 200]).pvalue < 1e-3
 
 
-@pytest.mark.parametrize("task,split", [("medqa", "test"), ("commonsenseqa", "validation"),
-                                        ("arc_challenge", "test"), ("openbookqa", "test")])
+@pytest.mark.parametrize(
+    "task,split",
+    [("medqa", "test"), ("commonsenseqa", "validation"), ("arc_challenge", "test"), ("openbookqa", "test")],
+)
 def test_letter_points_at_the_source_answer(task, split):
     """Re-read the bundled JSON lines here and compare the correct option's text with the letter's option."""
-    files = {"medqa": "test.jsonl.xz", "commonsenseqa": "dev_rand_split.jsonl.xz",
-             "arc_challenge": "test.jsonl.xz", "openbookqa": "test.jsonl.xz"}
+    files = {
+        "medqa": "test.jsonl.xz",
+        "commonsenseqa": "dev_rand_split.jsonl.xz",
+        "arc_challenge": "test.jsonl.xz",
+        "openbookqa": "test.jsonl.xz",
+    }
     rows = raw_jsonl(TASKS / task / "data" / files[task])
     examples = load(task, split)
     assert len(rows) == len(examples)
@@ -190,8 +214,14 @@ def test_option_order_is_deterministic_across_processes():
     digests = set()
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        out = subprocess.run([sys.executable, "-c", _DIGEST_CODE, json.dumps(pairs)], cwd=ROOT, env=env,
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _DIGEST_CODE, json.dumps(pairs)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         digests.add(out.stdout.strip())
     h = hashlib.sha256()
     for task, split in pairs:
@@ -212,6 +242,7 @@ def test_order_depends_on_task_and_id_only():
 
 
 # --- MMLU ---------------------------------------------------------------------------------------------------
+
 
 def test_mmlu_subjects_stratified():
     test = load("mmlu", "test")
@@ -238,6 +269,7 @@ def test_bundle_is_compact():
 
 
 # --- TruthfulQA ------------------------------------------------------------------------------------------------
+
 
 def _truthfulqa_rows() -> list[dict]:
     with lzma.open(TASKS / "truthfulqa_mc" / "data" / "TruthfulQA.csv.xz", "rt", encoding="utf-8") as fh:
@@ -266,8 +298,10 @@ def test_truthfulqa_gen_answers_are_correct_answers():
 
 # --- open-ended and numeric -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("split,file", [("dev", "NQ-open.dev.jsonl.xz"),
-                                        ("efficientqa_test", "NQ-open.efficientqa.test.1.1.jsonl.xz")])
+
+@pytest.mark.parametrize(
+    "split,file", [("dev", "NQ-open.dev.jsonl.xz"), ("efficientqa_test", "NQ-open.efficientqa.test.1.1.jsonl.xz")]
+)
 def test_nq_open_alias_lists(split, file):
     rows = raw_jsonl(TASKS / "nq_open" / "data" / file)
     examples = load("nq_open", split)
@@ -307,8 +341,10 @@ def test_canonical_number():
 
 # --- provenance: bundled files are the documented bytes ------------------------------------------------------------
 
-@pytest.mark.parametrize("task", ["medqa", "commonsenseqa", "arc_challenge", "openbookqa", "truthfulqa_mc",
-                                  "nq_open", "gsm8k"])
+
+@pytest.mark.parametrize(
+    "task", ["medqa", "commonsenseqa", "arc_challenge", "openbookqa", "truthfulqa_mc", "nq_open", "gsm8k"]
+)
 def test_bundled_files_match_provenance_sha256(task):
     text = (TASKS / task / "PROVENANCE.md").read_text()
     files = sorted((TASKS / task / "data").glob("*.xz"))
@@ -332,6 +368,7 @@ def test_mmlu_members_match_provenance_sha256():
 
 # --- malformed rows ---------------------------------------------------------------------------------------------
 
+
 def _gz(path: Path, text: str) -> Path:
     path.write_bytes(gzip.compress(text.encode("utf-8")))
     return path
@@ -354,8 +391,11 @@ def test_malformed_choice_rows(tmp_path):
     from tasks.arc_challenge import read_examples as read_arc
     from tasks.commonsenseqa import read_examples as read_csqa
 
-    row = {"id": "x", "question": {"stem": "S?", "choices": [{"label": "A", "text": "a"}, {"label": "B", "text": "b"}]},
-           "answerKey": "C"}
+    row = {
+        "id": "x",
+        "question": {"stem": "S?", "choices": [{"label": "A", "text": "a"}, {"label": "B", "text": "b"}]},
+        "answerKey": "C",
+    }
     path = _gz(tmp_path / "c.jsonl.gz", "\n" + json.dumps(row) + "\n")
     with pytest.raises(DataError, match=r"c\.jsonl\.gz:2: answerKey 'C' is not one of the option labels"):
         read_csqa(path, "validation")
@@ -372,8 +412,10 @@ def test_malformed_gsm8k_and_nq(tmp_path):
     from tasks.gsm8k import read_examples as read_gsm
     from tasks.nq_open import read_examples as read_nq
 
-    path = _gz(tmp_path / "g.jsonl.gz", '{"question": "q", "answer": "1+1=2\\n#### 2"}\n'
-                                        '{"question": "q", "answer": "so #### two"}\n')
+    path = _gz(
+        tmp_path / "g.jsonl.gz",
+        '{"question": "q", "answer": "1+1=2\\n#### 2"}\n{"question": "q", "answer": "so #### two"}\n',
+    )
     with pytest.raises(DataError, match=r"g\.jsonl\.gz:2: the text after '####' is not a number: 'two'"):
         read_gsm(path)
     path = _gz(tmp_path / "n.jsonl.gz", '{"question": "q", "answer": "Paris"}\n')
@@ -408,22 +450,63 @@ def test_malformed_truthfulqa_and_mmlu(tmp_path):
 # --- hub loaders: row mapping with the hub's schemas (no network: hub_rows is replaced) -----------------------
 
 HUB_ROWS = {
-    "medqa": [{"question": "Q?", "answer": "b", "options": {"A": "a", "B": "b", "C": "c", "D": "d"},
-               "meta_info": "step1", "answer_idx": "B"}],
-    "commonsenseqa": [{"id": "c1", "question": "Q?", "question_concept": "x", "answerKey": "E",
-                       "choices": {"label": list("ABCDE"), "text": ["a", "b", "c", "d", "e"]}}],
-    "arc_challenge": [{"id": "Mercury_1", "question": "Q?", "answerKey": "3",
-                       "choices": {"text": ["a", "b", "c", "d"], "label": ["1", "2", "3", "4"]}}],
-    "openbookqa": [{"id": "7-1", "question_stem": "Q?", "answerKey": "A",
-                    "choices": {"text": ["a", "b", "c", "d"], "label": list("ABCD")}}],
+    "medqa": [
+        {
+            "question": "Q?",
+            "answer": "b",
+            "options": {"A": "a", "B": "b", "C": "c", "D": "d"},
+            "meta_info": "step1",
+            "answer_idx": "B",
+        }
+    ],
+    "commonsenseqa": [
+        {
+            "id": "c1",
+            "question": "Q?",
+            "question_concept": "x",
+            "answerKey": "E",
+            "choices": {"label": list("ABCDE"), "text": ["a", "b", "c", "d", "e"]},
+        }
+    ],
+    "arc_challenge": [
+        {
+            "id": "Mercury_1",
+            "question": "Q?",
+            "answerKey": "3",
+            "choices": {"text": ["a", "b", "c", "d"], "label": ["1", "2", "3", "4"]},
+        }
+    ],
+    "openbookqa": [
+        {
+            "id": "7-1",
+            "question_stem": "Q?",
+            "answerKey": "A",
+            "choices": {"text": ["a", "b", "c", "d"], "label": list("ABCD")},
+        }
+    ],
     "mmlu": [{"question": "Q?", "subject": "anatomy", "choices": ["a", "b", "c", "d"], "answer": 3}],
-    "truthfulqa_mc": [{"type": "Adversarial", "category": "Misconceptions", "question": "Q?", "best_answer": "b",
-                       "correct_answers": ["b", "b2"], "incorrect_answers": ["w", "x", "y", "z"], "source": "s"}],
+    "truthfulqa_mc": [
+        {
+            "type": "Adversarial",
+            "category": "Misconceptions",
+            "question": "Q?",
+            "best_answer": "b",
+            "correct_answers": ["b", "b2"],
+            "incorrect_answers": ["w", "x", "y", "z"],
+            "source": "s",
+        }
+    ],
     "nq_open": [{"question": "who?", "answer": ["Ann", "Ann B."]}],
     "gsm8k": [{"question": "How many?", "answer": "2 + 2 = 4\n#### 1,004"}],
 }
-HUB_TRUTH = {"medqa": "b", "commonsenseqa": "e", "arc_challenge": "c", "openbookqa": "a", "mmlu": "d",
-             "truthfulqa_mc": "b"}
+HUB_TRUTH = {
+    "medqa": "b",
+    "commonsenseqa": "e",
+    "arc_challenge": "c",
+    "openbookqa": "a",
+    "mmlu": "d",
+    "truthfulqa_mc": "b",
+}
 
 
 @pytest.mark.parametrize("task", sorted(KIND))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from calbench.reporting import tables as _tables
 
 
@@ -26,8 +27,12 @@ def _dist(mass):
 
 
 def test_level_profile_means_the_distributions_and_counts_the_modes():
-    samples = [{"confidence_dist": _dist({1: 0.6, 2: 0.4})}, {"confidence_dist": _dist({1: 0.3, 2: 0.7})},
-               {"confidence_dist": _dist({1: 0.9, 9: 0.1})}, {"confidence": 0.5}]  # the last records none
+    samples = [
+        {"confidence_dist": _dist({1: 0.6, 2: 0.4})},
+        {"confidence_dist": _dist({1: 0.3, 2: 0.7})},
+        {"confidence_dist": _dist({1: 0.9, 9: 0.1})},
+        {"confidence": 0.5},
+    ]  # the last records none
     mean, modes = _script().level_profile(samples)
     assert np.allclose(mean[[1, 2, 9]], [0.6, 1.1 / 3, 0.1 / 3]) and np.isclose(mean.sum(), 1.0)
     assert modes.tolist() == [0, 2, 1] + [0] * 8
@@ -36,8 +41,13 @@ def test_level_profile_means_the_distributions_and_counts_the_modes():
 def test_level_table_lists_only_readouts_with_a_distribution():
     mod = _script()
     with_dist = _Run([{"confidence_dist": _dist({3: 1.0})}] * 2)
-    lines = mod.level_table([("after:expected", with_dist, "expected"), ("after:two-stage", _Run([{}]), "two-stage"),
-                             ("after-platt:expected+platt", with_dist, "expected+platt")])  # scaled: its source's
+    lines = mod.level_table(
+        [
+            ("after:expected", with_dist, "expected"),
+            ("after:two-stage", _Run([{}]), "two-stage"),
+            ("after-platt:expected+platt", with_dist, "expected+platt"),
+        ]
+    )  # scaled: its source's
     rows = [line for line in lines if line.startswith("| after")]
     assert rows == ["| after:expected | 2 | " + " ".join(["0.000"] * 3 + ["1.000"] + ["0.000"] * 7) + " | 3: 2 |"]
     assert mod.level_table([("after:two-stage", _Run([{}]), "two-stage")]) == []

@@ -41,8 +41,9 @@ class _Log:
 def _run(tmp_path, metric, values):
     model = _Model()
     cb = HeldOutCallback(_Evaluator(values), 1, _Log(), best_metric=metric, best_dir=tmp_path / "adapter_best")
-    cb.trainer = SimpleNamespace(accelerator=SimpleNamespace(unwrap_model=lambda m: m), model=model,
-                                 processing_class=None)
+    cb.trainer = SimpleNamespace(
+        accelerator=SimpleNamespace(unwrap_model=lambda m: m), model=model, processing_class=None
+    )
     for step in range(len(values)):
         model.step = step
         cb._run(SimpleNamespace(is_world_process_zero=True, global_step=step))
@@ -50,9 +51,16 @@ def _run(tmp_path, metric, values):
 
 
 def test_keeps_the_highest_log_score(tmp_path):
-    cb, model = _run(tmp_path, "expected/log_score",
-                     [{"expected/log_score": -0.7}, {"expected/log_score": -0.5}, {"expected/log_score": -0.6},
-                      {"expected/log_score": float("nan")}])
+    cb, model = _run(
+        tmp_path,
+        "expected/log_score",
+        [
+            {"expected/log_score": -0.7},
+            {"expected/log_score": -0.5},
+            {"expected/log_score": -0.6},
+            {"expected/log_score": float("nan")},
+        ],
+    )
     assert model.saved == [0, 1]
     assert cb.best == {"step": 1, "metric": "expected/log_score", "value": -0.5}
     assert json.loads((tmp_path / "adapter_best" / "best.json").read_text())["step"] == 1
@@ -60,8 +68,7 @@ def test_keeps_the_highest_log_score(tmp_path):
 
 
 def test_brier_is_lower_is_better(tmp_path):
-    cb, model = _run(tmp_path, "greedy/brier",
-                     [{"greedy/brier": 0.3}, {"greedy/brier": 0.4}, {"greedy/brier": 0.2}])
+    cb, model = _run(tmp_path, "greedy/brier", [{"greedy/brier": 0.3}, {"greedy/brier": 0.4}, {"greedy/brier": 0.2}])
     assert model.saved == [0, 2] and cb.best["value"] == 0.2
 
 

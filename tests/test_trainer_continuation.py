@@ -12,8 +12,12 @@ import yaml
 
 from calbench.training import TrainerError
 from trainers.rewarding_doubt.config import RDConfig
-from trainers.rewarding_doubt.continuation import (check_continuation, check_continuation_model, chain_curve_rows,
-                                                   load_continuation)
+from trainers.rewarding_doubt.continuation import (
+    chain_curve_rows,
+    check_continuation,
+    check_continuation_model,
+    load_continuation,
+)
 from trainers.rewarding_doubt.exact_loop import batch_plan
 
 SETTINGS = RDConfig(estimator="exact").to_dict()
@@ -21,20 +25,44 @@ JUDGE = {"name": "alias_match", "containment": True}
 MODEL = {"id": "m", "sha256": "a" * 64}
 
 
-def fake_run(folder: Path, *, train_questions: int, labels: int, heldout_labels: list[int],
-             continued_from: Path | None = None, skipped: int = 0, labels_before: int = 0,
-             pass_index: int = 0) -> Path:
+def fake_run(
+    folder: Path,
+    *,
+    train_questions: int,
+    labels: int,
+    heldout_labels: list[int],
+    continued_from: Path | None = None,
+    skipped: int = 0,
+    labels_before: int = 0,
+    pass_index: int = 0,
+) -> Path:
     """A finished run folder as the trainer writes it: config.yaml, summary.json, train_log.jsonl, adapter/."""
     (folder / "adapter").mkdir(parents=True)
     (folder / "adapter" / "adapter_model.safetensors").write_bytes(b"weights")
-    cfg = {"task": "triviaqa", "train_questions": train_questions, "settings": SETTINGS, "model": MODEL,
-           "judge": JUDGE, "continued_from": None if continued_from is None else
-           {"run": str(continued_from), "skipped_train_questions": skipped, "labels_seen_before": labels_before,
-            "pass": pass_index}}
+    cfg = {
+        "task": "triviaqa",
+        "train_questions": train_questions,
+        "settings": SETTINGS,
+        "model": MODEL,
+        "judge": JUDGE,
+        "continued_from": None
+        if continued_from is None
+        else {
+            "run": str(continued_from),
+            "skipped_train_questions": skipped,
+            "labels_seen_before": labels_before,
+            "pass": pass_index,
+        },
+    }
     (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
-    summary = {"labels_seen": labels, **({"labels_seen_with_continued": labels_before + labels} if continued_from else {})}
+    summary = {
+        "labels_seen": labels,
+        **({"labels_seen_with_continued": labels_before + labels} if continued_from else {}),
+    }
     (folder / "summary.json").write_text(json.dumps(summary))
-    records = [{"step": i, "kind": "heldout", "labels_seen": n, "greedy/auroc": 0.5} for i, n in enumerate(heldout_labels)]
+    records = [
+        {"step": i, "kind": "heldout", "labels_seen": n, "greedy/auroc": 0.5} for i, n in enumerate(heldout_labels)
+    ]
     records.insert(1, {"step": 1, "kind": "train", "labels_seen": 4})
     (folder / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return folder
@@ -42,8 +70,15 @@ def fake_run(folder: Path, *, train_questions: int, labels: int, heldout_labels:
 
 def test_a_chain_of_runs_skips_every_question_trained_on_and_plots_over_the_chain(tmp_path):
     a = fake_run(tmp_path / "a", train_questions=16, labels=16, heldout_labels=[0, 8, 16])
-    b = fake_run(tmp_path / "b", train_questions=24, labels=24, heldout_labels=[0, 12, 24], continued_from=a,
-                 skipped=16, labels_before=16)
+    b = fake_run(
+        tmp_path / "b",
+        train_questions=24,
+        labels=24,
+        heldout_labels=[0, 12, 24],
+        continued_from=a,
+        skipped=16,
+        labels_before=16,
+    )
     cont = load_continuation(b)
     assert cont.skip == 16 + 24 and cont.labels_before == 40
     assert load_continuation(a).skip == 16 and load_continuation(a).labels_before == 16
@@ -59,12 +94,27 @@ def test_a_new_pass_starts_the_pool_again_and_the_chain_counts_passes(tmp_path):
     """``continue_with: new_pass`` skips nothing and starts the next pass; a continuation of that run goes on in
     the new pass, after the questions it trained on (not after the first pass's)."""
     a = fake_run(tmp_path / "a", train_questions=16, labels=16, heldout_labels=[0, 16])
-    b = fake_run(tmp_path / "b", train_questions=24, labels=24, heldout_labels=[0, 24], continued_from=a,
-                 skipped=16, labels_before=16)  # the rest of pass 1: the pool has 40 questions
+    b = fake_run(
+        tmp_path / "b",
+        train_questions=24,
+        labels=24,
+        heldout_labels=[0, 24],
+        continued_from=a,
+        skipped=16,
+        labels_before=16,
+    )  # the rest of pass 1: the pool has 40 questions
     assert load_continuation(b).start("rest") == (40, 0)  # nothing left in pass 1 (the trainer then refuses)
     assert load_continuation(b).start("new_pass") == (0, 1)
-    c = fake_run(tmp_path / "c", train_questions=10, labels=10, heldout_labels=[0, 10], continued_from=b,
-                 skipped=0, labels_before=40, pass_index=1)
+    c = fake_run(
+        tmp_path / "c",
+        train_questions=10,
+        labels=10,
+        heldout_labels=[0, 10],
+        continued_from=b,
+        skipped=0,
+        labels_before=40,
+        pass_index=1,
+    )
     cont = load_continuation(c)
     assert cont.pass_index == 1 and cont.labels_before == 50
     assert cont.start("rest") == (10, 1) and cont.start("new_pass") == (0, 2)
@@ -95,9 +145,12 @@ def test_a_continuation_that_is_another_experiment_is_refused_naming_the_field(t
         check_continuation_model(cont, {**MODEL, "sha256": "b" * 64})
     with pytest.raises(TrainerError, match="seed"):
         check_continuation(cont, task="triviaqa", settings={**SETTINGS, "seed": 1}, judge=JUDGE)
-    for change, field in ((dict(task="sciq"), "task"), (dict(settings={**SETTINGS, "heldout_size": 50}), "heldout_size"),
-                          (dict(settings={**SETTINGS, "lora_r": 16}), "lora_r"),
-                          (dict(judge={**JUDGE, "containment": False}), "judge")):
+    for change, field in (
+        (dict(task="sciq"), "task"),
+        (dict(settings={**SETTINGS, "heldout_size": 50}), "heldout_size"),
+        (dict(settings={**SETTINGS, "lora_r": 16}), "lora_r"),
+        (dict(judge={**JUDGE, "containment": False}), "judge"),
+    ):
         with pytest.raises(TrainerError, match=field):
             check_continuation(cont, **{**ok, **change})
 

@@ -123,8 +123,11 @@ def test_whole_number_levels_equal_the_enumerated_replies_in_a_padded_batch_with
 
     tok, model = tiny_lm
     digits, ends = digit_token_ids(tok), number_end_token_ids(tok, model)
-    texts = ["Question: What is 2+2?\nConfidence: ", "Q?\nConfidence: ",
-             "A much longer prompt about the mitochondria and the cell, answered.\nConfidence: "]
+    texts = [
+        "Question: What is 2+2?\nConfidence: ",
+        "Q?\nConfidence: ",
+        "A much longer prompt about the mitochondria and the cell, answered.\nConfidence: ",
+    ]
     prompts = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     model.zero_grad()
     got = ids_level_log_probs(model, [p + [digits[1]] for p in prompts], tok.pad_token_id, digits, ends)
@@ -157,15 +160,15 @@ def test_objective_equals_the_enumerated_expectation_and_its_gradient():
     j, stats = exact_objective(logits.log_softmax(-1), y, reward_table(RewardSpec()))
     # the expectation enumerated by hand over the 12 outcomes
     pi = logits.detach().softmax(-1).numpy()
-    per_q = [sum(pi[i, k] * hand_log_score(k / 10, y[i]) for k in range(N_LEVELS)) + pi[i, OTHER] * -1.0
-             for i in range(5)]
+    per_q = [
+        sum(pi[i, k] * hand_log_score(k / 10, y[i]) for k in range(N_LEVELS)) + pi[i, OTHER] * -1.0 for i in range(5)
+    ]
     assert j.item() == pytest.approx(np.mean(per_q), abs=1e-12)
     assert stats["format_mass"] == pytest.approx(pi[:, OTHER].mean())
     # gradient: autograd of the explicit sum, and the softmax policy-gradient formula pi_o (r_o - J_i) / B
     j.backward()
     explicit = _random_log_pi(5)
-    r = torch.tensor([[hand_log_score(k / 10, yi) for k in range(N_LEVELS)] + [-1.0] for yi in y],
-                     dtype=torch.float64)
+    r = torch.tensor([[hand_log_score(k / 10, yi) for k in range(N_LEVELS)] + [-1.0] for yi in y], dtype=torch.float64)
     (explicit.softmax(-1) * r).sum(1).mean().backward()
     assert torch.allclose(logits.grad, explicit.grad, atol=1e-12)
     pg = torch.tensor(pi) * (r - torch.tensor(per_q, dtype=torch.float64).unsqueeze(1)) / 5
@@ -201,8 +204,9 @@ def test_kl_is_zero_at_the_reference_and_positive_away():
 
 def optimal_level(q: float, spec: RewardSpec = RewardSpec()) -> int:
     """The level k/10 that maximises the expected log score q s(k/10, 1) + (1-q) s(k/10, 0)."""
-    return int(np.argmax([q * hand_log_score(k / 10, 1) + (1 - q) * hand_log_score(k / 10, 0)
-                          for k in range(N_LEVELS)]))
+    return int(
+        np.argmax([q * hand_log_score(k / 10, 1) + (1 - q) * hand_log_score(k / 10, 0) for k in range(N_LEVELS)])
+    )
 
 
 def test_toy_policy_converges_to_the_optimal_levels():
@@ -256,18 +260,28 @@ def test_trainer_and_eval_answers_render_the_same_confidence_prompt(tmp_path):
 
     examples = select(get_task("sciq").load("test"), 5, 0)
     path = tmp_path / "answers.jsonl"
-    path.write_text("".join(json.dumps({"id": e.id, "answer": f"  answer {i} "}) + "\n"
-                            for i, e in enumerate(examples)), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps({"id": e.id, "answer": f"  answer {i} "}) + "\n" for i, e in enumerate(examples)),
+        encoding="utf-8",
+    )
     judge = judge_for("open", containment=True)
     answered, record = fixed_answer_examples(examples, str(path), judge, kind="open")
     assert record["files"][0]["sha256"] and record["extra_ids_ignored"] == 0
     from calbench.answers import load_answers
 
-    ctx = MethodContext(backend=None, model_name="m", task_name="sciq", kind="open", judge=judge, judge_name="j",
-                        fixed_answers=load_answers(path))
+    ctx = MethodContext(
+        backend=None,
+        model_name="m",
+        task_name="sciq",
+        kind="open",
+        judge=judge,
+        judge_name="j",
+        fixed_answers=load_answers(path),
+    )
     for a, (p, g) in zip(answered, answers_for(ctx, examples)):
-        assert confidence_prompt(a.example, a.reply, "0-10", "open") == \
-            confidence_prompt(a.example, p.assistant_prefix + g.text, "0-10", "open")
+        assert confidence_prompt(a.example, a.reply, "0-10", "open") == confidence_prompt(
+            a.example, p.assistant_prefix + g.text, "0-10", "open"
+        )
         assert a.answer == g.extra["fixed_answer"]
 
 

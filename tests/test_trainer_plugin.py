@@ -6,7 +6,12 @@ import pytest
 
 from calbench.cli import main
 from calbench.training import (
-    TrainerError, TrainRequest, apply_overrides, discover_trainers, get_trainer, load_config,
+    TrainerError,
+    TrainRequest,
+    apply_overrides,
+    discover_trainers,
+    get_trainer,
+    load_config,
 )
 
 
@@ -37,8 +42,21 @@ def test_trainers_command_lists_it(capsys):
 def test_bad_config_is_a_user_error(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("scale_rewards: group\n")
-    code = main(["train", "--trainer", "rewarding-doubt", "--model", "x", "--task", "triviaqa",
-                 "--config", str(cfg), "--out", str(tmp_path / "o")])
+    code = main(
+        [
+            "train",
+            "--trainer",
+            "rewarding-doubt",
+            "--model",
+            "x",
+            "--task",
+            "triviaqa",
+            "--config",
+            str(cfg),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 2
     assert "scale_rewards" in capsys.readouterr().err
 
@@ -93,7 +111,9 @@ def test_prompt_texts_drop_the_template_bos_only_when_the_tokenizer_adds_one():
     from calbench.elicit import Prompt
     from trainers.rewarding_doubt.data import prompt_texts
 
-    prompts = [Prompt([{"role": "user", "content": "q1"}], "Confidence: "),
-               Prompt([{"role": "user", "content": "q2"}], "")]
+    prompts = [
+        Prompt([{"role": "user", "content": "q1"}], "Confidence: "),
+        Prompt([{"role": "user", "content": "q2"}], ""),
+    ]
     assert prompt_texts(_BosTokenizer(adds_bos=True), prompts) == ["q1|Confidence: ", "q2|"]
     assert prompt_texts(_BosTokenizer(adds_bos=False), prompts) == ["<s>q1|Confidence: ", "<s>q2|"]

@@ -33,8 +33,9 @@ def test_log_score_reward_right_and_wrong(normalize):
     completions = ["7", "7", "3", "10", "0", "10", "0"]
     correct = [1, 0, 1, 1, 0, 0, 1]
     got = rewards_for(completions, correct, normalize=normalize)
-    want = [log_reward(p, y, normalize) for p, y in
-            [(0.7, 1), (0.7, 0), (0.3, 1), (1.0, 1), (0.0, 0), (1.0, 0), (0.0, 1)]]
+    want = [
+        log_reward(p, y, normalize) for p, y in [(0.7, 1), (0.7, 0), (0.3, 1), (1.0, 1), (0.0, 0), (1.0, 0), (0.0, 1)]
+    ]
     assert got == pytest.approx(want, abs=1e-12)
 
 
@@ -75,7 +76,7 @@ def test_chat_style_completions_are_read():
 
 def test_brier_reward():
     got = rewards_for(["8", "8", "0"], [0, 1, 0], rule="brier", normalize=False)
-    assert got == pytest.approx([-(0.8 ** 2), -(0.2 ** 2), 0.0])
+    assert got == pytest.approx([-(0.8**2), -(0.2**2), 0.0])
     got = rewards_for(["8"], [0], rule="brier", normalize=True)
     assert got == pytest.approx([1 - 2 * 0.64])
 
@@ -92,8 +93,9 @@ def test_expected_reward_peaks_at_the_true_accuracy(rule, q):
     (for the log score the optimum of the continuous rule is exactly q)."""
     spec = RewardSpec(rule=rule)
     levels = [k / 10 for k in range(11)]
-    expected = [q * confidence_rewards([p], [1], spec)[0] + (1 - q) * confidence_rewards([p], [0], spec)[0]
-                for p in levels]
+    expected = [
+        q * confidence_rewards([p], [1], spec)[0] + (1 - q) * confidence_rewards([p], [0], spec)[0] for p in levels
+    ]
     best = levels[max(range(11), key=lambda i: expected[i])]
     assert abs(best - q) <= 0.05 + 1e-9
 
@@ -145,6 +147,5 @@ def test_strict_format_applies_to_joint_mode():
     ex = Example(id="q1", task="toy", question="Capital of France?", answers=["Paris"])
     fn = _joint_reward(RewardSpec(strict_format=True), judge, "0-10")
     row = json.dumps(ex.to_dict())
-    got = fn(prompts=["p", "p"], completions=[" Paris, Confidence: 9", " Paris, Confidence: 0.9"],
-             example=[row, row])
+    got = fn(prompts=["p", "p"], completions=[" Paris, Confidence: 9", " Paris, Confidence: 0.9"], example=[row, row])
     assert got == pytest.approx([log_reward(0.9, 1, True), -1.0])

@@ -32,27 +32,56 @@ def build_tiny_model(out: Path, seed: int = 0) -> Path:
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|endoftext|>"))
     tok.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
     tok.decoder = decoders.Fuse()
-    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                     unk_token="<|endoftext|>", additional_special_tokens=specials[1:])
+    hf_tok = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+        additional_special_tokens=specials[1:],
+    )
     hf_tok.chat_template = CHAT_TEMPLATE
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                      eos_token_id=vocab["<|im_end|>"], pad_token_id=vocab["<|endoftext|>"], bos_token_id=None,
-                      tie_word_embeddings=True)
+    cfg = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        eos_token_id=vocab["<|im_end|>"],
+        pad_token_id=vocab["<|endoftext|>"],
+        bos_token_id=None,
+        tie_word_embeddings=True,
+    )
     LlamaForCausalLM(cfg).save_pretrained(out)
     hf_tok.save_pretrained(out)
     return out
 
 
-SMOKE = ["train_size=8", "heldout_size=4", "prompts_per_step=2", "num_generations=4", "max_steps=2",
-         "eval_every=1", "save_every=1", "logging_steps=1", "answer_max_new_tokens=6", "answer_batch_size=8",
-         "eval_batch_size=8", "learning_rate=1e-3", "warmup_steps=0", "batch_size=4", "epochs=2"]
+SMOKE = [
+    "train_size=8",
+    "heldout_size=4",
+    "prompts_per_step=2",
+    "num_generations=4",
+    "max_steps=2",
+    "eval_every=1",
+    "save_every=1",
+    "logging_steps=1",
+    "answer_max_new_tokens=6",
+    "answer_batch_size=8",
+    "eval_batch_size=8",
+    "learning_rate=1e-3",
+    "warmup_steps=0",
+    "batch_size=4",
+    "epochs=2",
+]
 
 
 def smoke_args(model: Path, out: Path, estimator: str, extra: list[str] = ()) -> list[str]:
-    return (["train", "--trainer", "rewarding-doubt", "--model", str(model), "--task", "triviaqa", "--out", str(out)]
-            + [a for s in SMOKE + [f"estimator={estimator}"] + list(extra) for a in ("--set", s)])
+    return ["train", "--trainer", "rewarding-doubt", "--model", str(model), "--task", "triviaqa", "--out", str(out)] + [
+        a for s in SMOKE + [f"estimator={estimator}"] + list(extra) for a in ("--set", s)
+    ]
 
 
 @pytest.fixture(scope="module", params=["exact", "grpo"])
@@ -109,8 +138,25 @@ def test_calbench_eval_loads_the_adapter(trained, tmp_path):
 
     model, out, _ = trained
     res = tmp_path / "eval"
-    code = main(["eval", "--model", str(model), "--adapter", str(out / "adapter"), "--task", "triviaqa",
-                 "--method", "two-stage", "--split", "eval", "--limit", "3", "--out", str(res)])
+    code = main(
+        [
+            "eval",
+            "--model",
+            str(model),
+            "--adapter",
+            str(out / "adapter"),
+            "--task",
+            "triviaqa",
+            "--method",
+            "two-stage",
+            "--split",
+            "eval",
+            "--limit",
+            "3",
+            "--out",
+            str(res),
+        ]
+    )
     assert code == 0
     run = json.loads((res / "run.json").read_text())
     assert run["model"]["adapter"]
@@ -151,7 +197,9 @@ def test_a_resumed_exact_run_logs_each_replayed_step_once(tmp_path):
     # the summary accounts for both invocations, not only the resumed stretch
     assert [x["steps"] for x in summary["sessions"]] == [4, 4]
     assert summary["sessions"][0]["resumed_from"] is None and summary["sessions"][1]["resumed_from"].endswith("step-2")
-    assert summary["train_seconds_all_sessions"] == pytest.approx(sum(x["train"] for x in summary["sessions"]), abs=0.11)
+    assert summary["train_seconds_all_sessions"] == pytest.approx(
+        sum(x["train"] for x in summary["sessions"]), abs=0.11
+    )
     assert summary["train_seconds_all_sessions"] > summary["seconds"]["train"]
 
 
@@ -205,8 +253,9 @@ def test_joint_mode_runs_and_evaluates_the_one_stage_format(tmp_path):
     out = tmp_path / "joint"
     args = smoke_args(model, out, "grpo", ["mode=joint", "max_completion_length=40", "max_steps=1"])
     assert main(args) == 0
-    heldout = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()
-               if json.loads(x)["kind"] == "heldout"]
+    heldout = [
+        json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines() if json.loads(x)["kind"] == "heldout"
+    ]
     assert [r["step"] for r in heldout] == [0, 1]
     for r in heldout:
         assert r["format"] == "one-stage" and r["n"] == 4 and 0 <= r["parse_rate"] <= 1
@@ -226,8 +275,11 @@ def test_continue_from_trains_the_earlier_adapter_on_the_questions_it_has_not_se
     assert main(smoke_args(model, second, "exact", ["epochs=1", f"continue_from={first}"])) == 0
 
     def heldout(run):
-        return [json.loads(x) for x in (run / "train_log.jsonl").read_text().splitlines()
-                if json.loads(x)["kind"] == "heldout"]
+        return [
+            json.loads(x)
+            for x in (run / "train_log.jsonl").read_text().splitlines()
+            if json.loads(x)["kind"] == "heldout"
+        ]
 
     last, start = heldout(first)[-1], heldout(second)[0]
     assert start["step"] == 0
@@ -256,18 +308,27 @@ def test_continue_from_trains_the_earlier_adapter_on_the_questions_it_has_not_se
 
     # another pass (continue_with: new_pass): the pool's first questions again, the chain's labels counted on
     again = tmp_path / "again"
-    assert main(smoke_args(model, again, "exact", ["epochs=1", "beta=0.02", "kl_reference=uniform",
-                                                   f"continue_from={second}", "continue_with=new_pass"])) == 0
-    trained = [json.loads(x) for x in (again / "train_log.jsonl").read_text().splitlines()
-               if json.loads(x)["kind"] == "train"]
+    assert (
+        main(
+            smoke_args(
+                model,
+                again,
+                "exact",
+                ["epochs=1", "beta=0.02", "kl_reference=uniform", f"continue_from={second}", "continue_with=new_pass"],
+            )
+        )
+        == 0
+    )
+    trained = [
+        json.loads(x) for x in (again / "train_log.jsonl").read_text().splitlines() if json.loads(x)["kind"] == "train"
+    ]
     # kl_reference: uniform is an entropy bonus: KL(pi || uniform over the 12 outcomes) = log 12 - entropy
     assert trained and all(r["kl"] == pytest.approx(math.log(12) - r["entropy"], abs=1e-4) for r in trained)
     resolved = yaml.safe_load((again / "config.yaml").read_text())["continued_from"]
     assert (resolved["pass"], resolved["skipped_train_questions"], resolved["labels_seen_before"]) == (1, 0, 16)
     summary = json.loads((again / "summary.json").read_text())
     assert summary["labels_seen"] == 8 and summary["labels_seen_with_continued"] == 24
-    assert heldout(again)[0]["expected/log_score"] == pytest.approx(heldout(second)[-1]["expected/log_score"],
-                                                                    abs=1e-6)
+    assert heldout(again)[0]["expected/log_score"] == pytest.approx(heldout(second)[-1]["expected/log_score"], abs=1e-6)
 
     capsys.readouterr()
     assert main(smoke_args(model, tmp_path / "third", "exact", ["seed=1", f"continue_from={first}"])) == 2
@@ -284,8 +345,12 @@ def test_top_layer_run_trains_through_the_prefix_cache_and_its_adapter_loads(tmp
 
     model = build_tiny_model(tmp_path / "tiny")
     out = tmp_path / "run"
-    args = smoke_args(model, out, "exact", ["lora_top_layers=1", "strict_format=true", "beta=0.02",
-                                            "kl_reference=uniform", "prefix_cache_dtype=float32"])
+    args = smoke_args(
+        model,
+        out,
+        "exact",
+        ["lora_top_layers=1", "strict_format=true", "beta=0.02", "kl_reference=uniform", "prefix_cache_dtype=float32"],
+    )
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     cache = summary["prefix_cache"]
@@ -314,22 +379,57 @@ def test_stage_one_answers_are_shared_between_runs(tmp_path, monkeypatch):
             calls.append(len(prompts))
             return [Generation(text=f"Paris {len(calls)}") for _ in prompts]
 
-    examples = [Example(id=f"q{i}", task="triviaqa", question=f"Capital {i}?", answers=["Paris 1"], choices=None,
-                        domain="geo", split="train", meta={}) for i in range(3)]
+    examples = [
+        Example(
+            id=f"q{i}",
+            task="triviaqa",
+            question=f"Capital {i}?",
+            answers=["Paris 1"],
+            choices=None,
+            domain="geo",
+            split="train",
+            meta={},
+        )
+        for i in range(3)
+    ]
     judge = judge_for("open")
     shared = data.shared_answers_path(Backend(), kind="open", max_new_tokens=None)
     assert shared is not None and shared.parent == tmp_path / "cache" / "answers"
-    first = data.answer_examples(examples, Backend(), judge, kind="open", max_new_tokens=None,
-                                 cache=tmp_path / "a" / "answers.jsonl", shared=shared, progress=False)
-    second = data.answer_examples(examples, Backend(), judge, kind="open", max_new_tokens=None,
-                                  cache=tmp_path / "b" / "answers.jsonl", shared=shared, progress=False)
+    first = data.answer_examples(
+        examples,
+        Backend(),
+        judge,
+        kind="open",
+        max_new_tokens=None,
+        cache=tmp_path / "a" / "answers.jsonl",
+        shared=shared,
+        progress=False,
+    )
+    second = data.answer_examples(
+        examples,
+        Backend(),
+        judge,
+        kind="open",
+        max_new_tokens=None,
+        cache=tmp_path / "b" / "answers.jsonl",
+        shared=shared,
+        progress=False,
+    )
     assert calls == [3]  # generated once
     assert [a.answer for a in second] == [a.answer for a in first] == ["Paris 1"] * 3
     assert [a.correct for a in second] == [1, 1, 1]  # judged again by this run's judge
     assert len((tmp_path / "b" / "answers.jsonl").read_text().splitlines()) == 3
     changed = [Example(**{**examples[0].to_dict(), "question": "Another wording?"})]
-    data.answer_examples(changed, Backend(), judge, kind="open", max_new_tokens=None,
-                         cache=tmp_path / "c" / "answers.jsonl", shared=shared, progress=False)
+    data.answer_examples(
+        changed,
+        Backend(),
+        judge,
+        kind="open",
+        max_new_tokens=None,
+        cache=tmp_path / "c" / "answers.jsonl",
+        shared=shared,
+        progress=False,
+    )
     assert calls == [3, 1]
     # other settings or a model without a sha256: another file, or none
     assert data.shared_answers_path(Backend(), kind="open", max_new_tokens=7) != shared

@@ -50,8 +50,12 @@ def test_the_grpo_config_uses_the_validated_settings(tmp_path):
     assert args.per_device_train_batch_size == 12 and args.num_generations == 4
     assert args.temperature == cfg.temperature and args.beta == cfg.beta
     assert args.gradient_checkpointing is True  # TRL's default unless the config turns it off
-    assert build_grpo_args(RDConfig(gradient_checkpointing=False), tmp_path, on_cuda=False,
-                           bf16=False).gradient_checkpointing is False
+    assert (
+        build_grpo_args(
+            RDConfig(gradient_checkpointing=False), tmp_path, on_cuda=False, bf16=False
+        ).gradient_checkpointing
+        is False
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -69,7 +73,9 @@ def test_batch_scaling_is_biased_at_a_low_base_rate_with_few_groups(seed):
 
 
 def test_batch_scaling_with_few_prompts_per_step_warns():
-    assert any("scale_rewards 'batch'" in w for w in
-               RDConfig(estimator="grpo", scale_rewards="batch", prompts_per_step=4).warnings())
+    assert any(
+        "scale_rewards 'batch'" in w
+        for w in RDConfig(estimator="grpo", scale_rewards="batch", prompts_per_step=4).warnings()
+    )
     assert not RDConfig(estimator="grpo", scale_rewards="batch", prompts_per_step=64).warnings()
     assert not RDConfig(estimator="grpo").warnings()

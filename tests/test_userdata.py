@@ -29,16 +29,34 @@ def write_csv(path, header, rows):
 
 def test_csv_with_unusual_column_names_multiple_choice(tmp_path):
     header = ["Prompt Text", "Opts", "Key", "Ref#"]
-    builtin_fields = {"question", "answer", "choices", "answerKey", "options", "answer_idx", "id", "Question",
-                      "Best Answer", "correct_answer", "turns", "question_id", "realidx"}
+    builtin_fields = {
+        "question",
+        "answer",
+        "choices",
+        "answerKey",
+        "options",
+        "answer_idx",
+        "id",
+        "Question",
+        "Best Answer",
+        "correct_answer",
+        "turns",
+        "question_id",
+        "realidx",
+    }
     assert not builtin_fields & set(header)
-    path = write_csv(tmp_path / "my quiz.csv", header, [
-        ["Capital of France?", "Paris|Rome|Berlin|Madrid", "A", "q1"],   # letter
-        ["2 + 2 = ?", "3;4;5", "1", "q2"],                                 # 0-based index, ';' separated
-        ["Largest planet?", "Mars | Jupiter | Venus", "jupiter", "q3"],    # option text, case-insensitive
-    ])
-    spec = load_user_dataset(path, question_field="Prompt Text", answer_field="Key", choices_field="Opts",
-                             id_field="Ref#")
+    path = write_csv(
+        tmp_path / "my quiz.csv",
+        header,
+        [
+            ["Capital of France?", "Paris|Rome|Berlin|Madrid", "A", "q1"],  # letter
+            ["2 + 2 = ?", "3;4;5", "1", "q2"],  # 0-based index, ';' separated
+            ["Largest planet?", "Mars | Jupiter | Venus", "jupiter", "q3"],  # option text, case-insensitive
+        ],
+    )
+    spec = load_user_dataset(
+        path, question_field="Prompt Text", answer_field="Key", choices_field="Opts", id_field="Ref#"
+    )
     assert spec.name == "user:my quiz" and spec.kind == "mc"
     assert spec.splits == ("all",) and spec.default_split == "all"
     assert spec.name not in all_tasks()
@@ -84,9 +102,12 @@ def test_missing_csv_column_lists_the_columns(tmp_path):
 def test_jsonl_open_ended_with_aliases(tmp_path):
     path = tmp_path / "trivia.jsonl"
     path.write_text(
-        json.dumps({"q": "Who wrote Hamlet?", "gold": "Shakespeare | William Shakespeare"}) + "\n\n"
-        + json.dumps({"q": "Largest ocean?", "gold": ["Pacific", "Pacific Ocean"]}) + "\n",
-        encoding="utf-8")
+        json.dumps({"q": "Who wrote Hamlet?", "gold": "Shakespeare | William Shakespeare"})
+        + "\n\n"
+        + json.dumps({"q": "Largest ocean?", "gold": ["Pacific", "Pacific Ocean"]})
+        + "\n",
+        encoding="utf-8",
+    )
     spec = load_user_dataset(path, question_field="q", answer_field="gold", alias_sep="|", name="mytrivia")
     assert spec.name == "mytrivia" and spec.kind == "open"
     a, b = spec.load()
@@ -105,8 +126,11 @@ def test_jsonl_missing_field_names_file_line_and_fields(tmp_path):
 
 
 def test_json_list_and_data_wrapper_numeric(tmp_path):
-    rows = [{"problem": "3 * 4?", "solution": "12"}, {"problem": "1000 + 500?", "solution": "1,500"},
-            {"problem": "half of 5?", "solution": 2.5}]
+    rows = [
+        {"problem": "3 * 4?", "solution": "12"},
+        {"problem": "1000 + 500?", "solution": "1,500"},
+        {"problem": "half of 5?", "solution": 2.5},
+    ]
     for layout in (rows, {"data": rows}):
         path = tmp_path / "math.json"
         path.write_text(json.dumps(layout), encoding="utf-8")
@@ -127,8 +151,9 @@ def test_json_multiple_choice_list_and_int_index(tmp_path):
     path = tmp_path / "mc.json.gz"
     data = [{"id": 7, "text": "Pick two", "options": ["one", "two", "three"], "label": 1}]
     path.write_bytes(gzip.compress(json.dumps(data).encode()))
-    (e,) = load_user_dataset(path, question_field="text", answer_field="label", choices_field="options",
-                             id_field="id").load()
+    (e,) = load_user_dataset(
+        path, question_field="text", answer_field="label", choices_field="options", id_field="id"
+    ).load()
     assert e.id == "7" and e.choices[LETTERS.index(e.answers[0])] == "two"
 
 
@@ -218,8 +243,12 @@ def test_bad_user_file_through_eval_is_one_line_exit_2(tmp_path, capsys):
 
     path = tmp_path / "latin1.csv"
     path.write_bytes("q,a\nCaf\u00e9?,oui\n".encode("latin-1"))
-    assert main(["eval", "--data", str(path), "--question-field", "q", "--answer-field", "a",
-                 "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            ["eval", "--data", str(path), "--question-field", "q", "--answer-field", "a", "--out", str(tmp_path / "o")]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "latin1.csv:2" in err
     assert not (tmp_path / "o").exists()

@@ -10,12 +10,12 @@ their extras.
 from __future__ import annotations
 
 from calbench.backends.base import (
-                                    Backend,
-                                    BackendSpec,
-                                    Generation,
-                                    backend_spec,
-                                    backends,
-                                    make_backend,
+    Backend,
+    BackendSpec,
+    Generation,
+    backend_spec,
+    backends,
+    make_backend,
 )
 
 __all__ = ["Backend", "BackendSpec", "Generation", "backend_spec", "backends", "make_backend"]

@@ -33,8 +33,15 @@ class Backend(Protocol):
     #: short backend name recorded in the manifest (``hf``, ``scripted``, ...)
     kind: str
 
-    def generate(self, prompts: Sequence[Prompt], *, max_new_tokens: int, temperature: float = 0.0,
-                 stop: Sequence[str] = ("\n",), seed: int | None = None) -> list[Generation]:
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = ("\n",),
+        seed: int | None = None,
+    ) -> list[Generation]:
         """Continue each prompt (greedy when ``temperature == 0``), cut at the first stop string."""
         ...
 

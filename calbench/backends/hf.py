@@ -48,8 +48,8 @@ def left_padded(id_lists: Sequence[Sequence[int]], pad_id: int, device: Any = "c
     attention = torch.zeros((len(id_lists), width), dtype=torch.long)
     for row, ids in enumerate(id_lists):
         if ids:
-            input_ids[row, width - len(ids):] = torch.as_tensor(list(ids), dtype=torch.long)
-            attention[row, width - len(ids):] = 1
+            input_ids[row, width - len(ids) :] = torch.as_tensor(list(ids), dtype=torch.long)
+            attention[row, width - len(ids) :] = 1
     return input_ids.to(device), attention.to(device)
 
 
@@ -70,14 +70,26 @@ def level_log_probs(first_logprobs: Any, after_one_logprobs: Any, digit_ids: Seq
     first = first_logprobs.index_select(-1, ids)  # (B, 10): log P(first token = d)
     zero_after_one = after_one_logprobs.index_select(-1, ids[:1]).squeeze(-1)
     not_zero_after_one = torch.log1p(-zero_after_one.exp().clamp(max=1 - 1e-7))
-    levels = torch.cat([first[:, :1], (first[:, 1] + not_zero_after_one).unsqueeze(1), first[:, 2:10],
-                        (first[:, 1] + zero_after_one).unsqueeze(1)], dim=1)
+    levels = torch.cat(
+        [
+            first[:, :1],
+            (first[:, 1] + not_zero_after_one).unsqueeze(1),
+            first[:, 2:10],
+            (first[:, 1] + zero_after_one).unsqueeze(1),
+        ],
+        dim=1,
+    )
     other = torch.log1p(-levels.exp().sum(1).clamp(max=1 - 1e-7)).unsqueeze(1)
     return torch.cat([levels, other], dim=1)
 
 
-def whole_number_level_log_probs(first_logprobs: Any, after_digit_logprobs: Any, after_ten_logprobs: Any,
-                                 digit_ids: Sequence[int], end_ids: Sequence[int]) -> Any:
+def whole_number_level_log_probs(
+    first_logprobs: Any,
+    after_digit_logprobs: Any,
+    after_ten_logprobs: Any,
+    digit_ids: Sequence[int],
+    end_ids: Sequence[int],
+) -> Any:
     """Log-probabilities of the 12 outcomes when the whole confidence number is scored, not only its first token:
     level ``d`` (0..9) is the reply "d" followed by a token that ends the number (``end_ids``: end of sequence or
     of turn, whitespace), ``P(d) = P("d") P(end | "d")``; level 10 is ``P("1") P("0" | "1") P(end | "10")``;
@@ -103,8 +115,10 @@ def number_end_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
     (the tokenizer's, and the model's generation config's, e.g. Llama-3's end of turn) and every token that
     decodes to whitespace only. Used by :func:`whole_number_level_log_probs`."""
     ends: set[int] = set()
-    for source in (getattr(tokenizer, "eos_token_id", None),
-                   getattr(getattr(model, "generation_config", None), "eos_token_id", None)):
+    for source in (
+        getattr(tokenizer, "eos_token_id", None),
+        getattr(getattr(model, "generation_config", None), "eos_token_id", None),
+    ):
         if isinstance(source, int):
             ends.add(source)
         elif isinstance(source, (list, tuple)):
@@ -118,8 +132,13 @@ def number_end_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
     return sorted(ends)
 
 
-def ids_level_log_probs(model: Any, id_lists: Sequence[Sequence[int]], pad_id: int,
-                        digit_ids: Sequence[int], end_ids: Sequence[int] | None = None) -> Any:
+def ids_level_log_probs(
+    model: Any,
+    id_lists: Sequence[Sequence[int]],
+    pad_id: int,
+    digit_ids: Sequence[int],
+    end_ids: Sequence[int] | None = None,
+) -> Any:
     """:func:`level_log_probs` of a batch of ``prompt + "1"`` token ids, from one forward pass over the
     left-padded batch in which only the last two positions' logits are computed (they predict the first
     confidence token and the token after "1"). Differentiable unless called under ``inference_mode``.
@@ -131,21 +150,25 @@ def ids_level_log_probs(model: Any, id_lists: Sequence[Sequence[int]], pad_id: i
     if end_ids is not None:
         return _whole_number_ids_level_log_probs(model, id_lists, pad_id, digit_ids, end_ids)
     input_ids, attention = left_padded(id_lists, pad_id, next(model.parameters()).device)
-    logits = model(input_ids=input_ids, attention_mask=attention, position_ids=(attention.cumsum(-1) - 1).clamp_min(0),
-                   logits_to_keep=2).logits.float()
+    logits = model(
+        input_ids=input_ids,
+        attention_mask=attention,
+        position_ids=(attention.cumsum(-1) - 1).clamp_min(0),
+        logits_to_keep=2,
+    ).logits.float()
     lp = logits.log_softmax(-1)
     return level_log_probs(lp[:, -2, :], lp[:, -1, :], digit_ids)
 
 
-def _whole_number_ids_level_log_probs(model: Any, id_lists: Sequence[Sequence[int]], pad_id: int,
-                                      digit_ids: Sequence[int], end_ids: Sequence[int]) -> Any:
+def _whole_number_ids_level_log_probs(
+    model: Any, id_lists: Sequence[Sequence[int]], pad_id: int, digit_ids: Sequence[int], end_ids: Sequence[int]
+) -> Any:
     import torch
 
     prompts = [list(ids)[:-1] for ids in id_lists]  # the callers' convention: prompt + "1"
     input_ids, attention = left_padded(prompts, pad_id, next(model.parameters()).device)
     positions = (attention.cumsum(-1) - 1).clamp_min(0)
-    out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True,
-                logits_to_keep=1)
+    out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True, logits_to_keep=1)
     first = out.logits[:, -1, :].float().log_softmax(-1)
     cache = out.past_key_values
     n, k = len(prompts), len(digit_ids)
@@ -153,15 +176,20 @@ def _whole_number_ids_level_log_probs(model: Any, id_lists: Sequence[Sequence[in
     cont = torch.as_tensor([[d, digit_ids[0]] for d in digit_ids], device=input_ids.device).repeat(n, 1)
     cont_attention = torch.cat([attention.repeat_interleave(k, 0), torch.ones_like(cont)], dim=1)
     last = positions[:, -1:].repeat_interleave(k, 0)
-    logits = model(input_ids=cont, attention_mask=cont_attention, position_ids=torch.cat([last + 1, last + 2], 1),
-                   past_key_values=cache, use_cache=False).logits.float()
+    logits = model(
+        input_ids=cont,
+        attention_mask=cont_attention,
+        position_ids=torch.cat([last + 1, last + 2], 1),
+        past_key_values=cache,
+        use_cache=False,
+    ).logits.float()
     lp = logits.log_softmax(-1).view(n, k, 2, -1)
     return whole_number_level_log_probs(first, lp[:, :, 0, :], lp[:, 1, 1, :], digit_ids, end_ids)
 
 
 def level_distributions(outcome_log_probs: Any) -> list[dict[str, Any]]:
     """Per row of :func:`level_log_probs`: ``probs`` over the 11 levels (normalised) and ``digit_mass``."""
-    probs = outcome_log_probs[:, :N_OUTCOMES - 1].double().exp()
+    probs = outcome_log_probs[:, : N_OUTCOMES - 1].double().exp()
     mass = probs.sum(1)
     norm = probs / mass.clamp_min(1e-12).unsqueeze(1)
     return [{"probs": norm[i].tolist(), "digit_mass": float(mass[i])} for i in range(len(probs))]
@@ -190,9 +218,17 @@ def _pick_device(device: str | None) -> str:
 class HFBackend:
     kind = "hf"
 
-    def __init__(self, model: str = "smollm2-135m-instruct", *, adapter: str | None = None,
-                 device: str | None = None, dtype: str | None = None, batch_size: int | None = None,
-                 install: bool = True, **_: Any):
+    def __init__(
+        self,
+        model: str = "smollm2-135m-instruct",
+        *,
+        adapter: str | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        batch_size: int | None = None,
+        install: bool = True,
+        **_: Any,
+    ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -243,7 +279,7 @@ class HFBackend:
         # Sort by length so that each batch pads little; yield (original indices, texts).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             yield idx, [texts[i] for i in idx]
 
     def _encode(self, texts: list[str]):
@@ -251,8 +287,15 @@ class HFBackend:
         return {k: v.to(self.device) for k, v in enc.items()}
 
     # -- Backend API -----------------------------------------------------------------------------------
-    def generate(self, prompts: Sequence[Prompt], *, max_new_tokens: int, temperature: float = 0.0,
-                 stop: Sequence[str] = ("\n",), seed: int | None = None) -> list[Generation]:
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = ("\n",),
+        seed: int | None = None,
+    ) -> list[Generation]:
         import torch
 
         texts = [self.render(p) for p in prompts]
@@ -261,8 +304,12 @@ class HFBackend:
             torch.manual_seed(seed)
         for idx, batch in self._batches(texts):
             enc = self._encode(batch)
-            kwargs: dict[str, Any] = dict(max_new_tokens=max_new_tokens, return_dict_in_generate=True,
-                                          output_logits=True, pad_token_id=self.tokenizer.pad_token_id)
+            kwargs: dict[str, Any] = dict(
+                max_new_tokens=max_new_tokens,
+                return_dict_in_generate=True,
+                output_logits=True,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
             if temperature > 0:
                 kwargs.update(do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
             else:
@@ -271,7 +318,7 @@ class HFBackend:
                 kwargs.update(stop_strings=list(stop), tokenizer=self.tokenizer)
             with torch.inference_mode():
                 res = self.model.generate(**enc, **kwargs)
-            new = res.sequences[:, enc["input_ids"].shape[1]:]
+            new = res.sequences[:, enc["input_ids"].shape[1] :]
             logprobs = torch.stack(res.logits, dim=1).float().log_softmax(-1)
             chosen = logprobs.gather(-1, new.unsqueeze(-1)).squeeze(-1).cpu()
             for row, i in enumerate(idx):
@@ -309,13 +356,18 @@ class HFBackend:
         prompt's tokens, so a leading space stays with its first word as in a generated reply."""
         import torch
 
-        pairs = [(self.tokenizer.encode(self.render(p), add_special_tokens=False),
-                  self.tokenizer.encode(c, add_special_tokens=False)) for p, c in zip(prompts, continuations)]
+        pairs = [
+            (
+                self.tokenizer.encode(self.render(p), add_special_tokens=False),
+                self.tokenizer.encode(c, add_special_tokens=False),
+            )
+            for p, c in zip(prompts, continuations)
+        ]
         out: list[list[float]] = [[] for _ in pairs]
         order = sorted((i for i, (_, c) in enumerate(pairs) if c), key=lambda i: sum(map(len, pairs[i])))
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             seqs = [pairs[i][0] + pairs[i][1] for i in idx]
             width = max(map(len, seqs))
             ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=self.device)
@@ -327,30 +379,39 @@ class HFBackend:
             for row, i in enumerate(idx):
                 n = len(pairs[i][1])
                 # the token at position t is predicted by the logits at t - 1
-                target = ids[row, width - n:]
-                got = lp[row, width - n - 1:width - 1].gather(-1, target.unsqueeze(-1)).squeeze(-1)
+                target = ids[row, width - n :]
+                got = lp[row, width - n - 1 : width - 1].gather(-1, target.unsqueeze(-1)).squeeze(-1)
                 out[i] = got.cpu().tolist()
         return out
 
-    def answer_hidden_states(self, prompts: Sequence[Prompt], continuations: Sequence[str],
-                             layers: Sequence[int] | None = None) -> Any:
+    def answer_hidden_states(
+        self, prompts: Sequence[Prompt], continuations: Sequence[str], layers: Sequence[int] | None = None
+    ) -> Any:
         """The hidden state of every layer (``hidden_states[0]`` the embeddings; ``layers`` picks some) at the
         last token of each prompt followed by its continuation (the answer's text), from one forward pass:
         a float32 array (n, len(layers), d). Tokenized as :meth:`continuation_logprobs` does."""
         import numpy as np
         import torch
 
-        seqs = [self.tokenizer.encode(self.render(p), add_special_tokens=False)
-                + self.tokenizer.encode(c, add_special_tokens=False) for p, c in zip(prompts, continuations)]
+        seqs = [
+            self.tokenizer.encode(self.render(p), add_special_tokens=False)
+            + self.tokenizer.encode(c, add_special_tokens=False)
+            for p, c in zip(prompts, continuations)
+        ]
         out: list[Any] = [None] * len(seqs)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             ids, mask = left_padded([seqs[i] for i in idx], pad, self.device)
             with torch.inference_mode():
-                hidden = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp_min(0),
-                                    output_hidden_states=True, logits_to_keep=1).hidden_states
+                hidden = self.model(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    position_ids=(mask.cumsum(-1) - 1).clamp_min(0),
+                    output_hidden_states=True,
+                    logits_to_keep=1,
+                ).hidden_states
             picked = list(range(len(hidden))) if layers is None else list(layers)
             stacked = torch.stack([hidden[layer][:, -1, :] for layer in picked], dim=1).float().cpu().numpy()
             for row, i in enumerate(idx):
@@ -373,8 +434,7 @@ class HFBackend:
         rows: list[Any] = [None] * len(texts)
         for idx, _ in self._batches(texts):
             with torch.inference_mode():
-                out = ids_level_log_probs(self.model, [ids[i] for i in idx], self.tokenizer.pad_token_id,
-                                          digits).cpu()
+                out = ids_level_log_probs(self.model, [ids[i] for i in idx], self.tokenizer.pad_token_id, digits).cpu()
             for row, i in enumerate(idx):
                 rows[i] = out[row]
         return level_distributions(torch.stack(rows))
@@ -384,14 +444,22 @@ class HFBackend:
         import transformers
 
         m = self.resolved.manifest()
-        m.update(backend=self.kind, adapter=self.adapter, adapter_sha256=self.adapter_sha256,
-                 device=self.device, dtype=self.dtype, batch_size=self.batch_size,
-                 torch=torch.__version__, transformers=transformers.__version__)
+        m.update(
+            backend=self.kind,
+            adapter=self.adapter,
+            adapter_sha256=self.adapter_sha256,
+            device=self.device,
+            dtype=self.dtype,
+            batch_size=self.batch_size,
+            torch=torch.__version__,
+            transformers=transformers.__version__,
+        )
         return m
 
 
-BACKEND = BackendSpec("hf", "transformers in this process (CPU or GPU)",
-                      options=("adapter", "device", "dtype", "batch_size"))
+BACKEND = BackendSpec(
+    "hf", "transformers in this process (CPU or GPU)", options=("adapter", "device", "dtype", "batch_size")
+)
 
 
 def create(model: str | None = None, **options: Any) -> HFBackend:

@@ -56,10 +56,24 @@ class EndpointError(RuntimeError):
 class OpenAIBackend:
     kind = "openai"
 
-    def __init__(self, model: str, base_url: str, *, api_key_env: str | None = None, concurrency: int = 4,
-                 timeout: float = 60.0, max_retries: int = 5, backoff: float = 0.5, max_backoff: float = 30.0,
-                 prefill: str = "auto", tokenizer: str | None = None, served_model: str | None = None,
-                 logprobs: bool = True, extra_body: dict | None = None, **_: Any):
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        *,
+        api_key_env: str | None = None,
+        concurrency: int = 4,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        prefill: str = "auto",
+        tokenizer: str | None = None,
+        served_model: str | None = None,
+        logprobs: bool = True,
+        extra_body: dict | None = None,
+        **_: Any,
+    ):
         import httpx
 
         if prefill not in PREFILL_MODES:
@@ -85,10 +99,14 @@ class OpenAIBackend:
         self.logprobs = bool(logprobs)
         self.extra_body = dict(extra_body or {})
         self.client = httpx.Client(
-            headers=headers, timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-            limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency))
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+            limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
+        )
         self.chat_tokenizer, self.tokenizer_info = self._load_tokenizer(tokenizer, required=prefill == "completions")
-        self.prefill = prefill if prefill != "auto" else ("completions" if self.chat_tokenizer is not None else "continue")
+        self.prefill = (
+            prefill if prefill != "auto" else ("completions" if self.chat_tokenizer is not None else "continue")
+        )
         self.served_model = served_model or self._pick_served_model()
         # Likelihood methods need Generation.token_logprobs; whether the server really returns them is only known
         # from its replies (vLLM does, transformers serve does not: such methods then stop with a clear error).
@@ -110,8 +128,9 @@ class OpenAIBackend:
             return None, None
         if resolved.source == "hub" and not name:
             if required:
-                raise ValueError("prefill=completions needs the model's tokenizer: give "
-                                 "--backend-option tokenizer=HUB_ID_OR_DIR")
+                raise ValueError(
+                    "prefill=completions needs the model's tokenizer: give --backend-option tokenizer=HUB_ID_OR_DIR"
+                )
             return None, None  # not downloaded silently: auto mode then uses chat completions
         from transformers import AutoTokenizer
 
@@ -131,11 +150,15 @@ class OpenAIBackend:
         return self.model
 
     # -- requests --------------------------------------------------------------------------------------
-    def _request(self, prompt: Prompt, max_new_tokens: int, temperature: float, stop: Sequence[str],
-                 seed: int | None) -> tuple[str, dict, str]:
+    def _request(
+        self, prompt: Prompt, max_new_tokens: int, temperature: float, stop: Sequence[str], seed: int | None
+    ) -> tuple[str, dict, str]:
         """(endpoint path, JSON body, prefix sent as a message or in the rendered text) for one prompt."""
-        body: dict[str, Any] = {"model": self.served_model, "max_tokens": int(max_new_tokens),
-                                "temperature": float(temperature)}
+        body: dict[str, Any] = {
+            "model": self.served_model,
+            "max_tokens": int(max_new_tokens),
+            "temperature": float(temperature),
+        }
         if stop:
             body["stop"] = list(stop)
         if seed is not None:
@@ -160,7 +183,7 @@ class OpenAIBackend:
                 return min(float(retry_after), self.max_backoff)
             except ValueError:
                 pass
-        return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** attempt))  # full jitter
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))  # full jitter
 
     def _post(self, path: str, body: dict) -> tuple[dict | None, str | None, int]:
         """POST with retries. Returns (response JSON, error, attempts)."""
@@ -182,7 +205,8 @@ class OpenAIBackend:
                         return data, None, attempt + 1
                     error = f"HTTP 200 without choices: {r.text[:200]}"
                 elif r.status_code in FATAL_STATUS or (
-                        r.status_code in (400, 422) and "continue_final_message" in r.text):
+                    r.status_code in (400, 422) and "continue_final_message" in r.text
+                ):
                     raise EndpointError(self._fatal_message(r.status_code, r.text))
                 elif r.status_code in RETRY_STATUS:
                     error = f"HTTP {r.status_code}: {r.text[:200]}"
@@ -201,18 +225,26 @@ class OpenAIBackend:
 
     def _fatal_message(self, status: int, text: str) -> str:
         if status == 401 or status == 403:
-            hint = (f"check the key in ${self.api_key_env}" if self.api_key_env
-                    else "the endpoint needs a key: pass --api-key-env NAME")
+            hint = (
+                f"check the key in ${self.api_key_env}"
+                if self.api_key_env
+                else "the endpoint needs a key: pass --api-key-env NAME"
+            )
         elif status == 404:
-            hint = (f"is {self.base_url} an OpenAI-compatible endpoint, and does it serve "
-                    f"{self.served_model!r}? (set --backend-option served_model=NAME)")
+            hint = (
+                f"is {self.base_url} an OpenAI-compatible endpoint, and does it serve "
+                f"{self.served_model!r}? (set --backend-option served_model=NAME)"
+            )
         else:
-            hint = ("this server does not support continue_final_message; use --backend-option "
-                    "prefill=completions (with tokenizer=MODEL) or prefill=none")
+            hint = (
+                "this server does not support continue_final_message; use --backend-option "
+                "prefill=completions (with tokenizer=MODEL) or prefill=none"
+            )
         return f"{self.base_url} answered HTTP {status}: {text[:300]}; {hint}"
 
-    def _one(self, prompt: Prompt, max_new_tokens: int, temperature: float, stop: Sequence[str],
-             seed: int | None) -> Generation:
+    def _one(
+        self, prompt: Prompt, max_new_tokens: int, temperature: float, stop: Sequence[str], seed: int | None
+    ) -> Generation:
         path, body, prefix_echo = self._request(prompt, max_new_tokens, temperature, stop, seed)
         data, error, attempts = self._post(path, body)
         if data is None:
@@ -233,7 +265,7 @@ class OpenAIBackend:
                 tokens = [t.get("token", "") for t in lp["content"]]
                 lps = [t["logprob"] for t in lp["content"]]
         if self.prefill == "none" and prefix and full.lstrip().startswith(prefix.strip()):
-            full = full.lstrip()[len(prefix.strip()):]
+            full = full.lstrip()[len(prefix.strip()) :]
             if prefix.endswith(" ") and full.startswith(" "):
                 full = full[1:]
         text, stopped = cut_at_stop(full, stop)
@@ -248,12 +280,23 @@ class OpenAIBackend:
             n = len(self.chat_tokenizer.encode(text, add_special_tokens=False))
         else:
             n = int((data.get("usage") or {}).get("completion_tokens") or 0)
-        return Generation(text=text, n_tokens=n, token_logprobs=lps if tokens is not None else None,
-                          extra={"attempts": attempts, "finish_reason": choice.get("finish_reason")})
+        return Generation(
+            text=text,
+            n_tokens=n,
+            token_logprobs=lps if tokens is not None else None,
+            extra={"attempts": attempts, "finish_reason": choice.get("finish_reason")},
+        )
 
     # -- Backend API -------------------------------------------------------------------------------------
-    def generate(self, prompts: Sequence[Prompt], *, max_new_tokens: int, temperature: float = 0.0,
-                 stop: Sequence[str] = ("\n",), seed: int | None = None) -> list[Generation]:
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = ("\n",),
+        seed: int | None = None,
+    ) -> list[Generation]:
         """One request per prompt, ``concurrency`` at a time; results in the order of ``prompts``."""
         if not prompts:
             return []
@@ -271,11 +314,21 @@ class OpenAIBackend:
 
     def manifest(self) -> dict:
         return {
-            "backend": self.kind, "id": self.model, "served_model": self.served_model, "sha256": None,
-            "base_url": self.base_url, "api_key_env": self.api_key_env, "prefill": self.prefill,
-            "tokenizer": self.tokenizer_info, "logprobs_requested": self.logprobs,
-            "concurrency": self.concurrency, "timeout_s": self.timeout, "max_retries": self.max_retries,
-            "backoff_s": self.backoff, "max_backoff_s": self.max_backoff, "extra_body": self.extra_body or None,
+            "backend": self.kind,
+            "id": self.model,
+            "served_model": self.served_model,
+            "sha256": None,
+            "base_url": self.base_url,
+            "api_key_env": self.api_key_env,
+            "prefill": self.prefill,
+            "tokenizer": self.tokenizer_info,
+            "logprobs_requested": self.logprobs,
+            "concurrency": self.concurrency,
+            "timeout_s": self.timeout,
+            "max_retries": self.max_retries,
+            "backoff_s": self.backoff,
+            "max_backoff_s": self.max_backoff,
+            "extra_body": self.extra_body or None,
         }
 
     def close(self) -> None:
@@ -283,22 +336,43 @@ class OpenAIBackend:
 
 
 BACKEND = BackendSpec(
-    "openai", "an OpenAI-compatible HTTP endpoint (vLLM, SGLang, llama.cpp, TGI, a hosted API; --base-url)",
-    options=("adapter", "base_url", "api_key_env", "concurrency"), extra="openai",
-    flags={"base_url": {"help": "OpenAI-compatible endpoint (--backend openai)"},
-           "api_key_env": {"help": "environment variable holding the API key (--backend openai)"},
-           "concurrency": {"type": positive_int, "help": "parallel requests (--backend openai)"}})
+    "openai",
+    "an OpenAI-compatible HTTP endpoint (vLLM, SGLang, llama.cpp, TGI, a hosted API; --base-url)",
+    options=("adapter", "base_url", "api_key_env", "concurrency"),
+    extra="openai",
+    flags={
+        "base_url": {"help": "OpenAI-compatible endpoint (--backend openai)"},
+        "api_key_env": {"help": "environment variable holding the API key (--backend openai)"},
+        "concurrency": {"type": positive_int, "help": "parallel requests (--backend openai)"},
+    },
+)
 
 
-def create(model: str | None = None, base_url: str | None = None, api_key_env: str | None = None,
-           concurrency: int | None = None, timeout: float = 60.0, max_retries: int = 5,
-           adapter: str | None = None, **options: Any) -> OpenAIBackend:
+def create(
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key_env: str | None = None,
+    concurrency: int | None = None,
+    timeout: float = 60.0,
+    max_retries: int = 5,
+    adapter: str | None = None,
+    **options: Any,
+) -> OpenAIBackend:
     """Build the backend from CLI settings (``--base-url``, ``--api-key-env``, ``--concurrency`` and
     ``--backend-option KEY=VALUE`` for the rest)."""
     if not base_url:
         raise ValueError("--backend openai needs --base-url (e.g. http://localhost:8000/v1)")
     if adapter is not None:
-        raise ValueError("--adapter cannot be applied to a served model; serve the adapter instead "
-                         "(vLLM: --enable-lora --lora-modules NAME=DIR, then --model NAME)")
-    return OpenAIBackend(model or "default", base_url, api_key_env=api_key_env, concurrency=concurrency or 4,
-                         timeout=timeout, max_retries=max_retries, **options)
+        raise ValueError(
+            "--adapter cannot be applied to a served model; serve the adapter instead "
+            "(vLLM: --enable-lora --lora-modules NAME=DIR, then --model NAME)"
+        )
+    return OpenAIBackend(
+        model or "default",
+        base_url,
+        api_key_env=api_key_env,
+        concurrency=concurrency or 4,
+        timeout=timeout,
+        max_retries=max_retries,
+        **options,
+    )

@@ -22,8 +22,15 @@ from calbench.elicit import Prompt
 class ScriptedBackend:
     kind = "scripted"
 
-    def __init__(self, replies: list[dict[str, str]] | None = None, default: str = "", delay: float = 0.0,
-                 name: str = "scripted", batch_size: int | None = None, **_: Any):
+    def __init__(
+        self,
+        replies: list[dict[str, str]] | None = None,
+        default: str = "",
+        delay: float = 0.0,
+        name: str = "scripted",
+        batch_size: int | None = None,
+        **_: Any,
+    ):
         self.replies = replies or []
         self.default = default
         self.delay = delay
@@ -45,8 +52,15 @@ class ScriptedBackend:
                 return rule["reply"]
         return self.default
 
-    def generate(self, prompts: Sequence[Prompt], *, max_new_tokens: int, temperature: float = 0.0,
-                 stop: Sequence[str] = ("\n",), seed: int | None = None) -> list[Generation]:
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = ("\n",),
+        seed: int | None = None,
+    ) -> list[Generation]:
         out = []
         for p in prompts:
             if self.delay:
@@ -57,13 +71,21 @@ class ScriptedBackend:
         return out
 
     def manifest(self) -> dict:
-        return {"backend": self.kind, "id": self.name, "sha256": None, "n_rules": len(self.replies),
-                "batch_size": self.batch_size}
+        return {
+            "backend": self.kind,
+            "id": self.name,
+            "sha256": None,
+            "n_rules": len(self.replies),
+            "batch_size": self.batch_size,
+        }
 
 
-BACKEND = BackendSpec("scripted", "canned replies from a JSON table (--script), no model: tests and demos",
-                      options=("script", "batch_size"),
-                      flags={"script": {"help": "reply table for --backend scripted (JSON file)"}})
+BACKEND = BackendSpec(
+    "scripted",
+    "canned replies from a JSON table (--script), no model: tests and demos",
+    options=("script", "batch_size"),
+    flags={"script": {"help": "reply table for --backend scripted (JSON file)"}},
+)
 
 
 def create(model: str | None = None, script: str | Path | dict | None = None, **options: Any) -> ScriptedBackend:

@@ -13,8 +13,7 @@ from calbench.argcheck import positive_int
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="evaluate the default model on TriviaQA and SciQ and report",
-                       description=__doc__)
+    p = sub.add_parser("demo", help="evaluate the default model on TriviaQA and SciQ and report", description=__doc__)
     p.add_argument("--model", default="smollm2-135m-instruct", help="model (default: %(default)s)")
     p.add_argument("--limit", type=positive_int, default=200, help="questions per task (default: %(default)s)")
     p.add_argument("--tasks", default="triviaqa,sciq", help="comma-separated tasks (default: %(default)s)")
@@ -38,15 +37,27 @@ def run(args: argparse.Namespace) -> int:
     manifests, run_dirs = [], []
     for name in [t.strip() for t in args.tasks.split(",") if t.strip()]:
         run_dir = out / f"{args.model.replace('/', '_')}__{name}__{args.method.replace(',', '+')}"
-        manifests.append(evaluate_task(name, backend, run_dir, methods=args.method.split(","), limit=args.limit,
-                                       seed=args.seed, judge_containment=True, model_name=args.model,
-                                       progress=not args.quiet))
+        manifests.append(
+            evaluate_task(
+                name,
+                backend,
+                run_dir,
+                methods=args.method.split(","),
+                limit=args.limit,
+                seed=args.seed,
+                judge_containment=True,
+                model_name=args.model,
+                progress=not args.quiet,
+            )
+        )
         run_dirs.append(run_dir)
     t_eval = time.perf_counter() - t0 - t_load
     print()
     print_summary(manifests, file=sys.stdout)
-    print(f"\nmodel load {t_load:.1f} s; evaluation {t_eval:.1f} s for "
-          f"{sum(m['n'] for m in manifests)} questions ({backend.manifest().get('device')})")
+    print(
+        f"\nmodel load {t_load:.1f} s; evaluation {t_eval:.1f} s for "
+        f"{sum(m['n'] for m in manifests)} questions ({backend.manifest().get('device')})"
+    )
     for d, m in zip(run_dirs, manifests):
         plots = [p for p in m.get("plots", []) if p.endswith(".png")]
         print(f"  {d}/  run.json, samples.jsonl" + (f", {', '.join(plots)}" if plots else ""))

@@ -23,20 +23,28 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     from calbench.backends.base import DEFAULT_BACKEND, backends
 
     g = p.add_argument_group("model")
-    g.add_argument("--model", default="smollm2-135m-instruct",
-                   help="Hugging Face id, local directory or packaged model name (default: %(default)s)")
+    g.add_argument(
+        "--model",
+        default="smollm2-135m-instruct",
+        help="Hugging Face id, local directory or packaged model name (default: %(default)s)",
+    )
     g.add_argument("--adapter", help="directory of a LoRA adapter (peft) to apply to the model")
-    g.add_argument("--backend", default=DEFAULT_BACKEND, choices=list(backends()), metavar="NAME",
-                   help="; ".join(f"{s.name}: {s.description}" for s in backends().values())
-                   + "; default: %(default)s")
+    g.add_argument(
+        "--backend",
+        default=DEFAULT_BACKEND,
+        choices=list(backends()),
+        metavar="NAME",
+        help="; ".join(f"{s.name}: {s.description}" for s in backends().values()) + "; default: %(default)s",
+    )
     g.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     g.add_argument("--dtype", help="float32, bfloat16 ... (default: bfloat16 on GPU, float32 on CPU)")
     g.add_argument("--batch-size", type=positive_int, help="generation batch size (default: 16 CPU, 128 GPU)")
     for spec in backends().values():
         for name, kwargs in spec.flags.items():
             g.add_argument("--" + name.replace("_", "-"), **kwargs)
-    g.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra backend option (repeatable)")
+    g.add_argument(
+        "--backend-option", action="append", default=[], metavar="KEY=VALUE", help="extra backend option (repeatable)"
+    )
 
 
 def backend_options(args: argparse.Namespace) -> dict:
@@ -61,14 +69,17 @@ def backend_options(args: argparse.Namespace) -> dict:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("eval", help="evaluate a model's stated confidence on a task",
-                       description=__doc__)
+    p = sub.add_parser("eval", help="evaluate a model's stated confidence on a task", description=__doc__)
     add_model_args(p)
     g = p.add_argument_group("data")
     g.add_argument("--task", help="task name (see `calbench tasks`)")
     g.add_argument("--split", help="split (default: the task's evaluation split)")
-    g.add_argument("--source", default="bundled", choices=["bundled", "hub"],
-                   help="bundled data (default) or the full dataset from the Hugging Face hub")
+    g.add_argument(
+        "--source",
+        default="bundled",
+        choices=["bundled", "hub"],
+        help="bundled data (default) or the full dataset from the Hugging Face hub",
+    )
     g.add_argument("--limit", type=positive_int, help="evaluate N questions (a seeded random sample of the split)")
     g.add_argument("--data", help="your own dataset (.jsonl, .json or .csv) instead of --task")
     g.add_argument("--question-field", help="with --data: the question column")
@@ -78,30 +89,48 @@ def register(sub) -> None:
     g.add_argument("--id-field", help="with --data: a column of unique ids (default: the row number)")
     g.add_argument("--kind", choices=["open", "mc", "numeric"], help="with --data: the answer kind")
     g = p.add_argument_group("method")
-    g.add_argument("--method", default="two-stage",
-                   help="confidence method(s), comma separated (default: %(default)s; see --list-methods)")
+    g.add_argument(
+        "--method",
+        default="two-stage",
+        help="confidence method(s), comma separated (default: %(default)s; see --list-methods)",
+    )
     g.add_argument("--scale", default="0-10", choices=["0-10", "0-100", "0-1"], help="verbalized scale")
     g.add_argument("--max-new-tokens", type=positive_int, help="answer generation budget (default by task kind)")
-    g.add_argument("--answers", metavar="FILE",
-                   help="use these answers instead of generating them: JSONL or CSV with 'id' and 'answer', or a "
-                        "previous run's samples.jsonl[.gz]; every question needs one (not with 'verbalized')")
+    g.add_argument(
+        "--answers",
+        metavar="FILE",
+        help="use these answers instead of generating them: JSONL or CSV with 'id' and 'answer', or a "
+        "previous run's samples.jsonl[.gz]; every question needs one (not with 'verbalized')",
+    )
     g.add_argument("--sc-k", type=positive_int, help="self-consistency: number of sampled answers (default 5)")
-    g.add_argument("--sc-temperature", type=nonnegative_float,
-                   help="self-consistency: sampling temperature (default 1.0)")
+    g.add_argument(
+        "--sc-temperature", type=nonnegative_float, help="self-consistency: sampling temperature (default 1.0)"
+    )
     g.add_argument("--topk-k", type=positive_int, help="verbalized-topk: number of guesses (default 3)")
     g.add_argument("--probe", metavar="FILE", help="method 'probe': the fitted probe (`calbench probe fit`)")
-    g.add_argument("--judge-containment", action="store_true",
-                   help="open questions: also accept an answer containing an alias as a whole-word span")
+    g.add_argument(
+        "--judge-containment",
+        action="store_true",
+        help="open questions: also accept an answer containing an alias as a whole-word span",
+    )
     g.add_argument("--judge-f1", type=unit_interval, metavar="T", help="open questions: also accept token-F1 >= T")
-    g.add_argument("--calibrate", metavar="SCALER", choices=["platt", "temperature", "isotonic", "histogram"],
-                   help="also fit this post-hoc scaler on --calibration-split and apply it to the evaluated split "
-                        "(writes OUT/calibration/<split> and OUT/calibrated-<scaler>; see `calbench calibrate`)")
+    g.add_argument(
+        "--calibrate",
+        metavar="SCALER",
+        choices=["platt", "temperature", "isotonic", "histogram"],
+        help="also fit this post-hoc scaler on --calibration-split and apply it to the evaluated split "
+        "(writes OUT/calibration/<split> and OUT/calibrated-<scaler>; see `calbench calibrate`)",
+    )
     g.add_argument("--calibration-split", metavar="S", help="with --calibrate: the split the scaler is fitted on")
     g = p.add_argument_group("scoring and output")
     add_scoring_args(g, seed_help="seed for sampling questions and bootstrap (default: 0)")
-    g.add_argument("--chunk-size", type=positive_int, default=32,
-                   help="questions in flight at most (for --backend openai: keep it >= --concurrency); samples "
-                        "are written to disk as each generation batch finishes (default: 32)")
+    g.add_argument(
+        "--chunk-size",
+        type=positive_int,
+        default=32,
+        help="questions in flight at most (for --backend openai: keep it >= --concurrency); samples "
+        "are written to disk as each generation batch finishes (default: 32)",
+    )
     g.add_argument("--no-plots", action="store_true", help="skip the reliability diagram")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", help="output folder (samples.jsonl, run.json, plots)")
@@ -121,9 +150,16 @@ def load_task(args: argparse.Namespace):
         choices = args.choices_field
         if choices and "," in choices:  # several option columns, e.g. A,B,C,D
             choices = [c.strip() for c in choices.split(",") if c.strip()]
-        task = load_user_dataset(args.data, question_field=args.question_field, answer_field=args.answer_field,
-                                 choices_field=choices, alias_sep=args.alias_sep,
-                                 id_field=args.id_field, kind=args.kind, seed=args.seed)
+        task = load_user_dataset(
+            args.data,
+            question_field=args.question_field,
+            answer_field=args.answer_field,
+            choices_field=choices,
+            alias_sep=args.alias_sep,
+            id_field=args.id_field,
+            kind=args.kind,
+            seed=args.seed,
+        )
     elif args.task:
         task = resolve_task(args.task)
     else:
@@ -138,11 +174,20 @@ def expected_identity(task, examples, settings, model_name: str) -> dict:
     from calbench.runner import data_sha256
 
     judge = judge_for(task.kind, **settings.judge)
-    return {"model": model_name, "task": task.name, "split": settings.split, "source": settings.source,
-            "limit": settings.limit, "data_sha256": data_sha256(examples), "methods": settings.methods,
-            "scale": settings.scale, "prompt_version": templates()["version"],
-            "judge": {"name": judge.name, "settings": judge.settings}, "seed": settings.seed,
-            "method_settings": settings.method_settings}
+    return {
+        "model": model_name,
+        "task": task.name,
+        "split": settings.split,
+        "source": settings.source,
+        "limit": settings.limit,
+        "data_sha256": data_sha256(examples),
+        "methods": settings.methods,
+        "scale": settings.scale,
+        "prompt_version": templates()["version"],
+        "judge": {"name": judge.name, "settings": judge.settings},
+        "seed": settings.seed,
+        "method_settings": settings.method_settings,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -165,17 +210,35 @@ def run(args: argparse.Namespace) -> int:
     check_eval_args(args)
     task = load_task(args)
     split = args.split or task.default_split
-    if args.calibrate and (not args.calibration_split or args.calibration_split == split
-                           or args.calibration_split not in task.splits):
-        raise UserError(f"--calibrate needs --calibration-split, a split other than the evaluated {split!r} "
-                        f"(task {task.name!r} has: {', '.join(task.splits)})")
+    if args.calibrate and (
+        not args.calibration_split or args.calibration_split == split or args.calibration_split not in task.splits
+    ):
+        raise UserError(
+            f"--calibrate needs --calibration-split, a split other than the evaluated {split!r} "
+            f"(task {task.name!r} has: {', '.join(task.splits)})"
+        )
     settings = evaluation_settings(
-        task, methods, split=split, source=args.source, limit=args.limit, scale=args.scale,
-        **scoring_settings(args), judge_containment=args.judge_containment, judge_f1=args.judge_f1,
-        max_new_tokens=args.max_new_tokens, plots=not args.no_plots, chunk_size=args.chunk_size,
-        method_settings={**{k: v for k, v in (("sc_k", args.sc_k), ("sc_temperature", args.sc_temperature),
-                                              ("topk_k", args.topk_k)) if v is not None},
-                         **probe_settings(args, methods)})
+        task,
+        methods,
+        split=split,
+        source=args.source,
+        limit=args.limit,
+        scale=args.scale,
+        **scoring_settings(args),
+        judge_containment=args.judge_containment,
+        judge_f1=args.judge_f1,
+        max_new_tokens=args.max_new_tokens,
+        plots=not args.no_plots,
+        chunk_size=args.chunk_size,
+        method_settings={
+            **{
+                k: v
+                for k, v in (("sc_k", args.sc_k), ("sc_temperature", args.sc_temperature), ("topk_k", args.topk_k))
+                if v is not None
+            },
+            **probe_settings(args, methods),
+        },
+    )
     selection = task_examples(task, settings)  # (the whole split, the seeded selection evaluated)
     examples = selection[1]
     if not examples:
@@ -185,8 +248,15 @@ def run(args: argparse.Namespace) -> int:
     check_out_folder(args.out, expected_identity(task, examples, settings, model_name), examples)
     backend = make_backend(args.backend, args.model, **backend_options(args))
     try:
-        manifest = evaluate_task(task, backend, args.out, settings=settings, examples=selection,
-                                 model_name=model_name, progress=not args.quiet)
+        manifest = evaluate_task(
+            task,
+            backend,
+            args.out,
+            settings=settings,
+            examples=selection,
+            model_name=model_name,
+            progress=not args.quiet,
+        )
     except RunConflictError as e:
         raise UserError(str(e)) from None
     except KeyboardInterrupt:
@@ -199,10 +269,19 @@ def run(args: argparse.Namespace) -> int:
 
         cal_dir = f"{args.out}/calibration/{args.calibration_split}"
         scaled_dir = f"{args.out}/calibrated-{args.calibrate}"
-        evaluate_task(task, backend, cal_dir, settings=replace(settings, split=args.calibration_split),
-                      model_name=model_name, progress=not args.quiet)
-        manifests.append(calibrate_runs(cal_dir, args.out, args.calibrate, scaled_dir, bins=args.bins,
-                                        plots=not args.no_plots, replace=True))
+        evaluate_task(
+            task,
+            backend,
+            cal_dir,
+            settings=replace(settings, split=args.calibration_split),
+            model_name=model_name,
+            progress=not args.quiet,
+        )
+        manifests.append(
+            calibrate_runs(
+                cal_dir, args.out, args.calibrate, scaled_dir, bins=args.bins, plots=not args.no_plots, replace=True
+            )
+        )
     print_summary(manifests, file=sys.stdout)
     print(f"\nwrote {args.out}/samples.jsonl and {args.out}/run.json")
     return 0
@@ -237,8 +316,10 @@ def given_answers(args: argparse.Namespace, methods: list[str], task, examples) 
     if args.calibrate:
         ids += [e.id for e in select(task.load(args.calibration_split, source=args.source), args.limit, args.seed)]
     n_extra = check_given_answers(methods, answers, ids)
-    print(f"answers: {len(set(ids))} given answers from {args.answers} used; "
-          f"{n_extra} for other questions ignored", file=sys.stderr)
+    print(
+        f"answers: {len(set(ids))} given answers from {args.answers} used; {n_extra} for other questions ignored",
+        file=sys.stderr,
+    )
     return answers, {"path": str(args.answers), "sha256": file_sha256(args.answers)}
 
 
@@ -262,7 +343,10 @@ def interrupted(args: argparse.Namespace, n_expected: int) -> int:
 
     path = Path(args.out) / "samples.jsonl"
     saved = len(read_samples(path)) if path.exists() else 0
-    print(f"\ncalbench eval: interrupted; {saved} of {n_expected} samples are saved in {path}.\n"
-          f"Resume (finished samples are kept, none is repeated) with:\n"
-          f"  calbench {shlex.join(getattr(args, 'argv', None) or sys.argv[1:])}", file=sys.stderr)
+    print(
+        f"\ncalbench eval: interrupted; {saved} of {n_expected} samples are saved in {path}.\n"
+        f"Resume (finished samples are kept, none is repeated) with:\n"
+        f"  calbench {shlex.join(getattr(args, 'argv', None) or sys.argv[1:])}",
+        file=sys.stderr,
+    )
     return 130

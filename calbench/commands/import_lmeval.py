@@ -12,11 +12,13 @@ from calbench.argcheck import add_scoring_args, scoring_settings
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "import-lmeval", help="import lm-eval --log_samples output of calbench tasks (samples + run.json)",
+        "import-lmeval",
+        help="import lm-eval --log_samples output of calbench tasks (samples + run.json)",
         description="Read lm-eval sample logs (samples_calbench_<task>_<time>.jsonl, from --log_samples) -- a "
         "results folder is searched recursively -- re-parse and re-judge every reply with calbench, check the "
         "per-sample items and aggregated metrics lm-eval logged, and write samples.jsonl and run.json (metrics "
-        "with 95%% bootstrap CIs) to --out, or to --out/<task>/ when several tasks are imported.")
+        "with 95%% bootstrap CIs) to --out, or to --out/<task>/ when several tasks are imported.",
+    )
     p.add_argument("inputs", nargs="+", type=Path, metavar="RESULTS_DIR|samples_*.jsonl")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--model-name", help="model id for the records (default: pretrained= of lm-eval's model_args)")
@@ -29,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from calbench.lmeval.importer import import_logs
     from calbench.summary import print_summary
 
-    written = import_logs(args.inputs, args.out, model=args.model_name, plots=not args.no_plots,
-                          **scoring_settings(args))
+    written = import_logs(
+        args.inputs, args.out, model=args.model_name, plots=not args.no_plots, **scoring_settings(args)
+    )
     print_summary([m for _, m in written], file=sys.stdout)
     for folder, m in written:
         check = m["lmeval"]["check_against_pack_settings"]

@@ -7,10 +7,12 @@ import argparse
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "lmeval-path", help="print the lm-eval --include_path of calbench's task pack",
+        "lmeval-path",
+        help="print the lm-eval --include_path of calbench's task pack",
         description="Print the folder holding calbench's lm-eval task YAMLs, for "
-        "`lm-eval run --include_path \"$(calbench lmeval-path)\" --tasks calbench_triviaqa ...`. "
-        "Tasks are named calbench_<task>; tags: calbench, calbench_in_domain, calbench_unseen.")
+        '`lm-eval run --include_path "$(calbench lmeval-path)" --tasks calbench_triviaqa ...`. '
+        "Tasks are named calbench_<task>; tags: calbench, calbench_in_domain, calbench_unseen.",
+    )
     p.add_argument("--list", action="store_true", help="list the lm-eval task names and tags instead")
     p.set_defaults(func=run)
 
@@ -22,8 +24,10 @@ def run(args: argparse.Namespace) -> int:
 
     stale = write_pack(check=True)
     if stale:
-        raise UserError(f"the lm-eval pack is stale or incomplete ({', '.join(map(str, stale))}); "
-                        "run: python -m calbench.lmeval.pack --write")
+        raise UserError(
+            f"the lm-eval pack is stale or incomplete ({', '.join(map(str, stale))}); "
+            "run: python -m calbench.lmeval.pack --write"
+        )
     if args.list:
         for name, spec in all_tasks().items():
             print(f"{lmeval_task_name(name):26s} tags: {', '.join(tags_for(spec))}")

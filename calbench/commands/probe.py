@@ -24,18 +24,28 @@ from calbench.errors import UserError
 def register(sub) -> None:
     from calbench.commands.eval import add_model_args
 
-    p = sub.add_parser("probe", help="fit a hidden-state probe on labelled answers (for --method probe)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "probe",
+        help="fit a hidden-state probe on labelled answers (for --method probe)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = p.add_subparsers(dest="action", required=True)
-    f = actions.add_parser("fit", help="fit a probe", description=__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    f = actions.add_parser(
+        "fit", help="fit a probe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_model_args(f)
     f.add_argument("--task", required=True, help="task name (see `calbench tasks`)")
     f.add_argument("--split", help="split of the labelled answers (default: the task's training split)")
     f.add_argument("--answers", required=True, metavar="FILE", help="the answers to label (id and answer)")
     f.add_argument("--limit", type=positive_int, help="use at most N labelled answers (a seeded sample)")
-    f.add_argument("--exclude", metavar="FILE", action="append", default=[],
-                   help="an answers file whose ids are left out (e.g. the trainer's held-out questions)")
+    f.add_argument(
+        "--exclude",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="an answers file whose ids are left out (e.g. the trainer's held-out questions)",
+    )
     f.add_argument("--layers", help="candidate layers, comma separated (default: every layer)")
     f.add_argument("--folds", type=positive_int, default=5, help="cross-validation folds (default: 5)")
     f.add_argument("--C", type=float, default=0.1, help="inverse L2 strength of the regression (default: 0.1)")
@@ -65,7 +75,7 @@ def run_fit(args: argparse.Namespace) -> int:
         excluded |= set(load_answers(path))
     examples = [e for e in select(task.load(split), None, args.seed) if e.id in answers and e.id not in excluded]
     if args.limit:
-        examples = examples[:args.limit]
+        examples = examples[: args.limit]
     if not examples:
         raise UserError(f"{args.answers} has no answer for a question of {task.name}/{split}")
     judge_settings = dict(task.judge_settings or {})
@@ -79,24 +89,41 @@ def run_fit(args: argparse.Namespace) -> int:
     if not hasattr(backend, "answer_hidden_states"):
         raise UserError(f"the {args.backend!r} backend gives no hidden states; use --backend hf")
     replies = [fixed_reply(e, answers[e.id], task.kind) for e in examples]
-    print(f"probe: {len(examples)} labelled answers ({sum(labels)} right); reading hidden states ...",
-          file=sys.stderr, flush=True)
+    print(
+        f"probe: {len(examples)} labelled answers ({sum(labels)} right); reading hidden states ...",
+        file=sys.stderr,
+        flush=True,
+    )
     feats = []
     chunk = 256
     from tqdm.auto import tqdm
 
     for start in tqdm(range(0, len(replies), chunk), desc="hidden states", file=sys.stderr):
-        part = replies[start:start + chunk]
+        part = replies[start : start + chunk]
         feats.append(backend.answer_hidden_states([p for p, _ in part], [g.text for _, g in part]))
     layers = [int(x) for x in args.layers.split(",")] if args.layers else None
-    probe = fit_probe(np.concatenate(feats), labels, layers=layers, C=args.C, folds=args.folds, seed=args.seed,
-                      model_sha256=getattr(getattr(backend, "resolved", None), "sha256", None),
-                      labels_record={"task": task.name, "split": split, "answers": str(args.answers),
-                                     "answers_sha256": file_sha256(args.answers), "n": len(labels),
-                                     "excluded_files": list(args.exclude),
-                                     "judge": {"name": judge.name, **judge.settings}})
+    probe = fit_probe(
+        np.concatenate(feats),
+        labels,
+        layers=layers,
+        C=args.C,
+        folds=args.folds,
+        seed=args.seed,
+        model_sha256=getattr(getattr(backend, "resolved", None), "sha256", None),
+        labels_record={
+            "task": task.name,
+            "split": split,
+            "answers": str(args.answers),
+            "answers_sha256": file_sha256(args.answers),
+            "n": len(labels),
+            "excluded_files": list(args.exclude),
+            "judge": {"name": judge.name, **judge.settings},
+        },
+    )
     probe.save(args.out)
     cv = probe.cv[str(probe.layer)]
-    print(f"probe: layer {probe.layer} chosen by {args.folds}-fold cross-validation (log loss {cv['log_loss']:.4f}, "
-          f"AUROC {cv['auroc']:.3f}); wrote {args.out}")
+    print(
+        f"probe: layer {probe.layer} chosen by {args.folds}-fold cross-validation (log loss {cv['log_loss']:.4f}, "
+        f"AUROC {cv['auroc']:.3f}); wrote {args.out}"
+    )
     return 0

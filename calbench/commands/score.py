@@ -78,8 +78,10 @@ def deduplicate(path: Path, rows: list[tuple[int, dict]]) -> tuple[list[dict], l
         if key in first:
             line0, s0 = first[key]
             if s != s0:
-                raise UserError(f"{path}:{line}: repeats sample id {key[0]!r} (method {key[2]}) of line {line0} "
-                                "with different content; remove one of the two lines")
+                raise UserError(
+                    f"{path}:{line}: repeats sample id {key[0]!r} (method {key[2]}) of line {line0} "
+                    "with different content; remove one of the two lines"
+                )
             notes.append(f"{path}:{line}: duplicate of line {line0} (id {key[0]!r}, method {key[2]}) dropped")
             continue
         first[key] = (line, s)
@@ -108,21 +110,36 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise UserError(f"{path} (task {task}, method {method}, model {model}): {e}") from None
         judges = sorted({str(s.get("judge")) for s in group})
-        results.append({"task": task, "method": method, "model": model, "judge": ", ".join(judges),
-                        "metrics": metrics})
+        results.append({"task": task, "method": method, "model": model, "judge": ", ".join(judges), "metrics": metrics})
     if args.json:
-        print(json.dumps(json_safe({"samples": str(path), "settings": metric_settings(**settings),
-                                     "dropped_lines": dropped, "groups": results}), indent=2, allow_nan=False))
+        print(
+            json.dumps(
+                json_safe(
+                    {
+                        "samples": str(path),
+                        "settings": metric_settings(**settings),
+                        "dropped_lines": dropped,
+                        "groups": results,
+                    }
+                ),
+                indent=2,
+                allow_nan=False,
+            )
+        )
         return 0
     for i, r in enumerate(results):
         if i:
             print()
-        print(f"task {r['task']} · method {r['method']} · model {r['model']} · judge {r['judge']} · "
-              f"policy {args.policy} · ECE {args.bins} equal-width bins (ece_em: {args.bins} equal-mass)")
+        print(
+            f"task {r['task']} · method {r['method']} · model {r['model']} · judge {r['judge']} · "
+            f"policy {args.policy} · ECE {args.bins} equal-width bins (ece_em: {args.bins} equal-mass)"
+        )
         print(format_table(r["metrics"]))
         if r["judge"] == "alias_match" and r["metrics"]["accuracy"]["value"] == 0:
-            print("warning: accuracy is 0 under judge alias_match; if it ran as plain exact match, free-form "
-                  "answers may be right in other words (`calbench show` them; eval --judge-containment)")
+            print(
+                "warning: accuracy is 0 under judge alias_match; if it ran as plain exact match, free-form "
+                "answers may be right in other words (`calbench show` them; eval --judge-containment)"
+            )
     if dropped:
         print(f"({len(dropped)} line(s) not counted; see the warnings above)")
     return 0

@@ -12,13 +12,17 @@ from calbench.errors import UserError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("show", help="read a run's samples: question, answer, gold, confidence, reply, verdict",
-                       description=__doc__)
+    p = sub.add_parser(
+        "show", help="read a run's samples: question, answer, gold, confidence, reply, verdict", description=__doc__
+    )
     p.add_argument("run", metavar="RUN", help="run folder (or FOLDER#METHOD, or a samples.jsonl file)")
     which = p.add_mutually_exclusive_group()
-    for name, text in (("wrong", "wrong answers only"), ("correct", "right answers only"),
-                       ("unparsed", "replies whose confidence could not be parsed"),
-                       ("confident-wrong", "wrong answers, most confident first")):
+    for name, text in (
+        ("wrong", "wrong answers only"),
+        ("correct", "right answers only"),
+        ("unparsed", "replies whose confidence could not be parsed"),
+        ("confident-wrong", "wrong answers, most confident first"),
+    ):
         which.add_argument(f"--{name}", dest="which", action="store_const", const=name, help=text)
     p.add_argument("-n", type=positive_int, default=20, help="show at most N samples (default: %(default)s)")
     p.add_argument("--all", dest="n", action="store_const", const=None, help="show every matching sample")
@@ -54,11 +58,13 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{where} has no samples of method {method!r}; it has: {', '.join(methods)}")
         samples = [s for s in samples if s["method"] == method]
     rows = select_rows(sample_rows(samples, task_examples(manifest) if manifest else {}), args.which)
-    shown = rows if args.n is None else rows[:args.n]
+    shown = rows if args.n is None else rows[: args.n]
     judge = (manifest.get("judge") or {}) if manifest else {}
     settings = ", ".join(f"{k}={v}" for k, v in sorted((judge.get("settings") or {}).items()))
-    print(f"{where}: {len(samples)} samples; {len(rows)} match '{args.which}', showing {len(shown)}"
-          + (f"; judge {judge.get('name')}({settings})" if judge else ""))
+    print(
+        f"{where}: {len(samples)} samples; {len(rows)} match '{args.which}', showing {len(shown)}"
+        + (f"; judge {judge.get('name')}({settings})" if judge else "")
+    )
     print()
     print(format_table(shown, width=shutil.get_terminal_size((120, 20)).columns))
     if args.html:

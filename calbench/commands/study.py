@@ -18,19 +18,32 @@ import sys
 
 
 def register(sub) -> None:
-    p = sub.add_parser("study", help="plan or run a study file (an experiment: training, evaluations, tables)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "study",
+        help="plan or run a study file (an experiment: training, evaluations, tables)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = p.add_subparsers(dest="action", required=True)
-    pl = actions.add_parser("plan", help="what will run and what is done; nothing is executed",
-                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pl = actions.add_parser(
+        "plan",
+        help="what will run and what is done; nothing is executed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     pl.add_argument("study", help="the study file (YAML)")
     pl.add_argument("--stage", help="only this stage")
     pl.set_defaults(func=run_plan)
-    r = actions.add_parser("run", help="run the steps that are not done (resumes)", description=__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    r = actions.add_parser(
+        "run",
+        help="run the steps that are not done (resumes)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     r.add_argument("study", help="the study file (YAML)")
-    r.add_argument("--stage", help="run only this stage (answers, train, evaluate, unseen, checkpoints, scalers, "
-                                   "tables)")
+    r.add_argument(
+        "--stage", help="run only this stage (answers, train, evaluate, unseen, checkpoints, scalers, tables)"
+    )
     r.set_defaults(func=run_study)
 
 

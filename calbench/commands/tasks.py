@@ -18,10 +18,21 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for name, t in sorted(all_tasks().items()):
         sizes = {s: len(t.load(s)) for s in t.splits}
-        rows.append({"task": name, "kind": t.kind, "group": t.group, "default_split": t.default_split,
-                     "train_split": t.train_split, "splits": sizes, "source": t.source, "licence": t.license,
-                     "hub": t.hub_id, "description": t.description,
-                     "notes": t.notes if t.group != "user" else ""})
+        rows.append(
+            {
+                "task": name,
+                "kind": t.kind,
+                "group": t.group,
+                "default_split": t.default_split,
+                "train_split": t.train_split,
+                "splits": sizes,
+                "source": t.source,
+                "licence": t.license,
+                "hub": t.hub_id,
+                "description": t.description,
+                "notes": t.notes if t.group != "user" else "",
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

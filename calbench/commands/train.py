@@ -18,7 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--task", required=True, help="training task (its training split is used)")
     p.add_argument("--config", type=Path, default=None, help="YAML file of trainer settings")
     p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override one config setting (repeatable), e.g. --set max_steps=200",
     )
     p.add_argument("--out", type=Path, required=True, help="output directory (checkpoints, logs, adapter)")

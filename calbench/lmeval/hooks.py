@@ -50,19 +50,32 @@ DOC_FIELDS = ("id", "task", "question", "answers", "choices", "domain", "split")
 # -- docs ---------------------------------------------------------------------------------------------------
 def doc_from_example(example: Example) -> dict[str, Any]:
     """A plain row for lm-eval: the example's fields, options already in calbench's seeded order."""
-    return {"id": example.id, "task": example.task, "question": example.question,
-            "answers": list(example.answers), "choices": list(example.choices) if example.choices else None,
-            "domain": example.domain, "split": example.split}
+    return {
+        "id": example.id,
+        "task": example.task,
+        "question": example.question,
+        "answers": list(example.answers),
+        "choices": list(example.choices) if example.choices else None,
+        "domain": example.domain,
+        "split": example.split,
+    }
 
 
 def example_from_doc(doc: dict[str, Any]) -> Example:
     missing = [k for k in ("id", "task", "question", "answers") if k not in doc]
     if missing:
-        raise DataError(f"lm-eval doc lacks field(s) {missing}; it is not a calbench task-pack doc "
-                        f"(fields present: {sorted(doc)})")
-    return Example(id=str(doc["id"]), task=str(doc["task"]), question=str(doc["question"]),
-                   answers=[str(a) for a in doc["answers"]], choices=list(doc["choices"]) if doc.get("choices")
-                   else None, domain=doc.get("domain"), split=doc.get("split"))
+        raise DataError(
+            f"lm-eval doc lacks field(s) {missing}; it is not a calbench task-pack doc (fields present: {sorted(doc)})"
+        )
+    return Example(
+        id=str(doc["id"]),
+        task=str(doc["task"]),
+        question=str(doc["question"]),
+        answers=[str(a) for a in doc["answers"]],
+        choices=list(doc["choices"]) if doc.get("choices") else None,
+        domain=doc.get("domain"),
+        split=doc.get("split"),
+    )
 
 
 def load_docs(calbench_task: str, calbench_source: str = "bundled", calbench_seed: int = SEED, **_: Any):
@@ -81,12 +94,17 @@ def load_docs(calbench_task: str, calbench_source: str = "bundled", calbench_see
     spec = get_task(calbench_task)
     split = spec.default_split
     examples = select(spec.load(split, source=calbench_source), None, int(calbench_seed))
-    features = datasets.Features({
-        "id": datasets.Value("string"), "task": datasets.Value("string"), "question": datasets.Value("string"),
-        "answers": datasets.Sequence(datasets.Value("string")),
-        "choices": datasets.Sequence(datasets.Value("string")),
-        "domain": datasets.Value("string"), "split": datasets.Value("string"),
-    })
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "task": datasets.Value("string"),
+            "question": datasets.Value("string"),
+            "answers": datasets.Sequence(datasets.Value("string")),
+            "choices": datasets.Sequence(datasets.Value("string")),
+            "domain": datasets.Value("string"),
+            "split": datasets.Value("string"),
+        }
+    )
     rows = [doc_from_example(e) for e in examples]
     return datasets.DatasetDict({split: datasets.Dataset.from_list(rows, features=features)})
 
@@ -102,8 +120,10 @@ def doc_to_text(doc: dict[str, Any]) -> str:
     assistant prefix ``Answer:``)."""
     prompt = one_stage_prompt(example_from_doc(doc), SCALE, _kind(doc))
     if len(prompt.messages) != 1 or prompt.assistant_prefix != ANSWER_PREFIX:
-        raise RuntimeError("the one-stage prompt is no longer one user message + 'Answer:'; regenerate the "
-                           "lm-eval pack (python -m calbench.lmeval.pack --write) and update calbench.lmeval")
+        raise RuntimeError(
+            "the one-stage prompt is no longer one user message + 'Answer:'; regenerate the "
+            "lm-eval pack (python -m calbench.lmeval.pack --write) and update calbench.lmeval"
+        )
     return prompt.messages[0]["content"]
 
 
@@ -144,8 +164,16 @@ def score_reply(doc: dict[str, Any], reply: str) -> ScoredReply:
     answer, conf = read_one_stage(reply, kind, SCALE, prefix=ANSWER_PREFIX)
     judge = judge_for(kind)
     correct = int(bool(judge(answer, example_from_doc(doc))))
-    return ScoredReply(answer=answer, confidence=conf.value, parse_ok=conf.ok, parse_reason=conf.reason,
-                       parse_form=conf.form, correct=correct, judge=judge.name, judge_settings=judge.settings)
+    return ScoredReply(
+        answer=answer,
+        confidence=conf.value,
+        parse_ok=conf.ok,
+        parse_reason=conf.reason,
+        parse_form=conf.form,
+        correct=correct,
+        judge=judge.name,
+        judge_settings=judge.settings,
+    )
 
 
 def process_results(doc: dict[str, Any], results: Sequence[str]) -> dict[str, tuple]:

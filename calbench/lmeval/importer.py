@@ -54,11 +54,12 @@ def find_logs(inputs: list[Path]) -> list[SampleLog]:
     files: list[Path] = []
     for p in inputs:
         if p.is_dir():
-            found = sorted(f for suffix in ("", ".gz", ".xz")
-                           for f in p.rglob(f"samples_{PREFIX}*.jsonl{suffix}"))
+            found = sorted(f for suffix in ("", ".gz", ".xz") for f in p.rglob(f"samples_{PREFIX}*.jsonl{suffix}"))
             if not found:
-                raise DataError(f"{p}: no lm-eval samples files of calbench tasks (samples_{PREFIX}*.jsonl); "
-                                "run lm-eval with --log_samples --output_path DIR")
+                raise DataError(
+                    f"{p}: no lm-eval samples files of calbench tasks (samples_{PREFIX}*.jsonl); "
+                    "run lm-eval with --log_samples --output_path DIR"
+                )
             files += found
         elif p.is_file():
             files.append(p)
@@ -68,8 +69,10 @@ def find_logs(inputs: list[Path]) -> list[SampleLog]:
     for f in files:
         m = _SAMPLES_NAME.match(f.name)
         if not m or not m.group("task").startswith(PREFIX):
-            raise DataError(f"{f}: not an lm-eval samples file of a calbench task (expected a name like "
-                            f"samples_{PREFIX}<task>_<time>.jsonl, written by lm-eval --log_samples)")
+            raise DataError(
+                f"{f}: not an lm-eval samples file of a calbench task (expected a name like "
+                f"samples_{PREFIX}<task>_<time>.jsonl, written by lm-eval --log_samples)"
+            )
         log = SampleLog(path=f, lmeval_task=m.group("task"), stamp=m.group("stamp"))
         results = f.parent / f"results_{log.stamp}.json"
         if results.exists():
@@ -85,8 +88,7 @@ def find_logs(inputs: list[Path]) -> list[SampleLog]:
     dup = {t: ps for t, ps in by_task.items() if len(ps) > 1}
     if dup:
         t, ps = next(iter(dup.items()))
-        raise DataError(f"task {t} has {len(ps)} samples files ({', '.join(map(str, ps))}); "
-                        "pass the one to import")
+        raise DataError(f"task {t} has {len(ps)} samples files ({', '.join(map(str, ps))}); pass the one to import")
     return logs
 
 
@@ -139,19 +141,37 @@ def read_log(log: SampleLog, model: str) -> tuple[list[dict[str, Any]], list[Exa
                 raise DataError(
                     f"{where}: lm-eval logged {name}={row[name]!r} but calbench scores this reply as "
                     f"{list(scored.item())!r}; the log was made with another calbench version (compare the "
-                    "task's metadata.calbench_prompt_version in the results file)")
+                    "task's metadata.calbench_prompt_version in the results file)"
+                )
         try:
             prompt = row["arguments"]["gen_args_0"]["arg_0"]
         except (KeyError, TypeError):
             prompt = None
         example = hooks.example_from_doc(doc)
         sample = Sample(
-            id=str(doc["id"]), task=log.task, model=model, method=hooks.METHOD, prompt=prompt, raw_output=reply,
-            answer=scored.answer, confidence=scored.confidence, parse_ok=scored.parse_ok, correct=scored.correct,
+            id=str(doc["id"]),
+            task=log.task,
+            model=model,
+            method=hooks.METHOD,
+            prompt=prompt,
+            raw_output=reply,
+            answer=scored.answer,
+            confidence=scored.confidence,
+            parse_ok=scored.parse_ok,
+            correct=scored.correct,
             judge=scored.judge,
-            extras={"parse_reason": scored.parse_reason, "parse_form": scored.parse_form, "gold": gold_answers(example),
-                    "lmeval": {"task": log.lmeval_task, "doc_id": row.get("doc_id"),
-                               "doc_hash": row.get("doc_hash"), "prompt_hash": row.get("prompt_hash")}})
+            extras={
+                "parse_reason": scored.parse_reason,
+                "parse_form": scored.parse_form,
+                "gold": gold_answers(example),
+                "lmeval": {
+                    "task": log.lmeval_task,
+                    "doc_id": row.get("doc_id"),
+                    "doc_hash": row.get("doc_hash"),
+                    "prompt_hash": row.get("prompt_hash"),
+                },
+            },
+        )
         out.append(sample.to_dict())
         examples.append(example)
     if not out:
@@ -181,8 +201,18 @@ def compare(reported: dict[str, float], recomputed: dict[str, float]) -> dict[st
     return {"checked": sorted(reported), "agree": not diffs, "differences": diffs}
 
 
-def manifest_for(log: SampleLog, samples: list[dict], examples: list[Example], model: str, *, policy: str,
-                 bins: int, eps: float, n_resamples: int, seed: int) -> RunManifest:
+def manifest_for(
+    log: SampleLog,
+    samples: list[dict],
+    examples: list[Example],
+    model: str,
+    *,
+    policy: str,
+    bins: int,
+    eps: float,
+    n_resamples: int,
+    seed: int,
+) -> RunManifest:
     """run.json for one imported task: calbench's manifest fields, plus what lm-eval recorded."""
     from calbench.judge import judge_for
     from calbench.metrics import metric_settings, summarize_samples
@@ -199,43 +229,72 @@ def manifest_for(log: SampleLog, samples: list[dict], examples: list[Example], m
     items = [(s["confidence"], s["correct"], s["parse_ok"]) for s in samples]
     reported = reported_metrics(log)
     check = compare(reported, hooks.aggregate(items))
-    return RunManifest({
-        VERSION_KEY: FORMAT_VERSION,
-        "status": "complete",
-        "model": {"id": model, "source": "lm-eval", "backend": f"lm-eval:{cfg.get('model')}",
-                  "model_args": cfg.get("model_args"), "sha256": model_weights(results)[1], "adapter": None,
-                  "batch_size": cfg.get("batch_size")},
-        "task": {"name": spec.name, "split": spec.default_split,
-                 "source": pack_meta.get("calbench_source", "bundled"), "kind": spec.kind, "group": spec.group,
-                 "licence": spec.license, "data_source": spec.source, "split_size": n_samples.get("original"),
-                 "limit": cfg.get("limit"), "data_sha256": data_sha256(examples),
-                 "ids_sha256": ids_sha256(s["id"] for s in samples)},
-        "n": len(samples),
-        "methods": [hooks.METHOD],
-        "method": hooks.METHOD,
-        "elicitation": {"scale": hooks.SCALE, "format": "one-stage", "templates": templates(),
-                        "rendered_by": "lm-eval", "chat_template": bool(results.get("chat_template")),
-                        "chat_template_sha": results.get("chat_template_sha"),
-                        "system_instruction": results.get("system_instruction"),
-                        "pack_prompt_version": pack_meta.get("calbench_prompt_version")},
-        "generation": {**(task_cfg.get("generation_kwargs") or {}), "gen_kwargs_override": cfg.get("gen_kwargs")},
-        "judge": {"name": judge.name, "settings": judge.settings},
-        "parse_policy": policy,
-        "seed": seed,
-        "versions": {**versions(), "lm_eval": results.get("lm_eval_version"),
-                     "transformers_at_lmeval_run": results.get("transformers_version")},
-        "timings": {"imported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "lmeval_total_evaluation_seconds": _float(results.get("total_evaluation_time_seconds"))},
-        "metrics": summarize_samples(samples, policy=policy, bins=bins, eps=eps, n_resamples=n_resamples,
-                                     seed=seed),
-        "metric_settings": metric_settings(policy=policy, bins=bins, eps=eps, n_resamples=n_resamples, seed=seed),
-        "lmeval": {"task": log.lmeval_task, "samples_file": str(log.path),
-                   "results_file": str(log.results_path) if log.results_path else None,
-                   "reported_metrics": reported,
-                   "check_against_pack_settings": {"policy": hooks.POLICY, "bins": hooks.BINS, "eps": hooks.EPS,
-                                                   **check}},
-        "command": " ".join(sys.argv),
-    })
+    return RunManifest(
+        {
+            VERSION_KEY: FORMAT_VERSION,
+            "status": "complete",
+            "model": {
+                "id": model,
+                "source": "lm-eval",
+                "backend": f"lm-eval:{cfg.get('model')}",
+                "model_args": cfg.get("model_args"),
+                "sha256": model_weights(results)[1],
+                "adapter": None,
+                "batch_size": cfg.get("batch_size"),
+            },
+            "task": {
+                "name": spec.name,
+                "split": spec.default_split,
+                "source": pack_meta.get("calbench_source", "bundled"),
+                "kind": spec.kind,
+                "group": spec.group,
+                "licence": spec.license,
+                "data_source": spec.source,
+                "split_size": n_samples.get("original"),
+                "limit": cfg.get("limit"),
+                "data_sha256": data_sha256(examples),
+                "ids_sha256": ids_sha256(s["id"] for s in samples),
+            },
+            "n": len(samples),
+            "methods": [hooks.METHOD],
+            "method": hooks.METHOD,
+            "elicitation": {
+                "scale": hooks.SCALE,
+                "format": "one-stage",
+                "templates": templates(),
+                "rendered_by": "lm-eval",
+                "chat_template": bool(results.get("chat_template")),
+                "chat_template_sha": results.get("chat_template_sha"),
+                "system_instruction": results.get("system_instruction"),
+                "pack_prompt_version": pack_meta.get("calbench_prompt_version"),
+            },
+            "generation": {**(task_cfg.get("generation_kwargs") or {}), "gen_kwargs_override": cfg.get("gen_kwargs")},
+            "judge": {"name": judge.name, "settings": judge.settings},
+            "parse_policy": policy,
+            "seed": seed,
+            "versions": {
+                **versions(),
+                "lm_eval": results.get("lm_eval_version"),
+                "transformers_at_lmeval_run": results.get("transformers_version"),
+            },
+            "timings": {
+                "imported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "lmeval_total_evaluation_seconds": _float(results.get("total_evaluation_time_seconds")),
+            },
+            "metrics": summarize_samples(
+                samples, policy=policy, bins=bins, eps=eps, n_resamples=n_resamples, seed=seed
+            ),
+            "metric_settings": metric_settings(policy=policy, bins=bins, eps=eps, n_resamples=n_resamples, seed=seed),
+            "lmeval": {
+                "task": log.lmeval_task,
+                "samples_file": str(log.path),
+                "results_file": str(log.results_path) if log.results_path else None,
+                "reported_metrics": reported,
+                "check_against_pack_settings": {"policy": hooks.POLICY, "bins": hooks.BINS, "eps": hooks.EPS, **check},
+            },
+            "command": " ".join(sys.argv),
+        }
+    )
 
 
 def _float(v: Any) -> float | None:
@@ -245,9 +304,18 @@ def _float(v: Any) -> float | None:
         return None
 
 
-def import_logs(inputs: list[Path], out: Path, *, model: str | None = None, policy: str = hooks.POLICY,
-                bins: int = hooks.BINS, eps: float = hooks.EPS, n_resamples: int = 1000, seed: int = 0,
-                plots: bool = True) -> list[tuple[Path, dict]]:
+def import_logs(
+    inputs: list[Path],
+    out: Path,
+    *,
+    model: str | None = None,
+    policy: str = hooks.POLICY,
+    bins: int = hooks.BINS,
+    eps: float = hooks.EPS,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    plots: bool = True,
+) -> list[tuple[Path, dict]]:
     """Import every calbench-task samples file in ``inputs``; write ``samples.jsonl`` and ``run.json`` into
     ``out`` (one task) or ``out/<task>/`` (several). Returns ``(folder, manifest)`` per task."""
     from calbench.rundir import refuse_other_run, write_samples
@@ -259,8 +327,9 @@ def import_logs(inputs: list[Path], out: Path, *, model: str | None = None, poli
         folder = out if len(logs) == 1 else out / log.task
         name = model or model_id(log.results)
         samples, examples = read_log(log, name)
-        manifest = manifest_for(log, samples, examples, name, policy=policy, bins=bins, eps=eps,
-                                n_resamples=n_resamples, seed=seed)
+        manifest = manifest_for(
+            log, samples, examples, name, policy=policy, bins=bins, eps=eps, n_resamples=n_resamples, seed=seed
+        )
         refuse_other_run(folder, lambda old, new=manifest: _same_import(old, new))
         prepared.append((folder, samples, manifest))
     written = []
@@ -278,9 +347,12 @@ def import_logs(inputs: list[Path], out: Path, *, model: str | None = None, poli
 def _same_import(old: dict, new: dict) -> bool:
     """Whether a run folder's manifest is an import of the same questions and model (then re-importing,
     e.g. with another parse policy, replaces it); anything else there is refused."""
-    return ("lmeval" in old and old.get("model", {}).get("id") == new["model"]["id"]
-            and old.get("task", {}).get("name") == new["task"]["name"]
-            and old.get("task", {}).get("ids_sha256") == new["task"]["ids_sha256"])
+    return (
+        "lmeval" in old
+        and old.get("model", {}).get("id") == new["model"]["id"]
+        and old.get("task", {}).get("name") == new["task"]["name"]
+        and old.get("task", {}).get("ids_sha256") == new["task"]["ids_sha256"]
+    )
 
 
 def _plots(folder: Path, samples: list[dict], manifest: dict, policy: str, bins: int) -> list[str]:

@@ -95,20 +95,49 @@ class MethodContext:
         """Stop strings of a stage-1 answer: none for math (the working spans lines), else the first line."""
         return () if self.kind == "numeric" else ("\n",)
 
-    def sample(self, example: Example, method: str, *, prompt: Any, raw_output: str, answer: str | None,
-               confidence: float | None, parse_ok: bool, **extras: Any) -> Sample:
+    def sample(
+        self,
+        example: Example,
+        method: str,
+        *,
+        prompt: Any,
+        raw_output: str,
+        answer: str | None,
+        confidence: float | None,
+        parse_ok: bool,
+        **extras: Any,
+    ) -> Sample:
         correct = int(bool(self.judge(answer, example)))
         if self.fixed_answers is not None:
             extras = {"answer_given": True, **extras}
-        return Sample(id=example.id, task=self.task_name, model=self.model_name, method=method, prompt=prompt,
-                      raw_output=raw_output, answer=answer, confidence=confidence, parse_ok=parse_ok,
-                      correct=correct, judge=self.judge_name,
-                      extras={"domain": example.domain, "gold": gold_answers(example), **extras})
+        return Sample(
+            id=example.id,
+            task=self.task_name,
+            model=self.model_name,
+            method=method,
+            prompt=prompt,
+            raw_output=raw_output,
+            answer=answer,
+            confidence=confidence,
+            parse_ok=parse_ok,
+            correct=correct,
+            judge=self.judge_name,
+            extras={"domain": example.domain, "gold": gold_answers(example), **extras},
+        )
 
     def failed(self, example: Example, method: str, prompt: Any, error: str | None) -> Sample:
         """The sample of a question whose request failed: no answer, no confidence, the error recorded."""
-        return self.sample(example, method, prompt=prompt, raw_output="", answer=None, confidence=None,
-                           parse_ok=False, parse_reason="request failed", request_error=error)
+        return self.sample(
+            example,
+            method,
+            prompt=prompt,
+            raw_output="",
+            answer=None,
+            confidence=None,
+            parse_ok=False,
+            parse_reason="request failed",
+            request_error=error,
+        )
 
 
 def fixed_reply(example: Example, answer: str, kind: str | None = None) -> tuple[Prompt, Generation]:
@@ -137,8 +166,7 @@ def answers_for(ctx: MethodContext, examples: list[Example]) -> list[tuple[Promp
             ctx.answers[e.id] = fixed_reply(e, ctx.fixed_answers[e.id], ctx.kind)
     elif todo:
         prompts = [answer_prompt(e, ctx.kind) for e in todo]
-        gens = ctx.backend.generate(prompts, max_new_tokens=ctx.answer_tokens(), stop=ctx.answer_stop(),
-                                    seed=ctx.seed)
+        gens = ctx.backend.generate(prompts, max_new_tokens=ctx.answer_tokens(), stop=ctx.answer_stop(), seed=ctx.seed)
         for e, p, g in zip(todo, prompts, gens):
             ctx.answers[e.id] = (p, g)
     return [ctx.answers[e.id] for e in examples]
@@ -170,9 +198,16 @@ def request_error(first: Generation, later: Any = ()) -> str | None:
     return None
 
 
-def per_question(ctx: MethodContext, method: str, examples: Sequence[Example],
-                 firsts: Sequence[tuple[Prompt, Generation]], build: Callable[[int, Example, Generation, Any], Sample],
-                 *, later: dict[int, Any] | None = None, prompts: Sequence[Prompt] | None = None) -> list[Sample]:
+def per_question(
+    ctx: MethodContext,
+    method: str,
+    examples: Sequence[Example],
+    firsts: Sequence[tuple[Prompt, Generation]],
+    build: Callable[[int, Example, Generation, Any], Sample],
+    *,
+    later: dict[int, Any] | None = None,
+    prompts: Sequence[Prompt] | None = None,
+) -> list[Sample]:
     """One :class:`Sample` per example, in order: ``build(i, example, first, result)`` for a question whose
     requests succeeded (``first`` its stage-1 generation, ``result`` its follow-up from ``later``, the
     :func:`for_live` result, or None without one); ``ctx.failed`` with the error of :func:`request_error` for

@@ -13,12 +13,12 @@ from calbench.errors import UserError
 
 #: capability -> the backend attribute that provides it
 CAPABILITIES = {
-    "next_token_logprobs": "next_token_logprobs",      # log-probabilities of the next token over the vocabulary
+    "next_token_logprobs": "next_token_logprobs",  # log-probabilities of the next token over the vocabulary
     "confidence_distribution": "confidence_distribution",  # P(level) for the 0..10 confidence levels
-    "token_logprobs": "next_token_logprobs",           # Generation.token_logprobs filled by generate()
-    "tokenizer": "tokenizer",                          # to find the token ids of words such as "True"
+    "token_logprobs": "next_token_logprobs",  # Generation.token_logprobs filled by generate()
+    "tokenizer": "tokenizer",  # to find the token ids of words such as "True"
     "continuation_logprobs": "continuation_logprobs",  # log-probabilities of a given text's tokens (one pass)
-    "answer_hidden_states": "answer_hidden_states",    # hidden states at an answer's last token (one pass)
+    "answer_hidden_states": "answer_hidden_states",  # hidden states at an answer's last token (one pass)
 }
 
 
@@ -42,7 +42,8 @@ def require(backend: Any, needs: Iterable[str], method: str) -> None:
         raise BackendCapabilityError(
             f"method {method!r} needs {', '.join(missing)} from the model, which the {kind!r} backend does not "
             "offer; use a backend with access to the logits (--backend hf) or a method without logits "
-            "(two-stage, verbalized, self-consistency)")
+            "(two-stage, verbalized, self-consistency)"
+        )
 
 
 def answer_cost(generation: Any, *, extra_passes: int = 0) -> dict[str, int]:
@@ -54,5 +55,8 @@ def answer_cost(generation: Any, *, extra_passes: int = 0) -> dict[str, int]:
     (``eval --answers``) was not generated: it costs nothing here (``shared_answer`` 0).
     """
     generated = "fixed_answer" not in generation.extra
-    return {"forward_passes": int(generated) + extra_passes, "generated_tokens": int(generation.n_tokens),
-            "shared_answer": int(generated)}
+    return {
+        "forward_passes": int(generated) + extra_passes,
+        "generated_tokens": int(generation.n_tokens),
+        "shared_answer": int(generated),
+    }

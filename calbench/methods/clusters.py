@@ -49,9 +49,13 @@ def cluster_scores(reference: Any, keys: Sequence[Any]) -> dict[str, float]:
     sizes = cluster_sizes(keys)
     entropy = cluster_entropy(sizes)
     mass = sum(key == reference for key in keys) / k if reference is not None else 0.0
-    return {"mass": mass, "count": 1.0 if k == 1 else 1 - (len(sizes) - 1) / (k - 1),
-            "entropy": 1.0 if k == 1 else max(0.0, 1 - entropy / math.log(k)), "clusters": len(sizes),
-            "entropy_nats": entropy}
+    return {
+        "mass": mass,
+        "count": 1.0 if k == 1 else 1 - (len(sizes) - 1) / (k - 1),
+        "entropy": 1.0 if k == 1 else max(0.0, 1 - entropy / math.log(k)),
+        "clusters": len(sizes),
+        "entropy_nats": entropy,
+    }
 
 
 class _Clusters:
@@ -70,10 +74,21 @@ class _Clusters:
             keys = [answer_key(ctx.kind, s, e) for s in samples]
             scores = cluster_scores(answer_key(ctx.kind, answer, e), keys)
             return ctx.sample(
-                e, self.name, prompt=firsts[i][0].to_dict(), raw_output=g1.text, answer=answer,
-                confidence=scores[self.score], parse_ok=True, sampled_answers=samples, clusters=scores["clusters"],
-                cluster_sizes=cluster_sizes(keys), cluster_entropy=scores["entropy_nats"], sc_k=k,
-                sc_temperature=temperature, cost=sampled_cost(g1, gs))
+                e,
+                self.name,
+                prompt=firsts[i][0].to_dict(),
+                raw_output=g1.text,
+                answer=answer,
+                confidence=scores[self.score],
+                parse_ok=True,
+                sampled_answers=samples,
+                clusters=scores["clusters"],
+                cluster_sizes=cluster_sizes(keys),
+                cluster_entropy=scores["entropy_nats"],
+                sc_k=k,
+                sc_temperature=temperature,
+                cost=sampled_cost(g1, gs),
+            )
 
         return per_question(ctx, self.name, examples, firsts, build, later=sampled)
 

@@ -51,18 +51,28 @@ class ExpectedConfidence:
         if ctx.scale != "0-10":
             raise ValueError(f"method 'expected' reads the 0-10 levels; got --scale {ctx.scale}")
         firsts = answers_for(ctx, examples)
-        prompts = [confidence_prompt(e, p.assistant_prefix + g.text, ctx.scale, ctx.kind)
-                   for e, (p, g) in zip(examples, firsts)]
+        prompts = [
+            confidence_prompt(e, p.assistant_prefix + g.text, ctx.scale, ctx.kind)
+            for e, (p, g) in zip(examples, firsts)
+        ]
         dists = for_live(firsts, lambda live: ctx.backend.confidence_distribution([prompts[i] for i in live]))
 
         def build(i: int, e: Example, g1: Generation, d: dict) -> Sample:
             ok = d["digit_mass"] > 0
             conf = expected_confidence(d["probs"]) if ok else None
             return ctx.sample(
-                e, self.name, prompt=prompts[i].to_dict(), raw_output="", answer=stage1_answer(ctx, g1),
-                confidence=conf, parse_ok=ok, parse_reason=None if ok else "no probability on any level",
-                answer_output=g1.text, confidence_dist=list(d["probs"]),
+                e,
+                self.name,
+                prompt=prompts[i].to_dict(),
+                raw_output="",
+                answer=stage1_answer(ctx, g1),
+                confidence=conf,
+                parse_ok=ok,
+                parse_reason=None if ok else "no probability on any level",
+                answer_output=g1.text,
+                confidence_dist=list(d["probs"]),
                 digit_mass=d["digit_mass"],
-                cost=answer_cost(g1, extra_passes=2))  # first-token distribution + P("0" | "1")
+                cost=answer_cost(g1, extra_passes=2),
+            )  # first-token distribution + P("0" | "1")
 
         return per_question(ctx, self.name, examples, firsts, build, later=dists, prompts=prompts)

@@ -62,14 +62,23 @@ class _SequenceLikelihood:
             lps = g1.token_logprobs
             if lps is None:
                 raise BackendCapabilityError(
-                    f"method {self.name!r}: the {ctx.backend.kind!r} backend returned no token log-probabilities")
+                    f"method {self.name!r}: the {ctx.backend.kind!r} backend returned no token log-probabilities"
+                )
             ok = len(lps) > 0
             conf = min(1.0, sequence_likelihood(lps, self.reduce)) if ok else None
             return ctx.sample(
-                e, self.name, prompt=firsts[i][0].to_dict(), raw_output=g1.text, answer=stage1_answer(ctx, g1),
-                confidence=conf, parse_ok=ok, parse_reason=None if ok else "empty answer",
-                n_answer_tokens=len(lps), sum_logprob=math.fsum(lps),
-                cost=answer_cost(g1, extra_passes=int("fixed_answer" in g1.extra)))
+                e,
+                self.name,
+                prompt=firsts[i][0].to_dict(),
+                raw_output=g1.text,
+                answer=stage1_answer(ctx, g1),
+                confidence=conf,
+                parse_ok=ok,
+                parse_reason=None if ok else "empty answer",
+                n_answer_tokens=len(lps),
+                sum_logprob=math.fsum(lps),
+                cost=answer_cost(g1, extra_passes=int("fixed_answer" in g1.extra)),
+            )
 
         return per_question(ctx, self.name, examples, firsts, build)
 

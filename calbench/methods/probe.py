@@ -33,14 +33,25 @@ class ProbeConfidence:
         probe = Probe.load(path)
         probe.check_model(getattr(getattr(ctx.backend, "resolved", None), "sha256", None), str(path))
         firsts = answers_for(ctx, examples)
-        feats = for_live(firsts, lambda live: ctx.backend.answer_hidden_states(
-            [firsts[i][0] for i in live], [firsts[i][1].text for i in live], layers=[probe.layer]))
+        feats = for_live(
+            firsts,
+            lambda live: ctx.backend.answer_hidden_states(
+                [firsts[i][0] for i in live], [firsts[i][1].text for i in live], layers=[probe.layer]
+            ),
+        )
 
         def build(i: int, e: Example, g1: Generation, h) -> Sample:
             conf = float(probe.predict(h[None, 0, :])[0])
             return ctx.sample(
-                e, self.name, prompt=firsts[i][0].to_dict(), raw_output=g1.text, answer=stage1_answer(ctx, g1),
-                confidence=conf, parse_ok=True, probe_layer=probe.layer,
-                cost=answer_cost(g1, extra_passes=1))
+                e,
+                self.name,
+                prompt=firsts[i][0].to_dict(),
+                raw_output=g1.text,
+                answer=stage1_answer(ctx, g1),
+                confidence=conf,
+                parse_ok=True,
+                probe_layer=probe.layer,
+                cost=answer_cost(g1, extra_passes=1),
+            )
 
         return per_question(ctx, self.name, examples, firsts, build, later=feats)

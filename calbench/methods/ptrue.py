@@ -42,7 +42,7 @@ def word_token_id(tokenizer, prefix: str, word: str) -> int:
     """The first token that ``word`` adds after ``prefix`` (so a leading space merges as the model sees it)."""
     base = tokenizer.encode(prefix, add_special_tokens=False)
     full = tokenizer.encode(prefix + word, add_special_tokens=False)
-    if full[:len(base)] != base or len(full) == len(base):
+    if full[: len(base)] != base or len(full) == len(base):
         raise ValueError(f"cannot find the token of {word!r} after {prefix!r} for this tokenizer")
     return full[len(base)]
 
@@ -75,8 +75,16 @@ class PTrue:
         def build(i: int, e: Example, g1: Generation, lp: Any) -> Sample:
             conf, mass = normalised_true(float(lp[t_id]), float(lp[f_id]))
             return ctx.sample(
-                e, self.name, prompt=prompts[i].to_dict(), raw_output="", answer=answers[i], confidence=conf,
-                parse_ok=True, answer_output=g1.text, tf_mass=mass,
-                cost=answer_cost(g1, extra_passes=1))
+                e,
+                self.name,
+                prompt=prompts[i].to_dict(),
+                raw_output="",
+                answer=answers[i],
+                confidence=conf,
+                parse_ok=True,
+                answer_output=g1.text,
+                tf_mass=mass,
+                cost=answer_cost(g1, extra_passes=1),
+            )
 
         return per_question(ctx, self.name, examples, firsts, build, later=rows, prompts=prompts)

@@ -33,15 +33,24 @@ class ChainOfThought:
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         prompts = [cot_prompt(e, ctx.scale, ctx.kind) for e in examples]
-        gens = ctx.backend.generate(prompts, max_new_tokens=ctx.answer_tokens() + COT_TOKENS, stop=("\n\n\n",),
-                                    seed=ctx.seed)
+        gens = ctx.backend.generate(
+            prompts, max_new_tokens=ctx.answer_tokens() + COT_TOKENS, stop=("\n\n\n",), seed=ctx.seed
+        )
 
         def build(i: int, e: Example, g: Generation, _: None) -> Sample:
             answer, conf = parse_cot(g.text, ctx.scale)
-            return ctx.sample(e, self.name, prompt=prompts[i].to_dict(), raw_output=g.text, answer=answer,
-                              confidence=conf.value, parse_ok=conf.ok and bool(answer),
-                              parse_reason=conf.reason if conf.reason or answer else "no answer line",
-                              parse_form=conf.form, cost={"forward_passes": 1, "generated_tokens": g.n_tokens})
+            return ctx.sample(
+                e,
+                self.name,
+                prompt=prompts[i].to_dict(),
+                raw_output=g.text,
+                answer=answer,
+                confidence=conf.value,
+                parse_ok=conf.ok and bool(answer),
+                parse_reason=conf.reason if conf.reason or answer else "no answer line",
+                parse_form=conf.form,
+                cost={"forward_passes": 1, "generated_tokens": g.n_tokens},
+            )
 
         return per_question(ctx, self.name, examples, list(zip(prompts, gens)), build)
 
@@ -59,17 +68,26 @@ class TopK:
         if k < 1:
             raise ValueError(f"verbalized-topk needs k >= 1; got {k}")
         prompts = [topk_prompt(e, k, ctx.kind) for e in examples]
-        gens = ctx.backend.generate(prompts, max_new_tokens=k * (ctx.answer_tokens() + 12), stop=("\n\n",),
-                                    seed=ctx.seed)
+        gens = ctx.backend.generate(
+            prompts, max_new_tokens=k * (ctx.answer_tokens() + 12), stop=("\n\n",), seed=ctx.seed
+        )
 
         def build(i: int, e: Example, g: Generation, _: None) -> Sample:
             guesses, reason = parse_topk(g.text, prompts[i].assistant_prefix)
             first = guesses[0] if guesses else ("", None)
             conf = first[1]
-            return ctx.sample(e, self.name, prompt=prompts[i].to_dict(), raw_output=g.text, answer=first[0],
-                              confidence=conf.value if reason is None and conf else None, parse_ok=reason is None,
-                              parse_reason=reason, topk_k=k,
-                              guesses=[{"guess": gs, "probability": c.value} for gs, c in guesses],
-                              cost={"forward_passes": 1, "generated_tokens": g.n_tokens})
+            return ctx.sample(
+                e,
+                self.name,
+                prompt=prompts[i].to_dict(),
+                raw_output=g.text,
+                answer=first[0],
+                confidence=conf.value if reason is None and conf else None,
+                parse_ok=reason is None,
+                parse_reason=reason,
+                topk_k=k,
+                guesses=[{"guess": gs, "probability": c.value} for gs, c in guesses],
+                cost={"forward_passes": 1, "generated_tokens": g.n_tokens},
+            )
 
         return per_question(ctx, self.name, examples, list(zip(prompts, gens)), build)

@@ -13,20 +13,55 @@ aggregations and reports. Formulas: ``docs/metrics.md`` and the docstrings of ea
 
 from calbench.metrics.bootstrap import align_by_id, bootstrap, paired_bootstrap
 from calbench.metrics.catalogue import (
-    CATALOGUE, Metric, format_interval, format_number, format_value, higher_is_better,
+    CATALOGUE,
+    Metric,
+    format_interval,
+    format_number,
+    format_value,
+    higher_is_better,
 )
 from calbench.metrics.catalogue import get as metric_info
 from calbench.metrics.catalogue import table as metric_table
 from calbench.metrics.policy import POLICIES, apply_policy, is_parsed, metric_settings, summarize_samples
 from calbench.metrics.scores import (
-    BASE_METRICS, DEFAULT_BINS, DEFAULT_SEL_KS, HIGHER_IS_BETTER, Settings, score, score_with_notes, sel_key,
+    BASE_METRICS,
+    DEFAULT_BINS,
+    DEFAULT_SEL_KS,
+    HIGHER_IS_BETTER,
+    Settings,
+    score,
+    score_with_notes,
+    sel_key,
 )
 from calbench.metrics.terms import DEFAULT_EPS, brier_terms, log_score_terms, validate
 
 __all__ = [
-    "BASE_METRICS", "CATALOGUE", "DEFAULT_BINS", "DEFAULT_EPS", "DEFAULT_SEL_KS", "HIGHER_IS_BETTER", "POLICIES",
-    "Metric", "Settings", "align_by_id", "apply_policy", "bootstrap", "brier_terms", "format_interval",
-    "format_number", "format_value", "higher_is_better", "is_parsed", "log_score_terms", "metric_info",
-    "metric_settings", "metric_table", "paired_bootstrap", "score", "score_with_notes", "sel_key",
-    "summarize_samples", "validate",
+    "BASE_METRICS",
+    "CATALOGUE",
+    "DEFAULT_BINS",
+    "DEFAULT_EPS",
+    "DEFAULT_SEL_KS",
+    "HIGHER_IS_BETTER",
+    "POLICIES",
+    "Metric",
+    "Settings",
+    "align_by_id",
+    "apply_policy",
+    "bootstrap",
+    "brier_terms",
+    "format_interval",
+    "format_number",
+    "format_value",
+    "higher_is_better",
+    "is_parsed",
+    "log_score_terms",
+    "metric_info",
+    "metric_settings",
+    "metric_table",
+    "paired_bootstrap",
+    "score",
+    "score_with_notes",
+    "sel_key",
+    "summarize_samples",
+    "validate",
 ]

@@ -50,8 +50,9 @@ def _percentiles(draws: np.ndarray, level: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def resample_metrics(groups: Sequence[Grouped], s: Settings, n_resamples: int,
-                     seed: int) -> list[dict[str, np.ndarray]]:
+def resample_metrics(
+    groups: Sequence[Grouped], s: Settings, n_resamples: int, seed: int
+) -> list[dict[str, np.ndarray]]:
     """Metric values on ``n_resamples`` resamples of the samples, one dict per ``Grouped`` (same indices for
     each: a paired resample when several are given). Each array has shape ``(n_resamples,)``."""
     n = groups[0].n
@@ -67,8 +68,15 @@ def resample_metrics(groups: Sequence[Grouped], s: Settings, n_resamples: int,
     return [{k: np.concatenate([p[k] for p in out]) for k in out[0]} for out in parts]
 
 
-def bootstrap(confidence: ArrayLike, correct: ArrayLike, *, n_resamples: int = 1000, seed: int = 0,
-              level: float = 0.95, **score_settings: Any) -> dict[str, dict]:
+def bootstrap(
+    confidence: ArrayLike,
+    correct: ArrayLike,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    **score_settings: Any,
+) -> dict[str, dict]:
     """Point value and percentile-bootstrap interval of every metric of :func:`calbench.metrics.score`.
 
     Returns ``{name: {"value": v, "ci_low": l, "ci_high": h}}``; an entry whose value is NaN also carries
@@ -95,9 +103,17 @@ def bootstrap(confidence: ArrayLike, correct: ArrayLike, *, n_resamples: int = 1
     return out
 
 
-def paired_bootstrap(conf_a: ArrayLike, correct_a: ArrayLike, conf_b: ArrayLike, correct_b: ArrayLike, *,
-                     n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
-                     **settings: Any) -> dict[str, dict]:
+def paired_bootstrap(
+    conf_a: ArrayLike,
+    correct_a: ArrayLike,
+    conf_b: ArrayLike,
+    correct_b: ArrayLike,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    **settings: Any,
+) -> dict[str, dict]:
     """Difference b - a of every metric between two runs scored on the same examples (row i of a and of b
     is the same example; see :func:`align_by_id`), with a paired percentile-bootstrap interval.
 
@@ -110,8 +126,9 @@ def paired_bootstrap(conf_a: ArrayLike, correct_a: ArrayLike, conf_b: ArrayLike,
     ga = Grouped.from_arrays(conf_a, correct_a)
     gb = Grouped.from_arrays(conf_b, correct_b)
     if ga.n != gb.n:
-        raise ValueError(f"run a has {ga.n} samples and run b has {gb.n}; align them by id first "
-                         "(calbench.metrics.align_by_id)")
+        raise ValueError(
+            f"run a has {ga.n} samples and run b has {gb.n}; align them by id first (calbench.metrics.align_by_id)"
+        )
     pa, pb = metrics_from_counts(ga.counts(), s), metrics_from_counts(gb.counts(), s)
     da, db = resample_metrics([ga, gb], s, n_resamples, seed)
     out: dict[str, dict] = {}
@@ -124,8 +141,14 @@ def paired_bootstrap(conf_a: ArrayLike, correct_a: ArrayLike, conf_b: ArrayLike,
             p = float("nan")
         else:
             p = float((1 + np.sum(np.abs(d - delta) >= abs(delta) - 1e-12)) / (1 + d.size))
-        out[name] = {"a": float(pa[name][0]), "b": float(pb[name][0]), "delta": delta,
-                     "ci_low": lo, "ci_high": hi, "p_value": min(p, 1.0)}
+        out[name] = {
+            "a": float(pa[name][0]),
+            "b": float(pb[name][0]),
+            "delta": delta,
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_value": min(p, 1.0),
+        }
     return out
 
 
@@ -135,13 +158,16 @@ def align_by_id(samples_a: Sequence[dict], samples_b: Sequence[dict]) -> tuple[l
     Raises ``ValueError`` if an id repeats within one list (filter to one task/method/model first) or if no
     id is shared.
     """
+
     def index(samples: Sequence[dict], label: str) -> dict:
         out: dict = {}
         for i, s in enumerate(samples):
             key = s["id"]
             if key in out:
-                raise ValueError(f"samples {label}: id {key!r} appears twice (rows {out[key][0]} and {i}); "
-                                 "select one task/method/model before pairing")
+                raise ValueError(
+                    f"samples {label}: id {key!r} appears twice (rows {out[key][0]} and {i}); "
+                    "select one task/method/model before pairing"
+                )
             out[key] = (i, s)
         return out
 

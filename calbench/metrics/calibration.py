@@ -47,7 +47,7 @@ def binned_from_counts(c: Counts, bins: int) -> dict[str, np.ndarray]:
     pos = np.add.reduceat(c.pos, starts, axis=1)
     conf = np.add.reduceat(c.cnt * c.u, starts, axis=1)
     n = c.n
-    gap = pos - conf                      # n_k (acc_k - conf_k)
+    gap = pos - conf  # n_k (acc_k - conf_k)
     ece = np.abs(gap).sum(axis=1) / n
     per_bin = np.where(cnt > 0, np.abs(_safe_div(gap, cnt)), -np.inf)
     mce = per_bin.max(axis=1)
@@ -101,7 +101,7 @@ def brier_decomposition_from_counts(c: Counts) -> dict[str, np.ndarray]:
     """
     n = c.n
     cnt = c.cnt
-    ybar_g = c.pos / np.maximum(cnt, 1.0)   # whole counts; pos = 0 where cnt = 0
+    ybar_g = c.pos / np.maximum(cnt, 1.0)  # whole counts; pos = 0 where cnt = 0
     ybar = c.n_pos / n
     rel = (cnt * (c.u[None, :] - ybar_g) ** 2).sum(axis=1) / n
     res = (cnt * (ybar_g - ybar[:, None]) ** 2).sum(axis=1) / n

@@ -43,16 +43,16 @@ Term = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
 class Metric:
     """One metric of run.json's ``metrics``."""
 
-    name: str                      # the key in run.json (a family: ``sel_acc@k``, one key per k)
-    title: str                     # its column title in the report and in prose ("accuracy", "ECE")
-    direction: str                 # "higher", "lower" or "none" (is better)
-    description: str               # one line
+    name: str  # the key in run.json (a family: ``sel_acc@k``, one key per k)
+    title: str  # its column title in the report and in prose ("accuracy", "ECE")
+    direction: str  # "higher", "lower" or "none" (is better)
+    description: str  # one line
     tables: frozenset = frozenset()  # the tables that show it (:data:`TABLES`)
-    digits: int = 3                # decimals tables print
-    short: str | None = None       # the leaderboard's (narrower) column title, when not ``title``
-    source: str = "counts"         # "counts": scores.metrics_from_counts; "policy": policy.summarize_samples
-    family: bool = False           # one key per setting (``sel_acc@k`` for each k of ``sel_ks``)
-    term: Term | None = None       # per-sample term, when the metric is its mean (paired differences)
+    digits: int = 3  # decimals tables print
+    short: str | None = None  # the leaderboard's (narrower) column title, when not ``title``
+    source: str = "counts"  # "counts": scores.metrics_from_counts; "policy": policy.summarize_samples
+    family: bool = False  # one key per setting (``sel_acc@k`` for each k of ``sel_ks``)
+    term: Term | None = None  # per-sample term, when the metric is its mean (paired differences)
 
     @property
     def higher_is_better(self) -> bool:
@@ -80,33 +80,68 @@ _HEADLINE = frozenset({"summary", "paired", "leaderboard", "lmeval"})
 #: Every metric, in catalogue order. Tables list their metrics in this order (the leaderboard and report put
 #: the coverage metrics, ``parse_rate`` and ``n``, after the scores: :func:`table`).
 CATALOGUE: tuple[Metric, ...] = (
-    Metric("accuracy", "accuracy", "higher", "fraction of scored answers judged correct", _HEADLINE,
-           short="acc", term=_accuracy_terms),
-    Metric("parse_rate", "parse rate", "higher", "fraction of replies whose confidence parsed (over all samples)",
-           frozenset({"summary", "leaderboard", "lmeval"}), source="policy"),
+    Metric(
+        "accuracy",
+        "accuracy",
+        "higher",
+        "fraction of scored answers judged correct",
+        _HEADLINE,
+        short="acc",
+        term=_accuracy_terms,
+    ),
+    Metric(
+        "parse_rate",
+        "parse rate",
+        "higher",
+        "fraction of replies whose confidence parsed (over all samples)",
+        frozenset({"summary", "leaderboard", "lmeval"}),
+        source="policy",
+    ),
     Metric("ece", "ECE", "lower", "expected calibration error, equal-width bins", _HEADLINE),
     Metric("ece_em", "ECE (equal mass)", "lower", "expected calibration error, equal-mass bins"),
     Metric("mce", "MCE", "lower", "maximum calibration error over equal-width bins"),
     Metric("rms_ce", "RMS CE", "lower", "root-mean-square calibration error over equal-width bins"),
     Metric("smece", "smECE", "lower", "smooth ECE (Blasiok & Nakkiran 2023)"),
-    Metric("brier", "Brier", "lower", "mean squared error of the confidence, (p - y)^2", _HEADLINE,
-           term=_brier_terms),
-    Metric("brier_reliability", "Brier reliability", "lower",
-           "reliability term of the Brier decomposition (grouped by distinct confidence)"),
-    Metric("brier_resolution", "Brier resolution", "higher",
-           "resolution term of the Brier decomposition (grouped by distinct confidence)"),
-    Metric("brier_uncertainty", "Brier uncertainty", "none", "uncertainty term of the Brier decomposition, "
-           "accuracy (1 - accuracy)"),
-    Metric("log_score", "log score", "higher", "mean log-likelihood of the outcome, p clipped to [eps, 1 - eps]",
-           _HEADLINE, term=_log_score_terms),
-    Metric("auroc", "AUROC", "higher", "area under the ROC curve of confidence separating right from wrong",
-           _HEADLINE),
+    Metric("brier", "Brier", "lower", "mean squared error of the confidence, (p - y)^2", _HEADLINE, term=_brier_terms),
+    Metric(
+        "brier_reliability",
+        "Brier reliability",
+        "lower",
+        "reliability term of the Brier decomposition (grouped by distinct confidence)",
+    ),
+    Metric(
+        "brier_resolution",
+        "Brier resolution",
+        "higher",
+        "resolution term of the Brier decomposition (grouped by distinct confidence)",
+    ),
+    Metric(
+        "brier_uncertainty",
+        "Brier uncertainty",
+        "none",
+        "uncertainty term of the Brier decomposition, accuracy (1 - accuracy)",
+    ),
+    Metric(
+        "log_score",
+        "log score",
+        "higher",
+        "mean log-likelihood of the outcome, p clipped to [eps, 1 - eps]",
+        _HEADLINE,
+        term=_log_score_terms,
+    ),
+    Metric("auroc", "AUROC", "higher", "area under the ROC curve of confidence separating right from wrong", _HEADLINE),
     Metric("auprc", "AUPRC", "higher", "average precision of confidence for retrieving right answers"),
     Metric("aurc", "AURC", "lower", "area under the risk-coverage curve"),
-    Metric("sel_acc@k", "selective accuracy @k %", "higher", "accuracy of the k % most confident answers",
-           family=True),
-    Metric("n", "n scored", "none", "number of samples scored under the parse policy",
-           frozenset({"leaderboard"}), digits=0, short="n"),
+    Metric("sel_acc@k", "selective accuracy @k %", "higher", "accuracy of the k % most confident answers", family=True),
+    Metric(
+        "n",
+        "n scored",
+        "none",
+        "number of samples scored under the parse policy",
+        frozenset({"leaderboard"}),
+        digits=0,
+        short="n",
+    ),
 )
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOGUE}
@@ -166,22 +201,42 @@ def format_number(x, digits: int = 3, *, nan: str = "n/a", sign: bool = False, i
     return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
 
 
-def format_interval(lo, hi, digits: int = 3, *, value=None, always: bool = False, nan: str = "n/a",
-                    sign: bool = False, ints: bool = False) -> str:
+def format_interval(
+    lo,
+    hi,
+    digits: int = 3,
+    *,
+    value=None,
+    always: bool = False,
+    nan: str = "n/a",
+    sign: bool = False,
+    ints: bool = False,
+) -> str:
     """``[lo, hi]``; empty when either end is None or ``lo`` is NaN, or when the interval is the point
     ``value`` itself (``lo == hi == value``). ``always``: written whatever the ends are (None/NaN as ``nan``,
     ``ints``: an int as it is)."""
     if always:
+
         def num(x):
             return format_number(x, digits, nan=nan, sign=sign, ints=ints)
+
         return f"[{num(lo)}, {num(hi)}]"
     if lo is None or hi is None or _is_nan(lo) or (value is not None and lo == hi == value):
         return ""
     return f"[{lo:+.{digits}f}, {hi:+.{digits}f}]" if sign else f"[{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
-def format_value(m: dict | None, digits: int = 3, *, missing: str = "n/a", nan: str = "n/a", sign: bool = False,
-                 always_ci: bool = False, ints: bool = False, hide_point_ci: bool = False) -> str:
+def format_value(
+    m: dict | None,
+    digits: int = 3,
+    *,
+    missing: str = "n/a",
+    nan: str = "n/a",
+    sign: bool = False,
+    always_ci: bool = False,
+    ints: bool = False,
+    hide_point_ci: bool = False,
+) -> str:
     """A metric entry ``{"value", "ci_low", "ci_high"}`` as ``value [ci_low, ci_high]``.
 
     ``missing`` when ``m`` is None/empty; with ``always_ci`` the interval is always written (``nan`` for a None
@@ -200,8 +255,10 @@ def format_value(m: dict | None, digits: int = 3, *, missing: str = "n/a", nan: 
     v = m.get("value")
     lo, hi = m.get("ci_low"), m.get("ci_high")
     if always_ci:
-        return f"{format_number(v, digits, nan=nan, sign=sign, ints=ints)} " \
-               f"{format_interval(lo, hi, digits, always=True, nan=nan, sign=sign)}"
+        return (
+            f"{format_number(v, digits, nan=nan, sign=sign, ints=ints)} "
+            f"{format_interval(lo, hi, digits, always=True, nan=nan, sign=sign)}"
+        )
     if v is None:
         return missing
     text = format_number(v, digits, nan=nan, sign=sign, ints=ints)

@@ -95,8 +95,8 @@ class Counts:
 class Grouped:
     """Samples indexed by unique confidence, ready to produce :class:`Counts` for the data or a resample."""
 
-    u: np.ndarray          # unique confidences, ascending
-    code: np.ndarray       # per sample: 2 * group + correct
+    u: np.ndarray  # unique confidences, ascending
+    code: np.ndarray  # per sample: 2 * group + correct
     n: int
 
     @classmethod

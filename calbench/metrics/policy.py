@@ -44,22 +44,29 @@ def apply_policy(samples: Sequence[dict], policy: str = DEFAULT_POLICY) -> tuple
         try:
             y = float(s["correct"])
         except (KeyError, TypeError, ValueError):
-            raise ValueError(f"sample row {i} (id {s.get('id')!r}): correct is {s.get('correct')!r}; "
-                             "it must be 0 or 1") from None
+            raise ValueError(
+                f"sample row {i} (id {s.get('id')!r}): correct is {s.get('correct')!r}; it must be 0 or 1"
+            ) from None
         if y not in (0.0, 1.0):
             raise ValueError(f"sample row {i} (id {s.get('id')!r}): correct is {s['correct']!r}; it must be 0 or 1")
         c = float(s["confidence"]) if ok else math.nan
         if ok and not 0.0 <= c <= 1.0:
-            raise ValueError(f"sample row {i} (id {s.get('id')!r}): confidence {s['confidence']!r} is outside "
-                             "[0, 1]; fix the parser or mark the reply parse_ok=false")
+            raise ValueError(
+                f"sample row {i} (id {s.get('id')!r}): confidence {s['confidence']!r} is outside "
+                "[0, 1]; fix the parser or mark the reply parse_ok=false"
+            )
         conf.append(c)
         corr.append(y)
         parsed.append(ok)
     conf_a, corr_a, mask = np.array(conf, dtype=float), np.array(corr, dtype=float), np.array(parsed, dtype=bool)
     n_total, n_parsed = mask.size, int(mask.sum())
-    info: dict[str, Any] = {"policy": policy, "n_total": n_total, "n_parsed": n_parsed,
-                            "parse_rate": n_parsed / n_total if n_total else math.nan,
-                            "imputed_confidence": None}
+    info: dict[str, Any] = {
+        "policy": policy,
+        "n_total": n_total,
+        "n_parsed": n_parsed,
+        "parse_rate": n_parsed / n_total if n_total else math.nan,
+        "imputed_confidence": None,
+    }
     if policy == "exclude" or n_parsed == 0:
         return conf_a[mask], corr_a[mask], info
     prior = float(conf_a[mask].mean())
@@ -70,9 +77,17 @@ def apply_policy(samples: Sequence[dict], policy: str = DEFAULT_POLICY) -> tuple
     return conf_a, corr_a, info
 
 
-def metric_settings(*, policy: str = DEFAULT_POLICY, bins: int = DEFAULT_BINS, eps: float = DEFAULT_EPS,
-                    sel_ks=DEFAULT_SEL_KS, em_bins: int | None = None, n_resamples: int = 1000, seed: int = 0,
-                    level: float = 0.95) -> dict[str, Any]:
+def metric_settings(
+    *,
+    policy: str = DEFAULT_POLICY,
+    bins: int = DEFAULT_BINS,
+    eps: float = DEFAULT_EPS,
+    sel_ks=DEFAULT_SEL_KS,
+    em_bins: int | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, Any]:
     """The settings behind a metrics dict, for the run manifest."""
     s = Settings(bins=bins, eps=eps, sel_ks=sel_ks, em_bins=em_bins)
     return {
@@ -84,8 +99,12 @@ def metric_settings(*, policy: str = DEFAULT_POLICY, bins: int = DEFAULT_BINS, e
         "sel_ks": list(s.sel_ks),
         "brier_decomposition": "grouped by unique confidence value (exact)",
         "smece": "Blasiok & Nakkiran, reflected Gaussian kernel, fixed-point bandwidth (relplot discretisation)",
-        "bootstrap": {"method": "percentile", "n_resamples": int(n_resamples), "seed": int(seed),
-                      "level": float(level)},
+        "bootstrap": {
+            "method": "percentile",
+            "n_resamples": int(n_resamples),
+            "seed": int(seed),
+            "level": float(level),
+        },
     }
 
 
@@ -99,9 +118,18 @@ def _parse_rate_entry(info: dict, n_resamples: int, seed: int, level: float) -> 
     return {"value": float(rate), "ci_low": lo, "ci_high": hi}
 
 
-def summarize_samples(samples: Sequence[dict], *, policy: str = DEFAULT_POLICY, bins: int = DEFAULT_BINS,
-                      eps: float = DEFAULT_EPS, n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
-                      sel_ks=DEFAULT_SEL_KS, em_bins: int | None = None) -> dict[str, dict]:
+def summarize_samples(
+    samples: Sequence[dict],
+    *,
+    policy: str = DEFAULT_POLICY,
+    bins: int = DEFAULT_BINS,
+    eps: float = DEFAULT_EPS,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    sel_ks=DEFAULT_SEL_KS,
+    em_bins: int | None = None,
+) -> dict[str, dict]:
     """The ``metrics`` dict of ``run.json``: ``{name: {"value", "ci_low", "ci_high"}}`` for every metric of
     :func:`calbench.metrics.score`, plus ``parse_rate`` (over all samples) and ``n`` (samples scored under
     ``policy``). NaN entries carry a ``"note"`` with the reason; if no sample parsed, every metric is NaN

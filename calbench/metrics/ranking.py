@@ -40,9 +40,9 @@ def auprc_from_counts(c: Counts) -> np.ndarray:
     >= u_g:  auprc = sum_g (pos_g / n_pos) * TP_g / (TP_g + FP_g).
     NaN when there are no correct or no wrong samples (a one-class ranking says nothing).
     """
-    tp = c.n_pos[:, None] - c.cum_pos + c.pos           # correct at or above u_g
-    above = c.n[:, None] - c.cum_cnt + c.cnt           # all at or above u_g
-    prec = tp / np.maximum(above, 1.0)                  # whole counts; tp = 0 where above = 0
+    tp = c.n_pos[:, None] - c.cum_pos + c.pos  # correct at or above u_g
+    above = c.n[:, None] - c.cum_cnt + c.cnt  # all at or above u_g
+    prec = tp / np.maximum(above, 1.0)  # whole counts; tp = 0 where above = 0
     ok = _two_classes(c)
     return np.where(ok, (c.pos * prec).sum(axis=1) / np.where(ok, c.n_pos, 1.0), np.nan)
 
@@ -62,14 +62,14 @@ def aurc_from_counts(c: Counts) -> np.ndarray:
     E (H(C + c_g) - H(C)) + (e_g / c_g) (c_g - C (H(C + c_g) - H(C))), with H the harmonic numbers.
     """
     n = c.n
-    start = n[:, None] - c.cum_cnt                               # C: samples more confident than u_g
-    errs_before = c.n_neg[:, None] - (c.cum_cnt - c.cum_pos)     # E: wrong samples among them
+    start = n[:, None] - c.cum_cnt  # C: samples more confident than u_g
+    errs_before = c.n_neg[:, None] - (c.cum_cnt - c.cum_pos)  # E: wrong samples among them
     table = _harmonic_table(int(round(float(n.max()))))
     # H at every group boundary in descending order: H(n - cum_cnt) after g, H(n - cum_cnt + cnt) before it.
     bounds = np.rint(np.concatenate([n[:, None], start], axis=1)).astype(np.int64)
     hb = table[bounds]
     dh = hb[:, :-1] - hb[:, 1:]
-    rate = c.neg / np.maximum(c.cnt, 1.0)          # counts are whole numbers; neg = 0 where cnt = 0
+    rate = c.neg / np.maximum(c.cnt, 1.0)  # counts are whole numbers; neg = 0 where cnt = 0
     total = errs_before * dh + rate * (c.cnt - start * dh)
     return total.sum(axis=1) / n
 

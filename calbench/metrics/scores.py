@@ -10,13 +10,20 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from calbench.metrics.calibration import (
-    accuracy_from_counts, binned_from_counts, brier_decomposition_from_counts, ece_em_from_counts,
+    accuracy_from_counts,
+    binned_from_counts,
+    brier_decomposition_from_counts,
+    ece_em_from_counts,
     scores_from_counts,
 )
 from calbench.metrics.catalogue import CATALOGUE
 from calbench.metrics.counts import Counts, Grouped
 from calbench.metrics.ranking import (
-    ONE_CLASS_REASON, auprc_from_counts, auroc_from_counts, aurc_from_counts, sel_acc_from_counts,
+    ONE_CLASS_REASON,
+    auprc_from_counts,
+    aurc_from_counts,
+    auroc_from_counts,
+    sel_acc_from_counts,
 )
 from calbench.metrics.smooth import smece_from_counts
 from calbench.metrics.terms import DEFAULT_EPS
@@ -96,9 +103,15 @@ def notes_for(c: Counts) -> dict[str, str]:
     return {"auroc": reason, "auprc": reason}
 
 
-def score_with_notes(confidence: ArrayLike, correct: ArrayLike, *, bins: int = DEFAULT_BINS,
-                     eps: float = DEFAULT_EPS, sel_ks=DEFAULT_SEL_KS,
-                     em_bins: int | None = None) -> tuple[dict[str, float], dict[str, str]]:
+def score_with_notes(
+    confidence: ArrayLike,
+    correct: ArrayLike,
+    *,
+    bins: int = DEFAULT_BINS,
+    eps: float = DEFAULT_EPS,
+    sel_ks=DEFAULT_SEL_KS,
+    em_bins: int | None = None,
+) -> tuple[dict[str, float], dict[str, str]]:
     """Like :func:`score`, and also ``{metric: reason}`` for every metric that came out NaN."""
     s = Settings(bins=bins, eps=eps, sel_ks=sel_ks, em_bins=em_bins)
     c = Grouped.from_arrays(confidence, correct).counts()
@@ -107,8 +120,15 @@ def score_with_notes(confidence: ArrayLike, correct: ArrayLike, *, bins: int = D
     return values, notes_for(c)
 
 
-def score(confidence: ArrayLike, correct: ArrayLike, *, bins: int = DEFAULT_BINS, eps: float = DEFAULT_EPS,
-          sel_ks=DEFAULT_SEL_KS, em_bins: int | None = None) -> dict[str, float]:
+def score(
+    confidence: ArrayLike,
+    correct: ArrayLike,
+    *,
+    bins: int = DEFAULT_BINS,
+    eps: float = DEFAULT_EPS,
+    sel_ks=DEFAULT_SEL_KS,
+    em_bins: int | None = None,
+) -> dict[str, float]:
     """Every calibration metric of ``confidence`` (floats in [0, 1]) against ``correct`` (0/1).
 
     Keys: accuracy, ece, ece_em, mce, rms_ce, smece, brier, brier_reliability, brier_resolution,

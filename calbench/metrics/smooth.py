@@ -69,16 +69,16 @@ def _eval_matrix(sigma: float, e: int, t_count: int) -> np.ndarray:
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
-    kap = _kernel_table(sigma, e)                                  # d = 0 .. 2(e-1)
-    direct = sliding_window_view(np.concatenate([kap[:0:-1], kap]), e)   # row 2e-2-k: kappa(|k - g|)
-    mirror0 = sliding_window_view(kap, e)                          # row k: kappa(k + g)
-    mirror1 = sliding_window_view(kap[::-1].copy(), e)             # row k: kappa(2(e-1) - k - g)
+    kap = _kernel_table(sigma, e)  # d = 0 .. 2(e-1)
+    direct = sliding_window_view(np.concatenate([kap[:0:-1], kap]), e)  # row 2e-2-k: kappa(|k - g|)
+    mirror0 = sliding_window_view(kap, e)  # row k: kappa(k + g)
+    mirror1 = sliding_window_view(kap[::-1].copy(), e)  # row k: kappa(2(e-1) - k - g)
     ind, frac = _interp_weights(e, t_count)
 
     def rows(k: np.ndarray) -> np.ndarray:
         m0, m1 = mirror0[k], mirror1[k]
-        m0[:, 0] = 0.0        # g = 0 has no mirror image at 0
-        m1[:, -1] = 0.0       # g = e-1 has none at 1
+        m0[:, 0] = 0.0  # g = 0 has no mirror image at 0
+        m1[:, -1] = 0.0  # g = e-1 has none at 1
         return direct[2 * e - 2 - k] + m0 + m1
 
     lm = (1 - frac)[:, None] * rows(ind) + frac[:, None] * rows(ind + 1)
@@ -90,7 +90,7 @@ def _smooth_fft(h: np.ndarray, sigma: float, e: int, t_count: int) -> np.ndarray
     x = np.linspace(0, 1, e)
     ker = np.exp(-((x - 0.5) ** 2) / (2 * sigma**2)) / (math.sqrt(2 * math.pi) * sigma)
     ext = np.concatenate([h[:, :0:-1], h, h[:, -2::-1]], axis=1)
-    conv = fftconvolve(ext, ker[None, :], mode="valid", axes=1)[:, e // 2: e // 2 + e]
+    conv = fftconvolve(ext, ker[None, :], mode="valid", axes=1)[:, e // 2 : e // 2 + e]
     ind, frac = _interp_weights(e, t_count)
     return conv[:, ind] * (1 - frac) + conv[:, ind + 1] * frac
 
@@ -102,8 +102,11 @@ class _Grids:
 
     def __init__(self, c: Counts):
         self.u = c.u
-        self._weights = {"res": c.cnt * c.u[None, :] - c.pos,   # sum of (p_i - y_i) at each unique confidence
-                         "den": c.cnt, "pos": c.pos}
+        self._weights = {
+            "res": c.cnt * c.u[None, :] - c.pos,  # sum of (p_i - y_i) at each unique confidence
+            "den": c.cnt,
+            "pos": c.pos,
+        }
         self._cache: dict[tuple[str, int], np.ndarray] = {}
 
     def grid(self, name: str, e: int) -> np.ndarray:
@@ -114,10 +117,11 @@ class _Grids:
             frac = self.u * (e - 1) - b
             if w.shape[0] <= 4:  # the point estimate: bincount is cheapest
                 h = np.stack([np.bincount(b, r * (1 - frac), e) + np.bincount(b + 1, r * frac, e) for r in w])
-            else:                # many resamples: one sparse product
+            else:  # many resamples: one sparse product
                 rows = np.concatenate([np.arange(m), np.arange(m)])
-                s = sparse.csr_matrix((np.concatenate([1 - frac, frac]), (np.concatenate([b, b + 1]), rows)),
-                                      shape=(e, m))
+                s = sparse.csr_matrix(
+                    (np.concatenate([1 - frac, frac]), (np.concatenate([b, b + 1]), rows)), shape=(e, m)
+                )
                 h = np.asarray(s @ w.T).T
             self._cache[(name, e)] = h
         return self._cache[(name, e)]
@@ -151,8 +155,8 @@ def smece_from_counts(c: Counts, return_sigma: bool = False):
     """smECE with its bandwidth chosen as the fixed point sigma = smECE_sigma (see the module docstring)."""
     grids = _Grids(c)
     rows = c.rows
-    lo = np.zeros(rows)          # relplot's "end": predicate true
-    hi = np.ones(rows)           # relplot's "start": predicate false; the answer is smECE at hi
+    lo = np.zeros(rows)  # relplot's "end": predicate true
+    hi = np.ones(rows)  # relplot's "start": predicate false; the answer is smECE at hi
     value_at_hi = np.full(rows, np.nan)
     for _ in range(_BISECTION_STEPS):
         mid = (lo + hi) / 2

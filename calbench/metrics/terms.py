@@ -28,13 +28,17 @@ def validate(confidence: ArrayLike, correct: ArrayLike, *, allow_empty: bool = F
     if c.shape != y.shape:
         raise ValueError(f"confidence has {c.size} rows but correct has {y.size}; they must pair up one to one")
     if c.size == 0 and not allow_empty:
-        raise ValueError("no samples: the metrics need at least one (confidence, correct) pair "
-                         "(if every reply failed to parse, check the parse policy and parse_rate)")
+        raise ValueError(
+            "no samples: the metrics need at least one (confidence, correct) pair "
+            "(if every reply failed to parse, check the parse policy and parse_rate)"
+        )
     bad = ~((c >= 0.0) & (c <= 1.0))  # NaN fails both comparisons
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(f"confidence at row {i} is {c[i]!r}; it must be a number in [0, 1] "
-                         "(fix the parser, or drop unparsed rows with a parse policy)")
+        raise ValueError(
+            f"confidence at row {i} is {c[i]!r}; it must be a number in [0, 1] "
+            "(fix the parser, or drop unparsed rows with a parse policy)"
+        )
     bad = (y != 0.0) & (y != 1.0)
     if bad.any():
         i = int(np.argmax(bad))

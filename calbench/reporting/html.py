@@ -38,8 +38,13 @@ def _sortval(value: Any) -> str:
 
 def _env() -> jinja2.Environment:
     loader = jinja2.FileSystemLoader(str(resources.files("calbench") / "templates"))
-    env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["fmt"] = fmt_number
     env.filters["sortval"] = _sortval
     return env

@@ -1,6 +1,7 @@
 """Run folders as the leaderboard and the comparison report read them: discovery, validation, comparability.
 
-A run folder holds ``run.json`` (the manifest) and ``samples.jsonl`` (or a compressed ``samples.jsonl.xz`` or ``.gz``; never two). A
+A run folder holds ``run.json`` (the manifest) and ``samples.jsonl`` (or a compressed ``samples.jsonl.xz`` or
+``.gz``; never two). A
 folder is used only if its manifest is complete and its samples are whole; every folder that is not used is returned
 as a :class:`Skipped` with the reason, so callers can say what they left out and why (nothing is skipped
 silently).
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from calbench.records import DataError, SAMPLE_FIELDS, SAMPLES_FILES, find_samples_file, read_samples
+from calbench.records import SAMPLE_FIELDS, SAMPLES_FILES, DataError, find_samples_file, read_samples
 from calbench.runs import MANIFEST_FILE, ManifestError, RunManifest, has_manifest, read_manifest
 
 REQUIRED_FIELDS = ("model", "task", "n", "methods", "metrics", "status")
@@ -117,8 +118,10 @@ def _samples_problem(path: Path, n: int, methods: list[str]) -> str | None:
         if e.json_error is None:
             return f"{path.name}:{e.line} is not a JSON object"
         where = "its last line" if e.line == len(lines) else f"line {e.line}"
-        return (f"{path.name} is truncated or corrupt ({where} is not valid JSON: {e.json_error}); "
-                "the run was interrupted while writing: rerun its eval command to resume")
+        return (
+            f"{path.name} is truncated or corrupt ({where} is not valid JSON: {e.json_error}); "
+            "the run was interrupted while writing: rerun its eval command to resume"
+        )
     if lines and not lines[-1].endswith("\n"):
         return f"{path.name} ends in a partial line (line {len(lines)}): the run was interrupted while writing"
     short = [f"{m}: {len(counts.get(m, ()))} of {n}" for m in methods if len(counts.get(m, ())) != n]
@@ -148,8 +151,10 @@ def check_run_folder(folder: str | Path) -> RunFolder | Skipped:
         return Skipped(folder, e.reason)
     status = manifest.get("status")
     if "status" in manifest and status != "complete":
-        return Skipped(folder, f"status is {status!r}, not 'complete' (interrupted or still running: rerun "
-                               "its eval command to finish it)")
+        return Skipped(
+            folder,
+            f"status is {status!r}, not 'complete' (interrupted or still running: rerun its eval command to finish it)",
+        )
     missing = [k for k in REQUIRED_FIELDS if k not in manifest]
     if missing:
         return Skipped(folder, f"run.json lacks field(s) {missing}; not a complete calbench run manifest")
@@ -183,13 +188,17 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[RunFolder], list[Skipped
             raise DataError(f"{root}: no such file or directory")
         if root.is_file():
             root = root.parent
-        found = sorted({p.parent for p in root.rglob(MANIFEST_FILE)}
-                       | {p.parent for name in SAMPLES_FILES for p in root.rglob(name)})
+        found = sorted(
+            {p.parent for p in root.rglob(MANIFEST_FILE)}
+            | {p.parent for name in SAMPLES_FILES for p in root.rglob(name)}
+        )
         if has_manifest(root):
             found = sorted(set(found) | {root})
         if not found:
-            raise DataError(f"{root}: no run folders here (looked for run.json and samples.jsonl at any depth); "
-                            "run `calbench eval --out DIR` first, or point at the folder that holds its runs")
+            raise DataError(
+                f"{root}: no run folders here (looked for run.json and samples.jsonl at any depth); "
+                "run `calbench eval --out DIR` first, or point at the folder that holds its runs"
+            )
         for folder in found:
             key = folder.resolve()
             if key in seen:
@@ -218,9 +227,16 @@ def comparability_key(manifest: dict) -> dict[str, Any]:
     }
 
 
-_KEY_LABELS = {"task": "task", "questions": "questions (task.ids_sha256)", "data": "data (task.data_sha256)",
-               "judge": "judge", "parse_policy": "parse policy", "ece_bins": "ECE bins",
-               "log_score_eps": "log-score eps", "answers": "given answers (given_answers.sha256)"}
+_KEY_LABELS = {
+    "task": "task",
+    "questions": "questions (task.ids_sha256)",
+    "data": "data (task.data_sha256)",
+    "judge": "judge",
+    "parse_policy": "parse policy",
+    "ece_bins": "ECE bins",
+    "log_score_eps": "log-score eps",
+    "answers": "given answers (given_answers.sha256)",
+}
 
 
 def _short(v: Any) -> str:
@@ -249,8 +265,12 @@ def run_differences(a: RunFolder, b: RunFolder) -> list[str]:
     empty when they can. Given answers (``eval --answers``) that are exactly the answers the other run holds
     (e.g. a trained model scored on the untrained model's greedy answers) are the same answers."""
     ka, kb = comparability_key(a.manifest), comparability_key(b.manifest)
-    if ka != kb and {k for k in ka if ka[k] != kb.get(k)} == {"answers"} \
-            and a.answers_fingerprint() is not None and a.answers_fingerprint() == b.answers_fingerprint():
+    if (
+        ka != kb
+        and {k for k in ka if ka[k] != kb.get(k)} == {"answers"}
+        and a.answers_fingerprint() is not None
+        and a.answers_fingerprint() == b.answers_fingerprint()
+    ):
         return []
     return key_differences(ka, kb)
 
@@ -281,11 +301,13 @@ def unique_labels(labels: dict[tuple, str]) -> dict[tuple, str]:
     return out
 
 
-def system_label(manifest: dict, method: str) -> str:
+def system_label(manifest: dict, method: str, adapter_name: str | None = None) -> str:
+    """``model · method``, or ``model + adapter · method`` for a trained model: the adapter's human name when one
+    is known (:mod:`calbench.reporting.names`), else the last two parts of its path."""
     model = manifest.get("model") or {}
     label = str(model.get("id"))
     adapter = model.get("adapter")
     if adapter:
         parts = Path(str(adapter)).parts
-        label += " + " + "/".join(parts[-2:])
+        label += " + " + (adapter_name or "/".join(parts[-2:]))
     return f"{label} · {method}"

@@ -26,9 +26,20 @@ from calbench.metrics.catalogue import titles
 from calbench.records import DataError
 from calbench.reporting.html import rel_dir as _rel
 from calbench.reporting.inputs import (
-    GROUP_ORDER, GROUP_TITLES, RunFolder, Skipped, comparability_key, describe_key, discover, key_differences,
-    run_differences, system_key, system_label, unique_labels,
+    GROUP_ORDER,
+    GROUP_TITLES,
+    RunFolder,
+    Skipped,
+    comparability_key,
+    describe_key,
+    discover,
+    key_differences,
+    run_differences,
+    system_key,
+    system_label,
+    unique_labels,
 )
+from calbench.reporting.names import adapter_names
 from calbench.reporting.stats import se_from_ci
 from calbench.reporting.trained import TITLES as VERDICT_TITLES
 from calbench.reporting.trained import VERDICT_METRICS, TrainedVsBaselines, html_items, trained_vs_baselines
@@ -84,14 +95,15 @@ class Column:
     group: str
     key: dict[str, Any]
     label: str = ""
-    primary: bool = True           # the first comparable set of its task
+    primary: bool = True  # the first comparable set of its task
 
     @property
     def in_overall(self) -> bool:
         """Whether the overall score averages this column: the first comparable set of a built-in task (a
         user's dataset is not a benchmark task; averaging it in would make overall scores incomparable)."""
         return self.primary and self.group != "user"
-    flag: str | None = None        # why this task has several columns
+
+    flag: str | None = None  # why this task has several columns
     entries: dict[tuple, Entry] = field(default_factory=dict)
 
 
@@ -168,9 +180,10 @@ def _label_columns(columns: list[Column]) -> list[str]:
                 diff = "; ".join(key_differences(first.key, c.key))
                 c.flag = f"not comparable with {first.label}: {diff}"
                 first.flag = (first.flag + " / " if first.flag else "") + f"not comparable with {c.label}"
-            notes.append(f"{task}: runs fall into {len(cols)} incomparable sets, shown as separate columns "
-                         "and never ranked together: " + " | ".join(f"{c.label}: {describe_key(c.key)}"
-                                                                      for c in cols))
+            notes.append(
+                f"{task}: runs fall into {len(cols)} incomparable sets, shown as separate columns "
+                "and never ranked together: " + " | ".join(f"{c.label}: {describe_key(c.key)}" for c in cols)
+            )
     return notes
 
 
@@ -184,8 +197,9 @@ def _on_own_answers(runs: list[RunFolder]) -> set[Path]:
     return {run.path for run in given if any(not run_differences(run, g) for g in generated)}
 
 
-def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY) -> Leaderboard:
-    """Read every run under ``paths`` and build the leaderboard ranked by ``rank_by``.
+def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY, names: bool = True) -> Leaderboard:
+    """Read every run under ``paths`` and build the leaderboard ranked by ``rank_by``; with ``names``, a trained
+    system made by a study is named by it (:mod:`calbench.reporting.names`) instead of by its adapter's path.
 
     Raises :class:`~calbench.records.DataError` if no complete run is found (naming every skipped folder).
     """
@@ -196,6 +210,7 @@ def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY) -> Lea
     columns: dict[str, Column] = {}
     labels: dict[tuple, str] = {}
     own_answers = _on_own_answers(runs)
+    human = adapter_names([r.path for r in runs if (r.manifest.get("model") or {}).get("adapter")]) if names else {}
     for run in sorted(runs, key=lambda r: (r.finished, str(r.path)), reverse=True):  # newest first
         key = comparability_key(run.manifest)
         if run.path in own_answers:
@@ -204,11 +219,16 @@ def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY) -> Lea
         col = columns.setdefault(ck, Column(run.task, run.group, key))
         for method in run.methods:
             sk = system_key(run.manifest, method)
-            labels.setdefault(sk, system_label(run.manifest, method))
+            labels.setdefault(sk, system_label(run.manifest, method, human.get(run.path)))
             if sk in col.entries:
                 kept = col.entries[sk].run.path
-                skipped.append(Skipped(run.path, f"method {method}: duplicate of {kept} (same system and same "
-                                                 "questions; the run that finished later is shown)"))
+                skipped.append(
+                    Skipped(
+                        run.path,
+                        f"method {method}: duplicate of {kept} (same system and same "
+                        "questions; the run that finished later is shown)",
+                    )
+                )
                 continue
             metrics = run.metrics(method)
             if not metrics:
@@ -255,17 +275,22 @@ def _overall(rows: list[Row], primary: list[Column], rank_by: str, every: list[C
         r.mean_rank = sum(good) / len(good) if good else math.inf
         if r.coverage < len(primary) or not primary:
             shown = sum(r.system in c.entries for c in every)
-            missing = [c.label for c in primary
-                       if not (r.system in c.entries and c.entries[r.system].cells[rank_by].ok)]
-            r.overall = Cell(None, note=(
-                f"no overall score: scored on {r.coverage} of the {len(primary)} column(s) the overall averages "
-                f"(missing: {', '.join(missing) or 'none'}); shown in {shown} column(s) in all")
-                if primary else "no overall score: no built-in task column to average")
+            missing = [
+                c.label for c in primary if not (r.system in c.entries and c.entries[r.system].cells[rank_by].ok)
+            ]
+            r.overall = Cell(
+                None,
+                note=(
+                    f"no overall score: scored on {r.coverage} of the {len(primary)} column(s) the overall averages "
+                    f"(missing: {', '.join(missing) or 'none'}); shown in {shown} column(s) in all"
+                )
+                if primary
+                else "no overall score: no built-in task column to average",
+            )
             continue
         k = len(cells)
         mean = sum(c.value for c in cells) / k
-        ses = [se_from_ci(c.ci_low, c.ci_high) if c.ci_low is not None and c.ci_low == c.ci_low else 0.0
-               for c in cells]
+        ses = [se_from_ci(c.ci_low, c.ci_high) if c.ci_low is not None and c.ci_low == c.ci_low else 0.0 for c in cells]
         se = math.sqrt(sum(s * s for s in ses)) / k
         r.overall = Cell(mean, mean - 1.959964 * se, mean + 1.959964 * se)
     ranked = [r for r in rows if r.overall.ok]
@@ -276,6 +301,7 @@ def _overall(rows: list[Row], primary: list[Column], rank_by: str, every: list[C
 
 
 # ---------------------------------------------------------------------------------------------- writers
+
 
 def _rank_text(rank: int | None, tied: bool) -> str:
     return "—" if rank is None else (f"={rank}" if tied else str(rank))
@@ -294,8 +320,19 @@ def write_csv(lb: Leaderboard, path: Path) -> None:
     base = path.parent
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        head = ["system", "overall_rank", "overall_tied", f"overall_{lb.rank_by}", "task_column", "task", "group",
-                "comparable_set", "ids_sha256", "rank", "tied"]
+        head = [
+            "system",
+            "overall_rank",
+            "overall_tied",
+            f"overall_{lb.rank_by}",
+            "task_column",
+            "task",
+            "group",
+            "comparable_set",
+            "ids_sha256",
+            "rank",
+            "tied",
+        ]
         names = [n for n, _ in COLUMNS] + ([lb.rank_by] if lb.rank_by not in dict(COLUMNS) else [])
         for n in names:
             head += [n, f"{n}_ci_low", f"{n}_ci_high"]
@@ -305,14 +342,27 @@ def write_csv(lb: Leaderboard, path: Path) -> None:
                 e = lb.entry(r, c)
                 if e is None:
                     continue
-                line = [r.label, r.rank or "", r.tied, "" if not r.overall.ok else f"{r.overall.value:.6g}",
-                        c.label, c.task, c.group, describe_key(c.key), c.key.get("questions") or "", e.rank or "",
-                        e.tied]
+                line = [
+                    r.label,
+                    r.rank or "",
+                    r.tied,
+                    "" if not r.overall.ok else f"{r.overall.value:.6g}",
+                    c.label,
+                    c.task,
+                    c.group,
+                    describe_key(c.key),
+                    c.key.get("questions") or "",
+                    e.rank or "",
+                    e.tied,
+                ]
                 notes = []
                 for n in names:
                     cell = e.cells[n]
-                    line += [cell.value if cell.ok else "", _csv_num(cell.ci_low) if cell.ok else "",
-                             _csv_num(cell.ci_high) if cell.ok else ""]
+                    line += [
+                        cell.value if cell.ok else "",
+                        _csv_num(cell.ci_low) if cell.ok else "",
+                        _csv_num(cell.ci_high) if cell.ok else "",
+                    ]
                     if cell.note:
                         notes.append(f"{n}: {cell.note}")
                 w.writerow(line + ["; ".join(notes), _rel(e.run.path, base)])
@@ -327,11 +377,15 @@ def render_markdown(lb: Leaderboard, base: Path, trained: list[TrainedVsBaseline
     """The leaderboard as markdown; ``trained``: the trained-vs-baselines comparisons, computed if not given."""
     rb = _metric_title(lb.rank_by)
     direction = "higher" if higher_is_better(lb.rank_by) else "lower"
-    out = ["# calbench leaderboard", "",
-           f"Ranked by **{rb}** ({direction} is better). Values: point [95 % bootstrap CI]. Rank `=k`: tied — the "
-           "95 % CIs overlap with another system of that rank. Systems are ranked within each task column; the "
-           "overall rank uses the mean over the built-in task columns (first comparable set of each task; user "
-           "datasets are not averaged in) for systems that have all of them.", ""]
+    out = [
+        "# calbench leaderboard",
+        "",
+        f"Ranked by **{rb}** ({direction} is better). Values: point [95 % bootstrap CI]. Rank `=k`: tied — the "
+        "95 % CIs overlap with another system of that rank. Systems are ranked within each task column; the "
+        "overall rank uses the mean over the built-in task columns (first comparable set of each task; user "
+        "datasets are not averaged in) for systems that have all of them.",
+        "",
+    ]
     out += ["## Overall", "", f"| rank | system | mean {rb} | tasks | mean task rank |", "|---|---|---|---|---|"]
     n_primary = sum(c.in_overall for c in lb.columns)
     for r in lb.rows:
@@ -350,8 +404,11 @@ def render_markdown(lb: Leaderboard, base: Path, trained: list[TrainedVsBaseline
             out += ["", f"### {c.label}", "", f"Comparable set: {describe_key(c.key)}."]
             if c.flag:
                 out += ["", f"**Flag:** {c.flag}."]
-            out += ["", "| rank | system | " + " | ".join(t for _, t in COLUMNS) + " | run |",
-                    "|---" * (len(COLUMNS) + 3) + "|"]
+            out += [
+                "",
+                "| rank | system | " + " | ".join(t for _, t in COLUMNS) + " | run |",
+                "|---" * (len(COLUMNS) + 3) + "|",
+            ]
             notes = []
             ranked = [r for r in lb.rows if lb.entry(r, c) is not None]
             ranked.sort(key=lambda r: (lb.entry(r, c).rank is None, lb.entry(r, c).rank or 0))
@@ -360,8 +417,11 @@ def render_markdown(lb: Leaderboard, base: Path, trained: list[TrainedVsBaseline
                 cells = " | ".join(_md_cell(e.cells[n]) for n, _ in COLUMNS)
                 link = _rel(e.run.path, base)
                 out.append(f"| {_rank_text(e.rank, e.tied)} | {r.label} | {cells} | [{e.run.path.name}]({link}) |")
-                notes += [f"{r.label}, {_metric_title(n)}: {e.cells[n].note}" for n, _ in COLUMNS
-                          if not e.cells[n].ok and e.cells[n].note]
+                notes += [
+                    f"{r.label}, {_metric_title(n)}: {e.cells[n].note}"
+                    for n, _ in COLUMNS
+                    if not e.cells[n].ok and e.cells[n].note
+                ]
             missing = [r.label for r in lb.rows if lb.entry(r, c) is None]
             if missing:
                 notes.append("not run on this task column: " + ", ".join(missing))
@@ -392,24 +452,54 @@ def render_html(lb: Leaderboard, base: Path, trained: list[TrainedVsBaselines] |
             for c in grp["columns"]:
                 e = lb.entry(r, c)
                 href = _rel(e.run.path, base) if e else None
-                cells.append({"sort": None if e is None or e.rank is None else e.rank,
-                              "text": "—" if e is None else _rank_text(e.rank, e.tied),
-                              "ci": "", "href": href, "tied": bool(e and e.tied),
-                              "title": "not run" if e is None else f"{c.label} · {e.run.path.name}"})
+                cells.append(
+                    {
+                        "sort": None if e is None or e.rank is None else e.rank,
+                        "text": "—" if e is None else _rank_text(e.rank, e.tied),
+                        "ci": "",
+                        "href": href,
+                        "tied": bool(e and e.tied),
+                        "title": "not run" if e is None else f"{c.label} · {e.run.path.name}",
+                    }
+                )
                 for n, _ in COLUMNS:
                     cell = None if e is None else e.cells[n]
-                    cells.append({"sort": cell.value if cell is not None and cell.ok else None,
-                                  "text": "not run" if cell is None else cell.text(),
-                                  "ci": "" if cell is None else cell.ci_text(), "href": href, "tied": False,
-                                  "title": ("not run on this task" if cell is None else (cell.note or ""))})
-        rows.append({"label": r.label, "rank": _rank_text(r.rank, r.tied), "rank_sort": r.rank,
-                     "overall": r.overall, "mean_rank": None if r.mean_rank == math.inf else r.mean_rank,
-                     "coverage": r.coverage, "cells": cells})
+                    cells.append(
+                        {
+                            "sort": cell.value if cell is not None and cell.ok else None,
+                            "text": "not run" if cell is None else cell.text(),
+                            "ci": "" if cell is None else cell.ci_text(),
+                            "href": href,
+                            "tied": False,
+                            "title": ("not run on this task" if cell is None else (cell.note or "")),
+                        }
+                    )
+        rows.append(
+            {
+                "label": r.label,
+                "rank": _rank_text(r.rank, r.tied),
+                "rank_sort": r.rank,
+                "overall": r.overall,
+                "mean_rank": None if r.mean_rank == math.inf else r.mean_rank,
+                "coverage": r.coverage,
+                "cells": cells,
+            }
+        )
     skipped = [{"path": _rel(s.path, base), "reason": s.reason} for s in lb.skipped]
-    return render_template("leaderboard.html.j2", groups=groups, rows=rows, metrics=COLUMNS, lb=lb,
-                           rank_by=_metric_title(lb.rank_by), higher=higher_is_better(lb.rank_by),
-                           n_primary=sum(c.in_overall for c in lb.columns), skipped=skipped, describe_key=describe_key,
-                           trained=html_items(trained), trained_metrics=[VERDICT_TITLES[m] for m in VERDICT_METRICS])
+    return render_template(
+        "leaderboard.html.j2",
+        groups=groups,
+        rows=rows,
+        metrics=COLUMNS,
+        lb=lb,
+        rank_by=_metric_title(lb.rank_by),
+        higher=higher_is_better(lb.rank_by),
+        n_primary=sum(c.in_overall for c in lb.columns),
+        skipped=skipped,
+        describe_key=describe_key,
+        trained=html_items(trained),
+        trained_metrics=[VERDICT_TITLES[m] for m in VERDICT_METRICS],
+    )
 
 
 def output_paths(out: str | Path) -> dict[str, Path]:
@@ -422,13 +512,30 @@ def output_paths(out: str | Path) -> dict[str, Path]:
     return {ext: stem.with_name(stem.name + f".{ext}") for ext in ("md", "csv", "html")}
 
 
-def write(lb: Leaderboard, out: str | Path) -> dict[str, Path]:
-    """Write the Markdown, CSV and HTML leaderboards; returns their paths."""
+def write(lb: Leaderboard, out: str | Path, suite: str | Path | None = None) -> dict[str, Path]:
+    """Write the Markdown, CSV and HTML leaderboards; returns their paths. With a ``suite`` file
+    (:mod:`calbench.reporting.suite`) the Markdown and HTML pages are the compact, at-a-glance ones (tracks,
+    headline tables, dot plots, trained-vs-baselines grids) and the full tables go to drill-down files in
+    ``<stem>_files/`` (``columns.md``, ``full.html``)."""
     paths = output_paths(out)
     base = paths["md"].parent
     base.mkdir(parents=True, exist_ok=True)
     trained = trained_vs_baselines(lb)  # paired bootstraps: computed once for both pages
-    paths["md"].write_text(render_markdown(lb, base, trained), encoding="utf-8")
     write_csv(lb, paths["csv"])
-    paths["html"].write_text(render_html(lb, base, trained), encoding="utf-8")
+    if suite is None:
+        paths["md"].write_text(render_markdown(lb, base, trained), encoding="utf-8")
+        paths["html"].write_text(render_html(lb, base, trained), encoding="utf-8")
+        return paths
+    from calbench.reporting import suite as at_a_glance
+
+    files = paths["md"].with_name(paths["md"].stem + "_files")
+    files.mkdir(exist_ok=True)
+    content = at_a_glance.page(lb, at_a_glance.load_suite(suite))
+    paths["md"].write_text(at_a_glance.render_markdown(content, files.name), encoding="utf-8")
+    paths["html"].write_text(at_a_glance.render_html(content, files.name), encoding="utf-8")
+    paths["figures"] = at_a_glance.dot_plots(content, files)
+    paths["columns"] = files / "columns.md"
+    paths["columns"].write_text(render_markdown(lb, files, trained), encoding="utf-8")
+    paths["full"] = files / "full.html"
+    paths["full"].write_text(render_html(lb, files, trained), encoding="utf-8")
     return paths

@@ -35,8 +35,10 @@ def groups(confidence: np.ndarray, correct: np.ndarray, k: int) -> list[tuple[in
     idx = np.rint(confidence * k).astype(int)
     off = np.abs(idx / k - confidence) > 1e-9
     if off.any():
-        raise ValueError(f"{int(off.sum())} confidences are not levels of a 0..{k} grid (e.g. "
-                         f"{confidence[off][0]!r}): this is for stated readouts")
+        raise ValueError(
+            f"{int(off.sum())} confidences are not levels of a 0..{k} grid (e.g. "
+            f"{confidence[off][0]!r}): this is for stated readouts"
+        )
     return [(int(i), int((idx == i).sum()), float(correct[idx == i].mean())) for i in np.unique(idx)]
 
 
@@ -53,22 +55,28 @@ def relabelled(confidence: np.ndarray, correct: np.ndarray, scale: str) -> dict[
     log_opt, nearest = confidence.copy(), confidence.copy()
     for i, _, acc in groups(confidence, correct, k):
         log_opt[idx == i], nearest[idx == i] = best_levels(acc, scale)
-    return {"as stated": confidence, "each group at its log-optimal level": log_opt,
-            "each group at its nearest level": nearest}
+    return {
+        "as stated": confidence,
+        "each group at its log-optimal level": log_opt,
+        "each group at its nearest level": nearest,
+    }
 
 
 def report(confidence: np.ndarray, correct: np.ndarray, scale: str) -> list[str]:
     k = int(SCALES[scale])
-    out = ["| stated level | answers | accuracy | gap | log-optimal level for that accuracy | nearest level |",
-           "|---|---|---|---|---|---|"]
+    out = [
+        "| stated level | answers | accuracy | gap | log-optimal level for that accuracy | nearest level |",
+        "|---|---|---|---|---|---|",
+    ]
     for i, n, acc in groups(confidence, correct, k):
         log_opt, nearest = best_levels(acc, scale)
         out.append(f"| {i} | {n} | {acc:.3f} | {abs(i / k - acc):.3f} | {round(log_opt * k)} | {round(nearest * k)} |")
     out += ["", "| the same groups, stated | ECE [95 % CI] | Brier | log score |", "|---|---|---|---|"]
     for name, conf in relabelled(confidence, correct, scale).items():
         b = bootstrap(conf, correct, n_resamples=1000, seed=0)
-        out.append(f"| {name} | {format_value(b['ece'])} | {format_value(b['brier'])} | "
-                   f"{format_value(b['log_score'])} |")
+        out.append(
+            f"| {name} | {format_value(b['ece'])} | {format_value(b['brier'])} | {format_value(b['log_score'])} |"
+        )
     return out
 
 
@@ -86,5 +94,7 @@ def text(spec: str, scale: str = "0-10") -> str:
         lines = report(conf, y.astype(int), scale)
     except ValueError as e:
         raise DataError(f"{spec}: {e}") from None
-    return (f"{spec}: {len(y)} parsed answers, accuracy {y.mean():.3f}; scale {scale}; "
-            f"log-score clipping {EPS}\n\n" + "\n".join(lines) + "\n")
+    return (
+        f"{spec}: {len(y)} parsed answers, accuracy {y.mean():.3f}; scale {scale}; "
+        f"log-score clipping {EPS}\n\n" + "\n".join(lines) + "\n"
+    )

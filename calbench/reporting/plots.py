@@ -11,9 +11,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
 import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
 
 from calbench.metrics import apply_policy, score  # noqa: E402
 from calbench.metrics.calibration import equal_width_bin  # noqa: E402
@@ -28,8 +28,10 @@ def headline_text(conf: np.ndarray, corr: np.ndarray) -> str:
     """n and the headline metrics on one line (a plot's subtitle)."""
     m = score(conf, corr)
     auroc = "n/a" if np.isnan(m["auroc"]) else f"{m['auroc']:.3f}"
-    return (f"n={m['n']}  acc={m['accuracy']:.3f}  ECE={m['ece']:.3f}  smECE={m['smece']:.3f}  "
-            f"Brier={m['brier']:.3f}  AUROC={auroc}")
+    return (
+        f"n={m['n']}  acc={m['accuracy']:.3f}  ECE={m['ece']:.3f}  smECE={m['smece']:.3f}  "
+        f"Brier={m['brier']:.3f}  AUROC={auroc}"
+    )
 
 
 def _suptitle(fig: plt.Figure, title: str, headline: bool | str, conf: np.ndarray, corr: np.ndarray) -> None:
@@ -119,8 +121,9 @@ def _near_a_sample(t: np.ndarray, u: np.ndarray, reach: float) -> np.ndarray:
     return np.minimum(left, right) <= reach + 1e-12
 
 
-def prepare_reliability_diagram(confidence, correct, *, bins: int = 10, n_resamples: int = 200,
-                                seed: int = 0, t_count: int = 200) -> ReliabilityDiagram:
+def prepare_reliability_diagram(
+    confidence, correct, *, bins: int = 10, n_resamples: int = 200, seed: int = 0, t_count: int = 200
+) -> ReliabilityDiagram:
     """The data of a reliability diagram (see :class:`ReliabilityDiagram`); no drawing."""
     conf, corr = validate(confidence, correct)
     grouped = Grouped.from_arrays(conf, corr)
@@ -137,10 +140,23 @@ def prepare_reliability_diagram(confidence, correct, *, bins: int = 10, n_resamp
     n_b = np.bincount(b, minlength=bins)
     acc_b = np.divide(np.bincount(b, corr, bins), n_b, out=np.full(bins, np.nan), where=n_b > 0)
     conf_b = np.divide(np.bincount(b, conf, bins), n_b, out=np.full(bins, np.nan), where=n_b > 0)
-    return ReliabilityDiagram(n=int(conf.size), bins=bins, bin_count=n_b, bin_accuracy=acc_b, bin_confidence=conf_b,
-                              smece=float(smece[0]), sigma=sigma, t=t, accuracy=acc[0], density=dens[0],
-                              supported=_near_a_sample(t, grouped.u, reach), reach=reach, band_low=band_lo,
-                              band_high=band_hi, n_resamples=n_resamples)
+    return ReliabilityDiagram(
+        n=int(conf.size),
+        bins=bins,
+        bin_count=n_b,
+        bin_accuracy=acc_b,
+        bin_confidence=conf_b,
+        smece=float(smece[0]),
+        sigma=sigma,
+        t=t,
+        accuracy=acc[0],
+        density=dens[0],
+        supported=_near_a_sample(t, grouped.u, reach),
+        reach=reach,
+        band_low=band_lo,
+        band_high=band_hi,
+        n_resamples=n_resamples,
+    )
 
 
 def plot_reliability_diagram(d: ReliabilityDiagram, *, title: str, headline: str = "") -> plt.Figure:
@@ -149,15 +165,33 @@ def plot_reliability_diagram(d: ReliabilityDiagram, *, title: str, headline: str
     opacity follow the density of the confidences, so thin data shows as a faint, thin line."""
     left = np.arange(d.bins) / d.bins
     with sns.axes_style("whitegrid"):
-        fig, (ax, axc) = plt.subplots(2, 1, figsize=(6, 6.6), sharex=True,
-                                      gridspec_kw={"height_ratios": [4, 1], "hspace": 0.08})
-        ax.bar(left, np.nan_to_num(d.bin_accuracy), width=1 / d.bins, align="edge", color=_CORRECT, alpha=0.35,
-               edgecolor=_CORRECT, label="binned accuracy")
-        ax.scatter(d.bin_confidence, d.bin_accuracy, color=_CORRECT, s=22, zorder=3,
-                   label="bin: (mean confidence, accuracy)")
+        fig, (ax, axc) = plt.subplots(
+            2, 1, figsize=(6, 6.6), sharex=True, gridspec_kw={"height_ratios": [4, 1], "hspace": 0.08}
+        )
+        ax.bar(
+            left,
+            np.nan_to_num(d.bin_accuracy),
+            width=1 / d.bins,
+            align="edge",
+            color=_CORRECT,
+            alpha=0.35,
+            edgecolor=_CORRECT,
+            label="binned accuracy",
+        )
+        ax.scatter(
+            d.bin_confidence, d.bin_accuracy, color=_CORRECT, s=22, zorder=3, label="bin: (mean confidence, accuracy)"
+        )
         ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
-        ax.fill_between(d.t, d.band_low, d.band_high, where=d.supported, color=_CURVE, alpha=0.18, lw=0,
-                        label=f"95% bootstrap band ({d.n_resamples} resamples)")
+        ax.fill_between(
+            d.t,
+            d.band_low,
+            d.band_high,
+            where=d.supported,
+            color=_CURVE,
+            alpha=0.18,
+            lw=0,
+            label=f"95% bootstrap band ({d.n_resamples} resamples)",
+        )
         seg = d.supported[:-1] & d.supported[1:]
         points = np.column_stack([d.t, d.accuracy])
         weight = np.sqrt(d.density / max(float(d.density[d.supported].max(initial=0.0)), 1e-300)).clip(0, 1)
@@ -166,10 +200,15 @@ def plot_reliability_diagram(d: ReliabilityDiagram, *, title: str, headline: str
         colour[:, 3] = 0.2 + 0.8 * w
         if w.size:  # no segment is near data when every confidence is one value: no curve (an empty one breaks
             # the legend)
-            ax.add_collection(LineCollection(np.stack([points[:-1], points[1:]], axis=1)[seg], colors=colour,
-                                             linewidths=0.6 + 2.4 * w, capstyle="round",
-                                             label=f"smooth curve (sigma={d.sigma:.3f}; width ~ density; "
-                                                   f"none > {d.reach:.2f} from data)"))
+            ax.add_collection(
+                LineCollection(
+                    np.stack([points[:-1], points[1:]], axis=1)[seg],
+                    colors=colour,
+                    linewidths=0.6 + 2.4 * w,
+                    capstyle="round",
+                    label=f"smooth curve (sigma={d.sigma:.3f}; width ~ density; none > {d.reach:.2f} from data)",
+                )
+            )
         ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy")
         ax.legend(loc="upper left", fontsize=7.5, frameon=True)
         axc.bar(left, d.bin_count, width=1 / d.bins, align="edge", color="#8d99ae", edgecolor="white")
@@ -181,8 +220,17 @@ def plot_reliability_diagram(d: ReliabilityDiagram, *, title: str, headline: str
     return fig
 
 
-def reliability_diagram(confidence, correct, *, title: str, path_stem: str | Path, bins: int = 10,
-                        n_resamples: int = 200, seed: int = 0, headline: bool | str = True) -> list[Path]:
+def reliability_diagram(
+    confidence,
+    correct,
+    *,
+    title: str,
+    path_stem: str | Path,
+    bins: int = 10,
+    n_resamples: int = 200,
+    seed: int = 0,
+    headline: bool | str = True,
+) -> list[Path]:
     """Prepare and draw a reliability diagram (:func:`prepare_reliability_diagram`,
     :func:`plot_reliability_diagram`); writes ``<path_stem>.png`` and returns its path in a list.
 
@@ -195,8 +243,9 @@ def reliability_diagram(confidence, correct, *, title: str, path_stem: str | Pat
     return _save(plot_reliability_diagram(diagram, title=title, headline=head), path_stem)
 
 
-def confidence_histogram(confidence, correct, *, title: str, path_stem: str | Path, bins: int = 10,
-                         headline: bool | str = True) -> list[Path]:
+def confidence_histogram(
+    confidence, correct, *, title: str, path_stem: str | Path, bins: int = 10, headline: bool | str = True
+) -> list[Path]:
     """Histogram of stated confidence (equal-width bins), stacked by correct / wrong answers."""
     conf, corr = validate(confidence, correct)
     b = equal_width_bin(conf, bins)
@@ -206,17 +255,25 @@ def confidence_histogram(confidence, correct, *, title: str, path_stem: str | Pa
     with sns.axes_style("whitegrid"):
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.bar(left, right, width=1 / bins, align="edge", color=_CORRECT, edgecolor="white", label="correct")
-        ax.bar(left, wrong, width=1 / bins, bottom=right, align="edge", color=_WRONG, edgecolor="white",
-               label="wrong")
+        ax.bar(left, wrong, width=1 / bins, bottom=right, align="edge", color=_WRONG, edgecolor="white", label="wrong")
         ax.set(xlim=(0, 1), xlabel="stated confidence", ylabel="count")
         ax.legend(loc="upper left", fontsize=8)
         _suptitle(fig, title, headline, conf, corr)
         return _save(fig, path_stem)
 
 
-def plot_run(samples: Sequence[dict], out_dir: str | Path, title: str, *, policy: str = "exclude",
-             bins: int = 10, n_resamples: int = 200, seed: int = 0, suffix: str = "",
-             kinds: Sequence[str] = ("reliability", "histogram")) -> list[Path]:
+def plot_run(
+    samples: Sequence[dict],
+    out_dir: str | Path,
+    title: str,
+    *,
+    policy: str = "exclude",
+    bins: int = 10,
+    n_resamples: int = 200,
+    seed: int = 0,
+    suffix: str = "",
+    kinds: Sequence[str] = ("reliability", "histogram"),
+) -> list[Path]:
     """The plots named in ``kinds`` (both by default) for a list of sample records (scored under ``policy``) in
     ``out_dir``: ``reliability<suffix>.png``, ``confidence_hist<suffix>.png``; returns the paths. Writes nothing
     and returns [] if no sample is left to plot."""
@@ -231,9 +288,18 @@ def plot_run(samples: Sequence[dict], out_dir: str | Path, title: str, *, policy
     head = headline_text(conf, corr)  # the same subtitle on both plots, computed once
     paths = []
     if "reliability" in kinds:
-        paths += reliability_diagram(conf, corr, title=title, path_stem=out / f"reliability{suffix}", bins=bins,
-                                     n_resamples=n_resamples, seed=seed, headline=head)
+        paths += reliability_diagram(
+            conf,
+            corr,
+            title=title,
+            path_stem=out / f"reliability{suffix}",
+            bins=bins,
+            n_resamples=n_resamples,
+            seed=seed,
+            headline=head,
+        )
     if "histogram" in kinds:
-        paths += confidence_histogram(conf, corr, title=title, path_stem=out / f"confidence_hist{suffix}",
-                                      bins=bins, headline=head)
+        paths += confidence_histogram(
+            conf, corr, title=title, path_stem=out / f"confidence_hist{suffix}", bins=bins, headline=head
+        )
     return paths

@@ -26,12 +26,28 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, align_by_id, apply_policy, higher_is_better, is_parsed, \
-    metric_table, paired_bootstrap, score
+from calbench.metrics import (
+    DEFAULT_BINS,
+    DEFAULT_EPS,
+    align_by_id,
+    apply_policy,
+    higher_is_better,
+    is_parsed,
+    metric_table,
+    paired_bootstrap,
+    score,
+)
 from calbench.metrics.catalogue import paired_terms
 from calbench.records import DataError
 from calbench.reporting.inputs import (
-    RunFolder, Skipped, check_run_folder, discover, run_differences, system_key, system_label, unique_labels,
+    RunFolder,
+    Skipped,
+    check_run_folder,
+    discover,
+    run_differences,
+    system_key,
+    system_label,
+    unique_labels,
 )
 from calbench.reporting.stats import CORRECTION_NAMES, adjust, paired_questions_needed, questions_needed, se_from_ci
 from calbench.runs import MANIFEST_FILE
@@ -57,8 +73,12 @@ class Arm:
     @classmethod
     def of(cls, run: RunFolder, method: str, label: str | None = None) -> Arm:
         """The arm of ``method`` in ``run``: its system key, and the system's label unless one is given."""
-        return cls(run, method, system_key(run.manifest, method),
-                   system_label(run.manifest, method) if label is None else label)
+        return cls(
+            run,
+            method,
+            system_key(run.manifest, method),
+            system_label(run.manifest, method) if label is None else label,
+        )
 
     @property
     def task(self) -> str:
@@ -116,9 +136,9 @@ class Report:
     systems: list[tuple]
     labels: dict[tuple, str]
     tasks: list[str]
-    arms: dict[tuple[str, tuple], Arm]      # (task, system) -> arm
+    arms: dict[tuple[str, tuple], Arm]  # (task, system) -> arm
     comparisons: list[Comparison]
-    breakdown: list[dict[str, Any]]         # rows: task, domain, and per-system metrics
+    breakdown: list[dict[str, Any]]  # rows: task, domain, and per-system metrics
     skipped: list[Skipped]
     correction: str
     alpha: float
@@ -173,8 +193,9 @@ def _paired_arrays(a: Arm, b: Arm) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return ca, ya, cb, yb
 
 
-def compare(ref: Arm, other: Arm, *, n_resamples: int = 1000, seed: int = 0, alpha: float = 0.05,
-            power: float = 0.8) -> Comparison:
+def compare(
+    ref: Arm, other: Arm, *, n_resamples: int = 1000, seed: int = 0, alpha: float = 0.05, power: float = 0.8
+) -> Comparison:
     """The paired comparison of ``other`` against ``ref`` on their task (before multiple-comparison correction).
 
     The one paired comparison of calbench: the comparison report, the leaderboard's trained-vs-baselines
@@ -198,8 +219,9 @@ def compare(ref: Arm, other: Arm, *, n_resamples: int = 1000, seed: int = 0, alp
     ms = ref.run.manifest.get("metric_settings") or {}
     settings = {"bins": int(ms.get("ece_bins", DEFAULT_BINS)), "eps": float(ms.get("log_score_eps", DEFAULT_EPS))}
     res = paired_bootstrap(ca, ya, cb, yb, n_resamples=n_resamples, seed=seed, level=1 - alpha, **settings)
-    per_question = {name: term(cb, yb, settings["eps"]) - term(ca, ya, settings["eps"])
-                    for name, term in PER_SAMPLE_TERMS.items()}
+    per_question = {
+        name: term(cb, yb, settings["eps"]) - term(ca, ya, settings["eps"]) for name, term in PER_SAMPLE_TERMS.items()
+    }
     for name in REPORT_METRICS:
         r = res[name]
         d = Delta(name, r["a"], r["b"], r["delta"], r["ci_low"], r["ci_high"], r["p_value"])
@@ -244,18 +266,28 @@ def breakdown(arms: Sequence[Arm], systems: Sequence[tuple], tasks: Sequence[str
                 samples = [x for g in groups.values() for x in g] if dom is None else groups.get(dom, [])
                 conf, corr, info = apply_policy(samples, by[(task, s)].policy)
                 if conf.size == 0:
-                    row["systems"][s] = {"n": info["n_total"], "accuracy": math.nan, "ece": math.nan,
-                                         "brier": math.nan}
+                    row["systems"][s] = {"n": info["n_total"], "accuracy": math.nan, "ece": math.nan, "brier": math.nan}
                     continue
                 m = score(conf, corr)
-                row["systems"][s] = {"n": int(conf.size), "accuracy": m["accuracy"], "ece": m["ece"],
-                                     "brier": m["brier"]}
+                row["systems"][s] = {
+                    "n": int(conf.size),
+                    "accuracy": m["accuracy"],
+                    "ece": m["ece"],
+                    "brier": m["brier"],
+                }
             rows.append(row)
     return rows
 
 
-def build_report(specs: Iterable[str | Path], *, correction: str = "holm", alpha: float = 0.05,
-                 power: float = 0.8, n_resamples: int = 1000, seed: int = 0) -> Report:
+def build_report(
+    specs: Iterable[str | Path],
+    *,
+    correction: str = "holm",
+    alpha: float = 0.05,
+    power: float = 0.8,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> Report:
     """Read the runs named by ``specs`` and compute every comparison against the first system."""
     arms, skipped = _load(specs)
     systems: list[tuple] = []
@@ -270,8 +302,13 @@ def build_report(specs: Iterable[str | Path], *, correction: str = "holm", alpha
             tasks.append(arm.task)
         key = (arm.task, arm.system)
         if key in by:
-            skipped.append(Skipped(arm.run.path, f"method {arm.method}: a second run of {arm.label} on "
-                                                 f"{arm.task}; the first given ({by[key].run.path}) is used"))
+            skipped.append(
+                Skipped(
+                    arm.run.path,
+                    f"method {arm.method}: a second run of {arm.label} on "
+                    f"{arm.task}; the first given ({by[key].run.path}) is used",
+                )
+            )
             continue
         by[key] = arm
     labels.update(unique_labels({s: labels[s] for s in systems}))
@@ -298,19 +335,34 @@ def build_report(specs: Iterable[str | Path], *, correction: str = "holm", alpha
             if d.significant:
                 d.questions_needed = None
     if len({c.task for c in comps if c.deltas}) > 1 or len(systems) > 2:
-        notes.append(f"p-values are adjusted for {sum(1 for c in comps if c.deltas)} comparisons per metric "
-                     f"({CORRECTION_NAMES.get(correction, correction)}).")
+        notes.append(
+            f"p-values are adjusted for {sum(1 for c in comps if c.deltas)} comparisons per metric "
+            f"({CORRECTION_NAMES.get(correction, correction)})."
+        )
     for c in comps:
         if c.deltas and c.n_pairs < MIN_PAIRS:
-            notes.append(f"{labels[c.other.system]} on {c.task}: only {c.n_pairs} paired questions (fewer than "
-                         f"{MIN_PAIRS}); bootstrap intervals and p-values are unreliable at this size, so no "
-                         "difference is called significant (\"too few\")")
+            notes.append(
+                f"{labels[c.other.system]} on {c.task}: only {c.n_pairs} paired questions (fewer than "
+                f"{MIN_PAIRS}); bootstrap intervals and p-values are unreliable at this size, so no "
+                'difference is called significant ("too few")'
+            )
         if c.problem:
             notes.append(f"{labels[c.other.system]} on {c.task}: no paired comparison — {c.problem}")
     if skipped:
         notes.append(f"{len(skipped)} folder(s) or run(s) skipped; see the list at the end.")
-    return Report(systems, labels, tasks, by, comps, breakdown(list(by.values()), systems, tasks), skipped,
-                  correction, alpha, n_resamples, notes)
+    return Report(
+        systems,
+        labels,
+        tasks,
+        by,
+        comps,
+        breakdown(list(by.values()), systems, tasks),
+        skipped,
+        correction,
+        alpha,
+        n_resamples,
+        notes,
+    )
 
 
 def demo_outputs(run_dirs: Sequence[str | Path], out_dir: str | Path, *, quiet: bool = False) -> dict[str, Path]:

@@ -45,16 +45,27 @@ def level_table(arms: list[tuple[str, RunFolder, str]]) -> list[str]:
         if prof is None:
             continue
         mean, modes = prof
-        rows.append(f"| {label} | {int(modes.sum())} | " + " ".join(f"{v:.3f}" for v in mean) + " | "
-                    + ", ".join(f"{k}: {c}" for k, c in enumerate(modes) if c) + " |")
+        rows.append(
+            f"| {label} | {int(modes.sum())} | "
+            + " ".join(f"{v:.3f}" for v in mean)
+            + " | "
+            + ", ".join(f"{k}: {c}" for k, c in enumerate(modes) if c)
+            + " |"
+        )
     if not rows:
         return []
-    return ["", "The model's distribution over the stated levels 0..10 (recorded by the expected readout): its mean "
-            "over the questions, and how often each level is the most probable one. It reads the first digit of the "
-            "reply: for a model that replies with a bare level (the strict-format trained ones) the mode is its "
-            "greedy statement, up to \"1\" and \"10\" sharing a first token; an untrained reply such as "
-            "\"0.999\" counts as \"0\".", "", "| readout | n | mean P(level 0), ..., P(level 10) | modal level: "
-            "questions |", "|---|---|---|---|", *rows]
+    return [
+        "",
+        "The model's distribution over the stated levels 0..10 (recorded by the expected readout): its mean "
+        "over the questions, and how often each level is the most probable one. It reads the first digit of the "
+        "reply: for a model that replies with a bare level (the strict-format trained ones) the mode is its "
+        'greedy statement, up to "1" and "10" sharing a first token; an untrained reply such as '
+        '"0.999" counts as "0".',
+        "",
+        "| readout | n | mean P(level 0), ..., P(level 10) | modal level: questions |",
+        "|---|---|---|---|",
+        *rows,
+    ]
 
 
 def tables(runs: dict[str, RunFolder]) -> list[str]:
@@ -62,22 +73,32 @@ def tables(runs: dict[str, RunFolder]) -> list[str]:
     sets = list(dict.fromkeys(question_set(r) for r in runs.values()))  # in the order given
     for qs in sets:
         arms = [(f"{name}:{m}", run, m) for name, run in runs.items() if question_set(run) == qs for m in run.methods]
-        out += [f"### {qs[0]}, {arms[0][1].manifest['n']} questions", "",
-                "| readout | n | accuracy | mean confidence | " + " | ".join(METRICS) + " |",
-                "|---|---|---|---|" + "---|" * len(METRICS)]
+        out += [
+            f"### {qs[0]}, {arms[0][1].manifest['n']} questions",
+            "",
+            "| readout | n | accuracy | mean confidence | " + " | ".join(METRICS) + " |",
+            "|---|---|---|---|" + "---|" * len(METRICS),
+        ]
         for label, run, m in arms:
             metrics = run.metrics(m)
             conf = [s["confidence"] for s in run.samples(m) if is_parsed(s)]
-            out.append(f"| {label} | {len(run.samples(m))} | {metrics['accuracy']['value']:.3f} | "
-                       f"{np.mean(conf) if conf else float('nan'):.3f} | "
-                       + " | ".join(format_value(metrics.get(k)) for k in METRICS) + " |")
+            out.append(
+                f"| {label} | {len(run.samples(m))} | {metrics['accuracy']['value']:.3f} | "
+                f"{np.mean(conf) if conf else float('nan'):.3f} | "
+                + " | ".join(format_value(metrics.get(k)) for k in METRICS)
+                + " |"
+            )
         trained = [a for a in arms if is_trained(a[1].manifest)]
         untrained = [a for a in arms if not is_trained(a[1].manifest)]
         if trained and untrained:
-            out += ["", "Paired differences, trained minus untrained (same questions and answers; 1,000 resamples; "
-                    "AUROC/log score: higher is better, ECE/Brier: lower):", "",
-                    "| trained | untrained | " + " | ".join(f"Δ {k}" for k in METRICS) + " |",
-                    "|---|---|" + "---|" * len(METRICS)]
+            out += [
+                "",
+                "Paired differences, trained minus untrained (same questions and answers; 1,000 resamples; "
+                "AUROC/log score: higher is better, ECE/Brier: lower):",
+                "",
+                "| trained | untrained | " + " | ".join(f"Δ {k}" for k in METRICS) + " |",
+                "|---|---|" + "---|" * len(METRICS),
+            ]
             for tl, trun, tm in trained:
                 for ul, urun, um in untrained:
                     comp = compare(Arm.of(urun, um), Arm.of(trun, tm))
@@ -85,8 +106,10 @@ def tables(runs: dict[str, RunFolder]) -> list[str]:
                         out.append(f"| {tl} | {ul} | " + " | ".join(["n/a"] * len(METRICS)) + f" ({comp.problem}) |")
                         continue
                     d = comp.deltas
-                    cells = [format_value({"value": d[k].delta, "ci_low": d[k].ci_low, "ci_high": d[k].ci_high},
-                                          sign=True) for k in METRICS]
+                    cells = [
+                        format_value({"value": d[k].delta, "ci_low": d[k].ci_low, "ci_high": d[k].ci_high}, sign=True)
+                        for k in METRICS
+                    ]
                     out.append(f"| {tl} | {ul} (n={comp.n_pairs}) | " + " | ".join(cells) + " |")
         out += level_table(arms)
         out.append("")

@@ -58,8 +58,9 @@ class TrainedVsBaselines:
         return out
 
 
-def trained_vs_baselines(lb: Leaderboard, *, n_resamples: int = 1000, seed: int = 0,
-                         alpha: float = 0.05) -> list[TrainedVsBaselines]:
+def trained_vs_baselines(
+    lb: Leaderboard, *, n_resamples: int = 1000, seed: int = 0, alpha: float = 0.05
+) -> list[TrainedVsBaselines]:
     """Every trained system against every baseline of its column (columns with both kinds only)."""
     labels = {r.system: r.label for r in lb.rows}
     out: list[TrainedVsBaselines] = []
@@ -72,8 +73,14 @@ def trained_vs_baselines(lb: Leaderboard, *, n_resamples: int = 1000, seed: int 
         for sk, e in sorted(trained, key=lambda x: labels[x[0]]):
             item = TrainedVsBaselines(col, e, labels[sk])
             for bk, b in baselines:
-                comp = compare(Arm.of(b.run, b.method, labels[bk]), Arm.of(e.run, e.method, labels[sk]),
-                               n_resamples=n_resamples, seed=seed, alpha=alpha, power=0.8)
+                comp = compare(
+                    Arm.of(b.run, b.method, labels[bk]),
+                    Arm.of(e.run, e.method, labels[sk]),
+                    n_resamples=n_resamples,
+                    seed=seed,
+                    alpha=alpha,
+                    power=0.8,
+                )
                 item.comparisons.append((labels[bk], comp))
             out.append(item)
     return out
@@ -101,13 +108,25 @@ def html_items(items: list[TrainedVsBaselines]) -> list[dict[str, Any]]:
                     cells.append({"text": "n/a", "ci": "", "verdict": "", "title": comp.problem or ""})
                     continue
                 v = verdict(comp, m)
-                cells.append({"text": format_value({"value": d.delta}, sign=True),
-                              "ci": "[" + ", ".join(format_value({"value": x}, sign=True) for x in (d.ci_low, d.ci_high))
-                                    + "]", "verdict": v,
-                              "title": f"{TITLES[m]}: {v} (Δ = trained − baseline, 95 % paired-bootstrap CI)"})
+                cells.append(
+                    {
+                        "text": format_value({"value": d.delta}, sign=True),
+                        "ci": "["
+                        + ", ".join(format_value({"value": x}, sign=True) for x in (d.ci_low, d.ci_high))
+                        + "]",
+                        "verdict": v,
+                        "title": f"{TITLES[m]}: {v} (Δ = trained − baseline, 95 % paired-bootstrap CI)",
+                    }
+                )
             rows.append({"baseline": label, "pairs": comp.n_pairs, "cells": cells})
-        out.append({"label": item.label, "column": item.column.label, "rows": rows,
-                    "tallies": [(TITLES[m], item.tally(m)) for m in VERDICT_METRICS]})
+        out.append(
+            {
+                "label": item.label,
+                "column": item.column.label,
+                "rows": rows,
+                "tallies": [(TITLES[m], item.tally(m)) for m in VERDICT_METRICS],
+            }
+        )
     return out
 
 
@@ -115,18 +134,29 @@ def render_markdown(items: list[TrainedVsBaselines]) -> list[str]:
     """The section's markdown lines (empty when no column holds both a trained system and a baseline)."""
     if not items:
         return []
-    out = ["## Trained models against the baselines", "",
-           "Each trained system (evaluated with a LoRA adapter) paired with every baseline (no adapter) of the same "
-           "task column, on the questions both scored: Δ = trained − baseline [95 % paired-bootstrap CI]. "
-           "**beats**: the interval lies wholly on the better side of 0 (Brier, ECE: below; AUROC, log score: "
-           f"above); *loses*: wholly on the worse side; otherwise a tie (also below {MIN_PAIRS} paired questions)."]
+    out = [
+        "## Trained models against the baselines",
+        "",
+        "Each trained system (evaluated with a LoRA adapter) paired with every baseline (no adapter) of the same "
+        "task column, on the questions both scored: Δ = trained − baseline [95 % paired-bootstrap CI]. "
+        "**beats**: the interval lies wholly on the better side of 0 (Brier, ECE: below; AUROC, log score: "
+        f"above); *loses*: wholly on the worse side; otherwise a tie (also below {MIN_PAIRS} paired questions).",
+    ]
     for item in items:
-        tallies = "; ".join(f"{TITLES[m]} beats {t['beats']}, ties {t['ties']}, loses {t['loses']}"
-                            for m in VERDICT_METRICS for t in [item.tally(m)])
-        out += ["", f"### {item.label} · {item.column.label}", "",
-                f"Against {len(item.comparisons)} baseline(s): {tallies}.", "",
-                "| baseline | pairs | " + " | ".join(f"Δ {TITLES[m]}" for m in VERDICT_METRICS) + " |",
-                "|---" * (len(VERDICT_METRICS) + 2) + "|"]
+        tallies = "; ".join(
+            f"{TITLES[m]} beats {t['beats']}, ties {t['ties']}, loses {t['loses']}"
+            for m in VERDICT_METRICS
+            for t in [item.tally(m)]
+        )
+        out += [
+            "",
+            f"### {item.label} · {item.column.label}",
+            "",
+            f"Against {len(item.comparisons)} baseline(s): {tallies}.",
+            "",
+            "| baseline | pairs | " + " | ".join(f"Δ {TITLES[m]}" for m in VERDICT_METRICS) + " |",
+            "|---" * (len(VERDICT_METRICS) + 2) + "|",
+        ]
         for label, comp in item.comparisons:
             if comp.problem:
                 out.append(f"| {label} | 0 | " + " | ".join("n/a" for _ in VERDICT_METRICS) + " |")

@@ -22,8 +22,11 @@ def main() -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--model", default="smollm2-135m-instruct")
     p.add_argument("--adapter")
-    p.add_argument("--answers-dir", help="evaluate on fixed answers: DIR/<task>/samples.jsonl[.gz] of an earlier "
-                                         "run (e.g. the untrained model's), passed as --answers")
+    p.add_argument(
+        "--answers-dir",
+        help="evaluate on fixed answers: DIR/<task>/samples.jsonl[.gz] of an earlier "
+        "run (e.g. the untrained model's), passed as --answers",
+    )
     p.add_argument("--tasks", nargs="+", required=True, help="name:split:limit")
     p.add_argument("--fallback", nargs="*", default=["sciq:test", "commonsenseqa:validation"])
     p.add_argument("--methods", default="two-stage,expected")
@@ -36,17 +39,45 @@ def main() -> int:
     for item in args.tasks:
         name, split, limit = item.split(":")
         if name not in registered:
-            alt = next((f for f in args.fallback if f.split(":")[0] in registered
-                        and f.split(":")[0] not in used and f.split(":")[0] not in [t.split(":")[0] for t in args.tasks]), None)
+            alt = next(
+                (
+                    f
+                    for f in args.fallback
+                    if f.split(":")[0] in registered
+                    and f.split(":")[0] not in used
+                    and f.split(":")[0] not in [t.split(":")[0] for t in args.tasks]
+                ),
+                None,
+            )
             if alt is None:
                 print(f"[rd_evals] task {name} not registered and no fallback left; skipped", flush=True)
                 continue
             print(f"[rd_evals] task {name} not registered; using {alt} instead", flush=True)
             name, split = alt.split(":")
         used.append(name)
-        cmd = ["eval", "--model", args.model, "--task", name, "--split", split, "--limit", limit,
-               "--method", args.methods, "--batch-size", args.batch_size, "--chunk-size", "4096",
-               "--resamples", args.resamples, "--judge-containment", "--quiet", "--out", f"{args.out}/{name}"]
+        cmd = [
+            "eval",
+            "--model",
+            args.model,
+            "--task",
+            name,
+            "--split",
+            split,
+            "--limit",
+            limit,
+            "--method",
+            args.methods,
+            "--batch-size",
+            args.batch_size,
+            "--chunk-size",
+            "4096",
+            "--resamples",
+            args.resamples,
+            "--judge-containment",
+            "--quiet",
+            "--out",
+            f"{args.out}/{name}",
+        ]
         if args.adapter:
             cmd += ["--adapter", args.adapter]
         if args.answers_dir:

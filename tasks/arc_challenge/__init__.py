@@ -21,8 +21,9 @@ NAME = "arc_challenge"
 
 def _example(row: dict, split: str, where: str) -> Example:
     texts, correct = labelled_options(row["choices"], row["answerKey"], where)
-    return mc_example(NAME, f"arc-{row['id']}", str(row["question"]).strip(), texts, correct, split=split,
-                      domain="science")
+    return mc_example(
+        NAME, f"arc-{row['id']}", str(row["question"]).strip(), texts, correct, split=split, domain="science"
+    )
 
 
 def read_examples(path: Path, split: str) -> list[Example]:

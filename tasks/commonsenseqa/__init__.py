@@ -30,8 +30,18 @@ def read_examples(path: Path, split: str) -> list[Example]:
             raise DataError(f"{path}:{line}: field 'question' must be an object with 'stem' and 'choices'")
         stem = require(q, "stem", path, line)
         texts, correct = labelled_options(require(q, "choices", path, line), key, f"{path}:{line}")
-        out.append(mc_example(NAME, f"csqa-{qid}", stem.strip(), texts, correct, split=split,
-                              domain="commonsense", meta={"concept": q.get("question_concept")}))
+        out.append(
+            mc_example(
+                NAME,
+                f"csqa-{qid}",
+                stem.strip(),
+                texts,
+                correct,
+                split=split,
+                domain="commonsense",
+                meta={"concept": q.get("question_concept")},
+            )
+        )
     return out
 
 
@@ -44,8 +54,18 @@ def load_hub(split: str) -> list[Example]:
     out = []
     for i, r in enumerate(rows):
         texts, correct = labelled_options(r["choices"], r["answerKey"], f"tau/commonsense_qa[{split}][{i}]")
-        out.append(mc_example(NAME, f"csqa-{r['id']}", r["question"].strip(), texts, correct, split=split,
-                              domain="commonsense", meta={"concept": r.get("question_concept")}))
+        out.append(
+            mc_example(
+                NAME,
+                f"csqa-{r['id']}",
+                r["question"].strip(),
+                texts,
+                correct,
+                split=split,
+                domain="commonsense",
+                meta={"concept": r.get("question_concept")},
+            )
+        )
     return out
 
 
@@ -58,7 +78,7 @@ TASK = TaskSpec(
     train_split="train",
     group="unseen",
     source="tau/commonsense_qa (Talmor et al. 2019), v1.11 random split; bundled copy via "
-           "kojima-takeshi188/zero_shot_cot @ 5ef330fc",
+    "kojima-takeshi188/zero_shot_cot @ 5ef330fc",
     license="MIT",
     load_bundled=load_bundled,
     load_hub=load_hub,

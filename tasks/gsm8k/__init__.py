@@ -36,8 +36,9 @@ def _example(question: str, solution: str, example_id: str, split: str, where: s
     meta = {"rationale": rationale, "answer_as_written": written}
     if line is not None:
         meta["line"] = line
-    return Example(id=example_id, task=NAME, question=question.strip(), answers=[number], domain="math",
-                   split=split, meta=meta)
+    return Example(
+        id=example_id, task=NAME, question=question.strip(), answers=[number], domain="math", split=split, meta=meta
+    )
 
 
 def read_examples(path: Path, split: str = "test") -> list[Example]:
@@ -57,8 +58,10 @@ def load_bundled(split: str) -> list[Example]:
 
 def load_hub(split: str) -> list[Example]:
     rows = hub_rows("openai/gsm8k", "main", split)
-    return [_example(r["question"], r["answer"], f"gsm8k-{split}-{i}", split, f"openai/gsm8k[{split}][{i}]", None)
-            for i, r in enumerate(rows)]
+    return [
+        _example(r["question"], r["answer"], f"gsm8k-{split}-{i}", split, f"openai/gsm8k[{split}][{i}]", None)
+        for i, r in enumerate(rows)
+    ]
 
 
 TASK = TaskSpec(

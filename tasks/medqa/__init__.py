@@ -27,8 +27,16 @@ def _example(row: dict, idx: object, split: str, where: str) -> Example:
     key = str(row["answer_idx"]).strip()
     if key not in options:
         raise DataError(f"{where}: answer_idx {key!r} is not one of the option letters {sorted(options)}")
-    return mc_example(NAME, f"medqa-{split}-{idx}", str(row["question"]).strip(), texts, LETTERS.index(key),
-                      split=split, domain="medicine", meta={"exam_step": row.get("meta_info")})
+    return mc_example(
+        NAME,
+        f"medqa-{split}-{idx}",
+        str(row["question"]).strip(),
+        texts,
+        LETTERS.index(key),
+        split=split,
+        domain="medicine",
+        meta={"exam_step": row.get("meta_info")},
+    )
 
 
 def read_examples(path: Path, split: str = "test") -> list[Example]:
@@ -57,8 +65,7 @@ TASK = TaskSpec(
     default_split="test",
     train_split=None,
     group="unseen",
-    source="jind11/MedQA (Jin et al. 2021), US 4-option test; bundled copy via xk-huang/medagents-benchmark "
-           "@ 56ca11eb",
+    source="jind11/MedQA (Jin et al. 2021), US 4-option test; bundled copy via xk-huang/medagents-benchmark @ 56ca11eb",
     license="MIT (jind11/MedQA)",
     load_bundled=load_bundled,
     load_hub=load_hub,

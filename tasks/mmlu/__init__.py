@@ -42,8 +42,7 @@ def read_archive(path: Path, split: str) -> list[Example]:
     ``archive:member:line``."""
     out = []
     with tarfile.open(path, "r:*") as tf:
-        members = sorted((m for m in tf.getmembers() if m.isfile() and m.name.endswith(".csv")),
-                         key=lambda m: m.name)
+        members = sorted((m for m in tf.getmembers() if m.isfile() and m.name.endswith(".csv")), key=lambda m: m.name)
         if not members:
             raise DataError(f"{path}: no .csv files in the archive")
         for member in members:
@@ -61,8 +60,18 @@ def read_archive(path: Path, split: str) -> list[Example]:
                     raise DataError(f"{where}: empty question or option")
                 if key not in LETTERS[:4]:
                     raise DataError(f"{where}: answer must be one of A-D, got {key!r}")
-                out.append(mc_example(NAME, f"mmlu-{split}-{subject}-{i}", question, options, LETTERS.index(key),
-                                      split=split, domain=subject, meta={"file": member.name, "line": line}))
+                out.append(
+                    mc_example(
+                        NAME,
+                        f"mmlu-{split}-{subject}-{i}",
+                        question,
+                        options,
+                        LETTERS.index(key),
+                        split=split,
+                        domain=subject,
+                        meta={"file": member.name, "line": line},
+                    )
+                )
     return out
 
 
@@ -76,9 +85,17 @@ def load_hub(split: str) -> list[Example]:
     for r in rows:
         subject = r["subject"]
         i = seen[subject] = seen.get(subject, -1) + 1
-        out.append(mc_example(NAME, f"mmlu-{split}-{subject}-{i}", r["question"].strip(),
-                              [str(c).strip() for c in r["choices"]], int(r["answer"]), split=split,
-                              domain=subject))
+        out.append(
+            mc_example(
+                NAME,
+                f"mmlu-{split}-{subject}-{i}",
+                r["question"].strip(),
+                [str(c).strip() for c in r["choices"]],
+                int(r["answer"]),
+                split=split,
+                domain=subject,
+            )
+        )
     return out
 
 
@@ -91,7 +108,7 @@ TASK = TaskSpec(
     train_split="validation",
     group="unseen",
     source="hendrycks/test (Hendrycks et al. 2021), cais/mmlu on the hub; bundled CSVs via "
-           "Brian-Ckwu/stanford-cs336-assignment5-alignment @ e1418539",
+    "Brian-Ckwu/stanford-cs336-assignment5-alignment @ e1418539",
     license="MIT",
     load_bundled=load_bundled,
     load_hub=load_hub,

@@ -37,8 +37,17 @@ def read_examples(path: Path, split: str) -> list[Example]:
         answers = _aliases(require(row, "answer", path, line), f"{path}:{line}")
         meta = {k: v for k, v in row.items() if k not in ("question", "answer")}
         meta["line"] = line
-        out.append(Example(id=f"nq-{split}-{len(out)}", task=NAME, question=str(question).strip(),
-                           answers=answers, domain="open-domain", split=split, meta=meta))
+        out.append(
+            Example(
+                id=f"nq-{split}-{len(out)}",
+                task=NAME,
+                question=str(question).strip(),
+                answers=answers,
+                domain="open-domain",
+                split=split,
+                meta=meta,
+            )
+        )
     return out
 
 
@@ -51,8 +60,14 @@ def load_hub(split: str) -> list[Example]:
         raise TaskError(f"nq_open split {split!r} is bundled only; use --source bundled (the hub has 'dev')")
     rows = hub_rows("google-research-datasets/nq_open", "nq_open", "validation")
     return [
-        Example(id=f"nq-{split}-{i}", task=NAME, question=r["question"].strip(),
-                answers=_aliases(r["answer"], f"nq_open[validation][{i}]"), domain="open-domain", split=split)
+        Example(
+            id=f"nq-{split}-{i}",
+            task=NAME,
+            question=r["question"].strip(),
+            answers=_aliases(r["answer"], f"nq_open[validation][{i}]"),
+            domain="open-domain",
+            split=split,
+        )
         for i, r in enumerate(rows)
     ]
 
@@ -66,7 +81,7 @@ TASK = TaskSpec(
     train_split=None,
     group="unseen",
     source="google-research-datasets/natural-questions nq_open release (Kwiatkowski et al. 2019; Lee et al. "
-           "2019; EfficientQA, Min et al. 2021) @ fb26a307",
+    "2019; EfficientQA, Min et al. 2021) @ fb26a307",
     license="CC BY-SA 3.0",
     load_bundled=load_bundled,
     load_hub=load_hub,

@@ -41,8 +41,11 @@ def load_hub(split: str) -> list[Example]:
     out = []
     for i, r in enumerate(rows):
         texts, correct = labelled_options(r["choices"], r["answerKey"], f"allenai/openbookqa[main][{split}][{i}]")
-        out.append(mc_example(NAME, f"obqa-{r['id']}", r["question_stem"].strip(), texts, correct, split=split,
-                              domain="science"))
+        out.append(
+            mc_example(
+                NAME, f"obqa-{r['id']}", r["question_stem"].strip(), texts, correct, split=split, domain="science"
+            )
+        )
     return out
 
 
@@ -55,7 +58,7 @@ TASK = TaskSpec(
     train_split=None,
     group="unseen",
     source="allenai/openbookqa main (Mihaylov et al. 2018); bundled copy via "
-           "benedictflorance/truthfulqa_experiments @ 6fdfd382",
+    "benedictflorance/truthfulqa_experiments @ 6fdfd382",
     license="Apache-2.0",
     load_bundled=load_bundled,
     load_hub=load_hub,

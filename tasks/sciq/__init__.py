@@ -19,8 +19,15 @@ SPLITS = ("train", "validation", "test")
 def load_bundled(split: str) -> list[Example]:
     path = data_path(HERE, f"{split}.txt.xz")
     return [
-        Example(id=f"sciq-{split}-{i}", task=NAME, question=q, answers=[a], domain="science", split=split,
-                meta={"line": line})
+        Example(
+            id=f"sciq-{split}-{i}",
+            task=NAME,
+            question=q,
+            answers=[a],
+            domain="science",
+            split=split,
+            meta={"line": line},
+        )
         for i, (line, (q, a)) in enumerate(read_blocks(path, width=2))
     ]
 
@@ -28,8 +35,14 @@ def load_bundled(split: str) -> list[Example]:
 def load_hub(split: str) -> list[Example]:
     rows = hub_rows("allenai/sciq", None, split)
     return [
-        Example(id=f"sciq-hub-{split}-{i}", task=NAME, question=r["question"].strip(),
-                answers=[r["correct_answer"].strip()], domain="science", split=split)
+        Example(
+            id=f"sciq-hub-{split}-{i}",
+            task=NAME,
+            question=r["question"].strip(),
+            answers=[r["correct_answer"].strip()],
+            domain="science",
+            split=split,
+        )
         for i, r in enumerate(rows)
     ]
 

@@ -46,8 +46,9 @@ def read_dpr(path: str | Path) -> list[tuple[int, str, list[str]]]:
         for row, fields in enumerate(reader):
             line = reader.line_num
             if len(fields) != 2:
-                raise DataError(f"{path}:{line}: expected 2 tab-separated fields (question, aliases), "
-                                f"got {len(fields)}")
+                raise DataError(
+                    f"{path}:{line}: expected 2 tab-separated fields (question, aliases), got {len(fields)}"
+                )
             question, literal = fields[0].strip(), fields[1]
             try:
                 aliases = ast.literal_eval(literal)
@@ -69,9 +70,18 @@ def _rows(folder: Path, split: str) -> tuple[tuple[int, str, tuple[str, ...]], .
 
 
 def _examples(split: str) -> list[Example]:
-    return [Example(id=f"{ID_PREFIX[split]}-{row}", task=NAME, question=q, answers=list(aliases),
-                    domain="trivia", split=split, meta={"row": row})
-            for row, q, aliases in _rows(HERE, split)]
+    return [
+        Example(
+            id=f"{ID_PREFIX[split]}-{row}",
+            task=NAME,
+            question=q,
+            answers=list(aliases),
+            domain="trivia",
+            split=split,
+            meta={"row": row},
+        )
+        for row, q, aliases in _rows(HERE, split)
+    ]
 
 
 def load_bundled(split: str) -> list[Example]:
@@ -86,9 +96,14 @@ def load_hub(split: str) -> list[Example]:
     hf_split = "validation" if split == "eval" else "train"
     rows = hub_rows("mandarjoshi/trivia_qa", "unfiltered.nocontext", hf_split)
     return [
-        Example(id=f"tqa-hub-{hf_split}-{r['question_id']}", task=NAME, question=r["question"].strip(),
-                answers=list(dict.fromkeys([r["answer"]["value"], *r["answer"]["aliases"]])),
-                domain="trivia", split=split)
+        Example(
+            id=f"tqa-hub-{hf_split}-{r['question_id']}",
+            task=NAME,
+            question=r["question"].strip(),
+            answers=list(dict.fromkeys([r["answer"]["value"], *r["answer"]["aliases"]])),
+            domain="trivia",
+            split=split,
+        )
         for r in rows
     ]
 
@@ -102,8 +117,8 @@ TASK = TaskSpec(
     train_split="train",
     group="in_domain",
     source="mandarjoshi/trivia_qa (Joshi et al. 2017); bundled: DPR's open-domain splits via "
-           "castorini/anserini-tools @ 5b819c1a (eval = unfiltered validation, train = DPR dev, a held-out "
-           "part of unfiltered train)",
+    "castorini/anserini-tools @ 5b819c1a (eval = unfiltered validation, train = DPR dev, a held-out "
+    "part of unfiltered train)",
     license="Apache-2.0 (TriviaQA); DPR's split packaging CC BY-NC 4.0: research use",
     load_bundled=load_bundled,
     load_hub=load_hub,

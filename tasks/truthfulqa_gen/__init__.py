@@ -19,12 +19,18 @@ NAME = "truthfulqa_gen"
 
 
 def build(row: dict, example_id: str, split: str) -> Example:
-    meta = {"best_answer": row["best_answer"], "incorrect_answers": row["incorrect_answers"],
-            "type": row.get("type")}
+    meta = {"best_answer": row["best_answer"], "incorrect_answers": row["incorrect_answers"], "type": row.get("type")}
     if "line" in row:
         meta["line"] = row["line"]
-    return Example(id=example_id, task=NAME, question=row["question"], answers=list(row["correct_answers"]),
-                   domain=row["category"], split=split, meta=meta)
+    return Example(
+        id=example_id,
+        task=NAME,
+        question=row["question"],
+        answers=list(row["correct_answers"]),
+        domain=row["category"],
+        split=split,
+        meta=meta,
+    )
 
 
 def read_examples(path: Path | None = None, split: str = "validation") -> list[Example]:
@@ -48,7 +54,7 @@ TASK = TaskSpec(
     train_split=None,
     group="unseen",
     source="sylinrl/TruthfulQA (Lin et al. 2022), original 7-column TruthfulQA.csv; bundled copy (in "
-           "tasks/truthfulqa_mc/data) via benedictflorance/truthfulqa_experiments @ 6fdfd382",
+    "tasks/truthfulqa_mc/data) via benedictflorance/truthfulqa_experiments @ 6fdfd382",
     license="Apache-2.0",
     load_bundled=load_bundled,
     load_hub=load_hub,

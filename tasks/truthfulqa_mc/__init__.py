@@ -70,12 +70,16 @@ def build(row: dict, example_id: str, split: str, where: str = "") -> Example:
     # a seeded sample of the incorrect answers, kept in file order
     picked = sorted(option_order(NAME, example_id, len(incorrect), salt="incorrect")[:MAX_INCORRECT])
     options = [row["best_answer"], *(incorrect[j] for j in picked)]
-    meta = {"category": row["category"], "type": row.get("type"), "best_answer": row["best_answer"],
-            "correct_answers": row["correct_answers"], "incorrect_answers": row["incorrect_answers"]}
+    meta = {
+        "category": row["category"],
+        "type": row.get("type"),
+        "best_answer": row["best_answer"],
+        "correct_answers": row["correct_answers"],
+        "incorrect_answers": row["incorrect_answers"],
+    }
     if "line" in row:
         meta["line"] = row["line"]
-    return mc_example(NAME, example_id, row["question"], options, 0, split=split, domain=row["category"],
-                      meta=meta)
+    return mc_example(NAME, example_id, row["question"], options, 0, split=split, domain=row["category"], meta=meta)
 
 
 def read_examples(path: Path | None = None, split: str = "validation") -> list[Example]:
@@ -90,10 +94,14 @@ def load_bundled(split: str) -> list[Example]:
 def hub_generation_rows(split: str) -> list[dict]:
     """``truthfulqa/truthful_qa`` (``generation``) rows in the shape :func:`read_rows` yields."""
     return [
-        {"question": r["question"].strip(), "best_answer": r["best_answer"].strip(),
-         "correct_answers": [a.strip() for a in r["correct_answers"] if a.strip()],
-         "incorrect_answers": [a.strip() for a in r["incorrect_answers"] if a.strip()],
-         "category": r["category"], "type": r["type"]}
+        {
+            "question": r["question"].strip(),
+            "best_answer": r["best_answer"].strip(),
+            "correct_answers": [a.strip() for a in r["correct_answers"] if a.strip()],
+            "incorrect_answers": [a.strip() for a in r["incorrect_answers"] if a.strip()],
+            "category": r["category"],
+            "type": r["type"],
+        }
         for r in hub_rows("truthfulqa/truthful_qa", "generation", split)
     ]
 
@@ -111,7 +119,7 @@ TASK = TaskSpec(
     train_split=None,
     group="unseen",
     source="sylinrl/TruthfulQA (Lin et al. 2022), original 7-column TruthfulQA.csv; bundled copy via "
-           "benedictflorance/truthfulqa_experiments @ 6fdfd382",
+    "benedictflorance/truthfulqa_experiments @ 6fdfd382",
     license="Apache-2.0",
     load_bundled=load_bundled,
     load_hub=load_hub,

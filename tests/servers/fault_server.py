@@ -61,8 +61,15 @@ class FaultServer:
     """Serve ``reply(body) -> str`` with the faults of ``faults`` (each reply delayed by ``latency_s``); use as a
     context manager."""
 
-    def __init__(self, reply: Callable[[dict], str], faults: FaultPlan | None = None, *,
-                 models: tuple[str, ...] = ("scripted-model",), host: str = "127.0.0.1", latency_s: float = 0.0):
+    def __init__(
+        self,
+        reply: Callable[[dict], str],
+        faults: FaultPlan | None = None,
+        *,
+        models: tuple[str, ...] = ("scripted-model",),
+        host: str = "127.0.0.1",
+        latency_s: float = 0.0,
+    ):
         self.reply = reply
         self.latency_s = latency_s  # every reply takes this long (a stand-in for generation time)
         self.faults = faults or FaultPlan()
@@ -170,17 +177,37 @@ class FaultServer:
         lps = [-0.25 * (i + 1) for i in range(len(pieces))]
         usage = {"prompt_tokens": len(prompt_text(body).split()), "completion_tokens": len(pieces)}
         if "prompt" in body:
-            logprobs = ({"tokens": pieces, "token_logprobs": lps, "top_logprobs": None, "text_offset": []}
-                        if body.get("logprobs") else None)
+            logprobs = (
+                {"tokens": pieces, "token_logprobs": lps, "top_logprobs": None, "text_offset": []}
+                if body.get("logprobs")
+                else None
+            )
             choice = {"index": 0, "text": text, "logprobs": logprobs, "finish_reason": "stop"}
-            return {"id": "cmpl-1", "object": "text_completion", "model": body.get("model"), "choices": [choice],
-                    "usage": usage}
-        logprobs = ({"content": [{"token": p, "logprob": lp, "top_logprobs": []} for p, lp in zip(pieces, lps)]}
-                    if body.get("logprobs") else None)
-        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": logprobs,
-                  "finish_reason": "stop"}
-        return {"id": "chatcmpl-1", "object": "chat.completion", "model": body.get("model"),
-                "choices": [choice], "usage": usage}
+            return {
+                "id": "cmpl-1",
+                "object": "text_completion",
+                "model": body.get("model"),
+                "choices": [choice],
+                "usage": usage,
+            }
+        logprobs = (
+            {"content": [{"token": p, "logprob": lp, "top_logprobs": []} for p, lp in zip(pieces, lps)]}
+            if body.get("logprobs")
+            else None
+        )
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "logprobs": logprobs,
+            "finish_reason": "stop",
+        }
+        return {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "model": body.get("model"),
+            "choices": [choice],
+            "usage": usage,
+        }
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> "FaultServer":

@@ -34,8 +34,16 @@ def free_port() -> int:
 
 
 class TransformersServer:
-    def __init__(self, model_dir: str, *, port: int | None = None, threads: int | None = 1,
-                 extra_args: tuple[str, ...] = (), startup_timeout: float = 180.0, log: str | Path | None = None):
+    def __init__(
+        self,
+        model_dir: str,
+        *,
+        port: int | None = None,
+        threads: int | None = 1,
+        extra_args: tuple[str, ...] = (),
+        startup_timeout: float = 180.0,
+        log: str | Path | None = None,
+    ):
         self.model_dir = str(model_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
@@ -49,16 +57,33 @@ class TransformersServer:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         if self.threads:
             env["OMP_NUM_THREADS"] = str(self.threads)
-        cmd = [sys.executable, "-m", "transformers.cli.transformers", "serve", self.model_dir,
-               "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", "--dtype", "float32",
-               "--log-level", "error", *self.extra_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "transformers.cli.transformers",
+            "serve",
+            self.model_dir,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--device",
+            "cpu",
+            "--dtype",
+            "float32",
+            "--log-level",
+            "error",
+            *self.extra_args,
+        ]
         out = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"transformers serve exited with code {self.proc.returncode} "
-                                   f"(command: {' '.join(cmd)}; log: {self.log_path})")
+                raise RuntimeError(
+                    f"transformers serve exited with code {self.proc.returncode} "
+                    f"(command: {' '.join(cmd)}; log: {self.log_path})"
+                )
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
                     if r.status == 200:

@@ -61,9 +61,19 @@ class JsonlLogCallback(TrainerCallback):
 class HeldOutCallback(TrainerCallback):
     """Evaluates the held-out set before training, every ``every`` steps, and at the end (rank 0 only)."""
 
-    def __init__(self, evaluator: HeldOutEvaluator, every: int, log: JsonlLogCallback, *,
-                 best_metric: str | None = None, best_dir: Path | None = None, resume: bool = False,
-                 curve: Path | None = None, labels_per_step: int = 1, continuation: Any = None):
+    def __init__(
+        self,
+        evaluator: HeldOutEvaluator,
+        every: int,
+        log: JsonlLogCallback,
+        *,
+        best_metric: str | None = None,
+        best_dir: Path | None = None,
+        resume: bool = False,
+        curve: Path | None = None,
+        labels_per_step: int = 1,
+        continuation: Any = None,
+    ):
         self.evaluator = evaluator
         self.continuation = continuation  # continue_from: the curve shows the whole chain of runs
         self.curve = Path(curve) if curve is not None else None
@@ -101,8 +111,11 @@ class HeldOutCallback(TrainerCallback):
         model.save_pretrained(str(self.best_dir))
         self.best = {"step": step, "metric": self.best_metric, "value": value}
         (self.best_dir / "best.json").write_text(json.dumps(self.best, indent=2), encoding="utf-8")
-        print(f"[heldout step {step}] new best {self.best_metric}={value:.4f}: adapter saved to {self.best_dir}",
-              file=sys.stderr, flush=True)
+        print(
+            f"[heldout step {step}] new best {self.best_metric}={value:.4f}: adapter saved to {self.best_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def record(self, model: Any, tokenizer: Any, step: int, labels_seen: int) -> dict[str, Any] | None:
         """Evaluate ``model`` on the held-out set, log it with the labels seen, keep the best adapter and
@@ -130,8 +143,9 @@ class HeldOutCallback(TrainerCallback):
 
         if self.curve is None or not self.log.path.exists():
             return
-        rows, starts = chain_curve_rows(self.continuation,
-                                        [r for _, r in iter_jsonl(self.log.path, tolerate_truncated_tail=True)])
+        rows, starts = chain_curve_rows(
+            self.continuation, [r for _, r in iter_jsonl(self.log.path, tolerate_truncated_tail=True)]
+        )
         plot_training_curve(rows, self.curve, starts=starts)
 
     def _run(self, state) -> None:
@@ -139,8 +153,7 @@ class HeldOutCallback(TrainerCallback):
             return
         self._done_steps.add(state.global_step)
         model = self.trainer.accelerator.unwrap_model(self.trainer.model)
-        self.record(model, self.trainer.processing_class, state.global_step,
-                    state.global_step * self.labels_per_step)
+        self.record(model, self.trainer.processing_class, state.global_step, state.global_step * self.labels_per_step)
 
     def on_train_begin(self, args, state, control, **kwargs):
         if self.every:
@@ -171,5 +184,8 @@ class TimeLimitCallback(TrainerCallback):
             control.should_training_stop = True
             control.should_save = True
             self.stopped_at = state.global_step
-            print(f"[rewarding-doubt] time limit of {self.seconds:.0f} s reached: stopping at step "
-                  f"{state.global_step}", file=sys.stderr, flush=True)
+            print(
+                f"[rewarding-doubt] time limit of {self.seconds:.0f} s reached: stopping at step {state.global_step}",
+                file=sys.stderr,
+                flush=True,
+            )

@@ -32,8 +32,11 @@ LOSS_TYPES_OK = ("dapo", "dr_grpo", "bnpo")
 #: Held-out metrics that ``save_best_on`` can select on, with their direction (True: higher is better).
 #: tokens a joint-mode completion needs at least: ", Confidence: 10" is ~6 tokens plus a short answer
 JOINT_MIN_COMPLETION = 16
-BEST_METRICS = {f"{readout}/{metric}": HIGHER_IS_BETTER.get(metric, False)
-                for readout in ("greedy", "expected") for metric in ("log_score", "brier", "ece", "auroc")}
+BEST_METRICS = {
+    f"{readout}/{metric}": HIGHER_IS_BETTER.get(metric, False)
+    for readout in ("greedy", "expected")
+    for metric in ("log_score", "brier", "ece", "auroc")
+}
 
 
 @dataclass
@@ -162,13 +165,17 @@ class RDConfig:
         if self.estimator not in ESTIMATORS:
             problems.append(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
         if self.estimator == "exact" and self.mode != "confidence_only":
-            problems.append("estimator 'exact' computes the expectation over the confidence levels of a fixed "
-                            "answer: it needs mode confidence_only (use estimator grpo for joint mode)")
+            problems.append(
+                "estimator 'exact' computes the expectation over the confidence levels of a fixed "
+                "answer: it needs mode confidence_only (use estimator grpo for joint mode)"
+            )
         if self.estimator_used == "exact" and self.scale != "0-10":
             problems.append(f"estimator 'exact' reads the 0-10 levels from the logits; got scale {self.scale!r}")
         if self.mode == "joint" and self.max_completion_length < JOINT_MIN_COMPLETION:
-            problems.append(f"max_completion_length {self.max_completion_length} cannot hold a joint-mode reply "
-                            f"'<answer>, Confidence: <c>'; use at least {JOINT_MIN_COMPLETION} tokens")
+            problems.append(
+                f"max_completion_length {self.max_completion_length} cannot hold a joint-mode reply "
+                f"'<answer>, Confidence: <c>'; use at least {JOINT_MIN_COMPLETION} tokens"
+            )
         if self.answers_file is not None and self.mode != "confidence_only":
             problems.append("answers_file fixes the answers: it needs mode confidence_only")
         if self.kl_reference not in KL_REFERENCES:
@@ -186,10 +193,23 @@ class RDConfig:
         if self.cpu_time_limit_s is not None and self.estimator_used != "exact":
             problems.append("cpu_time_limit_s needs estimator exact (use time_limit_s with grpo)")
         if self.prefix_cache_dir and not self.lora_top_layers:
-            problems.append("prefix_cache_dir needs lora_top_layers (with LoRA on every layer nothing is frozen "
-                            "below the first trained layer)")
-        for name in ("lora_top_layers", "prompts_per_step", "max_steps", "train_size", "max_completion_length", "eval_batch_size",
-                     "answer_batch_size", "gradient_accumulation_steps", "lora_r", "batch_size", "epochs"):
+            problems.append(
+                "prefix_cache_dir needs lora_top_layers (with LoRA on every layer nothing is frozen "
+                "below the first trained layer)"
+            )
+        for name in (
+            "lora_top_layers",
+            "prompts_per_step",
+            "max_steps",
+            "train_size",
+            "max_completion_length",
+            "eval_batch_size",
+            "answer_batch_size",
+            "gradient_accumulation_steps",
+            "lora_r",
+            "batch_size",
+            "epochs",
+        ):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("heldout_size", "eval_every", "save_every", "beta", "warmup_steps"):
@@ -200,8 +220,10 @@ class RDConfig:
         if self.temperature <= 0:
             problems.append(f"temperature must be > 0 (GRPO needs sampled completions), got {self.temperature}")
         if self.mode == "confidence_only" and self.correctness_weight:
-            problems.append("correctness_weight has no effect in confidence_only mode (the answer is fixed); "
-                            "set it to 0 or use mode: joint")
+            problems.append(
+                "correctness_weight has no effect in confidence_only mode (the answer is fixed); "
+                "set it to 0 or use mode: joint"
+            )
         if self.strict_format and self.scale not in ("0-10", "0-100"):
             problems.append(f"strict_format needs an integer scale (0-10 or 0-100), got scale {self.scale!r}")
         if self.save_best_on is not None and self.save_best_on not in BEST_METRICS:
@@ -225,11 +247,16 @@ class RDConfig:
     def warnings(self) -> list[str]:
         """Settings that are allowed but likely to mislead."""
         out = []
-        if self.estimator_used == "grpo" and self.scale_rewards == "batch" and \
-                self.prompts_per_step < BATCH_SCALING_MIN_GROUPS:
-            out.append(f"scale_rewards 'batch' with {self.prompts_per_step} prompts per step (< "
-                       f"{BATCH_SCALING_MIN_GROUPS}) is biased towards 0 at a low base rate (an all-wrong step is "
-                       "blown up to unit size); use scale_rewards: none")
+        if (
+            self.estimator_used == "grpo"
+            and self.scale_rewards == "batch"
+            and self.prompts_per_step < BATCH_SCALING_MIN_GROUPS
+        ):
+            out.append(
+                f"scale_rewards 'batch' with {self.prompts_per_step} prompts per step (< "
+                f"{BATCH_SCALING_MIN_GROUPS}) is biased towards 0 at a low base rate (an all-wrong step is "
+                "blown up to unit size); use scale_rewards: none"
+            )
         return out
 
     @classmethod

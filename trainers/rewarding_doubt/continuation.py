@@ -27,8 +27,20 @@ from calbench.training import TrainerError
 
 #: settings a continuation must share with the run it continues (the pool's order, the held-out set, what a
 #: reply means, the adapter's shape)
-SHARED_SETTINGS = ("seed", "heldout_size", "heldout_split", "source", "scale", "mode", "lora_r", "lora_alpha",
-                   "lora_target_modules", "lora_top_layers", "answers_file", "answer_max_new_tokens")
+SHARED_SETTINGS = (
+    "seed",
+    "heldout_size",
+    "heldout_split",
+    "source",
+    "scale",
+    "mode",
+    "lora_r",
+    "lora_alpha",
+    "lora_target_modules",
+    "lora_top_layers",
+    "answers_file",
+    "answer_max_new_tokens",
+)
 
 
 @dataclass
@@ -70,9 +82,14 @@ class Continuation:
         from calbench.answers import file_sha256
 
         skip, pass_index = self.start(continue_with)
-        return {"run": str(self.folder), "adapter_sha256": file_sha256(self.adapter / "adapter_model.safetensors"),
-                "continue_with": continue_with, "pass": pass_index,
-                "skipped_train_questions": skip, "labels_seen_before": self.labels_before}
+        return {
+            "run": str(self.folder),
+            "adapter_sha256": file_sha256(self.adapter / "adapter_model.safetensors"),
+            "continue_with": continue_with,
+            "pass": pass_index,
+            "skipped_train_questions": skip,
+            "labels_seen_before": self.labels_before,
+        }
 
 
 def load_continuation(folder: str | Path | None) -> Continuation | None:
@@ -86,8 +103,10 @@ def load_continuation(folder: str | Path | None) -> Continuation | None:
     weights = folder / "adapter" / "adapter_model.safetensors"
     for path in (cfg_path, summary_path, weights):
         if not path.exists():
-            raise TrainerError(f"continue_from: {path} not found; continue_from names the --out folder of a "
-                               "finished rewarding-doubt run (config.yaml, summary.json, adapter/)")
+            raise TrainerError(
+                f"continue_from: {path} not found; continue_from names the --out folder of a "
+                "finished rewarding-doubt run (config.yaml, summary.json, adapter/)"
+            )
     try:
         config = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -108,8 +127,10 @@ def check_continuation(cont: Continuation, *, task: str, settings: dict[str, Any
     earlier = cont.config["settings"]
     for key in SHARED_SETTINGS:
         if earlier.get(key) != settings.get(key):
-            raise TrainerError(f"{where}: setting {key!r} is {earlier.get(key)!r} there and {settings.get(key)!r} "
-                               "here; a continuation keeps the pool's order, the held-out set and the adapter's shape")
+            raise TrainerError(
+                f"{where}: setting {key!r} is {earlier.get(key)!r} there and {settings.get(key)!r} "
+                "here; a continuation keeps the pool's order, the held-out set and the adapter's shape"
+            )
     if cont.config.get("judge") and cont.config["judge"] != judge:
         raise TrainerError(f"{where}: its judge was {cont.config['judge']}, this run's is {judge}")
 
@@ -118,8 +139,9 @@ def check_continuation_model(cont: Continuation, model: dict[str, Any]) -> None:
     """Refuse a continuation that loads another model than the one the earlier run trained (its sha256)."""
     old_sha, new_sha = cont.config["model"].get("sha256"), model.get("sha256")
     if old_sha and new_sha and old_sha != new_sha:
-        raise TrainerError(f"continue_from {cont.folder}: it trained model sha256 {old_sha[:12]}, this run loads "
-                           f"{new_sha[:12]}")
+        raise TrainerError(
+            f"continue_from {cont.folder}: it trained model sha256 {old_sha[:12]}, this run loads {new_sha[:12]}"
+        )
 
 
 def seed_answer_cache(cont: Continuation, cache: Path) -> None:
@@ -138,12 +160,16 @@ def load_adapter_weights(model: Any, cont: Continuation, continue_with: str = "r
     result = set_peft_model_state_dict(model, load_peft_weights(str(cont.adapter), device="cpu"))
     unexpected = list(getattr(result, "unexpected_keys", []) or [])
     if unexpected:
-        raise TrainerError(f"continue_from: {cont.adapter} does not fit this model's adapter "
-                           f"(unexpected weights, e.g. {unexpected[0]})")
+        raise TrainerError(
+            f"continue_from: {cont.adapter} does not fit this model's adapter "
+            f"(unexpected weights, e.g. {unexpected[0]})"
+        )
     skip, pass_index = cont.start(continue_with)
-    print(f"[rewarding-doubt] continue_from: started from {cont.adapter} ({cont.labels_before} labels before; "
-          f"pass {pass_index + 1} over the pool, skipping its first {skip} training questions)", file=sys.stderr)
-
+    print(
+        f"[rewarding-doubt] continue_from: started from {cont.adapter} ({cont.labels_before} labels before; "
+        f"pass {pass_index + 1} over the pool, skipping its first {skip} training questions)",
+        file=sys.stderr,
+    )
 
 
 def chain_curve_rows(cont: Continuation | None, own: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
@@ -163,8 +189,11 @@ def chain_curve_rows(cont: Continuation | None, own: list[dict[str, Any]]) -> tu
         earlier = (cont.config.get("continued_from") or {}).get("run")
         log = cont.folder / "train_log.jsonl"
         records = [r for _, r in iter_jsonl(log, tolerate_truncated_tail=True)] if log.exists() else []
-        rows = [dict(r, labels_seen=offset + int(r.get("labels_seen", 0))) for r in records
-                if r.get("kind") == "heldout" and not (earlier and r.get("step") == 0)] + rows
+        rows = [
+            dict(r, labels_seen=offset + int(r.get("labels_seen", 0)))
+            for r in records
+            if r.get("kind") == "heldout" and not (earlier and r.get("step") == 0)
+        ] + rows
         cont = load_continuation(earlier) if earlier else None
     return rows, starts
 

@@ -48,7 +48,7 @@ def prompt_texts(tokenizer: Any, prompts: Sequence[Prompt]) -> list[str]:
     tokens on, so a BOS that the chat template already wrote would be doubled (Llama 3): drop it here."""
     bos = _bos_added(tokenizer)
     texts = [render(tokenizer, p) for p in prompts]
-    return [t[len(bos):] if bos and t.startswith(bos) else t for t in texts]
+    return [t[len(bos) :] if bos and t.startswith(bos) else t for t in texts]
 
 
 def shared_answers_path(backend: Any, *, kind: str, max_new_tokens: int | None) -> Path | None:
@@ -64,10 +64,15 @@ def shared_answers_path(backend: Any, *, kind: str, max_new_tokens: int | None) 
     sha = getattr(getattr(backend, "resolved", None), "sha256", None)
     if not sha or getattr(backend, "adapter", None):
         return None
-    key = {"model_sha256": sha, "device": str(getattr(backend, "device", "cpu")).split(":")[0],
-           "dtype": str(getattr(backend, "dtype", "")), "kind": kind,
-           "max_new_tokens": int(max_new_tokens or ANSWER_TOKENS[kind]),
-           "stop": [] if kind == "numeric" else ["\n"], "decoding": "greedy"}
+    key = {
+        "model_sha256": sha,
+        "device": str(getattr(backend, "device", "cpu")).split(":")[0],
+        "dtype": str(getattr(backend, "dtype", "")),
+        "kind": kind,
+        "max_new_tokens": int(max_new_tokens or ANSWER_TOKENS[kind]),
+        "stop": [] if kind == "numeric" else ["\n"],
+        "decoding": "greedy",
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     return cache_dir() / "answers" / f"{digest}.jsonl"
 
@@ -77,8 +82,16 @@ def _prompt_sha256(prompt: Prompt) -> str:
 
 
 def answer_examples(
-    examples: Sequence[Example], backend: Any, judge: Any, *, kind: str, max_new_tokens: int | None,
-    cache: Path, seed: int = 0, progress: bool = True, shared: Path | None = None,
+    examples: Sequence[Example],
+    backend: Any,
+    judge: Any,
+    *,
+    kind: str,
+    max_new_tokens: int | None,
+    cache: Path,
+    seed: int = 0,
+    progress: bool = True,
+    shared: Path | None = None,
 ) -> list[AnsweredExample]:
     """Stage-1 answers for ``examples``, generated and extracted exactly as ``calbench eval``'s two-stage
     method does (:func:`calbench.methods.base.answers_for`, greedy), judged; cached in ``cache`` (the run's
@@ -102,8 +115,12 @@ def answer_examples(
             for ex in todo:
                 hit = pooled.get((ex.id, _prompt_sha256(answer_prompt(ex, kind))))
                 if hit is not None:
-                    rec = {"id": ex.id, "reply": hit["reply"], "answer": hit["answer"],
-                           "correct": int(bool(hit["answer"]) and bool(judge(hit["answer"], ex)))}
+                    rec = {
+                        "id": ex.id,
+                        "reply": hit["reply"],
+                        "answer": hit["answer"],
+                        "correct": int(bool(hit["answer"]) and bool(judge(hit["answer"], ex))),
+                    }
                     out.write(rec)
                     done[ex.id] = rec
                     reused.append(ex.id)
@@ -111,31 +128,44 @@ def answer_examples(
                 print(f"[rewarding-doubt] {len(reused)} stage-1 answers reused from {shared}", file=sys.stderr)
             todo = [ex for ex in todo if ex.id not in done]
         if todo:
-            ctx = MethodContext(backend=backend, model_name="", task_name="", kind=kind, judge=judge,
-                                judge_name=getattr(judge, "name", "judge"), seed=seed,
-                                settings={"max_new_tokens": max_new_tokens})
+            ctx = MethodContext(
+                backend=backend,
+                model_name="",
+                task_name="",
+                kind=kind,
+                judge=judge,
+                judge_name=getattr(judge, "name", "judge"),
+                seed=seed,
+                settings={"max_new_tokens": max_new_tokens},
+            )
             chunk = max(1, getattr(backend, "batch_size", 64)) * 4
             bar = _progress(len(todo), "answering (stage 1)", progress)
             if shared is not None:
                 shared.parent.mkdir(parents=True, exist_ok=True)
             with JsonlAppender(shared) if shared is not None else _NullAppender() as pool:
                 for start in range(0, len(todo), chunk):
-                    part = todo[start:start + chunk]
+                    part = todo[start : start + chunk]
                     for ex, (prompt, gen) in zip(part, answers_for(ctx, part)):
                         reply = prompt.assistant_prefix + gen.text
                         answer = extract_answer(ctx, gen.text) if not gen.error else ""
-                        rec = {"id": ex.id, "reply": reply, "answer": answer,
-                               "correct": int(bool(answer) and bool(judge(answer, ex)))}
+                        rec = {
+                            "id": ex.id,
+                            "reply": reply,
+                            "answer": answer,
+                            "correct": int(bool(answer) and bool(judge(answer, ex))),
+                        }
                         out.write(rec)
                         if not gen.error:  # a failed request is not an answer to share
-                            pool.write({"id": ex.id, "prompt_sha256": _prompt_sha256(prompt), "reply": reply,
-                                        "answer": answer})
+                            pool.write(
+                                {"id": ex.id, "prompt_sha256": _prompt_sha256(prompt), "reply": reply, "answer": answer}
+                            )
                         done[ex.id] = rec
                     ctx.answers.clear()
                     bar.update(len(part))
             bar.close()
-    return [AnsweredExample(ex, done[ex.id]["reply"], done[ex.id]["answer"], int(done[ex.id]["correct"]))
-            for ex in examples]
+    return [
+        AnsweredExample(ex, done[ex.id]["reply"], done[ex.id]["answer"], int(done[ex.id]["correct"])) for ex in examples
+    ]
 
 
 class _NullAppender:
@@ -149,8 +179,9 @@ class _NullAppender:
         return None
 
 
-def fixed_answer_examples(examples: Sequence[Example], files: str | Sequence[str], judge: Any, *,
-                          kind: str) -> tuple[list[AnsweredExample], dict[str, Any]]:
+def fixed_answer_examples(
+    examples: Sequence[Example], files: str | Sequence[str], judge: Any, *, kind: str
+) -> tuple[list[AnsweredExample], dict[str, Any]]:
     """The given answers (``answers_file``: one file or several, read by :func:`calbench.answers.load_answers`,
     the reader of ``calbench eval --answers``) for ``examples``, rendered as the stage-1 reply exactly as
     ``calbench eval --answers`` renders them (:func:`calbench.methods.base.fixed_reply`), and judged.
@@ -165,34 +196,42 @@ def fixed_answer_examples(examples: Sequence[Example], files: str | Sequence[str
         answers.update(load_answers(path))
     missing = [ex.id for ex in examples if ex.id not in answers]
     if missing:
-        raise TrainerError(f"answers_file {', '.join(paths)} has no answer for {len(missing)} of the "
-                           f"{len(examples)} questions (e.g. {', '.join(missing[:5])})")
+        raise TrainerError(
+            f"answers_file {', '.join(paths)} has no answer for {len(missing)} of the "
+            f"{len(examples)} questions (e.g. {', '.join(missing[:5])})"
+        )
     out = []
     for ex in examples:
         answer = answers[ex.id]
         prompt, gen = fixed_reply(ex, answer, kind)
         reply = prompt.assistant_prefix + gen.text
         out.append(AnsweredExample(ex, reply, answer, int(bool(answer) and bool(judge(answer, ex)))))
-    record = {"files": [{"path": str(p), "sha256": file_sha256(p)} for p in paths],
-              "extra_ids_ignored": len(set(answers) - {ex.id for ex in examples})}
+    record = {
+        "files": [{"path": str(p), "sha256": file_sha256(p)} for p in paths],
+        "extra_ids_ignored": len(set(answers) - {ex.id for ex in examples}),
+    }
     return out, record
 
 
-def confidence_rows(answered: Sequence[AnsweredExample], tokenizer: Any, scale: str,
-                    kind: str | None = None) -> list[dict[str, Any]]:
+def confidence_rows(
+    answered: Sequence[AnsweredExample], tokenizer: Any, scale: str, kind: str | None = None
+) -> list[dict[str, Any]]:
     """Dataset rows for confidence-only GRPO: ``prompt`` (rendered stage 2 ending with the confidence prefix),
     ``correct`` (of the fixed answer), ``id``."""
     prompts = [confidence_prompt(a.example, a.reply, scale, kind) for a in answered]
     assert all(p.assistant_prefix == CONFIDENCE_PREFIX for p in prompts)
-    return [{"prompt": text, "correct": a.correct, "id": a.example.id}
-            for a, text in zip(answered, prompt_texts(tokenizer, prompts))]
+    return [
+        {"prompt": text, "correct": a.correct, "id": a.example.id}
+        for a, text in zip(answered, prompt_texts(tokenizer, prompts))
+    ]
 
 
-def joint_rows(examples: Sequence[Example], tokenizer: Any, scale: str, kind: str | None = None) -> list[dict[str, Any]]:
+def joint_rows(
+    examples: Sequence[Example], tokenizer: Any, scale: str, kind: str | None = None
+) -> list[dict[str, Any]]:
     """Dataset rows for joint GRPO: the one-stage prompt and the fields the judge needs."""
     texts = prompt_texts(tokenizer, [one_stage_prompt(ex, scale, kind) for ex in examples])
-    return [{"prompt": text, "id": ex.id, "example": json.dumps(ex.to_dict())}
-            for ex, text in zip(examples, texts)]
+    return [{"prompt": text, "id": ex.id, "example": json.dumps(ex.to_dict())} for ex, text in zip(examples, texts)]
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -201,7 +240,9 @@ def _progress(total: int, desc: str, enabled: bool):
 
         return tqdm(total=total, desc=desc, disable=not enabled)
     except ImportError:  # pragma: no cover
+
         class _Null:
             def update(self, n: int) -> None: ...
             def close(self) -> None: ...
+
         return _Null()

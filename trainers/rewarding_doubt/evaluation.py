@@ -75,8 +75,15 @@ def inference_backend(model: Any, tokenizer: Any, batch_size: int):
 class HeldOutEvaluator:
     """Evaluates the policy's confidence on fixed held-out (question, answer, correct) triples."""
 
-    def __init__(self, answered: Sequence[Any], scale: str, *, kind: str | None = None, batch_size: int = 64,
-                 max_new_tokens: int | None = None):
+    def __init__(
+        self,
+        answered: Sequence[Any],
+        scale: str,
+        *,
+        kind: str | None = None,
+        batch_size: int = 64,
+        max_new_tokens: int | None = None,
+    ):
         from calbench.methods.base import CONFIDENCE_TOKENS
 
         self.answered = list(answered)
@@ -94,8 +101,7 @@ class HeldOutEvaluator:
             return {}
         t0 = time.time()
         with inference_backend(model, tokenizer, self.batch_size) as backend:
-            gens = backend.generate(self.prompts, max_new_tokens=self.max_new_tokens, temperature=0.0,
-                                    stop=("\n",))
+            gens = backend.generate(self.prompts, max_new_tokens=self.max_new_tokens, temperature=0.0, stop=("\n",))
             dists = backend.confidence_distribution(self.prompts)
         parsed = [parse_confidence(g.text, scale=self.scale) for g in gens]
         greedy = [p.value if p.ok else None for p in parsed]
@@ -104,8 +110,9 @@ class HeldOutEvaluator:
         for name, conf in (("greedy", greedy), ("expected", expected)):
             for k, v in _scores(conf, self.correct).items():
                 out[f"{name}/{k}"] = v
-        out["greedy/mean_confidence"] = float(np.mean([g for g in greedy if g is not None])) if any(
-            g is not None for g in greedy) else math.nan
+        out["greedy/mean_confidence"] = (
+            float(np.mean([g for g in greedy if g is not None])) if any(g is not None for g in greedy) else math.nan
+        )
         out["expected/mean_confidence"] = float(np.mean(expected))
         out["digit_mass"] = float(np.mean([d["digit_mass"] for d in dists]))
         out["greedy/histogram"] = confidence_histogram(greedy)
@@ -116,15 +123,18 @@ class HeldOutEvaluator:
 
 def format_eval(step: int, m: dict[str, Any]) -> str:
     """One console line for a held-out evaluation."""
+
     def f(k: str) -> str:
         v = m.get(k)
         return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
 
-    return (f"[heldout step {step}] n={m.get('n')} acc={f('greedy/accuracy')} parse={f('parse_rate')} | greedy: "
-            f"ece={f('greedy/ece')} brier={f('greedy/brier')} log={f('greedy/log_score')} auroc={f('greedy/auroc')} "
-            f"mean={f('greedy/mean_confidence')} | expected: ece={f('expected/ece')} brier={f('expected/brier')} "
-            f"log={f('expected/log_score')} auroc={f('expected/auroc')} mean={f('expected/mean_confidence')} | "
-            f"hist={m.get('greedy/histogram')}")
+    return (
+        f"[heldout step {step}] n={m.get('n')} acc={f('greedy/accuracy')} parse={f('parse_rate')} | greedy: "
+        f"ece={f('greedy/ece')} brier={f('greedy/brier')} log={f('greedy/log_score')} auroc={f('greedy/auroc')} "
+        f"mean={f('greedy/mean_confidence')} | expected: ece={f('expected/ece')} brier={f('expected/brier')} "
+        f"log={f('expected/log_score')} auroc={f('expected/auroc')} mean={f('expected/mean_confidence')} | "
+        f"hist={m.get('greedy/histogram')}"
+    )
 
 
 #: Below this held-out parse rate a warning says that the greedy replies drift (README, "Known limitation").
@@ -138,10 +148,12 @@ def parse_rate_warning(m: dict[str, Any], threshold: float = PARSE_WARN) -> str 
     rate = m.get("parse_rate")
     if rate is None or (isinstance(rate, float) and math.isnan(rate)) or rate >= threshold:
         return None
-    return (f"[rewarding-doubt] warning: held-out parse rate {rate:.3f} < {threshold}: the greedy replies no longer "
-            "read as a 0-10 level (the exact estimator scores the first confidence token only; see "
-            "trainers/rewarding_doubt/README.md, 'Known limitation'); consider an earlier checkpoint or a lower "
-            "learning rate")
+    return (
+        f"[rewarding-doubt] warning: held-out parse rate {rate:.3f} < {threshold}: the greedy replies no longer "
+        "read as a 0-10 level (the exact estimator scores the first confidence token only; see "
+        "trainers/rewarding_doubt/README.md, 'Known limitation'); consider an earlier checkpoint or a lower "
+        "learning rate"
+    )
 
 
 class OneStageEvaluator:
@@ -150,8 +162,16 @@ class OneStageEvaluator:
     stated confidence scored. Same output keys as :class:`HeldOutEvaluator`'s ``greedy/*`` (no expected
     readout: the answer is not fixed)."""
 
-    def __init__(self, examples: Sequence[Any], judge: Any, scale: str, *, kind: str | None = None,
-                 batch_size: int = 64, max_new_tokens: int = 48):
+    def __init__(
+        self,
+        examples: Sequence[Any],
+        judge: Any,
+        scale: str,
+        *,
+        kind: str | None = None,
+        batch_size: int = 64,
+        max_new_tokens: int = 48,
+    ):
         from calbench.elicit import one_stage_prompt
 
         self.examples = list(examples)
@@ -166,16 +186,18 @@ class OneStageEvaluator:
             return {}
         t0 = time.time()
         with inference_backend(model, tokenizer, self.batch_size) as backend:
-            gens = backend.generate(self.prompts, max_new_tokens=self.max_new_tokens, temperature=0.0,
-                                    stop=("\n",))
+            gens = backend.generate(self.prompts, max_new_tokens=self.max_new_tokens, temperature=0.0, stop=("\n",))
         conf, correct = [], []
         for ex, g in zip(self.examples, gens):
             answer, parsed = parse_one_stage(ANSWER_PREFIX + g.text, self.scale)
             conf.append(parsed.value if parsed.ok else None)
             correct.append(int(bool(answer) and bool(self.judge(answer, ex))))
-        out: dict[str, Any] = {"n": len(self.examples), "format": "one-stage",
-                               "parse_rate": sum(c is not None for c in conf) / len(conf),
-                               "answer_accuracy": float(np.mean(correct))}
+        out: dict[str, Any] = {
+            "n": len(self.examples),
+            "format": "one-stage",
+            "parse_rate": sum(c is not None for c in conf) / len(conf),
+            "answer_accuracy": float(np.mean(correct)),
+        }
         for k, v in _scores(conf, correct).items():
             out[f"greedy/{k}"] = v
         parsed_conf = [c for c in conf if c is not None]

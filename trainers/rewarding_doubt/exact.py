@@ -50,8 +50,9 @@ def reward_table(spec: RewardSpec) -> np.ndarray:
     return table
 
 
-def exact_objective(log_pi: Any, correct: Any, table: Any, *, beta: float = 0.0,
-                    ref_log_pi: Any | None = None) -> tuple[Any, dict[str, float]]:
+def exact_objective(
+    log_pi: Any, correct: Any, table: Any, *, beta: float = 0.0, ref_log_pi: Any | None = None
+) -> tuple[Any, dict[str, float]]:
     """Mean over the batch of ``J = sum_o pi(o) r(o, y) - beta KL(pi || pi_ref)``; returns ``(J, stats)``.
     ``log_pi``: (B, 12) outcome log-probabilities; ``correct``: (B,) 0/1; ``table``: :func:`reward_table`."""
     import torch
@@ -81,6 +82,6 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gener
     """Indices grouped into batches of similar length (little padding), the batch order shuffled by ``rng``.
     Every index appears exactly once."""
     order = np.argsort(np.asarray(lengths), kind="stable")
-    batches = [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
     perm = rng.permutation(len(batches))
     return [batches[i] for i in perm]

@@ -25,8 +25,9 @@ from trainers.rewarding_doubt.exact import exact_objective, length_batches, rewa
 from trainers.rewarding_doubt.rewards import RewardSpec
 
 
-def batch_plan(lengths: Sequence[int], batch_size: int, epochs: int, seed: int,
-               first_epoch: int = 0) -> list[list[int]]:
+def batch_plan(
+    lengths: Sequence[int], batch_size: int, epochs: int, seed: int, first_epoch: int = 0
+) -> list[list[int]]:
     """Every step's example indices: ``epochs`` passes, each a fresh length-grouped, shuffled batching
     (deterministic in ``seed`` and the pass's index, so a resumed run replays the same order; ``first_epoch``:
     the index of the first pass, for a continuation that starts another pass)."""
@@ -39,9 +40,21 @@ def batch_plan(lengths: Sequence[int], batch_size: int, epochs: int, seed: int,
 class ExactLoop:
     """Trains ``model`` (a peft LoRA model) on confidence prompts with known outcomes."""
 
-    def __init__(self, model: Any, tokenizer: Any, prompts: Sequence[str], correct: Sequence[int], cfg: Any,
-                 out: Path, *, evaluate: Any = None, log: Any = None, best: Any = None, first_epoch: int = 0,
-                 model_sha256: str | None = None):
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        prompts: Sequence[str],
+        correct: Sequence[int],
+        cfg: Any,
+        out: Path,
+        *,
+        evaluate: Any = None,
+        log: Any = None,
+        best: Any = None,
+        first_epoch: int = 0,
+        model_sha256: str | None = None,
+    ):
         from calbench.backends.hf import digit_token_ids, number_end_token_ids
 
         self.model, self.tokenizer, self.cfg, self.out = model, tokenizer, cfg, Path(out)
@@ -53,7 +66,7 @@ class ExactLoop:
         self.table = reward_table(RewardSpec.from_config(cfg))
         self.plan = batch_plan([len(x) for x in self.ids], cfg.batch_size, cfg.epochs, cfg.seed, first_epoch)
         if cfg.max_steps:
-            self.plan = self.plan[:cfg.max_steps]
+            self.plan = self.plan[: cfg.max_steps]
         self.evaluate, self.log, self.best = evaluate, log, best
         self.resumed_from: str | None = None
         self._evaluated: tuple[int, Any] | None = None
@@ -62,9 +75,17 @@ class ExactLoop:
         if getattr(cfg, "lora_top_layers", None) and getattr(cfg, "prefix_cache", True):
             from trainers.rewarding_doubt.prefix_cache import PrefixCache
 
-            self.cache = PrefixCache(model, self.ids, self.digits, top_k=cfg.lora_top_layers, end_ids=self.end_ids,
-                                     dtype=cfg.prefix_cache_dtype, directory=cfg.prefix_cache_dir,
-                                     model_sha256=model_sha256, pad_id=self.pad_id)
+            self.cache = PrefixCache(
+                model,
+                self.ids,
+                self.digits,
+                top_k=cfg.lora_top_layers,
+                end_ids=self.end_ids,
+                dtype=cfg.prefix_cache_dtype,
+                directory=cfg.prefix_cache_dir,
+                model_sha256=model_sha256,
+                pad_id=self.pad_id,
+            )
 
     def outcome_log_probs(self, batch: Sequence[int]) -> Any:
         """(B, 12) outcome log-probabilities of the training inputs ``batch`` under the policy: through the
@@ -84,8 +105,15 @@ class ExactLoop:
         d = self.out / "checkpoints" / f"step-{step}"
         d.mkdir(parents=True, exist_ok=True)
         tmp = d / "state.pt.tmp"
-        torch.save({"step": step, "lora": get_peft_model_state_dict(self.model),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp)
+        torch.save(
+            {
+                "step": step,
+                "lora": get_peft_model_state_dict(self.model),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+            },
+            tmp,
+        )
         tmp.replace(d / "state.pt")
         for old in sorted(_checkpoints(self.out), key=lambda p: _step_of(p))[:-2]:  # keep the last two
             for f in old.iterdir():
@@ -131,9 +159,12 @@ class ExactLoop:
         if resume and hasattr(self.log, "drop_after"):  # the steps after the checkpoint are replayed: log them once
             self.log.drop_after(start)
         total = len(self.plan)
-        print(f"[rewarding-doubt] exact estimator: {len(self.ids)} training prompts, batch {cfg.batch_size}, "
-              f"{total} steps ({cfg.epochs} epoch(s){', capped by max_steps' if cfg.max_steps else ''})",
-              file=sys.stderr, flush=True)
+        print(
+            f"[rewarding-doubt] exact estimator: {len(self.ids)} training prompts, batch {cfg.batch_size}, "
+            f"{total} steps ({cfg.epochs} epoch(s){', capped by max_steps' if cfg.max_steps else ''})",
+            file=sys.stderr,
+            flush=True,
+        )
         if start == 0 and cfg.eval_every:
             self._heldout(0)
         t0, cpu0, step, stopped = time.time(), time.process_time(), start, None
@@ -157,10 +188,19 @@ class ExactLoop:
             step += 1
             bar.update(1)
             if self.log is not None and (step % max(1, cfg.logging_steps) == 0 or step == total):
-                self.log.write({"step": step, "kind": "train", "time": round(time.time() - t0, 1),
-                                "labels_seen": self.labels_seen(step), "objective": j.item(),
-                                "accuracy": float(self.correct[batch].mean()), "lr": scheduler.get_last_lr()[0],
-                                "grad_norm": None if grad_norm is None else float(grad_norm), **stats})
+                self.log.write(
+                    {
+                        "step": step,
+                        "kind": "train",
+                        "time": round(time.time() - t0, 1),
+                        "labels_seen": self.labels_seen(step),
+                        "objective": j.item(),
+                        "accuracy": float(self.correct[batch].mean()),
+                        "lr": scheduler.get_last_lr()[0],
+                        "grad_norm": None if grad_norm is None else float(grad_norm),
+                        **stats,
+                    }
+                )
             if cfg.save_every and step % cfg.save_every == 0:
                 self._save(step, optimizer, scheduler)
             if cfg.eval_every and step % cfg.eval_every == 0 and step != total:
@@ -171,21 +211,39 @@ class ExactLoop:
             if (over_wall or over_cpu) and step < total:
                 stopped = step
                 what = f"{cfg.time_limit_s:.0f} s" if over_wall else f"{cfg.cpu_time_limit_s:.0f} CPU s"
-                print(f"[rewarding-doubt] time limit of {what} reached: stopping at step {step}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"[rewarding-doubt] time limit of {what} reached: stopping at step {step}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 break
         bar.close()
         train_cpu = time.process_time() - cpu0  # before the final held-out evaluation
         self._save(step, optimizer, scheduler)
         final = self._heldout(step)
-        cache = None if self.cache is None else {
-            "top_layers": self.cache.top_k, "dtype": self.cache.dtype, "entries": self.cache.entries(),
-            "build_cpu_seconds": round(self.cache.built_seconds, 1), "check_gap": getattr(self.cache, "check_gap", None),
-            "folder": str(self.cache.store.folder) if hasattr(self.cache.store, "folder") else None}
-        return {"steps": step, "planned_steps": total, "labels_seen": self.labels_seen(step), "prefix_cache": cache,
-                "stopped_by_time_limit": stopped is not None, "resumed_from": self.resumed_from,
-                "train_seconds": round(time.time() - t0, 1), "train_cpu_seconds": round(train_cpu, 1),
-                "final_heldout": final}
+        cache = (
+            None
+            if self.cache is None
+            else {
+                "top_layers": self.cache.top_k,
+                "dtype": self.cache.dtype,
+                "entries": self.cache.entries(),
+                "build_cpu_seconds": round(self.cache.built_seconds, 1),
+                "check_gap": getattr(self.cache, "check_gap", None),
+                "folder": str(self.cache.store.folder) if hasattr(self.cache.store, "folder") else None,
+            }
+        )
+        return {
+            "steps": step,
+            "planned_steps": total,
+            "labels_seen": self.labels_seen(step),
+            "prefix_cache": cache,
+            "stopped_by_time_limit": stopped is not None,
+            "resumed_from": self.resumed_from,
+            "train_seconds": round(time.time() - t0, 1),
+            "train_cpu_seconds": round(train_cpu, 1),
+            "final_heldout": final,
+        }
 
 
 def _checkpoints(out: Path) -> list[Path]:

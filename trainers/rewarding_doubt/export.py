@@ -37,11 +37,15 @@ def export(run_out: Path, step: int, out: Path) -> Path:
         raise SystemExit(f"export: {state_path} records step {state.get('step')}, not {step}")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(config, out / "adapter_config.json")
-    save_file({k: v.contiguous() for k, v in state["lora"].items()}, str(out / "adapter_model.safetensors"),
-              metadata={"format": "pt"})
+    save_file(
+        {k: v.contiguous() for k, v in state["lora"].items()},
+        str(out / "adapter_model.safetensors"),
+        metadata={"format": "pt"},
+    )
     sha = file_sha256(state_path)
-    (out / "checkpoint.json").write_text(json.dumps({"run": str(run_out), "step": step, "state_sha256": sha},
-                                                    indent=2) + "\n")
+    (out / "checkpoint.json").write_text(
+        json.dumps({"run": str(run_out), "step": step, "state_sha256": sha}, indent=2) + "\n"
+    )
     return out
 
 

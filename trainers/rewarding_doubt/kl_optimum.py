@@ -67,15 +67,17 @@ def _readout(spec: str) -> tuple[RunFolder, str]:
     return readout(spec)
 
 
-def aligned(posterior: str, reference: str, policy: str | None = None
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def aligned(
+    posterior: str, reference: str, policy: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """P(correct), the reference level distributions and the outcomes, on the answers both readouts scored; and,
     with ``policy`` (a trained model's expected readout on the same answers), its level distributions on them
     (renormalised over the 11 levels; None without)."""
     (prun, pm), (rrun, rm) = _readout(posterior), _readout(reference)
     try:
-        pairs = [(a, b) for a, b in zip(*align_by_id(prun.samples(pm), rrun.samples(rm)))
-                 if a.get("confidence") is not None]
+        pairs = [
+            (a, b) for a, b in zip(*align_by_id(prun.samples(pm), rrun.samples(rm))) if a.get("confidence") is not None
+        ]
     except ValueError as e:
         raise DataError(f"{posterior} and {reference}: {e}") from None
     mismatch = sum(int(a["correct"]) != int(b["correct"]) for a, b in pairs)
@@ -96,31 +98,43 @@ def policy_distributions(policy: str, ids: list[str]) -> np.ndarray:
     dist = {s["id"]: s.get("confidence_dist") for s in qrun.samples(qm)}
     missing = [i for i in ids if not dist.get(i)]
     if missing:
-        raise DataError(f"{policy}: no confidence_dist for {len(missing)} of the answers (e.g. {missing[0]}); "
-                         "--policy takes an expected readout on the same answers")
+        raise DataError(
+            f"{policy}: no confidence_dist for {len(missing)} of the answers (e.g. {missing[0]}); "
+            "--policy takes an expected readout on the same answers"
+        )
     q = np.asarray([dist[i] for i in ids], float)
     return q / q.sum(axis=1, keepdims=True)
 
 
 def table(p: np.ndarray, ref: np.ndarray, y: np.ndarray, betas: list[float], spec: RewardSpec) -> list[str]:
-    out = ["| beta | modal level: answers | " + " | ".join(f"greedy {m}" for m in METRICS)
-           + " | expected-readout AUROC | mean pi*(level 0), ..., pi*(level 10) |",
-           "|---|---|" + "---|" * (len(METRICS) + 2)]
+    out = [
+        "| beta | modal level: answers | "
+        + " | ".join(f"greedy {m}" for m in METRICS)
+        + " | expected-readout AUROC | mean pi*(level 0), ..., pi*(level 10) |",
+        "|---|---|" + "---|" * (len(METRICS) + 2),
+    ]
     for beta in betas:
         pi = optimal_policy(p, ref, beta, spec)
         mode = pi.argmax(axis=1)
         greedy = bootstrap(LEVELS[mode], y, n_resamples=1000, seed=0)
         expected = bootstrap(pi @ LEVELS, y, n_resamples=1000, seed=0)
         hist = ", ".join(f'"{k}": {c}' for k, c in enumerate(np.bincount(mode, minlength=11)) if c)
-        out.append(f"| {beta:g} | {hist} | " + " | ".join(format_value(greedy[m]) for m in METRICS)
-                   + f" | {format_value(expected['auroc'])} | " + " ".join(f"{v:.3f}" for v in pi.mean(axis=0)) + " |")
+        out.append(
+            f"| {beta:g} | {hist} | "
+            + " | ".join(format_value(greedy[m]) for m in METRICS)
+            + f" | {format_value(expected['auroc'])} | "
+            + " ".join(f"{v:.3f}" for v in pi.mean(axis=0))
+            + " |"
+        )
     return out
 
 
 def policy_gap(q: np.ndarray, p: np.ndarray, ref: np.ndarray, betas: list[float], spec: RewardSpec) -> list[str]:
     """How far the trained policy ``q`` is from ``pi*`` at each beta: mean total variation, modal agreement."""
-    out = ["| beta | mean total variation, trained policy vs pi* | modal level agrees | trained modal levels |",
-           "|---|---|---|---|"]
+    out = [
+        "| beta | mean total variation, trained policy vs pi* | modal level agrees | trained modal levels |",
+        "|---|---|---|---|",
+    ]
     q_mode = q.argmax(axis=1)
     hist = ", ".join(f'"{k}": {c}' for k, c in enumerate(np.bincount(q_mode, minlength=11)) if c)
     for beta in betas:
@@ -131,8 +145,9 @@ def policy_gap(q: np.ndarray, p: np.ndarray, ref: np.ndarray, betas: list[float]
     return out
 
 
-def margin_check(q: np.ndarray, p: np.ndarray, ref: np.ndarray, beta: float, spec: RewardSpec,
-                 a: int = 1, b: int = 2) -> str:
+def margin_check(
+    q: np.ndarray, p: np.ndarray, ref: np.ndarray, beta: float, spec: RewardSpec, a: int = 1, b: int = 2
+) -> str:
     """Does the trained policy ``q`` sit at the optimum of its own objective on the margin between levels ``a``
     and ``b``? At ``pi*`` the margin ``beta [log(q_b / ref_b) - log(q_a / ref_a)]`` equals the expected-reward
     margin ``R_b - R_a`` under the posterior; returns both means and their correlation over the answers."""
@@ -141,23 +156,31 @@ def margin_check(q: np.ndarray, p: np.ndarray, ref: np.ndarray, beta: float, spe
     implied = beta * ((lq[:, b] - lr[:, b]) - (lq[:, a] - lr[:, a]))
     actual = r[:, b] - r[:, a]
     corr = float(np.corrcoef(implied, actual)[0, 1])
-    return (f'Margin "{b}" - "{a}" at beta {beta:g}: implied by the trained policy {implied.mean():+.4f} (mean), '
-            f"expected-reward margin under the posterior {actual.mean():+.4f}; correlation over answers {corr:.2f}")
+    return (
+        f'Margin "{b}" - "{a}" at beta {beta:g}: implied by the trained policy {implied.mean():+.4f} (mean), '
+        f"expected-reward margin under the posterior {actual.mean():+.4f}; correlation over answers {corr:.2f}"
+    )
 
 
-def text(posterior: str, reference: str, betas: list[float], policy: str | None = None,
-         policy_beta: float = 0.02) -> str:
+def text(
+    posterior: str, reference: str, betas: list[float], policy: str | None = None, policy_beta: float = 0.02
+) -> str:
     """What ``main`` prints: the optimum's table at each beta and, with ``policy``, that policy against it.
     :class:`DataError` names a readout that does not fit."""
     if any(b < 0 for b in betas):
         raise DataError("--beta: every value must be >= 0")
     p, ref, y, q = aligned(posterior, reference, policy)
-    out = [f"{len(y)} answers, accuracy {y.mean():.3f}; posterior {posterior}; reference {reference}; "
-           "reward: normalised log score, eps 0.001 (the trainer's default)\n",
-           "\n".join(table(p, ref, y, betas, RewardSpec()))]
+    out = [
+        f"{len(y)} answers, accuracy {y.mean():.3f}; posterior {posterior}; reference {reference}; "
+        "reward: normalised log score, eps 0.001 (the trainer's default)\n",
+        "\n".join(table(p, ref, y, betas, RewardSpec())),
+    ]
     if q is not None:
-        out += [f"\nThe trained policy {policy} against pi*:\n", "\n".join(policy_gap(q, p, ref, betas, RewardSpec())),
-                "\n" + margin_check(q, p, ref, policy_beta, RewardSpec())]
+        out += [
+            f"\nThe trained policy {policy} against pi*:\n",
+            "\n".join(policy_gap(q, p, ref, betas, RewardSpec())),
+            "\n" + margin_check(q, p, ref, policy_beta, RewardSpec()),
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -166,10 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("posterior", help="RUN#METHOD whose confidence is taken as P(correct)")
     ap.add_argument("reference", help="RUN#METHOD recording confidence_dist (the untrained expected readout)")
     ap.add_argument("--beta", type=float, nargs="+", default=[0.0, 0.005, 0.02, 0.1])
-    ap.add_argument("--policy", help="RUN#METHOD: a trained model's expected readout on the same answers, "
-                                     "compared with pi* at each beta")
-    ap.add_argument("--policy-beta", type=float, default=0.02,
-                    help="the beta the --policy model was trained with, for the margin check (default 0.02)")
+    ap.add_argument(
+        "--policy",
+        help="RUN#METHOD: a trained model's expected readout on the same answers, compared with pi* at each beta",
+    )
+    ap.add_argument(
+        "--policy-beta",
+        type=float,
+        default=0.02,
+        help="the beta the --policy model was trained with, for the margin check (default 0.02)",
+    )
     args = ap.parse_args(argv)
     try:
         sys.stdout.write(text(args.posterior, args.reference, args.beta, args.policy, args.policy_beta))

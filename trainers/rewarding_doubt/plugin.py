@@ -26,8 +26,10 @@ from trainers.rewarding_doubt.config import RDConfig
 
 class RewardingDoubtTrainer(Trainer):
     name = "rewarding-doubt"
-    description = ("RL (TRL GRPO + LoRA) with the log-score reward of the stated confidence "
-                   "(Rewarding Doubt, arXiv 2503.02623); confidence-only or joint")
+    description = (
+        "RL (TRL GRPO + LoRA) with the log-score reward of the stated confidence "
+        "(Rewarding Doubt, arXiv 2503.02623); confidence-only or joint"
+    )
 
     def default_config(self) -> dict[str, Any]:
         return RDConfig().to_dict()
@@ -55,8 +57,9 @@ def _versions() -> dict[str, str]:
 def _check_out_dir(out: Path, resume: bool) -> None:
     ckpts = out / "checkpoints"
     if not resume and ckpts.exists() and (any(ckpts.glob("checkpoint-*")) or any(ckpts.glob("step-*"))):
-        raise TrainerError(f"{out} already holds checkpoints of a run; pass --resume to continue it or choose "
-                           "another --out")
+        raise TrainerError(
+            f"{out} already holds checkpoints of a run; pass --resume to continue it or choose another --out"
+        )
 
 
 def _load_data(spec: Any, cfg: RDConfig, skip: int = 0) -> tuple[list, list]:
@@ -72,11 +75,14 @@ def _load_data(spec: Any, cfg: RDConfig, skip: int = 0) -> tuple[list, list]:
         train = [e for e in select(pool, None, cfg.seed) if e.id not in held_ids][skip:end]
     else:
         chosen = select(pool, None if end is None else end + cfg.heldout_size, cfg.seed)
-        heldout, train = chosen[:cfg.heldout_size], chosen[cfg.heldout_size + skip:]
+        heldout, train = chosen[: cfg.heldout_size], chosen[cfg.heldout_size + skip :]
     if not train:
-        raise TrainerError(f"task {spec.name!r} split {spec.train_split!r} has {len(pool)} questions, too few for "
-                           f"heldout_size={cfg.heldout_size}" + (f" and the {skip} already trained on" if skip else "")
-                           + " plus training questions")
+        raise TrainerError(
+            f"task {spec.name!r} split {spec.train_split!r} has {len(pool)} questions, too few for "
+            f"heldout_size={cfg.heldout_size}"
+            + (f" and the {skip} already trained on" if skip else "")
+            + " plus training questions"
+        )
     return heldout, train
 
 
@@ -84,8 +90,11 @@ def _pool_accuracy(answered: list, what: str) -> float:
     acc = sum(a.correct for a in answered) / max(1, len(answered))
     print(f"[rewarding-doubt] {what}: {len(answered)} fixed answers, accuracy {acc:.3f}", file=sys.stderr)
     if answered and not 0.02 <= acc <= 0.98:
-        print(f"[rewarding-doubt] WARNING: the {what}'s accuracy is {acc:.3f}: with (almost) one outcome there is "
-              "nothing to discriminate; the log score's optimum is a constant", file=sys.stderr)
+        print(
+            f"[rewarding-doubt] WARNING: the {what}'s accuracy is {acc:.3f}: with (almost) one outcome there is "
+            "nothing to discriminate; the log score's optimum is a constant",
+            file=sys.stderr,
+        )
     return acc
 
 
@@ -99,8 +108,12 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     from calbench.judge import judge_for
     from calbench.tasks import get_task
     from trainers.rewarding_doubt.callbacks import HeldOutCallback, JsonlLogCallback
-    from trainers.rewarding_doubt.continuation import (check_continuation, check_continuation_model,
-                                                        load_continuation, seed_answer_cache)
+    from trainers.rewarding_doubt.continuation import (
+        check_continuation,
+        check_continuation_model,
+        load_continuation,
+        seed_answer_cache,
+    )
     from trainers.rewarding_doubt.data import answer_examples, fixed_answer_examples, shared_answers_path
     from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, OneStageEvaluator
 
@@ -115,8 +128,9 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     # -- data: calbench's task, split and judge ---------------------------------------------------------------
     spec = get_task(request.task)
     if not spec.train_split:
-        raise TrainerError(f"task {spec.name!r} has no training split; train on a task that has one "
-                           "(e.g. triviaqa, sciq)")
+        raise TrainerError(
+            f"task {spec.name!r} has no training split; train on a task that has one (e.g. triviaqa, sciq)"
+        )
     cont = load_continuation(cfg.continue_from)
     skip, pass_index = cont.start(cfg.continue_with) if cont else (0, 0)
     heldout, train_examples = _load_data(spec, cfg, skip=skip)
@@ -130,15 +144,19 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     world = max(1, int(os.environ.get("WORLD_SIZE", "1")))
     rank, local_rank = int(os.environ.get("RANK", "0")), os.environ.get("LOCAL_RANK")
     device = f"cuda:{local_rank}" if local_rank is not None and torch.cuda.is_available() else None
-    backend = HFBackend(request.model, device=device, dtype=None if cfg.dtype == "auto" else cfg.dtype,
-                        batch_size=cfg.answer_batch_size)
+    backend = HFBackend(
+        request.model, device=device, dtype=None if cfg.dtype == "auto" else cfg.dtype, batch_size=cfg.answer_batch_size
+    )
     on_cuda = backend.device.startswith("cuda")
     estimator = cfg.estimator_used
     if cont:
         check_continuation_model(cont, backend.resolved.manifest())
-    print(f"[rewarding-doubt] model {backend.resolved.name} on {backend.device} ({backend.dtype}); task "
-          f"{spec.name}/{spec.train_split}: {len(train_examples)} training + {len(heldout)} held-out questions"
-          f"{f' (from {cfg.heldout_split})' if cfg.heldout_split else ''}; estimator {estimator}", file=sys.stderr)
+    print(
+        f"[rewarding-doubt] model {backend.resolved.name} on {backend.device} ({backend.dtype}); task "
+        f"{spec.name}/{spec.train_split}: {len(train_examples)} training + {len(heldout)} held-out questions"
+        f"{f' (from {cfg.heldout_split})' if cfg.heldout_split else ''}; estimator {estimator}",
+        file=sys.stderr,
+    )
 
     t_data = time.time()
     # confidence_only: the held-out and training questions get fixed answers; joint: none (the held-out
@@ -149,64 +167,127 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     else:
         if cont and rank == 0:
             seed_answer_cache(cont, out / "answers.jsonl")
-        shared = (shared_answers_path(backend, kind=spec.kind, max_new_tokens=cfg.answer_max_new_tokens)
-                  if cfg.shared_answer_cache and rank == 0 else None)
-        answered = answer_examples(to_answer, backend, judge, kind=spec.kind,
-                                   max_new_tokens=cfg.answer_max_new_tokens,
-                                   cache=out / ("answers.jsonl" if rank == 0 else f"answers.rank{rank}.jsonl"),
-                                   seed=cfg.seed, progress=rank == 0, shared=shared)
-        answers_record = ({"generated": "greedy stage-1 answers of the untrained model", "file": "answers.jsonl"}
-                          if to_answer else None)
-    answered_heldout, answered_train = answered[:len(heldout)], answered[len(heldout):]
+        shared = (
+            shared_answers_path(backend, kind=spec.kind, max_new_tokens=cfg.answer_max_new_tokens)
+            if cfg.shared_answer_cache and rank == 0
+            else None
+        )
+        answered = answer_examples(
+            to_answer,
+            backend,
+            judge,
+            kind=spec.kind,
+            max_new_tokens=cfg.answer_max_new_tokens,
+            cache=out / ("answers.jsonl" if rank == 0 else f"answers.rank{rank}.jsonl"),
+            seed=cfg.seed,
+            progress=rank == 0,
+            shared=shared,
+        )
+        answers_record = (
+            {"generated": "greedy stage-1 answers of the untrained model", "file": "answers.jsonl"}
+            if to_answer
+            else None
+        )
+    answered_heldout, answered_train = answered[: len(heldout)], answered[len(heldout) :]
     heldout_acc = _pool_accuracy(answered_heldout, "held-out set") if answered_heldout else float("nan")
     train_acc = _pool_accuracy(answered_train, "training pool") if cfg.mode == "confidence_only" else float("nan")
     data_seconds = time.time() - t_data
 
-    resolved = {"trainer": RewardingDoubtTrainer.name, "estimator": estimator,
-                "model": backend.resolved.manifest(), "task": spec.name, "split": spec.train_split,
-                "heldout_split": cfg.heldout_split or spec.train_split,
-                "train_questions": len(train_examples), "heldout_questions": len(heldout),
-                "train_accuracy_of_fixed_answers": train_acc, "heldout_accuracy_of_fixed_answers": heldout_acc,
-                "answers": answers_record, "judge": judge_record,
-                "continued_from": cont.record(cfg.continue_with) if cont else None,
-                "settings": cfg.to_dict(), "versions": _versions(), "world_size": world}
+    resolved = {
+        "trainer": RewardingDoubtTrainer.name,
+        "estimator": estimator,
+        "model": backend.resolved.manifest(),
+        "task": spec.name,
+        "split": spec.train_split,
+        "heldout_split": cfg.heldout_split or spec.train_split,
+        "train_questions": len(train_examples),
+        "heldout_questions": len(heldout),
+        "train_accuracy_of_fixed_answers": train_acc,
+        "heldout_accuracy_of_fixed_answers": heldout_acc,
+        "answers": answers_record,
+        "judge": judge_record,
+        "continued_from": cont.record(cfg.continue_with) if cont else None,
+        "settings": cfg.to_dict(),
+        "versions": _versions(),
+        "world_size": world,
+    }
     if rank == 0:
         (out / "config.yaml").write_text(yaml.safe_dump(json_safe(resolved), sort_keys=False), encoding="utf-8")
 
     if cfg.mode == "confidence_only":
         evaluator = HeldOutEvaluator(answered_heldout, cfg.scale, kind=spec.kind, batch_size=cfg.eval_batch_size)
     else:
-        evaluator = OneStageEvaluator(heldout, judge, cfg.scale, kind=spec.kind, batch_size=cfg.eval_batch_size,
-                                      max_new_tokens=cfg.max_completion_length)
+        evaluator = OneStageEvaluator(
+            heldout,
+            judge,
+            cfg.scale,
+            kind=spec.kind,
+            batch_size=cfg.eval_batch_size,
+            max_new_tokens=cfg.max_completion_length,
+        )
     log_path = out / "train_log.jsonl"
     log_cb = JsonlLogCallback(log_path)
-    eval_cb = HeldOutCallback(evaluator, cfg.eval_every, log_cb, best_metric=cfg.save_best_on,
-                              best_dir=out / "adapter_best", resume=request.resume, curve=out / "training_curve.png",
-                              continuation=cont)
+    eval_cb = HeldOutCallback(
+        evaluator,
+        cfg.eval_every,
+        log_cb,
+        best_metric=cfg.save_best_on,
+        best_dir=out / "adapter_best",
+        resume=request.resume,
+        curve=out / "training_curve.png",
+        continuation=cont,
+    )
     t_train = time.time()
     if estimator == "exact":
-        result = _train_exact(request, cfg, backend, answered_train, eval_cb, log_cb, out, kind=spec.kind,
-                              cont=cont, first_epoch=pass_index)
+        result = _train_exact(
+            request,
+            cfg,
+            backend,
+            answered_train,
+            eval_cb,
+            log_cb,
+            out,
+            kind=spec.kind,
+            cont=cont,
+            first_epoch=pass_index,
+        )
     else:
-        result = _train_grpo(request, cfg, backend, answered_train, train_examples, spec, judge, eval_cb, log_cb,
-                             out, world=world, on_cuda=on_cuda)
+        result = _train_grpo(
+            request,
+            cfg,
+            backend,
+            answered_train,
+            train_examples,
+            spec,
+            judge,
+            eval_cb,
+            log_cb,
+            out,
+            world=world,
+            on_cuda=on_cuda,
+        )
     train_seconds = time.time() - t_train
     eval_cb.plot()
 
     final = eval_cb.last or {}
-    seconds = {"data": round(data_seconds, 1), "train": round(train_seconds, 1),
-               "total": round(time.time() - t_start, 1)}
+    seconds = {
+        "data": round(data_seconds, 1),
+        "train": round(train_seconds, 1),
+        "total": round(time.time() - t_start, 1),
+    }
     sessions = _sessions(out / "summary.json", request.resume, _session({**result, "seconds": seconds}))
     summary = {
-        "adapter": str(out / "adapter"), "estimator": estimator, **result,
+        "adapter": str(out / "adapter"),
+        "estimator": estimator,
+        **result,
         "seconds": seconds,
         # every invocation of this run folder that finished (a resumed run adds one): the run's whole cost
         "sessions": sessions,
         "train_seconds_all_sessions": round(sum(x.get("train") or 0.0 for x in sessions), 1),
         # with continue_from: the labels of the whole chain of runs
         **({"labels_seen_with_continued": cont.labels_before + int(result.get("labels_seen") or 0)} if cont else {}),
-        "final_heldout": final, "best_heldout": ({**eval_cb.best, "adapter": str(out / "adapter_best")}
-                                                 if eval_cb.best else None),
+        "final_heldout": final,
+        "best_heldout": ({**eval_cb.best, "adapter": str(out / "adapter_best")} if eval_cb.best else None),
         "device": backend.device,
         "gpu": torch.cuda.get_device_name(0) if on_cuda else None,
     }
@@ -241,8 +322,13 @@ def _lora_config(cfg: RDConfig, model: Any = None):
     from peft import LoraConfig
 
     if not cfg.lora_top_layers:
-        return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")
+        return LoraConfig(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=cfg.lora_target_modules,
+            task_type="CAUSAL_LM",
+        )
     from trainers.rewarding_doubt.prefix_cache import decoder_parts, top_layer_indices
 
     if model is None:
@@ -253,14 +339,29 @@ def _lora_config(cfg: RDConfig, model: Any = None):
 
         layer = decoder_parts(model)[0].layers[0]
         targets = sorted({n.rsplit(".", 1)[-1] for n, m in layer.named_modules() if isinstance(m, torch.nn.Linear)})
-    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=targets, layers_to_transform=top_layer_indices(model, cfg.lora_top_layers),
-                      task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=targets,
+        layers_to_transform=top_layer_indices(model, cfg.lora_top_layers),
+        task_type="CAUSAL_LM",
+    )
 
 
-def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_train: list, eval_cb: Any,
-                 log_cb: Any, out: Path, *, kind: str | None = None, cont: Any = None,
-                 first_epoch: int = 0) -> dict[str, Any]:
+def _train_exact(
+    request: TrainRequest,
+    cfg: RDConfig,
+    backend: Any,
+    answered_train: list,
+    eval_cb: Any,
+    log_cb: Any,
+    out: Path,
+    *,
+    kind: str | None = None,
+    cont: Any = None,
+    first_epoch: int = 0,
+) -> dict[str, Any]:
     """The exact estimator's loop (:mod:`trainers.rewarding_doubt.exact_loop`) on a fresh LoRA adapter, or on
     the adapter of the run ``cont`` continues (a resumed run then loads its own checkpoint over it).
     ``first_epoch``: the pass over the pool this run starts in (its batch shuffles are seeded by pass)."""
@@ -282,18 +383,39 @@ def _train_exact(request: TrainRequest, cfg: RDConfig, backend: Any, answered_tr
     def evaluate(step: int, labels_seen: int):
         return eval_cb.record(model, tokenizer, step, labels_seen)
 
-    loop = ExactLoop(model, tokenizer, [r["prompt"] for r in rows], [r["correct"] for r in rows], cfg, out,
-                     evaluate=evaluate, log=log_cb, first_epoch=first_epoch,
-                     model_sha256=backend.resolved.manifest().get("sha256"))
+    loop = ExactLoop(
+        model,
+        tokenizer,
+        [r["prompt"] for r in rows],
+        [r["correct"] for r in rows],
+        cfg,
+        out,
+        evaluate=evaluate,
+        log=log_cb,
+        first_epoch=first_epoch,
+        model_sha256=backend.resolved.manifest().get("sha256"),
+    )
     result = loop.train(resume=request.resume)
     model.save_pretrained(str(out / "adapter"))
     result.pop("final_heldout", None)
     return {**result, "max_steps": cfg.max_steps}
 
 
-def _train_grpo(request: TrainRequest, cfg: RDConfig, backend: Any, answered_train: list, train_examples: list,
-                spec: Any, judge: Any, eval_cb: Any, log_cb: Any, out: Path, *, world: int,
-                on_cuda: bool) -> dict[str, Any]:
+def _train_grpo(
+    request: TrainRequest,
+    cfg: RDConfig,
+    backend: Any,
+    answered_train: list,
+    train_examples: list,
+    spec: Any,
+    judge: Any,
+    eval_cb: Any,
+    log_cb: Any,
+    out: Path,
+    *,
+    world: int,
+    on_cuda: bool,
+) -> dict[str, Any]:
     """TRL's GRPOTrainer with the log-score reward (confidence_only or joint)."""
     import datasets
     from transformers.trainer_utils import get_last_checkpoint
@@ -315,16 +437,25 @@ def _train_grpo(request: TrainRequest, cfg: RDConfig, backend: Any, answered_tra
     dataset = datasets.Dataset.from_list(rows)
     completions_per_step = cfg.prompts_per_step * cfg.num_generations
     if completions_per_step % world:
-        raise TrainerError(f"prompts_per_step*num_generations = {completions_per_step} must be divisible by the "
-                           f"number of processes ({world})")
+        raise TrainerError(
+            f"prompts_per_step*num_generations = {completions_per_step} must be divisible by the "
+            f"number of processes ({world})"
+        )
     args = build_grpo_args(cfg, out, on_cuda=on_cuda, bf16=on_cuda and backend.dtype == "bfloat16", world=world)
     eval_cb.labels_per_step = cfg.prompts_per_step * cfg.gradient_accumulation_steps
     callbacks = [log_cb, eval_cb]
     time_cb = TimeLimitCallback(cfg.time_limit_s) if cfg.time_limit_s else None
     if time_cb:
         callbacks.append(time_cb)
-    trainer = GRPOTrainer(model=model, reward_funcs=[reward_fn], args=args, train_dataset=dataset,
-                          processing_class=tokenizer, peft_config=_lora_config(cfg, backend.model), callbacks=callbacks)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[reward_fn],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=_lora_config(cfg, backend.model),
+        callbacks=callbacks,
+    )
     eval_cb.trainer = trainer
     ckpt = get_last_checkpoint(str(out / "checkpoints")) if request.resume and (out / "checkpoints").exists() else None
     if request.resume and ckpt is None:
@@ -332,8 +463,13 @@ def _train_grpo(request: TrainRequest, cfg: RDConfig, backend: Any, answered_tra
     trainer.train(resume_from_checkpoint=ckpt)
     trainer.save_model(str(out / "adapter"))
     step = trainer.state.global_step
-    return {"steps": step, "max_steps": cfg.max_steps, "labels_seen": step * eval_cb.labels_per_step,
-            "stopped_by_time_limit": bool(time_cb and time_cb.stopped_at is not None), "resumed_from": ckpt}
+    return {
+        "steps": step,
+        "max_steps": cfg.max_steps,
+        "labels_seen": step * eval_cb.labels_per_step,
+        "stopped_by_time_limit": bool(time_cb and time_cb.stopped_at is not None),
+        "resumed_from": ckpt,
+    }
 
 
 def check_joint_length(tokenizer: Any, max_completion_length: int, scale: str) -> None:
@@ -345,9 +481,11 @@ def check_joint_length(tokenizer: Any, max_completion_length: int, scale: str) -
     reply = f" Abraham Lincoln, {CONFIDENCE_PREFIX}{top}"
     need = len(tokenizer(reply, add_special_tokens=False)["input_ids"]) + 1  # + end of turn
     if max_completion_length < need:
-        raise TrainerError(f"max_completion_length {max_completion_length} is too short for a joint-mode reply: "
-                           f"{reply!r} is {need} tokens with this tokenizer (end of turn included); raise it to at "
-                           f"least {need} plus the answers' length")
+        raise TrainerError(
+            f"max_completion_length {max_completion_length} is too short for a joint-mode reply: "
+            f"{reply!r} is {need} tokens with this tokenizer (end of turn included); raise it to at "
+            f"least {need} plus the answers' length"
+        )
 
 
 def build_grpo_args(cfg: RDConfig, out: Path, *, on_cuda: bool, bf16: bool, world: int = 1):

@@ -105,8 +105,10 @@ def decoder_parts(model: Any) -> tuple[Any, Any]:
     decoder = getattr(lm, "model", None)
     missing = [a for a in ("embed_tokens", "layers", "norm", "rotary_emb") if not hasattr(decoder, a)]
     if missing or not hasattr(lm, "lm_head"):
-        raise TrainerError(f"lora_top_layers needs a llama-style decoder (embed_tokens, layers, norm, rotary_emb, "
-                           f"lm_head); {type(lm).__name__} lacks {missing or ['lm_head']}: set lora_top_layers: null")
+        raise TrainerError(
+            f"lora_top_layers needs a llama-style decoder (embed_tokens, layers, norm, rotary_emb, "
+            f"lm_head); {type(lm).__name__} lacks {missing or ['lm_head']}: set lora_top_layers: null"
+        )
     return decoder, lm
 
 
@@ -133,7 +135,7 @@ def _padded(items: Sequence[Packed], field: str, pad: int) -> Any:
     out = torch.full((len(items), width), pad, dtype=torch.long)
     for row, it in enumerate(items):
         values = getattr(it, field)
-        out[row, :len(values)] = torch.as_tensor(values)
+        out[row, : len(values)] = torch.as_tensor(values)
     return out
 
 
@@ -144,9 +146,19 @@ class PrefixCache:
     (differentiable in the LoRA weights), the same quantity as :func:`~calbench.backends.hf.ids_level_log_probs`
     on the full model."""
 
-    def __init__(self, model: Any, id_lists: Sequence[Sequence[int]], digit_ids: Sequence[int], *, top_k: int,
-                 end_ids: Sequence[int] | None = None, dtype: str = "float32", directory: str | Path | None = None,
-                 model_sha256: str | None = None, pad_id: int = 0):
+    def __init__(
+        self,
+        model: Any,
+        id_lists: Sequence[Sequence[int]],
+        digit_ids: Sequence[int],
+        *,
+        top_k: int,
+        end_ids: Sequence[int] | None = None,
+        dtype: str = "float32",
+        directory: str | Path | None = None,
+        model_sha256: str | None = None,
+        pad_id: int = 0,
+    ):
         if dtype not in CACHE_DTYPES:
             raise TrainerError(f"prefix_cache_dtype must be one of {CACHE_DTYPES}, got {dtype!r}")
         self.model, self.digits, self.end_ids, self.pad_id = model, list(digit_ids), end_ids, pad_id
@@ -155,8 +167,9 @@ class PrefixCache:
         self.top_k, self.dtype = top_k, dtype
         self.items = [pack(ids, self.digits, end_ids is not None) for ids in id_lists]
         self.id_lists = [list(x) for x in id_lists]
-        self.store: _Store = (_DiskStore(Path(directory), model_sha256, top_k, dtype, self.hidden_size)
-                              if directory else _MemoryStore())
+        self.store: _Store = (
+            _DiskStore(Path(directory), model_sha256, top_k, dtype, self.hidden_size) if directory else _MemoryStore()
+        )
         self.built_seconds = 0.0  # CPU time spent building entries in this process
         self.checked = False
 
@@ -182,9 +195,9 @@ class PrefixCache:
             positions = _padded(items, "positions", 0).to(tokens.device)
             h = self.decoder.embed_tokens(tokens)
             mask = _mask(items, tokens.shape[1], h.dtype).to(tokens.device)
-            h = _run_layers(self.decoder.layers[:self.first], self.decoder, h, positions, mask)
+            h = _run_layers(self.decoder.layers[: self.first], self.decoder, h, positions, mask)
         for row, it in enumerate(items):
-            self.store.put(it.key, h[row, :len(it.tokens)].to(getattr(torch, self.dtype)).cpu())
+            self.store.put(it.key, h[row, : len(it.tokens)].to(getattr(torch, self.dtype)).cpu())
         self.built_seconds += time.process_time() - t0
 
     def forward(self, indices: Sequence[int]) -> Any:
@@ -200,11 +213,11 @@ class PrefixCache:
         width = max(len(it.tokens) for it in items)
         h = torch.zeros((len(items), width, self.hidden_size), dtype=param.dtype)
         for row, it in enumerate(items):
-            h[row, :len(it.tokens)] = self.store.get(it.key).to(param.dtype)
+            h[row, : len(it.tokens)] = self.store.get(it.key).to(param.dtype)
         h = h.to(param.device)
         positions = _padded(items, "positions", 0).to(param.device)
         mask = _mask(items, width, h.dtype).to(param.device)
-        h = _run_layers(self.decoder.layers[self.first:], self.decoder, h, positions, mask)
+        h = _run_layers(self.decoder.layers[self.first :], self.decoder, h, positions, mask)
         reads = torch.as_tensor([it.reads for it in items], device=param.device)  # (B, R)
         picked = h.gather(1, reads.unsqueeze(-1).expand(-1, -1, h.shape[-1]))  # (B, R, d)
         lp = self.lm.lm_head(self.decoder.norm(picked)).float().log_softmax(-1)
@@ -223,13 +236,16 @@ class PrefixCache:
         from calbench.backends.hf import ids_level_log_probs
 
         with torch.no_grad():
-            full = ids_level_log_probs(self.model, [self.id_lists[i] for i in indices], self.pad_id, self.digits,
-                                       self.end_ids)
+            full = ids_level_log_probs(
+                self.model, [self.id_lists[i] for i in indices], self.pad_id, self.digits, self.end_ids
+            )
         gap = (full.exp() - cached.detach().exp()).abs().max().item()
         if not math.isfinite(gap) or gap > CHECK_TOLERANCE[self.dtype]:
-            raise TrainerError(f"the prefix cache's forward differs from the full model's by {gap:.2e} in "
-                               f"probability (tolerance {CHECK_TOLERANCE[self.dtype]}): this architecture cannot "
-                               "be run layer by layer here; set lora_top_layers: null")
+            raise TrainerError(
+                f"the prefix cache's forward differs from the full model's by {gap:.2e} in "
+                f"probability (tolerance {CHECK_TOLERANCE[self.dtype]}): this architecture cannot "
+                "be run layer by layer here; set lora_top_layers: null"
+            )
         self.checked = True
         self.check_gap = gap
 
@@ -282,9 +298,19 @@ class _DiskStore(_Store):
         self.row_bytes = hidden * (4 if dtype == "float32" else 2)
         with open(data_path, "ab") as fh:
             fh.truncate(rows * self.row_bytes)
-        (self.folder / "meta.json").write_text(json.dumps({"model_sha256": model_sha256, "top_k": top_k,
-                                                           "dtype": dtype, "hidden": hidden,
-                                                           "layout": LAYOUT_VERSION}) + "\n", encoding="utf-8")
+        (self.folder / "meta.json").write_text(
+            json.dumps(
+                {
+                    "model_sha256": model_sha256,
+                    "top_k": top_k,
+                    "dtype": dtype,
+                    "hidden": hidden,
+                    "layout": LAYOUT_VERSION,
+                }
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         self.rows = rows
         self.data_path, self.index_path = data_path, index_path
         self._map: Any = None
@@ -296,15 +322,19 @@ class _DiskStore(_Store):
         import numpy as np
 
         if self._map is None or self._map.shape[0] < self.rows:
-            self._map = np.memmap(self.data_path, dtype=np.uint16 if self.dtype != "float32" else np.float32,
-                                  mode="r", shape=(self.rows, self.hidden))
+            self._map = np.memmap(
+                self.data_path,
+                dtype=np.uint16 if self.dtype != "float32" else np.float32,
+                mode="r",
+                shape=(self.rows, self.hidden),
+            )
         return self._map
 
     def get(self, key: str) -> Any:
         import torch
 
         offset, rows = self.index[key]
-        block = torch.from_numpy(self._array()[offset:offset + rows].copy())
+        block = torch.from_numpy(self._array()[offset : offset + rows].copy())
         return block.view(getattr(torch, self.dtype)) if self.dtype != "float32" else block
 
     def put(self, key: str, value: Any) -> None:

@@ -48,23 +48,40 @@ def compare_task(before: Path, after: Path, *, n_resamples: int = 1000, seed: in
         if isinstance(run, Skipped):
             raise DataError(f"cannot compare {run}")
     man_b, man_a = run_b.manifest, run_a.manifest
-    out: dict[str, Any] = {"task": man_b["task"]["name"], "split": man_b["task"]["split"], "n": man_b["n"],
-                           "methods": {}}
+    out: dict[str, Any] = {
+        "task": man_b["task"]["name"],
+        "split": man_b["task"]["split"],
+        "n": man_b["n"],
+        "methods": {},
+    }
     for method in [m for m in run_b.methods if m in run_a.methods]:
         sb, sa = run_b.samples(method), run_a.samples(method)
         entry: dict[str, Any] = {
             "before": {k: man_b.metrics_for(method).get(k) for k in METRICS},
             "after": {k: man_a.metrics_for(method).get(k) for k in METRICS},
-            "histogram_before": _histogram(sb), "histogram_after": _histogram(sa),
-            "mean_confidence_before": _mean_conf(sb), "mean_confidence_after": _mean_conf(sa),
+            "histogram_before": _histogram(sb),
+            "histogram_after": _histogram(sa),
+            "mean_confidence_before": _mean_conf(sb),
+            "mean_confidence_after": _mean_conf(sa),
         }
         comp = compare(Arm.of(run_b, method), Arm.of(run_a, method), n_resamples=n_resamples, seed=seed)
         if comp.problem:
             entry["paired_problem"] = comp.problem
         else:
-            entry["paired"] = {"n": comp.n_pairs, **{k: {"a": d.a, "b": d.b, "delta": d.delta, "ci_low": d.ci_low,
-                                                         "ci_high": d.ci_high, "p_value": d.p_value}
-                                                     for k, d in comp.deltas.items()}}
+            entry["paired"] = {
+                "n": comp.n_pairs,
+                **{
+                    k: {
+                        "a": d.a,
+                        "b": d.b,
+                        "delta": d.delta,
+                        "ci_low": d.ci_low,
+                        "ci_high": d.ci_high,
+                        "p_value": d.p_value,
+                    }
+                    for k, d in comp.deltas.items()
+                },
+            }
         out["methods"][method] = entry
     return out
 
@@ -85,23 +102,32 @@ def _ci(m: dict | None) -> str:
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| task | method | metric | before [95% CI] | after [95% CI] | paired delta [95% CI] | p |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| task | method | metric | before [95% CI] | after [95% CI] | paired delta [95% CI] | p |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         for method, e in r["methods"].items():
             for k in METRICS:
                 d = (e.get("paired") or {}).get(k)
-                delta = format_value({"value": d["delta"], "ci_low": d["ci_low"], "ci_high": d["ci_high"]},
-                                     always_ci=True) if d else ""
+                delta = (
+                    format_value({"value": d["delta"], "ci_low": d["ci_low"], "ci_high": d["ci_high"]}, always_ci=True)
+                    if d
+                    else ""
+                )
                 p = _f(d["p_value"]) if d else ""
-                lines.append(f"| {r['task']} | {method} | {k} | {_ci(e['before'].get(k))} | "
-                             f"{_ci(e['after'].get(k))} | {delta} | {p} |")
+                lines.append(
+                    f"| {r['task']} | {method} | {k} | {_ci(e['before'].get(k))} | "
+                    f"{_ci(e['after'].get(k))} | {delta} | {p} |"
+                )
     lines += ["", "Confidence histograms (levels 0..10; counts of questions):", ""]
     for r in results:
         for method, e in r["methods"].items():
-            lines.append(f"- {r['task']} / {method}: before {e['histogram_before']} (mean "
-                         f"{_f(e['mean_confidence_before'])}), after {e['histogram_after']} (mean "
-                         f"{_f(e['mean_confidence_after'])})")
+            lines.append(
+                f"- {r['task']} / {method}: before {e['histogram_before']} (mean "
+                f"{_f(e['mean_confidence_before'])}), after {e['histogram_after']} (mean "
+                f"{_f(e['mean_confidence_after'])})"
+            )
     return "\n".join(lines) + "\n"
 
 

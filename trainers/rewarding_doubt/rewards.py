@@ -36,8 +36,15 @@ class RewardSpec:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "RewardSpec":
-        return cls(cfg.reward, cfg.clip_eps, cfg.normalize, cfg.format_penalty, cfg.correctness_weight, cfg.scale,
-                   cfg.strict_format)
+        return cls(
+            cfg.reward,
+            cfg.clip_eps,
+            cfg.normalize,
+            cfg.format_penalty,
+            cfg.correctness_weight,
+            cfg.scale,
+            cfg.strict_format,
+        )
 
     @property
     def worst(self) -> float:
@@ -66,9 +73,7 @@ def proper_score(confidence: np.ndarray, correct: np.ndarray, spec: RewardSpec) 
     raise ValueError(f"unknown reward rule {spec.rule!r}")
 
 
-def confidence_rewards(
-    confidences: Sequence[float | None], correct: Sequence[int], spec: RewardSpec
-) -> list[float]:
+def confidence_rewards(confidences: Sequence[float | None], correct: Sequence[int], spec: RewardSpec) -> list[float]:
     """Reward per reply: the proper score of its parsed confidence (None = unparseable -> format penalty),
     plus ``correctness_weight * correct``."""
     if len(confidences) != len(correct):
@@ -124,6 +129,7 @@ def make_confidence_reward(spec: RewardSpec) -> Callable[..., list[float]]:
     The dataset column ``correct`` holds whether the fixed, pre-generated answer of each prompt is right;
     each completion is the text after the confidence prefix (e.g. ``"7"``).
     """
+
     def log_score_reward(prompts, completions, correct, **_: Any) -> list[float]:
         confs = [read_confidence(completion_text(c), spec) for c in completions]
         return confidence_rewards(confs, [int(y) for y in correct], spec)
@@ -132,8 +138,9 @@ def make_confidence_reward(spec: RewardSpec) -> Callable[..., list[float]]:
     return log_score_reward
 
 
-def make_joint_reward(spec: RewardSpec, judge_fn: Callable[[str, dict], bool],
-                      split_fn: Callable[[str], tuple[str | None, float | None]]) -> Callable[..., list[float]]:
+def make_joint_reward(
+    spec: RewardSpec, judge_fn: Callable[[str, dict], bool], split_fn: Callable[[str], tuple[str | None, float | None]]
+) -> Callable[..., list[float]]:
     """The TRL reward function for joint mode: each completion holds an answer and a confidence.
 
     ``split_fn(text) -> (answer, confidence)`` reads the one-stage reply; ``judge_fn(answer, row)`` judges the

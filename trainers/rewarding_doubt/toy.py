@@ -89,9 +89,16 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-def simulate_exact(accuracies: list[float], spec: RewardSpec = RewardSpec(), batch_per_type: int = 4,
-                   steps: int = 2000, lr: float = 0.5, seed: int = 0, beta: float = 0.0,
-                   ref: np.ndarray | None = None) -> TabularResult:
+def simulate_exact(
+    accuracies: list[float],
+    spec: RewardSpec = RewardSpec(),
+    batch_per_type: int = 4,
+    steps: int = 2000,
+    lr: float = 0.5,
+    seed: int = 0,
+    beta: float = 0.0,
+    ref: np.ndarray | None = None,
+) -> TabularResult:
     """The exact estimator on a tabular policy: one softmax over the 12 outcomes (levels 0..10, "other") per
     question type; each step samples ``batch_per_type`` labels per type (answers right with the type's
     accuracy) and ascends :func:`~trainers.rewarding_doubt.exact.exact_objective` (autograd through the same
