@@ -391,14 +391,14 @@ def natural_summary(a: argparse.Namespace) -> None:
             }
         )
     md = [
-        "# Natural-answer check: today's trainer vs the top-8 prefix-cached trainer at equal CPU time",
+        "# Natural-answer check: today's trainer vs the top-8 and top-15 prefix-cached trainers at equal CPU time",
         "",
         "TriviaQA (DPR training pool), SmolLM2-135M-Instruct's own greedy answers (committed with "
         "rd-smollm2-triviaqa-beta002); 600 held-out questions (the pool's first 600 of the seeded order), 1,600 "
         "trained on in repeated passes. The headline recipe's objective (log score, whole-number readout, KL to "
-        "uniform, beta 0.02, batch 8). Both runs: one torch thread, stopped at the same CPU seconds "
+        "uniform, beta 0.02, batch 8). Every run: one torch thread, stopped at the same CPU seconds "
         "(`cpu_time_limit_s`), run side by side with other jobs on the 2 cores; the held-out evaluation once, "
-        "after training. Configs: `all_layers.yaml`, `top8_cached.yaml` here.",
+        "after training. Configs: `all_layers.yaml`, `top8_cached.yaml`, `top15_cached.yaml` here.",
         "",
         "| run | LoRA layers | lr | training CPU s | labels seen | held-out accuracy | stated AUROC [95 % CI] | "
         "stated ECE | stated log score | expected AUROC [95 % CI] | expected log score | expected Brier |",
