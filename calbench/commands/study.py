@@ -47,20 +47,23 @@ def register(sub) -> None:
     r.set_defaults(func=run_study)
 
 
+def _load(args: argparse.Namespace):
+    """The study file, with ``--stage`` checked before anything runs."""
+    from calbench import study
+
+    if args.stage and args.stage not in study.STAGES:
+        raise study.StudyError(f"--stage: no stage {args.stage!r} (stages: {', '.join(study.STAGES)})")
+    return study.load(args.study)
+
+
 def run_plan(args: argparse.Namespace) -> int:
     from calbench import study
 
-    s = study.load(args.study)
-    if args.stage and args.stage not in study.STAGES:
-        raise study.StudyError(f"--stage: no stage {args.stage!r} (stages: {', '.join(study.STAGES)})")
-    sys.stdout.write(study.plan_text(s, args.stage))
+    sys.stdout.write(study.plan_text(_load(args), args.stage))
     return 0
 
 
 def run_study(args: argparse.Namespace) -> int:
     from calbench import study
 
-    s = study.load(args.study)
-    if args.stage and args.stage not in study.STAGES:
-        raise study.StudyError(f"--stage: no stage {args.stage!r} (stages: {', '.join(study.STAGES)})")
-    return study.run(s, args.stage, log=lambda m: print(m, file=sys.stderr, flush=True))
+    return study.run(_load(args), args.stage, log=lambda m: print(m, file=sys.stderr, flush=True))
