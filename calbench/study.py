@@ -898,11 +898,9 @@ def _later_extends(step: Step, steps: list[Step]) -> bool:
 
 
 def _subprocess(argv: list[str]) -> int:
+    """Run one step's command; Ctrl-C reaches the child too (same process group), which stops resumably."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
-    try:
-        return subprocess.call(argv, env=env)
-    except KeyboardInterrupt:  # the child got the same signal and stopped resumably
-        raise
+    return subprocess.call(argv, env=env)
 
 
 def _start_from(src: Path, work: Path, checkpoint: str) -> Callable[[], None]:
