@@ -530,7 +530,7 @@ def write(lb: Leaderboard, out: str | Path, suite: str | Path | None = None) -> 
 
     files = paths["md"].with_name(paths["md"].stem + "_files")
     files.mkdir(exist_ok=True)
-    content = at_a_glance.page(lb, at_a_glance.load_suite(suite))
+    content = at_a_glance.page(lb, at_a_glance.load_suite(suite), trained=trained)
     paths["md"].write_text(at_a_glance.render_markdown(content, files.name), encoding="utf-8")
     paths["html"].write_text(at_a_glance.render_html(content, files.name), encoding="utf-8")
     paths["figures"] = at_a_glance.dot_plots(content, files)

@@ -105,9 +105,14 @@ def _match(lb, spec: SuiteColumn):
     return None
 
 
+def _sizes(col) -> list[int]:
+    """The numbers of questions of a column's runs."""
+    return sorted({e.run.manifest["n"] for e in col.entries.values()})
+
+
 def _detail(col) -> str:
     """One column in a few words (the full comparable set is in the drill-down)."""
-    ns = "/".join(str(n) for n in sorted({e.run.manifest["n"] for e in col.entries.values()}))
+    ns = "/".join(str(n) for n in _sizes(col))
     judge = (col.key.get("judge") or {}).get("name")
     answers = f", given answers {str(col.key['answers'])[:10]}" if col.key.get("answers") else ""
     return f"{col.label}, {ns} questions (ids {str(col.key.get('questions'))[:10]}), judge {judge}{answers}"
@@ -125,13 +130,18 @@ def _short(label: str, model: str) -> str:
     return label
 
 
-def page(lb, tracks: list[Track], *, n_resamples: int = 1000) -> dict[str, Any]:
+def page(lb, tracks: list[Track], *, trained=None, n_resamples: int = 1000) -> dict[str, Any]:
     """The at-a-glance page's content (shared by the Markdown and HTML renderers): per track its tables (rows =
     systems with an entry in every column; cell = the ranking metric with its CI; ``best`` per column), the
-    trained-vs-baselines grids, and the columns no track shows ("other")."""
+    trained-vs-baselines grids, and the columns no track shows ("other"). ``trained``: the leaderboard's
+    trained-vs-baselines comparisons (:func:`calbench.reporting.trained.trained_vs_baselines`), computed with
+    ``n_resamples`` if not given; the grids read their verdicts from them."""
     from calbench.metrics import higher_is_better
-    from calbench.reporting.report import Arm, compare
+    from calbench.reporting.trained import trained_vs_baselines
 
+    if trained is None:
+        trained = trained_vs_baselines(lb, n_resamples=n_resamples)
+    pairs = {(id(t.column), id(t.trained)): dict(t.comparisons) for t in trained}
     higher = higher_is_better(lb.rank_by)
     used = set()
     out_tracks, grids = [], []
@@ -152,10 +162,8 @@ def page(lb, tracks: list[Track], *, n_resamples: int = 1000) -> dict[str, Any]:
             models = {lb.entry(r, cols[0]).run.manifest["model"]["id"] for r in rows}
             model = next(iter(models)) if len(models) == 1 else ""
             values = [[lb.entry(r, c).cells[lb.rank_by] for c in cols] for r in rows]
-            best = []
-            for j in range(len(cols)):
-                ok = [v[j].value for v in values if v[j].ok]
-                best.append((max(ok) if higher else min(ok)) if ok else None)
+            pick = max if higher else min
+            best = [pick(v[j].value for v in values) if values else None for j in range(len(cols))]
             table_rows = []
             for r, vals in zip(rows, values):
                 trained = is_trained(lb.entry(r, cols[0]).run.manifest)
@@ -163,7 +171,7 @@ def page(lb, tracks: list[Track], *, n_resamples: int = 1000) -> dict[str, Any]:
                     {
                         "text": v.text(),
                         "ci": v.ci_text(),
-                        "best": v.ok and v.value == best[j],
+                        "best": v.value == best[j],
                         "value": v.value,
                         "lo": v.ci_low,
                         "hi": v.ci_high,
@@ -180,29 +188,17 @@ def page(lb, tracks: list[Track], *, n_resamples: int = 1000) -> dict[str, Any]:
                     }
                 )
             # the in-domain column (the first) is the one the rows are ordered by
-            table_rows.sort(
-                key=lambda x: (
-                    not x["cells"][0]["value"] == x["cells"][0]["value"],
-                    -(x["cells"][0]["value"] or 0) if higher else (x["cells"][0]["value"] or 0),
-                )
-            )
+            table_rows.sort(key=lambda x: -x["cells"][0]["value"] if higher else x["cells"][0]["value"])
             tables.append(
                 {
                     "title": st.title,
                     "anchor": _anchor(f"{track.name} {st.title}"),
                     "model": model,
-                    "columns": [
-                        {
-                            "title": s.title,
-                            "detail": _detail(col),
-                            "n": sorted({e.run.manifest["n"] for e in col.entries.values()}),
-                        }
-                        for s, col in zip(st.columns, cols)
-                    ],
+                    "columns": [{"title": s.title, "detail": _detail(col)} for s, col in zip(st.columns, cols)],
                     "rows": table_rows,
                 }
             )
-            grids += _grids(lb, cols[0], st, table_rows, compare, Arm, n_resamples)
+            grids += _grids(cols[0], st, table_rows, pairs)
         out_tracks.append(
             {"name": track.name, "title": track.title, "description": track.description, "tables": tables}
         )
@@ -210,7 +206,7 @@ def page(lb, tracks: list[Track], *, n_resamples: int = 1000) -> dict[str, Any]:
     for col in lb.columns:
         if id(col) in used:
             continue
-        ns = sorted({e.run.manifest["n"] for e in col.entries.values()})
+        ns = _sizes(col)
         n_tr = sum(is_trained(e.run.manifest) for e in col.entries.values())
         other.append(
             {
@@ -233,27 +229,16 @@ def page(lb, tracks: list[Track], *, n_resamples: int = 1000) -> dict[str, Any]:
     }
 
 
-def _grids(lb, col, st: SuiteTable, table_rows, compare, Arm, n_resamples) -> list[dict]:
+def _grids(col, st: SuiteTable, table_rows, pairs: dict) -> list[dict]:
     """One grid per trained system of the table: rows = metrics, columns = the baselines of the table's in-domain
-    column (the systems of that column without an adapter that are rows of the table)."""
-    labels = {r.system: r.label for r in lb.rows}
-    models = {e.run.manifest["model"]["id"] for e in col.entries.values()}
-    model = next(iter(models)) if len(models) == 1 else ""
+    column that are rows of the table; each cell the verdict of the leaderboard's comparison of the pair."""
     baselines = [x for x in table_rows if not x["trained"]]
     out = []
     for tr in [x for x in table_rows if x["trained"]]:
-        e = col.entries[tr["system"]]
-        cells = {m: [] for m in VERDICT_METRICS}
+        comps = pairs[(id(col), id(col.entries[tr["system"]]))]
+        cells: dict[str, list] = {m: [] for m in VERDICT_METRICS}
         for b in baselines:
-            be = col.entries[b["system"]]
-            comp = compare(
-                Arm.of(be.run, be.method, labels[b["system"]]),
-                Arm.of(e.run, e.method, tr["label"]),
-                n_resamples=n_resamples,
-                seed=0,
-                alpha=0.05,
-                power=0.8,
-            )
+            comp = comps[b["label"]]
             for m in VERDICT_METRICS:
                 v = verdict(comp, m)
                 d = comp.deltas.get(m)
@@ -266,7 +251,7 @@ def _grids(lb, col, st: SuiteTable, table_rows, compare, Arm, n_resamples) -> li
                 "short": tr["short"],
                 "column": st.columns[0].title,
                 "table": st.title,
-                "baselines": [_short(b["label"], model) for b in baselines],
+                "baselines": [b["short"] for b in baselines],
                 "rows": [{"metric": TITLES[m], "cells": cells[m], "tally": tally[m]} for m in VERDICT_METRICS],
             }
         )
