@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import lzma
 import os
 import re
 import shutil
@@ -34,7 +33,7 @@ from typing import Any
 import yaml
 
 from calbench.errors import UserError
-from calbench.runs import has_manifest, manifest_path
+from calbench.runs import find_samples_file, has_manifest, manifest_path
 
 __all__ = ["STAGES", "Step", "Study", "StudyError", "load", "plan", "plan_text", "run"]
 
@@ -433,10 +432,8 @@ def _quote(a: str) -> str:
 
 
 def _samples(run: Path) -> Path:
-    for name in ("samples.jsonl", "samples.jsonl.xz", "samples.jsonl.gz"):
-        if (run / name).exists():
-            return run / name
-    return run / "samples.jsonl"
+    """A run folder's samples file, plain or compressed (the plain name while the run does not exist yet)."""
+    return find_samples_file(run) or run / "samples.jsonl"
 
 
 def _eval_flags(study: Study, model: str | None = None, options: dict | None = None) -> list[str]:
@@ -927,17 +924,18 @@ def _collect_training(study: Study, step: Step) -> None:
     if (src / "adapter_best" / "best.json").exists():  # which step a held-out selection kept
         shutil.copy2(src / "adapter_best" / "best.json", step.out / "best.json")
     if step.expect.get("keep_answers") and (src / "answers.jsonl").exists():
-        with open(src / "answers.jsonl", "rb") as f, lzma.open(step.out / "answers.jsonl.xz", "wb", preset=9) as g:
-            shutil.copyfileobj(f, g)
+        from calbench.reporting.files import xz_bytes
+
+        (step.out / "answers.jsonl.xz").write_bytes(xz_bytes((src / "answers.jsonl").read_bytes()))
 
 
 def _compress(folder: Path) -> None:
     """xz the samples (and logs) of a finished run folder, as the committed results keep them."""
+    from calbench.reporting.files import compress_file
+
     for p in [folder / "samples.jsonl", *folder.glob("*.log")]:
         if p.exists() and p.stat().st_size:
-            with open(p, "rb") as f, lzma.open(p.with_name(p.name + ".xz"), "wb", preset=9) as g:
-                shutil.copyfileobj(f, g)
-            p.unlink()
+            compress_file(p)
 
 
 # -- outputs -------------------------------------------------------------------------------------------------------

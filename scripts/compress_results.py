@@ -19,21 +19,13 @@ told): delete the stale one first.
 from __future__ import annotations
 
 import argparse
-import lzma
 import sys
 from pathlib import Path
 
-from calbench.records import open_bytes
-from calbench.reporting.files import dedupe_report_figures
+from calbench.errors import DataError
+from calbench.reporting.files import LEGACY_SAMPLES, compress_file, dedupe_report_figures
 
 DEFAULT_MIN_BYTES = 1 << 20
-#: the earlier compressed form of a run's samples, recompressed as xz
-LEGACY_SAMPLES = "samples.jsonl.gz"
-
-
-def xz_bytes(data: bytes) -> bytes:
-    """``data`` as an xz stream (``xz -9e``, CRC64; no file name or timestamp in the format)."""
-    return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64, preset=9 | lzma.PRESET_EXTREME)
 
 
 def candidates(root: Path, min_bytes: int) -> list[Path]:
@@ -46,24 +38,11 @@ def candidates(root: Path, min_bytes: int) -> list[Path]:
 
 
 def compress(path: Path, *, dry_run: bool = False) -> Path:
-    """Write ``<name>.xz`` for ``path`` (``samples.jsonl.gz``: ``samples.jsonl.xz``), atomically and verified by
-    decompressing it, and remove ``path``."""
-    legacy = path.name == LEGACY_SAMPLES
-    target = path.with_name(path.name.removesuffix(".gz") + ".xz") if legacy else path.with_name(path.name + ".xz")
-    if target.exists():
-        raise SystemExit(f"{path}: {target.name} exists beside it; keep one copy (delete the stale one) and rerun")
-    if dry_run:
-        return target
-    with open_bytes(path) as fh:  # a legacy .gz is decompressed by its suffix
-        data = fh.read()
-    packed = xz_bytes(data)
-    if lzma.decompress(packed) != data:  # never remove the source on a bad write
-        raise SystemExit(f"{path}: the compressed copy does not decompress to the original; nothing removed")
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(packed)
-    tmp.replace(target)
-    path.unlink()
-    return target
+    """:func:`calbench.reporting.files.compress_file`, its refusal as this script's exit message."""
+    try:
+        return compress_file(path, dry_run=dry_run)
+    except DataError as e:
+        raise SystemExit(str(e)) from None
 
 
 def quantize_pngs(roots: list[Path], *, dry_run: bool = False) -> None:

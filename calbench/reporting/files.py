@@ -3,11 +3,54 @@
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import sys
 from pathlib import Path
 
-__all__ = ["dedupe_report_figures"]
+from calbench.errors import DataError
+
+__all__ = [
+    "LEGACY_SAMPLES",
+    "compress_file",
+    "dedupe_report_figures",
+    "keep_identical_figures",
+    "snapshot_figures",
+    "xz_bytes",
+]
+
+#: the earlier compressed form of a run's samples, recompressed as xz
+LEGACY_SAMPLES = "samples.jsonl.gz"
+
+
+def xz_bytes(data: bytes) -> bytes:
+    """``data`` as an xz stream (``xz -9e``, CRC64; no file name or timestamp in the format, so the same content
+    always gives the same bytes with a given liblzma)."""
+    return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64, preset=9 | lzma.PRESET_EXTREME)
+
+
+def compress_file(path: Path, *, dry_run: bool = False) -> Path:
+    """Write ``<name>.xz`` for ``path`` (``samples.jsonl.gz``: ``samples.jsonl.xz``), atomically and verified by
+    decompressing it, and remove ``path``; :class:`DataError` when the compressed twin already exists or the copy
+    does not decompress to the original (nothing is removed then)."""
+    from calbench.records import open_bytes
+
+    legacy = path.name == LEGACY_SAMPLES
+    target = path.with_name(path.name.removesuffix(".gz") + ".xz") if legacy else path.with_name(path.name + ".xz")
+    if target.exists():
+        raise DataError(f"{path}: {target.name} exists beside it; keep one copy (delete the stale one) and rerun")
+    if dry_run:
+        return target
+    with open_bytes(path) as fh:  # a legacy .gz is decompressed by its suffix
+        data = fh.read()
+    packed = xz_bytes(data)
+    if lzma.decompress(packed) != data:  # never remove the source on a bad write
+        raise DataError(f"{path}: the compressed copy does not decompress to the original; nothing removed")
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(packed)
+    tmp.replace(target)
+    path.unlink()
+    return target
 
 
 def dedupe_report_figures(roots: list[Path], *, dry_run: bool = False) -> None:
