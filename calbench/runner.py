@@ -446,14 +446,14 @@ def plot_methods(
     bins: int,
     kinds: tuple[str, ...] = ("reliability", "histogram"),
 ) -> list[str]:
-    """A run's figures (``kinds`` of :func:`calbench.reporting.plots.plot_run`) per method, in ``out``; returns
+    """A run's figures (``kinds`` of :func:`calbench.figures.plot_run`) per method, in ``out``; returns
     their paths
         relative to ``out``. One method: ``reliability.png``; several: ``reliability_<method>.png``."""
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:  # plotting is optional for the library; the CLI installs it
         return []
-    from calbench.reporting.plots import plot_run
+    from calbench.figures import plot_run
 
     files: list[str] = []
     for m, samples in by_method.items():

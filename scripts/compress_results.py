@@ -47,8 +47,8 @@ def compress(path: Path, *, dry_run: bool = False) -> Path:
 
 def quantize_pngs(roots: list[Path], *, dry_run: bool = False) -> None:
     """Re-encode the PNGs under ``roots`` as palette PNGs (idempotent: a palette PNG with at most
-    ``calbench.reporting.plots.PNG_COLORS`` colours is left as it is)."""
-    from calbench.reporting.plots import quantize_png
+    ``calbench.figures.PNG_COLORS`` colours is left as it is)."""
+    from calbench.figures import quantize_png
 
     before = after = 0
     for root in roots:
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "--png",
         action="store_true",
         help="also re-encode every PNG figure as a 32-colour palette PNG "
-        "(calbench.reporting.plots.quantize_png; figures written since are already)",
+        "(calbench.figures.quantize_png; figures written since are already)",
     )
     ap.add_argument(
         "--dedupe-figures",

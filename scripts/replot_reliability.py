@@ -49,7 +49,7 @@ def replot_run(folder: Path) -> list[str]:
 
 def replot_report(parent: Path) -> list[Path]:
     """Rewrite ``parent/report``'s reliability figures and report.html from the runs in ``parent``."""
-    from calbench.reporting.report import demo_outputs
+    from calbench.commands.demo import demo_outputs
     from calbench.runs import MANIFEST_FILE, read_manifest
 
     report = parent / "report"

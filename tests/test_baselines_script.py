@@ -1,4 +1,4 @@
-"""calbench.reporting.baselines compares the best method with two-stage through calbench.reporting.report.compare."""
+"""calbench.reporting.baselines compares the best method with two-stage through calbench.reporting.compare.compare."""
 
 from __future__ import annotations
 

@@ -96,7 +96,7 @@ def test_demo_goes_through_evaluate_task(tmp_path, monkeypatch, capsys):
     from calbench.cli import main
 
     monkeypatch.setattr("calbench.backends.make_backend", lambda *a, **k: backend())
-    monkeypatch.setattr("calbench.reporting.report.demo_outputs", lambda *a, **k: None)
+    monkeypatch.setattr("calbench.commands.demo.demo_outputs", lambda *a, **k: None)
     assert (
         main(
             [

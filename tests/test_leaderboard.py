@@ -11,7 +11,8 @@ import pytest
 
 from calbench.cli import main
 from calbench.records import DataError
-from calbench.reporting.leaderboard import Cell, build, output_paths, rank_with_ties, write
+from calbench.reporting.board import Cell, rank_with_ties
+from calbench.reporting.leaderboard import build, output_paths, write
 from tests.helpers import IDS, _sha, brier_only, make_run, metric
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from calbench.reporting.compare import MIN_PAIRS
 from calbench.reporting.leaderboard import build
-from calbench.reporting.report import MIN_PAIRS, build_report
+from calbench.reporting.report import build_report
 from tests.helpers import make_run
 
 
@@ -49,7 +50,7 @@ def test_a_delta_over_five_pairs_is_too_few_not_significant(tmp_path):
 
 
 def test_plot_titles_sit_above_the_axes(tmp_path, monkeypatch):
-    import calbench.reporting.plots as plots
+    import calbench.figures as plots
 
     figs = []
     monkeypatch.setattr(plots, "_save", lambda fig, stem: figs.append(fig) or [])

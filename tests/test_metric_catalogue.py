@@ -140,24 +140,24 @@ def test_every_entry_is_well_formed():
 def test_tables_derive_from_the_catalogue():
     from calbench import summary
     from calbench.lmeval import hooks
-    from calbench.reporting import leaderboard, render, report
+    from calbench.reporting import board, compare, render
 
     names = set(C.BY_NAME)
     derived = {
         "summary": summary.SUMMARY_METRICS,
-        "leaderboard": tuple(n for n, _ in leaderboard.COLUMNS),
-        "report": report.REPORT_METRICS,
+        "leaderboard": tuple(n for n, _ in board.COLUMNS),
+        "report": compare.REPORT_METRICS,
         "render": render.SHOWN,
         "titles": tuple(render.TITLES),
         "lmeval": hooks.METRICS,
         "lmeval_higher": tuple(hooks.HIGHER_IS_BETTER),
-        "terms": tuple(report.PER_SAMPLE_TERMS),
+        "terms": tuple(compare.PER_SAMPLE_TERMS),
     }
     for where, lst in derived.items():
         assert set(lst) <= names, where
     # the tables as they were listed before the catalogue (outputs must not change)
     assert summary.SUMMARY_METRICS == ("accuracy", "parse_rate", "ece", "brier", "log_score", "auroc")
-    assert leaderboard.COLUMNS == (
+    assert board.COLUMNS == (
         ("accuracy", "acc"),
         ("ece", "ECE"),
         ("brier", "Brier"),
@@ -166,7 +166,7 @@ def test_tables_derive_from_the_catalogue():
         ("parse_rate", "parse rate"),
         ("n", "n"),
     )
-    assert report.REPORT_METRICS == ("accuracy", "ece", "brier", "log_score", "auroc")
+    assert compare.REPORT_METRICS == ("accuracy", "ece", "brier", "log_score", "auroc")
     assert [render.TITLES[n] for n in render.SHOWN] == [
         "accuracy",
         "ECE",
@@ -177,16 +177,16 @@ def test_tables_derive_from_the_catalogue():
         "n scored",
     ]
     assert hooks.METRICS == summary.SUMMARY_METRICS
-    assert set(report.PER_SAMPLE_TERMS) == {"accuracy", "brier", "log_score"}
+    assert set(compare.PER_SAMPLE_TERMS) == {"accuracy", "brier", "log_score"}
     for name in hooks.METRICS:  # lm-eval looks an aggregation up by the metric's name
         assert callable(getattr(hooks, name)), name
 
 
 def test_trainer_and_baseline_tables_derive_from_the_catalogue():
-    from calbench.reporting.report import REPORT_METRICS
+    from calbench.reporting.compare import REPORT_METRICS
     from trainers.rewarding_doubt import evaluation, report
 
-    # the trainer's before/after report pairs through calbench.reporting.report.compare (REPORT_METRICS)
+    # the trainer's before/after report pairs through calbench.reporting.compare.compare (REPORT_METRICS)
     assert evaluation.KEY_METRICS == REPORT_METRICS == C.table("paired")
     assert report.METRICS == C.table("summary")
     from calbench.reporting import baselines

@@ -178,7 +178,7 @@ def test_score_command(tmp_path, capsys):
 
 
 def test_plots(tmp_path):
-    from calbench.reporting.plots import confidence_histogram, plot_run, reliability_diagram
+    from calbench.figures import confidence_histogram, plot_run, reliability_diagram
 
     p, y = _data(300, 8)
     paths = reliability_diagram(p, y, title="model · task", path_stem=tmp_path / "rel", n_resamples=30)

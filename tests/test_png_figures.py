@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from calbench.reporting.plots import quantize_png, save_png  # noqa: E402
+from calbench.figures import quantize_png, save_png  # noqa: E402
 
 
 def _figure():
@@ -41,7 +41,7 @@ def test_quantize_is_idempotent(tmp_path):
 
 
 def test_a_256_colour_palette_png_is_reduced_to_the_house_palette_and_looks_the_same(tmp_path):
-    from calbench.reporting.plots import PNG_COLORS
+    from calbench.figures import PNG_COLORS
 
     buf = io.BytesIO()
     _figure().savefig(buf, format="png", dpi=100)

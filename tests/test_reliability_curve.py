@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
+from calbench.figures import ReliabilityDiagram, plot_reliability_diagram, prepare_reliability_diagram
 from calbench.metrics.counts import Grouped
 from calbench.metrics.smooth import reliability_curve, smece_from_counts
-from calbench.reporting.plots import ReliabilityDiagram, plot_reliability_diagram, prepare_reliability_diagram
 
 
 def _cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -113,7 +113,7 @@ def test_plot_draws_the_curve_only_where_supported(tmp_path):
 
 
 def test_plot_run_draws_only_the_kinds_asked(tmp_path):
-    from calbench.reporting.plots import plot_run
+    from calbench.figures import plot_run
 
     f, y = CASES["uniform"]
     recs = [
@@ -133,7 +133,7 @@ def test_a_diagram_whose_data_supports_no_curve_segment_still_draws():
     isolated points, so no segment is drawn; the figure (bars, diagonal, legend) is still made."""
     import numpy as np
 
-    from calbench.reporting.plots import plot_reliability_diagram, prepare_reliability_diagram
+    from calbench.figures import plot_reliability_diagram, prepare_reliability_diagram
 
     d = prepare_reliability_diagram(np.array([0.0, 1.0]), np.array([0, 1]))
     fig = plot_reliability_diagram(d, title="two levels")

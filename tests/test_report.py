@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from calbench.cli import main
+from calbench.commands.demo import demo_outputs
 from calbench.records import DataError
 from calbench.reporting.render import write_report
-from calbench.reporting.report import build_report, demo_outputs
+from calbench.reporting.report import build_report
 from calbench.reporting.stats import benjamini_hochberg, holm
 from tests.helpers import make_run
 

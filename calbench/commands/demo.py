@@ -8,6 +8,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 from calbench.argcheck import positive_int
 
@@ -61,9 +62,30 @@ def run(args: argparse.Namespace) -> int:
     for d, m in zip(run_dirs, manifests):
         plots = [p for p in m.get("plots", []) if p.endswith(".png")]
         print(f"  {d}/  run.json, samples.jsonl" + (f", {', '.join(plots)}" if plots else ""))
-    try:
-        from calbench.reporting.report import demo_outputs
-    except ImportError:
-        return 0
     demo_outputs(run_dirs, out / "report")
     return 0
+
+
+def demo_outputs(run_dirs: Sequence[str | Path], out_dir: str | Path, *, quiet: bool = False) -> dict[str, Path]:
+    """The leaderboard over ``run_dirs`` and a comparison report of them, written to ``out_dir``; prints where
+    they are. For ``make demo``. Returns ``{"leaderboard_html", "leaderboard_md", "leaderboard_csv",
+    "report_html", "report_md"}``."""
+    from calbench.reporting import leaderboard
+    from calbench.reporting.render import fresh_sample_pages, write_report
+    from calbench.reporting.report import build_report
+
+    out = Path(out_dir)
+    lb = leaderboard.build(run_dirs)
+    lb_paths = leaderboard.write(lb, out)
+    report = build_report(run_dirs)
+    paths = {f"leaderboard_{k}": v for k, v in lb_paths.items()}
+    # one set of per-run sample tables (report_samples/), linked from both the HTML and the Markdown report
+    pages = fresh_sample_pages(report, out / "report_samples")
+    paths["report_html"] = write_report(report, out / "report.html", pages=pages)
+    paths["report_md"] = write_report(report, out / "report.md", pages=pages)
+    if not quiet:
+        print(f"leaderboard: {lb_paths['html']} (also {lb_paths['md'].name}, {lb_paths['csv'].name})")
+        print(f"report:      {paths['report_html']} (also {paths['report_md'].name})")
+        for s in lb.skipped:
+            print(f"skipped: {s}")
+    return paths

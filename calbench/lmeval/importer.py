@@ -357,7 +357,7 @@ def _same_import(old: dict, new: dict) -> bool:
 
 def _plots(folder: Path, samples: list[dict], manifest: dict, policy: str, bins: int) -> list[str]:
     try:
-        from calbench.reporting.plots import plot_run
+        from calbench.figures import plot_run
     except ImportError:  # plotting is optional for the library
         return []
     title = f"{manifest['model']['id']} · {manifest['task']['name']} · {hooks.METHOD} (lm-eval)"

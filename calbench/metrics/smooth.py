@@ -186,7 +186,7 @@ def reliability_curve(c: Counts, sigma: float, t_count: int = 200) -> tuple[np.n
     docstring, discretised the same way. density(t) = D(t) / n, the kernel density of the confidences.
     With sigma = smECE's width these are relplot's ``prepare_rel_diagram`` "mu" (without bootstrap bagging) and
     "density". Where no sample is near t, D(t) ~ 0 and accuracy(t) falls to 0: the curve means nothing there,
-    and plots must not draw it (see :func:`calbench.reporting.plots.prepare_reliability_diagram`).
+    and plots must not draw it (see :func:`calbench.figures.prepare_reliability_diagram`).
     """
     sigma = float(sigma)
     if not sigma > 0:

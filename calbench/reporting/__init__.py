@@ -1,11 +1,12 @@
-"""Reporting: everything that reads finished run folders and shows them to people.
+"""Reporting: everything that reads finished run folders and shows them to people, bottom to top.
 
-- ``inputs``: find run folders and read them (``load_run``, ``RunRef``) for the reports below.
-- ``leaderboard``: every run against every other, ranked per task, as markdown/CSV/JSON/HTML.
-- ``report``: a comparison of chosen runs (paired bootstrap of metric differences), rendered by ``render``
-  (markdown) and ``html`` (one self-contained page).
-- ``stats``: the paired statistics the reports use; ``plots``: reliability diagrams and histograms.
+- ``inputs``: find run folders and check them (:class:`~calbench.reporting.inputs.RunFolder`); ``stats``: the
+  multiple-comparison corrections and power estimates; ``names``, ``html``, ``files``: helpers.
+- ``compare``: the one paired comparison of two arms (one method of one run each).
+- ``board``: the leaderboard's records; ``trained``: trained models against the baselines (verdicts);
+  ``suite``: the at-a-glance pages; ``leaderboard``: every run ranked per task (markdown, CSV, HTML).
+- ``report``: a comparison of chosen runs against the first, rendered by ``render``.
+- ``tables``, ``level_gaps``, ``baselines``: a study's tables.
 
-Layering (docs/architecture.md): the library below (metrics, records, runner) never imports this package
-except ``runner`` and the trainer, which draw figures with ``reporting.plots``.
+Figures are drawn by :mod:`calbench.figures`, below both this package and the runner.
 """

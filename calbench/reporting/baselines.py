@@ -1,7 +1,7 @@
 """The baseline table (``results/baselines/baselines.md``): every confidence method on several tasks, with
 bootstrap CIs, the best method by Brier score among methods that parsed at least ``min_parse_rate`` of the
 questions, and the paired-bootstrap difference of its Brier score from the verbalized two-stage baseline
-(:func:`calbench.reporting.report.compare`, on the questions both scored, paired by id): "separated" when the
+(:func:`calbench.reporting.compare.compare`, on the questions both scored, paired by id): "separated" when the
 95 % interval of the difference excludes 0; then the post-hoc scalers under ``ROOT/scaled/``.
 
 A study writes it (``baseline_table:`` in ``results/baselines/study.yaml``, whose answers stage makes the runs:
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from calbench.metrics import format_value, metric_table
 
 if TYPE_CHECKING:
+    from calbench.reporting.compare import Comparison
     from calbench.reporting.inputs import RunFolder
-    from calbench.reporting.report import Comparison
 
 TASKS = ["triviaqa", "sciq", "medqa", "commonsenseqa", "mmlu", "truthfulqa_mc"]
 METHODS = [
@@ -41,8 +41,8 @@ def compare_brier(
     run: RunFolder, method: str, baseline: str = BASELINE, *, n_resamples: int = 1000, seed: int = 0
 ) -> Comparison:
     """Paired bootstrap of ``method`` against ``baseline`` in one run on the questions both scored
-    (:func:`calbench.reporting.report.compare`); its ``deltas["brier"]`` is Brier(method) - Brier(baseline)."""
-    from calbench.reporting.report import Arm, compare
+    (:func:`calbench.reporting.compare.compare`); its ``deltas["brier"]`` is Brier(method) - Brier(baseline)."""
+    from calbench.reporting.compare import Arm, compare
 
     return compare(Arm.of(run, baseline), Arm.of(run, method), n_resamples=n_resamples, seed=seed)
 
@@ -96,7 +96,7 @@ def table(root: Path, *, min_parse_rate: float = 0.9, resamples: int = 1000) -> 
         "",
         f"**Best by Brier**: the lowest Brier score among methods with parse rate >= {min_parse_rate}. "
         f"**vs two-stage**: paired bootstrap of Brier(best) - Brier(two-stage) over the questions both "
-        "scored (`calbench.reporting.report.compare`: `paired_bootstrap` after `align_by_id`); *separated* when its "
+        "scored (`calbench.reporting.compare.compare`: `paired_bootstrap` after `align_by_id`); *separated* when its "
         "95 % "
         "interval excludes 0.",
         "",

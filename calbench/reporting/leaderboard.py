@@ -17,13 +17,24 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from calbench.metrics import format_interval, format_number, higher_is_better, metric_table
-from calbench.metrics.catalogue import titles
+from calbench.metrics import higher_is_better
 from calbench.records import DataError
+from calbench.reporting import suite as at_a_glance
+from calbench.reporting.board import (
+    COLUMNS,
+    DEFAULT_RANK_BY,
+    Cell,
+    Column,
+    Entry,
+    Leaderboard,
+    Row,
+    metric_cell,
+    metric_title,
+    rank_with_ties,
+)
 from calbench.reporting.html import rel_dir as _rel
 from calbench.reporting.inputs import (
     GROUP_ORDER,
@@ -44,124 +55,6 @@ from calbench.reporting.stats import se_from_ci
 from calbench.reporting.trained import TITLES as VERDICT_TITLES
 from calbench.reporting.trained import VERDICT_METRICS, TrainedVsBaselines, html_items, trained_vs_baselines
 from calbench.reporting.trained import render_markdown as render_trained
-
-#: The metrics each task column shows, in order, with their display names (the catalogue's ``leaderboard``
-#: table and short titles).
-COLUMNS = tuple(titles(metric_table("leaderboard"), short=True).items())
-DEFAULT_RANK_BY = "brier"
-
-
-@dataclass
-class Cell:
-    """One metric of one system on one task column."""
-
-    value: float | None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    note: str | None = None  # why the value is missing / undefined
-
-    @property
-    def ok(self) -> bool:
-        return self.value is not None and not (isinstance(self.value, float) and math.isnan(self.value))
-
-    def text(self, digits: int = 3) -> str:
-        if not self.ok:
-            return "missing" if self.note and self.note.startswith("missing") else "n/a"
-        return format_number(self.value, digits, ints=True)
-
-    def ci_text(self, digits: int = 3) -> str:
-        """The interval, empty when there is none or it is the point itself."""
-        if not self.ok:
-            return ""
-        return format_interval(self.ci_low, self.ci_high, digits, value=self.value)
-
-
-@dataclass
-class Entry:
-    """One system's run on one task column."""
-
-    run: RunFolder
-    method: str
-    cells: dict[str, Cell]
-    rank: int | None = None
-    tied: bool = False
-
-
-@dataclass
-class Column:
-    """A task column: the runs of one task that are comparable with each other."""
-
-    task: str
-    group: str
-    key: dict[str, Any]
-    label: str = ""
-    primary: bool = True  # the first comparable set of its task
-
-    @property
-    def in_overall(self) -> bool:
-        """Whether the overall score averages this column: the first comparable set of a built-in task (a
-        user's dataset is not a benchmark task; averaging it in would make overall scores incomparable)."""
-        return self.primary and self.group != "user"
-
-    flag: str | None = None  # why this task has several columns
-    entries: dict[tuple, Entry] = field(default_factory=dict)
-
-
-@dataclass
-class Row:
-    system: tuple
-    label: str
-    overall: Cell = field(default_factory=lambda: Cell(None))
-    rank: int | None = None
-    tied: bool = False
-    coverage: int = 0
-    mean_rank: float = math.inf
-
-
-@dataclass
-class Leaderboard:
-    rows: list[Row]
-    columns: list[Column]
-    rank_by: str
-    skipped: list[Skipped]
-    notes: list[str]
-
-    def entry(self, row: Row, col: Column) -> Entry | None:
-        return col.entries.get(row.system)
-
-
-def _cell(metrics: dict, name: str, n_questions: int) -> Cell:
-    if name == "n":
-        return Cell(n_questions, note=None)
-    m = metrics.get(name)
-    if m is None:
-        return Cell(None, note=f"missing: run.json has no {name!r}")
-    v = m.get("value")
-    v = None if v is None else float(v)
-    lo, hi = m.get("ci_low"), m.get("ci_high")
-    note = m.get("note") or (None if v is not None and v == v else "undefined (NaN) in run.json")
-    return Cell(v, None if lo is None else float(lo), None if hi is None else float(hi), note)
-
-
-def rank_with_ties(cells: list[Cell], higher_is_better: bool) -> list[int | None]:
-    """Rank cells: 1 + the number of cells significantly better (95 % CIs do not overlap), so overlapping
-    intervals share a rank. A cell without an interval is compared by its value alone. Missing -> None."""
-    out: list[int | None] = []
-    for c in cells:
-        if not c.ok:
-            out.append(None)
-            continue
-        lo = c.ci_low if c.ci_low is not None and c.ci_low == c.ci_low else c.value
-        hi = c.ci_high if c.ci_high is not None and c.ci_high == c.ci_high else c.value
-        better = 0
-        for d in cells:
-            if d is c or not d.ok:
-                continue
-            dlo = d.ci_low if d.ci_low is not None and d.ci_low == d.ci_low else d.value
-            dhi = d.ci_high if d.ci_high is not None and d.ci_high == d.ci_high else d.value
-            better += (dlo > hi) if higher_is_better else (dhi < lo)
-        out.append(1 + better)
-    return out
 
 
 def _label_columns(columns: list[Column]) -> list[str]:
@@ -234,9 +127,9 @@ def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY, names:
             if not metrics:
                 skipped.append(Skipped(run.path, f"method {method}: run.json has no metrics for it"))
                 continue
-            cells = {name: _cell(metrics, name, int(run.manifest["n"])) for name, _ in COLUMNS}
+            cells = {name: metric_cell(metrics, name, int(run.manifest["n"])) for name, _ in COLUMNS}
             if rank_by not in cells:
-                cells[rank_by] = _cell(metrics, rank_by, int(run.manifest["n"]))
+                cells[rank_by] = metric_cell(metrics, rank_by, int(run.manifest["n"]))
             col.entries[sk] = Entry(run, method, cells)
     if not any(rank_by in e.run.metrics(e.method) for c in columns.values() for e in c.entries.values()):
         raise DataError(f"no run has a metric named {rank_by!r} to rank by (try brier or log_score)")
@@ -307,10 +200,6 @@ def _rank_text(rank: int | None, tied: bool) -> str:
     return "—" if rank is None else (f"={rank}" if tied else str(rank))
 
 
-def _metric_title(name: str) -> str:
-    return dict(COLUMNS).get(name, name)
-
-
 def _csv_num(v: float | None) -> Any:
     return "" if v is None or v != v else v
 
@@ -375,7 +264,7 @@ def _md_cell(cell: Cell) -> str:
 
 def render_markdown(lb: Leaderboard, base: Path, trained: list[TrainedVsBaselines] | None = None) -> str:
     """The leaderboard as markdown; ``trained``: the trained-vs-baselines comparisons, computed if not given."""
-    rb = _metric_title(lb.rank_by)
+    rb = metric_title(lb.rank_by)
     direction = "higher" if higher_is_better(lb.rank_by) else "lower"
     out = [
         "# calbench leaderboard",
@@ -418,7 +307,7 @@ def render_markdown(lb: Leaderboard, base: Path, trained: list[TrainedVsBaseline
                 link = _rel(e.run.path, base)
                 out.append(f"| {_rank_text(e.rank, e.tied)} | {r.label} | {cells} | [{e.run.path.name}]({link}) |")
                 notes += [
-                    f"{r.label}, {_metric_title(n)}: {e.cells[n].note}"
+                    f"{r.label}, {metric_title(n)}: {e.cells[n].note}"
                     for n, _ in COLUMNS
                     if not e.cells[n].ok and e.cells[n].note
                 ]
@@ -492,7 +381,7 @@ def render_html(lb: Leaderboard, base: Path, trained: list[TrainedVsBaselines] |
         rows=rows,
         metrics=COLUMNS,
         lb=lb,
-        rank_by=_metric_title(lb.rank_by),
+        rank_by=metric_title(lb.rank_by),
         higher=higher_is_better(lb.rank_by),
         n_primary=sum(c.in_overall for c in lb.columns),
         skipped=skipped,
@@ -526,8 +415,6 @@ def write(lb: Leaderboard, out: str | Path, suite: str | Path | None = None) -> 
         paths["md"].write_text(render_markdown(lb, base, trained), encoding="utf-8")
         paths["html"].write_text(render_html(lb, base, trained), encoding="utf-8")
         return paths
-    from calbench.reporting import suite as at_a_glance
-
     files = paths["md"].with_name(paths["md"].stem + "_files")
     files.mkdir(exist_ok=True)
     content = at_a_glance.page(lb, at_a_glance.load_suite(suite), trained=trained)

@@ -14,10 +14,11 @@ from typing import Any
 
 from calbench.metrics import DEFAULT_BINS, apply_policy, format_interval, format_number
 from calbench.metrics.catalogue import titles
+from calbench.reporting.compare import REPORT_METRICS
 from calbench.reporting.html import fmt_number as _num
 from calbench.reporting.html import png_data_uri, render_template
 from calbench.reporting.html import rel_dir as _rel
-from calbench.reporting.report import REPORT_METRICS, Report
+from calbench.reporting.report import Report
 from calbench.reporting.stats import CORRECTION_NAMES
 
 #: The metrics of the per-run table (the compared ones, then parse rate and n) and every metric's title.
@@ -59,7 +60,7 @@ def _metric_cell(metrics: dict, name: str) -> dict[str, Any]:
 
 def figures(report: Report, folder: Path) -> dict[tuple[str, tuple], dict[str, Path]]:
     """Reliability diagram and confidence histogram of every (task, system), as PNG files in ``folder``."""
-    from calbench.reporting.plots import confidence_histogram, headline_text, reliability_diagram
+    from calbench.figures import confidence_histogram, headline_text, reliability_diagram
 
     out: dict[tuple[str, tuple], dict[str, Path]] = {}
     folder.mkdir(parents=True, exist_ok=True)

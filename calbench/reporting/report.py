@@ -14,7 +14,8 @@ reference) and *tasks*, and computes for every other system on every task:
   log score (the metrics with a per-sample term in :mod:`calbench.metrics.catalogue`), from the paired-bootstrap
   standard error for ECE and AUROC (:func:`calbench.reporting.stats.questions_needed`).
 
-Rendering (HTML and Markdown) and figures are in :mod:`calbench.reporting.render`.
+The paired comparison itself is :func:`calbench.reporting.compare.compare`; rendering (HTML and Markdown) and
+figures are in :mod:`calbench.reporting.render`.
 """
 
 from __future__ import annotations
@@ -24,111 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
-
-from calbench.metrics import (
-    DEFAULT_BINS,
-    DEFAULT_EPS,
-    align_by_id,
-    apply_policy,
-    higher_is_better,
-    is_parsed,
-    metric_table,
-    paired_bootstrap,
-    score,
-)
-from calbench.metrics.catalogue import paired_terms
-from calbench.records import DataError
-from calbench.reporting.inputs import (
-    RunFolder,
-    Skipped,
-    check_run_folder,
-    discover,
-    run_differences,
-    system_key,
-    system_label,
-    unique_labels,
-)
-from calbench.reporting.stats import CORRECTION_NAMES, adjust, paired_questions_needed, questions_needed, se_from_ci
-from calbench.runs import MANIFEST_FILE
-
-#: Metrics compared between runs, in display order (the catalogue's ``paired`` table).
-REPORT_METRICS = metric_table("paired")
-#: Their per-sample terms, for the questions needed to detect a difference (metrics that are a mean of one).
-PER_SAMPLE_TERMS = paired_terms(REPORT_METRICS)
-#: Below this many paired questions a difference is reported as "too few", never as significant: the paired
-#: bootstrap's p-values are unreliable on a handful of questions (5 pairs were once marked significant).
-MIN_PAIRS = 30
-
-
-@dataclass
-class Arm:
-    """One method of one run: what a report column shows."""
-
-    run: RunFolder
-    method: str
-    system: tuple
-    label: str
-
-    @classmethod
-    def of(cls, run: RunFolder, method: str, label: str | None = None) -> Arm:
-        """The arm of ``method`` in ``run``: its system key, and the system's label unless one is given."""
-        return cls(
-            run,
-            method,
-            system_key(run.manifest, method),
-            system_label(run.manifest, method) if label is None else label,
-        )
-
-    @property
-    def task(self) -> str:
-        return self.run.task
-
-    @property
-    def policy(self) -> str:
-        return str(self.run.manifest.get("parse_policy") or "exclude")
-
-    def metrics(self) -> dict[str, dict]:
-        return self.run.metrics(self.method)
-
-    def samples(self) -> list[dict]:
-        return self.run.samples(self.method)
-
-
-@dataclass
-class Delta:
-    """One metric's paired difference of a system against the reference on one task."""
-
-    metric: str
-    a: float
-    b: float
-    delta: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    p_adjusted: float = math.nan
-    significant: bool = False
-    too_few: bool = False  # fewer than MIN_PAIRS paired questions: never called significant
-    questions_needed: float | None = None  # for a non-significant difference
-
-    @property
-    def better(self) -> bool | None:
-        """Whether b is better than a (None when equal or undefined)."""
-        if math.isnan(self.delta) or self.delta == 0:
-            return None
-        return (self.delta > 0) == higher_is_better(self.metric)
-
-
-@dataclass
-class Comparison:
-    """A system against the reference on one task."""
-
-    task: str
-    reference: Arm
-    other: Arm
-    n_pairs: int = 0
-    deltas: dict[str, Delta] = field(default_factory=dict)
-    problem: str | None = None  # why no comparison was made (not comparable, no shared questions, ...)
+from calbench.metrics import apply_policy, score
+from calbench.reporting.compare import MIN_PAIRS, REPORT_METRICS, Arm, Comparison, compare, load_arms
+from calbench.reporting.inputs import Skipped, unique_labels
+from calbench.reporting.stats import CORRECTION_NAMES, adjust
 
 
 @dataclass
@@ -151,87 +51,6 @@ class Report:
     @property
     def reference(self) -> tuple:
         return self.systems[0]
-
-
-def _load(specs: Iterable[str | Path]) -> tuple[list[Arm], list[Skipped]]:
-    arms: list[Arm] = []
-    skipped: list[Skipped] = []
-    for spec in map(str, specs):
-        folder, _, method = spec.partition("#")
-        path = Path(folder)
-        if (path / MANIFEST_FILE).exists() or not path.is_dir():
-            result = check_run_folder(path) if path.exists() else None
-            if result is None:
-                raise DataError(f"{path}: no such run folder")
-            if isinstance(result, Skipped):
-                raise DataError(f"cannot report on {path}: {result.reason}")
-            runs = [result]
-        else:
-            runs, skip = discover([path])
-            skipped += skip
-        for run in runs:
-            methods = run.methods
-            if method:
-                if method not in methods:
-                    raise DataError(f"{run.path}: no method {method!r} in this run (it has {', '.join(methods)})")
-                methods = [method]
-            for m in methods:
-                arms.append(Arm.of(run, m))
-    if not arms:
-        listing = "".join(f"\n  - {s}" for s in skipped)
-        raise DataError(f"no complete run to report on{listing}")
-    return arms, skipped
-
-
-def _paired_arrays(a: Arm, b: Arm) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    sa, sb = align_by_id(a.samples(), b.samples())
-    if a.policy == "exclude":
-        both = [(x, y) for x, y in zip(sa, sb) if is_parsed(x) and is_parsed(y)]
-        sa, sb = [x for x, _ in both], [y for _, y in both]
-    ca, ya, _ = apply_policy(sa, a.policy)
-    cb, yb, _ = apply_policy(sb, b.policy)
-    return ca, ya, cb, yb
-
-
-def compare(
-    ref: Arm, other: Arm, *, n_resamples: int = 1000, seed: int = 0, alpha: float = 0.05, power: float = 0.8
-) -> Comparison:
-    """The paired comparison of ``other`` against ``ref`` on their task (before multiple-comparison correction).
-
-    The one paired comparison of calbench: the comparison report, the leaderboard's trained-vs-baselines
-    section, the trainer's before/after report and the baseline table (best method vs two-stage) use it."""
-    comp = Comparison(ref.task, ref, other)
-    differences = run_differences(ref.run, other.run)
-    if differences:
-        comp.problem = "not comparable: " + "; ".join(differences)
-        return comp
-    try:
-        ca, ya, cb, yb = _paired_arrays(ref, other)
-    except ValueError as e:
-        comp.problem = str(e)
-        return comp
-    comp.n_pairs = int(ca.size)
-    if ca.size < 2:
-        rates = [(x.metrics().get("parse_rate") or {}).get("value") for x in (ref, other)]
-        why = "" if None in rates else f" (parse rates {rates[0]:.0%} and {rates[1]:.0%}, policy {ref.policy})"
-        comp.problem = f"only {ca.size} question(s) scored by both runs{why}; nothing to compare"
-        return comp
-    ms = ref.run.manifest.get("metric_settings") or {}
-    settings = {"bins": int(ms.get("ece_bins", DEFAULT_BINS)), "eps": float(ms.get("log_score_eps", DEFAULT_EPS))}
-    res = paired_bootstrap(ca, ya, cb, yb, n_resamples=n_resamples, seed=seed, level=1 - alpha, **settings)
-    per_question = {
-        name: term(cb, yb, settings["eps"]) - term(ca, ya, settings["eps"]) for name, term in PER_SAMPLE_TERMS.items()
-    }
-    for name in REPORT_METRICS:
-        r = res[name]
-        d = Delta(name, r["a"], r["b"], r["delta"], r["ci_low"], r["ci_high"], r["p_value"])
-        if name in per_question:
-            d.questions_needed = paired_questions_needed(per_question[name], alpha=alpha, power=power)
-        elif not math.isnan(d.ci_low):
-            se = se_from_ci(d.ci_low, d.ci_high, level=1 - alpha)
-            d.questions_needed = questions_needed(d.delta, se, comp.n_pairs, alpha=alpha, power=power)
-        comp.deltas[name] = d
-    return comp
 
 
 def _domain(sample: dict) -> str | None:
@@ -289,7 +108,7 @@ def build_report(
     seed: int = 0,
 ) -> Report:
     """Read the runs named by ``specs`` and compute every comparison against the first system."""
-    arms, skipped = _load(specs)
+    arms, skipped = load_arms(specs)
     systems: list[tuple] = []
     labels: dict[tuple, str] = {}
     tasks: list[str] = []
@@ -363,27 +182,3 @@ def build_report(
         n_resamples,
         notes,
     )
-
-
-def demo_outputs(run_dirs: Sequence[str | Path], out_dir: str | Path, *, quiet: bool = False) -> dict[str, Path]:
-    """The leaderboard over ``run_dirs`` and a comparison report of them, written to ``out_dir``; prints where
-    they are. For ``make demo``. Returns ``{"leaderboard_html", "leaderboard_md", "leaderboard_csv",
-    "report_html", "report_md"}``."""
-    from calbench.reporting import leaderboard
-    from calbench.reporting.render import fresh_sample_pages, write_report
-
-    out = Path(out_dir)
-    lb = leaderboard.build(run_dirs)
-    lb_paths = leaderboard.write(lb, out)
-    report = build_report(run_dirs)
-    paths = {f"leaderboard_{k}": v for k, v in lb_paths.items()}
-    # one set of per-run sample tables (report_samples/), linked from both the HTML and the Markdown report
-    pages = fresh_sample_pages(report, out / "report_samples")
-    paths["report_html"] = write_report(report, out / "report.html", pages=pages)
-    paths["report_md"] = write_report(report, out / "report.md", pages=pages)
-    if not quiet:
-        print(f"leaderboard: {lb_paths['html']} (also {lb_paths['md'].name}, {lb_paths['csv'].name})")
-        print(f"report:      {paths['report_html']} (also {paths['report_md'].name})")
-        for s in lb.skipped:
-            print(f"skipped: {s}")
-    return paths

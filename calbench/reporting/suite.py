@@ -18,7 +18,7 @@ A suite file (YAML) declares the tracks::
           - title: "SmolLM2-135M greedy answers, TriviaQA eval (1,000) and unseen tasks (500 each)"
             columns: [...]
 
-A column matches the leaderboard column (:class:`calbench.reporting.leaderboard.Column`) of that task whose
+A column matches the leaderboard column (:class:`calbench.reporting.board.Column`) of that task whose
 questions' sha256 starts with ``questions`` (and, with ``answers``, whose given answers' sha256 starts with it).
 A table's rows are the systems that ran every one of its columns; the first column is its in-domain column,
 where the trained-vs-baselines grid pairs each trained system of the table with every baseline.
@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from calbench.errors import DataError
+from calbench.reporting.board import metric_title
 from calbench.reporting.trained import TITLES, VERDICT_METRICS, is_trained, verdict
 
 __all__ = ["SuiteTable", "Track", "load_suite", "page"]
@@ -260,9 +261,8 @@ def _grids(col, st: SuiteTable, table_rows, pairs: dict) -> list[dict]:
 
 def render_markdown(content: dict[str, Any], files: str) -> str:
     """The compact leaderboard.md; ``files``: the drill-down folder's name (relative links)."""
-    from calbench.reporting.leaderboard import _metric_title
 
-    rb = _metric_title(content["rank_by"])
+    rb = metric_title(content["rank_by"])
     better = "higher" if content["higher"] else "lower"
     out = [
         "# calbench leaderboard",
@@ -362,8 +362,7 @@ def dot_plots(content: dict[str, Any], folder: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from calbench.reporting.leaderboard import _metric_title
-    from calbench.reporting.plots import quantize_png
+    from calbench.figures import quantize_png
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -386,7 +385,7 @@ def dot_plots(content: dict[str, Any], folder: Path) -> list[Path]:
                         ax.plot([lo, hi], [yi, yi], color=colour, lw=1.2)
                     ax.plot([c["value"]], [yi], "o", color=colour, ms=4)
                 ax.set_title(t["columns"][j]["title"], fontsize=9)
-                ax.set_xlabel(_metric_title(content["rank_by"]), fontsize=8)
+                ax.set_xlabel(metric_title(content["rank_by"]), fontsize=8)
                 ax.tick_params(labelsize=7)
                 ax.grid(axis="x", alpha=0.3)
                 ax.set_xscale("log")
@@ -405,7 +404,6 @@ def dot_plots(content: dict[str, Any], folder: Path) -> list[Path]:
 def render_html(content: dict[str, Any], files: str) -> str:
     """The compact leaderboard.html (one page, sortable headline tables, the grids, the dot plots as files)."""
     from calbench.reporting.html import render_template
-    from calbench.reporting.leaderboard import _metric_title
 
     legends = []
     for g in content["grids"]:
@@ -413,7 +411,7 @@ def render_html(content: dict[str, Any], files: str) -> str:
             legends.append((g["table"], g["baselines"]))
     return render_template(
         "leaderboard_compact.html.j2",
-        rank_by=_metric_title(content["rank_by"]),
+        rank_by=metric_title(content["rank_by"]),
         higher=content["higher"],
         tracks=content["tracks"],
         grids=content["grids"],

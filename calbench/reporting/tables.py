@@ -1,6 +1,6 @@
 """The tables of a training experiment (a study's ``tables.md``) from its run folders: every readout's metrics
 with 95 % CIs, and the paired bootstrap differences of every trained readout (a run evaluated with an adapter)
-against every untrained one on the same questions and answers (:func:`calbench.reporting.report.compare`; a
+against every untrained one on the same questions and answers (:func:`calbench.reporting.compare.compare`; a
 trained model scored on the untrained model's own answers with ``eval --answers`` pairs with the untrained run),
 per task and question set.
 
@@ -15,8 +15,8 @@ import numpy as np
 
 from calbench.errors import DataError
 from calbench.metrics import format_value, is_parsed
+from calbench.reporting.compare import Arm, compare
 from calbench.reporting.inputs import RunFolder, check_run_folder
-from calbench.reporting.report import Arm, compare
 from calbench.reporting.trained import is_trained
 
 METRICS = ("auroc", "ece", "brier", "log_score")

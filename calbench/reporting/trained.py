@@ -4,7 +4,7 @@ beats which baseline.
 In every leaderboard column (one comparable set: same questions, judge, parse policy and, for runs on given
 answers, the same answers file), each *trained* system (a model evaluated with a LoRA adapter) is paired with
 each *baseline* (a system without an adapter) on the questions both scored, with
-:func:`calbench.reporting.report.compare` (the comparison report's paired bootstrap). A metric's verdict is
+:func:`calbench.reporting.compare.compare` (the comparison report's paired bootstrap). A metric's verdict is
 **beats** when the 95 % interval of the difference lies wholly on the better side of 0, **loses** when it lies
 wholly on the worse side, and **ties** otherwise (also when fewer than ``MIN_PAIRS`` questions pair up).
 """
@@ -12,14 +12,12 @@ wholly on the worse side, and **ties** otherwise (also when fewer than ``MIN_PAI
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from calbench.metrics import format_value
 from calbench.metrics.catalogue import titles
-from calbench.reporting.report import MIN_PAIRS, Arm, Comparison, compare
-
-if TYPE_CHECKING:  # leaderboard imports this module
-    from calbench.reporting.leaderboard import Column, Entry, Leaderboard
+from calbench.reporting.board import Column, Entry, Leaderboard
+from calbench.reporting.compare import MIN_PAIRS, Arm, Comparison, compare
 
 #: The metrics a verdict is given on, in the order shown.
 VERDICT_METRICS = ("brier", "auroc", "ece", "log_score")

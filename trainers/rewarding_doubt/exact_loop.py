@@ -270,7 +270,7 @@ def plot_training_curve(records: Sequence[dict], path: Path, starts: Sequence[in
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from calbench.reporting.plots import save_png
+    from calbench.figures import save_png
 
     rows = [r for r in records if r.get("kind") == "heldout"]
     if not rows:

@@ -5,7 +5,7 @@
 ``DIR/<task>/`` are ``calbench eval`` output folders (samples.jsonl + run.json) of the untrained and the trained
 model on the same questions (complete runs: ``calbench.reporting.inputs.check_run_folder``). For each task and
 method the report gives each run's metrics with their 95 % bootstrap intervals (from run.json) and the paired
-difference after - before (:func:`calbench.reporting.report.compare`, the comparison report's paired bootstrap:
+difference after - before (:func:`calbench.reporting.compare.compare`, the comparison report's paired bootstrap:
 over the questions both runs scored under their parse policy, aligned by id), plus the histogram of confidences
 over the 11 levels.
 """
@@ -37,11 +37,11 @@ def _histogram(samples: list[dict]) -> list[int]:
 
 def compare_task(before: Path, after: Path, *, n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Every method of both runs: their metrics and the paired difference after - before
-    (:func:`calbench.reporting.report.compare`; ``paired_problem`` says why there is none).
+    (:func:`calbench.reporting.compare.compare`; ``paired_problem`` says why there is none).
 
     Raises :class:`calbench.errors.DataError` when either folder is not a complete run."""
+    from calbench.reporting.compare import Arm, compare
     from calbench.reporting.inputs import Skipped, check_run_folder
-    from calbench.reporting.report import Arm, compare
 
     run_b, run_a = (check_run_folder(d) for d in (before, after))
     for run in (run_b, run_a):
