@@ -2,8 +2,8 @@
 
 Number arguments are checked by argparse itself (``type=positive_int`` etc.), so a bad value stops the
 command at once with exit code 2 and one line naming the option. :func:`check_eval_args` checks what needs
-several arguments together, and :func:`check_out_folder` refuses an output folder holding a different run
-before the model loads (the runner checks again, with the model's sha256, once it is loaded).
+several arguments together (the output folder is checked by :func:`calbench.runner.check_out_folder` before the
+model loads). This is the CLI's module: the library never imports it (``tests/test_architecture.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ def positive_int(text: str) -> int:
 def nonnegative_float(text: str) -> float:
     """A finite float >= 0 (argparse ``type``)."""
     return _number(text, float, lambda v: 0 <= v < float("inf"), "a number", "a number >= 0")
+
+
+#: The value types a backend's ``flags`` may name by string (``"type": "positive_int"``): the library declares
+#: options without importing the CLI.
+VALUE_TYPES = {"positive_int": positive_int, "nonnegative_float": nonnegative_float}
 
 
 def unit_interval(text: str) -> float:
@@ -111,43 +116,3 @@ def check_eval_args(args: argparse.Namespace) -> None:
         raise UserError(f"--script {args.script}: no such file")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
-
-
-#: Settings of a run's identity, as the option that sets them (for messages).
-OPTION_OF = {
-    "model": "--model",
-    "task": "--task/--data",
-    "split": "--split",
-    "source": "--source",
-    "limit": "--limit",
-    "methods": "--method",
-    "scale": "--scale",
-    "judge": "--judge-*",
-    "seed": "--seed",
-    "method_settings": "--sc-k/--sc-temperature/--topk-k/--probe",
-}
-
-
-def check_out_folder(out: str | Path, expected: dict, examples: list) -> None:
-    """Refuse ``out`` when its run.json differs from ``expected`` (identity settings known before the model
-    loads, keyed as :func:`calbench.runner.run_identity`); the message names the first setting that differs.
-    A run that ``examples`` extend (a larger ``--limit``, :func:`calbench.runner.is_extension`) is let through:
-    the runner checks the rest when it resumes."""
-    from calbench.runner import conflict_message, identity_diff, is_extension, run_identity
-    from calbench.runs import ManifestError, has_manifest, manifest_path, read_manifest
-
-    path = manifest_path(out)
-    if not has_manifest(out):
-        return
-    try:
-        manifest = read_manifest(out)
-        old = run_identity(manifest)
-    except ManifestError as e:
-        raise UserError(f"{path} exists but is not a calbench run manifest ({e.reason}); use another --out") from None
-    except (KeyError, TypeError) as e:
-        raise UserError(f"{path} exists but is not a calbench run manifest ({e}); use another --out") from None
-    diff = identity_diff(old, expected)
-    if is_extension(manifest, examples, diff):
-        return
-    if diff:
-        raise UserError(conflict_message(Path(out), diff[0], old.get(diff[0]), expected[diff[0]]))

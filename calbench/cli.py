@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
-import re
 import sys
 
 from calbench import __version__
+from calbench.commands import help_text
 from calbench.errors import UserError
 
 
@@ -35,18 +35,6 @@ examples:
   calbench report runs/tqa runs/other --out report.html   compare runs
 
 Run `calbench COMMAND --help` for the options of a command."""
-
-
-def help_text(text: str | None) -> str | None:
-    """A docstring as people read it in --help: no Sphinx roles or RST double backticks, and no leading
-    "``calbench eval``:" (the help already names the command)."""
-    if not text:
-        return text
-    stripped = re.sub(r"^\s*``calbench [\w-]+``:\s*", "", text)
-    if stripped != text:  # the sentence now starts after the command's name
-        text = stripped[:1].upper() + stripped[1:]
-    text = re.sub(r":\w+:`~?([^`]+)`", lambda m: "`" + m.group(1).split(".")[-1] + "`", text)
-    return re.sub(r"``([^`]+)``", r"`\1`", text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (UserError, FileNotFoundError) as e:  # every calbench.errors class is a UserError
-        print(f"calbench {args.command}: error: {e}", file=sys.stderr)
+        message = e.message(getattr(args, "field_options", None)) if isinstance(e, UserError) else str(e)
+        print(f"calbench {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\ncalbench {args.command}: interrupted", file=sys.stderr)

@@ -10,14 +10,26 @@ A refusal that belongs to one module subclasses one of these next to the code th
 ``methods.capabilities.BackendCapabilityError`` and ``backends.vllm.VLLMNotInstalledError``. The old import
 paths (``calbench.cli.UserError``, ``calbench.records.DataError``, ``calbench.tasks.TaskError``,
 ``calbench.rundir.RunFolderError``, ``calbench.models.ModelNotFoundError``, ``calbench.training.TrainerError``)
-still work.
+still work. The CLI prints :meth:`UserError.message` with the command's option names (``field_options``).
 """
 
 from __future__ import annotations
 
 
 class UserError(Exception):
-    """An error caused by the user's input; printed without a traceback, exit code 2."""
+    """An error caused by the user's input; printed without a traceback, exit code 2.
+
+    ``field`` names the setting the error is about (a key of the run's identity, e.g. ``"seed"``), so that a
+    front end can name its own option for it: :meth:`message` with the front end's ``{field: option}`` map (the
+    CLI passes each command's map of flags)."""
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
+
+    def message(self, options: dict[str, str] | None = None) -> str:
+        """The message, with the option that sets ``field`` when ``options`` names one."""
+        return str(self)
 
 
 class DataError(UserError, ValueError):

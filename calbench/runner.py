@@ -33,6 +33,8 @@ from calbench.runs import (
     VERSION_KEY,
     ManifestError,
     RunManifest,
+    has_manifest,
+    manifest_path,
     read_manifest,
     write_manifest,
 )
@@ -40,7 +42,24 @@ from calbench.tasks import TaskSpec
 
 
 class RunConflictError(RunFolderError):
-    """The output folder holds a run with different settings (the CLI prints it as an error, exit code 2)."""
+    """The output folder holds a run with different settings (the CLI prints it as an error, exit code 2).
+
+    Made by :meth:`different` when an identity setting differs: ``field`` is the first one that does, and
+    :meth:`message` names the option that sets it."""
+
+    difference: tuple[Path, Any, Any] | None = None  # (folder, value there, value now)
+
+    @classmethod
+    def different(cls, folder: Path, key: str, old: Any, new: Any) -> RunConflictError:
+        err = cls(conflict_message(folder, key, old, new), field=key)
+        err.difference = (folder, old, new)
+        return err
+
+    def message(self, options: dict[str, str] | None = None) -> str:
+        if self.difference is None or self.field is None:
+            return str(self)
+        folder, old, new = self.difference
+        return conflict_message(folder, self.field, old, new, (options or {}).get(self.field))
 
 
 class GivenAnswersError(UserError):
@@ -168,6 +187,55 @@ def is_extension(old: dict, examples: list[Example], diff: list[str]) -> bool:
     ) == data_sha256(examples[:n])
 
 
+def planned_identity(task: TaskSpec, examples: list[Example], settings: EvalSettings, model_name: str) -> dict:
+    """The identity settings of a run that are known before its model loads (keyed as :func:`run_identity`; the
+    model's sha256, the adapter and the answers' hash follow once they are read)."""
+    from calbench.judge import judge_for
+
+    judge = judge_for(task.kind, **settings.judge)
+    return {
+        "model": model_name,
+        "task": task.name,
+        "split": settings.split,
+        "source": settings.source,
+        "limit": settings.limit,
+        "data_sha256": data_sha256(examples),
+        "methods": settings.methods,
+        "scale": settings.scale,
+        "prompt_version": templates()["version"],
+        "judge": {"name": judge.name, "settings": judge.settings},
+        "seed": settings.seed,
+        "method_settings": settings.method_settings,
+    }
+
+
+def _read_identity(path: Path) -> tuple[RunManifest, dict]:
+    """The manifest at ``path`` (a run.json) and its identity; a file that is not a run manifest is refused."""
+    try:
+        old = read_manifest(path)
+        return old, _identity(old)
+    except ManifestError as e:
+        reason = e.reason
+    except (KeyError, TypeError) as e:
+        reason = str(e)
+    raise RunConflictError(f"{path} exists but is not a calbench run manifest ({reason}); use another --out")
+
+
+def check_out_folder(out: str | Path, expected: dict, examples: list[Example]) -> None:
+    """Refuse ``out`` before the model loads when its run.json differs from ``expected``
+    (:func:`planned_identity`); the error's ``field`` is the first setting that differs. A run that ``examples``
+    extend (a larger ``--limit``, :func:`is_extension`) is let through: :func:`evaluate` checks the rest, with
+    the model's sha256, when it resumes."""
+    if not has_manifest(out):
+        return
+    manifest, old = _read_identity(manifest_path(out))
+    diff = identity_diff(old, expected)
+    if is_extension(manifest, examples, diff):
+        return
+    if diff:
+        raise RunConflictError.different(Path(out), diff[0], old.get(diff[0]), expected[diff[0]])
+
+
 def _check_answers_kept(folder: Path, answers: dict[str, str] | None) -> None:
     """Refuse to extend a run whose finished samples were scored on answers other than the ones given now."""
     if answers is None:
@@ -186,15 +254,7 @@ def _check_resumable(run_path: Path, manifest: dict, examples: list[Example], an
     same run on fewer questions (:func:`is_extension`; recorded in ``manifest["extended_from"]``)."""
     if not run_path.exists():
         return {}
-    try:
-        old = read_manifest(run_path)
-        old_id = _identity(old)
-    except ManifestError as e:
-        raise RunConflictError(
-            f"{run_path} exists but is not a calbench run manifest ({e.reason}); use another --out"
-        ) from None
-    except KeyError as e:
-        raise RunConflictError(f"{run_path} exists but is not a calbench run manifest ({e}); use another --out")
+    old, old_id = _read_identity(run_path)
     new_id = _identity(manifest)
     diff = identity_diff(old_id, new_id)
     earlier = list(old.get("extended_from") or [])
@@ -215,7 +275,7 @@ def _check_resumable(run_path: Path, manifest: dict, examples: list[Example], an
             }
         )
     elif diff:
-        raise RunConflictError(conflict_message(run_path.parent, diff[0], old_id.get(diff[0]), new_id[diff[0]]))
+        raise RunConflictError.different(run_path.parent, diff[0], old_id.get(diff[0]), new_id[diff[0]])
     if earlier:
         manifest["extended_from"] = earlier
     return old
@@ -224,13 +284,11 @@ def _check_resumable(run_path: Path, manifest: dict, examples: list[Example], an
 run_identity = _identity
 
 
-def conflict_message(folder: Path, key: str, old: Any, new: Any) -> str:
-    """Why ``folder`` cannot be resumed: the first identity setting that differs, with its option."""
-    from calbench.argcheck import OPTION_OF
-
-    option = f" ({OPTION_OF[key]})" if key in OPTION_OF else ""
+def conflict_message(folder: Path, key: str, old: Any, new: Any, option: str | None = None) -> str:
+    """Why ``folder`` cannot be resumed: the first identity setting that differs (with the option that sets it,
+    when the caller names one)."""
     return (
-        f"{folder} holds a different run ({key}{option}: {old!r} there, {new!r} now); "
+        f"{folder} holds a different run ({key}{f' ({option})' if option else ''}: {old!r} there, {new!r} now); "
         "use another --out, or delete the folder to start over"
     )
 

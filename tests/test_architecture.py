@@ -1,10 +1,13 @@
 """The layering of docs/architecture.md ("Layers"), checked on the source with ``ast`` (nothing is imported):
 
 * the library (``calbench/`` outside the CLI, ``trainers/``, ``tasks/``) never imports the CLI
-  (``calbench.cli``, ``calbench.commands``), not even inside a function;
-* the modules of ``calbench``, ``trainers`` and ``tasks`` import one another without a cycle, counting the
-  imports that run when a module is loaded (module level, including inside a top-level ``if``/``try``, but not
-  ``if TYPE_CHECKING:``); an import inside a function runs later and is not counted.
+  (``calbench.cli``, ``calbench.commands``, ``calbench.argcheck``), not even inside a function; within the CLI,
+  only ``calbench/__main__.py`` imports the entry point ``calbench.cli``;
+* the modules of ``calbench``, ``trainers`` and ``tasks`` import one another without a cycle: neither counting
+  the imports that run when a module is loaded (module level, including inside a top-level ``if``/``try``, but
+  not ``if TYPE_CHECKING:``) nor counting every import, inside functions too. The one exception is registry
+  discovery, which loads modules by names it finds at run time (``importlib.import_module(f"tasks.{name}")``:
+  the task, method, backend, command and trainer registries) and is not an import of a named module.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("calbench", "trainers", "tasks")
-CLI_MODULES = ("calbench.cli", "calbench.commands")
+CLI_MODULES = ("calbench.cli", "calbench.commands", "calbench.argcheck")
 #: Modules that are the CLI and may import it.
-CLI_FILES = ("calbench/cli.py", "calbench/__main__.py", "calbench/commands/")
+CLI_FILES = ("calbench/cli.py", "calbench/__main__.py", "calbench/commands/", "calbench/argcheck.py")
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -91,30 +94,39 @@ def load_time_nodes(tree: ast.Module):
 
 
 def cli_imports(root: Path = ROOT) -> list[str]:
-    """``file:line imports NAME`` for every import of the CLI outside the CLI."""
+    """``file:line imports NAME`` for every import of the CLI outside the CLI, and of the entry point
+    ``calbench.cli`` anywhere but ``calbench/__main__.py`` (a command that imports it runs back up)."""
     found = []
     for module, path in source_modules(root).items():
         rel = path.relative_to(root).as_posix()
-        if rel.startswith(CLI_FILES):
+        forbidden = ("calbench.cli",) if rel.startswith(CLI_FILES) else CLI_MODULES
+        if rel in ("calbench/cli.py", "calbench/__main__.py"):
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=rel)
         for line, name in imported_names(ast.walk(tree), module, path.name == "__init__.py"):
-            if any(name == c or name.startswith(c + ".") for c in CLI_MODULES):
+            if any(name == c or name.startswith(c + ".") for c in forbidden):
                 found.append(f"{rel}:{line} imports {name}")
     return found
 
 
-def import_graph(root: Path = ROOT) -> dict[str, dict[str, int]]:
-    """module -> {module it loads at load time: line}. Importing ``a.b.c`` loads ``a``, ``a.b`` and ``a.b.c``;
-    the importer's own parent packages are already loading and are not counted (``from a import name`` in
-    ``a.b`` still counts as a use of ``a``)."""
+def every_node(tree: ast.Module):
+    """Every node of the module, inside functions too, except the bodies of ``if TYPE_CHECKING:`` blocks."""
+    skipped = {id(n) for b in ast.walk(tree) if _is_type_checking(b) for s in b.body for n in ast.walk(s)}
+    return (n for n in ast.walk(tree) if id(n) not in skipped)
+
+
+def import_graph(root: Path = ROOT, *, inside_functions: bool = False) -> dict[str, dict[str, int]]:
+    """module -> {module it loads at load time: line}; with ``inside_functions``, every module it imports
+    anywhere. Importing ``a.b.c`` loads ``a``, ``a.b`` and ``a.b.c``; the importer's own parent packages are
+    already loading and are not counted (``from a import name`` in ``a.b`` still counts as a use of ``a``)."""
     modules = source_modules(root)
     graph: dict[str, dict[str, int]] = {}
     for module, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         own_parents = {".".join(module.split(".")[:i]) for i in range(1, module.count(".") + 1)}
         edges: dict[str, int] = {}
-        for line, name in imported_names(load_time_nodes(tree), module, path.name == "__init__.py"):
+        nodes = every_node(tree) if inside_functions else load_time_nodes(tree)
+        for line, name in imported_names(nodes, module, path.name == "__init__.py"):
             parts = name.split(".")
             while parts and ".".join(parts) not in modules:  # ``from a import name``: the module is ``a``
                 parts.pop()
@@ -169,6 +181,13 @@ def test_no_import_cycles():
     assert cycle is None, "import cycle at load time:\n" + describe_cycle(cycle, graph)
 
 
+def test_no_import_cycles_counting_imports_inside_functions():
+    graph = import_graph(inside_functions=True)
+    assert "calbench.figures" in graph["calbench.runner"]  # an import inside a function is counted
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle (imports inside functions counted):\n" + describe_cycle(cycle, graph)
+
+
 # The checks themselves, on a small tree planted in tmp_path.
 
 
@@ -191,6 +210,7 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
         "from .commands.eval import print_summary\n",
         "def f():\n    from calbench.commands import eval\n",
         "import importlib\nimportlib.import_module('calbench.cli')\n",
+        "def f():\n    from calbench.argcheck import positive_int\n",
     ],
 )
 def test_a_planted_cli_import_is_found(tmp_path, text):
@@ -198,11 +218,25 @@ def test_a_planted_cli_import_is_found(tmp_path, text):
         tmp_path,
         {
             "calbench/lib.py": text,
-            "calbench/cli.py": "import calbench.commands\n",
-            "calbench/commands/__init__.py": "from calbench.cli import main\n",
+            "calbench/cli.py": "import calbench.commands\nfrom calbench.argcheck import positive_int\n",
+            "calbench/__main__.py": "from calbench.cli import main\n",
+            "calbench/argcheck.py": "from calbench.errors import UserError\n",
+            "calbench/commands/__init__.py": "from calbench.argcheck import positive_int\n",
         },
     )
     assert [f.split(":")[0] for f in cli_imports(root)] == ["calbench/lib.py"]
+
+
+def test_a_command_that_imports_the_entry_point_is_found(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "calbench/cli.py": "import calbench.commands\n",
+            "calbench/commands/__init__.py": "",
+            "calbench/commands/eval.py": "def f():\n    from calbench.cli import help_text\n",
+        },
+    )
+    assert cli_imports(root) == ["calbench/commands/eval.py:2 imports calbench.cli.help_text"]
 
 
 def test_a_planted_cycle_is_found_and_imports_in_functions_are_not(tmp_path):
@@ -217,6 +251,13 @@ def test_a_planted_cycle_is_found_and_imports_in_functions_are_not(tmp_path):
         },
     )
     assert find_cycle(import_graph(root)) is None
+    # counting imports inside functions, the same tree has a cycle; the TYPE_CHECKING import is still not one
+    assert find_cycle(import_graph(root, inside_functions=True)) == [
+        "calbench.a",
+        "calbench.b",
+        "calbench.c",
+        "calbench.a",
+    ]
     (root / "calbench/c.py").write_text("from calbench.a import y\n")
     graph = import_graph(root)
     assert find_cycle(graph) == ["calbench.a", "calbench.b", "calbench.c", "calbench.a"]

@@ -67,7 +67,9 @@ class BackendSpec:
     ``options`` are the model options of ``eval`` it takes (``adapter``, ``device``, ``dtype``, ``batch_size``
     and the ones of its own ``flags``); :func:`make_backend` passes it those and drops the ones that only
     other backends declare. ``flags`` are the ``eval`` options it introduces: option name (``base_url``
-    for ``--base-url``) -> the keyword arguments of ``argparse.add_argument`` (``help``, ``type`` ...).
+    for ``--base-url``) -> the keyword arguments of ``argparse.add_argument`` (``help``, ``type`` ...; a
+    ``type`` given as a string names a value type of the CLI, ``calbench.argcheck.VALUE_TYPES``: the library
+    never imports the CLI).
     ``--backend-option KEY=VALUE`` options are always passed on. ``extra``: the pip extra of its
     dependencies (``pip install 'calbench[EXTRA]'``), None when the base install has them.
     """
@@ -94,11 +96,10 @@ def backends() -> dict[str, BackendSpec]:
         import importlib
         import pkgutil
         from dataclasses import replace
-
-        import calbench.backends as package
+        from pathlib import Path
 
         found = {}
-        for info in pkgutil.iter_modules(package.__path__):
+        for info in pkgutil.iter_modules([str(Path(__file__).parent)]):  # this package's modules
             if info.name == "base" or info.name.startswith("_"):
                 continue
             spec = getattr(importlib.import_module(f"calbench.backends.{info.name}"), "BACKEND", None)

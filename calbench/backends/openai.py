@@ -40,7 +40,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from calbench.argcheck import positive_int
 from calbench.backends.base import BackendSpec, Generation, cut_at_stop
 from calbench.elicit import Prompt, render
 
@@ -343,7 +342,7 @@ BACKEND = BackendSpec(
     flags={
         "base_url": {"help": "OpenAI-compatible endpoint (--backend openai)"},
         "api_key_env": {"help": "environment variable holding the API key (--backend openai)"},
-        "concurrency": {"type": positive_int, "help": "parallel requests (--backend openai)"},
+        "concurrency": {"type": "positive_int", "help": "parallel requests (--backend openai)"},
     },
 )
 

@@ -7,6 +7,7 @@ import json
 import sys
 
 from calbench.argcheck import (
+    VALUE_TYPES,
     add_scoring_args,
     nonnegative_float,
     positive_int,
@@ -41,6 +42,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=positive_int, help="generation batch size (default: 16 CPU, 128 GPU)")
     for spec in backends().values():
         for name, kwargs in spec.flags.items():
+            if isinstance(kwargs.get("type"), str):  # a value type named by the backend (argcheck.VALUE_TYPES)
+                kwargs = {**kwargs, "type": VALUE_TYPES[kwargs["type"]]}
             g.add_argument("--" + name.replace("_", "-"), **kwargs)
     g.add_argument(
         "--backend-option", action="append", default=[], metavar="KEY=VALUE", help="extra backend option (repeatable)"
@@ -135,7 +138,7 @@ def register(sub) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", help="output folder (samples.jsonl, run.json, plots)")
     p.add_argument("--list-methods", action="store_true", help="list the confidence methods and exit")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, field_options=OPTION_OF)
 
 
 def load_task(args: argparse.Namespace):
@@ -167,35 +170,28 @@ def load_task(args: argparse.Namespace):
     return task
 
 
-def expected_identity(task, examples, settings, model_name: str) -> dict:
-    """The identity settings of this run that are known before the model loads (see runner.run_identity)."""
-    from calbench.elicit import templates
-    from calbench.judge import judge_for
-    from calbench.runner import data_sha256
-
-    judge = judge_for(task.kind, **settings.judge)
-    return {
-        "model": model_name,
-        "task": task.name,
-        "split": settings.split,
-        "source": settings.source,
-        "limit": settings.limit,
-        "data_sha256": data_sha256(examples),
-        "methods": settings.methods,
-        "scale": settings.scale,
-        "prompt_version": templates()["version"],
-        "judge": {"name": judge.name, "settings": judge.settings},
-        "seed": settings.seed,
-        "method_settings": settings.method_settings,
-    }
+#: Settings of a run's identity, as the option that sets them: a refusal of ``--out`` names the option
+#: (:meth:`calbench.errors.UserError.message`).
+OPTION_OF = {
+    "model": "--model",
+    "task": "--task/--data",
+    "split": "--split",
+    "source": "--source",
+    "limit": "--limit",
+    "methods": "--method",
+    "scale": "--scale",
+    "judge": "--judge-*",
+    "seed": "--seed",
+    "method_settings": "--sc-k/--sc-temperature/--topk-k/--probe",
+}
 
 
 def run(args: argparse.Namespace) -> int:
-    from calbench.argcheck import check_eval_args, check_out_folder
+    from calbench.argcheck import check_eval_args
     from calbench.backends import make_backend
     from calbench.evaluation import evaluate_task, evaluation_settings, task_examples
     from calbench.methods import METHODS
-    from calbench.runner import RunConflictError
+    from calbench.runner import check_out_folder, planned_identity
 
     if args.list_methods:
         for name, cls in sorted(METHODS.items()):
@@ -245,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"task {task.name!r} split {split!r} has no examples")
     settings.answers, settings.answers_file = given_answers(args, methods, task, examples)
     model_name = args.model if args.backend != "scripted" else f"scripted:{args.script}"
-    check_out_folder(args.out, expected_identity(task, examples, settings, model_name), examples)
+    check_out_folder(args.out, planned_identity(task, examples, settings, model_name), examples)
     backend = make_backend(args.backend, args.model, **backend_options(args))
     try:
         manifest = evaluate_task(
@@ -257,8 +253,6 @@ def run(args: argparse.Namespace) -> int:
             model_name=model_name,
             progress=not args.quiet,
         )
-    except RunConflictError as e:
-        raise UserError(str(e)) from None
     except KeyboardInterrupt:
         return interrupted(args, len(examples) * len(methods))
     manifests = [manifest]
@@ -327,7 +321,7 @@ def method_summary(name: str, cls: type, width: int = 110) -> str:
     """``name`` and the first paragraph of the method's docstring, whole (wrapped), without RST markup."""
     import textwrap
 
-    from calbench.cli import help_text
+    from calbench.commands import help_text
 
     first = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
     lines = textwrap.wrap(help_text(first) or "", width - 23) or [""]
