@@ -34,13 +34,13 @@ CONCURRENCY = (1, 4, 16)
 
 def run_eval(args: list[str]) -> dict:
     from calbench.cli import main
-    from calbench.runs import read_manifest
+    from calbench.runs import Run
 
     with tempfile.TemporaryDirectory() as tmp:
         rc = main(["eval", *args, "--out", tmp, "--quiet", "--no-plots", "--resamples", "50"])
         if rc != 0:
             raise RuntimeError(f"calbench eval failed ({rc}): {args}")
-        return read_manifest(tmp)
+        return Run.open(tmp).manifest
 
 
 def row(run: dict, setting: str, concurrency: int) -> dict:

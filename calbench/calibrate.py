@@ -21,27 +21,23 @@ from pathlib import Path
 
 from calbench.errors import UserError
 from calbench.records import drop_compressed_samples
-from calbench.runs import RunManifest, has_manifest, read_manifest
+from calbench.runs import Run, has_manifest
 
 #: Fewer parsed calibration samples than this draw a warning (recorded in run.json): a scaler fitted on a few
 #: dozen labels is mostly noise.
 TINY_FIT = 30
 
 
-def _load_run(path: str) -> tuple[RunManifest, list[dict]]:
-    from calbench.records import DataError, find_samples_file, read_samples
+def _load_run(path: str) -> Run:
+    from calbench.records import find_samples_file
 
     d = Path(path)
-    try:
-        samples = find_samples_file(d)
-    except DataError as e:
-        raise UserError(str(e)) from None
-    if not has_manifest(d) or samples is None:
+    if not has_manifest(d) or find_samples_file(d) is None:
         raise UserError(
             f"{d} is not a calbench run folder (needs run.json and samples.jsonl, or a compressed samples.jsonl.xz "
             f"or .gz)"
         )
-    return read_manifest(d), read_samples(samples)
+    return Run.open(d)
 
 
 def calibrate_runs(
@@ -72,8 +68,8 @@ def calibrate_runs(
             stated_levels([0.5], stated_scale)
         except ValueError as e:
             raise UserError(f"--stated-scale: {e}") from None
-    cal_man, cal_samples = _load_run(fit_dir)
-    test_man, test_samples = _load_run(apply_dir)
+    cal_run, test_run = _load_run(fit_dir), _load_run(apply_dir)
+    cal_man, test_man = cal_run.manifest, test_run.manifest
     if cal_man["model"].get("id") != test_man["model"].get("id") and not allow_other_model:
         raise UserError(
             f"the calibration run is of model {cal_man['model'].get('id')!r} and the test run of "
@@ -95,8 +91,8 @@ def calibrate_runs(
     elif existing_run(out) is not None:
         raise UserError(f"{out} already holds a run ({describe(existing_run(out))}); choose another --out")
     t0 = time.perf_counter()
-    ms = test_man.get("metric_settings", {})
-    eps = ms.get("log_score_eps", 1e-3)
+    scoring = test_run.settings
+    eps = scoring.eps
     warnings: list[str] = []
     if cal_man["task"]["name"] != test_man["task"]["name"]:
         warnings.append(
@@ -109,8 +105,8 @@ def calibrate_runs(
     methods = [m for m in methods if m not in missing]
     for m in methods:  # fit everything first, so that a refusal leaves no half-written run
         scaler = make_scaler(scaler_name, **({"n_bins": bins} if scaler_name == "histogram" else {}))
-        cal = [s for s in cal_samples if s["method"] == m]
-        test = [s for s in test_samples if s["method"] == m]
+        cal = cal_run.samples(m, scored=False)  # every record: a failed request stays one in the new run
+        test = test_run.samples(m, scored=False)
         n_fit = sum(1 for s in cal if is_parsed(s))
         if n_fit == 0 and not explicit:  # e.g. a one-stage format the model never followed
             skipped[m] = f"no parsed calibration sample (0 of {len(cal)})"
@@ -153,18 +149,16 @@ def calibrate_runs(
     settings = EvalSettings(
         methods=new_methods,
         split=test_man["task"]["split"],
-        policy=test_man.get("parse_policy", "exclude"),
-        bins=ms.get("ece_bins", 10),
-        eps=eps,
-        n_resamples=ms.get("bootstrap", {}).get("n_resamples", 1000),
-        seed=test_man.get("seed", 0),
+        policy=scoring.policy,
+        bins=scoring.bins,
+        eps=scoring.eps,
+        n_resamples=scoring.n_resamples,
+        seed=scoring.seed,
         plots=plots,
     )
-    manifest = RunManifest({k: v for k, v in test_man.items() if k not in ("metrics", "metrics_by_method", "plots")})
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    manifest.update(
-        methods=new_methods,
-        method=",".join(new_methods),
+    manifest = test_man.derive(
+        new_methods,
         command=" ".join(sys.argv),
         timings={"first_started": now, "started": now},
         calibration={

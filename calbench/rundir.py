@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 from calbench.errors import RunFolderError
 from calbench.records import SAMPLES_FILES
-from calbench.runs import MANIFEST_FILE, ManifestError, read_manifest
+from calbench.runs import MANIFEST_FILE, ManifestError, Run
 
 #: The files that make a folder a run folder (samples may be stored compressed).
 RUN_FILES = (MANIFEST_FILE, *SAMPLES_FILES)
@@ -27,7 +27,7 @@ def existing_run(folder: str | Path) -> dict | None:
     if not any((folder / f).exists() for f in RUN_FILES):
         return None
     try:
-        return read_manifest(folder)
+        return Run.open(folder).manifest
     except ManifestError:
         return {}
 

@@ -28,15 +28,13 @@ from calbench.methods import MethodContext, get_method
 from calbench.records import Example, JsonlAppender, expand_samples, read_run_samples, read_samples
 from calbench.rundir import write_samples
 from calbench.runs import (
-    FORMAT_VERSION,
     MANIFEST_FILE,
-    VERSION_KEY,
     ManifestError,
+    Run,
     RunManifest,
     has_manifest,
-    manifest_path,
-    read_manifest,
-    write_manifest,
+    new_manifest,
+    scored_samples,
 )
 from calbench.tasks import TaskSpec
 
@@ -212,7 +210,7 @@ def planned_identity(task: TaskSpec, examples: list[Example], settings: EvalSett
 def _read_identity(path: Path) -> tuple[RunManifest, dict]:
     """The manifest at ``path`` (a run.json) and its identity; a file that is not a run manifest is refused."""
     try:
-        old = read_manifest(path)
+        old = Run.open(path).manifest
         return old, _identity(old)
     except ManifestError as e:
         reason = e.reason
@@ -228,7 +226,7 @@ def check_out_folder(out: str | Path, expected: dict, examples: list[Example]) -
     the model's sha256, when it resumes."""
     if not has_manifest(out):
         return
-    manifest, old = _read_identity(manifest_path(out))
+    manifest, old = _read_identity(Path(out) / MANIFEST_FILE)
     diff = identity_diff(old, expected)
     if is_extension(manifest, examples, diff):
         return
@@ -340,44 +338,40 @@ def evaluate(
     judge = judge_for(task.kind, **settings.judge)
     bmeta = backend.manifest()
     model_name = model_name or bmeta.get("id") or "model"
-    manifest = RunManifest(
-        {
-            VERSION_KEY: FORMAT_VERSION,
-            "status": "running",
-            "model": {**bmeta, "id": model_name},
-            "task": {
-                "name": task.name,
-                "split": settings.split,
-                "source": settings.source,
-                "kind": task.kind,
-                "group": task.group,
-                "licence": task.license,
-                "data_source": task.source,
-                "split_size": split_size,
-                "limit": settings.limit,
-                "data_sha256": data_sha256(examples),
-                "ids_sha256": ids_sha256(e.id for e in examples),
-                "notes": task.notes or None,
-            },
-            "n": len(examples),
-            "methods": settings.methods,
-            "method": settings.methods[0] if len(settings.methods) == 1 else ",".join(settings.methods),
-            "elicitation": {
-                "scale": settings.scale,
-                "templates": templates(),
-                "method_settings": settings.method_settings,
-            },
-            "generation": {
-                "temperature": 0.0,
-                "answer_max_new_tokens": settings.max_new_tokens,
-                "batch_size": bmeta.get("batch_size"),
-            },
-            "judge": {"name": judge.name, "settings": judge.settings},
-            "parse_policy": settings.policy,
-            "seed": settings.seed,
-            "versions": versions(),
-            "command": " ".join(sys.argv),
-        }
+    manifest = new_manifest(
+        status="running",
+        model={**bmeta, "id": model_name},
+        task={
+            "name": task.name,
+            "split": settings.split,
+            "source": settings.source,
+            "kind": task.kind,
+            "group": task.group,
+            "licence": task.license,
+            "data_source": task.source,
+            "split_size": split_size,
+            "limit": settings.limit,
+            "data_sha256": data_sha256(examples),
+            "ids_sha256": ids_sha256(e.id for e in examples),
+            "notes": task.notes or None,
+        },
+        n=len(examples),
+        methods=settings.methods,
+        elicitation={
+            "scale": settings.scale,
+            "templates": templates(),
+            "method_settings": settings.method_settings,
+        },
+        generation={
+            "temperature": 0.0,
+            "answer_max_new_tokens": settings.max_new_tokens,
+            "batch_size": bmeta.get("batch_size"),
+        },
+        judge={"name": judge.name, "settings": judge.settings},
+        parse_policy=settings.policy,
+        seed=settings.seed,
+        versions=versions(),
+        command=" ".join(sys.argv),
     )
     if settings.answers is not None:  # the stage-1 answers were given, not generated
         given = {"path": None, "sha256": None, **(settings.answers_file or {})}
@@ -394,7 +388,7 @@ def evaluate(
     done = _finished_pairs(samples_path)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest["timings"] = {"first_started": old_timings.get("first_started", started), "started": started}
-    write_manifest(out, manifest)
+    Run(out, manifest).write()
 
     ctx = MethodContext(
         backend=backend,
@@ -446,8 +440,9 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
     """Score the samples (metrics with bootstrap CIs), plot, and write the completed run.json."""
     from calbench.metrics import metric_settings, summarize_samples
 
-    manifest = RunManifest.of(manifest)
-    samples = read_run_samples(out)
+    run = Run(out, manifest)
+    manifest = run.manifest
+    samples = run.samples(scored=False)
     by_method: dict[str, list[dict]] = {}
     seen = set()
     for s in samples:
@@ -457,7 +452,7 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
         by_method.setdefault(s["method"], []).append(s)
     # A request that finally failed produced no model output: it is counted, never scored (not even as wrong).
     failures = {m: sum(1 for s in by_method.get(m, []) if s.get("request_error")) for m in settings.methods}
-    scored = {m: [s for s in v if not s.get("request_error")] for m, v in by_method.items()}
+    scored = {m: scored_samples(v) for m, v in by_method.items()}
     metrics_by_method = {
         m: summarize_samples(
             scored.get(m, []),
@@ -491,7 +486,7 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
     )
     if settings.plots:
         manifest["plots"] = plot_methods(out, manifest, scored, policy=settings.policy, bins=settings.bins)
-    write_manifest(out, manifest)
+    run.write()
     return manifest
 
 

@@ -2,9 +2,15 @@
 
 A run folder holds ``run.json`` (the manifest: what was run, with which settings, and the metrics with their
 95 % intervals) and the samples, ``samples.jsonl``, ``samples.jsonl.xz`` or ``samples.jsonl.gz``
-(:func:`find_samples_file`, :func:`read_run_samples`, re-exported from :mod:`calbench.records`). Every writer of
-a manifest (``runner``, ``calibrate``, ``lmeval.importer``) goes through :func:`write_manifest`, every reader through
-:func:`read_manifest`; no other module opens ``run.json`` (``tests/test_architecture.py`` checks it).
+(:func:`find_samples_file`, :func:`read_run_samples`, re-exported from :mod:`calbench.records`).
+
+:class:`Run` is the folder as one object, in the spirit of Inspect's ``EvalLog``: ``Run.open(path)``, its
+``.manifest``, ``.settings`` (the metric settings, each default stated once, :class:`RunSettings`),
+``.methods``, ``.samples(method, scored=True)`` (the one rule of which samples count,
+:func:`scored_samples`) and ``.write()``. A manifest is built only here: :func:`new_manifest` for a fresh run
+(``runner``, ``lmeval.importer``) and :meth:`RunManifest.derive` for a run made from another (``calibrate``).
+``RUN#METHOD`` is parsed by :func:`parse_ref`. No other module reads, builds or writes a manifest
+(``tests/test_architecture.py`` checks it).
 
 :class:`RunManifest` is the manifest's dict with typed accessors for the fields readers use. It stays a dict,
 in the key order it was read or built in, so that unknown or newer fields survive a read and a write, and a
@@ -16,24 +22,32 @@ refused with a message that names the folder. A manifest without it (hand-writte
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from calbench.errors import RunFolderError
-from calbench.records import find_samples_file, read_run_samples
+from calbench.errors import DataError, RunFolderError
+from calbench.records import find_samples_file, read_run_samples, read_samples
 
 __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_FILE",
     "VERSION_KEY",
     "ManifestError",
+    "Run",
     "RunManifest",
+    "RunSettings",
     "find_samples_file",
     "has_manifest",
     "manifest_path",
+    "new_manifest",
+    "parse_ref",
     "read_manifest",
     "read_run_samples",
+    "samples_file",
+    "scored_samples",
+    "unique_samples",
     "write_manifest",
 ]
 
@@ -171,6 +185,13 @@ class RunManifest(dict):
         methods = self.methods
         return {methods[0]: self.get("metrics") or {}} if methods else {}
 
+    def derive(self, methods: list[str], **updates: Any) -> RunManifest:
+        """A manifest for a run made from this one (a calibrated run): every field but the metrics and plots,
+        with ``methods`` (and ``method``) replaced and ``updates`` set, in this order."""
+        out = RunManifest({k: v for k, v in self.items() if k not in ("metrics", "metrics_by_method", "plots")})
+        out.update(methods=list(methods), method=_method_field(methods), **updates)
+        return out
+
     def set_metrics(self, per_method: Mapping[str, dict]) -> None:
         """Record the metrics of each method: ``metrics`` (the first method's) and, for several methods,
         ``metrics_by_method``."""
@@ -243,3 +264,205 @@ def write_manifest(run_dir: str | Path, manifest: Mapping[str, Any]) -> Path:
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def _method_field(methods: list[str]) -> str:
+    """The ``method`` field: the one method, or the methods joined by commas."""
+    return ",".join(methods)
+
+
+def new_manifest(
+    *,
+    status: str,
+    model: dict[str, Any],
+    task: dict[str, Any],
+    n: int,
+    methods: list[str],
+    elicitation: dict[str, Any],
+    generation: dict[str, Any],
+    judge: dict[str, Any],
+    parse_policy: str,
+    seed: int,
+    versions: dict[str, Any],
+    command: str,
+    **more: Any,
+) -> RunManifest:
+    """The manifest of a new run, its fields in the order every run.json has them (docs/architecture.md, "Run
+    manifest"): ``more`` (timings, metrics, an importer's own record ...) go between ``versions`` and
+    ``command``."""
+    return RunManifest(
+        {
+            VERSION_KEY: FORMAT_VERSION,
+            "status": status,
+            "model": model,
+            "task": task,
+            "n": n,
+            "methods": list(methods),
+            "method": _method_field(methods),
+            "elicitation": elicitation,
+            "generation": generation,
+            "judge": judge,
+            "parse_policy": parse_policy,
+            "seed": seed,
+            "versions": versions,
+            **more,
+            "command": command,
+        }
+    )
+
+
+def parse_ref(spec: str | Path) -> tuple[Path, str | None]:
+    """``RUN#METHOD`` (one method of a run; also a samples file) as ``(path, method)``; ``(path, None)``
+    without ``#METHOD``. The one parser of the notation."""
+    path, sep, method = str(spec).partition("#")
+    return Path(path), (method or None) if sep else None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a run's samples are scored: the parse policy and the metric settings recorded in run.json
+    (``parse_policy``, ``metric_settings``). A setting a run does not record takes the metrics engine's default
+    (:data:`calbench.metrics.DEFAULT_BINS` ...): :meth:`of` states that rule once."""
+
+    policy: str
+    bins: int
+    eps: float
+    n_resamples: int
+    seed: int
+
+    @classmethod
+    def of(cls, manifest: Mapping[str, Any]) -> RunSettings:
+        from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS
+        from calbench.metrics.policy import DEFAULT_POLICY
+
+        ms = manifest.get("metric_settings") or {}
+        boot = ms.get("bootstrap") or {}
+        return cls(
+            policy=str(manifest.get("parse_policy", ms.get("parse_policy")) or DEFAULT_POLICY),
+            bins=int(ms.get("ece_bins", DEFAULT_BINS)),
+            eps=float(ms.get("log_score_eps", DEFAULT_EPS)),
+            n_resamples=int(boot.get("n_resamples", 1000)),
+            seed=int(manifest.get("seed", boot.get("seed", 0))),
+        )
+
+    def scoring(self) -> dict[str, Any]:
+        """As the keyword arguments of :func:`calbench.metrics.summarize_samples` and ``metric_settings``."""
+        return {
+            "policy": self.policy,
+            "bins": self.bins,
+            "eps": self.eps,
+            "n_resamples": self.n_resamples,
+            "seed": self.seed,
+        }
+
+
+def scored_samples(rows: Iterable[dict], method: str | None = None) -> list[dict]:
+    """The samples that count, in file order: the first record of each (id, method), leaving out requests that
+    finally failed (``request_error``: no model output; the runner counts them, never scores them); of one
+    ``method`` when given. The one rule, for the runner, the reports and the trainer's evaluation."""
+    seen: set[tuple] = set()
+    out = []
+    for s in rows:
+        if s.get("request_error"):
+            continue
+        key = (s["id"], s["method"])
+        if key in seen:
+            continue
+        seen.add(key)
+        if method is None or s["method"] == method:
+            out.append(s)
+    return out
+
+
+def unique_samples(path: Path, rows: Iterable[tuple[int, dict]]) -> tuple[list[dict], list[str]]:
+    """The samples of a samples file (``(line, record)`` pairs) with repeated (id, task, method, model) lines
+    dropped, and a note per dropped line. A repeat that differs from the first line is refused
+    (:class:`DataError` naming both lines): which of the two counts would be a guess."""
+    first: dict[tuple, tuple[int, dict]] = {}
+    kept, notes = [], []
+    for line, s in rows:
+        key = (s.get("id"), s.get("task"), s.get("method"), s.get("model"))
+        if key in first:
+            line0, s0 = first[key]
+            if s != s0:
+                raise DataError(
+                    f"{path}:{line}: repeats sample id {key[0]!r} (method {key[2]}) of line {line0} "
+                    "with different content; remove one of the two lines"
+                )
+            notes.append(f"{path}:{line}: duplicate of line {line0} (id {key[0]!r}, method {key[2]}) dropped")
+            continue
+        first[key] = (line, s)
+        kept.append(s)
+    return kept, notes
+
+
+def samples_file(path: str | Path) -> Path:
+    """The samples file that ``path`` names: ``path`` itself, or the samples file inside a run folder."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    found = find_samples_file(path)
+    if found is None:
+        raise DataError(f"{path} is a folder without samples.jsonl; give a samples file or a run folder")
+    return found
+
+
+@dataclass
+class Run:
+    """A run folder: its manifest and samples. ``Run.open(path)`` reads the manifest (refusing a missing,
+    unreadable or newer one, :class:`ManifestError`); the samples are read once, when first asked for."""
+
+    path: Path
+    manifest: RunManifest
+    _samples_path: Path | None = field(default=None, repr=False, compare=False)
+    _rows: list[dict] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.manifest = RunManifest.of(self.manifest)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Run:
+        """The run of folder ``path`` (or of the run.json or samples file named)."""
+        found = manifest_path(path)
+        return cls(found.parent, read_manifest(found))
+
+    @property
+    def methods(self) -> list[str]:
+        return self.manifest.methods
+
+    @property
+    def settings(self) -> RunSettings:
+        return RunSettings.of(self.manifest)
+
+    @property
+    def samples_path(self) -> Path:
+        """The folder's samples file (plain or compressed); :class:`DataError` when there is none."""
+        if self._samples_path is None:
+            found = find_samples_file(self.path)
+            if found is None:
+                raise DataError(f"{self.path}: no samples.jsonl (nor a compressed samples.jsonl.xz or .gz)")
+            self._samples_path = found
+        return self._samples_path
+
+    def rows(self) -> list[dict]:
+        """Every sample record of the file, as written (failed requests and repeats included)."""
+        if self._rows is None:
+            self._rows = read_samples(self.samples_path)
+        return self._rows
+
+    def samples(self, method: str | None = None, *, scored: bool = True) -> list[dict]:
+        """The samples of ``method`` (every method when None): those that count (:func:`scored_samples`), or
+        with ``scored=False`` every record of the file."""
+        if scored:
+            return scored_samples(self.rows(), method)
+        return [s for s in self.rows() if method is None or s["method"] == method]
+
+    def metrics(self, method: str) -> dict[str, dict]:
+        """The metrics of ``method`` (:meth:`RunManifest.metrics_for`)."""
+        return self.manifest.metrics_for(method)
+
+    def write(self) -> Path:
+        """Write the manifest to the folder's run.json (:func:`write_manifest`); returns its path."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        return write_manifest(self.path, self.manifest)

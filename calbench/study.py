@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from calbench.errors import UserError
-from calbench.runs import find_samples_file, has_manifest, manifest_path
+from calbench.runs import find_samples_file, has_manifest, manifest_path, parse_ref
 
 __all__ = ["STAGES", "Step", "Study", "StudyError", "load", "plan", "plan_text", "run"]
 
@@ -79,10 +79,10 @@ class Study:
     def readout(self, value: str) -> str:
         """``RUN#METHOD`` with RUN resolved like :meth:`ref`, written relative to the working folder (as
         reports and tables print it)."""
-        run, sep, method = value.partition("#")
-        if not sep or not method:
+        run, method = parse_ref(value)
+        if method is None:
             raise StudyError(f"{self.path}: {value!r} is not RUN#METHOD")
-        return f"{_rel(self.ref(run))}#{method}"
+        return f"{_rel(self.ref(str(run)))}#{method}"
 
     def arm(self, value: str) -> str:
         """A report's arm: ``RUN#METHOD`` or a whole ``RUN`` (every method), resolved like :meth:`readout`."""
@@ -679,12 +679,12 @@ def _continued_work(study: Study, ref: str) -> Path:
 
 
 def _manifest(folder: Path) -> dict | None:
-    from calbench.runs import read_manifest
+    from calbench.runs import Run
 
     if not has_manifest(folder):
         return None
     try:
-        return dict(read_manifest(folder))
+        return dict(Run.open(folder).manifest)
     except UserError:
         return None
 
@@ -987,7 +987,7 @@ def _level_gaps_action(study: Study, g: dict) -> Callable[[], str]:
     def write() -> str:
         from calbench.reporting.level_gaps import text
 
-        texts = [text(study.readout(r), g["scale"]) for r in g["readouts"] if study.ref(r.split("#")[0]).is_dir()]
+        texts = [text(study.readout(r), g["scale"]) for r in g["readouts"] if study.ref(str(parse_ref(r)[0])).is_dir()]
         return "".join(t + "\n" for t in texts) if g["several"] else texts[0]
 
     return write

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from calbench.metrics import format_value, metric_info, metric_table
-from calbench.runs import RunManifest
+from calbench.runs import RunManifest, RunSettings
 
 
 def _fmt(m: dict | None, name: str = "") -> str:
@@ -66,7 +66,7 @@ def print_summary(manifests: list[dict], file=sys.stdout) -> None:
     print("-" * len(line), file=file)
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)), file=file)
-    bins = sorted({str((m.get("metric_settings") or {}).get("ece_bins", "?")) for m in manifests})
+    bins = sorted({str(RunSettings.of(m).bins) for m in manifests})
     print(
         f"(value [95% bootstrap CI]; ece = equal-width, {'/'.join(bins)} bins; log_score: higher is better)", file=file
     )

@@ -24,22 +24,16 @@ from pathlib import Path
 
 def replot_run(folder: Path) -> list[str]:
     from calbench.runner import plot_methods
-    from calbench.runs import read_manifest, read_run_samples
+    from calbench.runs import Run
 
-    manifest = read_manifest(folder)
-    if not any(Path(p).name.startswith("reliability") for p in manifest.get("plots") or []):
+    run = Run.open(folder)
+    manifest = run.manifest
+    if not any(Path(p).name.startswith("reliability") for p in manifest.plots):
         return []
-    by_method: dict[str, list[dict]] = {}
-    seen: set = set()
-    for s in read_run_samples(folder):
-        if (s["id"], s["method"]) not in seen:
-            seen.add((s["id"], s["method"]))
-            if not s.get("request_error"):
-                by_method.setdefault(s["method"], []).append(s)
-    by_method = {m: by_method.get(m, []) for m in manifest["methods"]}  # the manifest's order, as the runner
-    bins = int((manifest.get("metric_settings") or {}).get("ece_bins", 10))
+    by_method = {m: run.samples(m) for m in run.methods}  # the manifest's order, as the runner
+    settings = run.settings
     written = plot_methods(
-        folder, manifest, by_method, policy=manifest.get("parse_policy", "exclude"), bins=bins, kinds=("reliability",)
+        folder, manifest, by_method, policy=settings.policy, bins=settings.bins, kinds=("reliability",)
     )
     listed = {p for p in manifest["plots"] if Path(p).name.startswith("reliability")}
     if set(written) != listed:
@@ -50,12 +44,12 @@ def replot_run(folder: Path) -> list[str]:
 def replot_report(parent: Path) -> list[Path]:
     """Rewrite ``parent/report``'s reliability figures and report.html from the runs in ``parent``."""
     from calbench.commands.demo import demo_outputs
-    from calbench.runs import MANIFEST_FILE, read_manifest
+    from calbench.runs import MANIFEST_FILE, Run
 
     report = parent / "report"
 
     def started(run: Path) -> str:  # the order the demo ran (and reported) them in
-        return str(read_manifest(run).timings.get("first_started"))
+        return str(Run.open(run).manifest.timings.get("first_started"))
 
     runs = sorted((p.parent for p in parent.glob(f"*/{MANIFEST_FILE}")), key=started)
     with tempfile.TemporaryDirectory(dir=parent) as tmp:  # beside report/, so relative links are the same

@@ -338,6 +338,84 @@ def test_a_planted_run_json_path_is_found(tmp_path):
     assert sorted(f.split(":")[0] for f in found) == ["calbench/bad.py", "scripts/bad.py", "trainers/bad.py"]
 
 
+#: What reads, builds or writes a manifest: calbench/runs.py's own names. Anywhere else a manifest comes from
+#: ``Run.open`` (reading), ``new_manifest`` / ``RunManifest.derive`` (building) and ``Run.write`` (writing).
+MANIFEST_INTERNALS = ("read_manifest", "write_manifest", "VERSION_KEY", "FORMAT_VERSION")
+
+
+def manifest_builders(root: Path = ROOT) -> list[str]:
+    """``file:line`` of every use, outside calbench/runs.py, of the manifest reader and writer, the format
+    version key, or the ``RunManifest(...)`` constructor (``RunManifest.of(dict)`` only gives a dict accessors)."""
+    found = []
+    for top in MANIFEST_SCAN:
+        for path in sorted((root / top).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            if rel == MANIFEST_OWNER:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=rel)):
+                name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+                imported = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+                if name in MANIFEST_INTERNALS or any(n in MANIFEST_INTERNALS for n in imported):
+                    found.append(f"{rel}:{node.lineno} uses {name or ', '.join(imported)}")
+                elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "RunManifest":
+                    found.append(f"{rel}:{node.lineno} builds RunManifest(...)")
+    return sorted(set(found))
+
+
+def test_only_calbench_runs_builds_or_reads_a_manifest():
+    found = manifest_builders()
+    assert not found, (
+        "a manifest is read with Run.open, built with new_manifest / RunManifest.derive and written with "
+        "Run.write (calbench/runs.py):\n" + "\n".join(found)
+    )
+
+
+def test_a_planted_manifest_builder_is_found(tmp_path):
+    files = {
+        "calbench/runs.py": "def read_manifest(p):\n    return RunManifest({})\n",
+        "calbench/a.py": "from calbench.runs import read_manifest\n",
+        "calbench/b.py": "from calbench import runs\nm = runs.write_manifest\n",
+        "trainers/c.py": "from calbench.runs import RunManifest\nm = RunManifest({'calbench_run': 1})\n",
+        "scripts/d.py": "from calbench.runs import RunManifest\nm = RunManifest.of({})\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert manifest_builders(tmp_path) == [
+        "calbench/a.py:1 uses read_manifest",
+        "calbench/b.py:2 uses write_manifest",
+        "trainers/c.py:2 builds RunManifest(...)",
+    ]
+
+
+def ref_parsers(root: Path = ROOT) -> list[str]:
+    """``file:line`` of every ``.partition("#")`` / ``.split("#")`` outside calbench/runs.py: ``RUN#METHOD`` is
+    parsed by ``calbench.runs.parse_ref`` alone."""
+    found = []
+    for top in MANIFEST_SCAN:
+        for path in sorted((root / top).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            if rel == MANIFEST_OWNER:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=rel)):
+                if (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "attr", None) in ("partition", "split", "rpartition", "rsplit")
+                    and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                    and node.args[0].value == "#"
+                ):
+                    found.append(f"{rel}:{node.lineno}")
+    return found
+
+
+def test_run_method_refs_are_parsed_in_one_place(tmp_path):
+    assert ref_parsers() == []
+    (tmp_path / "calbench").mkdir()
+    (tmp_path / "calbench/x.py").write_text('run, _, method = "a#b".partition("#")\n')
+    assert ref_parsers(tmp_path) == ["calbench/x.py:1"]
+
+
 def test_no_test_module_imports_another():
     """Shared test code lives in conftest.py (fixtures) and tests/helpers.py; a test module imports neither a test
     module nor a script by path."""

@@ -94,8 +94,8 @@ def test_score_and_calibrate_read_compressed_runs(tmp_path, capsys):
     _compress(run)
     assert main(["score", str(run), "--json", "--resamples", "20"]) == 0  # a run folder is accepted too
     assert json.loads(capsys.readouterr().out)["groups"] == plain
-    manifest, samples = _load_run(str(run))
-    assert manifest["n"] == 40 and len(samples) == 40
+    loaded = _load_run(str(run))
+    assert loaded.manifest["n"] == 40 and len(loaded.samples(scored=False)) == 40
 
 
 def test_expand_samples_before_a_resume(tmp_path):

@@ -189,3 +189,123 @@ def test_show_reports_a_malformed_run_json_as_an_error(tmp_path, capsys):
     assert main(["show", str(run)]) == 2
     err = capsys.readouterr().err
     assert "run.json is not valid JSON" in err and str(run) in err
+
+
+# -- the Run object: one way to open a run, its settings, the samples that count, RUN#METHOD, the builders
+
+
+def test_run_open_reads_a_committed_run_and_its_settings():
+    from calbench.runs import Run
+
+    run = Run.open(SEVERAL_METHODS)
+    assert run.path == SEVERAL_METHODS and run.manifest == read_manifest(SEVERAL_METHODS)
+    assert run.methods == run.manifest["methods"] and len(run.methods) > 1
+    ms = run.manifest["metric_settings"]
+    assert (run.settings.bins, run.settings.eps, run.settings.policy) == (
+        ms["ece_bins"],
+        ms["log_score_eps"],
+        run.manifest["parse_policy"],
+    )
+    m = run.methods[0]
+    assert len(run.samples(m)) == run.manifest["n"] and run.metrics(m) == run.manifest.metrics_for(m)
+    # the run folder, its run.json and its samples file all open the same run
+    assert Run.open(SEVERAL_METHODS / MANIFEST_FILE).path == Run.open(run.samples_path).path == SEVERAL_METHODS
+
+
+def test_run_settings_defaults_are_the_metrics_engines():
+    from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS
+    from calbench.runs import RunSettings
+
+    bare = RunSettings.of({})
+    assert (bare.policy, bare.bins, bare.eps, bare.n_resamples, bare.seed) == (
+        "exclude",
+        DEFAULT_BINS,
+        DEFAULT_EPS,
+        1000,
+        0,
+    )
+    recorded = RunSettings.of(
+        {
+            "seed": 3,
+            "metric_settings": {
+                "parse_policy": "as_wrong",
+                "ece_bins": 15,
+                "log_score_eps": 0.01,
+                "bootstrap": {"n_resamples": 50},
+            },
+        }
+    )
+    assert (recorded.policy, recorded.bins, recorded.eps, recorded.n_resamples, recorded.seed) == (
+        "as_wrong",
+        15,
+        0.01,
+        50,
+        3,
+    )
+    assert (
+        RunSettings.of({"parse_policy": "exclude", "metric_settings": {"parse_policy": "as_wrong"}}).policy == "exclude"
+    )
+
+
+def test_the_samples_that_count():
+    from calbench.runs import scored_samples
+
+    rows = [
+        {"id": "a", "method": "m", "x": 1},
+        {"id": "a", "method": "m", "x": 2},  # a repeat: the first counts
+        {"id": "b", "method": "m", "request_error": "timeout"},  # no model output: never scored
+        {"id": "a", "method": "k", "x": 3},
+    ]
+    assert [s.get("x") for s in scored_samples(rows)] == [1, 3]
+    assert [s.get("x") for s in scored_samples(rows, "k")] == [3]
+
+
+def test_a_run_gives_every_record_or_the_ones_that_count(tmp_path):
+    from calbench.runs import Run
+    from tests.helpers import make_run
+
+    folder = make_run(tmp_path / "r", ids=["q1", "q2"])
+    with open(folder / "samples.jsonl", "a") as fh:
+        fh.write(
+            json.dumps({**json.loads((folder / "samples.jsonl").read_text().splitlines()[0]), "confidence": 0.1}) + "\n"
+        )
+    run = Run.open(folder)
+    assert len(run.samples(scored=False)) == 3 and len(run.samples()) == 2
+    assert run.samples("verbalized")[0]["confidence"] == 0.7  # the first record of a repeated id counts
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [("runs/a#two-stage", ("runs/a", "two-stage")), ("runs/a", ("runs/a", None)), ("runs/a#", ("runs/a", None))],
+)
+def test_parse_ref(spec, expected):
+    from calbench.runs import parse_ref
+
+    path, method = parse_ref(spec)
+    assert (str(path), method) == expected
+
+
+def test_new_manifest_orders_fields_as_every_run_json():
+    from calbench.runs import new_manifest
+
+    committed = read_manifest(ONE_METHOD)
+    fields = {k: committed[k] for k in ("status", "model", "task", "n", "methods", "elicitation", "generation")}
+    built = new_manifest(
+        **fields,
+        judge=committed["judge"],
+        parse_policy=committed["parse_policy"],
+        seed=committed["seed"],
+        versions=committed["versions"],
+        command="calbench eval",
+        timings={"started": "now"},
+    )
+    assert list(built)[:13] == [k for k in committed if k not in ("timings", "command")][:13]
+    assert list(built)[-2:] == ["timings", "command"] and built["method"] == committed["method"]
+    assert built.version == FORMAT_VERSION
+
+
+def test_derive_keeps_the_run_and_drops_its_metrics():
+    calibrated = read_manifest(ONE_METHOD).derive(["a+platt", "b+platt"], calibration={"scaler": "platt"})
+    assert calibrated["methods"] == ["a+platt", "b+platt"] and calibrated["method"] == "a+platt,b+platt"
+    assert not {"metrics", "metrics_by_method", "plots"} & set(calibrated) and calibrated["calibration"]
+    assert calibrated["task"] == read_manifest(ONE_METHOD)["task"]

@@ -50,54 +50,16 @@ def format_table(metrics: dict[str, dict]) -> str:
     return "\n".join(f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in rows)
 
 
-def samples_path(path: Path) -> Path:
-    """The samples file to score: ``path`` itself, or the samples file inside a run folder."""
-    from calbench.errors import UserError
-    from calbench.records import DataError, find_samples_file
-
-    if not path.is_dir():
-        return path
-    try:
-        found = find_samples_file(path)
-    except DataError as e:
-        raise UserError(str(e)) from None
-    if found is None:
-        raise UserError(f"{path} is a folder without samples.jsonl; give a samples file or a run folder")
-    return found
-
-
-def deduplicate(path: Path, rows: list[tuple[int, dict]]) -> tuple[list[dict], list[str]]:
-    """The samples with repeated (id, task, method, model) lines dropped, and a note per dropped line.
-    A repeat that differs from the first line is refused: which of the two counts would be a guess."""
-    from calbench.errors import UserError
-
-    first: dict[tuple, tuple[int, dict]] = {}
-    kept, notes = [], []
-    for line, s in rows:
-        key = (s.get("id"), s.get("task"), s.get("method"), s.get("model"))
-        if key in first:
-            line0, s0 = first[key]
-            if s != s0:
-                raise UserError(
-                    f"{path}:{line}: repeats sample id {key[0]!r} (method {key[2]}) of line {line0} "
-                    "with different content; remove one of the two lines"
-                )
-            notes.append(f"{path}:{line}: duplicate of line {line0} (id {key[0]!r}, method {key[2]}) dropped")
-            continue
-        first[key] = (line, s)
-        kept.append(s)
-    return kept, notes
-
-
 def run(args: argparse.Namespace) -> int:
     from calbench.errors import UserError
     from calbench.metrics import metric_settings, summarize_samples
     from calbench.records import json_safe, read_samples_with_lines
+    from calbench.runs import samples_file, unique_samples
 
     settings = scoring_settings(args)
-    path = samples_path(args.samples)
+    path = samples_file(args.samples)
     dropped: list[str] = []
-    samples, duplicates = deduplicate(path, read_samples_with_lines(path, skipped=dropped))
+    samples, duplicates = unique_samples(path, read_samples_with_lines(path, skipped=dropped))
     dropped += duplicates
     for note in dropped:  # never silent: every line not counted is named
         print(f"calbench score: warning: {note}", file=sys.stderr)

@@ -33,18 +33,16 @@ def register(sub) -> None:
 
 def load(run_arg: str) -> tuple[dict, list[dict], str | None, str]:
     """(manifest, samples, method from FOLDER#METHOD, where) of a run folder or a samples file."""
-    from calbench.commands.score import samples_path
     from calbench.records import read_samples
-    from calbench.runs import has_manifest, read_manifest
+    from calbench.runs import Run, has_manifest, parse_ref, samples_file
 
-    target, _, method = run_arg.partition("#")
-    path = Path(target)
+    path, method = parse_ref(run_arg)
     if not path.exists():
         raise UserError(f"{path}: no such run folder or samples file")
-    samples_file = samples_path(path)
+    found = samples_file(path)
     folder = path if path.is_dir() else path.parent
-    manifest = read_manifest(folder) if has_manifest(folder) else {}
-    return manifest, read_samples(samples_file), method or None, str(samples_file)
+    manifest = Run.open(folder).manifest if has_manifest(folder) else {}
+    return manifest, read_samples(found), method, str(found)
 
 
 def run(args: argparse.Namespace) -> int:

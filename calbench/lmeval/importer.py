@@ -23,7 +23,7 @@ from calbench.elicit import templates
 from calbench.lmeval import hooks
 from calbench.lmeval.pack import PREFIX, calbench_task_name
 from calbench.records import DataError, Example, Sample, drop_compressed_samples, gold_answers, iter_jsonl
-from calbench.runs import FORMAT_VERSION, VERSION_KEY, RunManifest
+from calbench.runs import Run, RunManifest, new_manifest
 
 _SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d.\-]+)\.jsonl(\.gz|\.xz)?$")
 #: |lm-eval's value - calbench's| above this counts as a disagreement (both compute in float64).
@@ -229,71 +229,65 @@ def manifest_for(
     items = [(s["confidence"], s["correct"], s["parse_ok"]) for s in samples]
     reported = reported_metrics(log)
     check = compare(reported, hooks.aggregate(items))
-    return RunManifest(
-        {
-            VERSION_KEY: FORMAT_VERSION,
-            "status": "complete",
-            "model": {
-                "id": model,
-                "source": "lm-eval",
-                "backend": f"lm-eval:{cfg.get('model')}",
-                "model_args": cfg.get("model_args"),
-                "sha256": model_weights(results)[1],
-                "adapter": None,
-                "batch_size": cfg.get("batch_size"),
-            },
-            "task": {
-                "name": spec.name,
-                "split": spec.default_split,
-                "source": pack_meta.get("calbench_source", "bundled"),
-                "kind": spec.kind,
-                "group": spec.group,
-                "licence": spec.license,
-                "data_source": spec.source,
-                "split_size": n_samples.get("original"),
-                "limit": cfg.get("limit"),
-                "data_sha256": data_sha256(examples),
-                "ids_sha256": ids_sha256(s["id"] for s in samples),
-            },
-            "n": len(samples),
-            "methods": [hooks.METHOD],
-            "method": hooks.METHOD,
-            "elicitation": {
-                "scale": hooks.SCALE,
-                "format": "one-stage",
-                "templates": templates(),
-                "rendered_by": "lm-eval",
-                "chat_template": bool(results.get("chat_template")),
-                "chat_template_sha": results.get("chat_template_sha"),
-                "system_instruction": results.get("system_instruction"),
-                "pack_prompt_version": pack_meta.get("calbench_prompt_version"),
-            },
-            "generation": {**(task_cfg.get("generation_kwargs") or {}), "gen_kwargs_override": cfg.get("gen_kwargs")},
-            "judge": {"name": judge.name, "settings": judge.settings},
-            "parse_policy": policy,
-            "seed": seed,
-            "versions": {
-                **versions(),
-                "lm_eval": results.get("lm_eval_version"),
-                "transformers_at_lmeval_run": results.get("transformers_version"),
-            },
-            "timings": {
-                "imported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "lmeval_total_evaluation_seconds": _float(results.get("total_evaluation_time_seconds")),
-            },
-            "metrics": summarize_samples(
-                samples, policy=policy, bins=bins, eps=eps, n_resamples=n_resamples, seed=seed
-            ),
-            "metric_settings": metric_settings(policy=policy, bins=bins, eps=eps, n_resamples=n_resamples, seed=seed),
-            "lmeval": {
-                "task": log.lmeval_task,
-                "samples_file": str(log.path),
-                "results_file": str(log.results_path) if log.results_path else None,
-                "reported_metrics": reported,
-                "check_against_pack_settings": {"policy": hooks.POLICY, "bins": hooks.BINS, "eps": hooks.EPS, **check},
-            },
-            "command": " ".join(sys.argv),
-        }
+    return new_manifest(
+        status="complete",
+        model={
+            "id": model,
+            "source": "lm-eval",
+            "backend": f"lm-eval:{cfg.get('model')}",
+            "model_args": cfg.get("model_args"),
+            "sha256": model_weights(results)[1],
+            "adapter": None,
+            "batch_size": cfg.get("batch_size"),
+        },
+        task={
+            "name": spec.name,
+            "split": spec.default_split,
+            "source": pack_meta.get("calbench_source", "bundled"),
+            "kind": spec.kind,
+            "group": spec.group,
+            "licence": spec.license,
+            "data_source": spec.source,
+            "split_size": n_samples.get("original"),
+            "limit": cfg.get("limit"),
+            "data_sha256": data_sha256(examples),
+            "ids_sha256": ids_sha256(s["id"] for s in samples),
+        },
+        n=len(samples),
+        methods=[hooks.METHOD],
+        elicitation={
+            "scale": hooks.SCALE,
+            "format": "one-stage",
+            "templates": templates(),
+            "rendered_by": "lm-eval",
+            "chat_template": bool(results.get("chat_template")),
+            "chat_template_sha": results.get("chat_template_sha"),
+            "system_instruction": results.get("system_instruction"),
+            "pack_prompt_version": pack_meta.get("calbench_prompt_version"),
+        },
+        generation={**(task_cfg.get("generation_kwargs") or {}), "gen_kwargs_override": cfg.get("gen_kwargs")},
+        judge={"name": judge.name, "settings": judge.settings},
+        parse_policy=policy,
+        seed=seed,
+        versions={
+            **versions(),
+            "lm_eval": results.get("lm_eval_version"),
+            "transformers_at_lmeval_run": results.get("transformers_version"),
+        },
+        timings={
+            "imported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "lmeval_total_evaluation_seconds": _float(results.get("total_evaluation_time_seconds")),
+        },
+        metrics=summarize_samples(samples, policy=policy, bins=bins, eps=eps, n_resamples=n_resamples, seed=seed),
+        metric_settings=metric_settings(policy=policy, bins=bins, eps=eps, n_resamples=n_resamples, seed=seed),
+        lmeval={
+            "task": log.lmeval_task,
+            "samples_file": str(log.path),
+            "results_file": str(log.results_path) if log.results_path else None,
+            "reported_metrics": reported,
+            "check_against_pack_settings": {"policy": hooks.POLICY, "bins": hooks.BINS, "eps": hooks.EPS, **check},
+        },
+        command=" ".join(sys.argv),
     )
 
 
@@ -319,7 +313,6 @@ def import_logs(
     """Import every calbench-task samples file in ``inputs``; write ``samples.jsonl`` and ``run.json`` into
     ``out`` (one task) or ``out/<task>/`` (several). Returns ``(folder, manifest)`` per task."""
     from calbench.rundir import refuse_other_run, write_samples
-    from calbench.runs import write_manifest
 
     logs = find_logs(inputs)
     prepared = []
@@ -339,7 +332,7 @@ def import_logs(
         drop_compressed_samples(folder)  # the new plain file replaces a committed one
         if plots:
             manifest["plots"] = _plots(folder, samples, manifest, policy, bins)
-        write_manifest(folder, manifest)
+        Run(folder, manifest).write()
         written.append((folder, manifest))
     return written
 

@@ -68,7 +68,7 @@ def _versus_baseline(folder: Path, best: str, n_resamples: int) -> str:
 
 def table(root: Path, *, min_parse_rate: float = 0.9, resamples: int = 1000) -> str:
     """The baseline table of the run folders ``ROOT/<model>/<task>/`` (and ``ROOT/scaled/``) as Markdown."""
-    from calbench.runs import MANIFEST_FILE, read_manifest, read_run_samples
+    from calbench.runs import MANIFEST_FILE, Run
 
     root = Path(root)
     lines = [
@@ -103,8 +103,8 @@ def table(root: Path, *, min_parse_rate: float = 0.9, resamples: int = 1000) -> 
     ]
     statements = []
     for run_json in sorted(root.glob(f"*/*/{MANIFEST_FILE}")):
-        man = read_manifest(run_json)
-        samples = read_run_samples(run_json.parent)
+        run = Run.open(run_json)
+        man, samples = run.manifest, run.samples(scored=False)
         per = man.metrics_per_method()
         model, task = man["model"]["id"], man["task"]["name"]
         judge = man["judge"]
@@ -157,11 +157,11 @@ SCALER_ORDER = ("platt", "temperature", "isotonic", "histogram")
 def scaled_section(root: Path) -> list[str]:
     """Tables of the post-hoc scalers (``calbench calibrate`` runs under ROOT/scaled/<model>/<fit>-to-<apply>-<scaler>):
     each method's Brier score and ECE before (raw) and after each scaler, on the test run."""
-    from calbench.runs import MANIFEST_FILE, has_manifest, read_manifest
+    from calbench.runs import MANIFEST_FILE, Run, has_manifest
 
     groups: dict[tuple[str, str, str], dict[str, dict]] = {}
     for run_json in sorted(root.glob(f"scaled/*/*/{MANIFEST_FILE}")):
-        man = read_manifest(run_json)
+        man = Run.open(run_json).manifest
         cal = man["calibration"]
         key = (
             man["model"]["id"],
@@ -187,7 +187,7 @@ def scaled_section(root: Path) -> list[str]:
     ]
     for (model, fit, test), by_scaler in sorted(groups.items()):
         raw_dir = root / model / test
-        raw_metrics = read_manifest(raw_dir).metrics_per_method() if has_manifest(raw_dir) else {}
+        raw_metrics = Run.open(raw_dir).manifest.metrics_per_method() if has_manifest(raw_dir) else {}
         scalers = [s for s in SCALER_ORDER if s in by_scaler]
         for metric in ("brier", "ece"):
             out += [

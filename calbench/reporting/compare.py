@@ -18,8 +18,6 @@ from typing import Iterable
 import numpy as np
 
 from calbench.metrics import (
-    DEFAULT_BINS,
-    DEFAULT_EPS,
     align_by_id,
     apply_policy,
     higher_is_better,
@@ -39,7 +37,7 @@ from calbench.reporting.inputs import (
     system_label,
 )
 from calbench.reporting.stats import paired_questions_needed, questions_needed, se_from_ci
-from calbench.runs import MANIFEST_FILE
+from calbench.runs import MANIFEST_FILE, parse_ref
 
 #: Metrics compared between runs, in display order (the catalogue's ``paired`` table).
 REPORT_METRICS = metric_table("paired")
@@ -75,7 +73,7 @@ class Arm:
 
     @property
     def policy(self) -> str:
-        return str(self.run.manifest.get("parse_policy") or "exclude")
+        return self.run.settings.policy
 
     def metrics(self) -> dict[str, dict]:
         return self.run.metrics(self.method)
@@ -124,8 +122,7 @@ def load_arms(specs: Iterable[str | Path]) -> tuple[list[Arm], list[Skipped]]:
     arms: list[Arm] = []
     skipped: list[Skipped] = []
     for spec in map(str, specs):
-        folder, _, method = spec.partition("#")
-        path = Path(folder)
+        path, method = parse_ref(spec)
         if (path / MANIFEST_FILE).exists() or not path.is_dir():
             result = check_run_folder(path) if path.exists() else None
             if result is None:
@@ -183,8 +180,8 @@ def compare(
         why = "" if None in rates else f" (parse rates {rates[0]:.0%} and {rates[1]:.0%}, policy {ref.policy})"
         comp.problem = f"only {ca.size} question(s) scored by both runs{why}; nothing to compare"
         return comp
-    ms = ref.run.manifest.get("metric_settings") or {}
-    settings = {"bins": int(ms.get("ece_bins", DEFAULT_BINS)), "eps": float(ms.get("log_score_eps", DEFAULT_EPS))}
+    run_settings = ref.run.settings
+    settings = {"bins": run_settings.bins, "eps": run_settings.eps}
     res = paired_bootstrap(ca, ya, cb, yb, n_resamples=n_resamples, seed=seed, level=1 - alpha, **settings)
     per_question = {
         name: term(cb, yb, settings["eps"]) - term(ca, ya, settings["eps"]) for name, term in PER_SAMPLE_TERMS.items()

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from calbench.records import SAMPLE_FIELDS, SAMPLES_FILES, DataError, find_samples_file, read_samples
-from calbench.runs import MANIFEST_FILE, ManifestError, RunManifest, has_manifest, read_manifest
+from calbench.records import SAMPLE_FIELDS, SAMPLES_FILES, DataError, find_samples_file
+from calbench.runs import MANIFEST_FILE, ManifestError, Run, has_manifest, parse_ref
 
 REQUIRED_FIELDS = ("model", "task", "n", "methods", "metrics", "status")
 #: Groups of tasks in the order reports show them.
@@ -40,17 +40,11 @@ class Skipped:
 
 
 @dataclass
-class RunFolder:
-    """A complete, validated run folder."""
+class RunFolder(Run):
+    """A complete, validated run folder (:func:`check_run_folder`): a :class:`calbench.runs.Run` whose samples
+    are whole."""
 
-    path: Path
-    manifest: RunManifest
-    samples_path: Path
-    _samples: list[dict] | None = field(default=None, repr=False)
-    _fingerprint: str | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        self.manifest = RunManifest.of(self.manifest)
+    _fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def task(self) -> str:
@@ -61,32 +55,8 @@ class RunFolder:
         return str(self.manifest["task"].get("group") or "other")
 
     @property
-    def methods(self) -> list[str]:
-        return self.manifest.methods
-
-    @property
     def finished(self) -> str:
         return str(self.manifest.timings.get("finished") or "")
-
-    def metrics(self, method: str) -> dict[str, dict]:
-        """The metrics dict of ``method`` (:meth:`calbench.runs.RunManifest.metrics_for`)."""
-        return self.manifest.metrics_for(method)
-
-    def samples(self, method: str | None = None) -> list[dict]:
-        """Sample records (first occurrence of each (id, method); failed requests left out, as the runner scores
-        them), optionally of one method."""
-        if self._samples is None:
-            seen: set = set()
-            rows = []
-            for s in read_samples(self.samples_path):
-                if s.get("request_error"):  # no model output: counted by the runner, never scored
-                    continue
-                key = (s["id"], s["method"])
-                if key not in seen:
-                    seen.add(key)
-                    rows.append(s)
-            self._samples = rows
-        return [s for s in self._samples if method is None or s["method"] == method]
 
     def answers_fingerprint(self) -> str | None:
         """:func:`calbench.answers.answers_fingerprint` of the answers this run's samples hold (the same for a
@@ -133,8 +103,8 @@ def _samples_problem(path: Path, n: int, methods: list[str]) -> str | None:
 def readout(spec: str) -> tuple[RunFolder, str]:
     """The complete run folder and the method that ``FOLDER#METHOD`` names (one readout of one run). Raises
     :class:`~calbench.records.DataError` naming the folder if it is not a complete run or lacks the method."""
-    folder, _, method = spec.partition("#")
-    run = check_run_folder(Path(folder))
+    folder, method = parse_ref(spec)
+    run = check_run_folder(folder)
     if not isinstance(run, RunFolder):
         raise DataError(f"{folder}: {run.reason}")
     if method not in run.methods:
@@ -146,7 +116,7 @@ def check_run_folder(folder: str | Path) -> RunFolder | Skipped:
     """Validate one run folder: a :class:`RunFolder` if it is complete, else a :class:`Skipped` with why."""
     folder = Path(folder)
     try:
-        manifest = read_manifest(folder / MANIFEST_FILE)
+        manifest = Run.open(folder / MANIFEST_FILE).manifest
     except ManifestError as e:
         return Skipped(folder, e.reason)
     status = manifest.get("status")

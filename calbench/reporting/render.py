@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from calbench.metrics import DEFAULT_BINS, apply_policy, format_interval, format_number
+from calbench.metrics import apply_policy, format_interval, format_number
 from calbench.metrics.catalogue import titles
 from calbench.reporting.compare import REPORT_METRICS
 from calbench.reporting.html import fmt_number as _num
@@ -72,7 +72,7 @@ def figures(report: Report, folder: Path) -> dict[tuple[str, tuple], dict[str, P
             conf, corr, info = apply_policy(arm.samples(), arm.policy)
             if conf.size == 0:
                 continue
-            bins = int((arm.run.manifest.get("metric_settings") or {}).get("ece_bins", DEFAULT_BINS))
+            bins = arm.run.settings.bins
             title = f"{report.labels[system]}\n{task} (parse rate {info['parse_rate']:.0%}, policy {arm.policy})"
             stem = folder / f"t{ti}_s{si}"
             head = headline_text(conf, corr)
