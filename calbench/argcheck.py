@@ -104,8 +104,6 @@ def check_eval_args(args: argparse.Namespace) -> None:
             raise UserError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --data FILE")
     if args.data and args.source != "bundled":
         raise UserError("--source applies to --task, not to --data")
-    if args.calibration_split and not args.calibrate:
-        raise UserError("--calibration-split needs --calibrate SCALER")
     from calbench.backends.base import backends
 
     if args.backend not in backends():

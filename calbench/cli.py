@@ -9,9 +9,9 @@ import importlib
 import pkgutil
 import sys
 
-from calbench import __version__
 from calbench.commands import help_text
 from calbench.errors import UserError
+from calbench.version import __version__
 
 
 class Parser(argparse.ArgumentParser):

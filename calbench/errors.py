@@ -28,8 +28,9 @@ class UserError(Exception):
         self.field = field
 
     def message(self, options: dict[str, str] | None = None) -> str:
-        """The message, with the option that sets ``field`` when ``options`` names one."""
-        return str(self)
+        """The message, led by the option that sets ``field`` when ``options`` names one."""
+        option = (options or {}).get(self.field or "")
+        return f"{option}: {self}" if option else str(self)
 
 
 class DataError(UserError, ValueError):

@@ -1,18 +1,35 @@
-"""One library entry point for "evaluate this task": :func:`evaluate_task`.
+"""The library's entry point for "evaluate this model on this task": :func:`evaluate` (``calbench.evaluate``,
+like lm-eval's ``simple_evaluate`` or Inspect's ``eval``).
 
-``calbench eval`` and ``calbench demo`` (and so every study step that evaluates) go through it: task lookup, the split
-(the task's evaluation split by default), the seeded selection of ``limit`` questions
-(:func:`calbench.tasks.select`), the judge options (open questions only), given answers, then
-:func:`calbench.runner.evaluate` (resumable; a different run in ``out_dir`` is refused).
+``calbench eval`` and ``calbench demo`` (and so every study step that evaluates, the baseline runs included) go
+through it, in this order:
+
+1. **plan**: the task (by name or a :class:`TaskSpec`), the split (the task's evaluation split by default), the
+   seeded selection of ``limit`` questions (:func:`calbench.tasks.select`), the judge options (open questions
+   only), the calibration split;
+2. **preflight**, before the model loads: given answers cover every question (the calibration split's too), and
+   ``out`` holds no other run (:func:`calbench.runner.check_out_folder`);
+3. **load** the model (:class:`ModelSpec`, loaded only now; or a backend already loaded);
+4. **run**: :func:`calbench.runner.evaluate` (resumable; writes samples.jsonl and run.json);
+5. **calibrate** (``calibrate="platt"`` ...): the same evaluation on the calibration split, then the scaler fitted
+   there and applied to the run (:func:`calbench.calibrate.calibrate_runs`).
+
+Errors are :class:`~calbench.errors.UserError` s whose ``field`` names the setting (``limit``,
+``calibration_split``, ``answers`` ...); the CLI maps fields to its flags. :func:`evaluate_task` is steps 1 and 4
+on a loaded backend.
 """
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from calbench.errors import UserError
 from calbench.records import Example
-from calbench.runner import EvalSettings, evaluate
+from calbench.runner import EvalSettings, check_given_answers, check_out_folder, planned_identity
+from calbench.runner import evaluate as run_examples
 from calbench.tasks import TaskSpec
 
 
@@ -79,7 +96,7 @@ def evaluate_task(
     elif methods or options:
         raise ValueError("give settings, or methods and options, not both")
     split_examples, chosen = task_examples(spec, settings) if examples is None else examples
-    return evaluate(
+    return run_examples(
         spec,
         chosen,
         backend,
@@ -89,3 +106,143 @@ def evaluate_task(
         split_size=len(split_examples),
         progress=progress,
     )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to evaluate, not yet loaded: ``model`` (a hub id, local folder or packaged name) on ``backend``
+    (``hf``, ``scripted``, ``openai``, ``vllm``) with its ``options`` (``adapter``, ``device``, ``dtype``,
+    ``batch_size``, ``script`` ...). :func:`evaluate` loads it after every check that needs no model passed."""
+
+    model: str | None = None
+    backend: str = "hf"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The model's name in run.json: ``model``; a scripted backend is named by its script."""
+        if self.backend == "scripted":
+            return f"scripted:{self.options.get('script')}"
+        return str(self.model)
+
+    def load(self):
+        from calbench.backends import make_backend
+
+        return make_backend(self.backend, self.model, **self.options)
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate` wrote: the run's manifest, and with ``calibrate`` the calibrated run's (its folder
+    ``OUT/calibrated-<scaler>``, fitted on ``OUT/calibration/<split>``)."""
+
+    manifest: dict
+    calibrated: dict | None = None
+    backend: Any = None
+
+    @property
+    def manifests(self) -> list[dict]:
+        return [self.manifest] + ([self.calibrated] if self.calibrated is not None else [])
+
+
+def _given_answers(
+    answers: str | Path | dict | None, methods: list[str], ids: list[str]
+) -> tuple[dict | None, dict | None]:
+    """The given answers' table and their record for run.json, checked against every question ``ids`` before
+    a model is loaded; ``(None, None)`` without answers."""
+    if answers is None:
+        return None, None
+    if isinstance(answers, dict):
+        check_given_answers(methods, answers, ids)
+        return answers, None
+    from calbench.answers import file_sha256, load_answers
+
+    table = load_answers(answers)
+    n_extra = check_given_answers(methods, table, ids)
+    print(
+        f"answers: {len(set(ids))} given answers from {answers} used; {n_extra} for other questions ignored",
+        file=sys.stderr,
+    )
+    return table, {"path": str(answers), "sha256": file_sha256(answers)}
+
+
+def evaluate(
+    task: str | TaskSpec,
+    model: ModelSpec | Any,
+    out: str | Path,
+    *,
+    methods: list[str],
+    calibrate: str | None = None,
+    calibration_split: str | None = None,
+    answers: str | Path | dict | None = None,
+    loaded: Any = None,
+    progress: bool = True,
+    **options: Any,
+) -> Evaluation:
+    """Evaluate ``model`` (a :class:`ModelSpec`, loaded after the checks; or a loaded backend) on ``task`` with
+    ``methods``; write ``out``/samples.jsonl and run.json (rerunning the same call resumes; another run in
+    ``out`` is refused before the model loads). ``options``: the fields of :class:`EvalSettings` (``split``,
+    ``limit``, ``seed``, ``scale``, ``policy``, ``bins``, ``n_resamples``, ``method_settings`` ...) and the
+    judge's ``judge_containment`` / ``judge_f1``. ``answers``: given stage-1 answers (a file or ``{id:
+    answer}``). ``calibrate``: also fit this scaler on ``calibration_split`` and apply it. ``loaded``: the
+    backend an earlier call loaded from the same ``model`` (:attr:`Evaluation.backend`), so that several tasks
+    load the model once."""
+    from calbench.methods import METHODS
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise UserError(f"unknown method(s) {unknown}; available: {', '.join(sorted(METHODS))}", field="methods")
+    spec = resolve_task(task)
+    settings = evaluation_settings(spec, methods, **options)
+    if calibrate and (
+        not calibration_split or calibration_split == settings.split or calibration_split not in spec.splits
+    ):
+        raise UserError(
+            f"calibration needs a calibration split other than the evaluated {settings.split!r} "
+            f"(task {spec.name!r} has: {', '.join(spec.splits)})",
+            field="calibration_split",
+        )
+    if calibration_split and not calibrate:
+        raise UserError(f"the calibration split {calibration_split!r} needs a scaler to fit on it", field="calibrate")
+    selection = task_examples(spec, settings)
+    chosen = selection[1]
+    if not chosen:
+        raise UserError(f"task {spec.name!r} split {settings.split!r} has no examples", field="split")
+    ids = [e.id for e in chosen]
+    if calibrate:
+        from calbench.tasks import select
+
+        calibration_examples = spec.load(calibration_split, source=settings.source)
+        ids += [e.id for e in select(calibration_examples, settings.limit, settings.seed)]
+    settings.answers, settings.answers_file = _given_answers(answers, methods, ids)
+    spec_of_model = model if isinstance(model, ModelSpec) else None
+    model_name = spec_of_model.name if spec_of_model else None
+    if model_name is not None:
+        check_out_folder(out, planned_identity(spec, chosen, settings, model_name), chosen)
+    backend = loaded if loaded is not None else spec_of_model.load() if spec_of_model else model
+    manifest = evaluate_task(
+        spec, backend, out, settings=settings, examples=selection, model_name=model_name, progress=progress
+    )
+    result = Evaluation(manifest, backend=backend)
+    if calibrate:
+        from calbench.calibrate import calibrate_runs
+
+        cal_dir = Path(out) / "calibration" / str(calibration_split)
+        evaluate_task(
+            spec,
+            backend,
+            cal_dir,
+            settings=replace(settings, split=calibration_split),
+            model_name=model_name,
+            progress=progress,
+        )
+        result.calibrated = calibrate_runs(
+            str(cal_dir),
+            str(out),
+            calibrate,
+            str(Path(out) / f"calibrated-{calibrate}"),
+            bins=settings.bins,
+            plots=settings.plots,
+            replace=True,
+        )
+    return result

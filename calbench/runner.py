@@ -21,7 +21,6 @@ from typing import Any, Iterable
 
 from tqdm.auto import tqdm
 
-from calbench import __version__
 from calbench.elicit import templates
 from calbench.errors import RunFolderError, UserError
 from calbench.methods import MethodContext, get_method
@@ -37,6 +36,7 @@ from calbench.runs import (
     scored_samples,
 )
 from calbench.tasks import TaskSpec
+from calbench.version import __version__
 
 
 class RunConflictError(RunFolderError):

@@ -1,5 +1,5 @@
-"""``calbench.evaluation.evaluate_task``: the one library entry point of eval and demo,
-on the scripted backend (no model)."""
+"""``calbench.evaluate`` (plan, preflight, load, run, calibrate) and ``calbench.evaluation.evaluate_task``: the
+library entry point of eval and demo, on the scripted backend (no model)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import pytest
 
 from calbench.backends.scripted import ScriptedBackend
+from calbench.errors import UserError
 from calbench.evaluation import evaluate_task, evaluation_settings
 from calbench.runner import EvalSettings, evaluate
 from calbench.tasks import get_task, select
@@ -92,7 +93,7 @@ def test_settings_and_split_examples(tmp_path):
         evaluate_task(task, backend(), tmp_path / "r", settings=s, methods=["two-stage"])
 
 
-def test_demo_goes_through_evaluate_task(tmp_path, monkeypatch, capsys):
+def test_demo_goes_through_evaluate(tmp_path, monkeypatch, capsys):
     from calbench.cli import main
 
     monkeypatch.setattr("calbench.backends.make_backend", lambda *a, **k: backend())
@@ -118,3 +119,64 @@ def test_demo_goes_through_evaluate_task(tmp_path, monkeypatch, capsys):
     mc_run = json.loads((tmp_path / "m__commonsenseqa__two-stage" / "run.json").read_text())
     assert open_run["n"] == mc_run["n"] == 2 and open_run["judge"]["settings"]["containment"] is True
     assert mc_run["judge"]["name"] == "choice_letter"
+
+
+def test_calbench_evaluate_plans_checks_loads_and_runs(tmp_path, monkeypatch):
+    import calbench
+    from calbench.evaluation import Evaluation, ModelSpec
+
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(SCRIPT))
+    model = ModelSpec(backend="scripted", options={"script": str(script)})
+    result = calbench.evaluate("triviaqa", model, tmp_path / "r", methods=["two-stage"], limit=3, plots=False)
+    assert isinstance(result, Evaluation) and result.manifests == [result.manifest]
+    assert result.manifest["n"] == 3 and result.manifest["model"]["id"] == f"scripted:{script}"
+    # the same call again resumes (nothing new to do); another seed is refused before the model loads
+    again = calbench.evaluate("triviaqa", model, tmp_path / "r", methods=["two-stage"], limit=3, plots=False)
+    assert stable(again.manifest) == stable(result.manifest)
+    monkeypatch.setattr(ModelSpec, "load", lambda self: pytest.fail("the model loaded before the checks"))
+    with pytest.raises(UserError) as refused:
+        calbench.evaluate("triviaqa", model, tmp_path / "r", methods=["two-stage"], limit=3, seed=1)
+    assert refused.value.field == "seed" and "(--seed)" in refused.value.message({"seed": "--seed"})
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"methods": ["nope"]}, "methods"),
+        ({"methods": ["two-stage"], "calibrate": "platt", "calibration_split": "eval"}, "calibration_split"),
+        ({"methods": ["two-stage"], "calibrate": "platt"}, "calibration_split"),
+        ({"methods": ["two-stage"], "calibration_split": "train"}, "calibrate"),
+    ],
+)
+def test_calbench_evaluate_names_the_setting_of_a_refusal(tmp_path, monkeypatch, kwargs, field):
+    import calbench
+    from calbench.evaluation import ModelSpec
+
+    monkeypatch.setattr(ModelSpec, "load", lambda self: pytest.fail("the model loaded before the checks"))
+    with pytest.raises(UserError) as refused:
+        calbench.evaluate("triviaqa", ModelSpec("m"), tmp_path / "r", limit=2, **kwargs)
+    assert refused.value.field == field and not (tmp_path / "r").exists()
+    assert refused.value.message({field: "--flag"}).startswith("--flag: ")
+
+
+def test_calbench_evaluate_calibrates_on_the_calibration_split(tmp_path):
+    import calbench
+
+    task = get_task("triviaqa")
+    chosen = [e for split in ("eval", "train") for e in select(task.load(split), 4, 0)]
+    answers = {e.id: e.answers[0] if i % 2 else "nope" for i, e in enumerate(chosen)}  # right and wrong ones
+    result = calbench.evaluate(
+        "triviaqa",
+        backend(),
+        tmp_path / "r",
+        methods=["two-stage"],
+        limit=4,
+        plots=False,
+        answers=answers,
+        calibrate="histogram",
+        calibration_split="train",
+    )
+    assert result.calibrated is not None and result.calibrated["methods"] == ["two-stage+histogram"]
+    assert (tmp_path / "r" / "calibration" / "train" / "run.json").is_file()
+    assert result.calibrated["calibration"]["fitted_on"]["split"] == "train"

@@ -27,30 +27,29 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from calbench.backends import make_backend
-    from calbench.evaluation import evaluate_task
+    from calbench.evaluation import ModelSpec, evaluate
     from calbench.summary import print_summary
 
     out = Path(args.out)
+    model = ModelSpec(args.model, "hf", {"batch_size": args.batch_size} if args.batch_size else {})
     t0 = time.perf_counter()
-    backend = make_backend("hf", args.model, batch_size=args.batch_size)
+    backend = model.load()
     t_load = time.perf_counter() - t0
     manifests, run_dirs = [], []
     for name in [t.strip() for t in args.tasks.split(",") if t.strip()]:
         run_dir = out / f"{args.model.replace('/', '_')}__{name}__{args.method.replace(',', '+')}"
-        manifests.append(
-            evaluate_task(
-                name,
-                backend,
-                run_dir,
-                methods=args.method.split(","),
-                limit=args.limit,
-                seed=args.seed,
-                judge_containment=True,
-                model_name=args.model,
-                progress=not args.quiet,
-            )
+        result = evaluate(
+            name,
+            model,
+            run_dir,
+            methods=args.method.split(","),
+            loaded=backend,
+            limit=args.limit,
+            seed=args.seed,
+            judge_containment=True,
+            progress=not args.quiet,
         )
+        manifests.append(result.manifest)
         run_dirs.append(run_dir)
     t_eval = time.perf_counter() - t0 - t_load
     print()

@@ -183,15 +183,15 @@ OPTION_OF = {
     "judge": "--judge-*",
     "seed": "--seed",
     "method_settings": "--sc-k/--sc-temperature/--topk-k/--probe",
+    "calibrate": "--calibrate",
+    "calibration_split": "--calibration-split",
 }
 
 
 def run(args: argparse.Namespace) -> int:
     from calbench.argcheck import check_eval_args
-    from calbench.backends import make_backend
-    from calbench.evaluation import evaluate_task, evaluation_settings, task_examples
+    from calbench.evaluation import ModelSpec, evaluate
     from calbench.methods import METHODS
-    from calbench.runner import check_out_folder, planned_identity
 
     if args.list_methods:
         for name, cls in sorted(METHODS.items()):
@@ -200,83 +200,39 @@ def run(args: argparse.Namespace) -> int:
     if not args.out:
         raise UserError("--out DIR is required")
     methods = [m.strip() for m in args.method.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise UserError(f"unknown method(s) {unknown}; available: {', '.join(sorted(METHODS))}")
     check_eval_args(args)
-    task = load_task(args)
-    split = args.split or task.default_split
-    if args.calibrate and (
-        not args.calibration_split or args.calibration_split == split or args.calibration_split not in task.splits
-    ):
-        raise UserError(
-            f"--calibrate needs --calibration-split, a split other than the evaluated {split!r} "
-            f"(task {task.name!r} has: {', '.join(task.splits)})"
-        )
-    settings = evaluation_settings(
-        task,
-        methods,
-        split=split,
-        source=args.source,
-        limit=args.limit,
-        scale=args.scale,
-        **scoring_settings(args),
-        judge_containment=args.judge_containment,
-        judge_f1=args.judge_f1,
-        max_new_tokens=args.max_new_tokens,
-        plots=not args.no_plots,
-        chunk_size=args.chunk_size,
-        method_settings={
-            **{
-                k: v
-                for k, v in (("sc_k", args.sc_k), ("sc_temperature", args.sc_temperature), ("topk_k", args.topk_k))
-                if v is not None
-            },
-            **probe_settings(args, methods),
-        },
-    )
-    selection = task_examples(task, settings)  # (the whole split, the seeded selection evaluated)
-    examples = selection[1]
-    if not examples:
-        raise UserError(f"task {task.name!r} split {split!r} has no examples")
-    settings.answers, settings.answers_file = given_answers(args, methods, task, examples)
-    model_name = args.model if args.backend != "scripted" else f"scripted:{args.script}"
-    check_out_folder(args.out, planned_identity(task, examples, settings, model_name), examples)
-    backend = make_backend(args.backend, args.model, **backend_options(args))
     try:
-        manifest = evaluate_task(
-            task,
-            backend,
+        result = evaluate(
+            load_task(args),
+            ModelSpec(args.model, args.backend, backend_options(args)),
             args.out,
-            settings=settings,
-            examples=selection,
-            model_name=model_name,
+            methods=methods,
+            calibrate=args.calibrate,
+            calibration_split=args.calibration_split,
+            answers=args.answers,
             progress=not args.quiet,
+            split=args.split,
+            source=args.source,
+            limit=args.limit,
+            scale=args.scale,
+            **scoring_settings(args),
+            judge_containment=args.judge_containment,
+            judge_f1=args.judge_f1,
+            max_new_tokens=args.max_new_tokens,
+            plots=not args.no_plots,
+            chunk_size=args.chunk_size,
+            method_settings={
+                **{
+                    k: v
+                    for k, v in (("sc_k", args.sc_k), ("sc_temperature", args.sc_temperature), ("topk_k", args.topk_k))
+                    if v is not None
+                },
+                **probe_settings(args, methods),
+            },
         )
     except KeyboardInterrupt:
-        return interrupted(args, len(examples) * len(methods))
-    manifests = [manifest]
-    if args.calibrate:  # the same evaluation on the calibration split, then the scaler fitted there
-        from dataclasses import replace
-
-        from calbench.calibrate import calibrate_runs
-
-        cal_dir = f"{args.out}/calibration/{args.calibration_split}"
-        scaled_dir = f"{args.out}/calibrated-{args.calibrate}"
-        evaluate_task(
-            task,
-            backend,
-            cal_dir,
-            settings=replace(settings, split=args.calibration_split),
-            model_name=model_name,
-            progress=not args.quiet,
-        )
-        manifests.append(
-            calibrate_runs(
-                cal_dir, args.out, args.calibrate, scaled_dir, bins=args.bins, plots=not args.no_plots, replace=True
-            )
-        )
-    print_summary(manifests, file=sys.stdout)
+        return interrupted(args)
+    print_summary(result.manifests, file=sys.stdout)
     print(f"\nwrote {args.out}/samples.jsonl and {args.out}/run.json")
     return 0
 
@@ -296,27 +252,6 @@ def probe_settings(args: argparse.Namespace, methods: list[str]) -> dict:
     return {"probe": str(args.probe), "probe_sha256": file_sha256(args.probe)}
 
 
-def given_answers(args: argparse.Namespace, methods: list[str], task, examples) -> tuple[dict | None, dict | None]:
-    """The ``--answers`` table and its record for run.json, checked against every question this command will
-    evaluate (the calibration split's too) before a model is loaded; ``(None, None)`` without ``--answers``."""
-    if not args.answers:
-        return None, None
-    from calbench.answers import file_sha256, load_answers
-    from calbench.runner import check_given_answers
-    from calbench.tasks import select
-
-    answers = load_answers(args.answers)
-    ids = [e.id for e in examples]
-    if args.calibrate:
-        ids += [e.id for e in select(task.load(args.calibration_split, source=args.source), args.limit, args.seed)]
-    n_extra = check_given_answers(methods, answers, ids)
-    print(
-        f"answers: {len(set(ids))} given answers from {args.answers} used; {n_extra} for other questions ignored",
-        file=sys.stderr,
-    )
-    return answers, {"path": str(args.answers), "sha256": file_sha256(args.answers)}
-
-
 def method_summary(name: str, cls: type, width: int = 110) -> str:
     """``name`` and the first paragraph of the method's docstring, whole (wrapped), without RST markup."""
     import textwrap
@@ -328,17 +263,22 @@ def method_summary(name: str, cls: type, width: int = 110) -> str:
     return "\n".join([f"{name:22s} {lines[0]}"] + [" " * 23 + line for line in lines[1:]])
 
 
-def interrupted(args: argparse.Namespace, n_expected: int) -> int:
+def interrupted(args: argparse.Namespace) -> int:
     """After Ctrl-C: say what is saved and the command that resumes; exit code 130 (128 + SIGINT)."""
     import shlex
     from pathlib import Path
 
     from calbench.records import read_samples
+    from calbench.runs import Run, has_manifest
 
     path = Path(args.out) / "samples.jsonl"
     saved = len(read_samples(path)) if path.exists() else 0
+    of = ""
+    if has_manifest(args.out):  # written when the run started: n questions x its methods
+        manifest = Run.open(args.out).manifest
+        of = f" of {int(manifest['n']) * len(manifest.methods)}"
     print(
-        f"\ncalbench eval: interrupted; {saved} of {n_expected} samples are saved in {path}.\n"
+        f"\ncalbench eval: interrupted; {saved}{of} samples are saved in {path}.\n"
         f"Resume (finished samples are kept, none is repeated) with:\n"
         f"  calbench {shlex.join(getattr(args, 'argv', None) or sys.argv[1:])}",
         file=sys.stderr,
