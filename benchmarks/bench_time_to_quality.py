@@ -99,7 +99,8 @@ def run_one(arm: str, lr: float, a: argparse.Namespace) -> None:
     from peft import get_peft_model
     from torch.utils.flop_counter import FlopCounterMode
 
-    from calbench.backends.hf import HFBackend, ids_level_log_probs
+    from calbench.backends.hf import HFBackend
+    from calbench.levels import ids_level_log_probs
     from calbench.metrics import score
     from trainers.rewarding_doubt.config import RDConfig
     from trainers.rewarding_doubt.exact_loop import ExactLoop

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from calbench.backends.hf import digit_token_ids, ids_level_log_probs, number_end_token_ids  # noqa: E402
+from calbench.levels import digit_token_ids, ids_level_log_probs, number_end_token_ids  # noqa: E402
 from calbench.training import TrainerError  # noqa: E402
 from trainers.rewarding_doubt.config import RDConfig  # noqa: E402
 from trainers.rewarding_doubt.prefix_cache import PrefixCache, pack  # noqa: E402

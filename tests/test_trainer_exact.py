@@ -10,12 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from calbench.backends.hf import (  # noqa: E402
-    ids_level_log_probs,
-    level_log_probs,
-    number_end_token_ids,
-    whole_number_level_log_probs,
-)
+from calbench.levels import ids_level_log_probs, level_log_probs, number_end_token_ids, whole_number_level_log_probs  # noqa: E402
 from trainers.rewarding_doubt.exact import (  # noqa: E402
     N_LEVELS,
     OTHER,
@@ -90,7 +85,7 @@ def tiny_lm(tiny_model_dir):
 
 
 def test_number_end_tokens_are_the_end_of_turn_and_whitespace(tiny_lm):
-    from calbench.backends.hf import digit_token_ids
+    from calbench.levels import digit_token_ids
 
     tok, model = tiny_lm
     ends = number_end_token_ids(tok, model)
@@ -119,7 +114,7 @@ def _enumerated_whole_number_levels(model, tok, prompt_ids, digits, ends):
 
 
 def test_whole_number_levels_equal_the_enumerated_replies_in_a_padded_batch_with_gradients(tiny_lm):
-    from calbench.backends.hf import digit_token_ids
+    from calbench.levels import digit_token_ids
 
     tok, model = tiny_lm
     digits, ends = digit_token_ids(tok), number_end_token_ids(tok, model)

@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from calbench.backends.base import BackendSpec, Generation, cut_at_stop
-from calbench.backends.hf import HFBackend, checked_adapter, kept_tokens, next_token_confidence_distribution
+from calbench.backends.hf import HFBackend, checked_adapter, kept_tokens
 from calbench.elicit import Prompt
 from calbench.errors import UserError
+from calbench.levels import next_token_confidence_distribution
 from calbench.models import resolve_model
 
 

@@ -31,10 +31,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from calbench.backends.hf import N_OUTCOMES
+from calbench.levels import N_OUTCOMES
 from trainers.rewarding_doubt.rewards import RewardSpec, proper_score
 
-#: outcomes (:func:`calbench.backends.hf.level_log_probs`): levels 0..10 (confidence k/10), then "other"
+#: outcomes (:func:`calbench.levels.level_log_probs`): levels 0..10 (confidence k/10), then "other"
 N_LEVELS = N_OUTCOMES - 1
 OTHER = N_LEVELS
 

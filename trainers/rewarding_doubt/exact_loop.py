@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from calbench.backends.hf import ids_level_log_probs
+from calbench.levels import ids_level_log_probs
 from trainers.rewarding_doubt.exact import exact_objective, length_batches, reward_table
 from trainers.rewarding_doubt.rewards import RewardSpec
 
@@ -55,7 +55,7 @@ class ExactLoop:
         first_epoch: int = 0,
         model_sha256: str | None = None,
     ):
-        from calbench.backends.hf import digit_token_ids, number_end_token_ids
+        from calbench.levels import digit_token_ids, number_end_token_ids
 
         self.model, self.tokenizer, self.cfg, self.out = model, tokenizer, cfg, Path(out)
         self.correct = np.asarray(correct, dtype=int)

@@ -9,7 +9,7 @@ positions the objective reads.
 One labelled answer is one *packed sequence*:
 
 * plain readout (``strict_format: false``): ``prompt + "1"``; the objective reads the logits after the prompt
-  and after "1" (:func:`calbench.backends.hf.level_log_probs`);
+  and after "1" (:func:`calbench.levels.level_log_probs`);
 * whole-number readout (``strict_format: true``): ``prompt`` followed by the ten continuations ``"d" "0"``
   (d = 0..9), each at positions ``T, T + 1`` and attending to the prompt and to itself only (a block mask);
   the objective reads the logits after the prompt, after each "d" and after "10"
@@ -205,7 +205,7 @@ class PrefixCache:
         weights); entries not yet cached are built first. The first call is checked against the full model."""
         import torch
 
-        from calbench.backends.hf import level_log_probs, whole_number_level_log_probs
+        from calbench.levels import level_log_probs, whole_number_level_log_probs
 
         self._build(indices)
         items = [self.items[i] for i in indices]
@@ -233,7 +233,7 @@ class PrefixCache:
         """The cached forward against the full model's readout on the same inputs (once per run)."""
         import torch
 
-        from calbench.backends.hf import ids_level_log_probs
+        from calbench.levels import ids_level_log_probs
 
         with torch.no_grad():
             full = ids_level_log_probs(
