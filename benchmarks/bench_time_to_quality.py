@@ -103,8 +103,8 @@ def run_one(arm: str, lr: float, a: argparse.Namespace) -> None:
     from calbench.levels import ids_level_log_probs
     from calbench.metrics import score
     from trainers.rewarding_doubt.config import RDConfig
+    from trainers.rewarding_doubt.estimators import lora_config as _lora_config
     from trainers.rewarding_doubt.exact_loop import ExactLoop
-    from trainers.rewarding_doubt.plugin import _lora_config
     from trainers.rewarding_doubt.prefix_cache import PrefixCache
 
     torch.set_num_threads(a.threads)
@@ -287,9 +287,9 @@ def throughput(a: argparse.Namespace) -> None:
 
     from calbench.backends.hf import HFBackend
     from trainers.rewarding_doubt.config import RDConfig
+    from trainers.rewarding_doubt.estimators import lora_config as _lora_config
     from trainers.rewarding_doubt.exact import exact_objective, reward_table
     from trainers.rewarding_doubt.exact_loop import ExactLoop
-    from trainers.rewarding_doubt.plugin import _lora_config
     from trainers.rewarding_doubt.rewards import RewardSpec
 
     rows = []

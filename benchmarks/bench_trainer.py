@@ -71,7 +71,8 @@ def bench_grpo(steps: int) -> dict:
     from trl import GRPOTrainer
 
     from trainers.rewarding_doubt.config import RDConfig
-    from trainers.rewarding_doubt.plugin import _lora_config, build_grpo_args
+    from trainers.rewarding_doubt.estimators import lora_config as _lora_config
+    from trainers.rewarding_doubt.estimators.grpo import build_grpo_args
     from trainers.rewarding_doubt.rewards import RewardSpec, make_confidence_reward
 
     cfg = RDConfig(
@@ -114,8 +115,8 @@ def bench_exact(steps: int) -> dict:
     from peft import get_peft_model
 
     from trainers.rewarding_doubt.config import RDConfig
+    from trainers.rewarding_doubt.estimators import lora_config as _lora_config
     from trainers.rewarding_doubt.exact_loop import ExactLoop
-    from trainers.rewarding_doubt.plugin import _lora_config
 
     cfg = RDConfig(
         estimator="exact", batch_size=8, epochs=1, max_steps=steps + 1, eval_every=0, save_every=0, logging_steps=1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from calbench.runs import (
     scored_samples,
 )
 from calbench.tasks import TaskSpec
-from calbench.version import __version__
+from calbench.version import versions
 
 
 class RunConflictError(RunFolderError):
@@ -120,19 +119,6 @@ def data_sha256(examples: list[Example]) -> str:
 def ids_sha256(ids: Iterable[str]) -> str:
     """The hash of a run's question ids, in order (``task.ids_sha256``: which questions, not their content)."""
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()
-
-
-def versions() -> dict[str, str]:
-    out = {"calbench": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
-    for mod in ("torch", "transformers", "peft", "numpy", "scipy", "sklearn", "trl"):
-        m = sys.modules.get(mod)
-        if m is None:
-            try:
-                m = __import__(mod)
-            except ImportError:
-                continue
-        out[mod] = getattr(m, "__version__", "?")
-    return out
 
 
 def _identity(manifest: dict) -> dict:

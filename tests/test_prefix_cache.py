@@ -27,7 +27,7 @@ def four_layer(real_model_dir):
     from peft import get_peft_model
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from trainers.rewarding_doubt.plugin import _lora_config
+    from trainers.rewarding_doubt.estimators import lora_config as _lora_config
 
     tok = AutoTokenizer.from_pretrained(real_model_dir)
     cfg = LlamaConfig(

@@ -13,12 +13,12 @@ import yaml
 from calbench.training import TrainerError
 from trainers.rewarding_doubt.config import RDConfig
 from trainers.rewarding_doubt.continuation import (
-    chain_curve_rows,
     check_continuation,
     check_continuation_model,
     load_continuation,
 )
 from trainers.rewarding_doubt.exact_loop import batch_plan
+from trainers.rewarding_doubt.training_log import chain_curve_rows
 
 SETTINGS = RDConfig(estimator="exact").to_dict()
 JUDGE = {"name": "alias_match", "containment": True}

@@ -139,7 +139,7 @@ def test_strict_format_needs_an_integer_scale():
 
 
 def test_strict_format_applies_to_joint_mode():
-    from trainers.rewarding_doubt.plugin import _joint_reward
+    from trainers.rewarding_doubt.estimators.grpo import joint_reward as _joint_reward
 
     def judge(answer, example):
         return answer.strip().lower() == "paris"

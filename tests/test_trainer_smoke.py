@@ -102,6 +102,10 @@ def test_two_step_run_writes_adapter_log_and_summary(trained):
     assert any(adapter.glob("adapter_model.*"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 2
+    # both estimators answer in one shape (trainers/rewarding_doubt/estimators)
+    from trainers.rewarding_doubt.estimators import RESULT_KEYS
+
+    assert set(RESULT_KEYS) <= set(summary) and summary["stopped_by_time_limit"] is False
     lines = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     heldout = [r for r in lines if r["kind"] == "heldout"]
     assert [r["step"] for r in heldout] == [0, 1, 2]
@@ -238,7 +242,7 @@ def test_joint_length_is_checked_against_the_real_tokenizer(tmp_path):
     from transformers import AutoTokenizer
 
     from calbench.training import TrainerError
-    from trainers.rewarding_doubt.plugin import check_joint_length
+    from trainers.rewarding_doubt.estimators.grpo import check_joint_length
 
     tok = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "tiny"))  # one token per character
     with pytest.raises(TrainerError, match="too short for a joint-mode reply"):
@@ -299,7 +303,7 @@ def test_continue_from_trains_the_earlier_adapter_on_the_questions_it_has_not_se
     summary = json.loads((second / "summary.json").read_text())
     assert summary["labels_seen"] == 8 and summary["labels_seen_with_continued"] == 16
     # the continuation's curve runs over both runs; the redraw command draws the same from the folders
-    from trainers.rewarding_doubt.continuation import main as redraw
+    from trainers.rewarding_doubt.training_log import main as redraw
 
     curve = second / "training_curve.png"
     assert curve.stat().st_size > 1000

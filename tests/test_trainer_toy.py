@@ -41,7 +41,7 @@ def test_per_group_scaling_fails_to_calibrate():
 
 def test_the_grpo_config_uses_the_validated_settings(tmp_path):
     pytest.importorskip("trl")
-    from trainers.rewarding_doubt.plugin import build_grpo_args
+    from trainers.rewarding_doubt.estimators.grpo import build_grpo_args
 
     cfg = RDConfig(prompts_per_step=3, num_generations=4)
     args = build_grpo_args(cfg, tmp_path, on_cuda=False, bf16=False)

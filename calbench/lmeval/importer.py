@@ -216,8 +216,9 @@ def manifest_for(
     """run.json for one imported task: calbench's manifest fields, plus what lm-eval recorded."""
     from calbench.judge import judge_for
     from calbench.metrics import metric_settings, summarize_samples
-    from calbench.runner import data_sha256, ids_sha256, versions
+    from calbench.runner import data_sha256, ids_sha256
     from calbench.tasks import get_task
+    from calbench.version import versions
 
     spec = get_task(log.task)
     results = log.results

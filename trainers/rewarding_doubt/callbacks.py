@@ -1,4 +1,5 @@
-"""Training callbacks: the JSONL log (TRL's logs + held-out evaluations) and the periodic held-out evaluation."""
+"""The periodic held-out evaluation during training (both estimators); the log and curve are in
+:mod:`trainers.rewarding_doubt.training_log`."""
 
 from __future__ import annotations
 
@@ -11,51 +12,9 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from calbench.records import JsonlAppender, iter_jsonl, json_safe
-from calbench.rundir import write_samples
+from calbench.records import iter_jsonl
 from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, format_eval, parse_rate_warning
-
-
-class JsonlLogCallback(TrainerCallback):
-    """Appends every TRL log entry (reward, KL, loss, ...) as ``{"step", "kind": "train", ...}`` to a JSONL file
-    and prints a short line; :meth:`write` adds other kinds (``heldout``)."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._out: JsonlAppender | None = None
-        self._t0 = time.time()
-
-    def write(self, record: dict[str, Any]) -> None:
-        if self._out is None:
-            self._out = JsonlAppender(self.path)
-        self._out.write(json_safe(record))
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs:
-            return
-        self.write({"step": state.global_step, "kind": "train", "time": round(time.time() - self._t0, 1), **logs})
-        keys = ("reward", "reward_std", "kl", "loss", "completions/mean_length", "entropy")
-        parts = [f"{k.split('/')[-1]}={float(logs[k]):.4g}" for k in keys if k in logs]
-        if parts:
-            print(f"[train step {state.global_step}] " + " ".join(parts), file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None
-
-    def drop_after(self, step: int) -> int:
-        """Remove the records of steps after ``step``: a run resumed from its step-``step`` checkpoint replays
-        those steps, and would otherwise log them twice. The file is rewritten atomically when a record goes (a
-        half-written last line goes with it; otherwise the appender drops it); returns how many were removed."""
-        self.close()
-        if not self.path.exists():
-            return 0
-        records = [r for _, r in iter_jsonl(self.path, tolerate_truncated_tail=True)]
-        kept = [r for r in records if int(r.get("step", 0)) <= step]
-        if len(kept) < len(records):
-            write_samples(self.path, kept)
-        return len(records) - len(kept)
+from trainers.rewarding_doubt.training_log import JsonlLogCallback, chain_curve_rows, plot_training_curve
 
 
 class HeldOutCallback(TrainerCallback):
@@ -137,10 +96,6 @@ class HeldOutCallback(TrainerCallback):
     def plot(self) -> None:
         """Redraw ``training_curve.png`` from every held-out evaluation in the log (resumed runs included, and
         the runs a continuation continues)."""
-        from calbench.records import iter_jsonl
-        from trainers.rewarding_doubt.continuation import chain_curve_rows
-        from trainers.rewarding_doubt.exact_loop import plot_training_curve
-
         if self.curve is None or not self.log.path.exists():
             return
         rows, starts = chain_curve_rows(

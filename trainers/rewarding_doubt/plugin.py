@@ -21,6 +21,7 @@ from typing import Any
 
 from calbench.records import json_safe
 from calbench.training import Trainer, TrainerError, TrainRequest, TrainResult
+from calbench.version import versions
 from trainers.rewarding_doubt.config import RDConfig
 
 
@@ -37,21 +38,6 @@ class RewardingDoubtTrainer(Trainer):
     def train(self, request: TrainRequest) -> TrainResult:
         cfg = RDConfig.from_mapping(request.config)
         return run_training(request, cfg)
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {}
-    for dist in ("calbench", "torch", "transformers", "trl", "peft", "accelerate", "datasets"):
-        try:
-            out[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            import importlib
-
-            mod = importlib.import_module(dist) if dist != "calbench" else None
-            out[dist] = getattr(mod, "__version__", "unknown") if mod else "unknown"
-    return out
 
 
 def _check_out_dir(out: Path, resume: bool) -> None:
@@ -107,7 +93,8 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     from calbench.backends.hf import HFBackend
     from calbench.judge import judge_for
     from calbench.tasks import get_task
-    from trainers.rewarding_doubt.callbacks import HeldOutCallback, JsonlLogCallback
+    from trainers.rewarding_doubt import estimators
+    from trainers.rewarding_doubt.callbacks import HeldOutCallback
     from trainers.rewarding_doubt.continuation import (
         check_continuation,
         check_continuation_model,
@@ -116,6 +103,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     )
     from trainers.rewarding_doubt.data import answer_examples, fixed_answer_examples, shared_answers_path
     from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, OneStageEvaluator
+    from trainers.rewarding_doubt.training_log import JsonlLogCallback
 
     t_start = time.time()
     out = Path(request.out_dir)
@@ -208,7 +196,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         "judge": judge_record,
         "continued_from": cont.record(cfg.continue_with) if cont else None,
         "settings": cfg.to_dict(),
-        "versions": _versions(),
+        "versions": versions(("accelerate", "datasets")),
         "world_size": world,
     }
     if rank == 0:
@@ -238,21 +226,8 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         continuation=cont,
     )
     t_train = time.time()
-    if estimator == "exact":
-        result = _train_exact(
-            request,
-            cfg,
-            backend,
-            answered_train,
-            eval_cb,
-            log_cb,
-            out,
-            kind=spec.kind,
-            cont=cont,
-            first_epoch=pass_index,
-        )
-    else:
-        result = _train_grpo(
+    result = estimators.train(
+        estimators.EstimatorRun(
             request,
             cfg,
             backend,
@@ -265,7 +240,10 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
             out,
             world=world,
             on_cuda=on_cuda,
+            cont=cont,
+            first_epoch=pass_index,
         )
+    )
     train_seconds = time.time() - t_train
     eval_cb.plot()
 
@@ -314,232 +292,3 @@ def _sessions(summary_path: Path, resume: bool, this: dict[str, Any]) -> list[di
             old = {}
         previous = old.get("sessions") or ([_session(old)] if old.get("seconds") else [])
     return [*previous, this]
-
-
-def _lora_config(cfg: RDConfig, model: Any = None):
-    """The peft LoRA config; with ``lora_top_layers`` (which needs ``model``) on the top K decoder layers only,
-    "all-linear" spelled out as the decoder layer's linear modules (peft refuses it with ``layers_to_transform``)."""
-    from peft import LoraConfig
-
-    if not cfg.lora_top_layers:
-        return LoraConfig(
-            r=cfg.lora_r,
-            lora_alpha=cfg.lora_alpha,
-            lora_dropout=cfg.lora_dropout,
-            target_modules=cfg.lora_target_modules,
-            task_type="CAUSAL_LM",
-        )
-    from trainers.rewarding_doubt.prefix_cache import decoder_parts, top_layer_indices
-
-    if model is None:
-        raise TrainerError("lora_top_layers: the LoRA config needs the model (its layers)")
-    targets = cfg.lora_target_modules
-    if targets == "all-linear":
-        import torch
-
-        layer = decoder_parts(model)[0].layers[0]
-        targets = sorted({n.rsplit(".", 1)[-1] for n, m in layer.named_modules() if isinstance(m, torch.nn.Linear)})
-    return LoraConfig(
-        r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=targets,
-        layers_to_transform=top_layer_indices(model, cfg.lora_top_layers),
-        task_type="CAUSAL_LM",
-    )
-
-
-def _train_exact(
-    request: TrainRequest,
-    cfg: RDConfig,
-    backend: Any,
-    answered_train: list,
-    eval_cb: Any,
-    log_cb: Any,
-    out: Path,
-    *,
-    kind: str | None = None,
-    cont: Any = None,
-    first_epoch: int = 0,
-) -> dict[str, Any]:
-    """The exact estimator's loop (:mod:`trainers.rewarding_doubt.exact_loop`) on a fresh LoRA adapter, or on
-    the adapter of the run ``cont`` continues (a resumed run then loads its own checkpoint over it).
-    ``first_epoch``: the pass over the pool this run starts in (its batch shuffles are seeded by pass)."""
-    from peft import get_peft_model
-
-    from trainers.rewarding_doubt.data import confidence_rows
-    from trainers.rewarding_doubt.exact_loop import ExactLoop
-
-    if not answered_train:
-        raise TrainerError("no training questions: raise train_size or check answers_file")
-    model = get_peft_model(backend.model, _lora_config(cfg, backend.model))
-    if cont:
-        from trainers.rewarding_doubt.continuation import load_adapter_weights
-
-        load_adapter_weights(model, cont, cfg.continue_with)
-    tokenizer = backend.tokenizer
-    rows = confidence_rows(answered_train, tokenizer, cfg.scale, kind)
-
-    def evaluate(step: int, labels_seen: int):
-        return eval_cb.record(model, tokenizer, step, labels_seen)
-
-    loop = ExactLoop(
-        model,
-        tokenizer,
-        [r["prompt"] for r in rows],
-        [r["correct"] for r in rows],
-        cfg,
-        out,
-        evaluate=evaluate,
-        log=log_cb,
-        first_epoch=first_epoch,
-        model_sha256=backend.resolved.manifest().get("sha256"),
-    )
-    result = loop.train(resume=request.resume)
-    model.save_pretrained(str(out / "adapter"))
-    result.pop("final_heldout", None)
-    return {**result, "max_steps": cfg.max_steps}
-
-
-def _train_grpo(
-    request: TrainRequest,
-    cfg: RDConfig,
-    backend: Any,
-    answered_train: list,
-    train_examples: list,
-    spec: Any,
-    judge: Any,
-    eval_cb: Any,
-    log_cb: Any,
-    out: Path,
-    *,
-    world: int,
-    on_cuda: bool,
-) -> dict[str, Any]:
-    """TRL's GRPOTrainer with the log-score reward (confidence_only or joint)."""
-    import datasets
-    from transformers.trainer_utils import get_last_checkpoint
-    from trl import GRPOTrainer
-
-    from trainers.rewarding_doubt.callbacks import TimeLimitCallback
-    from trainers.rewarding_doubt.data import confidence_rows, joint_rows
-    from trainers.rewarding_doubt.rewards import RewardSpec, make_confidence_reward
-
-    model, tokenizer = backend.model, backend.tokenizer
-    reward_spec = RewardSpec.from_config(cfg)
-    if cfg.mode == "confidence_only":
-        rows = confidence_rows(answered_train, tokenizer, cfg.scale, spec.kind)
-        reward_fn = make_confidence_reward(reward_spec)
-    else:
-        check_joint_length(tokenizer, cfg.max_completion_length, cfg.scale)
-        rows = joint_rows(train_examples, tokenizer, cfg.scale, spec.kind)
-        reward_fn = _joint_reward(reward_spec, judge, cfg.scale)
-    dataset = datasets.Dataset.from_list(rows)
-    completions_per_step = cfg.prompts_per_step * cfg.num_generations
-    if completions_per_step % world:
-        raise TrainerError(
-            f"prompts_per_step*num_generations = {completions_per_step} must be divisible by the "
-            f"number of processes ({world})"
-        )
-    args = build_grpo_args(cfg, out, on_cuda=on_cuda, bf16=on_cuda and backend.dtype == "bfloat16", world=world)
-    eval_cb.labels_per_step = cfg.prompts_per_step * cfg.gradient_accumulation_steps
-    callbacks = [log_cb, eval_cb]
-    time_cb = TimeLimitCallback(cfg.time_limit_s) if cfg.time_limit_s else None
-    if time_cb:
-        callbacks.append(time_cb)
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=[reward_fn],
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=_lora_config(cfg, backend.model),
-        callbacks=callbacks,
-    )
-    eval_cb.trainer = trainer
-    ckpt = get_last_checkpoint(str(out / "checkpoints")) if request.resume and (out / "checkpoints").exists() else None
-    if request.resume and ckpt is None:
-        print("[rewarding-doubt] --resume: no checkpoint found, starting from step 0", file=sys.stderr)
-    trainer.train(resume_from_checkpoint=ckpt)
-    trainer.save_model(str(out / "adapter"))
-    step = trainer.state.global_step
-    return {
-        "steps": step,
-        "max_steps": cfg.max_steps,
-        "labels_seen": step * eval_cb.labels_per_step,
-        "stopped_by_time_limit": bool(time_cb and time_cb.stopped_at is not None),
-        "resumed_from": ckpt,
-    }
-
-
-def check_joint_length(tokenizer: Any, max_completion_length: int, scale: str) -> None:
-    """Refuse a joint-mode completion budget that cannot hold ``<short answer>, Confidence: <c>`` with this
-    tokenizer (the reply would be cut before its confidence and every reward would be the format penalty)."""
-    from calbench.elicit import CONFIDENCE_PREFIX
-
-    top = {"0-10": "10", "0-100": "100%", "0-1": "0.95"}[scale]
-    reply = f" Abraham Lincoln, {CONFIDENCE_PREFIX}{top}"
-    need = len(tokenizer(reply, add_special_tokens=False)["input_ids"]) + 1  # + end of turn
-    if max_completion_length < need:
-        raise TrainerError(
-            f"max_completion_length {max_completion_length} is too short for a joint-mode reply: "
-            f"{reply!r} is {need} tokens with this tokenizer (end of turn included); raise it to at "
-            f"least {need} plus the answers' length"
-        )
-
-
-def build_grpo_args(cfg: RDConfig, out: Path, *, on_cuda: bool, bf16: bool, world: int = 1):
-    """TRL's ``GRPOConfig`` for a run. ``scale_rewards`` and ``loss_type`` come from the validated settings
-    (never TRL's per-group default); one step = ``prompts_per_step`` prompts x ``num_generations`` samples."""
-    from trl import GRPOConfig
-
-    return GRPOConfig(
-        output_dir=str(out / "checkpoints"),
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations // world,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        num_generations=cfg.num_generations,
-        max_completion_length=cfg.max_completion_length,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler_type,
-        warmup_steps=cfg.warmup_steps,
-        beta=cfg.beta,
-        temperature=cfg.temperature,
-        top_p=1.0,
-        top_k=0,
-        epsilon=cfg.epsilon,
-        num_iterations=cfg.num_iterations,
-        gradient_checkpointing=cfg.gradient_checkpointing,
-        scale_rewards=cfg.scale_rewards,
-        loss_type=cfg.loss_type,
-        logging_steps=cfg.logging_steps,
-        save_strategy="steps",
-        save_steps=cfg.save_every or cfg.max_steps,
-        save_total_limit=2,
-        report_to=cfg.report_to,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        bf16=bf16,
-        use_cpu=not on_cuda,
-        remove_unused_columns=False,
-        disable_dropout=True,
-        log_completions=False,
-    )
-
-
-def _joint_reward(spec: Any, judge: Any, scale: str):
-    from calbench.elicit import ANSWER_PREFIX, CONFIDENCE_PREFIX
-    from calbench.parse import parse_one_stage
-    from calbench.records import Example
-    from trainers.rewarding_doubt.rewards import accepted_value, make_joint_reward
-
-    def split(text: str):
-        answer, conf = parse_one_stage(ANSWER_PREFIX + text, scale)
-        # what follows the label as the prompt writes it ("Confidence:"); strict_format checks its format
-        _, _, stated = text.partition(CONFIDENCE_PREFIX.strip())
-        return answer, accepted_value(conf, spec, stated)
-
-    def judge_row(answer: str, row: dict) -> bool:
-        return bool(judge(answer, Example(**json.loads(row["example"]))))
-
-    return make_joint_reward(spec, judge_row, split)
