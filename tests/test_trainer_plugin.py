@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from calbench.cli import main
@@ -117,3 +119,37 @@ def test_prompt_texts_drop_the_template_bos_only_when_the_tokenizer_adds_one():
     ]
     assert prompt_texts(_BosTokenizer(adds_bos=True), prompts) == ["q1|Confidence: ", "q2|"]
     assert prompt_texts(_BosTokenizer(adds_bos=False), prompts) == ["<s>q1|Confidence: ", "<s>q2|"]
+
+
+def test_config_sections_hold_every_setting_once_and_read_nested_yaml():
+    import dataclasses
+
+    from trainers.rewarding_doubt.config import SECTIONS, RDConfig
+
+    per_section = [f.name for section in SECTIONS.values() for f in dataclasses.fields(section)]
+    assert sorted(per_section) == sorted(f.name for f in dataclasses.fields(RDConfig))  # each exactly once
+    flat = RDConfig.from_mapping({"clip_eps": 0.01, "lora_r": 4, "estimator": "exact", "beta": 0.02})
+    nested = RDConfig.from_mapping(
+        {"reward": {"clip_eps": 0.01}, "lora": {"lora_r": 4}, "estimator": {"estimator": "exact", "beta": 0.02}}
+    )
+    assert flat == nested and nested.section("lora")["lora_r"] == 4
+    # a section's name with a plain value is the setting of that name
+    assert RDConfig.from_mapping({"reward": "brier", "estimator": "exact"}).section("reward")["reward"] == "brier"
+
+
+@pytest.mark.parametrize(
+    "data, says",
+    [
+        ({"reward": {"learning_rate": 1e-3}}, "reward.learning_rate: not a setting of section 'reward'"),
+        ({"lora_r": 4, "lora": {"lora_r": 8}}, "'lora_r' is given twice"),
+        ({"lora": {"lora_r": 0}}, "lora_r must be >= 1"),
+        ({"evaluation": {"save_best_on": "greedy/auroc", "eval_every": 0}}, "save_best_on needs held-out"),
+        ({"estimator": "grpo", "continue_from": "runs/a"}, "continue_from needs estimator exact"),
+    ],
+)
+def test_config_sections_refuse_with_the_setting_named(data, says):
+    from calbench.training import TrainerError
+    from trainers.rewarding_doubt.config import RDConfig
+
+    with pytest.raises(TrainerError, match=re.escape(says)):
+        RDConfig.from_mapping(data)
