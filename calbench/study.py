@@ -418,10 +418,8 @@ class Step:
         return _rel(self.out)
 
     def command(self) -> str:
-        if self.kind in ("eval", "train", "calibrate"):
+        if self.kind in ("eval", "train", "calibrate", "export"):
             return "calbench " + " ".join(_quote(a) for a in self.argv)
-        if self.kind == "export":
-            return "python -m trainers.rewarding_doubt.export " + " ".join(_quote(a) for a in self.argv)
         if self.kind == "copy":
             return f"copy {_rel(self.needs[0])} to {self.label} (then extended by the next step)"
         return f"write {self.label}"
@@ -588,7 +586,14 @@ def plan(study: Study) -> list[Step]:
                 "checkpoints",
                 "export",
                 exported,
-                [_rel(study.work_of(tname)), str(c["step"]), _rel(exported)],
+                [
+                    "checkpoint",
+                    "--trainer",
+                    next(t["trainer"] for t in spec["trainings"] if t["name"] == tname),
+                    _rel(study.work_of(tname)),
+                    str(c["step"]),
+                    _rel(exported),
+                ],
                 needs=[study.work_of(tname) / "checkpoints" / f"step-{c['step']}"],
                 done_file=exported / "adapter_model.safetensors",
                 expect={"serves": study.ref(c["out"])},
@@ -854,10 +859,6 @@ def run(
             continue
         if s.kind == "copy":
             shutil.copytree(s.needs[0], s.out)
-        elif s.kind == "export":
-            code = runner([sys.executable, "-m", "trainers.rewarding_doubt.export", *s.argv])
-            if code:
-                return code
         else:
             if s.prepare:
                 s.prepare()

@@ -70,6 +70,12 @@ class Trainer(abc.ABC):
         """The settings used when the config file leaves them out (shown by ``calbench trainers -v``)."""
         return {}
 
+    def export_checkpoint(self, run_out: Path, step: int, out: Path) -> Path:
+        """Write checkpoint ``step`` of the training run in ``run_out`` as an adapter folder ``out`` that
+        ``calbench eval --adapter`` loads (``calbench checkpoint``); returns ``out``. A trainer that keeps no
+        checkpoints it can export refuses."""
+        raise TrainerError(f"trainer {self.name!r} does not export checkpoints")
+
 
 @dataclass(frozen=True)
 class TrainerEntry:

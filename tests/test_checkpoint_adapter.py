@@ -1,4 +1,5 @@
-"""trainers.rewarding_doubt.export: an exact-trainer checkpoint written as a loadable adapter folder."""
+"""``calbench checkpoint`` (trainers.rewarding_doubt.export): an exact-trainer checkpoint written as a loadable
+adapter folder."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from calbench.training import TrainerError
 from trainers.rewarding_doubt import export as ca
 
 
@@ -39,8 +41,19 @@ def test_the_checkpoint_weights_and_config_become_an_adapter(tmp_path):
 
 def test_a_missing_or_mislabelled_checkpoint_is_refused(tmp_path):
     run, _ = _run(tmp_path)
-    with pytest.raises(SystemExit, match="step-50"):
+    with pytest.raises(TrainerError, match="step-50"):
         ca.export(run, 50, tmp_path / "x")
     (run / "checkpoints" / "step-25").rename(run / "checkpoints" / "step-30")
-    with pytest.raises(SystemExit, match="records step 25, not 30"):
+    with pytest.raises(TrainerError, match="records step 25, not 30"):
         ca.export(run, 30, tmp_path / "x")
+
+
+def test_the_checkpoint_command_goes_through_the_trainer(tmp_path, capsys):
+    from calbench.cli import main
+
+    run, _ = _run(tmp_path)
+    out = tmp_path / "adapter-25"
+    assert main(["checkpoint", "--trainer", "rewarding-doubt", str(run), "25", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out) and (out / "adapter_model.safetensors").is_file()
+    assert main(["checkpoint", "--trainer", "rewarding-doubt", str(run), "50", str(tmp_path / "x")]) == 2
+    assert "step-50" in capsys.readouterr().err

@@ -4,7 +4,7 @@
 only the final adapter; this scores an earlier step on the test set, e.g. to see whether a result holds a few
 steps before the end.
 
-    python -m trainers.rewarding_doubt.export RUN_OUT STEP OUT_ADAPTER_DIR
+    calbench checkpoint --trainer rewarding-doubt RUN_OUT STEP OUT_ADAPTER_DIR
 
 RUN_OUT is the trainer's ``--out`` folder (its ``adapter/adapter_config.json`` gives the adapter's shape). The
 checkpoint's step and sha256 go into ``checkpoint.json`` in the new folder.
@@ -12,14 +12,16 @@ checkpoint's step and sha256 go into ``checkpoint.json`` in the new folder.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
+
+from calbench.training import TrainerError
 
 
 def export(run_out: Path, step: int, out: Path) -> Path:
+    """Write step ``step`` of the exact trainer's run ``run_out`` as an adapter folder ``out``; returns ``out``.
+    A missing or mislabelled checkpoint is refused (:class:`~calbench.training.TrainerError`)."""
     import torch
     from safetensors.torch import save_file
 
@@ -29,12 +31,12 @@ def export(run_out: Path, step: int, out: Path) -> Path:
     config = run_out / "adapter" / "adapter_config.json"
     for need in (state_path, config):
         if not need.exists():
-            raise SystemExit(f"export: {need} not found")
+            raise TrainerError(f"{need} not found (the run keeps its last two checkpoints, under checkpoints/)")
     state = torch.load(state_path, map_location="cpu", weights_only=False)
     if not isinstance(state, dict) or "lora" not in state:
-        raise SystemExit(f"export: {state_path} has no 'lora' weights; is it an exact-trainer checkpoint?")
+        raise TrainerError(f"{state_path} has no 'lora' weights; is it an exact-trainer checkpoint?")
     if state.get("step") != step:
-        raise SystemExit(f"export: {state_path} records step {state.get('step')}, not {step}")
+        raise TrainerError(f"{state_path} records step {state.get('step')}, not {step}")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(config, out / "adapter_config.json")
     save_file(
@@ -47,17 +49,3 @@ def export(run_out: Path, step: int, out: Path) -> Path:
         json.dumps({"run": str(run_out), "step": step, "state_sha256": sha}, indent=2) + "\n"
     )
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("run_out", type=Path)
-    ap.add_argument("step", type=int)
-    ap.add_argument("out", type=Path)
-    a = ap.parse_args(argv)
-    print(export(a.run_out, a.step, a.out))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -39,6 +39,13 @@ class RewardingDoubtTrainer(Trainer):
         cfg = RDConfig.from_mapping(request.config)
         return run_training(request, cfg)
 
+    def export_checkpoint(self, run_out: Path, step: int, out: Path) -> Path:
+        """An exact-trainer checkpoint (``checkpoints/step-N/state.pt``) as an adapter folder
+        (:func:`trainers.rewarding_doubt.export.export`)."""
+        from trainers.rewarding_doubt.export import export
+
+        return export(Path(run_out), step, Path(out))
+
 
 def _check_out_dir(out: Path, resume: bool) -> None:
     ckpts = out / "checkpoints"
