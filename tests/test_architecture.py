@@ -283,7 +283,7 @@ def test_a_package_and_its_submodules_are_no_cycle(tmp_path):
 # One owner of the run manifest: only calbench/runs.py names the file run.json as a path.
 
 #: Where code that could read or write run folders lives (tests excepted: they plant broken manifests).
-MANIFEST_SCAN = ("calbench", "trainers", "tasks", "scripts", "benchmarks", "results")
+MANIFEST_SCAN = ("calbench", "trainers", "tasks", "scripts", "tools", "benchmarks", "results")
 MANIFEST_OWNER = "calbench/runs.py"
 
 

@@ -19,7 +19,7 @@ from calbench.reporting.inputs import Skipped, check_run_folder, discover
 from tests.helpers import make_run
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "tools"))
 import check_tree_size  # noqa: E402
 import compress_results  # noqa: E402
 
@@ -200,7 +200,7 @@ def test_check_tree_size(tmp_path, capsys):
 
 def test_ci_checks_the_tree_size_before_the_tests():
     lines = [x.strip() for x in (ROOT / ".ci" / "run").read_text().splitlines()]
-    assert lines.index("python3 scripts/check_tree_size.py") < lines.index("make test")
+    assert lines.index("python3 tools/check_tree_size.py") < lines.index("make test")
 
 
 def test_lmeval_importer_finds_compressed_sample_logs(tmp_path):

@@ -1,6 +1,6 @@
 """Redraw the reliability diagrams of committed runs (after a change to the diagram), and nothing else.
 
-    python scripts/replot_reliability.py [results/]
+    python tools/replot_reliability.py [results/]
 
 For every run folder under the given folders whose ``run.json`` lists ``reliability*.png`` among its plots,
 the samples are scored as the runner scores them (first record per (id, method), failed requests left out) and

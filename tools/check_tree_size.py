@@ -1,6 +1,6 @@
 """Fail when the tracked tree is larger than a limit (default 40 MiB).
 
-    python scripts/check_tree_size.py [--limit-mib 40] [--top 10]
+    python tools/check_tree_size.py [--limit-mib 40] [--top 10]
 
 Why: every call to the GPU machine carries the working tree, 64 MiB in all with what the call needs besides
 (a wheel, a model part of ~33 MB). The size counted is what the tracked files take as an archive of the working
@@ -8,7 +8,7 @@ tree (the copy a call carries): each file's size rounded up to 512 bytes plus a 
 file (``git archive HEAD | wc -c`` gives the same within a few KiB); or, if larger, what the files take on disk
 in 4 KiB blocks (``du``), the size the machine was found to go by. Many small files therefore cost more than
 their bytes. Over the limit, the largest files and folders are listed: compress
-committed samples with ``scripts/compress_results.py``, or keep large outputs out of the repository.
+committed samples with ``tools/compress_results.py``, or keep large outputs out of the repository.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 folders[str(parent)] += size
     print(
         f"tracked tree: {what}, over the limit of {args.limit_mib:g} MiB.\n"
-        "Compress committed samples (python scripts/compress_results.py) or keep large outputs out of git.",
+        "Compress committed samples (python tools/compress_results.py) or keep large outputs out of git.",
         file=sys.stderr,
     )
     print("largest folders:", file=sys.stderr)

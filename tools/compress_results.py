@@ -2,7 +2,7 @@
 under the given folders becomes ``<name>.xz``, and the plain file is removed; a ``samples.jsonl.gz`` (how earlier
 versions compressed) is recompressed as ``samples.jsonl.xz``.
 
-    python scripts/compress_results.py [results/] [--min-bytes 1048576] [--dry-run] [--png] [--dedupe-figures]
+    python tools/compress_results.py [results/] [--min-bytes 1048576] [--dry-run] [--png] [--dedupe-figures]
 
 Why: every GPU call carries the tracked tree (64 MiB in all), and plain sample files were most of it. xz, not
 gzip: a question's prompt repeats once per method, rows apart, beyond gzip's 32 KiB window (the committed
