@@ -292,25 +292,29 @@ def _names_manifest_file(value: str) -> bool:
     return value == "run.json" or (value.endswith("/run.json") and not any(c.isspace() for c in value))
 
 
+def scanned_trees(root: Path = ROOT):
+    """``(path relative to root, ast)`` of every Python file of :data:`MANIFEST_SCAN` but calbench/runs.py."""
+    for top in MANIFEST_SCAN:
+        for path in sorted((root / top).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            if rel != MANIFEST_OWNER:
+                yield rel, ast.parse(path.read_text(encoding="utf-8"), filename=rel)
+
+
 def manifest_file_uses(root: Path = ROOT) -> list[str]:
     """``file:line`` of every string constant that names ``run.json`` as a path outside calbench/runs.py.
     Docstrings, messages and the literal text of f-strings (``f"wrote {out}/run.json"``) are not paths."""
     found = []
-    for top in MANIFEST_SCAN:
-        for path in sorted((root / top).rglob("*.py")):
-            rel = path.relative_to(root).as_posix()
-            if rel == MANIFEST_OWNER:
-                continue
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=rel)
-            in_fstring = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
-            for node in ast.walk(tree):
-                if (
-                    isinstance(node, ast.Constant)
-                    and isinstance(node.value, str)
-                    and id(node) not in in_fstring
-                    and _names_manifest_file(node.value)
-                ):
-                    found.append(f"{rel}:{node.lineno} names {node.value!r}")
+    for rel, tree in scanned_trees(root):
+        in_fstring = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in in_fstring
+                and _names_manifest_file(node.value)
+            ):
+                found.append(f"{rel}:{node.lineno} names {node.value!r}")
     return found
 
 
@@ -347,18 +351,14 @@ def manifest_builders(root: Path = ROOT) -> list[str]:
     """``file:line`` of every use, outside calbench/runs.py, of the manifest reader and writer, the format
     version key, or the ``RunManifest(...)`` constructor (``RunManifest.of(dict)`` only gives a dict accessors)."""
     found = []
-    for top in MANIFEST_SCAN:
-        for path in sorted((root / top).rglob("*.py")):
-            rel = path.relative_to(root).as_posix()
-            if rel == MANIFEST_OWNER:
-                continue
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=rel)):
-                name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
-                imported = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
-                if name in MANIFEST_INTERNALS or any(n in MANIFEST_INTERNALS for n in imported):
-                    found.append(f"{rel}:{node.lineno} uses {name or ', '.join(imported)}")
-                elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "RunManifest":
-                    found.append(f"{rel}:{node.lineno} builds RunManifest(...)")
+    for rel, tree in scanned_trees(root):
+        for node in ast.walk(tree):
+            name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+            imported = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+            if name in MANIFEST_INTERNALS or any(n in MANIFEST_INTERNALS for n in imported):
+                found.append(f"{rel}:{node.lineno} uses {name or ', '.join(imported)}")
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "RunManifest":
+                found.append(f"{rel}:{node.lineno} builds RunManifest(...)")
     return sorted(set(found))
 
 
@@ -392,20 +392,16 @@ def ref_parsers(root: Path = ROOT) -> list[str]:
     """``file:line`` of every ``.partition("#")`` / ``.split("#")`` outside calbench/runs.py: ``RUN#METHOD`` is
     parsed by ``calbench.runs.parse_ref`` alone."""
     found = []
-    for top in MANIFEST_SCAN:
-        for path in sorted((root / top).rglob("*.py")):
-            rel = path.relative_to(root).as_posix()
-            if rel == MANIFEST_OWNER:
-                continue
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=rel)):
-                if (
-                    isinstance(node, ast.Call)
-                    and getattr(node.func, "attr", None) in ("partition", "split", "rpartition", "rsplit")
-                    and node.args
-                    and isinstance(node.args[0], ast.Constant)
-                    and node.args[0].value == "#"
-                ):
-                    found.append(f"{rel}:{node.lineno}")
+    for rel, tree in scanned_trees(root):
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", None) in ("partition", "split", "rpartition", "rsplit")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and node.args[0].value == "#"
+            ):
+                found.append(f"{rel}:{node.lineno}")
     return found
 
 
