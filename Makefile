@@ -35,10 +35,12 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
-# ruff (lint and format; settings in pyproject.toml): zero findings, run by CI before the tests
+# ruff (lint and format) and mypy (types; strict on the metrics, run format and levels): settings in
+# pyproject.toml; zero findings, run by CI before the tests
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean-venv:
 	rm -rf $(VENV)

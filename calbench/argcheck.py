@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from calbench.errors import UserError
 
@@ -58,7 +59,7 @@ def add_scoring_args(
     argument group."""
     from calbench.metrics import DEFAULT_BINS, DEFAULT_EPS, POLICIES
 
-    declared = {
+    declared: dict[str, dict[str, Any]] = {
         "policy": dict(choices=POLICIES, default="exclude", help="how unparsed replies count (default: exclude)"),
         "bins": dict(
             type=positive_int,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -134,7 +135,9 @@ def calibrate_runs(
         name = f"{m}+{scaler_name}" + (f"@{stated_scale}" if stated_scale else "")
         if stated_scale:
             parsed = [s for s in recal if is_parsed(s)]
-            levels = stated_levels([s["confidence"] for s in parsed], stated_scale, eps=eps) if parsed else []
+            levels: Iterable[float] = (
+                stated_levels([s["confidence"] for s in parsed], stated_scale, eps=eps) if parsed else []
+            )
             for s, level in zip(parsed, levels):
                 s["scaled_confidence"], s["confidence"] = s["confidence"], float(level)
         for s in recal:

@@ -227,6 +227,7 @@ def evaluate(
     if calibrate:
         from calbench.calibrate import calibrate_runs
 
+        assert calibration_split is not None  # checked above
         cal_dir = Path(out) / "calibration" / str(calibration_split)
         evaluate_task(
             spec,

@@ -11,9 +11,12 @@ Everything torch is imported inside the functions: importing this module costs n
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from calbench.elicit import Prompt
+
+if TYPE_CHECKING:
+    import torch
 
 
 def digit_token_ids(tokenizer: Any) -> list[int]:
@@ -27,7 +30,9 @@ def digit_token_ids(tokenizer: Any) -> list[int]:
     return ids
 
 
-def left_padded(id_lists: Sequence[Sequence[int]], pad_id: int, device: Any = "cpu"):
+def left_padded(
+    id_lists: Sequence[Sequence[int]], pad_id: int, device: Any = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(input_ids, attention_mask)`` tensors of token-id lists padded on the left to one length."""
     import torch
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from calbench.errors import ModelNotFoundError
 
@@ -100,7 +101,7 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 def _installed_part(dist: str, rel: str) -> Path | None:
     try:
-        p = Path(md.distribution(dist).locate_file(rel))
+        p = Path(md.distribution(dist).locate_file(rel))  # type: ignore[arg-type]
     except md.PackageNotFoundError:
         return None
     return p if p.exists() else None
@@ -140,12 +141,12 @@ def find_gguf(model: PackagedModel, *, install: bool = False) -> Path:
             f"Hugging Face id {model.hub_id!r} when you have hub access."
         )
     if len(paths) == 1:
-        return _verified(model, paths[0])
+        return _verified(model, cast(Path, paths[0]))
     assembled.parent.mkdir(parents=True, exist_ok=True)
     tmp = assembled.with_suffix(".partial")
     with open(tmp, "wb") as out:
         for p in paths:
-            with open(p, "rb") as fh:
+            with open(cast(Path, p), "rb") as fh:
                 while block := fh.read(1 << 22):
                     out.write(block)
     _verified(model, tmp)
@@ -173,7 +174,7 @@ def convert_gguf(gguf: Path, out_dir: Path, sha256: str) -> Path:
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # save_pretrained refuses GGUF-loaded models while they carry their quantisation state.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(tmp, safe_serialization=True)

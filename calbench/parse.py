@@ -66,6 +66,7 @@ def _read(segment: str, scale_max: float) -> ConfidenceParse | None:
     # The earliest expression wins; at the same position the more explicit form wins (list order above).
     start, kind, m = min(candidates, key=lambda c: c[0])
     text = m.group(0)
+    value: float | None
     if kind == "fraction":
         num, den = float(m.group(1)), float(m.group(2))
         value = num / den

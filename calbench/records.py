@@ -16,7 +16,7 @@ import lzma
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from calbench.errors import DataError
 
@@ -111,7 +111,7 @@ def json_safe(obj: Any) -> Any:
 
 
 #: How a compressed text file is opened, by suffix (anything else is read as it is).
-_DECOMPRESSORS = {".gz": gzip.open, ".xz": lzma.open}
+_DECOMPRESSORS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".xz": lzma.open}
 
 
 def open_text(path: str | Path, newline: str | None = None) -> io.TextIOBase:
@@ -201,7 +201,7 @@ def iter_jsonl(
 
 #: The samples file of a run being written (appended to, resumable) ...
 SAMPLES_FILE = "samples.jsonl"
-#: ... and of a committed run, compressed by ``scripts/compress_results.py`` (read transparently). xz, not gzip:
+#: ... and of a committed run, compressed by ``tools/compress_results.py`` (read transparently). xz, not gzip:
 #: a question's prompt repeats once per method, rows apart, beyond gzip's 32 KiB window (committed samples:
 #: 17.1 MiB as gzip -9, 7.3 MiB as xz -9e).
 COMPRESSED_SAMPLES_FILE = "samples.jsonl.xz"
@@ -224,7 +224,7 @@ def find_samples_file(folder: str | Path) -> Path | None:
         held = ("both " if len(names) == 2 else "") + ", ".join(names[:-1]) + " and " + names[-1]
         raise DataError(
             f"{folder}: holds {held}; keep one (delete the stale copy, or run "
-            f"scripts/compress_results.py after checking the plain file is complete)"
+            f"tools/compress_results.py after checking the plain file is complete)"
         )
     return found[0] if found else None
 

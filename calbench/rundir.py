@@ -32,7 +32,7 @@ def existing_run(folder: str | Path) -> dict | None:
         return {}
 
 
-def describe(manifest: dict) -> str:
+def describe(manifest: dict | None) -> str:
     """A short description of a run (task, model, methods, where it came from) for error messages."""
     if not manifest:
         return "samples without a readable run.json"

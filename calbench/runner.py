@@ -426,7 +426,7 @@ def finalize(out: Path, manifest: dict, settings: EvalSettings, *, elapsed: floa
     """Score the samples (metrics with bootstrap CIs), plot, and write the completed run.json."""
     from calbench.metrics import metric_settings, summarize_samples
 
-    run = Run(out, manifest)
+    run = Run(out, RunManifest.of(manifest))
     manifest = run.manifest
     samples = run.samples(scored=False)
     by_method: dict[str, list[dict]] = {}

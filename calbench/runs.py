@@ -69,7 +69,7 @@ class ManifestError(RunFolderError):
         super().__init__(f"{folder}: {reason}")
 
 
-class RunManifest(dict):
+class RunManifest(dict[str, Any]):
     """``run.json``'s content: a dict (every field, known or not, in its order) with typed accessors.
 
     Indexing works as on the plain dict (``manifest["task"]["name"]``); the accessors give a field's value with
@@ -166,7 +166,7 @@ class RunManifest(dict):
 
     # -- metrics -------------------------------------------------------------------------------------------
 
-    def metrics_for(self, method: str) -> dict[str, dict]:
+    def metrics_for(self, method: str) -> dict[str, dict[str, Any]]:
         """The metrics of ``method``: ``metrics_by_method[method]``, else (the first or only method)
         ``metrics``; ``{}`` for a method the run has no metrics of."""
         by = self.get("metrics_by_method")
@@ -177,7 +177,7 @@ class RunManifest(dict):
             return self.get("metrics") or {}
         return {}
 
-    def metrics_per_method(self) -> dict[str, dict[str, dict]]:
+    def metrics_per_method(self) -> dict[str, dict[str, dict[str, Any]]]:
         """``{method: metrics}`` for every method of the run, in its order."""
         by = self.get("metrics_by_method")
         if by:
@@ -192,7 +192,7 @@ class RunManifest(dict):
         out.update(methods=list(methods), method=_method_field(methods), **updates)
         return out
 
-    def set_metrics(self, per_method: Mapping[str, dict]) -> None:
+    def set_metrics(self, per_method: Mapping[str, dict[str, Any]]) -> None:
         """Record the metrics of each method: ``metrics`` (the first method's) and, for several methods,
         ``metrics_by_method``."""
         per_method = dict(per_method)
@@ -356,11 +356,11 @@ class RunSettings:
         }
 
 
-def scored_samples(rows: Iterable[dict], method: str | None = None) -> list[dict]:
+def scored_samples(rows: Iterable[dict[str, Any]], method: str | None = None) -> list[dict[str, Any]]:
     """The samples that count, in file order: the first record of each (id, method), leaving out requests that
     finally failed (``request_error``: no model output; the runner counts them, never scores them); of one
     ``method`` when given. The one rule, for the runner, the reports and the trainer's evaluation."""
-    seen: set[tuple] = set()
+    seen: set[tuple[Any, ...]] = set()
     out = []
     for s in rows:
         if s.get("request_error"):
@@ -374,11 +374,11 @@ def scored_samples(rows: Iterable[dict], method: str | None = None) -> list[dict
     return out
 
 
-def unique_samples(path: Path, rows: Iterable[tuple[int, dict]]) -> tuple[list[dict], list[str]]:
+def unique_samples(path: Path, rows: Iterable[tuple[int, dict[str, Any]]]) -> tuple[list[dict[str, Any]], list[str]]:
     """The samples of a samples file (``(line, record)`` pairs) with repeated (id, task, method, model) lines
     dropped, and a note per dropped line. A repeat that differs from the first line is refused
     (:class:`DataError` naming both lines): which of the two counts would be a guess."""
-    first: dict[tuple, tuple[int, dict]] = {}
+    first: dict[tuple[Any, ...], tuple[int, dict[str, Any]]] = {}
     kept, notes = [], []
     for line, s in rows:
         key = (s.get("id"), s.get("task"), s.get("method"), s.get("model"))
@@ -415,7 +415,7 @@ class Run:
     path: Path
     manifest: RunManifest
     _samples_path: Path | None = field(default=None, repr=False, compare=False)
-    _rows: list[dict] | None = field(default=None, repr=False, compare=False)
+    _rows: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -445,20 +445,20 @@ class Run:
             self._samples_path = found
         return self._samples_path
 
-    def rows(self) -> list[dict]:
+    def rows(self) -> list[dict[str, Any]]:
         """Every sample record of the file, as written (failed requests and repeats included)."""
         if self._rows is None:
             self._rows = read_samples(self.samples_path)
         return self._rows
 
-    def samples(self, method: str | None = None, *, scored: bool = True) -> list[dict]:
+    def samples(self, method: str | None = None, *, scored: bool = True) -> list[dict[str, Any]]:
         """The samples of ``method`` (every method when None): those that count (:func:`scored_samples`), or
         with ``scored=False`` every record of the file."""
         if scored:
             return scored_samples(self.rows(), method)
         return [s for s in self.rows() if method is None or s["method"] == method]
 
-    def metrics(self, method: str) -> dict[str, dict]:
+    def metrics(self, method: str) -> dict[str, dict[str, Any]]:
         """The metrics of ``method`` (:meth:`RunManifest.metrics_for`)."""
         return self.manifest.metrics_for(method)
 

@@ -24,7 +24,7 @@ applies to the test samples, and raises :class:`CalibrationLeakError` if the two
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -37,6 +37,12 @@ DEFAULT_EPS = 1e-6
 
 class CalibrationLeakError(ValueError):
     """The calibration data and the test data overlap."""
+
+
+@overload
+def _validate(confidence: ArrayLike, correct: None = None) -> tuple[np.ndarray, None]: ...
+@overload
+def _validate(confidence: ArrayLike, correct: ArrayLike) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def _validate(confidence: ArrayLike, correct: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -89,7 +95,7 @@ class _Scaler:
         out = {}
         for k, v in vars(self).items():
             if k.endswith("_") and not k.startswith("_"):
-                out[k] = v.tolist() if isinstance(v, np.ndarray) else (float(v) if np.isscalar(v) else repr(v))
+                out[k] = v.tolist() if isinstance(v, np.ndarray) else (float(v) if np.isscalar(v) else repr(v))  # type: ignore[arg-type]
         return out
 
 

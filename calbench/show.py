@@ -12,7 +12,7 @@ import html
 import re
 import textwrap
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, cast
 
 from calbench.metrics.policy import is_parsed
 
@@ -106,7 +106,8 @@ def select_rows(rows: list[SampleRow], which: str = "all", n: int | None = None)
         rows = [r for r in rows if not r.parsed and r.verdict != "failed"]
     elif which == "confident-wrong":
         rows = sorted(
-            (r for r in rows if r.verdict == "wrong" and r.confidence is not None), key=lambda r: -r.confidence
+            (r for r in rows if r.verdict == "wrong" and r.confidence is not None),
+            key=lambda r: -cast(float, r.confidence),
         )
     elif which != "all":
         raise ValueError(f"unknown filter {which!r}; use one of {', '.join(FILTERS)}")

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -101,6 +101,8 @@ def _rel(p: Path) -> str:
 class _Fields:
     """Reads one mapping of the study file; every error names the file and the field's path."""
 
+    used: set[str]
+
     def __init__(self, path: Path, where: str, data: Any):
         if not isinstance(data, dict):
             raise StudyError(f"{path}: {where or 'the file'} must be a mapping, got {type(data).__name__}")
@@ -159,8 +161,8 @@ def load(path: str | Path) -> Study:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StudyError(f"{path}: no such study file") from None
-    except yaml.YAMLError as e:
-        raise StudyError(f"{path}: not valid YAML: {e}") from None
+    except yaml.YAMLError as err:
+        raise StudyError(f"{path}: not valid YAML: {err}") from None
     top = _Fields(path, "", data)
     name = top.get("study", required=True)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
@@ -316,7 +318,7 @@ def _answers(f: _Fields | None) -> dict[str, dict]:
     if f is None:
         return out
     for name in list(f.data):
-        a = f.sub(name)
+        a = cast(_Fields, f.sub(name))
         out[name] = {
             "task": a.get("task", required=True),
             "split": a.get("split"),
@@ -407,7 +409,7 @@ class Step:
     inputs: list[Path] = field(default_factory=list)  # files whose sha256 is part of the step's identity
     expect: dict[str, Any] = field(default_factory=dict)  # what a finished run folder holds (n, methods)
     figures: bool = True
-    action: Callable[[], str] | None = None  # an output step's writer (returns its text)
+    action: Callable[[], str | None] | None = None  # an output step's writer (returns its text)
     done_file: Path | None = None
     prepare: Callable[[], None] | None = None  # run before the command (a training's starting copy)
 
@@ -851,6 +853,7 @@ def run(
             return 1
         log(f"[study] {s.stage}: {s.command()}")
         if s.kind == "output":
+            assert s.action is not None  # every output step has one
             text = s.action()
             s.out.parent.mkdir(parents=True, exist_ok=True)
             if text is not None:

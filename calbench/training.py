@@ -86,7 +86,7 @@ class TrainerEntry:
     distribution: str | None
     entry_point: Any = field(repr=False, compare=False)
 
-    def load(self) -> type:
+    def load(self) -> type[Trainer]:
         try:
             cls = self.entry_point.load()
         except Exception as e:  # an import error inside a plugin must not hide which plugin it was

@@ -4,7 +4,7 @@ adapters through peft."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 from calbench.backends.base import BackendSpec, Generation, cut_at_stop
 from calbench.elicit import Prompt, render
@@ -64,7 +64,7 @@ class HFBackend:
         self.batch_size = batch_size or (128 if self.device.startswith("cuda") else 16)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.resolved.path)
-            self.model = AutoModelForCausalLM.from_pretrained(self.resolved.path, dtype=getattr(torch, dtype))
+            self.model: Any = AutoModelForCausalLM.from_pretrained(self.resolved.path, dtype=getattr(torch, dtype))
         except OSError as e:
             raise ModelNotFoundError(f"could not load model {model!r} from {self.resolved.path}: {e}") from None
         if self.tokenizer.pad_token is None:
@@ -154,7 +154,7 @@ class HFBackend:
         eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
         n = next((k for k, t in enumerate(ids) if t in eos), len(ids))
         full = self.tokenizer.decode(ids[:n], skip_special_tokens=True)
-        text, stopped = cut_at_stop(full, stop)
+        text, stopped = cut_at_stop(cast(str, full), stop)
         if stopped:
             n = kept_tokens(self.tokenizer, ids, n, text)
         return Generation(text=text, n_tokens=n, token_logprobs=lps[:n], extra={"token_ids": ids[:n]})

@@ -15,7 +15,7 @@ run several evaluations on disjoint GPUs or serve the model (``vllm serve``) and
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 from calbench.backends.base import BackendSpec, Generation, cut_at_stop
 from calbench.backends.hf import HFBackend, checked_adapter, kept_tokens
@@ -90,7 +90,7 @@ class VLLMBackend:
         self.tokenizer = self.llm.get_tokenizer()
 
     # -- helpers -------------------------------------------------------------------------------------
-    render = HFBackend.render
+    render: ClassVar[Callable[[Any, Prompt], str]] = HFBackend.render
 
     def _inputs(self, texts: Sequence[str]) -> list[dict]:
         # Token ids, not text: vLLM would add the tokenizer's BOS in front of a template that has one already.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 
 def register(sub) -> None:
@@ -15,7 +16,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from calbench.tasks import all_tasks
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, t in sorted(all_tasks().items()):
         sizes = {s: len(t.load(s)) for s in t.splits}
         rows.append(

@@ -324,9 +324,9 @@ def import_logs(
         manifest = manifest_for(
             log, samples, examples, name, policy=policy, bins=bins, eps=eps, n_resamples=n_resamples, seed=seed
         )
-        refuse_other_run(folder, lambda old, new=manifest: _same_import(old, new))
+        refuse_other_run(folder, lambda old: _same_import(old, manifest))
         prepared.append((folder, samples, manifest))
-    written = []
+    written: list[tuple[Path, dict]] = []
     for folder, samples, manifest in prepared:
         folder.mkdir(parents=True, exist_ok=True)
         write_samples(folder / "samples.jsonl", samples)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 from calbench.backends.base import Generation
 from calbench.methods.base import MethodContext, answers_for, extract_answer, per_question, register, stage1_answer
@@ -59,8 +59,9 @@ def cluster_scores(reference: Any, keys: Sequence[Any]) -> dict[str, float]:
 
 
 class _Clusters:
-    needs: set[str] = set()
-    accepts_fixed_answer = True  # the given answer is the rated one (mass); count and entropy ignore it
+    name: ClassVar[str]  # set by each subclass
+    needs: ClassVar[set[str]] = set()
+    accepts_fixed_answer: ClassVar[bool] = True  # the given answer is the rated one (mass); count and entropy ignore it
     score = "mass"
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:

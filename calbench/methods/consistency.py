@@ -13,7 +13,7 @@ With given answers (``eval --answers``) the reference is the given answer instea
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from calbench.backends.base import Generation
 from calbench.judge import ChoiceJudge, last_number, normalize_answer
@@ -55,6 +55,7 @@ def agreement(
     if ref is None:
         return 0.0
     if kind == "open" and judge is not None:
+        assert greedy is not None  # else ref is None
         as_reference = replace(example, answers=[greedy])
         return sum(bool(judge(s, as_reference)) for s in sampled) / len(sampled)
     return sum(answer_key(kind, s, example) == ref for s in sampled) / len(sampled)
@@ -107,9 +108,9 @@ def sampled_cost(first: Generation, sampled: list[Generation]) -> dict[str, int]
 class SelfConsistency:
     """Self-consistency: fraction of k answers sampled at temperature T that agree with the greedy answer."""
 
-    name = "self-consistency"
-    needs: set[str] = set()
-    accepts_fixed_answer = True  # then: agreement of the samples with the given answer
+    name: ClassVar[str] = "self-consistency"
+    needs: ClassVar[set[str]] = set()
+    accepts_fixed_answer: ClassVar[bool] = True  # then: agreement of the samples with the given answer
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         k, temperature = sampling_settings(ctx, self.name)

@@ -15,6 +15,8 @@ first digit, so for a model that answers "0.999" (untrained SmolLM2 often does) 
 
 from __future__ import annotations
 
+from typing import Any, ClassVar, cast
+
 from calbench.backends.base import Generation
 from calbench.elicit import confidence_prompt
 from calbench.methods.base import (
@@ -42,9 +44,9 @@ def expected_confidence(probs: list[float]) -> float:
 class ExpectedConfidence:
     """Expected verbalized confidence: probability-weighted mean over the levels 0..10 (no decoding)."""
 
-    name = "expected"
-    needs = {"confidence_distribution"}
-    accepts_fixed_answer = True
+    name: ClassVar[str] = "expected"
+    needs: ClassVar[set[str]] = {"confidence_distribution"}
+    accepts_fixed_answer: ClassVar[bool] = True
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         require(ctx.backend, self.needs, self.name)
@@ -55,7 +57,9 @@ class ExpectedConfidence:
             confidence_prompt(e, p.assistant_prefix + g.text, ctx.scale, ctx.kind)
             for e, (p, g) in zip(examples, firsts)
         ]
-        dists = for_live(firsts, lambda live: ctx.backend.confidence_distribution([prompts[i] for i in live]))
+        dists = for_live(
+            firsts, lambda live: cast(Any, ctx.backend).confidence_distribution([prompts[i] for i in live])
+        )
 
         def build(i: int, e: Example, g1: Generation, d: dict) -> Sample:
             ok = d["digit_mass"] > 0

@@ -13,6 +13,7 @@ the answer's text, as the stage-1 reply would continue (``backend.continuation_l
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar, cast
 
 from calbench.backends.base import Generation
 from calbench.methods.base import (
@@ -42,16 +43,17 @@ def score_given_answers(ctx: MethodContext, gens: list, prompts: list, method: s
     if not todo:
         return
     require(ctx.backend, {"continuation_logprobs"}, method)
-    rows = ctx.backend.continuation_logprobs([prompts[i] for i in todo], [gens[i].text for i in todo])
+    rows = cast(Any, ctx.backend).continuation_logprobs([prompts[i] for i in todo], [gens[i].text for i in todo])
     for i, lps in zip(todo, rows):
         gens[i].token_logprobs = list(lps)
 
 
 class _SequenceLikelihood:
+    name: ClassVar[str]  # set by each subclass
     reduce = "mean"
-    needs = {"token_logprobs"}
-    accepts_fixed_answer = True
-    needs_with_fixed_answer = {"continuation_logprobs"}
+    needs: ClassVar[set[str]] = {"token_logprobs"}
+    accepts_fixed_answer: ClassVar[bool] = True
+    needs_with_fixed_answer: ClassVar[set[str]] = {"continuation_logprobs"}
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         require(ctx.backend, self.needs, self.name)

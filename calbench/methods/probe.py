@@ -10,6 +10,8 @@ run's identity (``method_settings``).
 
 from __future__ import annotations
 
+from typing import Any, ClassVar, cast
+
 from calbench.backends.base import Generation
 from calbench.methods.base import MethodContext, answers_for, for_live, per_question, register, stage1_answer
 from calbench.methods.capabilities import answer_cost, require
@@ -21,9 +23,9 @@ from calbench.records import Example, Sample
 class ProbeConfidence:
     """Trained probe: logistic regression on the hidden state at the answer's last token (``--probe FILE``)."""
 
-    name = "probe"
-    needs = {"answer_hidden_states"}
-    accepts_fixed_answer = True
+    name: ClassVar[str] = "probe"
+    needs: ClassVar[set[str]] = {"answer_hidden_states"}
+    accepts_fixed_answer: ClassVar[bool] = True
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         require(ctx.backend, self.needs, self.name)
@@ -35,7 +37,7 @@ class ProbeConfidence:
         firsts = answers_for(ctx, examples)
         feats = for_live(
             firsts,
-            lambda live: ctx.backend.answer_hidden_states(
+            lambda live: cast(Any, ctx.backend).answer_hidden_states(
                 [firsts[i][0] for i in live], [firsts[i][1].text for i in live], layers=[probe.layer]
             ),
         )

@@ -12,7 +12,7 @@ log-probabilities; the confidence is P(True) normalised over the two words:
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from calbench.backends.base import Generation
 from calbench.elicit import Prompt, question_block
@@ -58,19 +58,19 @@ def normalised_true(lp_true: float, lp_false: float) -> tuple[float, float]:
 class PTrue:
     """P(True) (Kadavath et al.): P(" True") / (P(" True") + P(" False")) after 'Is the proposed answer True?'."""
 
-    name = "ptrue"
-    needs = {"next_token_logprobs", "tokenizer"}
-    accepts_fixed_answer = True
+    name: ClassVar[str] = "ptrue"
+    needs: ClassVar[set[str]] = {"next_token_logprobs", "tokenizer"}
+    accepts_fixed_answer: ClassVar[bool] = True
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         require(ctx.backend, self.needs, self.name)
-        tok = ctx.backend.tokenizer
+        tok = cast(Any, ctx.backend).tokenizer
         t_id = word_token_id(tok, PTRUE_PREFIX, TRUE_WORD)
         f_id = word_token_id(tok, PTRUE_PREFIX, FALSE_WORD)
         firsts = answers_for(ctx, examples)
         answers = [stage1_answer(ctx, g) for _, g in firsts]
         prompts = [ptrue_prompt(e, a) for e, a in zip(examples, answers)]
-        rows = for_live(firsts, lambda live: ctx.backend.next_token_logprobs([prompts[i] for i in live]))
+        rows = for_live(firsts, lambda live: cast(Any, ctx.backend).next_token_logprobs([prompts[i] for i in live]))
 
         def build(i: int, e: Example, g1: Generation, lp: Any) -> Sample:
             conf, mass = normalised_true(float(lp[t_id]), float(lp[f_id]))

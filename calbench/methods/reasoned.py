@@ -13,6 +13,8 @@ used: such a run is refused before the model loads. The prompt of each question 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from calbench.backends.base import Generation
 from calbench.elicit import cot_prompt, topk_prompt
 from calbench.methods.base import MethodContext, per_question, register
@@ -27,9 +29,9 @@ DEFAULT_TOPK = 3
 class ChainOfThought:
     """Chain of thought, then ``Answer:`` and ``Confidence:`` lines in one reply (Xiong et al. 2024)."""
 
-    name = "verbalized-cot"
-    needs: set[str] = set()
-    accepts_fixed_answer = False  # the answer comes out of the reasoning, in the confidence's reply
+    name: ClassVar[str] = "verbalized-cot"
+    needs: ClassVar[set[str]] = set()
+    accepts_fixed_answer: ClassVar[bool] = False  # the answer comes out of the reasoning, in the confidence's reply
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         prompts = [cot_prompt(e, ctx.scale, ctx.kind) for e in examples]
@@ -59,9 +61,9 @@ class ChainOfThought:
 class TopK:
     """k guesses with probabilities in one reply; the first guess and its probability (Tian et al. 2023)."""
 
-    name = "verbalized-topk"
-    needs: set[str] = set()
-    accepts_fixed_answer = False  # the guesses are the model's own
+    name: ClassVar[str] = "verbalized-topk"
+    needs: ClassVar[set[str]] = set()
+    accepts_fixed_answer: ClassVar[bool] = False  # the guesses are the model's own
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         k = int(ctx.settings.get("topk_k") or DEFAULT_TOPK)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from calbench.backends.base import Generation
 from calbench.elicit import confidence_prompt, one_stage_prompt
 from calbench.methods.base import (
@@ -21,10 +23,10 @@ from calbench.records import Example, Sample
 class OneStage:
     """The Rewarding Doubt format: ``Answer: <a>, Confidence: <c>`` in one generated reply."""
 
-    name = "verbalized"
-    needs: set[str] = set()
+    name: ClassVar[str] = "verbalized"
+    needs: ClassVar[set[str]] = set()
     #: answer and confidence come in one generated reply: a given answer cannot be used (eval --answers)
-    accepts_fixed_answer = False
+    accepts_fixed_answer: ClassVar[bool] = False
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         prompts = [one_stage_prompt(e, ctx.scale, ctx.kind) for e in examples]
@@ -55,9 +57,9 @@ class TwoStage:
     """Answer first (greedy); then the conversation continues with a confidence question and only the
     confidence is generated, after the pre-filled ``Confidence: ``."""
 
-    name = "two-stage"
-    needs: set[str] = set()
-    accepts_fixed_answer = True
+    name: ClassVar[str] = "two-stage"
+    needs: ClassVar[set[str]] = set()
+    accepts_fixed_answer: ClassVar[bool] = True
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         firsts = answers_for(ctx, examples)

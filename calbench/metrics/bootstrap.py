@@ -19,14 +19,15 @@ from calbench.metrics.scores import Settings, metrics_from_counts, notes_for
 _CHUNK_ENTRIES = 2_000_000
 
 
-def _one_blas_thread():
+def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
     """The smECE bisection does many small matrix products, for which BLAS threads cost more than they
     give (measured: 1.5 s with one thread vs 2.3 s with two on a busy 2-core machine)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    limits: contextlib.AbstractContextManager[object] = threadpool_limits(1, user_api="blas")
+    return limits
 
 
 def _check(n_resamples: int, level: float) -> None:
@@ -76,7 +77,7 @@ def bootstrap(
     seed: int = 0,
     level: float = 0.95,
     **score_settings: Any,
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     """Point value and percentile-bootstrap interval of every metric of :func:`calbench.metrics.score`.
 
     Returns ``{name: {"value": v, "ci_low": l, "ci_high": h}}``; an entry whose value is NaN also carries
@@ -92,7 +93,7 @@ def bootstrap(
     point = metrics_from_counts(c, s)
     notes = notes_for(c)
     draws = resample_metrics([g], s, n_resamples, seed)[0]
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for name in s.names():
         lo, hi = _percentiles(draws[name], level)
         entry: dict[str, Any] = {"value": float(point[name][0]), "ci_low": lo, "ci_high": hi}
@@ -113,7 +114,7 @@ def paired_bootstrap(
     seed: int = 0,
     level: float = 0.95,
     **settings: Any,
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     """Difference b - a of every metric between two runs scored on the same examples (row i of a and of b
     is the same example; see :func:`align_by_id`), with a paired percentile-bootstrap interval.
 
@@ -131,7 +132,7 @@ def paired_bootstrap(
         )
     pa, pb = metrics_from_counts(ga.counts(), s), metrics_from_counts(gb.counts(), s)
     da, db = resample_metrics([ga, gb], s, n_resamples, seed)
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for name in s.names():
         delta = float(pb[name][0] - pa[name][0])
         d = db[name] - da[name]
@@ -152,15 +153,17 @@ def paired_bootstrap(
     return out
 
 
-def align_by_id(samples_a: Sequence[dict], samples_b: Sequence[dict]) -> tuple[list[dict], list[dict]]:
+def align_by_id(
+    samples_a: Sequence[dict[str, Any]], samples_b: Sequence[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Pair two lists of sample records by ``id``: the records of the ids present in both, in a's order.
 
     Raises ``ValueError`` if an id repeats within one list (filter to one task/method/model first) or if no
     id is shared.
     """
 
-    def index(samples: Sequence[dict], label: str) -> dict:
-        out: dict = {}
+    def index(samples: Sequence[dict[str, Any]], label: str) -> dict[Any, tuple[int, dict[str, Any]]]:
+        out: dict[Any, tuple[int, dict[str, Any]]] = {}
         for i, s in enumerate(samples):
             key = s["id"]
             if key in out:

@@ -13,7 +13,8 @@ from calbench.metrics.terms import brier_terms, log_score_terms
 
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b > 0)
+    q: np.ndarray = np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b > 0)
+    return q
 
 
 def equal_width_bin(confidence: np.ndarray, bins: int) -> np.ndarray:
@@ -23,12 +24,14 @@ def equal_width_bin(confidence: np.ndarray, bins: int) -> np.ndarray:
     """
     if bins < 1:
         raise ValueError(f"bins must be a positive integer; got {bins}")
-    return np.minimum(np.floor(np.asarray(confidence) * bins).astype(np.int64), bins - 1)
+    index: np.ndarray = np.minimum(np.floor(np.asarray(confidence) * bins).astype(np.int64), bins - 1)
+    return index
 
 
 def accuracy_from_counts(c: Counts) -> np.ndarray:
     """accuracy = (1/n) sum_i y_i."""
-    return c.n_pos / c.n
+    accuracy: np.ndarray = c.n_pos / c.n
+    return accuracy
 
 
 def binned_from_counts(c: Counts, bins: int) -> dict[str, np.ndarray]:
@@ -70,7 +73,8 @@ def ece_em_from_counts(c: Counts, bins: int) -> np.ndarray:
     cum_pos = c.cumulative_at(c.cum_pos, edges)
     cum_conf = c.cumulative_at(c.cum_conf, edges)
     gap = np.diff(cum_pos, axis=1) - np.diff(cum_conf, axis=1)
-    return np.abs(gap).sum(axis=1) / n
+    ece_em: np.ndarray = np.abs(gap).sum(axis=1) / n
+    return ece_em
 
 
 def scores_from_counts(c: Counts, eps: float) -> dict[str, np.ndarray]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class Metric:
     title: str  # its column title in the report and in prose ("accuracy", "ECE")
     direction: str  # "higher", "lower" or "none" (is better)
     description: str  # one line
-    tables: frozenset = frozenset()  # the tables that show it (:data:`TABLES`)
+    tables: frozenset[str] = frozenset()  # the tables that show it (:data:`TABLES`)
     digits: int = 3  # decimals tables print
     short: str | None = None  # the leaderboard's (narrower) column title, when not ``title``
     source: str = "counts"  # "counts": scores.metrics_from_counts; "policy": policy.summarize_samples
@@ -184,15 +185,15 @@ def titles(names: tuple[str, ...] | None = None, *, short: bool = False) -> dict
 
 def paired_terms(names: tuple[str, ...] | None = None) -> dict[str, Term]:
     """``{name: per-sample term}`` of the metrics (default: every metric) that are a mean of per-sample terms."""
-    return {n: get(n).term for n in (names or tuple(BY_NAME)) if get(n).term is not None}
+    return {n: term for n in (names or tuple(BY_NAME)) if (term := get(n).term) is not None}
 
 
 # -- formatting -------------------------------------------------------------------------------------------------
-def _is_nan(x) -> bool:
+def _is_nan(x: object) -> bool:
     return x != x  # noqa: PLR0124 (NaN, whatever the numeric type)
 
 
-def format_number(x, digits: int = 3, *, nan: str = "n/a", sign: bool = False, ints: bool = False) -> str:
+def format_number(x: float | None, digits: int = 3, *, nan: str = "n/a", sign: bool = False, ints: bool = False) -> str:
     """One number: ``nan`` when None or NaN; ``ints``: an int as it is; else ``digits`` decimals (``sign``: +/-)."""
     if x is None or _is_nan(x):
         return nan
@@ -202,11 +203,11 @@ def format_number(x, digits: int = 3, *, nan: str = "n/a", sign: bool = False, i
 
 
 def format_interval(
-    lo,
-    hi,
+    lo: float | None,
+    hi: float | None,
     digits: int = 3,
     *,
-    value=None,
+    value: float | None = None,
     always: bool = False,
     nan: str = "n/a",
     sign: bool = False,
@@ -217,7 +218,7 @@ def format_interval(
     ``ints``: an int as it is)."""
     if always:
 
-        def num(x):
+        def num(x: float | None) -> str:
             return format_number(x, digits, nan=nan, sign=sign, ints=ints)
 
         return f"[{num(lo)}, {num(hi)}]"
@@ -227,7 +228,7 @@ def format_interval(
 
 
 def format_value(
-    m: dict | None,
+    m: dict[str, Any] | None,
     digits: int = 3,
     *,
     missing: str = "n/a",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from calbench.metrics.terms import validate
 
@@ -30,24 +31,29 @@ class Counts:
 
     @cached_property
     def cnt(self) -> np.ndarray:
-        return self.pos + self.neg
+        cnt: np.ndarray = self.pos + self.neg
+        return cnt
 
     @cached_property
     def n(self) -> np.ndarray:
         """Samples per row, shape ``(rows,)``."""
-        return self.cum_cnt[:, -1].copy()
+        n: np.ndarray = self.cum_cnt[:, -1].copy()
+        return n
 
     @cached_property
     def n_pos(self) -> np.ndarray:
-        return self.cum_pos[:, -1].copy()
+        n_pos: np.ndarray = self.cum_pos[:, -1].copy()
+        return n_pos
 
     @property
     def n_neg(self) -> np.ndarray:
-        return self.n - self.n_pos
+        n_neg: np.ndarray = self.n - self.n_pos
+        return n_neg
 
     @property
     def rows(self) -> int:
-        return self.pos.shape[0]
+        rows: int = self.pos.shape[0]
+        return rows
 
     @cached_property
     def cum_cnt(self) -> np.ndarray:
@@ -88,7 +94,8 @@ class Counts:
         lo_v, hi_v = np.take_along_axis(v0, j - 1, 1), np.take_along_axis(v0, j, 1)
         length = hi_p - lo_p
         frac = np.divide(x - lo_p, length, out=np.zeros_like(length), where=length > 0)
-        return lo_v + frac * (hi_v - lo_v)
+        at: np.ndarray = lo_v + frac * (hi_v - lo_v)
+        return at
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ class Grouped:
     n: int
 
     @classmethod
-    def from_arrays(cls, confidence, correct) -> "Grouped":
+    def from_arrays(cls, confidence: ArrayLike, correct: ArrayLike) -> "Grouped":
         c, y = validate(confidence, correct)
         u, inv = np.unique(c, return_inverse=True)
         return cls(u=u, code=inv.astype(np.int64) * 2 + y.astype(np.int64), n=c.size)

@@ -22,12 +22,14 @@ POLICIES = ("exclude", "impute_mean", "as_wrong_with_prior")
 DEFAULT_POLICY = "exclude"
 
 
-def is_parsed(sample: dict) -> bool:
+def is_parsed(sample: dict[str, Any]) -> bool:
     """Whether a sample record counts as parsed: ``parse_ok`` is true and ``confidence`` is not null."""
     return bool(sample.get("parse_ok")) and sample.get("confidence") is not None
 
 
-def apply_policy(samples: Sequence[dict], policy: str = DEFAULT_POLICY) -> tuple[np.ndarray, np.ndarray, dict]:
+def apply_policy(
+    samples: Sequence[dict[str, Any]], policy: str = DEFAULT_POLICY
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Confidence and correctness arrays for the metrics under a parse-failure ``policy``.
 
     ``samples`` are sample-record dicts (fields ``confidence``, ``parse_ok``, ``correct``). A sample counts as
@@ -82,7 +84,7 @@ def metric_settings(
     policy: str = DEFAULT_POLICY,
     bins: int = DEFAULT_BINS,
     eps: float = DEFAULT_EPS,
-    sel_ks=DEFAULT_SEL_KS,
+    sel_ks: Sequence[float] = DEFAULT_SEL_KS,
     em_bins: int | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
@@ -108,7 +110,7 @@ def metric_settings(
     }
 
 
-def _parse_rate_entry(info: dict, n_resamples: int, seed: int, level: float) -> dict:
+def _parse_rate_entry(info: dict[str, Any], n_resamples: int, seed: int, level: float) -> dict[str, Any]:
     n, rate = info["n_total"], info["parse_rate"]
     if n == 0:
         return {"value": math.nan, "ci_low": math.nan, "ci_high": math.nan, "note": "no samples"}
@@ -119,7 +121,7 @@ def _parse_rate_entry(info: dict, n_resamples: int, seed: int, level: float) -> 
 
 
 def summarize_samples(
-    samples: Sequence[dict],
+    samples: Sequence[dict[str, Any]],
     *,
     policy: str = DEFAULT_POLICY,
     bins: int = DEFAULT_BINS,
@@ -127,16 +129,16 @@ def summarize_samples(
     n_resamples: int = 1000,
     seed: int = 0,
     level: float = 0.95,
-    sel_ks=DEFAULT_SEL_KS,
+    sel_ks: Sequence[float] = DEFAULT_SEL_KS,
     em_bins: int | None = None,
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     """The ``metrics`` dict of ``run.json``: ``{name: {"value", "ci_low", "ci_high"}}`` for every metric of
     :func:`calbench.metrics.score`, plus ``parse_rate`` (over all samples) and ``n`` (samples scored under
     ``policy``). NaN entries carry a ``"note"`` with the reason; if no sample parsed, every metric is NaN
     with that note instead of an error. Record :func:`metric_settings` with the same arguments beside it.
     """
     conf, corr, info = apply_policy(samples, policy)
-    settings = dict(bins=bins, eps=eps, sel_ks=sel_ks, em_bins=em_bins)
+    settings: dict[str, Any] = dict(bins=bins, eps=eps, sel_ks=sel_ks, em_bins=em_bins)
     names = Settings(**settings).names()
     parse_rate = _parse_rate_entry(info, n_resamples, seed, level)
     if conf.size == 0:

@@ -71,7 +71,8 @@ def aurc_from_counts(c: Counts) -> np.ndarray:
     dh = hb[:, :-1] - hb[:, 1:]
     rate = c.neg / np.maximum(c.cnt, 1.0)  # counts are whole numbers; neg = 0 where cnt = 0
     total = errs_before * dh + rate * (c.cnt - start * dh)
-    return total.sum(axis=1) / n
+    aurc: np.ndarray = total.sum(axis=1) / n
+    return aurc
 
 
 def sel_acc_from_counts(c: Counts, k: float) -> np.ndarray:
@@ -86,4 +87,5 @@ def sel_acc_from_counts(c: Counts, k: float) -> np.ndarray:
     x = n * (k / 100.0)
     # correct in the top x = all correct - correct in the bottom n - x (ascending order).
     below = c.cumulative_at(c.cum_pos, (n - x)[:, None])[:, 0]
-    return (c.n_pos - below) / x
+    sel_acc: np.ndarray = (c.n_pos - below) / x
+    return sel_acc

@@ -4,6 +4,7 @@ code)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,7 @@ class Settings:
 
     bins: int = DEFAULT_BINS
     eps: float = DEFAULT_EPS
-    sel_ks: tuple = DEFAULT_SEL_KS
+    sel_ks: Sequence[float] = DEFAULT_SEL_KS
     em_bins: int | None = None
 
     def __post_init__(self) -> None:
@@ -109,7 +110,7 @@ def score_with_notes(
     *,
     bins: int = DEFAULT_BINS,
     eps: float = DEFAULT_EPS,
-    sel_ks=DEFAULT_SEL_KS,
+    sel_ks: Sequence[float] = DEFAULT_SEL_KS,
     em_bins: int | None = None,
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Like :func:`score`, and also ``{metric: reason}`` for every metric that came out NaN."""
@@ -126,7 +127,7 @@ def score(
     *,
     bins: int = DEFAULT_BINS,
     eps: float = DEFAULT_EPS,
-    sel_ks=DEFAULT_SEL_KS,
+    sel_ks: Sequence[float] = DEFAULT_SEL_KS,
     em_bins: int | None = None,
 ) -> dict[str, float]:
     """Every calibration metric of ``confidence`` (floats in [0, 1]) against ``correct`` (0/1).

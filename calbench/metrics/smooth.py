@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Literal, overload
 
 import numpy as np
 from scipy import sparse
@@ -46,7 +47,7 @@ def _kernel_table(sigma: float, e: int) -> np.ndarray:
     """kappa[d] for grid distances d = 0 .. 2(e-1): Gaussian density, zero beyond half the interval."""
     h = 1.0 / (e - 1)
     d = np.arange(2 * e - 1)
-    kap = np.exp(-((d * h) ** 2) / (2 * sigma**2)) / (math.sqrt(2 * math.pi) * sigma)
+    kap: np.ndarray = np.exp(-((d * h) ** 2) / (2 * sigma**2)) / (math.sqrt(2 * math.pi) * sigma)
     kap[d > e // 2] = 0.0
     return kap
 
@@ -79,7 +80,8 @@ def _eval_matrix(sigma: float, e: int, t_count: int) -> np.ndarray:
         m0, m1 = mirror0[k], mirror1[k]
         m0[:, 0] = 0.0  # g = 0 has no mirror image at 0
         m1[:, -1] = 0.0  # g = e-1 has none at 1
-        return direct[2 * e - 2 - k] + m0 + m1
+        out: np.ndarray = direct[2 * e - 2 - k] + m0 + m1
+        return out
 
     lm = (1 - frac)[:, None] * rows(ind) + frac[:, None] * rows(ind + 1)
     return np.ascontiguousarray(lm.T)
@@ -92,7 +94,8 @@ def _smooth_fft(h: np.ndarray, sigma: float, e: int, t_count: int) -> np.ndarray
     ext = np.concatenate([h[:, :0:-1], h, h[:, -2::-1]], axis=1)
     conv = fftconvolve(ext, ker[None, :], mode="valid", axes=1)[:, e // 2 : e // 2 + e]
     ind, frac = _interp_weights(e, t_count)
-    return conv[:, ind] * (1 - frac) + conv[:, ind + 1] * frac
+    out: np.ndarray = conv[:, ind] * (1 - frac) + conv[:, ind + 1] * frac
+    return out
 
 
 class _Grids:
@@ -133,7 +136,8 @@ class _Grids:
 def _smooth_rows(h: np.ndarray, sigma: float, e: int, t_count: int) -> np.ndarray:
     """Grid histograms (rows) -> reflected-kernel smoothing -> values at ``t_count`` evaluation points."""
     if e * t_count <= _MATRIX_LIMIT:
-        return h @ _eval_matrix(sigma, e, t_count)
+        out: np.ndarray = h @ _eval_matrix(sigma, e, t_count)
+        return out
     return _smooth_fft(h, sigma, e, t_count)
 
 
@@ -141,7 +145,8 @@ def _smece_sigma_rows(grids: _Grids, rows: np.ndarray, sigma: float) -> np.ndarr
     e, t_count = grid_size(sigma), eval_points(sigma)
     hres, hden = grids.get(e)
     r, d = _smooth_rows(hres[rows], sigma, e, t_count), _smooth_rows(hden[rows], sigma, e, t_count)
-    return np.abs(r).sum(axis=1) / (d + _DENSITY_EPS).sum(axis=1)
+    out: np.ndarray = np.abs(r).sum(axis=1) / (d + _DENSITY_EPS).sum(axis=1)
+    return out
 
 
 def smece_sigma_from_counts(c: Counts, sigma: float) -> np.ndarray:
@@ -151,7 +156,15 @@ def smece_sigma_from_counts(c: Counts, sigma: float) -> np.ndarray:
     return _smece_sigma_rows(_Grids(c), np.arange(c.rows), float(sigma))
 
 
-def smece_from_counts(c: Counts, return_sigma: bool = False):
+@overload
+def smece_from_counts(c: Counts, return_sigma: Literal[False] = False) -> np.ndarray: ...
+@overload
+def smece_from_counts(c: Counts, return_sigma: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def smece_from_counts(c: Counts, return_sigma: bool) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
+
+
+def smece_from_counts(c: Counts, return_sigma: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """smECE with its bandwidth chosen as the fixed point sigma = smECE_sigma (see the module docstring)."""
     grids = _Grids(c)
     rows = c.rows

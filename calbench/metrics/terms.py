@@ -56,9 +56,11 @@ def log_score_terms(confidence: ArrayLike, correct: ArrayLike, eps: float = DEFA
     p = np.clip(np.asarray(confidence, dtype=float), eps, 1.0 - eps)
     y = np.asarray(correct, dtype=float)
     with np.errstate(divide="ignore"):  # eps = 0 allows log(0) = -inf, which is the honest score
-        return np.where(y == 1.0, np.log(p), np.log1p(-p))
+        terms: np.ndarray = np.where(y == 1.0, np.log(p), np.log1p(-p))
+        return terms
 
 
 def brier_terms(confidence: ArrayLike, correct: ArrayLike) -> np.ndarray:
     """Per-sample squared error ``(p_i - y_i)^2`` (lower is better)."""
-    return (np.asarray(confidence, dtype=float) - np.asarray(correct, dtype=float)) ** 2
+    terms: np.ndarray = (np.asarray(confidence, dtype=float) - np.asarray(correct, dtype=float)) ** 2
+    return terms

@@ -157,9 +157,9 @@ SCALER_ORDER = ("platt", "temperature", "isotonic", "histogram")
 def scaled_section(root: Path) -> list[str]:
     """Tables of the post-hoc scalers (``calbench calibrate`` runs under ROOT/scaled/<model>/<fit>-to-<apply>-<scaler>):
     each method's Brier score and ECE before (raw) and after each scaler, on the test run."""
-    from calbench.runs import MANIFEST_FILE, Run, has_manifest
+    from calbench.runs import MANIFEST_FILE, Run, RunManifest, has_manifest
 
-    groups: dict[tuple[str, str, str], dict[str, dict]] = {}
+    groups: dict[tuple[str, str, str], dict[str, RunManifest]] = {}
     for run_json in sorted(root.glob(f"scaled/*/*/{MANIFEST_FILE}")):
         man = Run.open(run_json).manifest
         cal = man["calibration"]

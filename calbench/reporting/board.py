@@ -119,12 +119,14 @@ def rank_with_ties(cells: list[Cell], higher_is_better: bool) -> list[int | None
         if not c.ok:
             out.append(None)
             continue
+        assert c.value is not None  # c.ok
         lo = c.ci_low if c.ci_low is not None and c.ci_low == c.ci_low else c.value
         hi = c.ci_high if c.ci_high is not None and c.ci_high == c.ci_high else c.value
         better = 0
         for d in cells:
             if d is c or not d.ok:
                 continue
+            assert d.value is not None  # d.ok
             dlo = d.ci_low if d.ci_low is not None and d.ci_low == d.ci_low else d.value
             dhi = d.ci_high if d.ci_high is not None and d.ci_high == d.ci_high else d.value
             better += (dlo > hi) if higher_is_better else (dhi < lo)

@@ -175,7 +175,10 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[RunFolder], list[Skipped
                 continue
             seen.add(key)
             result = check_run_folder(folder)
-            (runs if isinstance(result, RunFolder) else skipped).append(result)
+            if isinstance(result, RunFolder):
+                runs.append(result)
+            else:
+                skipped.append(result)
     return runs, skipped
 
 

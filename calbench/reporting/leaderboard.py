@@ -18,7 +18,7 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 from calbench.metrics import higher_is_better
 from calbench.records import DataError
@@ -182,8 +182,11 @@ def _overall(rows: list[Row], primary: list[Column], rank_by: str, every: list[C
             )
             continue
         k = len(cells)
-        mean = sum(c.value for c in cells) / k
-        ses = [se_from_ci(c.ci_low, c.ci_high) if c.ci_low is not None and c.ci_low == c.ci_low else 0.0 for c in cells]
+        mean = sum(cast(float, c.value) for c in cells) / k  # every cell ok: coverage is complete
+        ses = [
+            se_from_ci(c.ci_low, cast(float, c.ci_high)) if c.ci_low is not None and c.ci_low == c.ci_low else 0.0
+            for c in cells
+        ]
         se = math.sqrt(sum(s * s for s in ses)) / k
         r.overall = Cell(mean, mean - 1.959964 * se, mean + 1.959964 * se)
     ranked = [r for r in rows if r.overall.ok]
@@ -300,9 +303,10 @@ def render_markdown(lb: Leaderboard, base: Path, trained: list[TrainedVsBaseline
             ]
             notes = []
             ranked = [r for r in lb.rows if lb.entry(r, c) is not None]
-            ranked.sort(key=lambda r: (lb.entry(r, c).rank is None, lb.entry(r, c).rank or 0))
+            ranked.sort(key=lambda r: (cast(Entry, lb.entry(r, c)).rank is None, cast(Entry, lb.entry(r, c)).rank or 0))
             for r in ranked:
                 e = lb.entry(r, c)
+                assert e is not None  # ranked: the rows with an entry
                 cells = " | ".join(_md_cell(e.cells[n]) for n, _ in COLUMNS)
                 link = _rel(e.run.path, base)
                 out.append(f"| {_rank_text(e.rank, e.tied)} | {r.label} | {cells} | [{e.run.path.name}]({link}) |")
@@ -329,14 +333,14 @@ def render_html(lb: Leaderboard, base: Path, trained: list[TrainedVsBaselines] |
 
     trained = trained_vs_baselines(lb) if trained is None else trained
 
-    groups = []
+    groups: list[dict[str, Any]] = []
     for g in list(GROUP_ORDER) + sorted({c.group for c in lb.columns} - set(GROUP_ORDER)):
         cols = [c for c in lb.columns if c.group == g]
         if cols:
             groups.append({"title": GROUP_TITLES.get(g, g), "columns": cols})
     rows = []
     for r in lb.rows:
-        cells = []
+        cells: list[dict[str, Any]] = []
         for grp in groups:
             for c in grp["columns"]:
                 e = lb.entry(r, c)
@@ -401,12 +405,12 @@ def output_paths(out: str | Path) -> dict[str, Path]:
     return {ext: stem.with_name(stem.name + f".{ext}") for ext in ("md", "csv", "html")}
 
 
-def write(lb: Leaderboard, out: str | Path, suite: str | Path | None = None) -> dict[str, Path]:
+def write(lb: Leaderboard, out: str | Path, suite: str | Path | None = None) -> dict[str, Any]:
     """Write the Markdown, CSV and HTML leaderboards; returns their paths. With a ``suite`` file
     (:mod:`calbench.reporting.suite`) the Markdown and HTML pages are the compact, at-a-glance ones (tracks,
     headline tables, dot plots, trained-vs-baselines grids) and the full tables go to drill-down files in
     ``<stem>_files/`` (``columns.md``, ``full.html``)."""
-    paths = output_paths(out)
+    paths: dict[str, Any] = output_paths(out)
     base = paths["md"].parent
     base.mkdir(parents=True, exist_ok=True)
     trained = trained_vs_baselines(lb)  # paired bootstraps: computed once for both pages

@@ -108,7 +108,9 @@ def questions_needed(delta: float, se: float, n: int, *, alpha: float = 0.05, po
     return float(math.ceil(n * (_z_sum(alpha, power) * se / abs(delta)) ** 2))
 
 
-def paired_questions_needed(differences: Sequence[float], *, alpha: float = 0.05, power: float = 0.8) -> float:
+def paired_questions_needed(
+    differences: Sequence[float] | np.ndarray, *, alpha: float = 0.05, power: float = 0.8
+) -> float:
     """:func:`questions_needed` from per-question paired differences d_i (e.g. Brier term of b minus that of a):
     delta = mean(d), se = sd(d, ddof=1) / sqrt(n)."""
     d = np.asarray(differences, dtype=float)

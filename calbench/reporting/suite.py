@@ -144,7 +144,7 @@ def page(lb, tracks: list[Track], *, trained=None, n_resamples: int = 1000) -> d
         trained = trained_vs_baselines(lb, n_resamples=n_resamples)
     pairs = {(id(t.column), id(t.trained)): dict(t.comparisons) for t in trained}
     higher = higher_is_better(lb.rank_by)
-    used = set()
+    used: set[int] = set()
     out_tracks, grids = [], []
     for track in tracks:
         tables = []

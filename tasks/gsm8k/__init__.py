@@ -10,6 +10,7 @@ Bundled: the official 1,319-question ``test`` file. Each source answer is a work
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from calbench.records import DataError, Example
 from calbench.tasks import TaskSpec
@@ -33,7 +34,7 @@ def final_answer(solution: str, where: str) -> tuple[str, str, str]:
 
 def _example(question: str, solution: str, example_id: str, split: str, where: str, line: int | None) -> Example:
     number, written, rationale = final_answer(solution, where)
-    meta = {"rationale": rationale, "answer_as_written": written}
+    meta: dict[str, Any] = {"rationale": rationale, "answer_as_written": written}
     if line is not None:
         meta["line"] = line
     return Example(
@@ -42,7 +43,7 @@ def _example(question: str, solution: str, example_id: str, split: str, where: s
 
 
 def read_examples(path: Path, split: str = "test") -> list[Example]:
-    out = []
+    out: list[Example] = []
     for line, row in jsonl(path):
         question = require(row, "question", path, line)
         solution = require(row, "answer", path, line)

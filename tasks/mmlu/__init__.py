@@ -47,7 +47,9 @@ def read_archive(path: Path, split: str) -> list[Example]:
             raise DataError(f"{path}: no .csv files in the archive")
         for member in members:
             subject = _subject(member.name)
-            text = tf.extractfile(member).read().decode("utf-8")
+            extracted = tf.extractfile(member)
+            assert extracted is not None  # a regular file (members above)
+            text = extracted.read().decode("utf-8")
             reader = csv.reader(io.StringIO(text, newline=""))
             next_line = 1
             for i, row in enumerate(reader):
@@ -81,7 +83,8 @@ def load_bundled(split: str) -> list[Example]:
 
 def load_hub(split: str) -> list[Example]:
     rows = hub_rows("cais/mmlu", "all", split)
-    out, seen = [], {}
+    out: list[Example] = []
+    seen: dict[str, int] = {}
     for r in rows:
         subject = r["subject"]
         i = seen[subject] = seen.get(subject, -1) + 1

@@ -31,7 +31,7 @@ def _aliases(value: object, where: str) -> list[str]:
 
 
 def read_examples(path: Path, split: str) -> list[Example]:
-    out = []
+    out: list[Example] = []
     for line, row in jsonl(path):
         question = require(row, "question", path, line)
         answers = _aliases(require(row, "answer", path, line), f"{path}:{line}")

@@ -13,7 +13,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from calbench.records import iter_jsonl
-from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, format_eval, parse_rate_warning
+from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, OneStageEvaluator, format_eval, parse_rate_warning
 from trainers.rewarding_doubt.training_log import JsonlLogCallback, chain_curve_rows, plot_training_curve
 
 
@@ -22,7 +22,7 @@ class HeldOutCallback(TrainerCallback):
 
     def __init__(
         self,
-        evaluator: HeldOutEvaluator,
+        evaluator: HeldOutEvaluator | OneStageEvaluator,
         every: int,
         log: JsonlLogCallback,
         *,
@@ -48,16 +48,17 @@ class HeldOutCallback(TrainerCallback):
         self.best: dict[str, Any] | None = None
         if best_metric and self.best_dir is None:
             raise ValueError("best_metric needs best_dir")
-        if best_metric and resume and (self.best_dir / "best.json").exists():
+        if best_metric and resume and self.best_dir is not None and (self.best_dir / "best.json").exists():
             self.best = json.loads((self.best_dir / "best.json").read_text(encoding="utf-8"))
 
-    def _is_better(self, value: float) -> bool:
+    def _is_better(self, value: float | None) -> bool:
         from trainers.rewarding_doubt.config import BEST_METRICS
 
         if value is None or math.isnan(value):
             return False
         if self.best is None:
             return True
+        assert self.best_metric is not None  # only called with one (_maybe_save_best)
         return value > self.best["value"] if BEST_METRICS[self.best_metric] else value < self.best["value"]
 
     def _maybe_save_best(self, model: Any, step: int, metrics: dict[str, Any]) -> None:
@@ -67,6 +68,7 @@ class HeldOutCallback(TrainerCallback):
         value = float(value) if isinstance(value, (int, float)) else None
         if not self._is_better(value):
             return
+        assert self.best_dir is not None  # given with best_metric (__init__)
         model.save_pretrained(str(self.best_dir))
         self.best = {"step": step, "metric": self.best_metric, "value": value}
         (self.best_dir / "best.json").write_text(json.dumps(self.best, indent=2), encoding="utf-8")

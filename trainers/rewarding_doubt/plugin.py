@@ -157,6 +157,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     # confidence_only: the held-out and training questions get fixed answers; joint: none (the held-out
     # evaluation answers in the one-stage format it trains)
     to_answer = list(heldout) + list(train_examples) if cfg.mode == "confidence_only" else []
+    answers_record: dict[str, Any] | None
     if cfg.answers_file:
         answered, answers_record = fixed_answer_examples(to_answer, cfg.answers_file, judge, kind=spec.kind)
     else:
@@ -209,6 +210,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     if rank == 0:
         (out / "config.yaml").write_text(yaml.safe_dump(json_safe(resolved), sort_keys=False), encoding="utf-8")
 
+    evaluator: HeldOutEvaluator | OneStageEvaluator
     if cfg.mode == "confidence_only":
         evaluator = HeldOutEvaluator(answered_heldout, cfg.scale, kind=spec.kind, batch_size=cfg.eval_batch_size)
     else:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -251,8 +252,11 @@ class PrefixCache:
 
 
 class _Store:
+    @abstractmethod
     def has(self, key: str) -> bool: ...
+    @abstractmethod
     def get(self, key: str) -> Any: ...
+    @abstractmethod
     def put(self, key: str, value: Any) -> None: ...
 
 

@@ -47,6 +47,7 @@ def compare_task(before: Path, after: Path, *, n_resamples: int = 1000, seed: in
     for run in (run_b, run_a):
         if isinstance(run, Skipped):
             raise DataError(f"cannot compare {run}")
+    assert not isinstance(run_b, Skipped) and not isinstance(run_a, Skipped)  # checked above
     man_b, man_a = run_b.manifest, run_a.manifest
     out: dict[str, Any] = {
         "task": man_b["task"]["name"],

@@ -152,7 +152,7 @@ def make_joint_reward(
         for i, c in enumerate(completions):
             answer, conf = split_fn(completion_text(c))
             row = {k: v[i] for k, v in columns.items() if isinstance(v, list) and len(v) == len(completions)}
-            ys.append(int(bool(answer)) and int(judge_fn(answer, row)))
+            ys.append(int(judge_fn(answer, row)) if answer else 0)
             confs.append(conf)
         return confidence_rewards(confs, ys, spec)
 

@@ -65,7 +65,7 @@ def train(run: EstimatorRun) -> dict[str, Any]:
         callbacks.append(time_cb)
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[reward_fn],
+        reward_funcs=[reward_fn],  # type: ignore[list-item]
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
@@ -111,7 +111,7 @@ def build_grpo_args(cfg: RDConfig, out: Path, *, on_cuda: bool, bf16: bool, worl
 
     return GRPOConfig(
         output_dir=str(out / "checkpoints"),
-        max_steps=cfg.max_steps,
+        max_steps=cfg.max_steps,  # type: ignore[arg-type]
         per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations // world,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         num_generations=cfg.num_generations,
@@ -130,7 +130,7 @@ def build_grpo_args(cfg: RDConfig, out: Path, *, on_cuda: bool, bf16: bool, worl
         loss_type=cfg.loss_type,
         logging_steps=cfg.logging_steps,
         save_strategy="steps",
-        save_steps=cfg.save_every or cfg.max_steps,
+        save_steps=cfg.save_every or cfg.max_steps,  # type: ignore[arg-type]
         save_total_limit=2,
         report_to=cfg.report_to,
         seed=cfg.seed,
