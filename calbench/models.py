@@ -251,3 +251,30 @@ def resolve_model(name: str, *, install: bool = False) -> ResolvedModel:
         f"model {name!r} not found: it is not a local directory ({p.resolve()}), not a packaged model "
         f"({', '.join(PACKAGED)}) and not a Hugging Face id of the form 'org/name'"
     )
+
+
+#: The file a trainer writes into an adapter folder: the adapter's human name and one-line description (and what
+#: it was trained on); the HF backend records them in run.json (``model.adapter_name``), the leaderboard shows
+#: the name.
+ADAPTER_CARD = "calbench_adapter.json"
+
+
+def write_adapter_card(folder: str | Path, name: str, description: str, **record: object) -> Path:
+    """Write ``folder``/calbench_adapter.json: ``name``, ``description`` and ``record`` (trainer, task, ...)."""
+    path = Path(folder) / ADAPTER_CARD
+    path.write_text(
+        json.dumps({"name": name, "description": description, **record}, indent=2, default=str) + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def read_adapter_card(folder: str | Path) -> dict[str, object] | None:
+    """The adapter card of an adapter folder, or None when it has none (an adapter not made by a calbench
+    trainer, or made before the card existed) or it is unreadable."""
+    path = Path(folder) / ADAPTER_CARD
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("name"), str) else None

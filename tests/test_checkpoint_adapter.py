@@ -50,10 +50,14 @@ def test_a_missing_or_mislabelled_checkpoint_is_refused(tmp_path):
 
 def test_the_checkpoint_command_goes_through_the_trainer(tmp_path, capsys):
     from calbench.cli import main
+    from calbench.models import read_adapter_card, write_adapter_card
 
     run, _ = _run(tmp_path)
+    write_adapter_card(run / "adapter", "RD TriviaQA", "two passes", task="triviaqa", steps=975)
     out = tmp_path / "adapter-25"
     assert main(["checkpoint", "--trainer", "rewarding-doubt", str(run), "25", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out) and (out / "adapter_model.safetensors").is_file()
+    card = read_adapter_card(out)  # the final adapter's name, at this step
+    assert card is not None and (card["name"], card["steps"], card["task"]) == ("RD TriviaQA (step 25)", 25, "triviaqa")
     assert main(["checkpoint", "--trainer", "rewarding-doubt", str(run), "50", str(tmp_path / "x")]) == 2
     assert "step-50" in capsys.readouterr().err

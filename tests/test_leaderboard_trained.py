@@ -145,3 +145,16 @@ def test_answers_fingerprint_is_order_free_and_content_bound():
     assert table == {"1": "x", "2": "y"}  # the shared stage-1 answer, not the one-stage reply's
     assert answers_fingerprint(table) == answers_fingerprint({"2": "y", "1": "x"})
     assert answers_fingerprint(table) != answers_fingerprint({"1": "x", "2": "z"})
+
+
+def test_the_trainers_adapter_name_comes_first(tmp_path):
+    """A run whose run.json records the trainer's name of its adapter (model.adapter_name) is listed by it."""
+    from calbench.runs import Run
+
+    run = make_run(tmp_path / "r" / "trained", model="m", adapter="/x/adapter")
+    loaded = Run.open(run)
+    loaded.manifest["model"]["adapter_name"] = "RD SciQ, 2 passes"
+    loaded.write()
+    make_run(tmp_path / "r" / "base", model="m")
+    lb = build([tmp_path / "r"])
+    assert "m + RD SciQ, 2 passes · verbalized" in [r.label for r in lb.rows]

@@ -128,9 +128,13 @@ def test_adapter_loads_in_the_eval_backend(trained):
     from calbench.backends.hf import HFBackend
     from calbench.elicit import Prompt
 
-    model, out, _ = trained
+    model, out, estimator = trained
     backend = HFBackend(str(model), adapter=str(out / "adapter"), device="cpu")
     assert type(backend.model).__name__ == "PeftModelForCausalLM"
+    # the trainer named the adapter; the backend records the name for run.json and the leaderboard
+    card = json.loads((out / "adapter" / "calbench_adapter.json").read_text())
+    assert card["name"].startswith(f"RD triviaqa ({estimator}, log score") and card["labels_seen"] > 0
+    assert backend.manifest()["adapter_name"] == card["name"] and "Rewarding Doubt on triviaqa" in card["description"]
     gen = backend.generate([Prompt([{"role": "user", "content": "Q?"}], "Confidence: ")], max_new_tokens=3)
     assert isinstance(gen[0].text, str)
     assert backend.manifest()["adapter_sha256"]

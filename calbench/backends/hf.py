@@ -9,7 +9,7 @@ from typing import Any, Sequence, cast
 from calbench.backends.base import BackendSpec, Generation, cut_at_stop
 from calbench.elicit import Prompt, render
 from calbench.levels import digit_token_ids, ids_level_log_probs, left_padded, level_distributions
-from calbench.models import ModelNotFoundError, resolve_model, sha256_file
+from calbench.models import ModelNotFoundError, read_adapter_card, resolve_model, sha256_file
 
 
 def checked_adapter(adapter: str | Path) -> tuple[Path, str | None]:
@@ -278,6 +278,9 @@ class HFBackend:
             torch=torch.__version__,
             transformers=transformers.__version__,
         )
+        card = read_adapter_card(self.adapter) if self.adapter else None
+        if card:  # the trainer's human name of the adapter, for leaderboards
+            m.update(adapter_name=card["name"], adapter_description=card.get("description"))
         return m
 
 

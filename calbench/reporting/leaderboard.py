@@ -104,6 +104,10 @@ def build(paths: Iterable[str | Path], *, rank_by: str = DEFAULT_RANK_BY, names:
     labels: dict[tuple, str] = {}
     own_answers = _on_own_answers(runs)
     human = adapter_names([r.path for r in runs if (r.manifest.get("model") or {}).get("adapter")]) if names else {}
+    if names:  # the name the trainer gave the adapter (run.json model.adapter_name) comes first
+        human.update(
+            {r.path: str(r.manifest.model["adapter_name"]) for r in runs if r.manifest.model.get("adapter_name")}
+        )
     for run in sorted(runs, key=lambda r: (r.finished, str(r.path)), reverse=True):  # newest first
         key = comparability_key(run.manifest)
         if run.path in own_answers:

@@ -41,10 +41,14 @@ BEST_METRICS = {
 
 @dataclass
 class TaskSettings:
-    """What is trained: the mode and the confidence scale. YAML: flat keys, or under ``task:``."""
+    """What is trained: the mode, the confidence scale, the adapter's name. YAML: flat keys, or under ``task:``."""
 
     mode: str = "confidence_only"
     scale: str = "0-10"
+    # the adapter's human name and one-line description (OUT/adapter/calbench_adapter.json; leaderboards show
+    # the name); None: made from the task and the settings, e.g. "RD triviaqa (exact, log score, KL to uniform)"
+    adapter_name: str | None = None
+    adapter_description: str | None = None
 
     def _task_problems(self) -> list[str]:
         problems = []

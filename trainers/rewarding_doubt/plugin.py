@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from calbench.models import write_adapter_card
 from calbench.records import json_safe
 from calbench.training import Trainer, TrainerError, TrainRequest, TrainResult
 from calbench.version import versions
@@ -42,9 +43,16 @@ class RewardingDoubtTrainer(Trainer):
     def export_checkpoint(self, run_out: Path, step: int, out: Path) -> Path:
         """An exact-trainer checkpoint (``checkpoints/step-N/state.pt``) as an adapter folder
         (:func:`trainers.rewarding_doubt.export.export`)."""
+        from calbench.models import read_adapter_card, write_adapter_card
         from trainers.rewarding_doubt.export import export
 
-        return export(Path(run_out), step, Path(out))
+        written = export(Path(run_out), step, Path(out))
+        card = read_adapter_card(Path(run_out) / "adapter")
+        if card:  # the final adapter's name, at this step
+            record = {k: v for k, v in card.items() if k not in ("name", "description")}
+            record["steps"] = step
+            write_adapter_card(written, f"{card['name']} (step {step})", str(card.get("description") or ""), **record)
+        return written
 
 
 def _check_out_dir(out: Path, resume: bool) -> None:
@@ -255,6 +263,11 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     )
     train_seconds = time.time() - t_train
     eval_cb.plot()
+    if rank == 0:
+        card = adapter_card(cfg, spec.name, request.model, estimator, result, cont)
+        for folder in (out / "adapter", out / "adapter_best"):
+            if folder.is_dir():
+                write_adapter_card(folder, **card)
 
     final = eval_cb.last or {}
     seconds = {
@@ -283,6 +296,35 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     log_cb.close()
     metrics = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
     return TrainResult(adapter_dir=out / "adapter", log_path=log_path, metrics=metrics)
+
+
+def adapter_card(
+    cfg: RDConfig, task: str, model: str, estimator: str, result: dict[str, Any], cont: Any = None
+) -> dict[str, Any]:
+    """The adapter's human name and one-line description (``adapter_name`` / ``adapter_description``, else made
+    from the task and the settings), with what it was trained on."""
+    kl = (
+        f"KL to {'uniform' if cfg.kl_reference == 'uniform' else 'the model'} (beta {cfg.beta:g})"
+        if cfg.beta
+        else "no KL"
+    )
+    labels = result.get("labels_seen")
+    total = (cont.labels_before + int(labels or 0)) if cont else labels
+    name = cfg.adapter_name or f"RD {task} ({estimator}, {cfg.reward} score, {kl})"
+    description = cfg.adapter_description or (
+        f"Rewarding Doubt on {task}: {cfg.mode.replace('_', '-')} mode, {estimator} estimator, {cfg.reward} score, "
+        f"{kl}, LoRA r{cfg.lora_r}{f' on the top {cfg.lora_top_layers} layers' if cfg.lora_top_layers else ''}, "
+        f"{total} labelled answers" + (" (continuing an earlier run)" if cont else "")
+    )
+    return {
+        "name": name,
+        "description": description,
+        "trainer": RewardingDoubtTrainer.name,
+        "model": model,
+        "task": task,
+        "labels_seen": total,
+        "steps": result.get("steps"),
+    }
 
 
 def _session(summary: dict[str, Any]) -> dict[str, Any]:
