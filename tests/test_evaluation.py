@@ -180,3 +180,19 @@ def test_calbench_evaluate_calibrates_on_the_calibration_split(tmp_path):
     assert result.calibrated is not None and result.calibrated["methods"] == ["two-stage+histogram"]
     assert (tmp_path / "r" / "calibration" / "train" / "run.json").is_file()
     assert result.calibrated["calibration"]["fitted_on"]["split"] == "train"
+
+
+def test_the_readme_python_example_runs(tmp_path, monkeypatch, capsys):
+    """README.md's `calbench.evaluate` example, as written, on the scripted backend instead of the model."""
+    import re
+    from pathlib import Path
+
+    from calbench.evaluation import ModelSpec
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    (code,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    monkeypatch.setattr(ModelSpec, "load", lambda self: backend())
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert "'value'" in capsys.readouterr().out
+    assert json.loads((tmp_path / "runs" / "tqa" / "run.json").read_text())["n"] == 200
