@@ -6,7 +6,6 @@ The spec says how to turn raw rows (bundled files, or the Hugging Face hub) into
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
 import random
 from dataclasses import dataclass, field
@@ -65,16 +64,22 @@ class TaskSpec:
 
 
 _REGISTRY: dict[str, TaskSpec] | None = None
+#: The package whose sub-packages are the task adapters (each defines ``TASK``).
+ADAPTERS = "tasks"
 
 
 def _discover() -> dict[str, TaskSpec]:
-    import tasks as tasks_pkg  # the top-level package of adapters
+    import importlib.util
 
+    # the top-level package of adapters, found by name (registry discovery: its modules import this one)
+    package = importlib.util.find_spec(ADAPTERS)
     found: dict[str, TaskSpec] = {}
-    for info in sorted(pkgutil.iter_modules(tasks_pkg.__path__), key=lambda m: m.name):
+    if package is None or not package.submodule_search_locations:
+        return found
+    for info in sorted(pkgutil.iter_modules(package.submodule_search_locations), key=lambda m: m.name):
         if not info.ispkg or info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"tasks.{info.name}")
+        module = importlib.import_module(f"{ADAPTERS}.{info.name}")
         spec = getattr(module, "TASK", None)
         if isinstance(spec, TaskSpec):
             found[spec.name] = spec
