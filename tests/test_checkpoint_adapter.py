@@ -61,3 +61,18 @@ def test_the_checkpoint_command_goes_through_the_trainer(tmp_path, capsys):
     assert card is not None and (card["name"], card["steps"], card["task"]) == ("RD TriviaQA (step 25)", 25, "triviaqa")
     assert main(["checkpoint", "--trainer", "rewarding-doubt", str(run), "50", str(tmp_path / "x")]) == 2
     assert "step-50" in capsys.readouterr().err
+
+
+def test_a_grpo_checkpoint_is_copied_as_an_adapter(tmp_path):
+    """TRL's checkpoint-N folder holds the adapter already: export copies it (one interface for both estimators)."""
+    from safetensors.torch import save_file
+
+    ck = tmp_path / "run" / "checkpoints" / "checkpoint-40"
+    ck.mkdir(parents=True)
+    (ck / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4}))
+    save_file({"w": torch.zeros(2, 2)}, str(ck / "adapter_model.safetensors"))
+    out = ca.export(tmp_path / "run", 40, tmp_path / "adapter-40")
+    assert (out / "adapter_model.safetensors").read_bytes() == (ck / "adapter_model.safetensors").read_bytes()
+    assert json.loads((out / "checkpoint.json").read_text())["step"] == 40
+    with pytest.raises(TrainerError, match="step-41"):
+        ca.export(tmp_path / "run", 41, tmp_path / "x")

@@ -1,6 +1,7 @@
-"""Write a checkpoint of the exact trainer (``--out/checkpoints/step-N/state.pt``) as a LoRA adapter folder that
-``calbench eval --adapter`` loads: its ``lora`` weights as ``adapter_model.safetensors`` beside the run's
-``adapter_config.json``. The trainer keeps the last two checkpoints (every ``save_every`` steps) but writes
+"""Write a checkpoint of either estimator as a LoRA adapter folder that ``calbench eval --adapter`` loads. The exact
+estimator's (``--out/checkpoints/step-N/state.pt``): its ``lora`` weights as ``adapter_model.safetensors`` beside
+the run's ``adapter_config.json``; GRPO's (TRL's ``--out/checkpoints/checkpoint-N/``, which holds the adapter
+files already): those files, copied. The trainer keeps the last two checkpoints (every ``save_every`` steps) but writes
 only the final adapter; this scores an earlier step on the test set, e.g. to see whether a result holds a few
 steps before the end.
 
@@ -28,6 +29,9 @@ def export(run_out: Path, step: int, out: Path) -> Path:
     from calbench.answers import file_sha256
 
     state_path = run_out / "checkpoints" / f"step-{step}" / "state.pt"
+    trl_dir = run_out / "checkpoints" / f"checkpoint-{step}"
+    if not state_path.exists() and (trl_dir / "adapter_config.json").exists():
+        return _copy_trl_checkpoint(run_out, trl_dir, step, out)
     config = run_out / "adapter" / "adapter_config.json"
     for need in (state_path, config):
         if not need.exists():
@@ -47,5 +51,21 @@ def export(run_out: Path, step: int, out: Path) -> Path:
     sha = file_sha256(state_path)
     (out / "checkpoint.json").write_text(
         json.dumps({"run": str(run_out), "step": step, "state_sha256": sha}, indent=2) + "\n"
+    )
+    return out
+
+
+def _copy_trl_checkpoint(run_out: Path, folder: Path, step: int, out: Path) -> Path:
+    """A GRPO (TRL) checkpoint folder's adapter files as an adapter folder, with the same ``checkpoint.json``."""
+    from calbench.answers import file_sha256
+
+    weights = sorted(folder.glob("adapter_model.*"))
+    if not weights:
+        raise TrainerError(f"{folder} has no adapter_model.* (not a LoRA checkpoint)")
+    out.mkdir(parents=True, exist_ok=True)
+    for f in [folder / "adapter_config.json", *weights]:
+        shutil.copyfile(f, out / f.name)
+    (out / "checkpoint.json").write_text(
+        json.dumps({"run": str(run_out), "step": step, "state_sha256": file_sha256(weights[0])}, indent=2) + "\n"
     )
     return out
