@@ -114,10 +114,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         check_continuation,
         check_continuation_model,
         load_continuation,
-        seed_answer_cache,
     )
-    from trainers.rewarding_doubt.data import answer_examples, fixed_answer_examples, shared_answers_path
-    from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, OneStageEvaluator
     from trainers.rewarding_doubt.training_log import JsonlLogCallback
 
     t_start = time.time()
@@ -162,36 +159,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     )
 
     t_data = time.time()
-    # confidence_only: the held-out and training questions get fixed answers; joint: none (the held-out
-    # evaluation answers in the one-stage format it trains)
-    to_answer = list(heldout) + list(train_examples) if cfg.mode == "confidence_only" else []
-    answers_record: dict[str, Any] | None
-    if cfg.answers_file:
-        answered, answers_record = fixed_answer_examples(to_answer, cfg.answers_file, judge, kind=spec.kind)
-    else:
-        if cont and rank == 0:
-            seed_answer_cache(cont, out / "answers.jsonl")
-        shared = (
-            shared_answers_path(backend, kind=spec.kind, max_new_tokens=cfg.answer_max_new_tokens)
-            if cfg.shared_answer_cache and rank == 0
-            else None
-        )
-        answered = answer_examples(
-            to_answer,
-            backend,
-            judge,
-            kind=spec.kind,
-            max_new_tokens=cfg.answer_max_new_tokens,
-            cache=out / ("answers.jsonl" if rank == 0 else f"answers.rank{rank}.jsonl"),
-            seed=cfg.seed,
-            progress=rank == 0,
-            shared=shared,
-        )
-        answers_record = (
-            {"generated": "greedy stage-1 answers of the untrained model", "file": "answers.jsonl"}
-            if to_answer
-            else None
-        )
+    answered, answers_record = _fixed_answers(cfg, spec, judge, backend, heldout, train_examples, out, rank, cont)
     answered_heldout, answered_train = answered[: len(heldout)], answered[len(heldout) :]
     heldout_acc = _pool_accuracy(answered_heldout, "held-out set") if answered_heldout else float("nan")
     train_acc = _pool_accuracy(answered_train, "training pool") if cfg.mode == "confidence_only" else float("nan")
@@ -218,18 +186,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     if rank == 0:
         (out / "config.yaml").write_text(yaml.safe_dump(json_safe(resolved), sort_keys=False), encoding="utf-8")
 
-    evaluator: HeldOutEvaluator | OneStageEvaluator
-    if cfg.mode == "confidence_only":
-        evaluator = HeldOutEvaluator(answered_heldout, cfg.scale, kind=spec.kind, batch_size=cfg.eval_batch_size)
-    else:
-        evaluator = OneStageEvaluator(
-            heldout,
-            judge,
-            cfg.scale,
-            kind=spec.kind,
-            batch_size=cfg.eval_batch_size,
-            max_new_tokens=cfg.max_completion_length,
-        )
+    evaluator = _evaluator(cfg, spec, judge, heldout, answered_heldout)
     log_path = out / "train_log.jsonl"
     log_cb = JsonlLogCallback(log_path)
     eval_cb = HeldOutCallback(
@@ -275,7 +232,97 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         "train": round(train_seconds, 1),
         "total": round(time.time() - t_start, 1),
     }
-    sessions = _sessions(out / "summary.json", request.resume, _session({**result, "seconds": seconds}))
+    summary = _summary(out, request.resume, estimator, result, seconds, eval_cb, cont, backend.device, on_cuda)
+    if rank == 0:
+        (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2), encoding="utf-8")
+    log_cb.close()
+    metrics = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
+    return TrainResult(adapter_dir=out / "adapter", log_path=log_path, metrics=metrics)
+
+
+def _fixed_answers(
+    cfg: RDConfig,
+    spec: Any,
+    judge: Any,
+    backend: Any,
+    heldout: list,
+    train_examples: list,
+    out: Path,
+    rank: int,
+    cont: Any,
+) -> tuple[list, dict[str, Any] | None]:
+    """The held-out and training questions with their fixed stage-1 answers, and the record of where the answers
+    came from (a file, or the untrained model's greedy answers, cached). In joint mode nothing is answered."""
+    from trainers.rewarding_doubt.continuation import seed_answer_cache
+    from trainers.rewarding_doubt.data import answer_examples, fixed_answer_examples, shared_answers_path
+
+    # confidence_only: the held-out and training questions get fixed answers; joint: none (the held-out
+    # evaluation answers in the one-stage format it trains)
+    to_answer = list(heldout) + list(train_examples) if cfg.mode == "confidence_only" else []
+    answers_record: dict[str, Any] | None
+    if cfg.answers_file:
+        answered, answers_record = fixed_answer_examples(to_answer, cfg.answers_file, judge, kind=spec.kind)
+    else:
+        if cont and rank == 0:
+            seed_answer_cache(cont, out / "answers.jsonl")
+        shared = (
+            shared_answers_path(backend, kind=spec.kind, max_new_tokens=cfg.answer_max_new_tokens)
+            if cfg.shared_answer_cache and rank == 0
+            else None
+        )
+        answered = answer_examples(
+            to_answer,
+            backend,
+            judge,
+            kind=spec.kind,
+            max_new_tokens=cfg.answer_max_new_tokens,
+            cache=out / ("answers.jsonl" if rank == 0 else f"answers.rank{rank}.jsonl"),
+            seed=cfg.seed,
+            progress=rank == 0,
+            shared=shared,
+        )
+        answers_record = (
+            {"generated": "greedy stage-1 answers of the untrained model", "file": "answers.jsonl"}
+            if to_answer
+            else None
+        )
+    return answered, answers_record
+
+
+def _evaluator(cfg: RDConfig, spec: Any, judge: Any, heldout: list, answered_heldout: list) -> Any:
+    """The held-out evaluation: the confidence of fixed answers, or in joint mode the one-stage replies."""
+    from trainers.rewarding_doubt.evaluation import HeldOutEvaluator, OneStageEvaluator
+
+    evaluator: HeldOutEvaluator | OneStageEvaluator
+    if cfg.mode == "confidence_only":
+        evaluator = HeldOutEvaluator(answered_heldout, cfg.scale, kind=spec.kind, batch_size=cfg.eval_batch_size)
+    else:
+        evaluator = OneStageEvaluator(
+            heldout,
+            judge,
+            cfg.scale,
+            kind=spec.kind,
+            batch_size=cfg.eval_batch_size,
+            max_new_tokens=cfg.max_completion_length,
+        )
+    return evaluator
+
+
+def _summary(
+    out: Path,
+    resume: bool,
+    estimator: str,
+    result: dict[str, Any],
+    seconds: dict[str, float],
+    eval_cb: Any,
+    cont: Any,
+    device: str,
+    on_cuda: bool,
+) -> dict[str, Any]:
+    """summary.json: the estimator's result, the held-out evaluations, the cost of every session of the run."""
+    import torch
+
+    sessions = _sessions(out / "summary.json", resume, _session({**result, "seconds": seconds}))
     summary = {
         "adapter": str(out / "adapter"),
         "estimator": estimator,
@@ -286,16 +333,12 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         "train_seconds_all_sessions": round(sum(x.get("train") or 0.0 for x in sessions), 1),
         # with continue_from: the labels of the whole chain of runs
         **({"labels_seen_with_continued": cont.labels_before + int(result.get("labels_seen") or 0)} if cont else {}),
-        "final_heldout": final,
+        "final_heldout": eval_cb.last or {},
         "best_heldout": ({**eval_cb.best, "adapter": str(out / "adapter_best")} if eval_cb.best else None),
-        "device": backend.device,
+        "device": device,
         "gpu": torch.cuda.get_device_name(0) if on_cuda else None,
     }
-    if rank == 0:
-        (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2), encoding="utf-8")
-    log_cb.close()
-    metrics = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
-    return TrainResult(adapter_dir=out / "adapter", log_path=log_path, metrics=metrics)
+    return summary
 
 
 def adapter_card(

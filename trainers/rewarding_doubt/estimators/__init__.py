@@ -5,7 +5,8 @@ logits of one forward pass per labelled answer (confidence-only mode); ``grpo`` 
 GRPO (either mode). :func:`train` runs the one a config names on an :class:`EstimatorRun` and returns the same
 result shape from both (:data:`RESULT_KEYS`); each writes the final adapter to ``OUT/adapter`` and its
 checkpoints under ``OUT/checkpoints/`` (``step-N/`` for exact, TRL's ``checkpoint-N/`` for grpo), which
-``--resume`` continues and ``calbench checkpoint`` exports as an adapter folder (either kind). ``continue_from`` (start from a finished run's adapter) is exact only: the config refuses
+``--resume`` continues and ``calbench checkpoint`` exports as an adapter folder (either kind).
+``continue_from`` (start from a finished run's adapter) is exact only: the config refuses
 it for grpo (:class:`~trainers.rewarding_doubt.config.RDConfig`).
 """
 
