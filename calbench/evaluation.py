@@ -175,6 +175,7 @@ def evaluate(
     calibrate: str | None = None,
     calibration_split: str | None = None,
     answers: str | Path | dict | None = None,
+    answered_only: bool = False,
     loaded: Any = None,
     progress: bool = True,
     **options: Any,
@@ -184,9 +185,10 @@ def evaluate(
     ``out`` is refused before the model loads). ``options``: the fields of :class:`EvalSettings` (``split``,
     ``limit``, ``seed``, ``scale``, ``policy``, ``bins``, ``n_resamples``, ``method_settings`` ...) and the
     judge's ``judge_containment`` / ``judge_f1``. ``answers``: given stage-1 answers (a file or ``{id:
-    answer}``). ``calibrate``: also fit this scaler on ``calibration_split`` and apply it. ``loaded``: the
-    backend an earlier call loaded from the same ``model`` (:attr:`Evaluation.backend`), so that several tasks
-    load the model once."""
+    answer}``); with ``answered_only`` the selection keeps only the questions they answer (e.g. a trainer's
+    pool of labelled answers, a part of the training split). ``calibrate``: also fit this scaler on
+    ``calibration_split`` and apply it. ``loaded``: the backend an earlier call loaded from the same ``model``
+    (:attr:`Evaluation.backend`), so that several tasks load the model once."""
     from calbench.methods import METHODS
 
     unknown = [m for m in methods if m not in METHODS]
@@ -206,6 +208,16 @@ def evaluate(
         raise UserError(f"the calibration split {calibration_split!r} needs a scaler to fit on it", field="calibrate")
     selection = task_examples(spec, settings)
     chosen = selection[1]
+    if answered_only:
+        if answers is None:
+            raise UserError("evaluating only the answered questions needs given answers", field="answered_only")
+        if calibrate:
+            raise UserError("answered-only runs are not calibrated in the same call", field="answered_only")
+        from calbench.answers import load_answers
+
+        table = answers if isinstance(answers, dict) else load_answers(answers)
+        chosen = [e for e in chosen if e.id in table]
+        selection = (selection[0], chosen)
     if not chosen:
         raise UserError(f"task {spec.name!r} split {settings.split!r} has no examples", field="split")
     ids = [e.id for e in chosen]

@@ -38,7 +38,7 @@ from calbench.runs import find_samples_file, has_manifest, manifest_path, parse_
 __all__ = ["STAGES", "Step", "Study", "StudyError", "load", "plan", "plan_text", "run"]
 
 #: The stages in the order they run; ``--stage NAME`` runs one.
-STAGES = ("answers", "train", "evaluate", "unseen", "checkpoints", "scalers", "tables")
+STAGES = ("answers", "probes", "train", "evaluate", "unseen", "checkpoints", "scalers", "tables")
 STATE_FILE = "study_state.json"
 EVAL_OPTIONS = {
     "judge_containment": bool,
@@ -49,6 +49,7 @@ EVAL_OPTIONS = {
     "dtype": str,
     "device": str,
     "quiet": bool,
+    "answered_only": bool,
 }
 TRAIN_RECORD = ("config.yaml", "train_log.jsonl", "training_curve.png", "summary.json")
 
@@ -195,6 +196,7 @@ def load(path: str | Path) -> Study:
     names = set(study.spec["answers"])
     study.spec["evaluations"] = [_evaluation(f, names) for f in top.items("evaluations")]
     study.spec["checkpoints"] = [_checkpoint(f, names) for f in top.items("checkpoints")]
+    study.spec["probes"] = [_probe(f, names) for f in top.items("probes")]
     if study.spec["checkpoints"] and not tnames:
         raise StudyError(f"{path}: checkpoints need a training section")
     for i, e in enumerate(study.spec["evaluations"]):
@@ -352,6 +354,8 @@ def _evaluation(f: _Fields, answer_sets: set[str]) -> dict:
         "extends": f.get("extends"),
         "figures": f.get("figures", bool, default=True),
         "adapter": f.get("adapter", (bool, str), default=True),
+        "probe": f.get("probe"),
+        "options": _eval_options(f.sub("options")),
     }
     if e["answers"] not in answer_sets:
         raise StudyError(
@@ -364,6 +368,19 @@ def _evaluation(f: _Fields, answer_sets: set[str]) -> dict:
         raise StudyError(f"{f.path}: {f.key('first')}: first and extends do not go together")
     f.done()
     return e
+
+
+def _probe(f: _Fields, answer_sets: set[str]) -> dict:
+    p = {
+        "answers": f.get("answers", required=True),
+        "out": f.get("out", required=True),
+        "limit": f.get("limit", int),
+        "layers": f.get("layers"),
+    }
+    if p["answers"] not in answer_sets:
+        raise StudyError(f"{f.path}: {f.key('answers')}: no answer set {p['answers']!r}")
+    f.done()
+    return p
 
 
 def _checkpoint(f: _Fields, answer_sets: set[str]) -> dict:
@@ -402,7 +419,7 @@ def _scaler(f: _Fields) -> dict:
 @dataclass
 class Step:
     stage: str
-    kind: str  # eval, train, calibrate, export, copy, output
+    kind: str  # eval, train, calibrate, export, probe, copy, output
     out: Path
     argv: list[str] = field(default_factory=list)  # the calbench command (eval, train, calibrate)
     needs: list[Path] = field(default_factory=list)  # inputs that must exist first
@@ -420,7 +437,7 @@ class Step:
         return _rel(self.out)
 
     def command(self) -> str:
-        if self.kind in ("eval", "train", "calibrate", "export"):
+        if self.kind in ("eval", "train", "calibrate", "export", "probe"):
             return "calbench " + " ".join(_quote(a) for a in self.argv)
         if self.kind == "copy":
             return f"copy {_rel(self.needs[0])} to {self.label} (then extended by the next step)"
@@ -541,14 +558,39 @@ def plan(study: Study) -> list[Step]:
                 expect={"work": work, "keep_answers": t["keep_answers"], "continued_by": later},
             )
         )
+    for p in spec["probes"]:  # a probe fitted on an answer set's labelled answers (calbench probe fit)
+        a, out = answers[p["answers"]], study.ref(p["out"])
+        argv = [
+            "probe",
+            "fit",
+            "--model",
+            a["model"] or study.model,
+            *_task_flags(a, p["limit"]),
+            "--answers",
+            _rel(a["samples"]),
+            *(["--judge-containment"] if study.eval_options.get("judge_containment") else []),
+            *(["--layers", str(p["layers"])] if p["layers"] else []),
+            "--out",
+            _rel(out),
+        ]
+        steps.append(Step("probes", "probe", out, argv, needs=[a["needs"]], inputs=[a["samples"]], done_file=out))
     for e in spec["evaluations"]:
         a = answers[e["answers"]]
         out = study.ref(e["out"])
         adapter = adapter_path(study, e["adapter"])
-        base = ["eval", *(["--adapter", _rel(adapter)] if adapter else []), *flags, "--method", ",".join(e["methods"])]
+        own = _eval_flags(study, None, e["options"]) if e["options"] else flags
+        probe = study.ref(e["probe"]) if e["probe"] else None
+        base = [
+            "eval",
+            *(["--adapter", _rel(adapter)] if adapter else []),
+            *own,
+            "--method",
+            ",".join(e["methods"]),
+            *(["--probe", _rel(probe)] if probe else []),
+        ]
         given = ["--answers", _rel(a["samples"])]
-        needs = [a["needs"]] + ([adapter] if adapter else [])
-        inputs = [a["samples"]]
+        needs = [a["needs"]] + ([adapter] if adapter else []) + ([probe] if probe else [])
+        inputs = [a["samples"]] + ([probe] if probe else [])
         limit = e["limit"] or a["limit"]
         if e["first"]:
             sub = out.with_name(f"{out.name}-{e['first']}")

@@ -359,3 +359,75 @@ def test_the_headline_studies_tables_stage_reproduces_the_committed_tables(name,
     study = st.load(REPO / "results/training" / name / "study.yaml")
     (step,) = [s for s in st.plan(study) if s.kind == "output" and s.out.name == "tables.md"]
     assert step.action() == step.out.read_text(encoding="utf-8")
+
+
+def test_a_probe_is_fitted_on_an_answer_set_and_evaluated_with_its_file(tmp_path):
+    """probes: `calbench probe fit` on an answer set's labelled answers (stage probes, before train); an
+    evaluation names the probe file (`--probe`, an input and a need) and may add eval options (answered_only)."""
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"id": "x", "answer": "y"}\n')
+    spec = {
+        "study": "x",
+        "model": "m",
+        "eval_options": {"judge_containment": True, "seed": 0},
+        "answers": {
+            "pool": {"task": "sciq", "split": "train", "file": "pool.jsonl"},
+            "test": {"task": "sciq", "split": "test", "limit": 5, "run": "before", "methods": ["two-stage"]},
+        },
+        "probes": [{"answers": "pool", "out": "probes/sciq.json"}],
+        "evaluations": [
+            {
+                "answers": "test",
+                "methods": ["probe"],
+                "probe": "probes/sciq.json",
+                "out": "probe-test",
+                "adapter": False,
+            },
+            {
+                "answers": "pool",
+                "methods": ["expected"],
+                "out": "pool-expected",
+                "adapter": False,
+                "options": {"answered_only": True},
+            },
+        ],
+    }
+    study = st.load(_write(tmp_path, spec))
+    steps = {s.kind + ":" + s.out.name: s for s in st.plan(study)}
+    fit = steps["probe:sciq.json"]
+    assert fit.stage == "probes" and fit.argv[:2] == ["probe", "fit"] and "--judge-containment" in fit.argv
+    assert fit.argv[fit.argv.index("--answers") + 1].endswith("pool.jsonl") and fit.command().startswith(
+        "calbench probe"
+    )
+    assert fit.argv[fit.argv.index("--split") + 1] == "train" and st.STAGES.index("probes") < st.STAGES.index("train")
+    ev = steps["eval:probe-test"]
+    assert ev.argv[ev.argv.index("--probe") + 1].endswith("probes/sciq.json")
+    assert any(p.name == "sciq.json" for p in ev.needs) and any(p.name == "sciq.json" for p in ev.inputs)
+    assert st.status(ev, {}).startswith("waiting for")
+    pooled = steps["eval:pool-expected"]
+    assert "--answered-only" in pooled.argv and "--judge-containment" in pooled.argv
+    with pytest.raises(st.StudyError, match="no answer set 'nope'"):
+        st.load(_write(tmp_path, {**spec, "probes": [{"answers": "nope", "out": "p.json"}]}))
+
+
+def test_answered_only_evaluates_the_questions_a_pool_answers(tmp_path):
+    """eval --answers FILE --answered-only: the selection keeps the questions the file answers (a trainer's pool)."""
+    from calbench.backends.scripted import ScriptedBackend
+    from calbench.evaluation import evaluate
+    from calbench.tasks import get_task
+
+    train = get_task("triviaqa").load("train")
+    table = {e.id: e.answers[0] for e in train[5:12:2]}  # 4 answered questions, not the first ones
+    result = evaluate(
+        "triviaqa",
+        ScriptedBackend(replies=[{"match": "Confidence:", "reply": " 8"}], default=" Paris"),
+        tmp_path / "r",
+        methods=["two-stage"],
+        split="train",
+        answers=table,
+        answered_only=True,
+        plots=False,
+    )
+    assert result.manifest["n"] == 4 and result.manifest["metrics"]["accuracy"]["value"] == 1.0
+    with pytest.raises(st.UserError, match="needs given answers"):
+        evaluate("triviaqa", ScriptedBackend(default=" x"), tmp_path / "s", methods=["two-stage"], answered_only=True)

@@ -105,6 +105,12 @@ def register(sub) -> None:
         help="use these answers instead of generating them: JSONL or CSV with 'id' and 'answer', or a "
         "previous run's samples.jsonl[.gz]; every question needs one (not with 'verbalized')",
     )
+    g.add_argument(
+        "--answered-only",
+        action="store_true",
+        help="with --answers: evaluate only the selected questions the answers file answers (e.g. a trainer's "
+        "labelled pool, part of the training split)",
+    )
     g.add_argument("--sc-k", type=positive_int, help="self-consistency: number of sampled answers (default 5)")
     g.add_argument(
         "--sc-temperature", type=nonnegative_float, help="self-consistency: sampling temperature (default 1.0)"
@@ -185,6 +191,7 @@ OPTION_OF = {
     "method_settings": "--sc-k/--sc-temperature/--topk-k/--probe",
     "calibrate": "--calibrate",
     "calibration_split": "--calibration-split",
+    "answered_only": "--answered-only",
 }
 
 
@@ -210,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
             calibrate=args.calibrate,
             calibration_split=args.calibration_split,
             answers=args.answers,
+            answered_only=args.answered_only,
             progress=not args.quiet,
             split=args.split,
             source=args.source,
