@@ -53,6 +53,7 @@ def calibrate_runs(
     plots: bool = True,
     replace: bool = False,
     stated_scale: str | None = None,
+    label: str | None = None,
 ) -> dict:
     """Fit ``scaler_name`` per method on ``fit_dir``'s samples, apply to ``apply_dir``'s, score, write
     ``out_dir`` (an existing calibrated run there is refused, or recomputed with ``replace``); return the new
@@ -132,7 +133,7 @@ def calibrate_runs(
             raise UserError(str(e)) from None
         except ValueError as e:
             raise UserError(f"method {m}: {e}") from None
-        name = f"{m}+{scaler_name}" + (f"@{stated_scale}" if stated_scale else "")
+        name = f"{m}+{label or scaler_name}" + (f"@{stated_scale}" if stated_scale else "")
         if stated_scale:
             parsed = [s for s in recal if is_parsed(s)]
             levels: Iterable[float] = (
@@ -166,6 +167,7 @@ def calibrate_runs(
         timings={"first_started": now, "started": now},
         calibration={
             "scaler": scaler_name,
+            **({"label": label} if label else {}),
             "settings": {"n_bins": bins} if scaler_name == "histogram" else {},
             "stated_scale": stated_scale
             and {"scale": stated_scale, "rule": f"the level with the best expected log score (eps {eps})"},

@@ -434,3 +434,18 @@ def test_calibrate_stated_scale_rounds_the_calibrated_probabilities(tmp_path, ca
             ]
         )
     assert "invalid choice: '0-1'" in capsys.readouterr().err
+
+
+def test_calibrate_label_names_the_methods(tmp_path, capsys):
+    """--label platt-4800: a second Platt scaler (e.g. fitted on many more labels) is a system of its own."""
+    from calbench.cli import main
+
+    c_cal, y_cal = overconfident(400, 8)
+    c_test, y_test = overconfident(300, 9)
+    _write_run(tmp_path / "cal", [f"c{i}" for i in range(400)], c_cal, y_cal, "train")
+    _write_run(tmp_path / "test", [f"t{i}" for i in range(300)], c_test, y_test, "test")
+    args = ["calibrate", "--fit", str(tmp_path / "cal"), "--apply", str(tmp_path / "test"), "--scaler", "platt"]
+    assert main([*args, "--label", "platt-400", "--no-plots", "--out", str(tmp_path / "out")]) == 0
+    man = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert man["methods"] == ["two-stage+platt-400"]
+    assert (man["calibration"]["scaler"], man["calibration"]["label"]) == ("platt", "platt-400")

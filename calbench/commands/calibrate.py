@@ -55,6 +55,11 @@ def register(sub) -> None:
         help="round each calibrated probability to the level of this stated scale (0-10 or 0-100) "
         "with the best expected log score; methods are named <method>+<scaler>@<scale>",
     )
+    p.add_argument(
+        "--label",
+        help="name the methods <method>+<LABEL> instead of <method>+<scaler>, e.g. platt-4800 for a scaler fitted "
+        "on 4,800 labels beside the usual one (the leaderboard tells systems apart by method name)",
+    )
     p.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
     p.add_argument("--out", required=True, help="output folder for the calibrated run")
     p.set_defaults(func=run)
@@ -75,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         allow_other_model=args.allow_other_model,
         plots=not args.no_plots,
         stated_scale=args.stated_scale,
+        label=args.label,
     )
     print_summary([manifest], file=sys.stdout)
     print(f"\nwrote {args.out}/samples.jsonl and {args.out}/run.json")
