@@ -183,6 +183,9 @@ def test_a_tiny_study_runs_is_interrupted_resumes_and_reproduces_its_tables(tmp_
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # a test run started in the background of a non-interactive shell inherits SIGINT ignored, and Python
+        # then installs no KeyboardInterrupt handler: restore the default so that the interruption below lands
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     first = tmp_path / "before-triviaqa"
     deadline = time.time() + 600
