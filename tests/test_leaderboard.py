@@ -322,3 +322,16 @@ def test_suite_headline_keeps_systems_with_every_column_and_names_trained_ones_b
     assert [r["metric"] for r in grid["rows"]] and all(len(r["cells"]) == 2 for r in grid["rows"])
     md = render_markdown(content, "leaderboard_files")
     assert "★ m + RD demo · two-stage" in md and "## Other runs" in md and "n/a" not in md.split("## Trained")[0]
+
+
+def test_two_probes_on_the_same_questions_are_two_systems(tmp_path):
+    """A probe readout is the probe it applied: two fitted probes (different files) are two rows, named by file."""
+    from calbench.runs import Run
+
+    for name, sha in (("probe-4800", "a" * 64), ("probe-cal300", "b" * 64)):
+        run = Run.open(make_run(tmp_path / "r" / name, model="m", methods=("probe",)))
+        run.manifest["elicitation"] = {"method_settings": {"probe": f"p/{name}.json", "probe_sha256": sha}}
+        run.write()
+    lb = build([tmp_path / "r"])
+    assert sorted(r.label for r in lb.rows) == ["m · probe (probe-4800)", "m · probe (probe-cal300)"]
+    assert not lb.skipped

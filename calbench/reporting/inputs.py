@@ -248,10 +248,21 @@ def run_differences(a: RunFolder, b: RunFolder) -> list[str]:
     return key_differences(ka, kb)
 
 
+def _probe_of(manifest: dict, method: str) -> str | None:
+    """The fitted probe a ``probe`` readout applied (its file's sha256; two probes are two systems)."""
+    if method != "probe":
+        return None
+    settings = (manifest.get("elicitation") or {}).get("method_settings") or {}
+    return settings.get("probe_sha256")
+
+
 def system_key(manifest: dict, method: str) -> tuple:
-    """What identifies a system (a leaderboard row): model id and weights, adapter, method."""
+    """What identifies a system (a leaderboard row): model id and weights, adapter, method (and for ``probe`` the
+    probe it applied)."""
     model = manifest.get("model") or {}
-    return (model.get("id"), model.get("sha256"), model.get("adapter"), model.get("adapter_sha256"), method)
+    key = (model.get("id"), model.get("sha256"), model.get("adapter"), model.get("adapter_sha256"), method)
+    probe = _probe_of(manifest, method)
+    return key if probe is None else (*key, probe)
 
 
 def unique_labels(labels: dict[tuple, str]) -> dict[tuple, str]:
@@ -283,4 +294,7 @@ def system_label(manifest: dict, method: str, adapter_name: str | None = None) -
     if adapter:
         parts = Path(str(adapter)).parts
         label += " + " + (adapter_name or "/".join(parts[-2:]))
+    if _probe_of(manifest, method):  # the probe's file names it, e.g. probe (probe-sciq-4800)
+        probe = Path(str(((manifest.get("elicitation") or {}).get("method_settings") or {}).get("probe", ""))).stem
+        return f"{label} · {method} ({probe})"
     return f"{label} · {method}"
