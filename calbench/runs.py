@@ -416,6 +416,7 @@ class Run:
     manifest: RunManifest
     _samples_path: Path | None = field(default=None, repr=False, compare=False)
     _rows: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
+    _scored: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -455,8 +456,12 @@ class Run:
         """The samples of ``method`` (every method when None): those that count (:func:`scored_samples`), or
         with ``scored=False`` every record of the file."""
         if scored:
-            return scored_samples(self.rows(), method)
-        return [s for s in self.rows() if method is None or s["method"] == method]
+            if self._scored is None:  # the rule applied once; a method's samples are then a filter of them
+                self._scored = scored_samples(self.rows())
+            rows = self._scored
+        else:
+            rows = self.rows()
+        return [s for s in rows if method is None or s["method"] == method]
 
     def metrics(self, method: str) -> dict[str, dict[str, Any]]:
         """The metrics of ``method`` (:meth:`RunManifest.metrics_for`)."""
