@@ -83,9 +83,21 @@ def test_dpr_bad_row_names_file_and_line(tmp_path, row, message):
 def test_sciq_splits():
     t = get_task("sciq")
     sizes = {s: len(t.load(s)) for s in t.splits}
-    assert sizes == {"train": 11679, "validation": 1000, "test": 1000}
+    assert sizes == {"train": 11651, "validation": 1000, "test": 1000}
     e = t.load("test")[0]
     assert e.answers == ["oxidants"] and e.choices is None
+
+
+def test_sciq_train_holds_no_evaluation_question():
+    from calbench.judge import normalize_answer
+
+    t = get_task("sciq")
+    held_out = {normalize_answer(e.question) for s in ("test", "validation") for e in t.load(s)}
+    train = t.load("train")
+    assert not [e.id for e in train if normalize_answer(e.question) in held_out]
+    # ids are the file's rows, so they skip the dropped ones: 28 rows of 11,679 are missing
+    rows = sorted(int(e.id.rsplit("-", 1)[1]) for e in train)
+    assert rows[-1] == 11678 and len(set(range(11679)) - set(rows)) == 28
 
 
 def test_unknown_split_and_source():
