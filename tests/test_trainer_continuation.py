@@ -163,3 +163,23 @@ def test_a_folder_that_is_not_a_finished_run_is_refused(tmp_path):
         load_continuation(run)
     with pytest.raises(TrainerError, match="continue_from needs estimator exact"):
         RDConfig(estimator="grpo", continue_from=str(run))
+
+
+def test_exclude_ids_keeps_questions_out_of_the_pool_and_the_held_out_set(tmp_path):
+    """exclude_ids (a confirmation study's test questions carved out of the training split): none of them is
+    trained on or held out, with a held-out split and without; a continuation must keep the same file."""
+    from calbench.tasks import get_task
+    from trainers.rewarding_doubt.continuation import SHARED_SETTINGS
+    from trainers.rewarding_doubt.plugin import _load_data
+
+    spec = get_task("sciq")
+    plain_held, plain_train = _load_data(spec, RDConfig(estimator="exact", train_size=300, heldout_size=50))
+    excluded = [e.id for e in plain_held[:20]] + [e.id for e in plain_train[:100]]
+    ids = tmp_path / "ex.txt"
+    ids.write_text("# carved out\n" + "\n".join(excluded) + "\n")
+    for extra in ({}, {"heldout_split": "validation"}):
+        cfg = RDConfig(estimator="exact", train_size=300, heldout_size=50, exclude_ids=str(ids), **extra)
+        held, train = _load_data(spec, cfg)
+        assert len(train) == 300 and len(held) == 50
+        assert not {e.id for e in held + train} & set(excluded)
+    assert "exclude_ids" in SHARED_SETTINGS

@@ -75,6 +75,9 @@ class DataSettings:
     # what a continuation trains on: "rest" (the questions after the chain's, in the same pass) or "new_pass"
     # (the pool again from its first training question: another epoch, with a fresh batch shuffle)
     continue_with: str = "rest"
+    # questions never to train or hold out on: a file of question ids, one per line ('#' comments allowed), e.g.
+    # a confirmation study's test questions carved out of the training split (relative to the working folder)
+    exclude_ids: str | None = None
 
     def _data_problems(self) -> list[str]:
         problems = _at_least(self, 1, "train_size") + _at_least(self, 0, "heldout_size")

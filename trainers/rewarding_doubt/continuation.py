@@ -40,6 +40,7 @@ SHARED_SETTINGS = (
     "lora_top_layers",
     "answers_file",
     "answer_max_new_tokens",
+    "exclude_ids",
 )
 
 

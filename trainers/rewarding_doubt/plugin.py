@@ -66,12 +66,16 @@ def _check_out_dir(out: Path, resume: bool) -> None:
 def _load_data(spec: Any, cfg: RDConfig, skip: int = 0) -> tuple[list, list]:
     """(held-out, training) examples: the held-out set from ``heldout_split`` or carved out of the pool; the
     training questions follow it in the pool's seeded order, after the first ``skip`` (``continue_from``)."""
-    from calbench.tasks import select
+    from calbench.tasks import read_id_file, select
 
     pool = spec.load(spec.train_split, source=cfg.source)
+    excluded = set(read_id_file(cfg.exclude_ids)) if cfg.exclude_ids else set()
+    if excluded:
+        pool = [e for e in pool if e.id not in excluded]
     end = None if cfg.train_size is None else skip + cfg.train_size
     if cfg.heldout_split:
-        heldout = select(spec.load(cfg.heldout_split, source=cfg.source), cfg.heldout_size, cfg.seed)
+        held_pool = [e for e in spec.load(cfg.heldout_split, source=cfg.source) if e.id not in excluded]
+        heldout = select(held_pool, cfg.heldout_size, cfg.seed)
         held_ids = {e.id for e in heldout}
         train = [e for e in select(pool, None, cfg.seed) if e.id not in held_ids][skip:end]
     else:
