@@ -103,6 +103,8 @@ def check_eval_args(args: argparse.Namespace) -> None:
         given = [f"--{k.replace('_', '-')}" for k in DATA_ONLY if getattr(args, k, None) is not None]
         if given:
             raise UserError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --data FILE")
+    if args.data and getattr(args, "ids", None):
+        raise UserError("--ids applies to --task, not to --data (select your file's rows yourself)")
     if args.data and args.source != "bundled":
         raise UserError("--source applies to --task, not to --data")
     from calbench.backends.base import backends

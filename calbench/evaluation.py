@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from calbench.errors import UserError
+from calbench.errors import TaskError, UserError
 from calbench.records import Example
 from calbench.runner import EvalSettings, check_given_answers, check_out_folder, planned_identity
 from calbench.runner import evaluate as run_examples
@@ -49,21 +49,35 @@ def evaluation_settings(
     split: str | None = None,
     judge_containment: bool = False,
     judge_f1: float | None = None,
+    ids: str | Path | None = None,
     **options: Any,
 ) -> EvalSettings:
     """The :class:`EvalSettings` of evaluating ``task`` with ``methods``: ``split`` (default: the task's
     evaluation split), the alias judge's ``judge_containment`` / ``judge_f1`` for open questions (other kinds
-    have one judge without options), and any other field of :class:`EvalSettings` in ``options`` (``source``,
+    have one judge without options), ``ids`` (a file of question ids: evaluate those, in its order; ``limit``
+    then takes its first N), and any other field of :class:`EvalSettings` in ``options`` (``source``,
     ``limit``, ``seed``, ``scale``, ``policy``, ``bins``, ``n_resamples``, ``chunk_size``, ``answers`` ...)."""
     judge = {"containment": judge_containment, "f1_threshold": judge_f1} if task.kind == "open" else {}
+    if ids is not None:
+        import hashlib
+
+        if not Path(ids).is_file():
+            raise UserError(f"{ids}: no such id file", field="ids")
+        options["ids_file"] = {"path": str(ids), "sha256": hashlib.sha256(Path(ids).read_bytes()).hexdigest()}
     return EvalSettings(methods=list(methods), split=split or task.default_split, judge=judge, **options)
 
 
 def task_examples(task: TaskSpec, settings: EvalSettings) -> tuple[list[Example], list[Example]]:
-    """(every example of the settings' split, the ones evaluated: a seeded selection of ``limit``)."""
-    from calbench.tasks import select
+    """(every example of the settings' split, the ones evaluated: a seeded selection of ``limit``, or the
+    questions of the id file, the first ``limit`` of them)."""
+    from calbench.tasks import select, select_ids
 
     examples = task.load(settings.split, source=settings.source)
+    if settings.ids_file:
+        try:
+            return examples, select_ids(examples, settings.ids_file["path"], settings.limit)
+        except TaskError as e:
+            raise UserError(str(e), field="ids") from None
     return examples, select(examples, settings.limit, settings.seed)
 
 
@@ -206,6 +220,10 @@ def evaluate(
         )
     if calibration_split and not calibrate:
         raise UserError(f"the calibration split {calibration_split!r} needs a scaler to fit on it", field="calibrate")
+    if calibrate and settings.ids_file:
+        raise UserError(
+            "an id file's questions are not calibrated in the same call (fit a scaler with calibrate)", field="ids"
+        )
     selection = task_examples(spec, settings)
     chosen = selection[1]
     if answered_only:

@@ -84,6 +84,8 @@ class EvalSettings:
     answers: dict[str, str] | None = None
     #: where they came from, for run.json and the run identity: {"path": ..., "sha256": ...}
     answers_file: dict[str, Any] | None = None
+    #: ``eval --ids FILE``: the questions are the ones this file names, in its order ({"path": ..., "sha256": ...})
+    ids_file: dict[str, Any] | None = None
 
 
 def check_given_answers(method_names: list[str], answers: dict[str, str], ids: Iterable[str]) -> int:
@@ -337,6 +339,7 @@ def evaluate(
             "data_source": task.source,
             "split_size": split_size,
             "limit": settings.limit,
+            **({"ids_file": settings.ids_file} if settings.ids_file else {}),
             "data_sha256": data_sha256(examples),
             "ids_sha256": ids_sha256(e.id for e in examples),
             "notes": task.notes or None,

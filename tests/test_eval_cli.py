@@ -13,6 +13,7 @@ import pytest
 
 from calbench.cli import main
 from calbench.records import read_samples
+from calbench.runs import Run
 from calbench.tasks import get_task
 
 SCRIPT = {
@@ -254,3 +255,38 @@ def test_method_needing_logits_is_refused_before_any_sample(tmp_path, script, ca
     assert rc == 2
     assert "needs confidence_distribution" in capsys.readouterr().err
     assert not (out / "samples.jsonl").exists()
+
+
+def test_eval_ids_file_picks_those_questions_in_order(tmp_path, script):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("# fresh questions\ntqa-dpr-test-7\ntqa-dpr-test-3\n\ntqa-dpr-test-11\n")
+    common = ["eval", "--backend", "scripted", "--script", str(script), "--task", "triviaqa", "--quiet"]
+    common += ["--resamples", "50", "--no-plots", "--ids", str(ids)]
+    out = tmp_path / "run"
+    assert run_cli(*common, "--out", str(out)) == 0
+    assert [s["id"] for s in read_samples(out / "samples.jsonl")] == [
+        "tqa-dpr-test-7",
+        "tqa-dpr-test-3",
+        "tqa-dpr-test-11",
+    ]
+    task = Run.open(out).manifest.task
+    assert task["ids_file"]["path"] == str(ids) and len(task["ids_file"]["sha256"]) == 64
+    # --limit takes the file's first N; a larger limit extends the run
+    first = tmp_path / "first"
+    assert run_cli(*common, "--limit", "2", "--out", str(first)) == 0
+    assert [s["id"] for s in read_samples(first / "samples.jsonl")] == ["tqa-dpr-test-7", "tqa-dpr-test-3"]
+
+
+def test_eval_ids_file_errors_name_the_line(tmp_path, script, capsys):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("tqa-dpr-test-7\nno-such-question\n")
+    common = ["eval", "--backend", "scripted", "--script", str(script), "--task", "triviaqa", "--quiet"]
+    assert run_cli(*common, "--ids", str(ids), "--out", str(tmp_path / "a")) == 2
+    err = capsys.readouterr().err
+    assert f"{ids}, line 2: no question 'no-such-question'" in err and "--ids" in err
+    ids.write_text("tqa-dpr-test-7\ntqa-dpr-test-7\n")
+    assert run_cli(*common, "--ids", str(ids), "--out", str(tmp_path / "b")) == 2
+    assert "line 2: id 'tqa-dpr-test-7' already given on line 1" in capsys.readouterr().err
+    assert run_cli(*common, "--ids", str(tmp_path / "none.txt"), "--out", str(tmp_path / "c")) == 2
+    assert "none.txt: no such id file" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() or not any((tmp_path / "a").glob("samples*"))

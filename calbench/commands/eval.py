@@ -84,6 +84,11 @@ def register(sub) -> None:
         help="bundled data (default) or the full dataset from the Hugging Face hub",
     )
     g.add_argument("--limit", type=positive_int, help="evaluate N questions (a seeded random sample of the split)")
+    g.add_argument(
+        "--ids",
+        metavar="FILE",
+        help="evaluate the questions this file names (one id per line, in that order; --limit: its first N)",
+    )
     g.add_argument("--data", help="your own dataset (.jsonl, .json or .csv) instead of --task")
     g.add_argument("--question-field", help="with --data: the question column")
     g.add_argument("--answer-field", help="with --data: the answer column")
@@ -184,6 +189,7 @@ OPTION_OF = {
     "split": "--split",
     "source": "--source",
     "limit": "--limit",
+    "ids": "--ids",
     "methods": "--method",
     "scale": "--scale",
     "judge": "--judge-*",
@@ -222,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
             split=args.split,
             source=args.source,
             limit=args.limit,
+            ids=args.ids,
             scale=args.scale,
             **scoring_settings(args),
             judge_containment=args.judge_containment,
