@@ -471,3 +471,38 @@ class Run:
         """Write the manifest to the folder's run.json (:func:`write_manifest`); returns its path."""
         self.path.mkdir(parents=True, exist_ok=True)
         return write_manifest(self.path, self.manifest)
+
+
+def question_ids_used(roots: Iterable[str | Path], *, skip: Iterable[str | Path] = ()) -> set[str]:
+    """Every question id a committed result has touched under ``roots`` (ids carry their task and split, e.g.
+    ``tqa-dpr-test-17``, ``sciq-train-3``): the questions of each run folder (its samples, or its given answers
+    when it keeps no samples of its own) and of each trainer record's labelled pool (``train/answers.jsonl*``).
+    Folders under a path in ``skip`` are left out (a study's own runs). What fresh questions must avoid."""
+    from calbench.records import iter_jsonl
+
+    skipped = [Path(s).resolve() for s in skip]
+
+    def wanted(p: Path) -> bool:
+        r = p.resolve()
+        return not any(r == s or s in r.parents for s in skipped)
+
+    def ids_in(path: str | Path) -> set[str]:
+        return {r["id"] for _, r in iter_jsonl(path, tolerate_truncated_tail=True)}
+
+    used: set[str] = set()
+    for root in map(Path, roots):
+        for manifest in sorted(root.rglob(MANIFEST_FILE)):
+            if not wanted(manifest.parent):
+                continue
+            run = Run.open(manifest.parent)
+            samples = find_samples_file(run.path)
+            if samples is not None:
+                used |= ids_in(samples)
+            else:  # a folder that keeps no samples of its own (e.g. a scaled histogram run): its given answers
+                given = run.manifest.given_answers
+                if given and Path(given["path"]).exists():
+                    used |= ids_in(given["path"])
+        for pool in sorted(root.rglob("train/answers.jsonl*")):
+            if wanted(pool):
+                used |= ids_in(pool)
+    return used

@@ -187,12 +187,25 @@ def load(path: str | Path) -> Study:
     if len(set(tnames)) < len(tnames):
         raise StudyError(f"{path}: two trainings are named {next(n for n in tnames if tnames.count(n) > 1)!r}")
     for i, t in enumerate(study.spec["trainings"]):
+        if t["continue_from"] in tnames[i:]:
+            raise StudyError(
+                f"{path}: training[{i}].continue_from must name an earlier training "
+                f"({', '.join(tnames[:i]) or 'none'}), a study file or a trainer folder"
+            )
         if t["start_from"] and t["start_from"]["training"] not in tnames[:i]:
             raise StudyError(
                 f"{path}: training[{i}].start_from.training must name an earlier training "
                 f"({', '.join(tnames[:i]) or 'none'})"
             )
     study.spec["answers"] = _answers(top.sub("answers"))
+    fresh = top.sub("fresh")
+    study.spec["fresh"] = None
+    if fresh:
+        study.spec["fresh"] = {
+            "against": fresh.get("against", list, required=True),
+            "except": fresh.get("except", list, default=[]),
+        }
+        fresh.done()
     names = set(study.spec["answers"])
     study.spec["evaluations"] = [_evaluation(f, names) for f in top.items("evaluations")]
     study.spec["checkpoints"] = [_checkpoint(f, names) for f in top.items("checkpoints")]
@@ -325,6 +338,7 @@ def _answers(f: _Fields | None) -> dict[str, dict]:
             "task": a.get("task", required=True),
             "split": a.get("split"),
             "limit": a.get("limit", int),
+            "ids": a.get("ids"),
             "run": a.get("run"),
             "file": a.get("file"),
             "extends": a.get("extends"),
@@ -337,6 +351,8 @@ def _answers(f: _Fields | None) -> dict[str, dict]:
             raise StudyError(f"{f.path}: {a.key('run')}: give either run (a run folder) or file (an answers file)")
         if out[name]["file"] and (out[name]["methods"] or out[name]["extends"]):
             raise StudyError(f"{f.path}: {a.key('file')}: an answers file is given as it is (no methods, extends)")
+        if out[name]["ids"] and out[name]["file"]:
+            raise StudyError(f"{f.path}: {a.key('ids')}: an answers file's questions are its own (no ids file)")
         if out[name]["extends"] and not out[name]["methods"]:
             raise StudyError(f"{f.path}: {a.key('extends')} needs methods (the run the study extends)")
         a.done()
@@ -472,6 +488,7 @@ def _task_flags(a: dict, limit: int | None = None) -> list[str]:
         "--task",
         a["task"],
         *(["--split", a["split"]] if a["split"] else []),
+        *(["--ids", _rel(a["ids_path"])] if a.get("ids_path") else []),
         *(["--limit", str(limit)] if limit else []),
     ]
 
@@ -490,6 +507,35 @@ def adapter_path(study: Study, which: bool | str) -> Path | None:
     return study.work_of(name) / (sub or "adapter")
 
 
+def check_fresh(study: Study) -> dict[str, int]:
+    """``fresh``: refuse an answer set whose id file names a question that a committed result under ``against``
+    has touched (the run folders and trainer pools there; ``except`` leaves folders out, e.g. the study's own);
+    return each checked set's number of questions."""
+    from calbench.runs import question_ids_used
+    from calbench.tasks import read_id_file
+
+    fresh = study.spec.get("fresh")
+    if not fresh:
+        return {}
+    here = study.path.parent
+    used = question_ids_used(
+        [here / p for p in fresh["against"]], skip=[here / p for p in fresh["except"]] + [study.results]
+    )
+    checked = {}
+    for name, a in study.spec["answers"].items():
+        if not a["ids"]:
+            continue
+        ids = read_id_file(here / a["ids"])
+        seen = [i for i in ids if i in used]
+        if seen:
+            raise StudyError(
+                f"{study.path}: answers.{name}.ids: {len(seen)} of the {len(ids)} questions of {a['ids']} were "
+                f"used by a committed result (e.g. {', '.join(seen[:3])}); fresh questions must be new"
+            )
+        checked[name] = len(ids)
+    return checked
+
+
 def plan(study: Study) -> list[Step]:
     """Every step of the study, in the order :func:`run` takes them."""
     steps: list[Step] = []
@@ -498,6 +544,7 @@ def plan(study: Study) -> list[Step]:
     answers = {}
     for name, a in spec["answers"].items():
         a = dict(a, path=study.ref(a["run"]) if a["run"] else None)
+        a["ids_path"] = Path(os.path.normpath(study.path.parent / a["ids"])) if a["ids"] else None
         a["samples"] = _samples(a["path"]) if a["path"] else Path(os.path.normpath(study.path.parent / a["file"]))
         a["needs"] = manifest_path(a["path"]) if a["path"] else a["samples"]
         answers[name] = a
@@ -719,7 +766,10 @@ def _setting(v: Any) -> str:
 
 
 def _continued_work(study: Study, ref: str) -> Path:
-    """``continue_from``: another study file (its training's work folder) or a trainer output folder."""
+    """``continue_from``: an earlier training of this study (its name), another study file (its training's work
+    folder) or a trainer output folder."""
+    if ref in {t["name"] for t in study.spec["trainings"]}:
+        return study.work_of(ref)
     p = Path(os.path.normpath(study.path.parent / ref))
     if p.suffix in (".yaml", ".yml"):
         return load(p).work / "train"
@@ -837,6 +887,12 @@ def plan_text(study: Study, stage: str | None = None) -> str:
     ]
     if study.description:
         lines.append(study.description)
+    fresh = check_fresh(study)
+    if fresh:
+        lines.append(
+            "fresh questions checked against every committed result: "
+            + ", ".join(f"{k} ({n}, none used before)" for k, n in fresh.items())
+        )
     if study.spec["answers"] and not stage:
         lines += ["", "answer sets (every arm rates the same answers):"]
         for name, a in study.spec["answers"].items():
@@ -844,6 +900,8 @@ def plan_text(study: Study, stage: str | None = None) -> str:
             present = has_manifest(folder) if a["run"] else folder.is_file()
             made = "made by stage answers" if a["methods"] else ("given" if present else "given, MISSING")
             size = f"{a['limit']} questions" if a["limit"] else "the whole split"
+            if a["ids"]:
+                size = f"the questions of {a['ids']}" + (f" (first {a['limit']})" if a["limit"] else "")
             lines.append(f"  {name}: {a['task']} {a['split'] or '(default split)'}, {size}, {_rel(folder)} ({made})")
     counts: dict[str, int] = {}
     for st in STAGES:
@@ -878,6 +936,7 @@ def run(
         raise StudyError(f"{study.path}: no stage {stage!r} (stages: {', '.join(STAGES)})")
     runner = runner or _subprocess
     state = _read_state(study)
+    check_fresh(study)
     steps = [s for s in plan(study) if stage is None or s.stage == stage]
     changed = [(s, status(s, state)) for s in steps if s.kind != "output"]
     changed = [(s, st) for s, st in changed if st.startswith("changed")]
