@@ -282,6 +282,28 @@ def load(path: str | Path) -> Study:
             }
         )
         f.done()
+    study.spec["seeds"] = []
+    for f in top.items("seeds"):
+        refs = []
+        for r in f.items("references"):
+            arm, best = r.get("arm"), r.get("best_of", list)
+            if bool(arm) == bool(best):
+                raise StudyError(f"{path}: {r.key('arm')}: give either arm (RUN#METHOD) or best_of (a list of runs)")
+            refs.append({"label": r.get("label", required=True), "arm": arm, "best_of": best or []})
+            r.done()
+        study.spec["seeds"].append(
+            {
+                "out": f.get("out", required=True),
+                "title": f.get("title", default=""),
+                "trained": f.get("trained", list, required=True),
+                "seeds": f.get("seeds", list),
+                "references": refs,
+                "metrics": f.get("metrics", list, default=["auroc", "brier", "ece", "log_score"]),
+            }
+        )
+        f.done()
+        for a in study.spec["seeds"][-1]["trained"] + [r["arm"] for r in refs if r["arm"]]:
+            study.readout(a)
     top.done()
     outs = [s.out for s in plan(study) if s.kind != "copy"]
     dup = next((o for o in outs if outs.count(o) > 1), None)
@@ -756,6 +778,8 @@ def plan(study: Study) -> list[Step]:
         steps.append(Step("tables", "output", study.ref(b["out"]), action=_baseline_action(study, b)))
     for k in spec["kl_optimum"]:
         steps.append(Step("tables", "output", study.ref(k["out"]), action=_kl_action(study, k)))
+    for sd in spec["seeds"]:
+        steps.append(Step("tables", "output", study.ref(sd["out"]), action=_seeds_action(study, sd)))
     return steps
 
 
@@ -1096,6 +1120,39 @@ def _level_gaps_action(study: Study, g: dict) -> Callable[[], str]:
 
         texts = [text(study.readout(r), g["scale"]) for r in g["readouts"] if study.ref(str(parse_ref(r)[0])).is_dir()]
         return "".join(t + "\n" for t in texts) if g["several"] else texts[0]
+
+    return write
+
+
+def _seeds_action(study: Study, sd: dict) -> Callable[[], str]:
+    """A trained readout over seeds against each reference (:mod:`calbench.reporting.seeds`); a run folder not
+    made yet is named and its reference (or the whole table, for a trained arm) left out."""
+
+    def write() -> str:
+        from calbench.reporting.compare import load_arms
+        from calbench.reporting.seeds import seed_rows, seed_table
+
+        def missing(spec: str) -> bool:
+            return not study.ref(str(parse_ref(spec)[0])).is_dir()
+
+        head = f"# {sd['title']}\n\n" if sd["title"] else ""
+        gone = [a for a in sd["trained"] if missing(a)]
+        if gone:
+            return head + "Not yet: " + ", ".join(study.readout(a) for a in gone) + " (no run folder).\n"
+        trained = load_arms(study.readout(a) for a in sd["trained"])[0]
+        seeds = sd["seeds"] or [f"seed {i}" for i in range(len(trained))]
+        parts = [head]
+        for r in sd["references"]:
+            specs = [r["arm"]] if r["arm"] else r["best_of"]
+            absent = [s for s in specs if missing(s)]
+            parts.append(f"## Against {r['label']}\n\n")
+            if absent:
+                parts.append("Not yet: " + ", ".join(study.arm(s) for s in absent) + " (no run folder).\n\n")
+                continue
+            arms = load_arms(study.arm(s) for s in specs)[0]
+            rows = seed_rows(trained, arms[0] if r["arm"] else arms, sd["metrics"])
+            parts.append(seed_table(rows, seeds) + "\n")
+        return "".join(parts)
 
     return write
 
