@@ -196,3 +196,19 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), {})
     assert "'value'" in capsys.readouterr().out
     assert json.loads((tmp_path / "runs" / "tqa" / "run.json").read_text())["n"] == 200
+
+
+def test_the_before_after_table(tmp_path):
+    from calbench.commands.demo import before_after_table
+    from calbench.reporting.compare import compare, load_arms
+    from tests.helpers import make_run
+
+    ids = [f"q{i}" for i in range(40)]
+    y = [i % 4 == 0 for i in range(40)]
+    make_run(tmp_path / "a", ids=ids, conf=[0.5] * 40, correct=y, methods=("two-stage",))
+    make_run(tmp_path / "b", ids=ids, conf=[0.9 if v else 0.1 for v in y], correct=y, methods=("two-stage",), model="t")
+    a, b = load_arms([f"{tmp_path / 'a'}#two-stage", f"{tmp_path / 'b'}#two-stage"])[0]
+    text = before_after_table([("triviaqa", compare(a, b))])
+    auroc = next(line for line in text.splitlines() if "AUROC" in line)
+    assert auroc.split()[2:4] == ["0.500", "1.000"] and auroc.endswith("better")
+    assert "(40 answers scored by both)" in text

@@ -1,6 +1,8 @@
 """``calbench demo``: the main job of ``make demo``. The default model evaluated on bundled TriviaQA and SciQ
 (two-stage verbalized confidence), a summary table with 95 % bootstrap intervals, a results folder with
-reliability diagrams, then the leaderboard and a comparison report of the runs."""
+reliability diagrams; then, for each task with a trained adapter shipped in ``adapters/`` (its card names the
+task and the base model), the trained model rates the same answers: a before/after table with paired 95 %
+intervals, and the leaderboard and a comparison report (reliability diagrams side by side)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from calbench.argcheck import positive_int
+
+#: the trained adapters the repository ships (adapters/README.md)
+SHIPPED_ADAPTERS = Path(__file__).resolve().parents[2] / "adapters"
 
 
 def register(sub) -> None:
@@ -22,6 +27,13 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=positive_int, help="generation batch size")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/demo", help="results folder (default: %(default)s)")
+    p.add_argument(
+        "--adapters",
+        default=str(SHIPPED_ADAPTERS),
+        help="folder of trained adapters (one subfolder each, with its calbench_adapter.json); the trained model "
+        "of a task rates the untrained answers (default: the adapters shipped in the repository)",
+    )
+    p.add_argument("--no-trained", action="store_true", help="evaluate the untrained model only")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -61,8 +73,101 @@ def run(args: argparse.Namespace) -> int:
     for d, m in zip(run_dirs, manifests):
         plots = [p for p in m.get("plots", []) if p.endswith(".png")]
         print(f"  {d}/  run.json, samples.jsonl" + (f", {', '.join(plots)}" if plots else ""))
-    demo_outputs(run_dirs, out / "report")
+    trained_dirs = [] if args.no_trained else _trained(args, out, run_dirs, backend.manifest())
+    demo_outputs(run_dirs + trained_dirs, out / "report")
     return 0
+
+
+def shipped_adapters(folder: str | Path, model: str, model_sha256: str | None) -> dict[str, Path]:
+    """task -> adapter folder: the adapters under ``folder`` whose card names a task and whose base model is
+    ``model`` (its card's ``model`` name, and its ``model_sha256`` when the card records one); an adapter for
+    another base model is left out."""
+    from calbench.models import read_adapter_card
+
+    found: dict[str, Path] = {}
+    root = Path(folder)
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        card = read_adapter_card(sub)
+        if not card or not card.get("task"):
+            continue
+        if card.get("model") not in (None, model) or card.get("model_sha256") not in (None, model_sha256):
+            continue
+        found.setdefault(str(card["task"]), sub)
+    return found
+
+
+def _trained(args: argparse.Namespace, out: Path, run_dirs: list[Path], untrained: dict) -> list[Path]:
+    """For each task with a shipped adapter: the trained model rates the untrained run's answers; prints the
+    before/after table. Returns the trained run folders."""
+    from calbench.evaluation import ModelSpec, evaluate
+    from calbench.reporting.compare import compare, load_arms
+    from calbench.runs import Run
+
+    adapters = shipped_adapters(args.adapters, args.model, untrained.get("sha256"))
+    pairs = []
+    for run_dir in run_dirs:
+        task = str(Run.open(run_dir).manifest.task_name)
+        adapter = adapters.get(task)
+        if adapter is None:
+            print(f"\nno trained adapter for {task} in {args.adapters}: the untrained model only")
+            continue
+        trained_dir = run_dir.with_name(run_dir.name + "__trained")
+        model = ModelSpec(
+            args.model, "hf", {"adapter": str(adapter), **({"batch_size": args.batch_size} if args.batch_size else {})}
+        )
+        t0 = time.perf_counter()
+        evaluate(
+            task,
+            model,
+            trained_dir,
+            methods=["two-stage"],
+            answers=str(_samples(run_dir)),
+            limit=args.limit,
+            seed=args.seed,
+            judge_containment=True,
+            progress=not args.quiet,
+        )
+        took = time.perf_counter() - t0
+        print(f"{task}: the trained model ({adapter.name}) rated the same {args.limit} answers in {took:.1f} s")
+        before, after = load_arms([f"{run_dir}#two-stage", f"{trained_dir}#two-stage"])[0]
+        pairs.append((task, compare(before, after)))
+    if pairs:
+        print()
+        print(before_after_table(pairs))
+    return [
+        run_dir.with_name(run_dir.name + "__trained")
+        for run_dir in run_dirs
+        if (run_dir.with_name(run_dir.name + "__trained") / "run.json").exists()
+    ]
+
+
+def _samples(run_dir: Path) -> Path:
+    from calbench.runs import samples_file
+
+    return samples_file(run_dir)
+
+
+def before_after_table(pairs: Sequence[tuple[str, Any]]) -> str:
+    """The untrained and the trained stated confidence on the same answers, per task: each metric before and
+    after, the paired difference with its 95 % bootstrap interval, and whether the trained model is better."""
+    from calbench.reporting.board import metric_title
+
+    lines = [
+        "before/after: the same answers, rated by the untrained and the trained model (stated confidence, two-stage)",
+        f"{'task':<10} {'metric':<10} {'untrained':>9} {'trained':>9}  {'difference [95 % CI]':<26} verdict",
+    ]
+    for task, comp in pairs:
+        if comp.problem:
+            lines.append(f"{task:<10} no comparison: {comp.problem}")
+            continue
+        for name in ("auroc", "ece", "brier", "log_score"):
+            d = comp.deltas[name]
+            ci = f"{d.delta:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}]"
+            excluded = not (d.ci_low <= 0 <= d.ci_high)
+            verdict = ("better" if d.better else "worse") if excluded else "tie"
+            lines.append(f"{task:<10} {metric_title(name):<10} {d.a:>9.3f} {d.b:>9.3f}  {ci:<26} {verdict}")
+        lines.append(f"{'':<10} ({comp.n_pairs} answers scored by both)")
+    return "\n".join(lines)
 
 
 def demo_outputs(run_dirs: Sequence[str | Path], out_dir: str | Path, *, quiet: bool = False) -> dict[str, Path]:

@@ -287,13 +287,14 @@ def unique_labels(labels: dict[tuple, str]) -> dict[tuple, str]:
 
 def system_label(manifest: dict, method: str, adapter_name: str | None = None) -> str:
     """``model · method``, or ``model + adapter · method`` for a trained model: the adapter's human name when one
-    is known (:mod:`calbench.reporting.names`), else the last two parts of its path."""
+    is known (a study's, :mod:`calbench.reporting.names`, else the adapter card's that run.json records), else the
+    last two parts of its path."""
     model = manifest.get("model") or {}
     label = str(model.get("id"))
     adapter = model.get("adapter")
     if adapter:
         parts = Path(str(adapter)).parts
-        label += " + " + (adapter_name or "/".join(parts[-2:]))
+        label += " + " + (adapter_name or model.get("adapter_name") or "/".join(parts[-2:]))
     if _probe_of(manifest, method):  # the probe's file names it, e.g. probe (probe-sciq-4800)
         probe = Path(str(((manifest.get("elicitation") or {}).get("method_settings") or {}).get("probe", ""))).stem
         return f"{label} · {method} ({probe})"
