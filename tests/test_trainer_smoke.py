@@ -443,3 +443,35 @@ def test_stage_one_answers_are_shared_between_runs(tmp_path, monkeypatch):
     assert data.shared_answers_path(Backend(), kind="open", max_new_tokens=7) != shared
     Backend.resolved.sha256 = None
     assert data.shared_answers_path(Backend(), kind="open", max_new_tokens=None) is None
+
+
+def test_a_mixed_pool_trains_each_question_in_its_own_format(tmp_path, capsys):
+    """mix: a pool of open (TriviaQA) and multiple-choice (ARC-Challenge) questions; each is answered in its kind's
+    format and judged by its task's judge; the adapter card and summary name the mix; --task must say mix."""
+    from calbench.cli import main
+    from calbench.records import iter_jsonl
+
+    model = build_tiny_model(tmp_path / "tiny")
+    out = tmp_path / "run"
+    args = smoke_args(model, out, "exact", ["mix={triviaqa: 6, arc_challenge: 6}", "train_size=null", "seed=3"])
+    args[args.index("--task") + 1] = "mix"
+    i = args.index("answer_max_new_tokens=6")  # each kind's own answer budget
+    del args[i - 1 : i + 1]
+    assert main(args) == 0
+    answers = {r["id"]: r for _, r in iter_jsonl(out / "answers.jsonl")}
+    assert len(answers) == 12
+    arc = [r for i, r in answers.items() if not i.startswith("tqa-")]
+    assert len(arc) == 6 and all(r["reply"].startswith("Answer:") for r in answers.values())
+    import yaml
+
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["task"] == "mix(triviaqa+arc_challenge)" and config["train_questions"] == 8
+    mixed = config["mix_questions"]
+    assert sum(mixed["train"].values()) == 8 and sum(mixed["heldout"].values()) == 4
+    assert {k: mixed["train"][k] + mixed["heldout"][k] for k in mixed["train"]} == {"triviaqa": 6, "arc_challenge": 6}
+    assert config["judge"]["name"] == "mixed" and config["judge"]["arc_challenge"]["name"] == "choice_letter"
+    assert config["judge"]["triviaqa"]["containment"] is False
+    card = json.loads((out / "adapter" / "calbench_adapter.json").read_text())
+    assert card["task"] == "mix(triviaqa+arc_challenge)"
+    assert main(smoke_args(model, tmp_path / "x", "exact", ["mix={triviaqa: 6, arc_challenge: 6}"])) == 2
+    assert "--task mix and the setting mix" in capsys.readouterr().err

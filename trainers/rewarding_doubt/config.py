@@ -78,11 +78,19 @@ class DataSettings:
     # questions never to train or hold out on: a file of question ids, one per line ('#' comments allowed), e.g.
     # a confirmation study's test questions carved out of the training split (relative to the working folder)
     exclude_ids: str | None = None
+    # a pool mixed from several tasks (trainers/rewarding_doubt/mix.py; train with --task mix): questions per
+    # task's training split, null for all of them, e.g. {triviaqa: 4400, sciq: 4400, arc_challenge: null}
+    mix: dict[str, int | None] | None = None
 
     def _data_problems(self) -> list[str]:
         problems = _at_least(self, 1, "train_size") + _at_least(self, 0, "heldout_size")
         if self.source not in ("bundled", "hub"):
             problems.append(f"source must be 'bundled' or 'hub', got {self.source!r}")
+        if self.mix is not None and (not isinstance(self.mix, dict) or self.heldout_split):
+            problems.append(
+                "mix must map task names to question counts (or null), and carves its held-out set out "
+                "of the pool (no heldout_split)"
+            )
         if self.continue_with not in CONTINUE_WITH:
             problems.append(f"continue_with must be one of {CONTINUE_WITH}, got {self.continue_with!r}")
         return problems

@@ -41,6 +41,7 @@ SHARED_SETTINGS = (
     "answers_file",
     "answer_max_new_tokens",
     "exclude_ids",
+    "mix",
 )
 
 

@@ -111,7 +111,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
 
     from calbench.backends.hf import HFBackend
     from calbench.judge import judge_for
-    from calbench.tasks import get_task
+    from calbench.tasks import get_task, read_id_file
     from trainers.rewarding_doubt import estimators
     from trainers.rewarding_doubt.callbacks import HeldOutCallback
     from trainers.rewarding_doubt.continuation import (
@@ -119,6 +119,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         check_continuation_model,
         load_continuation,
     )
+    from trainers.rewarding_doubt.mix import MIX_TASK, MixedTask
     from trainers.rewarding_doubt.training_log import JsonlLogCallback
 
     t_start = time.time()
@@ -130,7 +131,15 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         print(f"[rewarding-doubt] WARNING: {w}", file=sys.stderr)
 
     # -- data: calbench's task, split and judge ---------------------------------------------------------------
-    spec = get_task(request.task)
+    spec: Any
+    if cfg.mix or request.task == MIX_TASK:
+        if not (cfg.mix and request.task == MIX_TASK):
+            raise TrainerError(f"a mixed pool is trained with --task {MIX_TASK} and the setting mix (both, or neither)")
+        if cfg.mode != "confidence_only":
+            raise TrainerError("a mixed pool trains in confidence_only mode")
+        spec = MixedTask(cfg.mix, cfg.seed, set(read_id_file(cfg.exclude_ids)) if cfg.exclude_ids else set())
+    else:
+        spec = get_task(request.task)
     if not spec.train_split:
         raise TrainerError(
             f"task {spec.name!r} has no training split; train on a task that has one (e.g. triviaqa, sciq)"
@@ -138,7 +147,11 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
     cont = load_continuation(cfg.continue_from)
     skip, pass_index = cont.start(cfg.continue_with) if cont else (0, 0)
     heldout, train_examples = _load_data(spec, cfg, skip=skip)
-    judge = judge_for(spec.kind, **{**(spec.judge_settings or {}), **cfg.judge})
+    judge = (
+        spec.judge(cfg.judge)
+        if isinstance(spec, MixedTask)
+        else judge_for(spec.kind, **{**(spec.judge_settings or {}), **cfg.judge})
+    )
     judge_record = {"name": judge.name, **judge.settings}  # what config.yaml records, and a continuation checks
     if cont:  # before the model loads (minutes for a large one); its sha256 is checked once it has
         check_continuation(cont, task=spec.name, settings=cfg.to_dict(), judge=judge_record)
@@ -178,6 +191,11 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         "heldout_split": cfg.heldout_split or spec.train_split,
         "train_questions": len(train_examples),
         "heldout_questions": len(heldout),
+        **(
+            {"mix_questions": {"train": spec.counts(train_examples), "heldout": spec.counts(heldout)}}
+            if isinstance(spec, MixedTask)
+            else {}
+        ),
         "train_accuracy_of_fixed_answers": train_acc,
         "heldout_accuracy_of_fixed_answers": heldout_acc,
         "answers": answers_record,
@@ -259,6 +277,7 @@ def _fixed_answers(
     came from (a file, or the untrained model's greedy answers, cached). In joint mode nothing is answered."""
     from trainers.rewarding_doubt.continuation import seed_answer_cache
     from trainers.rewarding_doubt.data import answer_examples, fixed_answer_examples, shared_answers_path
+    from trainers.rewarding_doubt.mix import example_kind
 
     # confidence_only: the held-out and training questions get fixed answers; joint: none (the held-out
     # evaluation answers in the one-stage format it trains)
@@ -269,22 +288,29 @@ def _fixed_answers(
     else:
         if cont and rank == 0:
             seed_answer_cache(cont, out / "answers.jsonl")
-        shared = (
-            shared_answers_path(backend, kind=spec.kind, max_new_tokens=cfg.answer_max_new_tokens)
-            if cfg.shared_answer_cache and rank == 0
-            else None
-        )
-        answered = answer_examples(
-            to_answer,
-            backend,
-            judge,
-            kind=spec.kind,
-            max_new_tokens=cfg.answer_max_new_tokens,
-            cache=out / ("answers.jsonl" if rank == 0 else f"answers.rank{rank}.jsonl"),
-            seed=cfg.seed,
-            progress=rank == 0,
-            shared=shared,
-        )
+        # a mixed pool (kind None) is answered one kind at a time, each with its own budget and shared cache
+        kinds = [spec.kind] if spec.kind else sorted({example_kind(e) for e in to_answer})
+        by_id: dict[str, Any] = {}
+        for kind in kinds:
+            group = to_answer if spec.kind else [e for e in to_answer if example_kind(e) == kind]
+            shared = (
+                shared_answers_path(backend, kind=kind, max_new_tokens=cfg.answer_max_new_tokens)
+                if cfg.shared_answer_cache and rank == 0
+                else None
+            )
+            for a in answer_examples(
+                group,
+                backend,
+                judge,
+                kind=kind,
+                max_new_tokens=cfg.answer_max_new_tokens,
+                cache=out / ("answers.jsonl" if rank == 0 else f"answers.rank{rank}.jsonl"),
+                seed=cfg.seed,
+                progress=rank == 0,
+                shared=shared,
+            ):
+                by_id[a.example.id] = a
+        answered = [by_id[e.id] for e in to_answer]
         answers_record = (
             {"generated": "greedy stage-1 answers of the untrained model", "file": "answers.jsonl"}
             if to_answer
