@@ -64,6 +64,9 @@ def test_seed_rows_pair_each_seed_with_the_reference_and_pick_the_best_baseline(
     assert auroc.mean == pytest.approx(np.mean([c.deltas["auroc"].delta for c in auroc.comparisons]))
     text = seed_table(rows, ["s0", "s1", "s2"])
     assert text.count("\n") == 4 and "**met**" in text and "s2: trained" in text
+    (single,) = seed_rows(trained[:1], flat, ["auroc"], n_resamples=200)  # one seed: its own paired interval
+    d = single.comparisons[0].deltas["auroc"]
+    assert (single.mean, single.low, single.high) == (d.delta, d.ci_low, d.ci_high) and single.verdict == "met"
 
 
 def test_a_study_writes_the_seed_table_and_names_what_is_not_run_yet(tmp_path):

@@ -8,6 +8,8 @@ verdict by a rule fixed in advance (the confirmation study's pre-registration,
 * **failed (loses)**: the seed mean's interval excludes 0 against it;
 * **not met**: anything else (a tie, or seeds that disagree), with the per-seed verdicts shown.
 
+With one trained arm (one seed) the "mean" is that seed's paired difference and its interval the bootstrap one.
+
 A reference is one arm (``RUN#METHOD``: the untrained statement, the equal-label probe) or the **best of** a set
 of baselines, chosen per metric by its point value on the same test answers (the choice favours the baselines).
 """
@@ -104,7 +106,8 @@ def seed_rows(
         if problems:
             raise ValueError(f"{ref.label} against a trained arm: {problems[0]}")
         deltas = [c.deltas[metric] for c in comps]
-        mean_ci = t_interval([d.delta for d in deltas])
+        one = deltas[0]
+        mean_ci = t_interval([d.delta for d in deltas]) if len(deltas) > 1 else (one.delta, one.ci_low, one.ci_high)
         rows.append(SeedRow(metric, ref.label, comps, *mean_ci, seed_verdict(deltas, mean_ci, metric)))
     return rows
 
