@@ -10,6 +10,7 @@ interrupted run keeps everything it finished.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import lzma
@@ -116,15 +117,69 @@ _DECOMPRESSORS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".xz": lzma.o
 
 def open_text(path: str | Path, newline: str | None = None) -> io.TextIOBase:
     """Open a text file, transparently decompressing ``.gz`` and ``.xz`` (``newline`` as for :func:`open`;
-    ``""`` for the csv module)."""
+    ``""`` for the csv module); a derived samples file reads as the samples it stands for."""
     path = Path(path)
+    if path.name == DERIVED_SAMPLES_FILE:
+        return io.TextIOWrapper(io.BytesIO(derived_samples_bytes(path)), encoding="utf-8", newline=newline)
     return _DECOMPRESSORS.get(path.suffix, open)(path, "rt", encoding="utf-8", newline=newline)
 
 
 def open_bytes(path: str | Path) -> io.BufferedIOBase:
-    """Open a file for reading bytes, transparently decompressing ``.gz`` and ``.xz``."""
+    """Open a file for reading bytes, transparently decompressing ``.gz`` and ``.xz``; a derived samples file
+    (:data:`DERIVED_SAMPLES_FILE`) reads as the samples it stands for, byte for byte."""
     path = Path(path)
+    if path.name == DERIVED_SAMPLES_FILE:
+        return io.BytesIO(derived_samples_bytes(path))
     return _DECOMPRESSORS.get(path.suffix, open)(path, "rb")
+
+
+#: A committed run derived from another (a post-hoc scaler's output: the same records with a new method name and
+#: confidence) keeps only what differs from its source's records (``tools/compress_results.py --thin``). Its first
+#: line names the source run folder (relative) and the sha256 of the source samples' content; each further line
+#: is one record: ``{"i": line of the source (0-based), "set": {field: value}, "ref": {field: source field},
+#: "del": [fields], "order": [fields]}`` (``order`` only when the key order is not the source's with new keys
+#: appended). Reading rebuilds every line exactly as ``json.dumps(record, ensure_ascii=False)`` wrote it.
+DERIVED_SAMPLES_FILE = "samples.derived.jsonl.xz"
+
+
+def derived_samples_bytes(path: str | Path) -> bytes:
+    """The samples a derived samples file stands for (module comment above), as the bytes of a samples.jsonl."""
+    path = Path(path)
+    with lzma.open(path, "rt", encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    try:
+        header = json.loads(lines[0])
+        source = path.parent / header["source"]
+    except (ValueError, KeyError, TypeError):
+        raise DataError(f"{path}:1: not a derived samples header (source, source_sha256)") from None
+    src_path = find_samples_file(source)
+    if src_path is None:
+        raise DataError(f"{path}: its source run {source} has no samples file")
+    with open_bytes(src_path) as fh:
+        src_bytes = fh.read()
+    if hashlib.sha256(src_bytes).hexdigest() != header.get("source_sha256"):
+        raise DataError(f"{path}: the samples of its source {source} changed since it was derived (sha256 differs)")
+    src_lines = src_bytes.decode("utf-8").split("\n")
+    out = []
+    for n, line in enumerate(lines[1:], 2):
+        if not line:
+            continue
+        try:
+            patch = json.loads(line)
+            rec = json.loads(src_lines[patch["i"]])
+            base = dict(rec)
+            for k, v in patch.get("set", {}).items():
+                rec[k] = v
+            for k, f in patch.get("ref", {}).items():
+                rec[k] = base[f]
+            for k in patch.get("del", []):
+                del rec[k]
+            if "order" in patch:
+                rec = {k: rec[k] for k in patch["order"]}
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            raise DataError(f"{path}:{n}: cannot rebuild this record from {source} ({e!r})") from None
+        out.append(json.dumps(rec, ensure_ascii=False) + "\n")
+    return "".join(out).encode("utf-8")
 
 
 def read_text_lines(path: str | Path) -> list[str]:
@@ -208,7 +263,7 @@ COMPRESSED_SAMPLES_FILE = "samples.jsonl.xz"
 #: Every compressed form read: the current one, and gzip (how earlier versions compressed).
 COMPRESSED_SAMPLES_FILES = (COMPRESSED_SAMPLES_FILE, "samples.jsonl.gz")
 #: Every name a run folder's samples file may have.
-SAMPLES_FILES = (SAMPLES_FILE, *COMPRESSED_SAMPLES_FILES)
+SAMPLES_FILES = (SAMPLES_FILE, *COMPRESSED_SAMPLES_FILES, DERIVED_SAMPLES_FILE)
 
 
 def find_samples_file(folder: str | Path) -> Path | None:
@@ -247,7 +302,7 @@ def read_run_samples(folder: str | Path) -> list[dict[str, Any]]:
 def drop_compressed_samples(folder: str | Path) -> None:
     """Remove every compressed samples file of ``folder``: a newly written plain ``samples.jsonl`` replaces a
     committed, compressed copy (:func:`find_samples_file` refuses a folder holding two)."""
-    for name in COMPRESSED_SAMPLES_FILES:
+    for name in (*COMPRESSED_SAMPLES_FILES, DERIVED_SAMPLES_FILE):
         (Path(folder) / name).unlink(missing_ok=True)
 
 

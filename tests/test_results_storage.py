@@ -251,3 +251,51 @@ def test_dedupe_report_figures_links_a_report_to_the_copy_kept(tmp_path):
     snapshot = {p: p.read_bytes() for p in res.rglob("*") if p.is_file()}
     assert compress_results.main([str(res), "--dedupe-figures"]) == 0  # idempotent
     assert {p: p.read_bytes() for p in res.rglob("*") if p.is_file()} == snapshot
+
+
+def _scaled_pair(tmp_path):
+    """A test run with two methods and a Platt-scaled run made from it by calbench calibrate (plain samples)."""
+    ids = [f"q{i}" for i in range(60)]
+    y = [i % 3 == 0 for i in range(60)]
+    conf = [0.9 if v else 0.3 for v in y]
+    cal_ids = [f"c{i}" for i in range(60)]
+    cal = make_run(tmp_path / "cal", ids=cal_ids, conf=conf, correct=y, methods=("two-stage", "expected"))
+    test = make_run(tmp_path / "test", ids=ids, conf=conf, correct=y, methods=("two-stage", "expected"))
+    out = tmp_path / "test-platt"
+    assert main(["calibrate", "--fit", str(cal), "--apply", str(test), "--scaler", "platt", "--out", str(out)]) == 0
+    return test, out
+
+
+def test_a_scaled_run_thinned_reads_byte_for_byte_as_before(tmp_path):
+    """--thin: a scaler's output keeps only what differs from the run it was applied to; every reader (samples,
+    scores, the leaderboard, expand before a resume) sees the same bytes; a changed source is named."""
+    from calbench.records import DERIVED_SAMPLES_FILE, open_bytes
+    from calbench.reporting.files import thin_derived_runs
+
+    test, scaled = _scaled_pair(tmp_path)
+    before = (scaled / "samples.jsonl").read_bytes()
+    assert main(["leaderboard", str(tmp_path), "--out", str(tmp_path / "lb1")]) == 0
+    (done,) = thin_derived_runs([tmp_path])
+    assert done[:2] == (scaled, test) and done[3] < done[2]
+    assert find_samples_file(scaled) == scaled / DERIVED_SAMPLES_FILE and not (scaled / "samples.jsonl").exists()
+    with open_bytes(scaled / DERIVED_SAMPLES_FILE) as fh:
+        assert fh.read() == before
+    assert main(["leaderboard", str(tmp_path), "--out", str(tmp_path / "lb2")]) == 0
+    for f in sorted((tmp_path / "lb1").iterdir()):
+        if f.is_file():
+            assert f.read_bytes() == (tmp_path / "lb2" / f.name).read_bytes(), f.name
+    assert thin_derived_runs([tmp_path]) == []  # idempotent
+    # the source changed: refused, naming it
+    _compress(test)
+    assert read_run_samples(scaled)  # compressing the source keeps its content
+    rows = read_samples(test / "samples.jsonl.xz")
+    rows[0]["confidence"] = 0.5
+    (test / "samples.jsonl.xz").unlink()
+    (test / "samples.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    with pytest.raises(DataError, match="the samples of its source .*test changed since it was derived"):
+        read_run_samples(scaled)
+    # expanding a thinned run before a resume writes the full samples back
+    test2, scaled2 = _scaled_pair(tmp_path / "again")
+    text = (scaled2 / "samples.jsonl").read_bytes()
+    thin_derived_runs([tmp_path / "again"])
+    assert expand_samples(scaled2).read_bytes() == text and not (scaled2 / DERIVED_SAMPLES_FILE).exists()

@@ -2,7 +2,12 @@
 under the given folders becomes ``<name>.xz``, and the plain file is removed; a ``samples.jsonl.gz`` (how earlier
 versions compressed) is recompressed as ``samples.jsonl.xz``.
 
-    python tools/compress_results.py [results/] [--min-bytes 1048576] [--dry-run] [--png] [--dedupe-figures]
+    python tools/compress_results.py [results/] [--min-bytes 1048576] [--dry-run] [--png] [--dedupe-figures] [--thin]
+
+``--thin`` (after compressing): a run a post-hoc scaler made keeps only what differs from the records of the run
+it was applied to, ``samples.derived.jsonl.xz`` (``calbench.records.DERIVED_SAMPLES_FILE``; read transparently,
+rebuilt byte for byte, checked before the full file is removed): a scaled run repeats its source's records but for
+the method name and the confidence.
 
 Why: every GPU call carries the tracked tree (64 MiB in all), and plain sample files were most of it. xz, not
 gzip: a question's prompt repeats once per method, rows apart, beyond gzip's 32 KiB window (the committed
@@ -23,7 +28,7 @@ import sys
 from pathlib import Path
 
 from calbench.errors import DataError
-from calbench.reporting.files import LEGACY_SAMPLES, compress_file, dedupe_report_figures
+from calbench.reporting.files import LEGACY_SAMPLES, compress_file, dedupe_report_figures, thin_derived_runs
 
 DEFAULT_MIN_BYTES = 1 << 20
 
@@ -83,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         "(calbench.figures.quantize_png; figures written since are already)",
     )
     ap.add_argument(
+        "--thin",
+        action="store_true",
+        help="store each scaled run's samples as what differs from the run it was applied to",
+    )
+    ap.add_argument(
         "--dedupe-figures",
         action="store_true",
         help="remove a report's figure that is byte-identical to one kept elsewhere under the folders "
@@ -108,6 +118,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{before / 2**20:.1f} MiB of JSON lines{tail}", file=sys.stderr)
     else:
         print("nothing to compress", file=sys.stderr)
+    if args.thin:
+        thinned = thin_derived_runs(args.roots, dry_run=args.dry_run)
+        for run, source, b, a in thinned:
+            print(
+                f"{'would thin' if args.dry_run else 'thinned'} {run} against {source}: {b} -> {a} bytes",
+                file=sys.stderr,
+            )
+        total = sum(b for *_, b, _ in thinned), sum(a for *_, a in thinned)
+        print(f"{len(thinned)} scaled runs: {total[0] / 2**20:.1f} MiB -> {total[1] / 2**20:.1f} MiB", file=sys.stderr)
     return 0
 
 

@@ -115,3 +115,108 @@ def keep_identical_figures(before: dict[Path, bytes]) -> int:
             path.write_bytes(old)
             kept += 1
     return kept
+
+
+def _patch(rec: dict, base: dict) -> dict:
+    """What rebuilds ``rec`` from ``base`` (:data:`calbench.records.DERIVED_SAMPLES_FILE`)."""
+    changed = {k: v for k, v in rec.items() if k not in base or base[k] != v}
+    patch: dict = {}
+    for k, v in changed.items():
+        same = [f for f, w in base.items() if f != k and type(w) is type(v) and w == v]
+        if same and (isinstance(v, float) or (isinstance(v, str) and len(v) > 8)):
+            patch.setdefault("ref", {})[k] = same[0]
+        else:
+            patch.setdefault("set", {})[k] = v
+    gone = [k for k in base if k not in rec]
+    if gone:
+        patch["del"] = gone
+    rebuilt = dict(base) | patch.get("set", {}) | {k: base[f] for k, f in patch.get("ref", {}).items()}
+    if [k for k in rebuilt if k not in gone] != list(rec):  # the rebuild's key order (derived_samples_bytes)
+        patch["order"] = list(rec)
+    return patch
+
+
+def thin_derived_samples(folder: Path, source: Path, *, dry_run: bool = False) -> tuple[int, int] | None:
+    """Replace the samples of ``folder`` (a run derived from the run ``source``: a post-hoc scaler's output) by a
+    derived samples file holding only what differs from the source's records, when that file rebuilds the samples
+    byte for byte and is smaller; returns (bytes before, bytes after), or None when nothing was replaced."""
+    import json
+
+    from calbench.records import DERIVED_SAMPLES_FILE, derived_samples_bytes, find_samples_file, open_bytes
+
+    samples, src = find_samples_file(folder), find_samples_file(source)
+    if samples is None or src is None or samples.name == DERIVED_SAMPLES_FILE:
+        return None
+    with open_bytes(samples) as fh:
+        data = fh.read()
+    with open_bytes(src) as fh:
+        src_bytes = fh.read()
+    by_id: dict[str, list[tuple[int, dict]]] = {}
+    for i, line in enumerate(src_bytes.decode("utf-8").split("\n")):
+        if line:
+            rec = json.loads(line)
+            by_id.setdefault(rec["id"], []).append((i, rec))
+    lines = [
+        json.dumps({"source": os.path.relpath(source, folder), "source_sha256": hashlib.sha256(src_bytes).hexdigest()})
+    ]
+    for line in data.decode("utf-8").split("\n"):
+        if not line:
+            continue
+        rec = json.loads(line)
+        candidates = by_id.get(rec["id"])
+        if not candidates:
+            return None  # a record the source does not have: not derived from it
+        best = min(((len(json.dumps(_patch(rec, b))), i, b) for i, b in candidates), key=lambda t: t[:2])
+        lines.append(json.dumps({"i": best[1], **_patch(rec, best[2])}, ensure_ascii=False))
+    packed = xz_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    if len(packed) >= samples.stat().st_size:
+        return None
+    if dry_run:
+        return samples.stat().st_size, len(packed)
+    target = folder / DERIVED_SAMPLES_FILE
+    tmp = folder / (DERIVED_SAMPLES_FILE + ".tmp")
+    tmp.write_bytes(packed)
+    tmp.replace(target)
+    try:
+        exact = derived_samples_bytes(target) == data
+    except DataError:
+        exact = False
+    if not exact:  # never remove the samples on a bad rebuild
+        target.unlink()
+        return None
+    before = samples.stat().st_size
+    samples.unlink()
+    return before, len(packed)
+
+
+def thin_derived_runs(roots: list[Path], *, dry_run: bool = False) -> list[tuple[Path, Path, int, int]]:
+    """:func:`thin_derived_samples` for every run under ``roots`` that a post-hoc scaler made (its run.json has
+    ``calibration``), against the run it was applied to: the run under ``roots`` with the same task, questions
+    (ids sha256), model and adapter and no calibration of its own whose records rebuild it. Returns (run, source,
+    bytes before, bytes after) for each run thinned."""
+    from calbench.runs import MANIFEST_FILE, Run
+
+    runs = [Run.open(p.parent) for root in roots for p in sorted(root.rglob(MANIFEST_FILE))]
+
+    def key(run: Run) -> tuple:
+        m = run.manifest
+        return (m.task_name, m.task.get("ids_sha256"), m.model.get("sha256"), m.model.get("adapter_sha256"))
+
+    sources: dict[tuple, list[Run]] = {}
+    for run in runs:
+        if not run.manifest.calibration:
+            sources.setdefault(key(run), []).append(run)
+    done = []
+    for run in runs:
+        if not run.manifest.calibration:
+            continue
+        # the source is the candidate whose records rebuild it with the least (its own scores, not a probe's run on
+        # the same answers)
+        trials = [(thin_derived_samples(run.path, src.path, dry_run=True), src) for src in sources.get(key(run), [])]
+        fits = sorted(((sizes[1], str(src.path), src) for sizes, src in trials if sizes), key=lambda t: t[:2])
+        if fits:
+            best = fits[0][2]
+            sizes = thin_derived_samples(run.path, best.path, dry_run=dry_run)
+            if sizes:
+                done.append((run.path, best.path, *sizes))
+    return done
