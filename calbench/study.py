@@ -1012,6 +1012,10 @@ def run(
         for s in steps:
             if s.kind in ("eval", "calibrate") and _is_done(s) and not _later_extends(s, steps):
                 _compress(s.out)
+                if s.kind == "calibrate":  # a scaled run keeps only what differs from the run it was applied to
+                    from calbench.reporting.files import thin_derived_samples
+
+                    thin_derived_samples(s.out, s.needs[1].parent)
     return 0
 
 
