@@ -42,6 +42,10 @@ def file_sha256(path: str | Path) -> str:
 
 
 def _read_text(path: Path) -> str:
+    from calbench.records import DERIVED_SAMPLES_FILE, derived_samples_bytes
+
+    if path.name == DERIVED_SAMPLES_FILE:  # a scaled run's samples, kept as what differs from its source
+        return derived_samples_bytes(path).decode("utf-8")
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -109,7 +113,10 @@ def _from_csv(path: Path, text: str) -> dict[str, tuple[str, int]]:
 
 def _from_jsonl(path: Path, text: str) -> dict[str, tuple[str, int]]:
     rows = []
-    for line, raw in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: str.splitlines would also split inside strings holding U+0085, U+2028 and the like (a
+    # model's answer may hold them; JSON lines written with ensure_ascii=False keep them raw)
+    for line, raw in enumerate(text.split("\n"), start=1):
+        raw = raw.removesuffix("\r")
         if not raw.strip():
             continue
         try:

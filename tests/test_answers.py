@@ -320,3 +320,32 @@ def test_seq_likelihood_of_given_answer_is_one_forward_pass(tiny_model_dir, tmp_
     assert not empty["parse_ok"] and empty["confidence"] is None
     ptrue = next(s for s in samples if s["id"] == exs[0].id and s["method"] == "ptrue")
     assert "Proposed answer: Octopussy" in ptrue["prompt"]["messages"][0]["content"]
+
+
+def test_an_answer_holding_a_unicode_line_separator_stays_one_line(tmp_path):
+    """JSON lines written with ensure_ascii=False keep U+0085 / U+2028 raw inside strings; only "\\n" ends a line."""
+    p = tmp_path / "a.jsonl"
+    p.write_text(
+        json.dumps({"id": "q1", "answer": "A short history of\u0085 in Ukrainian"}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({"id": "q2", "answer": "two\u2028lines"}, ensure_ascii=False)
+        + "\r\n",
+        encoding="utf-8",
+    )
+    assert load_answers(p) == {"q1": "A short history of\u0085 in Ukrainian", "q2": "two\u2028lines"}
+
+
+def test_a_thinned_scaled_runs_samples_are_read_as_answers(tmp_path):
+    from calbench.cli import main
+    from calbench.records import DERIVED_SAMPLES_FILE, read_run_samples
+    from calbench.reporting.files import thin_derived_runs
+    from tests.helpers import make_run
+
+    y = [i % 3 == 0 for i in range(30)]
+    make_run(tmp_path / "cal", ids=[f"c{i}" for i in range(30)], correct=y, conf=[0.8 if v else 0.2 for v in y])
+    test = make_run(tmp_path / "test", ids=[f"q{i}" for i in range(30)], correct=y, conf=[0.8 if v else 0.2 for v in y])
+    out = tmp_path / "scaled"
+    assert main(["calibrate", "--fit", str(tmp_path / "cal"), "--apply", str(test), "--out", str(out)]) == 0
+    assert thin_derived_runs([tmp_path])
+    table = load_answers(out / DERIVED_SAMPLES_FILE)
+    assert table == {s["id"]: s["answer"] for s in read_run_samples(test)}
