@@ -182,6 +182,8 @@ def load(path: str | Path) -> Study:
     top.get("compress", bool)
     top.get("name")  # the short name of the systems it trains (leaderboards); read by calbench.reporting.names
     study.spec = {"compress": top.data.get("compress", True)}
+    # a study committed while it runs over several sessions (its later steps not made yet)
+    study.spec["in_progress"] = top.get("in_progress", bool, default=False)
     study.spec["trainings"] = [_training(f) for f in top.items("training")]
     tnames = [t["name"] for t in study.spec["trainings"]]
     if len(set(tnames)) < len(tnames):
@@ -911,6 +913,8 @@ def plan_text(study: Study, stage: str | None = None) -> str:
     ]
     if study.description:
         lines.append(study.description)
+    if study.spec["in_progress"]:
+        lines.append("in progress: committed while it runs over several sessions (rerun to resume)")
     fresh = check_fresh(study)
     if fresh:
         lines.append(

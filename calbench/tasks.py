@@ -114,39 +114,40 @@ def select(examples: list[Example], limit: int | None, seed: int) -> list[Exampl
     return [examples[i] for i in order]
 
 
-def read_id_file(path: str | Path) -> list[str]:
-    """The question ids of a file, one per line, in order (blank lines and ``#`` comments skipped); an id given
-    twice is an error naming its lines."""
+def _id_lines(path: str | Path) -> list[tuple[int, str]]:
+    """(line number, id) for each id line of an id file (blank lines and lines starting with ``#`` skipped); an
+    id given twice is an error naming its lines."""
     p = Path(path)
     if not p.is_file():
         raise TaskError(f"{p}: no such id file")
-    ids: list[str] = []
+    out: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        text = line.split("#", 1)[0].strip()
-        if not text:
+        text = line.strip()
+        if not text or text.startswith("#"):
             continue
         if text in seen:
             raise TaskError(f"{p}, line {n}: id {text!r} already given on line {seen[text]}")
         seen[text] = n
-        ids.append(text)
-    if not ids:
+        out.append((n, text))
+    if not out:
         raise TaskError(f"{p}: no ids (one question id per line)")
-    return ids
+    return out
+
+
+def read_id_file(path: str | Path) -> list[str]:
+    """The question ids of an id file, one per line, in order (blank lines and lines starting with ``#`` skipped);
+    an id given twice is an error naming its lines."""
+    return [i for _, i in _id_lines(path)]
 
 
 def select_ids(examples: list[Example], path: str | Path, limit: int | None = None) -> list[Example]:
     """The examples an id file names, in the file's order (the first ``limit`` of them); an id the split does not
     have is an error naming the file and line."""
     by_id = {e.id: e for e in examples}
-    ids = read_id_file(path)
-    lines = [
-        n
-        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1)
-        if line.split("#", 1)[0].strip()
-    ]
-    for n, i in zip(lines, ids):
+    lines = _id_lines(path)
+    for n, i in lines:
         if i not in by_id:
             raise TaskError(f"{path}, line {n}: no question {i!r} in this split ({len(examples)} questions)")
-    chosen = [by_id[i] for i in ids]
+    chosen = [by_id[i] for _, i in lines]
     return chosen if limit is None else chosen[:limit]

@@ -209,7 +209,8 @@ def test_a_tiny_study_runs_is_interrupted_resumes_and_reproduces_its_tables(tmp_
     assert json.loads((tmp_path / "after-triviaqa-3/run.json").read_text())["n"] == 3
     assert json.loads((tmp_path / "after-triviaqa/run.json").read_text())["n"] == 6
     assert (tmp_path / "train/summary.json").exists() and (tmp_path / "work/train/adapter").is_dir()
-    assert (tmp_path / "before-triviaqa-platt/samples.jsonl.xz").exists()
+    # the scaled run keeps only what differs from the run it was applied to (thinned when the study compresses)
+    assert (tmp_path / "before-triviaqa-platt/samples.derived.jsonl.xz").exists()
     assert not list((tmp_path / "after-triviaqa-3").glob("*.png"))  # a subset run keeps no figures
     tables = (tmp_path / "tables.md").read_text()
     assert "| after-triviaqa:two-stage | 6 |" in tables and "### sciq, 4 questions" in tables
@@ -357,9 +358,9 @@ def test_each_committed_study_loads_and_its_committed_runs_are_done(path, monkey
     monkeypatch.chdir(REPO)
     study = st.load(path)
     state = st._read_state(study)
-    # a study under results/studies/ may be in progress (pre-registered, then run over several sessions): the
-    # steps it has made must be done, the rest may be waiting; every other committed study is finished
-    in_progress = (REPO / "results" / "studies") in path.parents
+    # a study marked in_progress (pre-registered, then run over several sessions): the steps it has made must be
+    # done, the rest may be waiting; every other committed study is finished
+    in_progress = study.spec["in_progress"]
     for step in st.plan(study):
         if step.kind in ("eval", "calibrate", "copy"):
             if in_progress and not step.out.exists():

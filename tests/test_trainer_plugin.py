@@ -81,9 +81,12 @@ def test_shipped_configs_are_valid():
 
     folder = Path(__file__).resolve().parents[1] / "trainers" / "rewarding_doubt" / "configs"
     configs = [p for p in folder.glob("*.yaml") if not p.name.startswith(("accelerate", "deepspeed"))]
-    studies = sorted((folder.parents[2] / "results").rglob("study.yaml"))  # the configs that live with a study
-    configs += [s.parent / "config.yaml" for s in studies if (s.parent / "config.yaml").exists()]
-    assert configs and len(configs) > len(studies) > 0
+    results = folder.parents[2] / "results"
+    studies = sorted(results.rglob("study.yaml"))  # the configs that live with a study (or in its configs/ folder)
+    with_study = [s.parent / "config.yaml" for s in studies if (s.parent / "config.yaml").exists()]
+    with_study += sorted(results.rglob("configs/*.yaml"))
+    configs += with_study
+    assert len(with_study) >= 15 and len(configs) > len(with_study)
     for path in configs:
         RDConfig.from_mapping(load_config(path))
 

@@ -101,7 +101,7 @@ def _trained(args: argparse.Namespace, out: Path, run_dirs: list[Path], untraine
     before/after table. Returns the trained run folders."""
     from calbench.evaluation import ModelSpec, evaluate
     from calbench.reporting.compare import compare, load_arms
-    from calbench.runs import Run
+    from calbench.runs import Run, has_manifest
 
     adapters = shipped_adapters(args.adapters, args.model, untrained.get("sha256"))
     pairs = []
@@ -134,11 +134,8 @@ def _trained(args: argparse.Namespace, out: Path, run_dirs: list[Path], untraine
     if pairs:
         print()
         print(before_after_table(pairs))
-    return [
-        run_dir.with_name(run_dir.name + "__trained")
-        for run_dir in run_dirs
-        if (run_dir.with_name(run_dir.name + "__trained") / "run.json").exists()
-    ]
+    done = [run_dir.with_name(run_dir.name + "__trained") for run_dir in run_dirs]
+    return [d for d in done if has_manifest(d)]
 
 
 def _samples(run_dir: Path) -> Path:
