@@ -101,7 +101,7 @@ def _trained(args: argparse.Namespace, out: Path, run_dirs: list[Path], untraine
     before/after table. Returns the trained run folders."""
     from calbench.evaluation import ModelSpec, evaluate
     from calbench.reporting.compare import compare, load_arms
-    from calbench.runs import Run, has_manifest
+    from calbench.runs import Run, has_manifest, samples_file
 
     adapters = shipped_adapters(args.adapters, args.model, untrained.get("sha256"))
     pairs = []
@@ -121,7 +121,7 @@ def _trained(args: argparse.Namespace, out: Path, run_dirs: list[Path], untraine
             model,
             trained_dir,
             methods=["two-stage"],
-            answers=str(_samples(run_dir)),
+            answers=str(samples_file(run_dir)),
             limit=args.limit,
             seed=args.seed,
             judge_containment=True,
@@ -136,12 +136,6 @@ def _trained(args: argparse.Namespace, out: Path, run_dirs: list[Path], untraine
         print(before_after_table(pairs))
     done = [run_dir.with_name(run_dir.name + "__trained") for run_dir in run_dirs]
     return [d for d in done if has_manifest(d)]
-
-
-def _samples(run_dir: Path) -> Path:
-    from calbench.runs import samples_file
-
-    return samples_file(run_dir)
 
 
 def before_after_table(pairs: Sequence[tuple[str, Any]]) -> str:
