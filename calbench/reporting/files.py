@@ -166,8 +166,9 @@ def thin_derived_samples(folder: Path, source: Path, *, dry_run: bool = False) -
         candidates = by_id.get(rec["id"])
         if not candidates:
             return None  # a record the source does not have: not derived from it
-        best = min(((len(json.dumps(_patch(rec, b))), i, b) for i, b in candidates), key=lambda t: t[:2])
-        lines.append(json.dumps({"i": best[1], **_patch(rec, best[2])}, ensure_ascii=False))
+        patches = [(i, _patch(rec, b)) for i, b in candidates]  # the source record rebuilding it with the least
+        i, patch = min(patches, key=lambda t: (len(json.dumps(t[1])), t[0]))
+        lines.append(json.dumps({"i": i, **patch}, ensure_ascii=False))
     packed = xz_bytes(("\n".join(lines) + "\n").encode("utf-8"))
     if len(packed) >= samples.stat().st_size:
         return None
