@@ -1012,15 +1012,24 @@ def run(
         if s.kind != "copy":
             _record(study, s)
             state = _read_state(study)
-    if study.spec["compress"]:
-        for s in steps:
-            if s.kind in ("eval", "calibrate") and _is_done(s) and not _later_extends(s, steps):
-                _compress(s.out)
-                if s.kind == "calibrate":  # a scaled run keeps only what differs from the run it was applied to
-                    from calbench.reporting.files import thin_derived_samples
-
-                    thin_derived_samples(s.out, s.needs[1].parent)
+        if not any(p.parent == s.out for o in steps for p in o.inputs):  # (their commands name its samples file)
+            _store(study, s, steps)  # at once: a study stopped later leaves its finished runs compressed
+    for s in steps:  # the rest, and those finished before (by an earlier run, or copied in)
+        _store(study, s, steps)
     return 0
+
+
+def _store(study: Study, s: Step, steps: list[Step]) -> None:
+    """A finished run folder compressed as committed (unless ``compress: false`` or a later step extends it)."""
+    if not study.spec["compress"] or s.kind not in ("eval", "calibrate") or not _is_done(s):
+        return
+    if _later_extends(s, steps):
+        return
+    _compress(s.out)
+    if s.kind == "calibrate":  # a scaled run keeps only what differs from the run it was applied to
+        from calbench.reporting.files import thin_derived_samples
+
+        thin_derived_samples(s.out, s.needs[1].parent)
 
 
 def _later_extends(step: Step, steps: list[Step]) -> bool:

@@ -1,6 +1,7 @@
 """Human names of trained systems, for leaderboards: a run folder made by a study (``study.yaml`` beside it) is
 named by the study's ``name`` and which of its trainings (or checkpoints) it rates, e.g. ``RD TriviaQA, pass 2``,
-``RD SciQ answer swap, strict (brier)``, ``RD TriviaQA, pass 2 (step 975)``. Folder paths and hashes stay in
+``RD SciQ answer swap, strict (brier)``, ``RD TriviaQA, pass 2 (step 975)``; a training whose settings give an
+``adapter_name`` (the name its adapter card carries) is named by it. Folder paths and hashes stay in
 the drill-down. The study file is read as YAML here (not through :mod:`calbench.study`, which sits above the
 reporting layer).
 """
@@ -26,10 +27,16 @@ def _study(folder: Path, cache: dict[Path, dict | None]) -> dict | None:
     return cache[folder]
 
 
-def _trainings(spec: dict) -> list[str]:
+def _trainings(spec: dict) -> dict[str, str | None]:
+    """``{training name: the adapter name its settings give, or None}`` in the study's order."""
     t = spec.get("training") or []
     t = [t] if isinstance(t, dict) else t
-    return [str(x.get("name") or "train") for x in t if isinstance(x, dict)]
+    out: dict[str, str | None] = {}
+    for x in t:
+        if isinstance(x, dict):
+            given = (x.get("settings") or {}).get("adapter_name") if isinstance(x.get("settings"), dict) else None
+            out[str(x.get("name") or "train")] = str(given) if given else None
+    return out
 
 
 def adapter_name(run: Path, cache: dict[Path, dict | None] | None = None) -> str | None:
@@ -56,7 +63,9 @@ def adapter_name(run: Path, cache: dict[Path, dict | None] | None = None) -> str
         which: Any = e.get("adapter", True)
         if which is False or not trainings:
             return None
-        training = trainings[0] if which is True else str(which).split("/")[0]
+        training = next(iter(trainings)) if which is True else str(which).split("/")[0]
+        if trainings.get(training) and "/" not in str(which):  # the training names its adapter
+            return str(trainings[training])
         return name if training == "train" else f"{name} ({training})"
     return None
 
