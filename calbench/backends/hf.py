@@ -242,6 +242,66 @@ class HFBackend:
                 out[i] = stacked[row]
         return np.stack(out) if out else np.zeros((0, 0, 0), dtype=np.float32)
 
+    def answer_statistics(
+        self, prompts: Sequence[Prompt], continuations: Sequence[str], *, attention_layer: int | None = None
+    ) -> list[dict[str, Any]]:
+        """White-box statistics of each given continuation (the answer's text) after its prompt, from one
+        teacher-forced forward pass over prompt + continuation, tokenized as :meth:`continuation_logprobs`:
+
+        * ``tokens``: the continuation's token ids;
+        * ``log_likelihoods``: log p(c_i | prompt, c_<i) of each of its tokens;
+        * ``entropy``: the entropy (nats) of the next-token distribution at each of those positions;
+        * with ``attention_layer`` L, ``attention``: layer L's attention maps over the whole sequence (prompt
+          and continuation), an array (heads, n, n), computed with the eager attention implementation (the one
+          that returns attention weights; switched for this call and restored).
+
+        An empty continuation has no tokens (empty arrays; no attention). Float32 numpy arrays."""
+        import numpy as np
+        import torch
+
+        pairs = [
+            (
+                self.tokenizer.encode(self.render(p), add_special_tokens=False),
+                self.tokenizer.encode(c, add_special_tokens=False),
+            )
+            for p, c in zip(prompts, continuations)
+        ]
+        empty = np.zeros(0, dtype=np.float32)
+        out: list[dict[str, Any]] = [{"tokens": list(c), "log_likelihoods": empty, "entropy": empty} for _, c in pairs]
+        order = sorted((i for i, (_, c) in enumerate(pairs) if c), key=lambda i: sum(map(len, pairs[i])))
+        pad = self.tokenizer.pad_token_id
+        inner = getattr(self.model, "get_base_model", lambda: self.model)()
+        before = getattr(inner.config, "_attn_implementation", None)
+        if attention_layer is not None and before != "eager":
+            inner.set_attn_implementation("eager")
+        try:
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                ids, mask = left_padded([pairs[i][0] + pairs[i][1] for i in idx], pad, self.device)
+                width = ids.shape[1]
+                with torch.inference_mode():
+                    result = self.model(
+                        input_ids=ids,
+                        attention_mask=mask,
+                        position_ids=(mask.cumsum(-1) - 1).clamp_min(0),
+                        output_attentions=attention_layer is not None,
+                    )
+                lp = result.logits.float().log_softmax(-1)
+                for row, i in enumerate(idx):
+                    n, total = len(pairs[i][1]), len(pairs[i][0]) + len(pairs[i][1])
+                    # the token at position t is predicted by the distribution at t - 1
+                    dist = lp[row, width - n - 1 : width - 1]
+                    target = ids[row, width - n :]
+                    out[i]["log_likelihoods"] = dist.gather(-1, target.unsqueeze(-1)).squeeze(-1).cpu().numpy()
+                    out[i]["entropy"] = (-(dist.exp() * dist).nansum(-1)).cpu().numpy()
+                    if attention_layer is not None:
+                        att = result.attentions[attention_layer][row, :, width - total :, width - total :]
+                        out[i]["attention"] = att.float().cpu().numpy()
+        finally:
+            if attention_layer is not None and before != "eager":
+                inner.set_attn_implementation(before)
+        return out
+
     def digit_token_ids(self) -> list[int]:
         return digit_token_ids(self.tokenizer)
 

@@ -19,6 +19,7 @@ CAPABILITIES = {
     "tokenizer": "tokenizer",  # to find the token ids of words such as "True"
     "continuation_logprobs": "continuation_logprobs",  # log-probabilities of a given text's tokens (one pass)
     "answer_hidden_states": "answer_hidden_states",  # hidden states at an answer's last token (one pass)
+    "answer_statistics": "answer_statistics",  # per-token log-likelihoods, entropies, attention maps (one pass)
 }
 
 
