@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from calbench.elicit import answer_prompt
-from calbench.judge import judge_for
 from calbench.methods import MethodContext, get_method
 from calbench.records import Example
+from tests.helpers import ctx_for as scripted_ctx
 
 pytest.importorskip("lm_polygraph")
 
@@ -34,16 +34,9 @@ def backend(tiny_model_dir):
 
 
 def ctx_for(backend) -> MethodContext:
-    judge = judge_for("open")
-    return MethodContext(
-        backend=backend,
-        model_name="tiny",
-        task_name="toy",
-        kind="open",
-        judge=judge,
-        judge_name=judge.name,
-        fixed_answers=dict(GIVEN),
-    )
+    ctx = scripted_ctx(backend, "open")
+    ctx.fixed_answers = dict(GIVEN)
+    return ctx
 
 
 def reference_stats(backend, example: Example, answer: str) -> dict:

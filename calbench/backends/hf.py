@@ -174,19 +174,26 @@ class HFBackend:
                 rows[i] = lp[row]
         return torch.stack(rows)
 
-    def continuation_logprobs(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> list[list[float]]:
-        """log p(c_i | prompt, c_<i) for the tokens c of each given continuation, in one forward pass over
-        prompt + continuation (teacher forcing). The continuation is tokenized on its own and appended to the
-        prompt's tokens, so a leading space stays with its first word as in a generated reply."""
-        import torch
-
-        pairs = [
+    def _prompt_and_continuation_ids(
+        self, prompts: Sequence[Prompt], continuations: Sequence[str]
+    ) -> list[tuple[list[int], list[int]]]:
+        """The token ids of each rendered prompt and of its continuation, tokenized on its own (so that a leading
+        space stays with its first word, as in a generated reply)."""
+        return [
             (
                 self.tokenizer.encode(self.render(p), add_special_tokens=False),
                 self.tokenizer.encode(c, add_special_tokens=False),
             )
             for p, c in zip(prompts, continuations)
         ]
+
+    def continuation_logprobs(self, prompts: Sequence[Prompt], continuations: Sequence[str]) -> list[list[float]]:
+        """log p(c_i | prompt, c_<i) for the tokens c of each given continuation, in one forward pass over
+        prompt + continuation (teacher forcing). The continuation is tokenized on its own and appended to the
+        prompt's tokens, so a leading space stays with its first word as in a generated reply."""
+        import torch
+
+        pairs = self._prompt_and_continuation_ids(prompts, continuations)
         out: list[list[float]] = [[] for _ in pairs]
         order = sorted((i for i, (_, c) in enumerate(pairs) if c), key=lambda i: sum(map(len, pairs[i])))
         pad = self.tokenizer.pad_token_id
@@ -217,11 +224,7 @@ class HFBackend:
         import numpy as np
         import torch
 
-        seqs = [
-            self.tokenizer.encode(self.render(p), add_special_tokens=False)
-            + self.tokenizer.encode(c, add_special_tokens=False)
-            for p, c in zip(prompts, continuations)
-        ]
+        seqs = [p + c for p, c in self._prompt_and_continuation_ids(prompts, continuations)]
         out: list[Any] = [None] * len(seqs)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         pad = self.tokenizer.pad_token_id
@@ -259,13 +262,7 @@ class HFBackend:
         import numpy as np
         import torch
 
-        pairs = [
-            (
-                self.tokenizer.encode(self.render(p), add_special_tokens=False),
-                self.tokenizer.encode(c, add_special_tokens=False),
-            )
-            for p, c in zip(prompts, continuations)
-        ]
+        pairs = self._prompt_and_continuation_ids(prompts, continuations)
         empty = np.zeros(0, dtype=np.float32)
         out: list[dict[str, Any]] = [{"tokens": list(c), "log_likelihoods": empty, "entropy": empty} for _, c in pairs]
         order = sorted((i for i, (_, c) in enumerate(pairs) if c), key=lambda i: sum(map(len, pairs[i])))
