@@ -200,6 +200,7 @@ def load(path: str | Path) -> Study:
                 f"({', '.join(tnames[:i]) or 'none'})"
             )
     study.spec["answers"] = _answers(top.sub("answers"))
+    study.spec["preregistration"] = _preregistration(top.sub("preregistration"))
     fresh = top.sub("fresh")
     study.spec["fresh"] = None
     if fresh:
@@ -350,6 +351,46 @@ def _training(f: _Fields) -> dict:
         start.done()
     f.done()
     return t
+
+
+def _preregistration(f: _Fields | None) -> dict | None:
+    if f is None:
+        return None
+    out = {
+        "commit": str(f.get("commit", required=True)),
+        "file": f.get("file", required=True),
+        "frozen": f.get("frozen", list, default=[]),
+    }
+    if not re.fullmatch(r"[0-9a-f]{7,40}", out["commit"]):
+        raise StudyError(f"{f.path}: {f.key('commit')} must be a git commit (7-40 hex digits), got {out['commit']!r}")
+    f.done()
+    return out
+
+
+def preregistration_line(study: Study) -> str | None:
+    """The line every output of a pre-registered study starts with: the pre-registration's file and commit, and
+    whether the files it froze are unchanged since that commit (``git diff``; "not checked" without git)."""
+    import subprocess
+
+    pre = study.spec.get("preregistration")
+    if not pre:
+        return None
+    base = study.path.parent
+    frozen = [os.path.normpath(base / x) for x in pre["frozen"]]
+    line = f"Pre-registered in {os.path.normpath(base / pre['file'])}, commit {pre['commit']}"
+    if not frozen:
+        return line + "."
+    try:
+        known = subprocess.run(["git", "cat-file", "-e", f"{pre['commit']}^{{commit}}"], capture_output=True)
+        diff = subprocess.run(["git", "diff", "--name-only", pre["commit"], "--", *frozen], capture_output=True)
+    except OSError:
+        return line + f"; its {len(frozen)} frozen file(s) not checked (no git here)."
+    if known.returncode or diff.returncode:
+        return line + f"; its {len(frozen)} frozen file(s) not checked (the commit is not in this checkout)."
+    changed = diff.stdout.decode().split()
+    if changed:
+        return line + f"; **changed since**: {', '.join(changed)}."
+    return line + f"; its {len(frozen)} frozen file(s) (recipes, question ids) unchanged since."
 
 
 def _answers(f: _Fields | None) -> dict[str, dict]:
@@ -915,6 +956,8 @@ def plan_text(study: Study, stage: str | None = None) -> str:
         lines.append(study.description)
     if study.spec["in_progress"]:
         lines.append("in progress: committed while it runs over several sessions (rerun to resume)")
+    if pre := preregistration_line(study):
+        lines.append(pre)
     fresh = check_fresh(study)
     if fresh:
         lines.append(
@@ -988,7 +1031,8 @@ def run(
             text = s.action()
             s.out.parent.mkdir(parents=True, exist_ok=True)
             if text is not None:
-                s.out.write_text(text, encoding="utf-8")
+                pre = preregistration_line(study) if s.out.suffix == ".md" else None
+                s.out.write_text(f"{pre}\n\n{text}" if pre else text, encoding="utf-8")
             log(f"[study] wrote {s.label}")
             continue
         if s.kind == "copy":

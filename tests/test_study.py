@@ -505,3 +505,40 @@ def test_fresh_questions_are_checked_against_every_committed_result(tmp_path):
             match=f"answers.a.ids: 1 of the 2 questions of ids.txt were used by a committed result \\(e.g. {used}\\)",
         ):
             st.run(study, runner=lambda argv: 0)
+
+
+def test_a_preregistered_study_records_its_commit_and_checks_its_frozen_files(tmp_path, monkeypatch):
+    """Every output of a study with ``preregistration:`` starts with the commit and whether the files it froze are
+    unchanged since (git diff); plan shows the same line; a malformed commit is refused."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    (tmp_path / "recipe.yaml").write_text("lr: 0.001\n")
+    git("add", "recipe.yaml")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "pre-registration")
+    commit = git("rev-parse", "--short", "HEAD").strip()
+    spec = {
+        "study": "x",
+        "model": "m",
+        "preregistration": {"commit": commit, "file": "PREREG.md", "frozen": ["recipe.yaml"]},
+        "tables": [{"out": "tables.md", "runs": ["no-such-run"]}],
+    }
+    path = _write(tmp_path, spec)
+    monkeypatch.chdir(tmp_path)
+    study = st.load(path.name)
+    assert f"Pre-registered in PREREG.md, commit {commit}; its 1 frozen file(s)" in st.plan_text(study)
+    assert st.run(study, "tables", log=lambda m: None) == 0
+    first = (tmp_path / "tables.md").read_text().splitlines()[0]
+    assert first.startswith(f"Pre-registered in PREREG.md, commit {commit}") and "unchanged since" in first
+
+    (tmp_path / "recipe.yaml").write_text("lr: 0.01\n")  # the frozen recipe edited after the commit
+    assert "**changed since**: recipe.yaml" in st.preregistration_line(st.load(path.name))
+    spec["preregistration"]["commit"] = "0" * 40  # not a commit of this checkout
+    assert "not checked (the commit is not in this checkout)" in st.preregistration_line(
+        st.load(_write(tmp_path, spec).name)
+    )
+    spec["preregistration"]["commit"] = "HEAD~1"
+    with pytest.raises(st.StudyError, match="preregistration.commit must be a git commit"):
+        st.load(_write(tmp_path, spec))
