@@ -390,6 +390,7 @@ def evaluate(
         seed=settings.seed,
         settings={"max_new_tokens": settings.max_new_tokens, **settings.method_settings},
         fixed_answers=None if settings.answers is None else {e.id: settings.answers[e.id] for e in examples},
+        methods=tuple(settings.methods),
     )
     todo = [e for e in examples if any((e.id, m.name) not in done for m in methods)]
     t0 = time.perf_counter()

@@ -113,3 +113,23 @@ def test_a_missing_lm_polygraph_is_a_clear_error(backend, monkeypatch):
     monkeypatch.setitem(sys.modules, "lm_polygraph.estimators", None)  # import fails as if not installed
     with pytest.raises(PolygraphMissingError, match=r"pip install 'calbench\[polygraph\]'"):
         get_method("polygraph:Perplexity").run(ctx_for(backend), EXAMPLES[:1])
+
+
+def test_the_methods_of_one_run_share_one_forward_pass(backend, monkeypatch):
+    names = [f"polygraph:{n}" for n in ("MaximumSequenceProbability", "MeanTokenEntropy", "AttentionScore")]
+    alone = {n: get_method(n).run(ctx_for(backend), EXAMPLES) for n in names}
+    calls = []
+    original = backend.answer_statistics
+
+    def counted(prompts, continuations, *, attention_layer=None):
+        calls.append((len(prompts), attention_layer))
+        return original(prompts, continuations, attention_layer=attention_layer)
+
+    monkeypatch.setattr(backend, "answer_statistics", counted)
+    ctx = ctx_for(backend)
+    ctx.methods = ("two-stage", *names)
+    together = {n: get_method(n).run(ctx, EXAMPLES) for n in names}
+    assert calls == [(4, 1)]  # one pass over the four answers, with the attention maps the last method reads
+    assert not ctx.shared  # the run's last polygraph method took the statistics out
+    for n in names:
+        assert [s.confidence for s in together[n]] == pytest.approx([s.confidence for s in alone[n]], nan_ok=True)

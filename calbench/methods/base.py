@@ -87,6 +87,10 @@ class MethodContext:
     fixed_answers: dict[str, str] | None = None
     #: (id, k, temperature) -> the k sampled stage-1 replies: shared by self-consistency and the cluster methods
     sampled: dict[tuple[str, int, float], list[Generation]] = field(default_factory=dict)
+    #: the names of the run's methods, in order (a method that shares work with later ones can see them)
+    methods: tuple[str, ...] = ()
+    #: other work shared by several methods of the run, by key (e.g. the polygraph methods' statistics)
+    shared: dict[Any, Any] = field(default_factory=dict)
 
     def answer_tokens(self) -> int:
         return int(self.settings.get("max_new_tokens") or ANSWER_TOKENS[self.kind])

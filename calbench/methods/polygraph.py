@@ -30,7 +30,15 @@ from typing import Any, ClassVar, cast
 
 from calbench.backends.base import Generation
 from calbench.errors import UserError
-from calbench.methods.base import MethodContext, answers_for, for_live, per_question, register, stage1_answer
+from calbench.methods.base import (
+    METHODS,
+    MethodContext,
+    answers_for,
+    for_live,
+    per_question,
+    register,
+    stage1_answer,
+)
 from calbench.methods.capabilities import answer_cost, require
 from calbench.records import Example, Sample
 
@@ -82,6 +90,25 @@ def polygraph_stats(rows: list[dict[str, Any]], needs: list[str]) -> dict[str, A
     return stats
 
 
+def shared_statistics(ctx: MethodContext, ids: list[str], firsts: list[tuple[Any, Generation]], method: str) -> list:
+    """The :meth:`answer_statistics` rows of these questions, from one forward pass shared by every polygraph
+    method of the run (with the attention maps when one of them reads them); the run's last polygraph method
+    takes them out of the cache."""
+    ours = [m for m in ctx.methods if m.startswith("polygraph:")] or [method]
+    todo = [j for j, qid in enumerate(ids) if ("polygraph", qid) not in ctx.shared]
+    if todo:
+        wants = any(getattr(METHODS.get(m), "uses_attention", False) for m in ours)
+        made = cast(Any, ctx.backend).answer_statistics(
+            [firsts[j][0] for j in todo],
+            [firsts[j][1].text for j in todo],
+            attention_layer=attention_layer(ctx.backend) if wants else None,
+        )
+        for j, row in zip(todo, made):
+            ctx.shared[("polygraph", ids[j])] = row
+    take = ctx.shared.pop if method == ours[-1] else ctx.shared.__getitem__
+    return [take(("polygraph", qid)) for qid in ids]
+
+
 class _Polygraph:
     name: ClassVar[str]  # "polygraph:<Estimator>"
     estimator: ClassVar[str]  # the lm-polygraph class
@@ -102,9 +129,7 @@ class _Polygraph:
         firsts = answers_for(ctx, examples)
 
         def score(live: list[int]) -> list[dict[str, Any]]:
-            rows = cast(Any, ctx.backend).answer_statistics(
-                [firsts[i][0] for i in live], [firsts[i][1].text for i in live], attention_layer=layer
-            )
+            rows = shared_statistics(ctx, [examples[i].id for i in live], [firsts[i] for i in live], self.name)
             values: list[dict[str, Any]] = [{"u": None} for _ in rows]  # an empty answer: nothing to score
             scored = [j for j, r in enumerate(rows) if len(r["tokens"])]
             if scored:
