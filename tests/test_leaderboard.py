@@ -335,3 +335,38 @@ def test_two_probes_on_the_same_questions_are_two_systems(tmp_path):
     lb = build([tmp_path / "r"])
     assert sorted(r.label for r in lb.rows) == ["m · probe (probe-4800)", "m · probe (probe-cal300)"]
     assert not lb.skipped
+
+
+def test_a_given_answers_track_leaves_out_methods_that_write_their_own_answer(tmp_path):
+    """With ``given_only: true`` a track's rows are the systems that rate the column's answers (two-stage, a scaled
+    readout); chain of thought, on the same questions with its own answers, stays out (it is in the drill-down)."""
+    import hashlib
+
+    from calbench.reporting.suite import load_suite, page, rates_given_answers
+
+    res = tmp_path / "results"
+    make_run(res / "base", model="m", methods=("two-stage", "ptrue"))
+    make_run(res / "cot", model="m", methods=("verbalized-cot",))
+    q = hashlib.sha256("\n".join(IDS).encode()).hexdigest()[:10]
+    lb = build([res])
+    labels = {}
+    for given in (True, False):
+        suite = tmp_path / f"suite-{given}.yaml"
+        suite.write_text(
+            f"tracks:\n  - name: g\n    title: G\n    given_only: {str(given).lower()}\n    tables:\n"
+            f"      - title: T\n        columns:\n          - {{title: TriviaQA, task: triviaqa, questions: {q}}}\n"
+        )
+        labels[given] = {
+            r["label"] for r in page(lb, load_suite(suite), n_resamples=20)["tracks"][0]["tables"][0]["rows"]
+        }
+    assert labels[True] == {"m · two-stage", "m · ptrue"}
+    assert labels[False] == {"m · two-stage", "m · ptrue", "m · verbalized-cot"}
+    assert rates_given_answers("seq-likelihood-mean+platt-triviaqa") and rates_given_answers("probe")
+    assert not rates_given_answers("verbalized-topk") and not rates_given_answers("verbalized")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "tracks:\n  - {name: g, title: G, given_only: maybe,\n"
+        "     tables: [{title: T, columns: [{title: A, task: t, questions: q}]}]}\n"
+    )
+    with pytest.raises(DataError, match=r"tracks\[0\].given_only must be true or false"):
+        load_suite(bad)

@@ -14,6 +14,7 @@ A suite file (YAML) declares the tracks::
               - {title: SciQ, task: sciq, questions: 85cfc2dd3b}
       - name: given-answers
         title: "Given answers: confidence on a fixed, named answer set"
+        given_only: true    # rows: systems that rate the answers, not methods that write their own (CoT, top-k)
         tables:
           - title: "SmolLM2-135M greedy answers, TriviaQA eval (1,000) and unseen tasks (500 each)"
             columns: [...]
@@ -63,6 +64,9 @@ class Track:
     title: str
     description: str
     tables: list[SuiteTable] = field(default_factory=list)
+    #: rows only for systems that rate the column's answers (a method that accepts a given answer, scaled or not);
+    #: a method that writes its own answer in the confidence's reply (verbalized, CoT, top-k) is left out
+    given_only: bool = False
 
 
 def load_suite(path: str | Path) -> list[Track]:
@@ -79,7 +83,11 @@ def load_suite(path: str | Path) -> list[Track]:
         where = f"{path}: tracks[{i}]"
         if not isinstance(t, dict) or not t.get("name") or not t.get("title"):
             raise DataError(f"{where}: needs name and title")
-        track = Track(str(t["name"]), str(t["title"]), str(t.get("description") or ""))
+        if not isinstance(t.get("given_only", False), bool):
+            raise DataError(f"{where}.given_only must be true or false")
+        track = Track(
+            str(t["name"]), str(t["title"]), str(t.get("description") or ""), given_only=t.get("given_only", False)
+        )
         for j, tb in enumerate(t.get("tables") or []):
             if not isinstance(tb, dict) or not tb.get("title") or not tb.get("columns"):
                 raise DataError(f"{where}.tables[{j}]: needs title and columns")
@@ -93,6 +101,14 @@ def load_suite(path: str | Path) -> list[Track]:
             raise DataError(f"{where}: needs at least one table")
         tracks.append(track)
     return tracks
+
+
+def rates_given_answers(method: str) -> bool:
+    """Whether a readout rates the shared (or given) answer rather than one it writes itself: its method, without
+    a scaler's ``+label``, accepts given answers (:func:`calbench.methods.fixed_answer_methods`)."""
+    from calbench.methods import fixed_answer_methods
+
+    return method.split("+")[0] in fixed_answer_methods()
 
 
 def _match(lb, spec: SuiteColumn):
@@ -159,6 +175,7 @@ def page(lb, tracks: list[Track], *, trained=None, n_resamples: int = 1000) -> d
                 r
                 for r in lb.rows
                 if all(lb.entry(r, c) is not None and lb.entry(r, c).cells[lb.rank_by].ok for c in cols)
+                and (not track.given_only or rates_given_answers(r.system[4]))
             ]
             models = {lb.entry(r, cols[0]).run.manifest["model"]["id"] for r in rows}
             model = next(iter(models)) if len(models) == 1 else ""
