@@ -511,6 +511,7 @@ class Step:
     action: Callable[[], str | None] | None = None  # an output step's writer (returns its text)
     done_file: Path | None = None
     prepare: Callable[[], None] | None = None  # run before the command (a training's starting copy)
+    derived_from: Path | None = None  # the run folder whose answers an evaluation rates (its samples are thinned)
 
     @property
     def label(self) -> str:
@@ -732,6 +733,7 @@ def plan(study: Study) -> list[Step]:
                 inputs=inputs,
                 expect={"n": limit, "methods": e["methods"]},
                 figures=e["figures"],
+                derived_from=a["path"],
             )
         )
     for c in spec["checkpoints"]:
@@ -1070,10 +1072,12 @@ def _store(study: Study, s: Step, steps: list[Step]) -> None:
     if _later_extends(s, steps):
         return
     _compress(s.out)
-    if s.kind == "calibrate":  # a scaled run keeps only what differs from the run it was applied to
-        from calbench.reporting.files import thin_derived_samples
+    from calbench.reporting.files import thin_derived_samples
 
+    if s.kind == "calibrate":  # a scaled run keeps only what differs from the run it was applied to
         thin_derived_samples(s.out, s.needs[1].parent)
+    elif s.derived_from is not None:  # an evaluation on a run's answers: what differs from that run's records
+        thin_derived_samples(s.out, s.derived_from)
 
 
 def _later_extends(step: Step, steps: list[Step]) -> bool:

@@ -299,3 +299,36 @@ def test_a_scaled_run_thinned_reads_byte_for_byte_as_before(tmp_path):
     text = (scaled2 / "samples.jsonl").read_bytes()
     thin_derived_runs([tmp_path / "again"])
     assert expand_samples(scaled2).read_bytes() == text and not (scaled2 / DERIVED_SAMPLES_FILE).exists()
+
+
+def test_a_run_on_given_answers_is_thinned_against_their_run_and_a_running_one_is_left_alone(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """--thin: a run evaluated on another run's answers (``eval --answers RUN/samples.jsonl``, e.g. a trained
+    adapter on the untrained answers) keeps only what differs from that run's records and reads byte for byte as
+    before; a run not finished (it resumes from its plain samples) is neither compressed nor thinned."""
+    from calbench.records import DERIVED_SAMPLES_FILE, open_bytes
+    from calbench.reporting.files import thin_given_answer_runs
+    from calbench.runs import Run
+
+    monkeypatch.chdir(tmp_path)  # given_answers paths are recorded relative to the working folder
+    common = ["eval", "--model", tiny_model_dir, "--task", "triviaqa", "--limit", "6", "--quiet"]
+    assert main([*common, "--method", "two-stage", "--out", "res/before"]) == 0
+    answers = "res/before/samples.jsonl"
+    assert main([*common, "--method", "two-stage,expected", "--answers", answers, "--out", "res/after"]) == 0
+    after = Path("res/after")
+    text = (after / "samples.jsonl").read_bytes()
+    (done,) = thin_given_answer_runs([Path("res")])
+    assert done[:2] == (after, Path("res/before")) and done[3] < done[2]
+    assert find_samples_file(after) == after / DERIVED_SAMPLES_FILE
+    with open_bytes(after / DERIVED_SAMPLES_FILE) as fh:
+        assert fh.read() == text
+    assert thin_given_answer_runs([Path("res")]) == []  # idempotent
+    # a run still running (or interrupted) is left as it is by the compressor and by the thinning
+    expand_samples(after)
+    run = Run.open(after)
+    run.manifest["status"] = "running"
+    run.write()
+    assert thin_given_answer_runs([Path("res")]) == []
+    assert compress_results.main(["res"]) == 0
+    assert (after / "samples.jsonl").read_bytes() == text and (Path("res/before") / "samples.jsonl.xz").exists()

@@ -213,6 +213,8 @@ def test_a_tiny_study_runs_is_interrupted_resumes_and_reproduces_its_tables(tmp_
     assert (tmp_path / "train/summary.json").exists() and (tmp_path / "work/train/adapter").is_dir()
     # the scaled run keeps only what differs from the run it was applied to (thinned when the study compresses)
     assert (tmp_path / "before-triviaqa-platt/samples.derived.jsonl.xz").exists()
+    # so does an evaluation of the answers of an answer set's run (the trained adapter on the untrained answers)
+    assert (tmp_path / "after-triviaqa/samples.derived.jsonl.xz").exists()
     assert not list((tmp_path / "after-triviaqa-3").glob("*.png"))  # a subset run keeps no figures
     tables = (tmp_path / "tables.md").read_text()
     assert "| after-triviaqa:two-stage | 6 |" in tables and "### sciq, 4 questions" in tables

@@ -7,7 +7,9 @@ versions compressed) is recompressed as ``samples.jsonl.xz``.
 ``--thin`` (after compressing): a run a post-hoc scaler made keeps only what differs from the records of the run
 it was applied to, ``samples.derived.jsonl.xz`` (``calbench.records.DERIVED_SAMPLES_FILE``; read transparently,
 rebuilt byte for byte, checked before the full file is removed): a scaled run repeats its source's records but for
-the method name and the confidence.
+the method name and the confidence. So does a run evaluated on given answers taken from another run's samples
+(``eval --answers RUN/samples.jsonl.xz``, e.g. a trained adapter rating the untrained answers): it keeps what
+differs from that run's records (prompts, answers and gold lists are the same).
 
 Why: every GPU call carries the tracked tree (64 MiB in all), and plain sample files were most of it. xz, not
 gzip: a question's prompt repeats once per method, rows apart, beyond gzip's 32 KiB window (the committed
@@ -28,7 +30,14 @@ import sys
 from pathlib import Path
 
 from calbench.errors import DataError
-from calbench.reporting.files import LEGACY_SAMPLES, compress_file, dedupe_report_figures, thin_derived_runs
+from calbench.reporting.files import (
+    LEGACY_SAMPLES,
+    compress_file,
+    dedupe_report_figures,
+    run_in_progress,
+    thin_derived_runs,
+    thin_given_answer_runs,
+)
 
 DEFAULT_MIN_BYTES = 1 << 20
 
@@ -108,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         if not root.is_dir():
             raise SystemExit(f"{root}: not a folder")
         for path in candidates(root, args.min_bytes):
+            if run_in_progress(path.parent):
+                print(f"skipped {path}: its run is not finished (it resumes from this file)", file=sys.stderr)
+                continue
             size = path.stat().st_size
             target = compress(path, dry_run=args.dry_run)
             before += size
@@ -127,6 +139,18 @@ def main(argv: list[str] | None = None) -> int:
             )
         total = sum(b for *_, b, _ in thinned), sum(a for *_, a in thinned)
         print(f"{len(thinned)} scaled runs: {total[0] / 2**20:.1f} MiB -> {total[1] / 2**20:.1f} MiB", file=sys.stderr)
+        given = thin_given_answer_runs(args.roots, dry_run=args.dry_run)
+        for run, source, b, a in given:
+            print(
+                f"{'would thin' if args.dry_run else 'thinned'} {run} against {source} (its given answers): "
+                f"{b} -> {a} bytes",
+                file=sys.stderr,
+            )
+        total = sum(b for *_, b, _ in given), sum(a for *_, a in given)
+        print(
+            f"{len(given)} runs on given answers: {total[0] / 2**20:.1f} MiB -> {total[1] / 2**20:.1f} MiB",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -136,6 +136,14 @@ def _patch(rec: dict, base: dict) -> dict:
     return patch
 
 
+def run_in_progress(folder: Path) -> bool:
+    """Whether ``folder`` is a run folder whose run is not finished (a running or interrupted run appends to its
+    plain samples file and resumes from it: it must not be compressed or thinned)."""
+    from calbench.runs import Run, has_manifest
+
+    return has_manifest(folder) and Run.open(folder).manifest.status in ("running", "incomplete")
+
+
 def thin_derived_samples(folder: Path, source: Path, *, dry_run: bool = False) -> tuple[int, int] | None:
     """Replace the samples of ``folder`` (a run derived from the run ``source``: a post-hoc scaler's output) by a
     derived samples file holding only what differs from the source's records, when that file rebuilds the samples
@@ -146,6 +154,8 @@ def thin_derived_samples(folder: Path, source: Path, *, dry_run: bool = False) -
 
     samples, src = find_samples_file(folder), find_samples_file(source)
     if samples is None or src is None or samples.name == DERIVED_SAMPLES_FILE:
+        return None
+    if run_in_progress(folder) or run_in_progress(source):
         return None
     with open_bytes(samples) as fh:
         data = fh.read()
@@ -220,4 +230,28 @@ def thin_derived_runs(roots: list[Path], *, dry_run: bool = False) -> list[tuple
             sizes = thin_derived_samples(run.path, best.path, dry_run=dry_run)
             if sizes:
                 done.append((run.path, best.path, *sizes))
+    return done
+
+
+def thin_given_answer_runs(roots: list[Path], *, dry_run: bool = False) -> list[tuple[Path, Path, int, int]]:
+    """:func:`thin_derived_samples` for every run under ``roots`` evaluated on given answers (``eval --answers``)
+    taken from another run folder's samples (run.json ``given_answers.path``, relative to the working folder, as
+    the commands ran): e.g. a trained adapter rating the untrained model's answers keeps only what differs from
+    the untrained run's records (the prompts, answers and gold lists are the same). Returns (run, source, bytes
+    before, bytes after) for each run thinned."""
+    from calbench.runs import MANIFEST_FILE, Run, has_manifest
+
+    done = []
+    for root in roots:
+        for p in sorted(root.rglob(MANIFEST_FILE)):
+            run = Run.open(p.parent)
+            given = (run.manifest.get("given_answers") or {}).get("path")
+            if not given:
+                continue
+            source = Path(given).parent
+            if source.resolve() == run.path.resolve() or not has_manifest(source):
+                continue
+            sizes = thin_derived_samples(run.path, source, dry_run=dry_run)
+            if sizes:
+                done.append((run.path, source, *sizes))
     return done
