@@ -814,7 +814,9 @@ def plan(study: Study) -> list[Step]:
     steps.sort(key=lambda step: STAGES.index(step.stage))  # stable: the order within a stage is the file's
     for tb in spec["tables"]:
         runs = [study.ref(r) for r in tb["runs"]]
-        steps.append(Step("tables", "output", study.ref(tb["out"]), action=_tables_action(runs)))
+        steps.append(
+            Step("tables", "output", study.ref(tb["out"]), action=_tables_action(runs, study.spec["in_progress"]))
+        )
     for r in spec["reports"]:
         steps.append(Step("tables", "output", study.ref(r["out"]), action=_report_action(study, r)))
     for g in spec["level_gaps"]:
@@ -1137,11 +1139,12 @@ def _compress(folder: Path) -> None:
 # -- outputs -------------------------------------------------------------------------------------------------------
 
 
-def _tables_action(runs: list[Path]) -> Callable[[], str]:
+def _tables_action(runs: list[Path], in_progress: bool = False) -> Callable[[], str]:
     def write() -> str:
         from calbench.reporting.tables import load_runs, tables
 
-        return "\n".join(tables(load_runs(runs, note=lambda m: print(f"[study] {m}", file=sys.stderr)))) + "\n"
+        found = load_runs(runs, note=lambda m: print(f"[study] {m}", file=sys.stderr), skip_unfinished=in_progress)
+        return "\n".join(tables(found)) + "\n"
 
     return write
 

@@ -52,3 +52,25 @@ def test_level_table_lists_only_readouts_with_a_distribution():
     assert rows == ["| after:expected | 2 | " + " ".join(["0.000"] * 3 + ["1.000"] + ["0.000"] * 7) + " | 3: 2 |"]
     assert mod.level_table([("after:two-stage", _Run([{}]), "two-stage")]) == []
     assert mod.level_profile([{}]) is None
+
+
+def test_load_runs_skips_a_missing_folder_and_an_unfinished_run_only_when_asked(tmp_path):
+    """A study in progress writes its tables from the runs it has finished (a running or interrupted run is named
+    and skipped); a finished study's tables refuse an unfinished run."""
+    import pytest
+
+    from calbench.errors import DataError
+    from calbench.runs import Run
+    from tests.helpers import make_run
+
+    done = make_run(tmp_path / "done", conf=[0.2, 0.9] * 20)
+    running = make_run(tmp_path / "running", conf=[0.3, 0.8] * 20)
+    run = Run.open(running)
+    run.manifest["status"] = "running"
+    run.write()
+    notes: list[str] = []
+    found = _tables.load_runs([done, running, tmp_path / "missing"], note=notes.append, skip_unfinished=True)
+    assert list(found) == ["done"]
+    assert notes == [f"skipped {running}: not finished", f"skipped {tmp_path / 'missing'}: no such folder"]
+    with pytest.raises(DataError, match="running"):
+        _tables.load_runs([done, running])

@@ -116,14 +116,17 @@ def tables(runs: dict[str, RunFolder]) -> list[str]:
     return out
 
 
-def load_runs(paths: list[Path], *, note=None) -> dict[str, RunFolder]:
+def load_runs(paths: list[Path], *, note=None, skip_unfinished: bool = False) -> dict[str, RunFolder]:
     """The run folders of ``paths`` by folder name, in the order given; a missing folder is skipped (``note`` is
-    called with a line saying so), a folder that is not a finished run is an error naming it."""
+    called with a line saying so), and with ``skip_unfinished`` a run still running or interrupted (a study in
+    progress); any other folder that is not a finished run is an error naming it."""
+    from calbench.reporting.files import run_in_progress
+
     runs: dict[str, RunFolder] = {}
     for d in map(Path, paths):
-        if not d.is_dir():
+        if not d.is_dir() or (skip_unfinished and run_in_progress(d)):
             if note:
-                note(f"skipped {d}: no such folder")
+                note(f"skipped {d}: {'no such folder' if not d.is_dir() else 'not finished'}")
             continue
         result = check_run_folder(d)
         if not isinstance(result, RunFolder):
