@@ -116,14 +116,15 @@ class _Polygraph:
     accepts_fixed_answer: ClassVar[bool] = True
     uses_attention: ClassVar[bool] = False
 
-    def make(self, layer: int | None) -> Any:
+    def make(self) -> Any:
+        """The lm-polygraph estimator; an attention one reads its layer as 0, the only layer calbench hands it."""
         cls = getattr(_estimators(), self.estimator)
         return cls(layer=0) if self.uses_attention else cls()
 
     def run(self, ctx: MethodContext, examples: list[Example]) -> list[Sample]:
         require(ctx.backend, self.needs, self.name)
         layer = attention_layer(ctx.backend) if self.uses_attention else None
-        estimator = self.make(layer)
+        estimator = self.make()
         described = f"{self.estimator} (layer={layer})" if self.uses_attention else str(estimator)
         version = polygraph_version()
         firsts = answers_for(ctx, examples)
