@@ -1022,6 +1022,7 @@ def run(
             "move its folder away to rerun it, or restore the study file"
         )
     study.results.mkdir(parents=True, exist_ok=True)
+    stored: set[Path] = set()  # the run folders compressed (and thinned) as their step finished
     for s in steps:
         st = status(s, state)
         if st == "done":
@@ -1062,8 +1063,10 @@ def run(
             state = _read_state(study)
         if not any(p.parent == s.out for o in steps for p in o.inputs):  # (their commands name its samples file)
             _store(study, s, steps)  # at once: a study stopped later leaves its finished runs compressed
+            stored.add(s.out)
     for s in steps:  # the rest, and those finished before (by an earlier run, or copied in)
-        _store(study, s, steps)
+        if s.out not in stored:
+            _store(study, s, steps)
     return 0
 
 
