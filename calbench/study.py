@@ -869,11 +869,23 @@ def status(step: Step, state: dict) -> str:
         diff = _changed(step, state)
         return f"changed: {diff}" if diff else "done"
     if step.kind == "eval" and (m := _manifest(step.out)) is not None:
-        return f"partial: {m.get('n')} of {step.expect['n']} questions, status {m.get('status')}"
+        total = f" of {step.expect['n']}" if step.expect.get("n") else ""
+        return f"partial: {_questions_done(step.out)}{total} questions, status {m.get('status')}"
     missing = [p for p in step.needs if not p.exists()]
     if missing:
         return f"waiting for {_rel(missing[0])}"
     return "to do"
+
+
+def _questions_done(folder: Path) -> int:
+    """How many distinct questions a (partial) run folder's samples cover: a run's manifest states the planned
+    count while it runs."""
+    from calbench.runs import Run
+
+    try:
+        return len({row.get("id") for row in Run.open(folder).rows()})
+    except (UserError, OSError):
+        return 0
 
 
 def _is_done(step: Step) -> bool:

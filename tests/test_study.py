@@ -544,3 +544,32 @@ def test_a_preregistered_study_records_its_commit_and_checks_its_frozen_files(tm
     spec["preregistration"]["commit"] = "HEAD~1"
     with pytest.raises(st.StudyError, match="preregistration.commit must be a git commit"):
         st.load(_write(tmp_path, spec))
+
+
+def test_the_plan_counts_a_partial_run_by_the_questions_in_its_samples(tmp_path):
+    from calbench.runs import new_manifest, write_manifest
+
+    out = tmp_path / "half"
+    out.mkdir()
+    manifest = new_manifest(
+        status="running",
+        model={"name": "m"},
+        task={"name": "triviaqa"},
+        n=10,  # the planned count, written when the run starts
+        methods=["a", "b"],
+        elicitation={},
+        generation={},
+        judge={},
+        parse_policy="strict",
+        seed=0,
+        versions={},
+        command="calbench eval",
+    )
+    write_manifest(out, manifest)
+    fields = ("task", "model", "prompt", "raw_output", "answer", "confidence", "parse_ok", "correct", "judge")
+    rows = [{"id": f"q{i}", "method": m, **dict.fromkeys(fields)} for i in range(3) for m in ("a", "b")]
+    (out / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    step = st.Step(stage="evaluate", kind="eval", out=out, expect={"n": 10, "methods": ["a", "b"]})
+    assert st.status(step, {}) == "partial: 3 of 10 questions, status running"
+    unknown = st.Step(stage="evaluate", kind="eval", out=out, expect={"methods": ["a"]})
+    assert st.status(unknown, {}) == "partial: 3 questions, status running"
