@@ -209,6 +209,8 @@ def test_a_resumed_exact_run_logs_each_replayed_step_once(tmp_path):
         sum(x["train"] for x in summary["sessions"]), abs=0.11
     )
     assert summary["train_seconds_all_sessions"] > summary["seconds"]["train"]
+    # the log shows both invocations too (an interrupted one, which writes no summary, included)
+    assert [(x["first_step"], x["last_step"]) for x in summary["logged_invocations"]] == [(1, 2), (3, 4)]
 
 
 def test_strict_format_exact_scores_the_whole_number(tmp_path):

@@ -255,6 +255,7 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         "total": round(time.time() - t_start, 1),
     }
     summary = _summary(out, request.resume, estimator, result, seconds, eval_cb, cont, backend.device, on_cuda)
+    summary.update(_logged_invocations(log_path))
     if rank == 0:
         (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2), encoding="utf-8")
     log_cb.close()
@@ -397,6 +398,39 @@ def adapter_card(
         "task": task,
         "labels_seen": total,
         "steps": result.get("steps"),
+    }
+
+
+def _logged_invocations(log_path: Path) -> dict[str, Any]:
+    """Every invocation of a run folder as its training log shows it, the interrupted ones included (a session
+    killed before it finished writes no summary, so ``sessions`` misses it): the log's wall-clock ``time`` restarts
+    at each invocation (each record names its invocation's start, ``started``; an older log without it is split
+    where the time goes back). Each entry: the first and last step it logged and its last logged time (a lower
+    bound: what an interrupted invocation did after its last checkpoint is dropped from the log when the run
+    resumes)."""
+    segments: list[dict[str, Any]] = []
+    last_time = last_start = None
+    try:
+        lines = log_path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if rec.get("kind") != "train" or not isinstance(rec.get("time"), (int, float)):
+            continue
+        start = rec.get("started")
+        if last_time is None or (start != last_start if start is not None else rec["time"] < last_time):
+            segments.append({"first_step": rec["step"], "last_step": rec["step"], "seconds": rec["time"]})
+        segments[-1].update(last_step=rec["step"], seconds=round(rec["time"], 1))
+        last_time, last_start = rec["time"], start
+    if not segments:
+        return {}
+    return {
+        "logged_invocations": segments,
+        "logged_seconds_all_invocations": round(sum(x["seconds"] for x in segments), 1),
     }
 
 

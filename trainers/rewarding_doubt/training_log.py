@@ -39,7 +39,18 @@ class JsonlLogCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
-        self.write({"step": state.global_step, "kind": "train", "time": round(time.time() - self._t0, 1), **logs})
+        # time: wall seconds since this invocation started (``started``, epoch seconds): a resumed run's log holds
+        # the records of each invocation
+        now = time.time()
+        self.write(
+            {
+                "step": state.global_step,
+                "kind": "train",
+                "time": round(now - self._t0, 1),
+                "started": round(self._t0, 3),
+                **logs,
+            }
+        )
         keys = ("reward", "reward_std", "kl", "loss", "completions/mean_length", "entropy")
         parts = [f"{k.split('/')[-1]}={float(logs[k]):.4g}" for k in keys if k in logs]
         if parts:
