@@ -3,6 +3,7 @@ adapters through peft."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Sequence, cast
 
@@ -76,7 +77,10 @@ class HFBackend:
             from peft import PeftModel
 
             apath, self.adapter_sha256 = checked_adapter(adapter)
-            self.model = PeftModel.from_pretrained(self.model, str(apath))
+            with warnings.catch_warnings():
+                # peft asks transformers a deprecated question while it loads (is_gradient_checkpointing): noise
+                warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+                self.model = PeftModel.from_pretrained(self.model, str(apath))
         self.model.to(self.device).eval()
 
     @classmethod
