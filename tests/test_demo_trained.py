@@ -42,3 +42,32 @@ def test_demo_rates_the_untrained_answers_with_a_shipped_adapter(tmp_path, tiny_
     assert man["model"]["adapter_name"] == "RD tiny" and man["given_answers"]["n_used"] == 4
     assert not list(out.glob("*__sciq__two-stage__trained"))
     assert "RD tiny" in (out / "report" / "report.md").read_text()
+
+
+def test_an_adapter_is_refused_on_a_base_model_other_than_its_cards(tmp_path, tiny_model_dir):
+    """A shipped adapter's card records its base model's sha256: the hf backend refuses it on a model whose
+    sha256 differs (naming both) and loads it on its own."""
+    import shutil
+
+    import pytest
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from calbench.backends.hf import HFBackend
+    from calbench.errors import ModelNotFoundError
+    from calbench.models import write_adapter_card
+
+    model = tmp_path / "tiny"
+    shutil.copytree(tiny_model_dir, model)
+    (model / "calbench_source.json").write_text(json.dumps({"sha256": "a" * 64}))
+    peft = get_peft_model(AutoModelForCausalLM.from_pretrained(model), LoraConfig(r=2, target_modules="all-linear"))
+    adapter = tmp_path / "adapter"
+    peft.save_pretrained(adapter)
+    card = adapter / "calbench_adapter.json"
+    write_adapter_card(adapter, "RD tiny", "a random adapter", task="triviaqa", model=str(model))
+    data = json.loads(card.read_text())
+    card.write_text(json.dumps({**data, "model_sha256": "b" * 64}))
+    with pytest.raises(ModelNotFoundError, match=f"sha256 {'b' * 64}.*has sha256 {'a' * 64}"):
+        HFBackend(str(model), adapter=str(adapter))
+    card.write_text(json.dumps({**data, "model_sha256": "a" * 64}))
+    assert HFBackend(str(model), adapter=str(adapter)).adapter_sha256

@@ -77,6 +77,13 @@ class HFBackend:
             from peft import PeftModel
 
             apath, self.adapter_sha256 = checked_adapter(adapter)
+            trained_on = (read_adapter_card(apath) or {}).get("model_sha256")
+            if trained_on and self.resolved.sha256 and trained_on != self.resolved.sha256:
+                raise ModelNotFoundError(
+                    f"adapter {apath} was trained on a base model with sha256 {trained_on} (its "
+                    f"calbench_adapter.json), but {model} has sha256 {self.resolved.sha256}: load it on its own base "
+                    "model"
+                )
             with warnings.catch_warnings():
                 # peft asks transformers a deprecated question while it loads (is_gradient_checkpointing): noise
                 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
