@@ -157,6 +157,10 @@ def test_html_is_self_contained_and_md_links_figures(runs, tmp_path):
     md = md_path.read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert len(links) == 4 and all((tmp_path / p).is_file() for p in links)
+    # the two systems' reliability diagrams share one line (side by side), their histograms the next
+    figure_lines = [line for line in md.splitlines() if line.startswith("![")]
+    assert [line.count("![reliability") for line in figure_lines] == [2, 0]
+    assert [line.count("![confidence histogram") for line in figure_lines] == [0, 2]
     with pytest.raises(ValueError, match=".html or .md"):
         write_report(rep, tmp_path / "rep.pdf")
 

@@ -295,14 +295,12 @@ def render_markdown(report: Report, base: Path, figs: dict, pages: dict | None =
             )
         for p in t["problems"]:
             out += ["", f"**Not compared:** {p['label']}: {p['problem']}"]
-        for s in report.systems:
-            f = figs.get((t["name"], s))
-            if f:
-                out += [
-                    "",
-                    f"![reliability: {report.labels[s]}]({_rel(f['reliability'], base)[:-1]}) "
-                    f"![confidence histogram: {report.labels[s]}]({_rel(f['histogram'], base)[:-1]})",
-                ]
+        # the systems' reliability diagrams on one line (side by side where Markdown is rendered), then their
+        # histograms
+        shown = [(s, f) for s in report.systems if (f := figs.get((t["name"], s)))]
+        for kind, title in (("reliability", "reliability"), ("histogram", "confidence histogram")):
+            if shown:
+                out += ["", " ".join(f"![{title}: {report.labels[s]}]({_rel(f[kind], base)[:-1]})" for s, f in shown)]
     out += ["", "## Breakdown by domain", ""]
     head = ["task", "domain"] + [f"{lab}: n / acc / ECE / Brier" for lab in ctx["bd_labels"]]
     rows = [
