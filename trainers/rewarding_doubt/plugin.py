@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from calbench.errors import DataError
 from calbench.models import write_adapter_card
-from calbench.records import json_safe
+from calbench.records import iter_jsonl, json_safe
 from calbench.training import Trainer, TrainerError, TrainRequest, TrainResult
 from calbench.version import versions
 from trainers.rewarding_doubt.config import RDConfig
@@ -255,7 +256,6 @@ def run_training(request: TrainRequest, cfg: RDConfig) -> TrainResult:
         "total": round(time.time() - t_start, 1),
     }
     summary = _summary(out, request.resume, estimator, result, seconds, eval_cb, cont, backend.device, on_cuda)
-    summary.update(_logged_invocations(log_path))
     if rank == 0:
         (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2), encoding="utf-8")
     log_cb.close()
@@ -362,6 +362,8 @@ def _summary(
         # every invocation of this run folder that finished (a resumed run adds one): the run's whole cost
         "sessions": sessions,
         "train_seconds_all_sessions": round(sum(x.get("train") or 0.0 for x in sessions), 1),
+        # ... and every invocation the training log shows, the interrupted ones included
+        **_logged_invocations(out / "train_log.jsonl"),
         # with continue_from: the labels of the whole chain of runs
         **({"labels_seen_with_continued": cont.labels_before + int(result.get("labels_seen") or 0)} if cont else {}),
         "final_heldout": eval_cb.last or {},
@@ -411,14 +413,10 @@ def _logged_invocations(log_path: Path) -> dict[str, Any]:
     segments: list[dict[str, Any]] = []
     last_time = last_start = None
     try:
-        lines = log_path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return {}
-    for line in lines:
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+        records = [rec for _, rec in iter_jsonl(log_path, tolerate_truncated_tail=True)]
+    except (DataError, OSError):
+        return {}  # an unreadable log: no invocation list rather than a partial one
+    for rec in records:
         if rec.get("kind") != "train" or not isinstance(rec.get("time"), (int, float)):
             continue
         start = rec.get("started")

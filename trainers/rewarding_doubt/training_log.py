@@ -41,12 +41,11 @@ class JsonlLogCallback(TrainerCallback):
             return
         # time: wall seconds since this invocation started (``started``, epoch seconds): a resumed run's log holds
         # the records of each invocation
-        now = time.time()
         self.write(
             {
                 "step": state.global_step,
                 "kind": "train",
-                "time": round(now - self._t0, 1),
+                "time": round(time.time() - self._t0, 1),
                 "started": round(self._t0, 3),
                 **logs,
             }
