@@ -29,7 +29,7 @@ RESULTS = ROOT / "results"
 ONE_METHOD = RESULTS / "demo" / "smollm2-135m-instruct__sciq__two-stage"
 SEVERAL_METHODS = RESULTS / "baselines" / "smollm2-135m-instruct" / "sciq"
 CALIBRATED = RESULTS / "baselines" / "scaled" / "smollm2-135m-instruct" / "mmlu-to-medqa-platt"
-GIVEN_ANSWERS = RESULTS / "training" / "rd-smollm2-sciq-swap-exact" / "after"
+GIVEN_ANSWERS = RESULTS / "training" / "rd-smollm2-sciq-natural-exact" / "after-sciq"
 COMMITTED = [ONE_METHOD, SEVERAL_METHODS, CALIBRATED, GIVEN_ANSWERS]
 
 
