@@ -82,6 +82,22 @@ def test_paired_bootstrap():
         M.paired_bootstrap(p, y, p[:10], y[:10])
 
 
+def test_a_metric_subset_gives_the_same_values_and_intervals():
+    rng = np.random.default_rng(3)
+    ca, cb = rng.random(300), rng.random(300)
+    ya, yb = rng.random(300) < ca, rng.random(300) < cb
+    only = ("accuracy", "ece", "brier", "log_score", "auroc")
+    full = M.paired_bootstrap(ca, ya, cb, yb, n_resamples=200, seed=4)
+    part = M.paired_bootstrap(ca, ya, cb, yb, n_resamples=200, seed=4, metrics=only)
+    assert set(part) == {*only, "n"} and "smece" in full
+    for name in part:
+        assert part[name] == pytest.approx(full[name], nan_ok=True), name
+    c = Grouped.from_arrays(ca, ya).counts()
+    every, some = metrics_from_counts(c, Settings()), metrics_from_counts(c, Settings(), {"mce", "brier_resolution"})
+    assert set(some) == {"mce", "brier_resolution", "n"}
+    assert all(np.array_equal(some[k], every[k]) for k in some)
+
+
 def test_align_by_id():
     a = [{"id": i, "confidence": 0.1 * k} for k, i in enumerate(("x", "y", "z"))]
     b = [{"id": i, "confidence": 0.5} for i in ("z", "w", "x")]

@@ -7,7 +7,7 @@ Resamples are drawn as index matrices (one row per resample), turned into per-co
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -52,10 +52,11 @@ def _percentiles(draws: np.ndarray, level: float) -> tuple[float, float]:
 
 
 def resample_metrics(
-    groups: Sequence[Grouped], s: Settings, n_resamples: int, seed: int
+    groups: Sequence[Grouped], s: Settings, n_resamples: int, seed: int, only: Collection[str] | None = None
 ) -> list[dict[str, np.ndarray]]:
     """Metric values on ``n_resamples`` resamples of the samples, one dict per ``Grouped`` (same indices for
-    each: a paired resample when several are given). Each array has shape ``(n_resamples,)``."""
+    each: a paired resample when several are given). Each array has shape ``(n_resamples,)``. ``only``: just
+    these metrics (:func:`calbench.metrics.scores.metrics_from_counts`); the draws are the same either way."""
     n = groups[0].n
     if any(g.n != n for g in groups):
         raise ValueError("paired resampling needs the same number of samples in every run")
@@ -65,7 +66,7 @@ def resample_metrics(
         for size in _chunks(n, max(g.u.size for g in groups), int(n_resamples)):
             idx = rng.integers(0, n, size=(size, n))
             for g, out in zip(groups, parts):
-                out.append(metrics_from_counts(g.resampled(idx), s))
+                out.append(metrics_from_counts(g.resampled(idx), s, only))
     return [{k: np.concatenate([p[k] for p in out]) for k in out[0]} for out in parts]
 
 
@@ -113,10 +114,12 @@ def paired_bootstrap(
     n_resamples: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+    metrics: Collection[str] | None = None,
     **settings: Any,
 ) -> dict[str, dict[str, Any]]:
     """Difference b - a of every metric between two runs scored on the same examples (row i of a and of b
-    is the same example; see :func:`align_by_id`), with a paired percentile-bootstrap interval.
+    is the same example; see :func:`align_by_id`), with a paired percentile-bootstrap interval. ``metrics``:
+    only these (each one's interval is the same as without it: the resample indices do not depend on it).
 
     Returns ``{name: {"a", "b", "delta", "ci_low", "ci_high", "p_value"}}``. Both runs are resampled with the
     same indices. ``p_value`` is two-sided for "no difference", from the bootstrap distribution shifted to
@@ -130,10 +133,10 @@ def paired_bootstrap(
         raise ValueError(
             f"run a has {ga.n} samples and run b has {gb.n}; align them by id first (calbench.metrics.align_by_id)"
         )
-    pa, pb = metrics_from_counts(ga.counts(), s), metrics_from_counts(gb.counts(), s)
-    da, db = resample_metrics([ga, gb], s, n_resamples, seed)
+    pa, pb = metrics_from_counts(ga.counts(), s, metrics), metrics_from_counts(gb.counts(), s, metrics)
+    da, db = resample_metrics([ga, gb], s, n_resamples, seed, metrics)
     out: dict[str, dict[str, Any]] = {}
-    for name in s.names():
+    for name in s.names() if metrics is None else [m for m in s.names() if m in pb]:
         delta = float(pb[name][0] - pa[name][0])
         d = db[name] - da[name]
         lo, hi = _percentiles(d, level)

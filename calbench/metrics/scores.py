@@ -4,7 +4,7 @@ code)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,24 +73,40 @@ class Settings:
         return BASE_METRICS + tuple(sel_key(k) for k in self.sel_ks) + ("n",)
 
 
-def metrics_from_counts(c: Counts, s: Settings) -> dict[str, np.ndarray]:
-    """Every metric, one value per row of ``c``."""
-    out = {"accuracy": accuracy_from_counts(c)}
-    binned = binned_from_counts(c, int(s.bins))
-    out["ece"] = binned["ece"]
-    out["ece_em"] = ece_em_from_counts(c, s.equal_mass_bins)
-    out["mce"] = binned["mce"]
-    out["rms_ce"] = binned["rms_ce"]
-    out["smece"] = smece_from_counts(c)
-    proper = scores_from_counts(c, s.eps)
-    out["brier"] = proper["brier"]
-    out.update(brier_decomposition_from_counts(c))
-    out["log_score"] = proper["log_score"]
-    out["auroc"] = auroc_from_counts(c)
-    out["auprc"] = auprc_from_counts(c)
-    out["aurc"] = aurc_from_counts(c)
+def metrics_from_counts(c: Counts, s: Settings, only: Collection[str] | None = None) -> dict[str, np.ndarray]:
+    """Every metric, one value per row of ``c``; with ``only``, just those (and ``n``): a bootstrap that reports
+    five metrics need not pay for the smooth ECE on every resample."""
+
+    def want(*names: str) -> bool:
+        return only is None or any(n in only for n in names)
+
+    out: dict[str, np.ndarray] = {}
+    if want("accuracy"):
+        out["accuracy"] = accuracy_from_counts(c)
+    binned = binned_from_counts(c, int(s.bins)) if want("ece", "mce", "rms_ce") else {}
+    if want("ece"):
+        out["ece"] = binned["ece"]
+    if want("ece_em"):
+        out["ece_em"] = ece_em_from_counts(c, s.equal_mass_bins)
+    for k in ("mce", "rms_ce"):
+        if want(k):
+            out[k] = binned[k]
+    if want("smece"):
+        out["smece"] = smece_from_counts(c)
+    proper = scores_from_counts(c, s.eps) if want("brier", "log_score") else {}
+    if want("brier"):
+        out["brier"] = proper["brier"]
+    decomposition = ("brier_reliability", "brier_resolution", "brier_uncertainty")
+    if want(*decomposition):
+        out.update({k: v for k, v in brier_decomposition_from_counts(c).items() if want(k)})
+    if want("log_score"):
+        out["log_score"] = proper["log_score"]
+    for name, fn in (("auroc", auroc_from_counts), ("auprc", auprc_from_counts), ("aurc", aurc_from_counts)):
+        if want(name):
+            out[name] = fn(c)
     for k in s.sel_ks:
-        out[sel_key(k)] = sel_acc_from_counts(c, float(k))
+        if want(sel_key(k)):
+            out[sel_key(k)] = sel_acc_from_counts(c, float(k))
     out["n"] = c.n.astype(float)
     return out
 

@@ -182,7 +182,9 @@ def compare(
         return comp
     run_settings = ref.run.settings
     settings = {"bins": run_settings.bins, "eps": run_settings.eps}
-    res = paired_bootstrap(ca, ya, cb, yb, n_resamples=n_resamples, seed=seed, level=1 - alpha, **settings)
+    res = paired_bootstrap(
+        ca, ya, cb, yb, n_resamples=n_resamples, seed=seed, level=1 - alpha, metrics=REPORT_METRICS, **settings
+    )
     per_question = {
         name: term(cb, yb, settings["eps"]) - term(ca, ya, settings["eps"]) for name, term in PER_SAMPLE_TERMS.items()
     }
