@@ -5,10 +5,11 @@ the steps that are not done, stage by stage, and resumes where an earlier run st
     calbench study plan results/training/rd-smollm2-triviaqa-pass2/study.yaml
     calbench study run results/training/rd-smollm2-triviaqa-pass2/study.yaml --stage tables
 
-Stages, in order: answers (the base model's answers on each fixed answer set, with the baselines), train,
-evaluate (the trained model on the answer sets), unseen (the same on unseen domains), checkpoints, scalers,
-tables (comparison tables, reports, level gaps). Every step writes an ordinary run folder or file; a folder made
-elsewhere (e.g. on a GPU machine) and copied in counts as done. The file format: docs/studies.md.
+Stages, in order: answers (the base model's answers on each fixed answer set, with the baselines), probes
+(probes fitted on labelled answers), train, evaluate (the trained model on the answer sets), unseen (the same on
+unseen domains), checkpoints, scalers, tables (comparison tables, reports, level gaps). Every step writes an
+ordinary run folder or file; a folder made elsewhere (e.g. on a GPU machine) and copied in counts as done. The
+file format: docs/studies.md.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def register(sub) -> None:
     )
     r.add_argument("study", help="the study file (YAML)")
     r.add_argument(
-        "--stage", help="run only this stage (answers, train, evaluate, unseen, checkpoints, scalers, tables)"
+        "--stage", help="run only this stage (answers, probes, train, evaluate, unseen, checkpoints, scalers, tables)"
     )
     r.set_defaults(func=run_study)
 
