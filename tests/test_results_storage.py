@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import check_tree_size  # noqa: E402
 import compress_results  # noqa: E402
+import replot_reliability  # noqa: E402
 
 
 def _compress(folder: Path) -> Path:
@@ -332,3 +333,31 @@ def test_a_run_on_given_answers_is_thinned_against_their_run_and_a_running_one_i
     assert thin_given_answer_runs([Path("res")]) == []
     assert compress_results.main(["res"]) == 0
     assert (after / "samples.jsonl").read_bytes() == text and (Path("res/before") / "samples.jsonl.xz").exists()
+
+
+def test_replot_redraws_a_complete_runs_figures_and_leaves_a_running_one_alone(tmp_path):
+    from PIL import Image
+
+    from calbench.figures import FIGURE_DPI
+
+    ids = [f"q{i}" for i in range(40)]
+    conf = [(i % 10) / 10 for i in range(40)]
+    plots = ["reliability_a.png", "confidence_hist_a.png", "reliability_b.png", "confidence_hist_b.png"]
+    runs = {}
+    for status in ("complete", "running"):
+        run = make_run(tmp_path / status, methods=("a", "b"), ids=ids, conf=conf, status=status)
+        manifest = json.loads((run / "run.json").read_text())
+        (run / "run.json").write_text(json.dumps({**manifest, "plots": plots}))
+        for name in plots:
+            (run / name).write_bytes(b"old")
+        runs[status] = run
+    assert replot_reliability.replot_run(runs["running"], ("reliability", "histogram")) == []
+    assert all((runs["running"] / name).read_bytes() == b"old" for name in plots)
+    assert replot_reliability.replot_run(runs["complete"]) == ["reliability_a.png", "reliability_b.png"]
+    assert (runs["complete"] / "confidence_hist_a.png").read_bytes() == b"old"  # histograms only when asked
+    drawn = replot_reliability.replot_run(runs["complete"], ("reliability", "histogram"))
+    assert sorted(drawn) == sorted(plots)
+    for name in plots:
+        with Image.open(runs["complete"] / name) as im:
+            assert im.format == "PNG" and im.mode == "P" and im.width < 8 * FIGURE_DPI  # ~6.5 in wide at FIGURE_DPI
+

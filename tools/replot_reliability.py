@@ -1,11 +1,13 @@
 """Redraw the reliability diagrams of committed runs (after a change to the diagram), and nothing else.
 
-    python tools/replot_reliability.py [results/]
+    python tools/replot_reliability.py [results/] [--histograms]
 
 For every run folder under the given folders whose ``run.json`` lists ``reliability*.png`` among its plots,
 the samples are scored as the runner scores them (first record per (id, method), failed requests left out) and
 each method's reliability diagram is drawn again with the run's parse policy and ECE bins
-(:func:`calbench.runner.plot_methods`); confidence histograms and manifests are left as they are.
+(:func:`calbench.runner.plot_methods`); manifests are left as they are, and confidence histograms too unless
+``--histograms`` (after a change to every figure, e.g. their resolution). A run that is not complete (still
+running, or stopped) is left alone.
 
 A comparison report's figures are embedded in its HTML, so a report folder (``--report RUNS_PARENT``, e.g.
 ``results/demo``, whose ``report/`` was written by ``calbench demo``) is written again beside it and only its
@@ -22,27 +24,27 @@ import tempfile
 from pathlib import Path
 
 
-def replot_run(folder: Path) -> list[str]:
+def replot_run(folder: Path, kinds: tuple[str, ...] = ("reliability",)) -> list[str]:
     from calbench.runner import plot_methods
     from calbench.runs import Run
 
     run = Run.open(folder)
     manifest = run.manifest
-    if not any(Path(p).name.startswith("reliability") for p in manifest.plots):
+    if manifest.status != "complete" or not any(Path(p).name.startswith("reliability") for p in manifest.plots):
         return []
     by_method = {m: run.samples(m) for m in run.methods}  # the manifest's order, as the runner
     settings = run.settings
-    written = plot_methods(
-        folder, manifest, by_method, policy=settings.policy, bins=settings.bins, kinds=("reliability",)
-    )
-    listed = {p for p in manifest["plots"] if Path(p).name.startswith("reliability")}
+    written = plot_methods(folder, manifest, by_method, policy=settings.policy, bins=settings.bins, kinds=kinds)
+    prefixes = tuple({"reliability": "reliability", "histogram": "confidence_hist"}[k] for k in kinds)
+    listed = {p for p in manifest["plots"] if Path(p).name.startswith(prefixes)}
     if set(written) != listed:
         raise SystemExit(f"{folder}: drew {sorted(written)} but run.json lists {sorted(listed)}")
     return written
 
 
-def replot_report(parent: Path) -> list[Path]:
-    """Rewrite ``parent/report``'s reliability figures and report.html from the runs in ``parent``."""
+def replot_report(parent: Path, histograms: bool = False) -> list[Path]:
+    """Rewrite ``parent/report``'s reliability figures (and with ``histograms`` its histograms) and report.html
+    from the runs in ``parent``."""
     from calbench.commands.demo import demo_outputs
     from calbench.runs import MANIFEST_FILE, Run
 
@@ -55,9 +57,12 @@ def replot_report(parent: Path) -> list[Path]:
     with tempfile.TemporaryDirectory(dir=parent) as tmp:  # beside report/, so relative links are the same
         fresh = Path(tmp)
         demo_outputs(runs, fresh, quiet=True)
-        taken = sorted(p.relative_to(fresh) for p in fresh.rglob("*_reliability.png")) + [Path("report.html")]
+        patterns = ("*_reliability.png", "*_hist.png") if histograms else ("*_reliability.png",)
+        taken = sorted(p.relative_to(fresh) for pat in patterns for p in fresh.rglob(pat)) + [Path("report.html")]
         for rel in sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()):
-            if rel not in taken and not filecmp.cmp(fresh / rel, report / rel, shallow=False):
+            if rel in taken or not (report / rel).exists():  # a page the committed report left out
+                continue
+            if not filecmp.cmp(fresh / rel, report / rel, shallow=False):
                 raise SystemExit(f"{report / rel} would change too; only the reliability figures should")
         for rel in taken:
             shutil.copyfile(fresh / rel, report / rel)
@@ -76,16 +81,18 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a folder of runs whose report/ (from calbench demo) is redrawn too",
     )
+    ap.add_argument("--histograms", action="store_true", help="redraw the confidence histograms too")
     args = ap.parse_args(argv)
+    kinds = ("reliability", "histogram") if args.histograms else ("reliability",)
     count = 0
     for root in args.roots:
         for run_json in sorted(root.rglob(MANIFEST_FILE)):
-            written = replot_run(run_json.parent)
+            written = replot_run(run_json.parent, kinds)
             count += len(written)
             if written:
                 print(f"{run_json.parent}: {', '.join(written)}", file=sys.stderr)
     for parent in args.report:
-        for p in replot_report(parent):
+        for p in replot_report(parent, args.histograms):
             print(f"rewrote {p}", file=sys.stderr)
     print(f"{count} run figures redrawn", file=sys.stderr)
     return 0
