@@ -353,6 +353,12 @@ def test_replot_redraws_a_complete_runs_figures_and_leaves_a_running_one_alone(t
         runs[status] = run
     assert replot_reliability.replot_run(runs["running"], ("reliability", "histogram")) == []
     assert all((runs["running"] / name).read_bytes() == b"old" for name in plots)
+    for name in plots:  # a run whose figures were left out of the results gets none
+        (runs["running"] / name).unlink()
+    manifest = json.loads((runs["running"] / "run.json").read_text())
+    (runs["running"] / "run.json").write_text(json.dumps({**manifest, "status": "complete"}))
+    assert replot_reliability.replot_run(runs["running"], ("reliability", "histogram")) == []
+    assert not any((runs["running"] / name).exists() for name in plots)
     assert replot_reliability.replot_run(runs["complete"]) == ["reliability_a.png", "reliability_b.png"]
     assert (runs["complete"] / "confidence_hist_a.png").read_bytes() == b"old"  # histograms only when asked
     drawn = replot_reliability.replot_run(runs["complete"], ("reliability", "histogram"))
@@ -360,4 +366,3 @@ def test_replot_redraws_a_complete_runs_figures_and_leaves_a_running_one_alone(t
     for name in plots:
         with Image.open(runs["complete"] / name) as im:
             assert im.format == "PNG" and im.mode == "P" and im.width < 8 * FIGURE_DPI  # ~6.5 in wide at FIGURE_DPI
-

@@ -7,7 +7,7 @@ the samples are scored as the runner scores them (first record per (id, method),
 each method's reliability diagram is drawn again with the run's parse policy and ECE bins
 (:func:`calbench.runner.plot_methods`); manifests are left as they are, and confidence histograms too unless
 ``--histograms`` (after a change to every figure, e.g. their resolution). A run that is not complete (still
-running, or stopped) is left alone.
+running, or stopped), or whose figures are not in its folder, is left alone.
 
 A comparison report's figures are embedded in its HTML, so a report folder (``--report RUNS_PARENT``, e.g.
 ``results/demo``, whose ``report/`` was written by ``calbench demo``) is written again beside it and only its
@@ -30,8 +30,9 @@ def replot_run(folder: Path, kinds: tuple[str, ...] = ("reliability",)) -> list[
 
     run = Run.open(folder)
     manifest = run.manifest
-    if manifest.status != "complete" or not any(Path(p).name.startswith("reliability") for p in manifest.plots):
-        return []
+    listed_reliability = [p for p in manifest.plots if Path(p).name.startswith("reliability")]
+    if manifest.status != "complete" or not any((folder / p).exists() for p in listed_reliability):
+        return []  # not finished, or its figures were left out of the results (a study's `figures: false`)
     by_method = {m: run.samples(m) for m in run.methods}  # the manifest's order, as the runner
     settings = run.settings
     written = plot_methods(folder, manifest, by_method, policy=settings.policy, bins=settings.bins, kinds=kinds)
