@@ -88,9 +88,9 @@ def metrics_from_counts(c: Counts, s: Settings, only: Collection[str] | None = N
         out["ece"] = binned["ece"]
     if want("ece_em"):
         out["ece_em"] = ece_em_from_counts(c, s.equal_mass_bins)
-    for k in ("mce", "rms_ce"):
-        if want(k):
-            out[k] = binned[k]
+    for name in ("mce", "rms_ce"):
+        if want(name):
+            out[name] = binned[name]
     if want("smece"):
         out["smece"] = smece_from_counts(c)
     proper = scores_from_counts(c, s.eps) if want("brier", "log_score") else {}
@@ -101,9 +101,9 @@ def metrics_from_counts(c: Counts, s: Settings, only: Collection[str] | None = N
         out.update({k: v for k, v in brier_decomposition_from_counts(c).items() if want(k)})
     if want("log_score"):
         out["log_score"] = proper["log_score"]
-    for name, fn in (("auroc", auroc_from_counts), ("auprc", auprc_from_counts), ("aurc", aurc_from_counts)):
-        if want(name):
-            out[name] = fn(c)
+    for ranked, fn in (("auroc", auroc_from_counts), ("auprc", auprc_from_counts), ("aurc", aurc_from_counts)):
+        if want(ranked):
+            out[ranked] = fn(c)
     for k in s.sel_ks:
         if want(sel_key(k)):
             out[sel_key(k)] = sel_acc_from_counts(c, float(k))
