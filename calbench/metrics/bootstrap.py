@@ -136,7 +136,7 @@ def paired_bootstrap(
     pa, pb = metrics_from_counts(ga.counts(), s, metrics), metrics_from_counts(gb.counts(), s, metrics)
     da, db = resample_metrics([ga, gb], s, n_resamples, seed, metrics)
     out: dict[str, dict[str, Any]] = {}
-    for name in s.names() if metrics is None else [m for m in s.names() if m in pb]:
+    for name in [m for m in s.names() if m in pb]:  # every metric, or those asked for
         delta = float(pb[name][0] - pa[name][0])
         d = db[name] - da[name]
         lo, hi = _percentiles(d, level)
