@@ -28,15 +28,11 @@ def _data(n: int, kind: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return pa, y, pb, y
 
 
-def _cpu(fn, repeats: int) -> tuple[float, float, object]:
-    """(best CPU seconds, best wall seconds, last result) over ``repeats`` runs."""
-    cpu, wall, out = [], [], None
-    for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
-        out = fn()
-        wall.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-    return min(cpu), min(wall), out
+def _timed(fn) -> tuple[float, float, object]:
+    """(CPU seconds, wall seconds, result) of one call."""
+    t, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.process_time() - c, time.perf_counter() - t, out
 
 
 def main() -> None:
@@ -54,12 +50,13 @@ def main() -> None:
         every = lambda: paired_bootstrap(pa, ya, pb, yb, n_resamples=1000, seed=0)  # noqa: E731
         some = lambda: paired_bootstrap(pa, ya, pb, yb, n_resamples=1000, seed=0, metrics=REPORT_METRICS)  # noqa: E731
         some()  # warm
-        best = {"every": (float("inf"), float("inf")), "reported": (float("inf"), float("inf"))}
+        times: dict[str, list[tuple[float, float]]] = {"every": [], "reported": []}
         results = {}
         for _ in range(args.repeats):  # interleaved: load from other jobs hits both alike
             for name, fn in (("every", every), ("reported", some)):
-                cpu, wall, results[name] = _cpu(fn, 1)
-                best[name] = (min(best[name][0], cpu), min(best[name][1], wall))
+                cpu, wall, results[name] = _timed(fn)
+                times[name].append((cpu, wall))
+        best = {name: (min(c for c, _ in t), min(w for _, w in t)) for name, t in times.items()}
         same = all(results["every"][m] == results["reported"][m] for m in REPORT_METRICS)
         rows.append(
             {

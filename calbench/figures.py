@@ -267,6 +267,10 @@ def confidence_histogram(
         return _save(fig, path_stem)
 
 
+#: file-name stem of each kind of run figure (``<stem><suffix>.png``)
+FIGURE_STEMS = {"reliability": "reliability", "histogram": "confidence_hist"}
+
+
 def plot_run(
     samples: Sequence[dict],
     out_dir: str | Path,
@@ -282,7 +286,7 @@ def plot_run(
     """The plots named in ``kinds`` (both by default) for a list of sample records (scored under ``policy``) in
     ``out_dir``: ``reliability<suffix>.png``, ``confidence_hist<suffix>.png``; returns the paths. Writes nothing
     and returns [] if no sample is left to plot."""
-    unknown = set(kinds) - {"reliability", "histogram"}
+    unknown = set(kinds) - set(FIGURE_STEMS)
     if unknown:
         raise ValueError(f"unknown plot kind(s) {sorted(unknown)}; known: reliability, histogram")
     conf, corr, info = apply_policy(samples, policy)
@@ -297,7 +301,7 @@ def plot_run(
             conf,
             corr,
             title=title,
-            path_stem=out / f"reliability{suffix}",
+            path_stem=out / f"{FIGURE_STEMS['reliability']}{suffix}",
             bins=bins,
             n_resamples=n_resamples,
             seed=seed,
@@ -305,6 +309,6 @@ def plot_run(
         )
     if "histogram" in kinds:
         paths += confidence_histogram(
-            conf, corr, title=title, path_stem=out / f"confidence_hist{suffix}", bins=bins, headline=head
+            conf, corr, title=title, path_stem=out / f"{FIGURE_STEMS['histogram']}{suffix}", bins=bins, headline=head
         )
     return paths

@@ -25,6 +25,7 @@ from pathlib import Path
 
 
 def replot_run(folder: Path, kinds: tuple[str, ...] = ("reliability",)) -> list[str]:
+    from calbench.figures import FIGURE_STEMS
     from calbench.runner import plot_methods
     from calbench.runs import Run
 
@@ -36,7 +37,7 @@ def replot_run(folder: Path, kinds: tuple[str, ...] = ("reliability",)) -> list[
     by_method = {m: run.samples(m) for m in run.methods}  # the manifest's order, as the runner
     settings = run.settings
     written = plot_methods(folder, manifest, by_method, policy=settings.policy, bins=settings.bins, kinds=kinds)
-    prefixes = tuple({"reliability": "reliability", "histogram": "confidence_hist"}[k] for k in kinds)
+    prefixes = tuple(FIGURE_STEMS[k] for k in kinds)
     listed = {p for p in manifest["plots"] if Path(p).name.startswith(prefixes)}
     if set(written) != listed:
         raise SystemExit(f"{folder}: drew {sorted(written)} but run.json lists {sorted(listed)}")
@@ -64,7 +65,7 @@ def replot_report(parent: Path, histograms: bool = False) -> list[Path]:
             if rel in taken or not (report / rel).exists():  # a page the committed report left out
                 continue
             if not filecmp.cmp(fresh / rel, report / rel, shallow=False):
-                raise SystemExit(f"{report / rel} would change too; only the reliability figures should")
+                raise SystemExit(f"{report / rel} would change too; only the redrawn figures should")
         for rel in taken:
             shutil.copyfile(fresh / rel, report / rel)
     return [report / rel for rel in taken]
