@@ -171,7 +171,9 @@ class HFBackend:
         return Generation(text=text, n_tokens=n, token_logprobs=lps[:n], extra={"token_ids": ids[:n]})
 
     def next_token_logprobs(self, prompts: Sequence[Prompt | str]):
-        """Log-probabilities over the vocabulary of the token that follows each prompt (a float tensor)."""
+        """Log-probabilities over the vocabulary of the token that follows each prompt (a float tensor). Only the
+        last position's logits are computed (``logits_to_keep=1``: the vocabulary projection of every other
+        position cost ~25 % of P(True)'s time on CPU, and 2 GB of logits at batch 50 x 200 tokens)."""
         import torch
 
         texts = [p if isinstance(p, str) else self.render(p) for p in prompts]
@@ -179,7 +181,7 @@ class HFBackend:
         for idx, batch in self._batches(texts):
             enc = self._encode(batch)
             with torch.inference_mode():
-                logits = self.model(**enc).logits[:, -1, :].float()
+                logits = self.model(**enc, logits_to_keep=1).logits[:, -1, :].float()
             lp = logits.log_softmax(-1).cpu()
             for row, i in enumerate(idx):
                 rows[i] = lp[row]
