@@ -74,7 +74,8 @@ def main() -> None:
     lines = [
         "# P(True)'s forward pass: last-position logits only vs every position",
         "",
-        f"{len(texts)} P(True) prompts (TriviaQA, the packaged SmolLM2-135M-Instruct's answers from `{ANSWERS.relative_to(ROOT)}`), "
+        f"{len(texts)} P(True) prompts (TriviaQA, the packaged SmolLM2-135M-Instruct's answers from "
+        f"`{ANSWERS.relative_to(ROOT)}`), "
         f"one padded batch {tuple(enc['input_ids'].shape)}, cpu float32, {record['threads']} thread(s), "
         f"best of {args.repeats} interleaved repeats, `python benchmarks/bench_next_token.py`.",
         "",
@@ -82,8 +83,9 @@ def main() -> None:
         "|---|---:|---|",
         *[f"| {arm} | {best[arm]:.2f} | {', '.join(f'{t:.2f}' for t in times[arm])} |" for arm in arms],
         "",
-        f"Speed-up: **{speedup:.2f}x**; largest difference in a log-probability: {diff:.1e}. Load average at the end: "
-        f"{record['load_average'][0]:.1f} on {record['cpus']} CPUs (other jobs ran beside it; both arms shared that load).",
+        f"Speed-up: **{speedup:.2f}x**; largest difference in a log-probability: {diff:.1e}. Load average at the "
+        f"end: {record['load_average'][0]:.1f} on {record['cpus']} CPUs (other jobs ran beside it; both arms shared "
+        "that load).",
         "",
     ]
     (OUT / "next_token.md").write_text("\n".join(lines))
