@@ -9,14 +9,20 @@ model file, dtype, device, answer budget and prompt (each cached line carries it
 answer is written with the prompt calbench builds *today* for its question, so the tool first checks the claim on
 every question the cache already holds: an imported answer that differs from a cached (newly generated) one
 stops it before anything is written. Run it after a training has generated a few hundred answers of the same
-pool, so that there is something to check against; it refuses when there is no overlap (``--no-overlap-ok`` to
-import anyway).
+pool, so that there is something to check against, or give ``--check N``: the first N answers of the files are
+generated anew here first (greedy, as a training would, and added to the cache), so that a cold cache (a fresh
+machine) is checked too. It refuses when there is no overlap (``--no-overlap-ok`` to import anyway).
+
+    python tools/import_trainer_answers.py --task triviaqa --split train --check 50 \\
+        results/studies/confirmation/triviaqa-s0/pass2/answers.jsonl.xz
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from pathlib import Path
 
 from calbench.records import JsonlAppender, iter_jsonl
 
@@ -29,20 +35,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--no-overlap-ok", action="store_true")
+    ap.add_argument("--check", type=int, default=0, metavar="N", help="generate the first N imported answers anew")
+    ap.add_argument("--batch-size", type=int, default=50)
     args = ap.parse_args(argv)
 
     from calbench.backends.hf import HFBackend
     from calbench.elicit import answer_prompt
+    from calbench.judge import judge_for
     from calbench.tasks import get_task
-    from trainers.rewarding_doubt.data import _prompt_sha256, shared_answers_path
+    from trainers.rewarding_doubt.data import _prompt_sha256, answer_examples, shared_answers_path
 
     spec = get_task(args.task)
-    backend = HFBackend(args.model, device="cpu", dtype=args.dtype)
+    backend = HFBackend(args.model, device="cpu", dtype=args.dtype, batch_size=args.batch_size)
     shared = shared_answers_path(backend, kind=spec.kind, max_new_tokens=None)
     if shared is None:
         print("this model has no sha256: nothing is shared", file=sys.stderr)
         return 2
     examples = {e.id: e for e in spec.load(args.split)}
+    if args.check > 0:
+        first = [examples[r["id"]] for path in args.files for _, r in iter_jsonl(path) if r["id"] in examples]
+        with tempfile.TemporaryDirectory() as tmp:  # generated into the shared cache, checked below like any other
+            answer_examples(
+                first[: args.check],
+                backend,
+                judge_for(spec.kind),
+                kind=spec.kind,
+                max_new_tokens=None,
+                cache=Path(tmp) / "answers.jsonl",
+                progress=False,
+                shared=shared,
+            )
     cached: dict[tuple[str, str], dict] = {}
     if shared.exists():
         cached = {(r["id"], r["prompt_sha256"]): r for _, r in iter_jsonl(shared, tolerate_truncated_tail=True)}
