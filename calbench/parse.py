@@ -167,6 +167,15 @@ def read_one_stage(
 
 _GUESS = re.compile(r"^\s*G(\d+)\s*[:.)\-]\s*(.*)$", re.IGNORECASE)
 _PROB = re.compile(r"^\s*P(\d+)\s*[:.)\-]\s*(.*)$", re.IGNORECASE)
+#: a value that is the prompt's own placeholder echoed back (``<most likely, as short as possible>``, ``<the
+#: probability between 0.0 and 1.0 that G1 is correct>``, ``<only the answer, not a complete sentence>``), possibly cut
+#: off: not a guess or an answer, and not a probability (the "0.0" inside it is the template's)
+_PLACEHOLDER = re.compile(r"^\s*<[^<>]*>?\s*$")
+
+
+def is_placeholder(value: str | None) -> bool:
+    """Whether ``value`` is a template placeholder echoed back (``<...>``) rather than the model's own value."""
+    return bool(value) and bool(_PLACEHOLDER.match(value or ""))
 
 
 def parse_topk(text: str | None, prefix: str = "G1:") -> tuple[list[tuple[str, ConfidenceParse]], str | None]:
@@ -186,11 +195,17 @@ def parse_topk(text: str | None, prefix: str = "G1:") -> tuple[list[tuple[str, C
                 probs.setdefault(int(g.group(1)), inline[1])
         elif p and int(p.group(1)) not in probs:
             probs[int(p.group(1))] = p.group(2)
-    out = [
-        (guesses[i], parse_confidence(probs[i], "0-1") if i in probs else _fail(f"no P{i}")) for i in sorted(guesses)
-    ]
+
+    def read(i: int) -> ConfidenceParse:
+        if i not in probs:
+            return _fail(f"no P{i}")
+        return _fail("template placeholder") if is_placeholder(probs[i]) else parse_confidence(probs[i], "0-1")
+
+    out = [(guesses[i], read(i)) for i in sorted(guesses)]
     if not out or 1 not in guesses or not guesses[1]:
         return out, "no first guess"
+    if is_placeholder(guesses[1]):
+        return out, "template placeholder"
     if not out[0][1].ok:
         return out, out[0][1].reason
     return out, None
@@ -205,6 +220,8 @@ def parse_cot(text: str | None, scale: str = "0-10") -> tuple[str, ConfidencePar
     answer = ""
     if answers:
         answer = _CONF_LABEL.sub("", answers[-1].group(1)).strip().strip(" \t\"'").rstrip(".").strip()
+        if is_placeholder(answer):  # "Answer: <only the answer, not a complete sentence>" echoed: no answer
+            answer = ""
     label = list(re.finditer(r"(?:confidence|confident|certainty)\b", clean, re.IGNORECASE))
     if not label:
         return answer, _fail("no confidence label")

@@ -30,6 +30,24 @@ def test_topk_parser_good_partial_garbage():
     assert parse_topk("I think it might be Paris.", prefix="")[1] == "no first guess"
 
 
+def test_topk_and_cot_parsers_refuse_the_prompts_own_placeholders():
+    """A small model often copies the format lines back; the "0.0" inside the probability placeholder is the
+    template's, not a stated probability (SmolLM2 on CommonsenseQA: 144 of 200 replies were such echoes)."""
+    template = topk_prompt(E, 3).messages[-1]["content"].split("in this form:\n")[1].split("\n\n")[0]
+    echoed = template.removeprefix("G1:")
+    assert "0.0" in echoed
+    guesses, why = parse_topk(echoed)
+    assert why == "template placeholder" and not guesses[0][1].ok
+    assert parse_topk(" <most likely, as short")[1] == "template placeholder"  # cut off by the token budget
+    real_guess, why = parse_topk(" Paris\nP1: <the probability between 0.0 and 1.0 that G1 is correct>")
+    assert why == "template placeholder" and real_guess[0][0] == "Paris" and real_guess[0][1].value is None
+    fine, why = parse_topk(" Paris\nP1: 0.8\nG2: <guess 2, as short as possible>\nP2: <the probability")
+    assert why is None and fine[0][1].value == 0.8 and not fine[1][1].ok  # later echoes do not matter
+    assert parse_topk(" 5 < x\nP1: 0.3")[1] is None  # an answer with "<" in it is not a placeholder
+    answer, conf = parse_cot(" ...\nAnswer: <only the answer, not a complete sentence>\nConfidence: 8", "0-10")
+    assert answer == "" and conf.ok  # no answer: the method counts it unparsed ("no answer line")
+
+
 def test_cot_parser_good_partial_garbage():
     reply = " France's capital is its largest city.\nAnswer: Paris\nConfidence: 90%"
     answer, conf = parse_cot(reply, "0-100")
