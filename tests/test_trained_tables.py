@@ -74,3 +74,16 @@ def test_load_runs_skips_a_missing_folder_and_an_unfinished_run_only_when_asked(
     assert notes == [f"skipped {running}: not finished", f"skipped {tmp_path / 'missing'}: no such folder"]
     with pytest.raises(DataError, match="running"):
         _tables.load_runs([done, running])
+
+
+def test_load_runs_labels_two_folders_of_one_name_by_their_parents(tmp_path):
+    """Two chains' evaluations often share a folder name (``rd-a/pass2-medqa``, ``rd-b/pass2-medqa``): both are
+    tabled, each labelled with its parent; a folder listed twice counts once; other labels stay the folder name."""
+    from tests.helpers import make_run
+
+    a = make_run(tmp_path / "rd-a" / "pass2-medqa", conf=[0.2, 0.9] * 20)
+    b = make_run(tmp_path / "rd-b" / "pass2-medqa", conf=[0.3, 0.7] * 20)
+    other = make_run(tmp_path / "rd-a" / "before-medqa", conf=[0.5, 0.6] * 20)
+    found = _tables.load_runs([a, other, b, tmp_path / "rd-a" / ".." / "rd-a" / "pass2-medqa"])
+    assert list(found) == ["rd-a/pass2-medqa", "before-medqa", "rd-b/pass2-medqa"]
+    assert found["rd-b/pass2-medqa"].path == b

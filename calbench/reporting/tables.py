@@ -4,8 +4,8 @@ against every untrained one on the same questions and answers (:func:`calbench.r
 trained model scored on the untrained model's own answers with ``eval --answers`` pairs with the untrained run),
 per task and question set.
 
-Folder names label the readouts (``before-sciq:two-stage``). ``calbench study run STUDY.yaml --stage tables``
-writes them (:mod:`calbench.study`)."""
+Folder names label the readouts (``before-sciq:two-stage``; with the parent folder where two share a name).
+``calbench study run STUDY.yaml --stage tables`` writes them (:mod:`calbench.study`)."""
 
 from __future__ import annotations
 
@@ -117,13 +117,17 @@ def tables(runs: dict[str, RunFolder]) -> list[str]:
 
 
 def load_runs(paths: list[Path], *, note=None, skip_unfinished: bool = False) -> dict[str, RunFolder]:
-    """The run folders of ``paths`` by folder name, in the order given; a missing folder is skipped (``note`` is
+    """The run folders of ``paths`` by label, in the order given; a missing folder is skipped (``note`` is
     called with a line saying so), and with ``skip_unfinished`` a run still running or interrupted (a study in
-    progress); any other folder that is not a finished run is an error naming it."""
+    progress); any other folder that is not a finished run is an error naming it. A run's label is its folder name,
+    or, where two listed folders share a name (``rd-a/pass2-medqa`` and ``rd-b/pass2-medqa``), its parent folder
+    and name; a folder listed twice counts once."""
     from calbench.reporting.files import run_in_progress
 
-    runs: dict[str, RunFolder] = {}
+    found: dict[Path, RunFolder] = {}
     for d in map(Path, paths):
+        if d.resolve() in {k.resolve() for k in found}:
+            continue
         if not d.is_dir() or (skip_unfinished and run_in_progress(d)):
             if note:
                 note(f"skipped {d}: {'no such folder' if not d.is_dir() else 'not finished'}")
@@ -131,5 +135,12 @@ def load_runs(paths: list[Path], *, note=None, skip_unfinished: bool = False) ->
         result = check_run_folder(d)
         if not isinstance(result, RunFolder):
             raise DataError(f"{d}: {result.reason}")
-        runs[d.name] = result
+        found[d] = result
+    names = [d.name for d in found]
+    runs: dict[str, RunFolder] = {}
+    for d, result in found.items():
+        label = d.name if names.count(d.name) == 1 else f"{d.resolve().parent.name}/{d.name}"
+        if label in runs:
+            raise DataError(f"{d}: two listed run folders would both be labelled {label!r}; list one of them")
+        runs[label] = result
     return runs
