@@ -175,7 +175,7 @@ _PLACEHOLDER = re.compile(r"^\s*<[^<>]*>?\s*$")
 
 def is_placeholder(value: str | None) -> bool:
     """Whether ``value`` is a template placeholder echoed back (``<...>``) rather than the model's own value."""
-    return bool(value) and bool(_PLACEHOLDER.match(value or ""))
+    return bool(value and _PLACEHOLDER.match(value))
 
 
 def parse_topk(text: str | None, prefix: str = "G1:") -> tuple[list[tuple[str, ConfidenceParse]], str | None]:

@@ -124,9 +124,9 @@ def load_runs(paths: list[Path], *, note=None, skip_unfinished: bool = False) ->
     and name; a folder listed twice counts once."""
     from calbench.reporting.files import run_in_progress
 
-    found: dict[Path, RunFolder] = {}
+    found: dict[Path, tuple[Path, RunFolder]] = {}  # resolved path -> (the path as listed, its run)
     for d in map(Path, paths):
-        if d.resolve() in {k.resolve() for k in found}:
+        if d.resolve() in found:
             continue
         if not d.is_dir() or (skip_unfinished and run_in_progress(d)):
             if note:
@@ -135,11 +135,11 @@ def load_runs(paths: list[Path], *, note=None, skip_unfinished: bool = False) ->
         result = check_run_folder(d)
         if not isinstance(result, RunFolder):
             raise DataError(f"{d}: {result.reason}")
-        found[d] = result
-    names = [d.name for d in found]
+        found[d.resolve()] = (d, result)
+    names = [d.name for d, _ in found.values()]
     runs: dict[str, RunFolder] = {}
-    for d, result in found.items():
-        label = d.name if names.count(d.name) == 1 else f"{d.resolve().parent.name}/{d.name}"
+    for where, (d, result) in found.items():
+        label = d.name if names.count(d.name) == 1 else f"{where.parent.name}/{d.name}"
         if label in runs:
             raise DataError(f"{d}: two listed run folders would both be labelled {label!r}; list one of them")
         runs[label] = result
