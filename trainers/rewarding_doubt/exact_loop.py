@@ -193,6 +193,7 @@ class ExactLoop:
                         "step": step,
                         "kind": "train",
                         "time": round(time.time() - t0, 1),
+                        "started": round(t0, 3),  # this invocation's start: where a resumed run's log splits
                         "labels_seen": self.labels_seen(step),
                         "objective": j.item(),
                         "accuracy": float(self.correct[batch].mean()),
