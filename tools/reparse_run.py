@@ -141,16 +141,15 @@ def _rewrite(run: Any, rows: list[dict], changed: dict[str, int]) -> None:
         compress_file(plain)
     else:
         write_samples(plain, rows)
-    m = run.manifest
-    ms = m["metric_settings"]
+    m, scoring = run.manifest, run.settings  # the policy, bins, eps and bootstrap the run was scored with
     settings = EvalSettings(
         methods=list(run.methods),
         split=m["task"]["split"],
-        policy=ms["parse_policy"],
-        bins=ms["ece_bins"],
-        eps=ms["log_score_eps"],
-        n_resamples=ms["bootstrap"]["n_resamples"],
-        seed=ms["bootstrap"]["seed"],
+        policy=scoring.policy,
+        bins=scoring.bins,
+        eps=scoring.eps,
+        n_resamples=scoring.n_resamples,
+        seed=scoring.seed,
         plots=bool(m.get("plots")),
     )
     timings = dict(m["timings"])
