@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Device call 1 of 3 -- carry: .dev/whl .dev/p1
+# Device call 1 -- carry: .dev/whl .dev/p0
 # Installs the wheels the GPU image lacks (trl, datasets, dill, multiprocess, gguf) into $HOME/site, stashes
-# part 1 of the SmolLM2 GGUF in $HOME/m, and checks that the training stack imports on the GPU.
+# part 0 of the SmolLM2 GGUF in $HOME/m, and checks that the training stack imports on the GPU.
 set -euo pipefail
 mkdir -p "$HOME/m"
-cp .dev/p1 "$HOME/m/p1"
+cp .dev/p0 "$HOME/m/p0"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$HOME/site" .dev/whl/*.whl
 PYTHONPATH="$HOME/site:$PWD" python3 - <<'PY'
 import importlib.metadata as md, torch
