@@ -158,3 +158,30 @@ def test_probe_flag_needs_the_method(capsys):
 
     assert main(["eval", "--task", "triviaqa", "--method", "two-stage", "--probe", "x.json", "--out", "o"]) != 0
     assert "--probe is the fitted probe of method 'probe'" in capsys.readouterr().err
+
+
+def test_probe_fit_ids_restricts_the_labelled_answers_to_an_id_file(tiny_model_dir, tmp_path, capsys):
+    """`probe fit --ids` (what a study passes for an answer set chosen by an id file) fits on the answers of the
+    questions the file names, in its order, records the file, and names a line whose id the split lacks."""
+    from calbench.cli import main
+    from calbench.tasks import get_task, select
+
+    chosen = select(get_task("triviaqa").load("train"), 40, 0)
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(
+        "".join(
+            json.dumps({"id": e.id, "answer": e.answers[0] if i % 2 else "zebra"}) + "\n" for i, e in enumerate(chosen)
+        )
+    )
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(e.id + "\n" for e in chosen[:24]))
+    argv = ["probe", "fit", "--model", tiny_model_dir, "--task", "triviaqa", "--split", "train"]
+    argv += ["--answers", str(answers), "--folds", "3", "--device", "cpu", "--ids", str(ids)]
+    assert main([*argv, "--out", str(tmp_path / "p.json")]) == 0
+    probe = json.loads((tmp_path / "p.json").read_text())
+    assert probe["n_train"] == 24 and probe["positives"] == 12
+    assert probe["labels"]["ids"] == str(ids) and len(probe["labels"]["ids_sha256"]) == 64
+    ids.write_text(chosen[0].id + "\nno-such-question\n")
+    assert main([*argv, "--out", str(tmp_path / "q.json")]) != 0
+    assert f"{ids}, line 2: no question 'no-such-question'" in capsys.readouterr().err
+    assert not (tmp_path / "q.json").exists()

@@ -40,6 +40,11 @@ def register(sub) -> None:
     f.add_argument("--answers", required=True, metavar="FILE", help="the answers to label (id and answer)")
     f.add_argument("--limit", type=positive_int, help="use at most N labelled answers (a seeded sample)")
     f.add_argument(
+        "--ids",
+        metavar="FILE",
+        help="fit on the questions this file names (one id per line, as `calbench eval --ids`; --limit: its first N)",
+    )
+    f.add_argument(
         "--exclude",
         metavar="FILE",
         action="append",
@@ -65,7 +70,7 @@ def run_fit(args: argparse.Namespace) -> int:
     from calbench.judge import judge_for
     from calbench.methods.base import fixed_reply
     from calbench.probe import fit_probe
-    from calbench.tasks import get_task, select
+    from calbench.tasks import get_task, select, select_ids
 
     task = get_task(args.task)
     split = args.split or task.train_split or task.default_split
@@ -73,7 +78,8 @@ def run_fit(args: argparse.Namespace) -> int:
     excluded: set[str] = set()
     for path in args.exclude:
         excluded |= set(load_answers(path))
-    examples = [e for e in select(task.load(split), None, args.seed) if e.id in answers and e.id not in excluded]
+    pool = select_ids(task.load(split), args.ids) if args.ids else select(task.load(split), None, args.seed)
+    examples = [e for e in pool if e.id in answers and e.id not in excluded]
     if args.limit:
         examples = examples[: args.limit]
     if not examples:
@@ -117,6 +123,7 @@ def run_fit(args: argparse.Namespace) -> int:
             "answers_sha256": file_sha256(args.answers),
             "n": len(labels),
             "excluded_files": list(args.exclude),
+            **({"ids": str(args.ids), "ids_sha256": file_sha256(args.ids)} if args.ids else {}),
             "judge": {"name": judge.name, **judge.settings},
         },
     )
