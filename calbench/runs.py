@@ -478,16 +478,16 @@ def question_ids_used(roots: Iterable[str | Path], *, skip: Iterable[str | Path]
     ``tqa-dpr-test-17``, ``sciq-train-3``): the questions of each run folder (its samples, or its given answers
     when it keeps no samples of its own) and of each trainer record's labelled pool (``train/answers.jsonl*``).
     Folders under a path in ``skip`` are left out (a study's own runs). What fresh questions must avoid."""
-    from calbench.records import iter_jsonl
-
     skipped = [Path(s).resolve() for s in skip]
 
     def wanted(p: Path) -> bool:
         r = p.resolve()
         return not any(r == s or s in r.parents for s in skipped)
 
+    memo: dict[Path, list[str]] = {}
+
     def ids_in(path: str | Path) -> set[str]:
-        return {r["id"] for _, r in iter_jsonl(path, tolerate_truncated_tail=True)}
+        return set(_record_ids(Path(path), memo))
 
     used: set[str] = set()
     for root in map(Path, roots):
@@ -506,3 +506,32 @@ def question_ids_used(roots: Iterable[str | Path], *, skip: Iterable[str | Path]
             if wanted(pool):
                 used |= ids_in(pool)
     return used
+
+
+def _record_ids(path: Path, memo: dict[Path, list[str]]) -> list[str]:
+    """The ``id`` of each record of a samples or answers file, in line order (memoised by resolved path). A derived
+    samples file (:data:`calbench.records.DERIVED_SAMPLES_FILE`) is read as its source's ids at the lines it
+    patches, without rebuilding the records (many scaled runs share one source); a patch that touches ``id``
+    rebuilds it in full."""
+    import lzma
+
+    from calbench.records import DERIVED_SAMPLES_FILE, iter_jsonl
+
+    key = path.resolve()
+    if key in memo:
+        return memo[key]
+    ids: list[str] | None = None
+    if path.name == DERIVED_SAMPLES_FILE:
+        with lzma.open(path, "rt", encoding="utf-8") as fh:
+            header, *patches = (json.loads(line) for line in fh if line.strip())
+        src = find_samples_file(path.parent / header["source"]) if isinstance(header, dict) else None
+        if src is not None and not any(
+            "id" in pt.get("ref", {}) or "id" in pt.get("del", []) or "id" not in pt.get("order", ["id"])
+            for pt in patches
+        ):
+            src_ids = _record_ids(src, memo)
+            ids = [pt.get("set", {}).get("id", src_ids[pt["i"]]) for pt in patches]
+    if ids is None:
+        ids = [r["id"] for _, r in iter_jsonl(path, tolerate_truncated_tail=True)]
+    memo[key] = ids
+    return ids

@@ -366,3 +366,34 @@ def test_replot_redraws_a_complete_runs_figures_and_leaves_a_running_one_alone(t
     for name in plots:
         with Image.open(runs["complete"] / name) as im:
             assert im.format == "PNG" and im.mode == "P" and im.width < 8 * FIGURE_DPI  # ~6.5 in wide at FIGURE_DPI
+
+
+def test_question_ids_of_a_thinned_run_are_read_without_rebuilding_it(tmp_path, monkeypatch):
+    """question_ids_used (what a study's fresh: check reads): a thinned run's ids are its source's at the lines it
+    patches, the same set as when every record is rebuilt; a patch that drops the id falls back to the rebuild."""
+    import calbench.records as records
+    from calbench.records import DERIVED_SAMPLES_FILE
+    from calbench.reporting.files import thin_derived_runs
+    from calbench.runs import question_ids_used
+
+    test, scaled = _scaled_pair(tmp_path)
+    rebuilt = question_ids_used([scaled])
+    thin_derived_runs([tmp_path])
+    assert (scaled / DERIVED_SAMPLES_FILE).exists()
+    assert question_ids_used([scaled]) == rebuilt == {f"q{i}" for i in range(60)}
+    calls = []
+    real = records.derived_samples_bytes
+    monkeypatch.setattr(records, "derived_samples_bytes", lambda p: calls.append(p) or real(p))
+    assert question_ids_used([tmp_path]) == rebuilt | {f"c{i}" for i in range(60)} and calls == []
+    # a patch that sets the id is read from the patch; one that takes it from another field is rebuilt
+    lines = lzma.open(scaled / DERIVED_SAMPLES_FILE, "rt", encoding="utf-8").read().splitlines()
+    first, second = json.loads(lines[1]), json.loads(lines[2])
+    first.setdefault("set", {})["id"] = "renamed"
+    with lzma.open(scaled / DERIVED_SAMPLES_FILE, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join([lines[0], json.dumps(first), *lines[2:]]) + "\n")
+    assert "renamed" in question_ids_used([scaled]) and calls == []
+    second.setdefault("ref", {})["id"] = "method"
+    with lzma.open(scaled / DERIVED_SAMPLES_FILE, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join([lines[0], lines[1], json.dumps(second), *lines[3:]]) + "\n")
+    got = question_ids_used([scaled])
+    assert calls and any(i.startswith("two-stage") or i.startswith("expected") for i in got)
