@@ -2,13 +2,13 @@
 
     python tools/check_tree_size.py [--limit-mib 40] [--top 10]
 
-Why: every call to the GPU machine carries the working tree, 64 MiB in all with what the call needs besides
-(the wheels, a ~9.4 MiB part of the model: scripts/gpu/README.md); over 40 MiB of tree a device call does not
-start at all (the workplace's before-stop check says so), whatever it carries besides. The size counted is what the tracked files take as an archive of the working
-tree (the copy a call carries): each file's size rounded up to 512 bytes plus a 512-byte header, as in a tar
-file (``git archive HEAD | wc -c`` gives the same within a few KiB); or, if larger, what the files take on disk
-in 4 KiB blocks (``du``), the size the machine was found to go by. Many small files therefore cost more than
-their bytes. Over the limit, the largest files and folders are listed: compress
+Why: every call to the GPU machine carries the working tree, 64 MiB in all with what the call needs besides (the
+wheels, a ~9.4 MiB part of the model: scripts/gpu/README.md); over 40 MiB of tree a device call does not start at
+all (the workplace's before-stop check says so), whatever it carries besides. The size counted is what the tracked
+files take as an archive of the working tree (the copy a call carries): each file's size rounded up to 512 bytes
+plus a 512-byte header, as in a tar file (``git archive HEAD | wc -c`` gives the same within a few KiB); or, if
+larger, what the files take on disk in 4 KiB blocks (``du``), the size the machine was found to go by. Many small
+files therefore cost more than their bytes. Over the limit, the largest files and folders are listed: compress
 committed samples with ``tools/compress_results.py``, or keep large outputs out of the repository.
 """
 
