@@ -871,10 +871,22 @@ def status(step: Step, state: dict) -> str:
     if step.kind == "eval" and (m := _manifest(step.out)) is not None:
         total = f" of {step.expect['n']}" if step.expect.get("n") else ""
         return f"partial: {_questions_done(step.out)}{total} questions, status {m.get('status')}"
-    missing = [p for p in step.needs if not p.exists()]
+    missing = [p for p in step.needs if not _ready(p)]
     if missing:
-        return f"waiting for {_rel(missing[0])}"
+        unfinished = " (its run is not complete)" if missing[0].exists() else ""
+        return f"waiting for {_rel(missing[0])}{unfinished}"
     return "to do"
+
+
+def _ready(need: Path) -> bool:
+    """An input exists; a run folder's manifest (``run.json``) is ready only once its run is complete, so a step
+    never reads a run that is still being written or was interrupted."""
+    if not need.exists():
+        return False
+    if need.name != "run.json":
+        return True
+    m = _manifest(need.parent)
+    return m is not None and m.get("status") == "complete"
 
 
 def _questions_done(folder: Path) -> int:

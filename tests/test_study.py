@@ -342,10 +342,15 @@ def test_a_folder_copied_in_counts_as_done_and_later_steps_wait_for_their_inputs
     assert "[to do]" in text and "[waiting for" in text and "cal/run.json" in text
     run = tmp_path / "before"  # a finished run made elsewhere, copied in
     run.mkdir()
+    (run / "run.json").write_text(json.dumps({"calbench_run": 1, "status": "running", "methods": ["two-stage"]}))
+    (run / "samples.jsonl").write_text("")
+    # a run still being written (or interrupted) is no input yet: the steps reading it wait
+    text = st.plan_text(study)
+    assert "status running]" in text and "[to do]" not in text
+    assert "before/run.json (its run is not complete)" in text
     (run / "run.json").write_text(
         json.dumps({"calbench_run": 1, "status": "complete", "n": 5, "methods": ["two-stage"]})
     )
-    (run / "samples.jsonl").write_text("")
     text = st.plan_text(study)
     assert f"[done] {run}" in text
     assert "[to do]" in text  # the evaluation now has its answers
