@@ -18,6 +18,8 @@ order; an interrupted study resumes where it stopped (an interrupted evaluation 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -25,7 +27,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -965,12 +967,36 @@ def _read_state(study: Study) -> dict:
 
 
 def _record(study: Study, step: Step) -> None:
-    state = _read_state(study)
-    state[_rel(step.out)] = _identity(step)
-    study.results.mkdir(parents=True, exist_ok=True)
-    tmp = _state_path(study).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(dict(sorted(state.items())), indent=1) + "\n", encoding="utf-8")
-    tmp.replace(_state_path(study))
+    with _locked(_lock_path(study, "study_state")) as mine:  # runners of disjoint steps share the state file
+        assert mine is not None  # a blocking lock is always taken
+        state = _read_state(study)
+        state[_rel(step.out)] = _identity(step)
+        study.results.mkdir(parents=True, exist_ok=True)
+        tmp = _state_path(study).with_suffix(f".json.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(dict(sorted(state.items())), indent=1) + "\n", encoding="utf-8")
+        tmp.replace(_state_path(study))
+
+
+def _lock_path(study: Study, name: str) -> Path:
+    """A lock file in the study's work folder (never among the committed run folders)."""
+    return study.work / "locks" / (re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".lock")
+
+
+@contextlib.contextmanager
+def _locked(path: Path, wait: bool = True) -> Iterator[bool | None]:
+    """An advisory lock (``flock``) held for the block; yields True, or None when ``wait`` is False and another
+    process holds it. The kernel drops it when the process dies, so a killed runner leaves no stale lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield None
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def plan_text(study: Study, stage: str | None = None) -> str:
@@ -1029,14 +1055,28 @@ def run(
     stage: str | None = None,
     log: Callable[[str], None] = print,
     runner: Callable[[list[str]], int] | None = None,
+    only: list[str] | None = None,
 ) -> int:
-    """Run the steps that are not done (of one stage with ``stage``); 0 when every step ran or was done."""
+    """Run the steps that are not done (of one stage with ``stage``; of the named steps with ``only``, each the
+    name of its run folder or output file); 0 when every step ran or was done. Each step runs under a lock, so
+    two runners of one study (e.g. ``--only`` lanes on two cores) never run the same step at once: a step another
+    runner holds is skipped with a message."""
     if stage is not None and stage not in STAGES:
         raise StudyError(f"{study.path}: no stage {stage!r} (stages: {', '.join(STAGES)})")
     runner = runner or _subprocess
     state = _read_state(study)
     check_fresh(study)
     steps = [s for s in plan(study) if stage is None or s.stage == stage]
+    if only is not None:
+        names = {s.out.name for s in steps}
+        unknown = [n for n in only if n not in names]
+        if unknown:
+            raise StudyError(
+                f"{study.path}: --only: no step {', '.join(map(repr, unknown))}"
+                + (f" in stage {stage!r}" if stage else "")
+                + f" (steps: {', '.join(sorted(names))})"
+            )
+        steps = [s for s in steps if s.out.name in only]
     changed = [(s, status(s, state)) for s in steps if s.kind != "output"]
     changed = [(s, st) for s, st in changed if st.startswith("changed")]
     if changed:
@@ -1054,43 +1094,67 @@ def run(
         if st.startswith("waiting for"):
             log(f"[study] {s.label}: {st}; stopped (run the stage that makes it, or copy it in)")
             return 1
-        log(f"[study] {s.stage}: {s.command()}")
-        if s.kind == "output":
-            assert s.action is not None  # every output step has one
-            text = s.action()
-            s.out.parent.mkdir(parents=True, exist_ok=True)
-            if text is not None:
-                pre = preregistration_line(study) if s.out.suffix == ".md" else None
-                s.out.write_text(f"{pre}\n\n{text}" if pre else text, encoding="utf-8")
-            log(f"[study] wrote {s.label}")
-            continue
-        if s.kind == "copy":
-            shutil.copytree(s.needs[0], s.out)
-        else:
-            if s.prepare:
-                s.prepare()
-            code = runner([sys.executable, "-m", "calbench", *s.argv])
-            if code:
-                log(f"[study] {s.label}: the command exited with {code}; rerun the study to resume")
-                return code
-            if s.kind == "train":
-                _collect_training(study, s)
-        if s.kind in ("eval", "calibrate"):
-            if not _is_done(s):
-                log(f"[study] {s.label}: the command finished but the run folder is not complete")
-                return 1
-            if not s.figures:
-                for png in s.out.glob("*.png"):
-                    png.unlink()
-        if s.kind != "copy":
-            _record(study, s)
-            state = _read_state(study)
-        if not any(p.parent == s.out for o in steps for p in o.inputs):  # (their commands name its samples file)
-            _store(study, s, steps)  # at once: a study stopped later leaves its finished runs compressed
-            stored.add(s.out)
+        with _locked(_lock_path(study, _rel(s.out)), wait=False) as mine:
+            if mine is None:
+                log(f"[study] {s.label}: another runner is running this step; skipped")
+                continue
+            if status(s, _read_state(study)) == "done":  # finished by another runner since the check above
+                continue
+            code = _run_step(study, s, steps, runner, log, stored)
+        if code:
+            return code
+        state = _read_state(study)
     for s in steps:  # the rest, and those finished before (by an earlier run, or copied in)
         if s.out not in stored:
-            _store(study, s, steps)
+            with _locked(_lock_path(study, _rel(s.out)), wait=False) as mine:
+                if mine is not None:  # (a step another runner holds is stored by that runner)
+                    _store(study, s, steps)
+    return 0
+
+
+def _run_step(
+    study: Study,
+    s: Step,
+    steps: list[Step],
+    runner: Callable[[list[str]], int],
+    log: Callable[[str], None],
+    stored: set[Path],
+) -> int:
+    """One step that is not done (the caller holds its lock): its command, the check that its folder is complete,
+    its record, and its folder compressed when no later step reads it."""
+    log(f"[study] {s.stage}: {s.command()}")
+    if s.kind == "output":
+        assert s.action is not None  # every output step has one
+        text = s.action()
+        s.out.parent.mkdir(parents=True, exist_ok=True)
+        if text is not None:
+            pre = preregistration_line(study) if s.out.suffix == ".md" else None
+            s.out.write_text(f"{pre}\n\n{text}" if pre else text, encoding="utf-8")
+        log(f"[study] wrote {s.label}")
+        return 0
+    if s.kind == "copy":
+        shutil.copytree(s.needs[0], s.out)
+    else:
+        if s.prepare:
+            s.prepare()
+        code = runner([sys.executable, "-m", "calbench", *s.argv])
+        if code:
+            log(f"[study] {s.label}: the command exited with {code}; rerun the study to resume")
+            return code
+        if s.kind == "train":
+            _collect_training(study, s)
+    if s.kind in ("eval", "calibrate"):
+        if not _is_done(s):
+            log(f"[study] {s.label}: the command finished but the run folder is not complete")
+            return 1
+        if not s.figures:
+            for png in s.out.glob("*.png"):
+                png.unlink()
+    if s.kind != "copy":
+        _record(study, s)
+    if not any(p.parent == s.out for o in steps for p in o.inputs):  # (their commands name its samples file)
+        _store(study, s, steps)  # at once: a study stopped later leaves its finished runs compressed
+        stored.add(s.out)
     return 0
 
 

@@ -359,6 +359,45 @@ def test_a_folder_copied_in_counts_as_done_and_later_steps_wait_for_their_inputs
     assert "waiting for" in calls[-1] and "cal/run.json" in calls[-1]
 
 
+def test_only_runs_the_named_steps_and_a_step_another_runner_holds_is_skipped(tmp_path):
+    """study run --only: two runners of one study take disjoint steps (one per core); each step runs under a lock,
+    so a step another runner holds is skipped, never run twice at once; an unknown name is refused with the list."""
+    spec = {
+        **BASE,
+        "work": str(tmp_path / "work"),
+        "answers": {
+            "a": {"task": "triviaqa", "limit": 5, "run": "before", "methods": ["two-stage"]},
+            "b": {"task": "sciq", "split": "test", "limit": 5, "run": "other", "methods": ["two-stage"]},
+        },
+    }
+    study = st.load(_write(tmp_path, spec))
+    ran: list[str] = []
+
+    def runner(argv: list[str]) -> int:  # a finished run folder where the command would write one
+        out = Path(argv[argv.index("--out") + 1])
+        out.mkdir(parents=True)
+        (out / "samples.jsonl").write_text("")
+        (out / "run.json").write_text(
+            json.dumps({"calbench_run": 1, "status": "complete", "n": 5, "methods": ["two-stage"]})
+        )
+        ran.append(out.name)
+        return 0
+
+    with pytest.raises(st.StudyError, match=r"--only: no step 'nope'.*steps: before, other"):
+        st.run(study, only=["nope"], runner=runner)
+    assert st.run(study, only=["other"], runner=runner, log=lambda m: None) == 0
+    assert ran == ["other"]
+    assert [Path(k).name for k in json.loads((tmp_path / "study_state.json").read_text())] == ["other"]
+    logged: list[str] = []
+    with st._locked(st._lock_path(study, st._rel(tmp_path / "before")), wait=False) as mine:
+        assert mine is True  # this test holds the step, as a second runner would
+        assert st.run(study, runner=runner, log=logged.append) == 0
+    assert ran == ["other"] and any("another runner is running this step; skipped" in m for m in logged)
+    assert st.run(study, runner=runner, log=lambda m: None) == 0  # released: now it runs
+    assert ran == ["other", "before"]
+    assert (tmp_path / "work" / "locks").is_dir() and not list(tmp_path.glob("*.lock"))  # locks stay in work/
+
+
 @pytest.mark.parametrize("path", sorted((REPO / "results").rglob("study.yaml")), ids=lambda p: p.parent.name)
 def test_each_committed_study_loads_and_its_committed_runs_are_done(path, monkeypatch):
     """The committed experiments' study files match their committed run folders: every evaluation and scaler is

@@ -45,6 +45,12 @@ def register(sub) -> None:
     r.add_argument(
         "--stage", help="run only this stage (answers, probes, train, evaluate, unseen, checkpoints, scalers, tables)"
     )
+    r.add_argument(
+        "--only",
+        metavar="NAME[,NAME...]",
+        help="run only these steps (the names of their run folders or output files); two runners of one study may "
+        "run disjoint steps at once, e.g. one per core (a step another runner is running is skipped)",
+    )
     r.set_defaults(func=run_study)
 
 
@@ -67,4 +73,5 @@ def run_plan(args: argparse.Namespace) -> int:
 def run_study(args: argparse.Namespace) -> int:
     from calbench import study
 
-    return study.run(_load(args), args.stage, log=lambda m: print(m, file=sys.stderr, flush=True))
+    only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+    return study.run(_load(args), args.stage, log=lambda m: print(m, file=sys.stderr, flush=True), only=only)
