@@ -485,9 +485,10 @@ def question_ids_used(roots: Iterable[str | Path], *, skip: Iterable[str | Path]
         return not any(r == s or s in r.parents for s in skipped)
 
     memo: dict[Path, list[str]] = {}
+    shas: dict[Path, str] = {}
 
     def ids_in(path: str | Path) -> set[str]:
-        return set(_record_ids(Path(path), memo))
+        return set(_record_ids(Path(path), memo, shas))
 
     used: set[str] = set()
     for root in map(Path, roots):
@@ -508,14 +509,17 @@ def question_ids_used(roots: Iterable[str | Path], *, skip: Iterable[str | Path]
     return used
 
 
-def _record_ids(path: Path, memo: dict[Path, list[str]]) -> list[str]:
+def _record_ids(path: Path, memo: dict[Path, list[str]], shas: dict[Path, str]) -> list[str]:
     """The ``id`` of each record of a samples or answers file, in line order (memoised by resolved path). A derived
     samples file (:data:`calbench.records.DERIVED_SAMPLES_FILE`) is read as its source's ids at the lines it
-    patches, without rebuilding the records (many scaled runs share one source); a patch that touches ``id``
-    rebuilds it in full."""
+    patches, without rebuilding the records (many scaled runs share one source), after the same check as
+    :func:`calbench.records.derived_samples_bytes`: its source's samples still hash to the header's
+    ``source_sha256`` (each source hashed once, memoised in ``shas``), else :class:`DataError`; a patch that
+    touches ``id`` rebuilds it in full."""
+    import hashlib
     import lzma
 
-    from calbench.records import DERIVED_SAMPLES_FILE, iter_jsonl
+    from calbench.records import DERIVED_SAMPLES_FILE, iter_jsonl, open_bytes
 
     key = path.resolve()
     if key in memo:
@@ -529,7 +533,19 @@ def _record_ids(path: Path, memo: dict[Path, list[str]]) -> list[str]:
             "id" in pt.get("ref", {}) or "id" in pt.get("del", []) or "id" not in pt.get("order", ["id"])
             for pt in patches
         ):
-            src_ids = _record_ids(src, memo)
+            src_key = src.resolve()
+            if src_key not in shas:
+                digest = hashlib.sha256()
+                with open_bytes(src) as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        digest.update(block)
+                shas[src_key] = digest.hexdigest()
+            if shas[src_key] != header.get("source_sha256"):
+                raise DataError(
+                    f"{path}: the samples of its source {header['source']} changed since it was derived "
+                    "(sha256 differs)"
+                )
+            src_ids = _record_ids(src, memo, shas)
             ids = [pt.get("set", {}).get("id", src_ids[pt["i"]]) for pt in patches]
     if ids is None:
         ids = [r["id"] for _, r in iter_jsonl(path, tolerate_truncated_tail=True)]

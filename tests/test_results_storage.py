@@ -397,3 +397,16 @@ def test_question_ids_of_a_thinned_run_are_read_without_rebuilding_it(tmp_path, 
         fh.write("\n".join([lines[0], lines[1], json.dumps(second), *lines[3:]]) + "\n")
     got = question_ids_used([scaled])
     assert calls and any(i.startswith("two-stage") or i.startswith("expected") for i in got)
+    # the fast path checks the source as the rebuild does: a source changed since the thinning is an error
+    with lzma.open(scaled / DERIVED_SAMPLES_FILE, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    calls.clear()
+    assert question_ids_used([scaled]) == rebuilt and calls == []
+    source = records.find_samples_file(test)
+    with records.open_bytes(source) as fh:
+        data = fh.read()
+    source.unlink()
+    (test / "samples.jsonl").write_bytes(data.replace(b'"q0"', b'"q0x"', 1))
+    with pytest.raises(DataError, match=r"samples of its source .* changed since it was derived"):
+        question_ids_used([scaled])
+    assert calls == []
