@@ -359,6 +359,9 @@ def test_replot_redraws_a_complete_runs_figures_and_leaves_a_running_one_alone(t
     (runs["running"] / "run.json").write_text(json.dumps({**manifest, "status": "complete"}))
     assert replot_reliability.replot_run(runs["running"], ("reliability", "histogram")) == []
     assert not any((runs["running"] / name).exists() for name in plots)
+    # unless asked for the missing ones (--missing): then the figures it lists are drawn
+    drawn = replot_reliability.replot_run(runs["running"], ("reliability", "histogram"), missing=True)
+    assert sorted(drawn) == sorted(plots) and all((runs["running"] / name).exists() for name in plots)
     assert replot_reliability.replot_run(runs["complete"]) == ["reliability_a.png", "reliability_b.png"]
     assert (runs["complete"] / "confidence_hist_a.png").read_bytes() == b"old"  # histograms only when asked
     drawn = replot_reliability.replot_run(runs["complete"], ("reliability", "histogram"))

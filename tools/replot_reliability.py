@@ -7,7 +7,9 @@ the samples are scored as the runner scores them (first record per (id, method),
 each method's reliability diagram is drawn again with the run's parse policy and ECE bins
 (:func:`calbench.runner.plot_methods`); manifests are left as they are, and confidence histograms too unless
 ``--histograms`` (after a change to every figure, e.g. their resolution). A run that is not complete (still
-running, or stopped), or whose figures are not in its folder, is left alone.
+running, or stopped), or whose figures are not in its folder, is left alone; with ``--missing`` the figures it
+lists are drawn into its folder even so (most committed run folders keep no figures of their own: the reports
+embed theirs, and the tree must stay small).
 
 A comparison report's figures are embedded in its HTML, so a report folder (``--report RUNS_PARENT``, e.g.
 ``results/demo``, whose ``report/`` was written by ``calbench demo``) is written again beside it and only its
@@ -24,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 
-def replot_run(folder: Path, kinds: tuple[str, ...] = ("reliability",)) -> list[str]:
+def replot_run(folder: Path, kinds: tuple[str, ...] = ("reliability",), missing: bool = False) -> list[str]:
     from calbench.figures import FIGURE_STEMS
     from calbench.runner import plot_methods
     from calbench.runs import Run
@@ -32,8 +34,10 @@ def replot_run(folder: Path, kinds: tuple[str, ...] = ("reliability",)) -> list[
     run = Run.open(folder)
     manifest = run.manifest
     listed_reliability = [p for p in manifest.plots if Path(p).name.startswith("reliability")]
-    if manifest.status != "complete" or not any((folder / p).exists() for p in listed_reliability):
-        return []  # not finished, or its figures were left out of the results (a study's `figures: false`)
+    if manifest.status != "complete" or not listed_reliability:
+        return []  # not finished, or drawn without figures
+    if not missing and not any((folder / p).exists() for p in listed_reliability):
+        return []  # its figures were left out of the results (a study's `figures: false`, the tree budget)
     by_method = {m: run.samples(m) for m in run.methods}  # the manifest's order, as the runner
     settings = run.settings
     written = plot_methods(folder, manifest, by_method, policy=settings.policy, bins=settings.bins, kinds=kinds)
@@ -84,12 +88,17 @@ def main(argv: list[str] | None = None) -> int:
         help="a folder of runs whose report/ (from calbench demo) is redrawn too",
     )
     ap.add_argument("--histograms", action="store_true", help="redraw the confidence histograms too")
+    ap.add_argument(
+        "--missing",
+        action="store_true",
+        help="also draw the figures a run lists but its folder lacks (the committed results keep few of their own)",
+    )
     args = ap.parse_args(argv)
     kinds = ("reliability", "histogram") if args.histograms else ("reliability",)
     count = 0
     for root in args.roots:
         for run_json in sorted(root.rglob(MANIFEST_FILE)):
-            written = replot_run(run_json.parent, kinds)
+            written = replot_run(run_json.parent, kinds, args.missing)
             count += len(written)
             if written:
                 print(f"{run_json.parent}: {', '.join(written)}", file=sys.stderr)
