@@ -309,6 +309,25 @@ def load(path: str | Path) -> Study:
         f.done()
         for a in study.spec["seeds"][-1]["trained"] + [r["arm"] for r in refs if r["arm"]]:
             study.readout(a)
+    study.spec["transfer"] = []
+    for f in top.items("transfer"):
+        tasks = []
+        for t in f.items("tasks"):
+            tasks.append(
+                {
+                    "task": t.get("task", required=True),
+                    "untrained": t.get("untrained", required=True),
+                    "trained": t.get("trained", list, required=True),
+                    "carried_over": t.get("carried_over", list, default=[]),
+                }
+            )
+            t.done()
+            for a in [tasks[-1]["untrained"], *tasks[-1]["trained"]]:
+                study.readout(a)
+        study.spec["transfer"].append(
+            {"out": f.get("out", required=True), "title": f.get("title", default=""), "tasks": tasks}
+        )
+        f.done()
     top.done()
     outs = [s.out for s in plan(study) if s.kind != "copy"]
     dup = next((o for o in outs if outs.count(o) > 1), None)
@@ -829,6 +848,8 @@ def plan(study: Study) -> list[Step]:
         steps.append(Step("tables", "output", study.ref(k["out"]), action=_kl_action(study, k)))
     for sd in spec["seeds"]:
         steps.append(Step("tables", "output", study.ref(sd["out"]), action=_seeds_action(study, sd)))
+    for tr in spec["transfer"]:
+        steps.append(Step("tables", "output", study.ref(tr["out"]), action=_transfer_action(study, tr)))
     return steps
 
 
@@ -1312,6 +1333,38 @@ def _seeds_action(study: Study, sd: dict) -> Callable[[], str]:
             rows = seed_rows(trained, arms[0] if r["arm"] else arms, sd["metrics"])
             parts.append(seed_table(rows, seeds) + "\n")
         return "".join(parts)
+
+    return write
+
+
+def _transfer_action(study: Study, tr: dict) -> Callable[[], str]:
+    """Unseen domains in the paper's form (:mod:`calbench.reporting.transfer`); a task whose untrained or
+    trained run folders are not made yet is named and left out, as is a carried-over baseline not made yet."""
+
+    def write() -> str:
+        from calbench.reporting.compare import load_arms
+        from calbench.reporting.transfer import TransferTask, transfer_tables
+
+        def missing(spec: str) -> bool:
+            return not study.ref(str(parse_ref(spec)[0])).is_dir()
+
+        head = f"# {tr['title']}\n\n" if tr["title"] else ""
+        tasks, notes = [], []
+        for t in tr["tasks"]:
+            gone = [a for a in [t["untrained"], *t["trained"]] if missing(a)]
+            if gone:
+                notes.append(f"{t['task']}: not yet, " + ", ".join(gone) + " (no run folder)")
+                continue
+            absent = [c for c in t["carried_over"] if missing(c)]
+            if absent:
+                notes.append(f"{t['task']}: carried-over baselines not made yet, left out: " + ", ".join(absent))
+            untrained = load_arms([study.readout(t["untrained"])])[0][0]
+            trained = load_arms(study.readout(a) for a in t["trained"])[0]
+            present = [c for c in t["carried_over"] if c not in absent]
+            carried = load_arms(study.arm(c) for c in present)[0] if present else []
+            tasks.append(TransferTask(t["task"], untrained, trained, carried))
+        body = transfer_tables(tasks) if tasks else "No task has its runs yet.\n"
+        return head + body + ("\n" + "".join(f"- {n}\n" for n in notes) if notes else "")
 
     return write
 

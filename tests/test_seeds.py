@@ -100,3 +100,50 @@ def test_a_study_writes_the_seed_table_and_names_what_is_not_run_yet(tmp_path):
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(st.StudyError, match="give either arm"):
         st.load(path)
+
+
+def test_the_transfer_table_gives_the_papers_form_and_judges_calibration_and_discrimination_apart(tmp_path):
+    """transfer: per unseen task the untrained -> trained values with the paired difference, and the verdicts:
+    a trained statement that ranks well but is over-confident transfers discrimination, not calibration, when a
+    carried-over scaler is better calibrated; a task not run yet is named."""
+    rng = np.random.default_rng(1)
+    y = (rng.random(400) < 0.3).astype(int)
+    _arm(tmp_path / "before", [0.9] * 400, y, method="two-stage")  # the untrained statement: "90 %" for all
+    for i in range(2):  # trained: ranks well, over-confident on average
+        conf = np.clip(0.55 + 0.35 * (y - 0.3) + rng.normal(0, 0.05, 400), 0.01, 0.99)
+        _arm(tmp_path / f"s{i}", list(conf), y, method="two-stage")
+    _arm(tmp_path / "platt", [0.3] * 400, y, method="two-stage+platt")  # carried over: calibrated, flat
+    spec = {
+        "study": "x",
+        "model": "m",
+        "transfer": [
+            {
+                "out": "unseen.md",
+                "title": "From A",
+                "tasks": [
+                    {
+                        "task": "medqa",
+                        "untrained": "before#two-stage",
+                        "trained": ["s0#two-stage", "s1#two-stage"],
+                        "carried_over": ["platt"],
+                    },
+                    {"task": "mmlu", "untrained": "gone#two-stage", "trained": ["s0#two-stage"]},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert st.run(st.load(path), "tables", log=lambda *_: None) == 0
+    text = (tmp_path / "unseen.md").read_text()
+    assert text.startswith("# From A\n") and "## The paper's form" in text and "## Does calibration transfer?" in text
+    paper = next(line for line in text.splitlines() if line.startswith("| medqa | 400 |"))
+    assert f"{0.9 - y.mean():.3f} → " in paper and "the mean over 2 seeds" in text  # ECE of "90 %" for all
+    rows = [line for line in text.splitlines() if line.startswith("| medqa |")]
+    cal = [c.strip() for c in rows[1].strip("|").split("|")]
+    assert cal[1].startswith("**met**")  # ECE: better than "90 %" for everything
+    assert cal[2].startswith("**failed (loses)**") and "two-stage+platt" in cal[2]  # not than the scaler
+    assert cal[5] == "no: beats the untrained statement only"
+    disc = [c.strip() for c in rows[2].strip("|").split("|")]
+    assert disc[2] == "yes" and disc[3].startswith("**met**") and disc[5] == "**yes**"  # ranks: above chance
+    assert "mmlu: not yet" in text and "gone" in text
