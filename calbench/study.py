@@ -1312,13 +1312,13 @@ def _seeds_action(study: Study, sd: dict) -> Callable[[], str]:
         from calbench.reporting.compare import load_arms
         from calbench.reporting.seeds import seed_rows, seed_table
 
-        def missing(spec: str) -> bool:
-            return not study.ref(str(parse_ref(spec)[0])).is_dir()
+        def missing(spec: str) -> bool:  # no run folder, or one still being written
+            return not _ready(study.ref(str(parse_ref(spec)[0])) / "run.json")
 
         head = f"# {sd['title']}\n\n" if sd["title"] else ""
         gone = [a for a in sd["trained"] if missing(a)]
         if gone:
-            return head + "Not yet: " + ", ".join(study.readout(a) for a in gone) + " (no run folder).\n"
+            return head + "Not yet: " + ", ".join(study.readout(a) for a in gone) + " (no complete run folder).\n"
         trained = load_arms(study.readout(a) for a in sd["trained"])[0]
         seeds = sd["seeds"] or [f"seed {i}" for i in range(len(trained))]
         parts = [head]
@@ -1327,7 +1327,7 @@ def _seeds_action(study: Study, sd: dict) -> Callable[[], str]:
             absent = [s for s in specs if missing(s)]
             parts.append(f"## Against {r['label']}\n\n")
             if absent:
-                parts.append("Not yet: " + ", ".join(study.arm(s) for s in absent) + " (no run folder).\n\n")
+                parts.append("Not yet: " + ", ".join(study.arm(s) for s in absent) + " (no complete run folder).\n\n")
                 continue
             arms = load_arms(study.arm(s) for s in specs)[0]
             rows = seed_rows(trained, arms[0] if r["arm"] else arms, sd["metrics"])
@@ -1345,15 +1345,15 @@ def _transfer_action(study: Study, tr: dict) -> Callable[[], str]:
         from calbench.reporting.compare import load_arms
         from calbench.reporting.transfer import TransferTask, transfer_tables
 
-        def missing(spec: str) -> bool:
-            return not study.ref(str(parse_ref(spec)[0])).is_dir()
+        def missing(spec: str) -> bool:  # no run folder, or one still being written
+            return not _ready(study.ref(str(parse_ref(spec)[0])) / "run.json")
 
         head = f"# {tr['title']}\n\n" if tr["title"] else ""
         tasks, notes = [], []
         for t in tr["tasks"]:
             gone = [a for a in [t["untrained"], *t["trained"]] if missing(a)]
             if gone:
-                notes.append(f"{t['task']}: not yet, " + ", ".join(gone) + " (no run folder)")
+                notes.append(f"{t['task']}: not yet, " + ", ".join(gone) + " (no complete run folder)")
                 continue
             absent = [c for c in t["carried_over"] if missing(c)]
             if absent:
