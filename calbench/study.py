@@ -35,7 +35,7 @@ from typing import Any, cast
 import yaml
 
 from calbench.errors import UserError
-from calbench.runs import find_samples_file, has_manifest, manifest_path, parse_ref
+from calbench.runs import MANIFEST_FILE, find_samples_file, has_manifest, manifest_path, parse_ref
 
 __all__ = ["STAGES", "Step", "Study", "StudyError", "load", "plan", "plan_text", "run"]
 
@@ -906,9 +906,11 @@ def _ready(need: Path) -> bool:
     never reads a run that is still being written or was interrupted."""
     if not need.exists():
         return False
-    if need.name != "run.json":
-        return True
-    m = _manifest(need.parent)
+    return need.name != MANIFEST_FILE or _run_complete(need.parent)
+
+
+def _run_complete(folder: Path) -> bool:
+    m = _manifest(folder)
     return m is not None and m.get("status") == "complete"
 
 
@@ -1313,7 +1315,7 @@ def _seeds_action(study: Study, sd: dict) -> Callable[[], str]:
         from calbench.reporting.seeds import seed_rows, seed_table
 
         def missing(spec: str) -> bool:  # no run folder, or one still being written
-            return not _ready(study.ref(str(parse_ref(spec)[0])) / "run.json")
+            return not _run_complete(study.ref(str(parse_ref(spec)[0])))
 
         head = f"# {sd['title']}\n\n" if sd["title"] else ""
         gone = [a for a in sd["trained"] if missing(a)]
@@ -1346,7 +1348,7 @@ def _transfer_action(study: Study, tr: dict) -> Callable[[], str]:
         from calbench.reporting.transfer import TransferTask, transfer_tables
 
         def missing(spec: str) -> bool:  # no run folder, or one still being written
-            return not _ready(study.ref(str(parse_ref(spec)[0])) / "run.json")
+            return not _run_complete(study.ref(str(parse_ref(spec)[0])))
 
         head = f"# {tr['title']}\n\n" if tr["title"] else ""
         tasks, notes = [], []
