@@ -20,7 +20,7 @@ from typing import Sequence
 
 from calbench.reporting.board import metric_title
 from calbench.reporting.compare import Arm
-from calbench.reporting.seeds import SeedRow, seed_rows, t_interval
+from calbench.reporting.seeds import SeedRow, _num, seed_rows, t_interval
 
 PAPER_METRICS = ("ece", "auroc", "brier", "log_score")
 
@@ -45,8 +45,8 @@ def _trained_mean(row: SeedRow) -> float:
     return sum(c.deltas[row.metric].b for c in row.comparisons) / len(row.comparisons)
 
 
-def _delta(row: SeedRow) -> str:
-    return f"Δ {row.mean:+.3f} [{row.low:+.3f}, {row.high:+.3f}]"
+def _delta(row: SeedRow) -> str:  # as the seed tables write it ("n/a" where a metric is undefined)
+    return f"Δ {_num(row.mean)} [{_num(row.low)}, {_num(row.high)}]"
 
 
 def transfer_rows(
