@@ -914,6 +914,11 @@ def _run_complete(folder: Path) -> bool:
     return m is not None and m.get("status") == "complete"
 
 
+def _not_made(study: Study, spec: str) -> bool:
+    """A table's arm (``RUN`` or ``RUN#METHOD``) whose run folder is missing or still being written."""
+    return not _run_complete(study.ref(str(parse_ref(spec)[0])))
+
+
 def _questions_done(folder: Path) -> int:
     """How many distinct questions a (partial) run folder's samples cover: a run's manifest states the planned
     count while it runs."""
@@ -928,7 +933,7 @@ def _questions_done(folder: Path) -> int:
 def _is_done(step: Step) -> bool:
     if any(p.exists() for p in step.expect.get("continued_by", [])):
         return True  # a training that a later one resumed from: done when the later one is
-    if "serves" in step.expect and (m := _manifest(step.expect["serves"])) and m.get("status") == "complete":
+    if "serves" in step.expect and _run_complete(step.expect["serves"]):
         return True  # an exported checkpoint whose evaluation is done is not needed again
     if step.done_file is not None:
         return step.done_file.exists()
@@ -1314,11 +1319,8 @@ def _seeds_action(study: Study, sd: dict) -> Callable[[], str]:
         from calbench.reporting.compare import load_arms
         from calbench.reporting.seeds import seed_rows, seed_table
 
-        def missing(spec: str) -> bool:  # no run folder, or one still being written
-            return not _run_complete(study.ref(str(parse_ref(spec)[0])))
-
         head = f"# {sd['title']}\n\n" if sd["title"] else ""
-        gone = [a for a in sd["trained"] if missing(a)]
+        gone = [a for a in sd["trained"] if _not_made(study, a)]
         if gone:
             return head + "Not yet: " + ", ".join(study.readout(a) for a in gone) + " (no complete run folder).\n"
         trained = load_arms(study.readout(a) for a in sd["trained"])[0]
@@ -1326,7 +1328,7 @@ def _seeds_action(study: Study, sd: dict) -> Callable[[], str]:
         parts = [head]
         for r in sd["references"]:
             specs = [r["arm"]] if r["arm"] else r["best_of"]
-            absent = [s for s in specs if missing(s)]
+            absent = [s for s in specs if _not_made(study, s)]
             parts.append(f"## Against {r['label']}\n\n")
             if absent:
                 parts.append("Not yet: " + ", ".join(study.arm(s) for s in absent) + " (no complete run folder).\n\n")
@@ -1347,17 +1349,14 @@ def _transfer_action(study: Study, tr: dict) -> Callable[[], str]:
         from calbench.reporting.compare import load_arms
         from calbench.reporting.transfer import TransferTask, transfer_tables
 
-        def missing(spec: str) -> bool:  # no run folder, or one still being written
-            return not _run_complete(study.ref(str(parse_ref(spec)[0])))
-
         head = f"# {tr['title']}\n\n" if tr["title"] else ""
         tasks, notes = [], []
         for t in tr["tasks"]:
-            gone = [a for a in [t["untrained"], *t["trained"]] if missing(a)]
+            gone = [a for a in [t["untrained"], *t["trained"]] if _not_made(study, a)]
             if gone:
                 notes.append(f"{t['task']}: not yet, " + ", ".join(gone) + " (no complete run folder)")
                 continue
-            absent = [c for c in t["carried_over"] if missing(c)]
+            absent = [c for c in t["carried_over"] if _not_made(study, c)]
             if absent:
                 notes.append(f"{t['task']}: carried-over baselines not made yet, left out: " + ", ".join(absent))
             untrained = load_arms([study.readout(t["untrained"])])[0][0]
