@@ -111,7 +111,7 @@ def _from_csv(path: Path, text: str) -> dict[str, tuple[str, int]]:
     return table
 
 
-def _from_jsonl(path: Path, text: str) -> dict[str, tuple[str, int]]:
+def _jsonl_rows(path: Path, text: str) -> list[tuple[int, dict]]:
     rows = []
     # split on "\n" only: str.splitlines would also split inside strings holding U+0085, U+2028 and the like (a
     # model's answer may hold them; JSON lines written with ensure_ascii=False keep them raw)
@@ -126,7 +126,16 @@ def _from_jsonl(path: Path, text: str) -> dict[str, tuple[str, int]]:
         if not isinstance(obj, dict):
             raise DataError(f"{path}:{line}: expected a JSON object, got {type(obj).__name__}")
         rows.append((line, obj))
-    if rows and all(k in rows[0][1] for k in SAMPLE_FIELDS):
+    return rows
+
+
+def _is_samples(rows: list[tuple[int, dict]]) -> bool:
+    return bool(rows) and all(k in rows[0][1] for k in SAMPLE_FIELDS)
+
+
+def _from_jsonl(path: Path, text: str) -> dict[str, tuple[str, int]]:
+    rows = _jsonl_rows(path, text)
+    if _is_samples(rows):
         return _from_samples(path, rows)
     table: dict[str, tuple[str, int]] = {}
     for line, obj in rows:
@@ -136,7 +145,8 @@ def _from_jsonl(path: Path, text: str) -> dict[str, tuple[str, int]]:
     return table
 
 
-def _from_samples(path: Path, rows: list[tuple[int, dict]]) -> dict[str, tuple[str, int]]:
+def _from_samples(path: Path, rows: list[tuple[int, dict]], field: str = "answer") -> dict[str, tuple[str, int]]:
+    """The chosen sample of each question's ``field``: its ``answer``, or (``answer_output``) its stage-1 reply."""
     usable = [(line, s) for line, s in rows if not s.get("request_error") and s.get("answer") is not None]
     conditioned = [(line, s) for line, s in usable if s.get("method") != ONE_STAGE]
     has_conditioned = {str(s.get("id")) for _, s in conditioned}
@@ -144,7 +154,16 @@ def _from_samples(path: Path, rows: list[tuple[int, dict]]) -> dict[str, tuple[s
     for line, s in usable:
         if s.get("method") == ONE_STAGE and str(s.get("id")) in has_conditioned:
             continue  # the one-stage reply's own answer; the shared stage-1 answer is taken instead
-        _add(table, s.get("id"), _text_answer(s["answer"], f"{path}:{line}"), path, line)
+        if s.get(field) is None:
+            continue  # a method that records no stage-1 reply (sequence likelihood scores the answer alone)
+        _add(table, s.get("id"), _text_answer(s[field], f"{path}:{line}"), path, line)
+    if field != "answer":
+        missing = sorted({str(s.get("id")) for _, s in usable} - set(table))
+        if missing:
+            raise DataError(
+                f"{path}: {len(missing)} question(s) have an answer but no recorded {field!r} in any sample "
+                f"(first: {missing[0]!r}), so their stage-1 reply cannot be given verbatim"
+            )
     return table
 
 
@@ -174,3 +193,23 @@ def load_answers(path: str | Path) -> dict[str, str]:
     if not table:
         raise DataError(f"{p}: no answers in the file (expected rows with 'id' and 'answer')")
     return {qid: answer for qid, (answer, _) in table.items()}
+
+
+def load_replies(path: str | Path) -> dict[str, str]:
+    """Read the stage-1 replies of a previous run's ``samples.jsonl``: id -> the reply as the model generated it
+    (``answer_output``), of the same sample :func:`load_answers` takes the answer from.
+
+    With these, ``calbench eval --answers FILE --answers-verbatim`` continues each conversation with the
+    exact stage-1 turn of that run (its trailing full stop and all), as that run's own answer-conditioned
+    methods and the trainers do, while the answer judged stays the parsed one. Raises
+    :class:`~calbench.records.DataError` for a file that is not a run's samples or a sample without a reply.
+    """
+    p = Path(path)
+    text = _read_text(p)
+    rows = [] if _is_csv(p, text) else _jsonl_rows(p, text)
+    if not _is_samples(rows):
+        raise DataError(
+            f"{p}: --answers-verbatim needs a run's samples (samples.jsonl), which record each stage-1 reply; "
+            "an answers table holds only the answers"
+        )
+    return {qid: reply for qid, (reply, _) in _from_samples(p, rows, "answer_output").items()}

@@ -107,6 +107,8 @@ def check_eval_args(args: argparse.Namespace) -> None:
         raise UserError("--ids applies to --task, not to --data (select your file's rows yourself)")
     if args.data and args.source != "bundled":
         raise UserError("--source applies to --task, not to --data")
+    if getattr(args, "answers_verbatim", False) and not args.answers:
+        raise UserError("--answers-verbatim applies with --answers FILE (a run's samples.jsonl)")
     from calbench.backends.base import backends
 
     if args.backend not in backends():

@@ -159,6 +159,20 @@ class Evaluation:
         return [self.manifest] + ([self.calibrated] if self.calibrated is not None else [])
 
 
+def _given_replies(answers: str | Path | dict | None, verbatim: bool, table: dict[str, str]) -> dict[str, str] | None:
+    """With ``answers_verbatim``: the stage-1 reply of each answered question (:func:`~calbench.answers.load_replies`,
+    the same samples the answers come from); None without."""
+    if not verbatim:
+        return None
+    if answers is None or isinstance(answers, dict):
+        raise UserError("answers_verbatim needs given answers as a run's samples file", field="answers_verbatim")
+    from calbench.answers import load_replies
+
+    replies = load_replies(answers)
+    assert set(replies) == set(table)  # load_replies refuses an answered question without a recorded reply
+    return replies
+
+
 def _given_answers(
     answers: str | Path | dict | None, methods: list[str], ids: list[str]
 ) -> tuple[dict | None, dict | None]:
@@ -190,6 +204,7 @@ def evaluate(
     calibration_split: str | None = None,
     answers: str | Path | dict | None = None,
     answered_only: bool = False,
+    answers_verbatim: bool = False,
     loaded: Any = None,
     progress: bool = True,
     **options: Any,
@@ -200,9 +215,10 @@ def evaluate(
     ``limit``, ``seed``, ``scale``, ``policy``, ``bins``, ``n_resamples``, ``method_settings`` ...) and the
     judge's ``judge_containment`` / ``judge_f1``. ``answers``: given stage-1 answers (a file or ``{id:
     answer}``); with ``answered_only`` the selection keeps only the questions they answer (e.g. a trainer's
-    pool of labelled answers, a part of the training split). ``calibrate``: also fit this scaler on
-    ``calibration_split`` and apply it. ``loaded``: the backend an earlier call loaded from the same ``model``
-    (:attr:`Evaluation.backend`), so that several tasks load the model once."""
+    pool of labelled answers, a part of the training split); with ``answers_verbatim`` (answers from a run's
+    samples) each stage-1 turn is that run's reply as generated, not the parsed answer. ``calibrate``: also fit
+    this scaler on ``calibration_split`` and apply it. ``loaded``: the backend an earlier call loaded from the
+    same ``model`` (:attr:`Evaluation.backend`), so that several tasks load the model once."""
     from calbench.methods import METHODS
 
     unknown = [m for m in methods if m not in METHODS]
@@ -245,6 +261,7 @@ def evaluate(
         calibration_examples = spec.load(calibration_split, source=settings.source)
         ids += [e.id for e in select(calibration_examples, settings.limit, settings.seed)]
     settings.answers, settings.answers_file = _given_answers(answers, methods, ids)
+    settings.replies = _given_replies(answers, answers_verbatim, settings.answers or {})
     spec_of_model = model if isinstance(model, ModelSpec) else None
     model_name = spec_of_model.name if spec_of_model else None
     if model_name is not None:

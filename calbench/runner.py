@@ -84,6 +84,8 @@ class EvalSettings:
     answers: dict[str, str] | None = None
     #: where they came from, for run.json and the run identity: {"path": ..., "sha256": ...}
     answers_file: dict[str, Any] | None = None
+    #: id -> stage-1 reply (``eval --answers-verbatim``): the turn rendered verbatim; the answer judged is ``answers``'
+    replies: dict[str, str] | None = None
     #: ``eval --ids FILE``: the questions are the ones this file names, in its order ({"path": ..., "sha256": ...})
     ids_file: dict[str, Any] | None = None
 
@@ -143,6 +145,7 @@ def _identity(manifest: dict) -> dict:
         "seed": manifest["seed"],
         "method_settings": manifest["elicitation"].get("method_settings") or {},
         "answers_sha256": (manifest.get("given_answers") or {}).get("sha256"),
+        "answers_verbatim": (manifest.get("given_answers") or {}).get("verbatim"),
     }
 
 
@@ -222,20 +225,28 @@ def check_out_folder(out: str | Path, expected: dict, examples: list[Example]) -
         raise RunConflictError.different(Path(out), diff[0], old.get(diff[0]), expected[diff[0]])
 
 
-def _check_answers_kept(folder: Path, answers: dict[str, str] | None) -> None:
-    """Refuse to extend a run whose finished samples were scored on answers other than the ones given now."""
+def _check_answers_kept(folder: Path, answers: dict[str, str] | None, replies: dict[str, str] | None = None) -> None:
+    """Refuse to extend a run whose finished samples were scored on answers (or, verbatim, stage-1 replies) other
+    than the ones given now."""
     if answers is None:
         raise RunConflictError(f"{folder} was run on given answers (--answers); extend it with --answers too")
+    given = replies if replies is not None else answers
     for s in read_run_samples(folder):
-        if s.get("answer_given") and (s.get("answer_output") or "").strip() != (answers.get(s["id"]) or "").strip():
+        if s.get("answer_given") and (s.get("answer_output") or "").strip() != (given.get(s["id"]) or "").strip():
             raise RunConflictError(
                 f"{folder} cannot be extended: question {s['id']} was scored on the answer "
                 f"{(s.get('answer_output') or '').strip()!r}, and the --answers file now gives "
-                f"{answers.get(s['id'])!r}; use another --out"
+                f"{given.get(s['id'])!r}; use another --out"
             )
 
 
-def _check_resumable(run_path: Path, manifest: dict, examples: list[Example], answers: dict[str, str] | None) -> dict:
+def _check_resumable(
+    run_path: Path,
+    manifest: dict,
+    examples: list[Example],
+    answers: dict[str, str] | None,
+    replies: dict[str, str] | None = None,
+) -> dict:
     """The manifest already in ``run_path`` ({} if none), after checking that it describes the same run, or the
     same run on fewer questions (:func:`is_extension`; recorded in ``manifest["extended_from"]``)."""
     if not run_path.exists():
@@ -246,7 +257,7 @@ def _check_resumable(run_path: Path, manifest: dict, examples: list[Example], an
     earlier = list(old.get("extended_from") or [])
     if is_extension(old, examples, diff):
         if old_id["answers_sha256"] is not None:
-            _check_answers_kept(run_path.parent, answers)
+            _check_answers_kept(run_path.parent, answers, replies)
         elif new_id["answers_sha256"] is not None:
             raise RunConflictError(
                 f"{run_path.parent} generated its answers; it cannot be extended on given "
@@ -372,7 +383,11 @@ def evaluate(
             "n_used": len(examples),
             "n_ignored": n_extra,
         }
-    old_timings = _check_resumable(out / MANIFEST_FILE, manifest, examples, settings.answers).get("timings", {})
+        if settings.replies is not None:  # each stage-1 turn is the file's reply verbatim (only then: identity)
+            manifest["given_answers"]["verbatim"] = True
+    old_timings = _check_resumable(out / MANIFEST_FILE, manifest, examples, settings.answers, settings.replies).get(
+        "timings", {}
+    )
     expand_samples(out)  # a committed (compressed) run is resumed or extended in plain form
     done = _finished_pairs(samples_path)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -390,6 +405,7 @@ def evaluate(
         seed=settings.seed,
         settings={"max_new_tokens": settings.max_new_tokens, **settings.method_settings},
         fixed_answers=None if settings.answers is None else {e.id: settings.answers[e.id] for e in examples},
+        fixed_replies=None if settings.replies is None else {e.id: settings.replies[e.id] for e in examples},
         methods=tuple(settings.methods),
     )
     todo = [e for e in examples if any((e.id, m.name) not in done for m in methods)]

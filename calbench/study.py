@@ -457,6 +457,7 @@ def _evaluation(f: _Fields, answer_sets: set[str]) -> dict:
         "figures": f.get("figures", bool, default=True),
         "adapter": f.get("adapter", (bool, str), default=True),
         "probe": f.get("probe"),
+        "verbatim": f.get("verbatim", bool, default=False),
         "options": _eval_options(f.sub("options")),
     }
     if e["answers"] not in answer_sets:
@@ -723,7 +724,7 @@ def plan(study: Study) -> list[Step]:
             ",".join(e["methods"]),
             *(["--probe", _rel(probe)] if probe else []),
         ]
-        given = ["--answers", _rel(a["samples"])]
+        given = ["--answers", _rel(a["samples"]), *(["--answers-verbatim"] if e["verbatim"] else [])]
         needs = [a["needs"]] + ([adapter] if adapter else []) + ([probe] if probe else [])
         inputs = [a["samples"]] + ([probe] if probe else [])
         limit = e["limit"] or a["limit"]

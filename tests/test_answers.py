@@ -349,3 +349,88 @@ def test_a_thinned_scaled_runs_samples_are_read_as_answers(tmp_path):
     assert thin_derived_runs([tmp_path])
     table = load_answers(out / DERIVED_SAMPLES_FILE)
     assert table == {s["id"]: s["answer"] for s in read_run_samples(test)}
+
+
+# -- eval --answers --answers-verbatim --------------------------------------------------------------------
+
+#: a model whose stage-1 reply the parse changes: the trailing full stop is dropped from the answer
+PERIOD_SCRIPT = {"replies": [{"match": "How confident", "reply": "7"}], "default": " The answer is Paris."}
+
+
+def test_load_replies_gives_the_reply_of_the_sample_the_answer_comes_from(tmp_path):
+    from calbench.answers import load_replies
+
+    first = tmp_path / "script.json"
+    first.write_text(json.dumps(PERIOD_SCRIPT))
+    assert main(eval_args(first, tmp_path / "first", "--method", "verbalized,two-stage")) == 0
+    answers = load_answers(tmp_path / "first" / "samples.jsonl")
+    replies = load_replies(tmp_path / "first" / "samples.jsonl")
+    assert set(replies) == set(answers) and len(replies) == 6
+    # the parsed answer lost the full stop; the reply is what the model generated, leading space and all
+    assert set(answers.values()) == {"The answer is Paris"} and set(replies.values()) == {" The answer is Paris."}
+
+
+def test_load_replies_refuses_an_answers_table_and_a_sample_without_a_reply(tmp_path):
+    from calbench.answers import load_replies
+
+    table = tmp_path / "a.jsonl"
+    write_answers(table, examples())
+    with pytest.raises(DataError, match=r"a\.jsonl: --answers-verbatim needs a run's samples"):
+        load_replies(table)
+    row = {
+        "id": "q1",
+        "task": "t",
+        "model": "m",
+        "method": "seq-likelihood-mean",
+        "prompt": None,
+        "raw_output": "",
+        "answer": "Paris",
+        "confidence": 0.5,
+        "parse_ok": True,
+        "correct": 0,
+        "judge": "j",
+    }
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=r"samples\.jsonl: 1 question\(s\) have an answer but no recorded 'answer_out"):
+        load_replies(samples)
+
+
+def test_verbatim_continues_the_conversation_of_the_source_run(tmp_path):
+    period = tmp_path / "script.json"
+    period.write_text(json.dumps(PERIOD_SCRIPT))
+    first = tmp_path / "first"
+    assert main(eval_args(period, first, "--method", "two-stage")) == 0
+    source = {s["id"]: s for s in read_samples(first / "samples.jsonl")}
+    given = str(first / "samples.jsonl")
+    assert main(eval_args(period, tmp_path / "parsed", "--answers", given)) == 0
+    assert main(eval_args(period, tmp_path / "verbatim", "--answers", given, "--answers-verbatim")) == 0
+    parsed = {s["id"]: s for s in read_samples(tmp_path / "parsed" / "samples.jsonl")}
+    verbatim = {s["id"]: s for s in read_samples(tmp_path / "verbatim" / "samples.jsonl")}
+    assert set(parsed) == set(verbatim) == set(source)
+    for i, s in source.items():
+        # the parsed answer drops the full stop, so its conversation is not the source run's; verbatim's is
+        assert parsed[i]["prompt"] != s["prompt"]
+        assert parsed[i]["prompt"]["messages"][1]["content"] == "Answer: The answer is Paris"
+        assert verbatim[i]["prompt"] == s["prompt"]
+        # the answer judged, and so the label, is the same in all three
+        assert verbatim[i]["answer"] == parsed[i]["answer"] == s["answer"] == "The answer is Paris"
+        assert verbatim[i]["correct"] == parsed[i]["correct"] == s["correct"]
+    run = json.loads((tmp_path / "verbatim" / "run.json").read_text())
+    assert run["given_answers"]["verbatim"] is True
+    assert "verbatim" not in json.loads((tmp_path / "parsed" / "run.json").read_text())["given_answers"]
+
+
+def test_verbatim_is_part_of_the_runs_identity_and_needs_answers(tmp_path, capsys):
+    period = tmp_path / "script.json"
+    period.write_text(json.dumps(PERIOD_SCRIPT))
+    assert main(eval_args(period, tmp_path / "first", "--method", "two-stage")) == 0
+    given = str(tmp_path / "first" / "samples.jsonl")
+    out = tmp_path / "run"
+    assert main(eval_args(period, out, "--answers", given)) == 0
+    capsys.readouterr()
+    assert main(eval_args(period, out, "--answers", given, "--answers-verbatim")) == 2
+    err = capsys.readouterr().err
+    assert "different run" in err and "answers_verbatim" in err
+    assert main(eval_args(period, tmp_path / "none", "--answers-verbatim")) == 2
+    assert "--answers-verbatim applies with --answers FILE" in capsys.readouterr().err

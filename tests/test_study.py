@@ -460,10 +460,14 @@ def test_a_probe_is_fitted_on_an_answer_set_and_evaluated_with_its_file(tmp_path
                 "adapter": False,
                 "options": {"answered_only": True},
             },
+            {"answers": "test", "methods": ["two-stage"], "out": "verbatim", "adapter": False, "verbatim": True},
         ],
     }
     study = st.load(_write(tmp_path, spec))
     steps = {s.kind + ":" + s.out.name: s for s in st.plan(study)}
+    verbatim = steps["eval:verbatim"].argv  # the answer set run's replies as generated (eval --answers-verbatim)
+    assert verbatim[verbatim.index("--answers") + 2] == "--answers-verbatim"
+    assert "--answers-verbatim" not in steps["eval:probe-test"].argv
     fit = steps["probe:sciq.json"]
     assert fit.stage == "probes" and fit.argv[:2] == ["probe", "fit"] and "--judge-containment" in fit.argv
     assert fit.argv[fit.argv.index("--answers") + 1].endswith("pool.jsonl") and fit.command().startswith(

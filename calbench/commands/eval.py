@@ -111,6 +111,13 @@ def register(sub) -> None:
         "previous run's samples.jsonl[.gz]; every question needs one (not with 'verbalized')",
     )
     g.add_argument(
+        "--answers-verbatim",
+        action="store_true",
+        help="with --answers FILE from a run's samples.jsonl: continue each conversation with that run's stage-1 "
+        "reply as the model generated it (trailing full stop and all; as its own two-stage samples and the "
+        "trainers do) rather than the parsed answer; the answer judged is the same",
+    )
+    g.add_argument(
         "--answered-only",
         action="store_true",
         help="with --answers: evaluate only the selected questions the answers file answers (e.g. a trainer's "
@@ -224,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
             calibration_split=args.calibration_split,
             answers=args.answers,
             answered_only=args.answered_only,
+            answers_verbatim=args.answers_verbatim,
             progress=not args.quiet,
             split=args.split,
             source=args.source,

@@ -85,6 +85,8 @@ class MethodContext:
     answers: dict[str, tuple[Prompt, Generation]] = field(default_factory=dict)
     #: id -> given answer (``calbench eval --answers``): used instead of generating the stage-1 answer
     fixed_answers: dict[str, str] | None = None
+    #: id -> given stage-1 reply (``--answers-verbatim``): the turn as rendered; ``fixed_answers`` stays the judged one
+    fixed_replies: dict[str, str] | None = None
     #: (id, k, temperature) -> the k sampled stage-1 replies: shared by self-consistency and the cluster methods
     sampled: dict[tuple[str, int, float], list[Generation]] = field(default_factory=dict)
     #: the names of the run's methods, in order (a method that shares work with later ones can see them)
@@ -144,7 +146,9 @@ class MethodContext:
         )
 
 
-def fixed_reply(example: Example, answer: str, kind: str | None = None) -> tuple[Prompt, Generation]:
+def fixed_reply(
+    example: Example, answer: str, kind: str | None = None, reply: str | None = None
+) -> tuple[Prompt, Generation]:
     """A given answer as the stage-1 turn: the answer prompt and a :class:`Generation` whose text continues
     the prompt's pre-filled prefix as a generated answer would (``"Answer:"`` + ``" Octopussy"``: the answer
     without surrounding white space, after one space; math has no prefix). The full reply is
@@ -153,8 +157,14 @@ def fixed_reply(example: Example, answer: str, kind: str | None = None) -> tuple
     The one place a fixed answer is rendered, shared by ``eval --answers`` and the trainers. Nothing was
     generated: ``n_tokens`` is 0, ``token_logprobs`` None (sequence likelihood scores the text in one
     forward pass), and ``extra["fixed_answer"]`` holds the answer verbatim.
+
+    ``reply``: the stage-1 reply as a model generated it (``eval --answers-verbatim``: a run's ``answer_output``,
+    e.g. ``" Octopussy."``), rendered as it is instead of the answer (the trainers render their own answer cache
+    so); the answer judged is still ``answer``.
     """
     prompt = answer_prompt(example, kind)
+    if reply is not None:
+        return prompt, Generation(text=reply, n_tokens=0, token_logprobs=None, extra={"fixed_answer": answer})
     text = answer.strip()
     if prompt.assistant_prefix and text:  # "Answer:" then one space, as the models write it
         text = " " + text
@@ -167,7 +177,8 @@ def answers_for(ctx: MethodContext, examples: list[Example]) -> list[tuple[Promp
     todo = [e for e in examples if e.id not in ctx.answers]
     if todo and ctx.fixed_answers is not None:
         for e in todo:
-            ctx.answers[e.id] = fixed_reply(e, ctx.fixed_answers[e.id], ctx.kind)
+            reply = None if ctx.fixed_replies is None else ctx.fixed_replies[e.id]
+            ctx.answers[e.id] = fixed_reply(e, ctx.fixed_answers[e.id], ctx.kind, reply)
     elif todo:
         prompts = [answer_prompt(e, ctx.kind) for e in todo]
         gens = ctx.backend.generate(prompts, max_new_tokens=ctx.answer_tokens(), stop=ctx.answer_stop(), seed=ctx.seed)
