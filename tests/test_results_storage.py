@@ -335,6 +335,34 @@ def test_a_run_on_given_answers_is_thinned_against_their_run_and_a_running_one_i
     assert (after / "samples.jsonl").read_bytes() == text and (Path("res/before") / "samples.jsonl.xz").exists()
 
 
+def test_a_run_on_given_answers_whose_source_moved_is_thinned_against_the_run_with_the_same_samples(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """--thin: the recorded given_answers path names a scratch folder since moved (runs/x/before -> results/...);
+    the source is the run under the roots whose plain samples have the recorded sha256, even compressed."""
+    from calbench.records import DERIVED_SAMPLES_FILE, open_bytes
+    from calbench.reporting.files import thin_given_answer_runs
+
+    monkeypatch.chdir(tmp_path)
+    common = ["eval", "--model", tiny_model_dir, "--task", "triviaqa", "--limit", "6", "--quiet"]
+    assert main([*common, "--method", "two-stage", "--out", "scratch/before"]) == 0
+    given = ["--answers", "scratch/before/samples.jsonl"]
+    assert main([*common, "--method", "two-stage", *given, "--out", "res/after"]) == 0
+    assert main([*common, "--method", "two-stage", "--seed", "1", "--out", "res/other"]) == 0  # other samples
+    shutil.move("scratch/before", "res/before")
+    _compress(Path("res/before"))
+    after = Path("res/after")
+    text = (after / "samples.jsonl").read_bytes()
+    (done,) = thin_given_answer_runs([Path("res")])
+    assert done[:2] == (after, Path("res/before")) and done[3] < done[2]
+    with open_bytes(after / DERIVED_SAMPLES_FILE) as fh:
+        assert fh.read() == text
+    # nothing under the roots has those samples any more: left as it is
+    assert main([*common, "--method", "two-stage", "--answers", "res/before/samples.jsonl.xz", "--out", "x/a"]) == 0
+    shutil.rmtree("res/before")
+    assert thin_given_answer_runs([Path("x")]) == [] and (Path("x/a") / "samples.jsonl").exists()
+
+
 def test_replot_redraws_a_complete_runs_figures_and_leaves_a_running_one_alone(tmp_path):
     from PIL import Image
 

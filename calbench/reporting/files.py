@@ -233,22 +233,45 @@ def thin_derived_runs(roots: list[Path], *, dry_run: bool = False) -> list[tuple
     return done
 
 
+def _runs_by_samples_sha256(roots: list[Path]) -> dict[str, Path]:
+    """The run folders under ``roots`` by the sha256 of their samples' plain bytes (a compressed file's content:
+    what ``eval --answers`` hashed before it was compressed); derived samples are not sources."""
+    from calbench.records import DERIVED_SAMPLES_FILE, find_samples_file, open_bytes
+    from calbench.runs import MANIFEST_FILE
+
+    out: dict[str, Path] = {}
+    for root in roots:
+        for p in sorted(root.rglob(MANIFEST_FILE)):
+            samples = find_samples_file(p.parent)
+            if samples is None or samples.name == DERIVED_SAMPLES_FILE or run_in_progress(p.parent):
+                continue
+            with open_bytes(samples) as fh:
+                out.setdefault(hashlib.sha256(fh.read()).hexdigest(), p.parent)
+    return out
+
+
 def thin_given_answer_runs(roots: list[Path], *, dry_run: bool = False) -> list[tuple[Path, Path, int, int]]:
     """:func:`thin_derived_samples` for every run under ``roots`` evaluated on given answers (``eval --answers``)
     taken from another run folder's samples (run.json ``given_answers.path``, relative to the working folder, as
     the commands ran): e.g. a trained adapter rating the untrained model's answers keeps only what differs from
-    the untrained run's records (the prompts, answers and gold lists are the same). Returns (run, source, bytes
-    before, bytes after) for each run thinned."""
+    the untrained run's records (the prompts, answers and gold lists are the same). A source folder since moved
+    (the path names a scratch folder that is gone, e.g. ``runs/x/before-triviaqa``) is found under ``roots`` by
+    its content: the run whose plain samples have the recorded sha256. Returns (run, source, bytes before, bytes
+    after) for each run thinned."""
     from calbench.runs import MANIFEST_FILE, Run, has_manifest
 
+    moved: dict[str, Path] | None = None  # plain samples sha256 -> run folder, built when first needed
     done = []
     for root in roots:
         for p in sorted(root.rglob(MANIFEST_FILE)):
             run = Run.open(p.parent)
-            given = (run.manifest.get("given_answers") or {}).get("path")
-            if not given:
+            given = run.manifest.get("given_answers") or {}
+            if not given.get("path"):
                 continue
-            source = Path(given).parent
+            source = Path(given["path"]).parent
+            if not has_manifest(source) and given.get("sha256"):
+                moved = _runs_by_samples_sha256(roots) if moved is None else moved
+                source = moved.get(given["sha256"], source)
             if source.resolve() == run.path.resolve() or not has_manifest(source):
                 continue
             sizes = thin_derived_samples(run.path, source, dry_run=dry_run)
