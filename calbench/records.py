@@ -137,8 +137,10 @@ def open_bytes(path: str | Path) -> io.BufferedIOBase:
 #: confidence) keeps only what differs from its source's records (``tools/compress_results.py --thin``). Its first
 #: line names the source run folder (relative) and the sha256 of the source samples' content; each further line
 #: is one record: ``{"i": line of the source (0-based), "set": {field: value}, "ref": {field: source field},
-#: "del": [fields], "order": [fields]}`` (``order`` only when the key order is not the source's with new keys
-#: appended). Reading rebuilds every line exactly as ``json.dumps(record, ensure_ascii=False)`` wrote it.
+#: "at": [[[field, key or index, ...], value], ...], "del": [fields], "order": [fields]}`` (``at``: nested values
+#: replaced, e.g. the one message of a prompt that differs; ``order`` only when the key order is not the source's
+#: with new keys appended), applied in that order. Reading rebuilds every line exactly as
+#: ``json.dumps(record, ensure_ascii=False)`` wrote it.
 DERIVED_SAMPLES_FILE = "samples.derived.jsonl.xz"
 
 
@@ -172,6 +174,11 @@ def derived_samples_bytes(path: str | Path) -> bytes:
                 rec[k] = v
             for k, f in patch.get("ref", {}).items():
                 rec[k] = base[f]
+            for at, value in patch.get("at", []):  # a nested leaf replaced: [[field, key or index, ...], value]
+                node = rec
+                for step in at[:-1]:
+                    node = node[step]
+                node[at[-1]] = value
             for k in patch.get("del", []):
                 del rec[k]
             if "order" in patch:

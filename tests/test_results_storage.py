@@ -335,6 +335,33 @@ def test_a_run_on_given_answers_is_thinned_against_their_run_and_a_running_one_i
     assert (after / "samples.jsonl").read_bytes() == text and (Path("res/before") / "samples.jsonl.xz").exists()
 
 
+def test_a_derived_record_whose_prompt_differs_in_one_message_keeps_only_that_message(tmp_path):
+    """--thin: a nested field of the same shape (a prompt whose stage-1 turn lost its full stop) is kept as the
+    leaves that differ ("at"), and reads back byte for byte; a changed shape is kept whole ("set")."""
+    from calbench.records import DERIVED_SAMPLES_FILE, open_bytes
+    from calbench.reporting.files import thin_derived_samples
+
+    def rec(i: int, reply: str, extra: list | None = None) -> dict:
+        messages = [{"role": "user", "content": f"Question number {i}: " + "words " * 40}]
+        messages += [{"role": "assistant", "content": reply}] + (extra or [])
+        return {"id": f"q{i}", "method": "two-stage", "prompt": {"messages": messages, "assistant_prefix": "C: "}}
+
+    src, run = tmp_path / "src", tmp_path / "run"
+    rows_src = [rec(i, f"Answer: Paris number {i}.") for i in range(20)]
+    rows = [rec(i, f"Answer: Paris number {i}") for i in range(19)]
+    rows.append(rec(19, "Answer: Paris number 19", [{"role": "user", "content": "one more turn"}]))
+    for folder, rs in ((src, rows_src), (run, rows)):
+        folder.mkdir()
+        (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rs))
+    text = (run / "samples.jsonl").read_bytes()
+    assert thin_derived_samples(run, src)
+    with open_bytes(run / DERIVED_SAMPLES_FILE) as fh:
+        assert fh.read() == text
+    patches = [json.loads(line) for line in lzma.open(run / DERIVED_SAMPLES_FILE, "rt").read().splitlines()[1:]]
+    assert patches[0] == {"i": 0, "at": [[["prompt", "messages", 1, "content"], "Answer: Paris number 0"]]}
+    assert "at" not in patches[19] and patches[19]["set"]["prompt"] == rows[19]["prompt"]
+
+
 def test_a_run_on_given_answers_whose_source_moved_is_thinned_against_the_run_with_the_same_samples(
     tmp_path, tiny_model_dir, monkeypatch
 ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import lzma
 import os
 import sys
@@ -117,14 +118,45 @@ def keep_identical_figures(before: dict[Path, bytes]) -> int:
     return kept
 
 
+def _leaf_changes(new: object, old: object, at: list) -> list[tuple[list, object]] | None:
+    """The (path, value) pairs that turn ``old`` into ``new`` when both have the same shape (the same keys in the
+    same order, lists of the same length) and differ only in leaves; None when the shapes differ."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        if list(new) != list(old):
+            return None
+        out: list[tuple[list, object]] = []
+        for k in new:
+            sub = _leaf_changes(new[k], old[k], [*at, k])
+            if sub is None:
+                return None
+            out += sub
+        return out
+    if isinstance(new, list) and isinstance(old, list):
+        if len(new) != len(old):
+            return None
+        out = []
+        for i, (a, b) in enumerate(zip(new, old)):
+            sub = _leaf_changes(a, b, [*at, i])
+            if sub is None:
+                return None
+            out += sub
+        return out
+    return [] if type(new) is type(old) and new == old else [(at, new)]
+
+
 def _patch(rec: dict, base: dict) -> dict:
-    """What rebuilds ``rec`` from ``base`` (:data:`calbench.records.DERIVED_SAMPLES_FILE`)."""
+    """What rebuilds ``rec`` from ``base`` (:data:`calbench.records.DERIVED_SAMPLES_FILE`): fields set, fields
+    equal to another field of ``base`` (ref), nested leaves replaced (at: a prompt whose one message differs),
+    fields deleted, the key order."""
     changed = {k: v for k, v in rec.items() if k not in base or base[k] != v}
     patch: dict = {}
     for k, v in changed.items():
         same = [f for f, w in base.items() if f != k and type(w) is type(v) and w == v]
+        leaves = _leaf_changes(v, base[k], [k]) if k in base and isinstance(v, (dict, list)) else None
         if same and (isinstance(v, float) or (isinstance(v, str) and len(v) > 8)):
             patch.setdefault("ref", {})[k] = same[0]
+        elif leaves and len(json.dumps(leaves, ensure_ascii=False)) < len(json.dumps(v, ensure_ascii=False)):
+            patch.setdefault("at", []).extend([path, value] for path, value in leaves)
         else:
             patch.setdefault("set", {})[k] = v
     gone = [k for k in base if k not in rec]
@@ -148,8 +180,6 @@ def thin_derived_samples(folder: Path, source: Path, *, dry_run: bool = False) -
     """Replace the samples of ``folder`` (a run derived from the run ``source``: a post-hoc scaler's output) by a
     derived samples file holding only what differs from the source's records, when that file rebuilds the samples
     byte for byte and is smaller; returns (bytes before, bytes after), or None when nothing was replaced."""
-    import json
-
     from calbench.records import DERIVED_SAMPLES_FILE, derived_samples_bytes, find_samples_file, open_bytes
 
     samples, src = find_samples_file(folder), find_samples_file(source)
