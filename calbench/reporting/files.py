@@ -288,6 +288,7 @@ def thin_given_answer_runs(roots: list[Path], *, dry_run: bool = False) -> list[
     (the path names a scratch folder that is gone, e.g. ``runs/x/before-triviaqa``) is found under ``roots`` by
     its content: the run whose plain samples have the recorded sha256. Returns (run, source, bytes before, bytes
     after) for each run thinned."""
+    from calbench.records import DERIVED_SAMPLES_FILE, find_samples_file
     from calbench.runs import MANIFEST_FILE, Run, has_manifest
 
     moved: dict[str, Path] | None = None  # plain samples sha256 -> run folder, built when first needed
@@ -296,8 +297,9 @@ def thin_given_answer_runs(roots: list[Path], *, dry_run: bool = False) -> list[
         for p in sorted(root.rglob(MANIFEST_FILE)):
             run = Run.open(p.parent)
             given = run.manifest.get("given_answers") or {}
-            if not given.get("path"):
-                continue
+            samples = find_samples_file(run.path)
+            if not given.get("path") or samples is None or samples.name == DERIVED_SAMPLES_FILE:
+                continue  # no given answers, or already thinned (its source is not looked for again)
             source = Path(given["path"]).parent
             if not has_manifest(source) and given.get("sha256"):
                 moved = _runs_by_samples_sha256(roots) if moved is None else moved
