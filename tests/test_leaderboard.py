@@ -271,6 +271,26 @@ def test_runs_on_given_answers_are_a_column_of_their_own(tmp_path):
     assert any("given answers" in n for n in lb.notes)
 
 
+def test_own_given_and_verbatim_answers_are_three_systems_not_duplicates(tmp_path):
+    """The same model rating its own reply, the parsed answer given back (`eval --answers`) and the reply given
+    back verbatim (`--answers-verbatim`) are three protocols on one answer set: three rows of one column, none
+    dropped as a duplicate of another, each label saying which it is."""
+    make_run(tmp_path / "own", model="a", methods=("two-stage",))
+    for name, given in (("parsed", {}), ("verbatim", {"verbatim": True})):
+        folder = make_run(tmp_path / name, model="a", methods=("two-stage",), finished="2026-03-01T00:00:00+00:00")
+        man = json.loads((folder / "run.json").read_text())
+        man["given_answers"] = {"path": "own/samples.jsonl", "sha256": _sha("own"), **given}
+        (folder / "run.json").write_text(json.dumps(man))
+    lb = build([tmp_path])
+    (col,) = lb.columns  # the same answers: one column
+    assert len(col.entries) == 3 and not lb.skipped
+    assert sorted(r.label for r in lb.rows) == [
+        "a · two-stage (given answers)",
+        "a · two-stage (given answers, verbatim)",
+        "a · two-stage (own answers)",
+    ]
+
+
 def test_a_suite_file_with_a_mistake_names_the_field(tmp_path):
     from calbench.reporting.suite import load_suite
 

@@ -256,26 +256,49 @@ def _probe_of(manifest: dict, method: str) -> str | None:
     return settings.get("probe_sha256")
 
 
+#: how a run's answers reached its readout (``system_key``'s sixth element): its own answers (None), given answers
+#: shown as the parsed answer (``eval --answers``), or given answers shown as the model's stage-1 reply verbatim
+#: (``--answers-verbatim``)
+ANSWERS_SHOWN = {None: "own answers", "given": "given answers", "given-verbatim": "given answers, verbatim"}
+
+
+def answers_shown(manifest: dict) -> str | None:
+    """How the run's readouts saw the answers they rate: a key of :data:`ANSWERS_SHOWN`."""
+    given = manifest.get("given_answers")
+    if not given:
+        return None
+    return "given-verbatim" if given.get("verbatim") else "given"
+
+
 def system_key(manifest: dict, method: str) -> tuple:
-    """What identifies a system (a leaderboard row): model id and weights, adapter, method (and for ``probe`` the
-    probe it applied)."""
+    """What identifies a system (a leaderboard row): model id and weights, adapter, method, how it saw the answers
+    it rates (:func:`answers_shown`: the same model rating its own reply, the parsed answer or the reply given back
+    verbatim are three protocols, e.g. the rendering sensitivity runs beside a study's runs) and for ``probe`` the
+    probe it applied."""
     model = manifest.get("model") or {}
-    key = (model.get("id"), model.get("sha256"), model.get("adapter"), model.get("adapter_sha256"), method)
+    key = (
+        model.get("id"),
+        model.get("sha256"),
+        model.get("adapter"),
+        model.get("adapter_sha256"),
+        method,
+        answers_shown(manifest),
+    )
     probe = _probe_of(manifest, method)
     return key if probe is None else (*key, probe)
 
 
 def unique_labels(labels: dict[tuple, str]) -> dict[tuple, str]:
-    """``{system key: label}`` with labels made unique where two systems share one: the sha256 prefix of what
-    tells them apart is added (the model's weights, else the adapter's: ``adapter 1a2b3c4d``), e.g. for the
-    adapters of two training runs saved under the same relative path."""
-    groups: dict[str, list[tuple]] = {}
-    for system, label in labels.items():
-        groups.setdefault(label, []).append(system)
+    """``{system key: label}`` with labels made unique where two systems share one: how each saw the answers where
+    that tells them apart (``own answers``, ``given answers``), else the sha256 prefix of what does (the model's
+    weights, else the adapter's: ``adapter 1a2b3c4d``), e.g. for the adapters of two training runs saved under the
+    same relative path."""
     out = dict(labels)
-    for label, same in groups.items():
-        if len(same) < 2:
-            continue
+    for label, same in _same_label(out):  # first by how the answers were shown, e.g. own vs given
+        if len({s[5] for s in same}) > 1:
+            for s in same:
+                out[s] = f"{label} ({ANSWERS_SHOWN[s[5]]})"
+    for label, same in _same_label(out):
         models_differ = len({s[1] for s in same}) > 1
         for s in same:
             if models_differ or not s[3]:
@@ -283,6 +306,14 @@ def unique_labels(labels: dict[tuple, str]) -> dict[tuple, str]:
             else:
                 out[s] = f"{label} (adapter {str(s[3])[:8]})"
     return out
+
+
+def _same_label(labels: dict[tuple, str]) -> list[tuple[str, list[tuple]]]:
+    """The groups of two or more systems that share a label."""
+    groups: dict[str, list[tuple]] = {}
+    for system, label in labels.items():
+        groups.setdefault(label, []).append(system)
+    return [(label, same) for label, same in groups.items() if len(same) > 1]
 
 
 def system_label(manifest: dict, method: str, adapter_name: str | None = None) -> str:
@@ -297,5 +328,7 @@ def system_label(manifest: dict, method: str, adapter_name: str | None = None) -
         label += " + " + (adapter_name or model.get("adapter_name") or "/".join(parts[-2:]))
     if _probe_of(manifest, method):  # the probe's file names it, e.g. probe (probe-sciq-4800)
         probe = Path(str(((manifest.get("elicitation") or {}).get("method_settings") or {}).get("probe", ""))).stem
-        return f"{label} · {method} ({probe})"
-    return f"{label} · {method}"
+        label = f"{label} · {method} ({probe})"
+    else:
+        label = f"{label} · {method}"
+    return label + (" (given answers, verbatim)" if answers_shown(manifest) == "given-verbatim" else "")
