@@ -291,6 +291,27 @@ def test_own_given_and_verbatim_answers_are_three_systems_not_duplicates(tmp_pat
     ]
 
 
+def test_one_adapter_is_one_system_wherever_its_folder_was(tmp_path):
+    """Two runs of the same adapter (same sha256) recorded under different paths (a run made in another checkout
+    records its absolute path) are one system with one label; a different adapter under the same name is another."""
+    for name, path, sha in (
+        ("here", "adapters/rd", "a1"),
+        ("clone", "/tmp/clone/adapters/rd", "a1"),
+        ("new", "adapters/rd", "b2"),
+    ):
+        folder = make_run(
+            tmp_path / name, model="m", methods=("two-stage",), task="sciq" if name == "clone" else "triviaqa"
+        )
+        man = json.loads((folder / "run.json").read_text())
+        man["model"].update(adapter=path, adapter_sha256=_sha(sha), adapter_name="RD")
+        (folder / "run.json").write_text(json.dumps(man))
+    lb = build([tmp_path])
+    assert sorted(r.label for r in lb.rows) == sorted(
+        [f"m + RD · two-stage (adapter {_sha('a1')[:8]})", f"m + RD · two-stage (adapter {_sha('b2')[:8]})"]
+    )
+    assert sorted(len([c for c in lb.columns if r.system in c.entries]) for r in lb.rows) == [1, 2]
+
+
 def test_a_suite_file_with_a_mistake_names_the_field(tmp_path):
     from calbench.reporting.suite import load_suite
 

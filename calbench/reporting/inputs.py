@@ -274,12 +274,13 @@ def system_key(manifest: dict, method: str) -> tuple:
     """What identifies a system (a leaderboard row): model id and weights, adapter, method, how it saw the answers
     it rates (:func:`answers_shown`: the same model rating its own reply, the parsed answer or the reply given back
     verbatim are three protocols, e.g. the rendering sensitivity runs beside a study's runs) and for ``probe`` the
-    probe it applied."""
+    probe it applied. An adapter with a recorded sha256 is that sha256 wherever its folder was (a run made in
+    another checkout records another absolute path); one without is its path."""
     model = manifest.get("model") or {}
     key = (
         model.get("id"),
         model.get("sha256"),
-        model.get("adapter"),
+        None if model.get("adapter_sha256") else model.get("adapter"),
         model.get("adapter_sha256"),
         method,
         answers_shown(manifest),
