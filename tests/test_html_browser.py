@@ -232,10 +232,11 @@ def test_compact_leaderboard_first_screen_shows_each_track_and_the_grid(browser,
     assert browser.save_screenshot(str(ARTIFACTS / "leaderboard_compact.png"))
 
 
-def test_the_committed_leaderboard_page_shows_both_tracks_and_the_grids(browser):
-    """The committed results/leaderboard/leaderboard.html: both tracks' headline tables and the grids, nothing
-    reading n/a or not run in a headline cell, no folder path in a headline row name; its first screen at
-    1400x900 is the committed leaderboard_screen.png (made the same way)."""
+def test_the_committed_leaderboard_page_shows_every_track_and_the_grids(browser):
+    """The committed results/leaderboard/leaderboard.html: every track's headline tables (the confirmation study
+    first, on the first screen) and the grids, nothing reading n/a or not run in a headline cell, no folder path or
+    adapter hash in a headline row name; its first screen at 1400x900 is the committed leaderboard_screen.png (made
+    the same way)."""
     from selenium.webdriver.common.by import By
 
     page = Path(__file__).resolve().parents[1] / "results" / "leaderboard" / "leaderboard.html"
@@ -244,7 +245,7 @@ def test_the_committed_leaderboard_page_shows_both_tracks_and_the_grids(browser)
     )
     browser.get(page.as_uri())
     assert _errors(browser) == []
-    for track in ("given-answers", "own-answers"):
+    for track in ("confirmation", "given-answers", "own-answers"):
         tables = browser.find_elements(By.CSS_SELECTOR, f"#track-{track} table.headline")
         assert tables
         for t in tables:
@@ -253,6 +254,6 @@ def test_the_committed_leaderboard_page_shows_both_tracks_and_the_grids(browser)
             assert cells and not any(c in ("n/a", "not run", "missing", "") for c in cells)
             assert not any("/" in n or "adapter" in n for n in names)
     assert browser.find_elements(By.CSS_SELECTOR, "table.gridv")
-    assert browser.find_element(By.CSS_SELECTOR, "#track-given-answers table.headline").location["y"] < 900
+    assert browser.find_element(By.CSS_SELECTOR, "#track-confirmation table.headline").location["y"] < 900
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "leaderboard_committed.png"))
