@@ -139,8 +139,9 @@ def open_bytes(path: str | Path) -> io.BufferedIOBase:
 #: is one record: ``{"i": line of the source (0-based), "set": {field: value}, "ref": {field: source field},
 #: "at": [[[field, key or index, ...], value], ...], "del": [fields], "order": [fields]}`` (``at``: nested values
 #: replaced, e.g. the one message of a prompt that differs; ``order`` only when the key order is not the source's
-#: with new keys appended), applied in that order. Reading rebuilds every line exactly as
-#: ``json.dumps(record, ensure_ascii=False)`` wrote it.
+#: with new keys appended), applied in that order, or ``{"rec": record}`` for a record the source has no line for
+#: (a run derived from a like run on most of the same questions, ``compress_results.py --derive``). Reading
+#: rebuilds every line exactly as ``json.dumps(record, ensure_ascii=False)`` wrote it.
 DERIVED_SAMPLES_FILE = "samples.derived.jsonl.xz"
 
 
@@ -168,6 +169,9 @@ def derived_samples_bytes(path: str | Path) -> bytes:
             continue
         try:
             patch = json.loads(line)
+            if "rec" in patch:  # a record of its own, not in the source
+                out.append(json.dumps(patch["rec"], ensure_ascii=False) + "\n")
+                continue
             rec = json.loads(src_lines[patch["i"]])
             base = dict(rec)
             for k, v in patch.get("set", {}).items():

@@ -335,6 +335,40 @@ def test_a_run_on_given_answers_is_thinned_against_their_run_and_a_running_one_i
     assert (after / "samples.jsonl").read_bytes() == text and (Path("res/before") / "samples.jsonl.xz").exists()
 
 
+def test_a_run_derived_from_a_like_run_keeps_its_own_records_whole_and_reads_byte_for_byte(tmp_path):
+    """--derive RUN SOURCE: a readout run beside an earlier like run (same model and task) on mostly the same
+    questions keeps what differs per shared record and its other records whole; it reads back byte for byte; an
+    unlike source (another model) or a derived one is refused, naming why."""
+    from calbench.records import DERIVED_SAMPLES_FILE, open_bytes
+
+    ids = [f"q{i}" for i in range(40)]
+    make_run(tmp_path / "old", ids=ids[:30], conf=[0.31 + i / 100 for i in range(30)])
+    new = make_run(tmp_path / "new", ids=ids[10:], conf=[0.5 + i / 1000 for i in range(30)])  # 20 shared, 10 own
+    make_run(tmp_path / "other", model="m2", ids=ids)
+    for run in ("old", "new"):  # the same long prompt per question in both (what the derived file need not repeat)
+        rows = read_samples(tmp_path / run / "samples.jsonl")
+        for r in rows:
+            r["prompt"] = f"Question {r['id']}: " + " ".join(
+                f"word{(7 * int(r['id'][1:]) + k) % 97}" for k in range(60)
+            )
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        (tmp_path / run / "samples.jsonl").write_text(text, encoding="utf-8")
+    text = (new / "samples.jsonl").read_bytes()
+    _compress(new)
+    with pytest.raises(SystemExit, match="not like runs .model sha256"):  # another model
+        compress_results.main(["--derive", str(new), str(tmp_path / "other")])
+    assert compress_results.main(["--derive", str(new), str(tmp_path / "old")]) == 0
+    assert find_samples_file(new) == new / DERIVED_SAMPLES_FILE
+    with open_bytes(new / DERIVED_SAMPLES_FILE) as fh:
+        assert fh.read() == text
+    with lzma.open(new / DERIVED_SAMPLES_FILE, "rt") as fh:
+        patches = [json.loads(line) for line in fh.read().split("\n")[1:] if line]
+    assert sum("rec" in p for p in patches) == 10 and sum("i" in p for p in patches) == 20
+    assert not isinstance(check_run_folder(new), Skipped)  # validates against its run.json
+    with pytest.raises(SystemExit, match="derived or missing"):  # no chain of derived files
+        compress_results.main(["--derive", str(tmp_path / "other"), str(new)])
+
+
 def test_a_derived_record_whose_prompt_differs_in_one_message_keeps_only_that_message(tmp_path):
     """--thin: a nested field of the same shape (a prompt whose stage-1 turn lost its full stop) is kept as the
     leaves that differ ("at"), and reads back byte for byte; a changed shape is kept whole ("set")."""

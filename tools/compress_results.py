@@ -34,6 +34,7 @@ from calbench.reporting.files import (
     LEGACY_SAMPLES,
     compress_file,
     dedupe_report_figures,
+    derive_from_like_run,
     run_in_progress,
     thin_derived_runs,
     thin_given_answer_runs,
@@ -102,6 +103,14 @@ def main(argv: list[str] | None = None) -> int:
         help="store each scaled run's samples as what differs from the run it was applied to",
     )
     ap.add_argument(
+        "--derive",
+        nargs=2,
+        action="append",
+        metavar=("RUN", "SOURCE"),
+        help="store RUN's samples as what differs from the like run SOURCE (same model, adapter and task; records "
+        "SOURCE lacks kept whole), e.g. a readout run on a training pool beside an earlier one; repeatable",
+    )
+    ap.add_argument(
         "--dedupe-figures",
         action="store_true",
         help="remove a report's figure that is byte-identical to one kept elsewhere under the folders "
@@ -130,6 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{before / 2**20:.1f} MiB of JSON lines{tail}", file=sys.stderr)
     else:
         print("nothing to compress", file=sys.stderr)
+    for run, source in args.derive or []:
+        try:
+            sizes = derive_from_like_run(Path(run), Path(source), dry_run=args.dry_run)
+        except DataError as e:
+            raise SystemExit(str(e)) from None
+        verb = "would derive" if args.dry_run else "derived"
+        print(f"{verb} {run} from {source}: {sizes[0]} -> {sizes[1]} bytes" if sizes else f"{run}: not smaller, kept")
     if args.thin:
         thinned = thin_derived_runs(args.roots, dry_run=args.dry_run)
         for run, source, b, a in thinned:

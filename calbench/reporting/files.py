@@ -176,10 +176,13 @@ def run_in_progress(folder: Path) -> bool:
     return has_manifest(folder) and Run.open(folder).manifest.status in ("running", "incomplete")
 
 
-def thin_derived_samples(folder: Path, source: Path, *, dry_run: bool = False) -> tuple[int, int] | None:
+def thin_derived_samples(
+    folder: Path, source: Path, *, dry_run: bool = False, own_records: bool = False
+) -> tuple[int, int] | None:
     """Replace the samples of ``folder`` (a run derived from the run ``source``: a post-hoc scaler's output) by a
     derived samples file holding only what differs from the source's records, when that file rebuilds the samples
-    byte for byte and is smaller; returns (bytes before, bytes after), or None when nothing was replaced."""
+    byte for byte and is smaller; returns (bytes before, bytes after), or None when nothing was replaced. With
+    ``own_records``, a record whose id the source lacks is kept whole (``{"rec": ...}``) instead of refusing."""
     from calbench.records import DERIVED_SAMPLES_FILE, derived_samples_bytes, find_samples_file, open_bytes
 
     samples, src = find_samples_file(folder), find_samples_file(source)
@@ -205,6 +208,9 @@ def thin_derived_samples(folder: Path, source: Path, *, dry_run: bool = False) -
         rec = json.loads(line)
         candidates = by_id.get(rec["id"])
         if not candidates:
+            if own_records:
+                lines.append(json.dumps({"rec": rec}, ensure_ascii=False))
+                continue
             return None  # a record the source does not have: not derived from it
         patches = [(i, _patch(rec, b)) for i, b in candidates]  # the source record rebuilding it with the least
         i, patch = min(patches, key=lambda t: (len(json.dumps(t[1])), t[0]))
@@ -228,6 +234,31 @@ def thin_derived_samples(folder: Path, source: Path, *, dry_run: bool = False) -
     before = samples.stat().st_size
     samples.unlink()
     return before, len(packed)
+
+
+def derive_from_like_run(folder: Path, source: Path, *, dry_run: bool = False) -> tuple[int, int] | None:
+    """:func:`thin_derived_samples` of a run against a like run named by hand (``compress_results.py --derive``):
+    the same model, weights, adapter and task, e.g. one readout run on a training pool beside an earlier one on
+    most of the same questions (their records differ in a few fields). The source must keep its own samples (no
+    chain of derived files). Records the source lacks are kept whole. Raises :class:`DataError` naming what differs."""
+    from calbench.records import DERIVED_SAMPLES_FILE, find_samples_file
+    from calbench.runs import Run, has_manifest
+
+    for f in (folder, source):
+        if not has_manifest(f):
+            raise DataError(f"{f}: not a run folder (no run.json)")
+    src = find_samples_file(source)
+    if src is None or src.name == DERIVED_SAMPLES_FILE:
+        raise DataError(f"{source}: its samples are derived or missing; derive from a run that keeps its own")
+    a, b = Run.open(folder).manifest, Run.open(source).manifest
+    for what, x, y in (
+        ("task", a.task_name, b.task_name),
+        ("model sha256", a.model.get("sha256"), b.model.get("sha256")),
+        ("adapter sha256", a.model.get("adapter_sha256"), b.model.get("adapter_sha256")),
+    ):
+        if x != y:
+            raise DataError(f"{folder} and {source}: not like runs ({what}: {x} vs {y})")
+    return thin_derived_samples(folder, source, dry_run=dry_run, own_records=True)
 
 
 def thin_derived_runs(roots: list[Path], *, dry_run: bool = False) -> list[tuple[Path, Path, int, int]]:
