@@ -365,6 +365,39 @@ def test_suite_headline_keeps_systems_with_every_column_and_names_trained_ones_b
     assert "★ m + RD demo · two-stage" in md and "## Other runs" in md and "n/a" not in md.split("## Trained")[0]
 
 
+def test_a_track_can_show_its_best_rows_and_leave_its_grids_to_the_drill_down(tmp_path):
+    """rows: N keeps the N best systems of each table and every trained one, counting the rest (one click away);
+    grids: false leaves the track's trained-vs-baselines grids to the drill-down; a bad value names the field."""
+    import hashlib
+
+    from calbench.reporting.suite import load_suite, page, render_markdown
+
+    res = tmp_path / "results"
+    make_run(res / "base", model="m", methods=("two-stage", "ptrue", "expected"), conf=[0.5] * len(IDS))
+    make_run(res / "good", model="m", methods=("verbalized",))  # the best Brier (0.7 on alternating labels loses)
+    make_run(res / "after", model="m", adapter="/x/run/adapter", methods=("two-stage",), conf=[0.9] * len(IDS))
+    q = hashlib.sha256("\n".join(IDS).encode()).hexdigest()[:10]
+    suite = tmp_path / "suite.yaml"
+    head = "tracks:\n  - name: g\n    title: G\n"
+    cols = "    tables:\n      - title: T\n        columns:\n"
+    cols += f"          - {{title: TriviaQA, task: triviaqa, questions: {q}}}\n"
+    suite.write_text(head + "    rows: 2\n    grids: false\n" + cols)
+    lb = build([res])
+    content = page(lb, load_suite(suite), n_resamples=50)
+    (table,) = content["tracks"][0]["tables"]
+    labels = [r["label"] for r in table["rows"]]
+    assert len(labels) == 3 and table["more"] == 2 and any(r["trained"] for r in table["rows"])  # 2 best + trained
+    assert content["grids"] == []
+    md = render_markdown(content, "files")
+    assert "2 more systems ran every column: [TriviaQA's full table](files/columns.md#" in md
+    assert "## Trained models against the baselines" not in md
+    full = page(lb, load_suite(suite.write_text(head + cols) and suite), n_resamples=50)
+    assert len(full["tracks"][0]["tables"][0]["rows"]) == 5 and full["grids"]
+    suite.write_text(head + "    rows: 0\n" + cols)
+    with pytest.raises(DataError, match=r"tracks\[0\].rows must be a whole number"):
+        load_suite(suite)
+
+
 def test_two_probes_on_the_same_questions_are_two_systems(tmp_path):
     """A probe readout is the probe it applied: two fitted probes (different files) are two rows, named by file."""
     from calbench.runs import Run

@@ -15,6 +15,8 @@ A suite file (YAML) declares the tracks::
       - name: given-answers
         title: "Given answers: confidence on a fixed, named answer set"
         given_only: true    # rows: systems that rate the answers, not methods that write their own (CoT, top-k)
+        rows: 10            # on the page: the 10 best by the first column and every trained system
+        grids: false        # its trained-vs-baselines grids only in the drill-down
         tables:
           - title: "SmolLM2-135M greedy answers, TriviaQA eval (1,000) and unseen tasks (500 each)"
             columns: [...]
@@ -67,6 +69,11 @@ class Track:
     #: rows only for systems that rate the column's answers (a method that accepts a given answer, scaled or not);
     #: a method that writes its own answer in the confidence's reply (verbalized, CoT, top-k) is left out
     given_only: bool = False
+    #: at most this many rows per table on the page (the best by the in-domain column, and every trained system);
+    #: the rest are counted and one click away in the full tables
+    rows: int | None = None
+    #: the trained-vs-baselines grids of its tables on the page (else only in the drill-down)
+    grids: bool = True
 
 
 def load_suite(path: str | Path) -> list[Track]:
@@ -83,10 +90,19 @@ def load_suite(path: str | Path) -> list[Track]:
         where = f"{path}: tracks[{i}]"
         if not isinstance(t, dict) or not t.get("name") or not t.get("title"):
             raise DataError(f"{where}: needs name and title")
-        if not isinstance(t.get("given_only", False), bool):
-            raise DataError(f"{where}.given_only must be true or false")
+        for flag in ("given_only", "grids"):
+            if not isinstance(t.get(flag, False), bool):
+                raise DataError(f"{where}.{flag} must be true or false")
+        rows = t.get("rows")
+        if rows is not None and (not isinstance(rows, int) or isinstance(rows, bool) or rows < 1):
+            raise DataError(f"{where}.rows must be a whole number >= 1 (got {rows!r})")
         track = Track(
-            str(t["name"]), str(t["title"]), str(t.get("description") or ""), given_only=t.get("given_only", False)
+            str(t["name"]),
+            str(t["title"]),
+            str(t.get("description") or ""),
+            given_only=t.get("given_only", False),
+            rows=rows,
+            grids=t.get("grids", True),
         )
         for j, tb in enumerate(t.get("tables") or []):
             if not isinstance(tb, dict) or not tb.get("title") or not tb.get("columns"):
@@ -207,16 +223,22 @@ def page(lb, tracks: list[Track], *, trained=None, n_resamples: int = 1000) -> d
                 )
             # the in-domain column (the first) is the one the rows are ordered by
             table_rows.sort(key=lambda x: -x["cells"][0]["value"] if higher else x["cells"][0]["value"])
+            if track.grids:
+                grids += _grids(cols[0], st, table_rows, pairs)
+            shown = table_rows
+            if track.rows is not None and len(table_rows) > track.rows:  # the best, and every trained system
+                shown = [x for i, x in enumerate(table_rows) if i < track.rows or x["trained"]]
             tables.append(
                 {
                     "title": st.title,
                     "anchor": _anchor(f"{track.name} {st.title}"),
                     "model": model,
                     "columns": [{"title": s.title, "detail": _detail(col)} for s, col in zip(st.columns, cols)],
-                    "rows": table_rows,
+                    "rows": shown,
+                    "more": len(table_rows) - len(shown),
+                    "more_anchor": _anchor(cols[0].label),
                 }
             )
-            grids += _grids(cols[0], st, table_rows, pairs)
         out_tracks.append(
             {"name": track.name, "title": track.title, "description": track.description, "tables": tables}
         )
@@ -306,6 +328,12 @@ def render_markdown(content: dict[str, Any], files: str) -> str:
                     for c in r["cells"]
                 ]
                 out.append(f"| {'★ ' if r['trained'] else ''}{r['label']} | " + " | ".join(cells) + " |")
+            if t["more"]:
+                out += [
+                    "",
+                    f"{t['more']} more systems ran every column: [{t['columns'][0]['title']}'s full table]"
+                    f"({files}/columns.md#{t['more_anchor']}).",
+                ]
             out += [
                 "",
                 "Columns: " + "; ".join(f"{c['title']} = {c['detail']}" for c in t["columns"]) + ".",
