@@ -9,10 +9,11 @@ from pathlib import Path
 from calbench.records import read_samples
 
 
-def test_demo_rates_the_untrained_answers_with_a_shipped_adapter(tmp_path, tiny_model_dir, capsys):
+def test_demo_rates_the_untrained_answers_with_a_shipped_adapter(tmp_path, tiny_model_dir, capsys, monkeypatch):
     """demo with an adapter folder: the trained model of a task whose adapter is there (its card names the task
     and the base model) rates the untrained run's answers; a task without one, or an adapter of another base
-    model, gets the untrained model only; the report holds both systems."""
+    model, gets the untrained model only; the report holds both systems. An adapter under the working directory is
+    recorded relative to it (given as an absolute path here)."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
@@ -29,6 +30,7 @@ def test_demo_rates_the_untrained_answers_with_a_shipped_adapter(tmp_path, tiny_
     peft.save_pretrained(adapters / "other")
     write_adapter_card(adapters / "other", "RD other", "another base model", task="sciq", model="some-other-model")
     out = tmp_path / "demo"
+    monkeypatch.chdir(tmp_path)
     args = ["demo", "--model", tiny_model_dir, "--tasks", "triviaqa,sciq", "--limit", "4", "--out", str(out)]
     assert main([*args, "--adapters", str(adapters), "--quiet"]) == 0
     printed = capsys.readouterr().out
@@ -40,6 +42,7 @@ def test_demo_rates_the_untrained_answers_with_a_shipped_adapter(tmp_path, tiny_
     assert [s["answer"] for s in trained] == [s["answer"] for s in untrained] and len(trained) == 4
     man = json.loads((trained_dir / "run.json").read_text())
     assert man["model"]["adapter_name"] == "RD tiny" and man["given_answers"]["n_used"] == 4
+    assert man["model"]["adapter"] == str(Path("adapters") / "rd-triviaqa")
     assert not list(out.glob("*__sciq__two-stage__trained"))
     assert "RD tiny" in (out / "report" / "report.md").read_text()
 
