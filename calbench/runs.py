@@ -22,6 +22,7 @@ refused with a message that names the folder. A manifest without it (hand-writte
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +202,13 @@ class RunManifest(dict[str, Any]):
             self["metrics_by_method"] = per_method
         else:
             self.pop("metrics_by_method", None)
+
+
+def display_path(p: str | Path) -> str:
+    """A path as commands, messages and run records show it: relative to the working folder when inside it, else
+    absolute (a run made in a clone then names ``adapters/rd-sciq``, not the clone's absolute path)."""
+    full, here = os.path.abspath(p), os.getcwd()
+    return os.path.relpath(full, here) if full == here or full.startswith(here.rstrip(os.sep) + os.sep) else full
 
 
 def manifest_path(run_dir: str | Path) -> Path:

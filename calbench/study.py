@@ -36,6 +36,7 @@ import yaml
 
 from calbench.errors import UserError
 from calbench.runs import MANIFEST_FILE, find_samples_file, has_manifest, manifest_path, parse_ref
+from calbench.runs import display_path as _rel
 
 __all__ = ["STAGES", "Step", "Study", "StudyError", "load", "plan", "plan_text", "run"]
 
@@ -93,12 +94,6 @@ class Study:
 
     def work_of(self, training: str) -> Path:
         return self.work / training
-
-
-def _rel(p: Path) -> str:
-    """A path as commands and messages print it: relative to the working folder when inside it, else absolute."""
-    full, here = os.path.abspath(p), os.getcwd()
-    return os.path.relpath(full, here) if full == here or full.startswith(here.rstrip(os.sep) + os.sep) else full
 
 
 class _Fields:

@@ -96,21 +96,12 @@ def shipped_adapters(folder: str | Path, model: str, model_sha256: str | None) -
     return found
 
 
-def recorded_path(path: Path) -> str:
-    """A path as a run records it: relative to the working directory when it lies under it (the demo's run.json then
-    names ``adapters/rd-sciq``, not the absolute path of the clone it ran in), else as given."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _trained(args: argparse.Namespace, out: Path, run_dirs: list[Path], untrained: dict) -> list[Path]:
     """For each task with a shipped adapter: the trained model rates the untrained run's answers; prints the
     before/after table. Returns the trained run folders."""
     from calbench.evaluation import ModelSpec, evaluate
     from calbench.reporting.compare import compare, load_arms
-    from calbench.runs import Run, has_manifest, samples_file
+    from calbench.runs import Run, display_path, has_manifest, samples_file
 
     adapters = shipped_adapters(args.adapters, args.model, untrained.get("sha256"))
     pairs = []
@@ -124,7 +115,7 @@ def _trained(args: argparse.Namespace, out: Path, run_dirs: list[Path], untraine
         model = ModelSpec(
             args.model,
             "hf",
-            {"adapter": recorded_path(adapter), **({"batch_size": args.batch_size} if args.batch_size else {})},
+            {"adapter": display_path(adapter), **({"batch_size": args.batch_size} if args.batch_size else {})},
         )
         t0 = time.perf_counter()
         evaluate(
