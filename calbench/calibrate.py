@@ -22,7 +22,7 @@ from pathlib import Path
 
 from calbench.errors import UserError
 from calbench.records import drop_compressed_samples
-from calbench.runs import Run, has_manifest
+from calbench.runs import Run, command_line, has_manifest
 
 #: Fewer parsed calibration samples than this draw a warning (recorded in run.json): a scaler fitted on a few
 #: dozen labels is mostly noise.
@@ -163,7 +163,7 @@ def calibrate_runs(
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest = test_man.derive(
         new_methods,
-        command=" ".join(sys.argv),
+        command=command_line(),
         timings={"first_started": now, "started": now},
         calibration={
             "scaler": scaler_name,

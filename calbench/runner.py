@@ -30,6 +30,7 @@ from calbench.runs import (
     ManifestError,
     Run,
     RunManifest,
+    command_line,
     has_manifest,
     new_manifest,
     scored_samples,
@@ -371,7 +372,7 @@ def evaluate(
         parse_policy=settings.policy,
         seed=settings.seed,
         versions=versions(),
-        command=" ".join(sys.argv),
+        command=command_line(),
     )
     if settings.answers is not None:  # the stage-1 answers were given, not generated
         given = {"path": None, "sha256": None, **(settings.answers_file or {})}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,6 +210,15 @@ def display_path(p: str | Path) -> str:
     absolute (a run made in a clone then names ``adapters/rd-sciq``, not the clone's absolute path)."""
     full, here = os.path.abspath(p), os.getcwd()
     return os.path.relpath(full, here) if full == here or full.startswith(here.rstrip(os.sep) + os.sep) else full
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The command that made a run, as its record shows it (``sys.argv`` by default): ``python -m calbench ...``
+    rather than the absolute path of the package's ``__main__.py`` that ``-m`` puts in ``argv[0]``."""
+    words = list(sys.argv if argv is None else argv)
+    if words and Path(words[0]).name == "__main__.py" and Path(words[0]).parent.name == "calbench":
+        words[0] = "python -m calbench"
+    return " ".join(words)
 
 
 def manifest_path(run_dir: str | Path) -> Path:

@@ -16,6 +16,7 @@ from calbench.runs import (
     VERSION_KEY,
     ManifestError,
     RunManifest,
+    command_line,
     has_manifest,
     manifest_path,
     read_manifest,
@@ -309,3 +310,12 @@ def test_derive_keeps_the_run_and_drops_its_metrics():
     assert calibrated["methods"] == ["a+platt", "b+platt"] and calibrated["method"] == "a+platt,b+platt"
     assert not {"metrics", "metrics_by_method", "plots"} & set(calibrated) and calibrated["calibration"]
     assert calibrated["task"] == read_manifest(ONE_METHOD)["task"]
+
+
+def test_command_line_names_python_m_not_the_package_file():
+    """``python -m calbench`` puts the absolute path of ``calbench/__main__.py`` in ``argv[0]``; the record names the
+    command a reader can type. A console script or any other program is kept as it was typed."""
+    main = str(ROOT / "calbench" / "__main__.py")
+    assert command_line([main, "demo", "--limit", "200"]) == "python -m calbench demo --limit 200"
+    assert command_line([".venv/bin/calbench", "eval", "--task", "sciq"]) == ".venv/bin/calbench eval --task sciq"
+    assert command_line(["/opt/other/__main__.py", "x"]) == "/opt/other/__main__.py x"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +22,7 @@ from calbench.elicit import templates
 from calbench.lmeval import hooks
 from calbench.lmeval.pack import PREFIX, calbench_task_name
 from calbench.records import DataError, Example, Sample, drop_compressed_samples, gold_answers, iter_jsonl
-from calbench.runs import Run, RunManifest, new_manifest
+from calbench.runs import Run, RunManifest, command_line, new_manifest
 
 _SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d.\-]+)\.jsonl(\.gz|\.xz)?$")
 #: |lm-eval's value - calbench's| above this counts as a disagreement (both compute in float64).
@@ -288,7 +287,7 @@ def manifest_for(
             "reported_metrics": reported,
             "check_against_pack_settings": {"policy": hooks.POLICY, "bins": hooks.BINS, "eps": hooks.EPS, **check},
         },
-        command=" ".join(sys.argv),
+        command=command_line(),
     )
 
 
