@@ -402,7 +402,8 @@ def test_only_runs_the_named_steps_and_a_step_another_runner_holds_is_skipped(tm
 def test_each_committed_study_loads_and_its_committed_runs_are_done(path, monkeypatch):
     """The committed experiments' study files match their committed run folders: every evaluation and scaler is
     done (the tables stage rebuilds tables.md and the reports from them byte for byte; checked by hand, see
-    results/training/README.md), nothing is marked changed, and every run a table or report reads exists."""
+    results/training/README.md), nothing is marked changed, and every run a table or a written report reads
+    exists."""
     monkeypatch.chdir(REPO)
     study = st.load(path)
     state = st._read_state(study)
@@ -416,8 +417,10 @@ def test_each_committed_study_loads_and_its_committed_runs_are_done(path, monkey
             assert st.status(step, state) == "done", (step.label, st.status(step, state))
     for tb in study.spec["tables"] if not in_progress else []:
         assert all(study.ref(r).is_dir() for r in tb["runs"]), tb["runs"]
-    for r in study.spec["reports"]:
-        assert all(study.ref(a.split("#")[0]).is_dir() for a in r["arms"])
+    for r in study.spec["reports"]:  # a report of a study in progress may wait for its runs until it is written
+        if in_progress and not study.ref(r["out"]).exists():
+            continue
+        assert all(study.ref(a.split("#")[0]).is_dir() for a in r["arms"]), r["arms"]
 
 
 @pytest.mark.slow
