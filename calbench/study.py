@@ -1116,7 +1116,8 @@ def run(
         if st == "done":
             continue
         if st.startswith("waiting for"):
-            log(f"[study] {s.label}: {st}; stopped (run the stage that makes it, or copy it in)")
+            hint = _lost_work_hint(study, s) or "run the stage that makes it, or copy it in"
+            log(f"[study] {s.label}: {st}; stopped ({hint})")
             return 1
         with _locked(_lock_path(study, _rel(s.out)), wait=False) as mine:
             if mine is None:
@@ -1134,6 +1135,23 @@ def run(
                 if mine is not None:  # (a step another runner holds is stored by that runner)
                     _store(study, s, steps)
     return 0
+
+
+def _lost_work_hint(study: Study, step: Step) -> str | None:
+    """A step waiting for a training's adapter whose record says it is done: the work folder (never committed) was
+    lost, e.g. on another machine. Name the record to move away so that the study trains it again."""
+    for need in step.needs:
+        if need.exists():
+            continue
+        for t in plan(study):
+            if t.kind == "train" and need.parent == t.expect["work"] and _is_done(t):
+                return (
+                    f"training {t.out.name} is recorded done ({_rel(t.done_file or t.out)}), but its work folder "
+                    f"{_rel(t.expect['work'])} "
+                    f"has no adapter (work folders are not committed): copy the adapter in, or move {_rel(t.out)} "
+                    "away to train it again"
+                )
+    return None
 
 
 def _run_step(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -522,6 +523,35 @@ def test_a_chain_of_trainings_continues_an_earlier_one_by_name(tmp_path):
     second = [s for s in st.plan(study) if s.kind == "train"][1]
     assert f"continue_from={st._rel(study.work_of('pass1'))}" in second.argv
     assert study.work_of("pass1") / "adapter" in second.needs
+
+
+def test_a_done_training_whose_work_folder_was_lost_is_named_with_the_way_out(tmp_path, monkeypatch):
+    """Work folders are never committed: on a new machine a training's record says done while its adapter is gone.
+    The step that needs the adapter stops naming the record to move away (not 'run the stage that makes it')."""
+    monkeypatch.chdir(tmp_path)
+    spec = {
+        **BASE,
+        "training": [
+            {"name": "pass1", "trainer": "rewarding-doubt", "task": "sciq"},
+            {"name": "pass2", "trainer": "rewarding-doubt", "task": "sciq", "continue_from": "pass1"},
+        ],
+    }
+    study = st.load(_write(tmp_path, spec))
+    first = [s for s in st.plan(study) if s.kind == "train"][0]
+    first.out.mkdir(parents=True)
+    (first.out / "summary.json").write_text("{}")  # pass 1's record: done; its work folder never existed here
+    lines: list[str] = []
+    ran: list[list[str]] = []
+    assert st.run(study, stage="train", log=lines.append, runner=lambda argv: ran.append(argv) or 0) == 1
+    assert ran == []
+    assert (
+        f"training pass1 is recorded done ({st._rel(first.out / 'summary.json')})" in lines[-1]
+        and "has no adapter" in lines[-1]
+    )
+    assert f"move {st._rel(first.out)} away to train it again" in lines[-1]
+    shutil.rmtree(first.out)  # moved away: pass 1 is trained again
+    assert st.run(study, stage="train", log=lines.append, runner=lambda argv: ran.append(argv) or 1) == 1
+    assert ran and ran[0][3:5] == ["train", "--trainer"]
 
 
 def test_fresh_questions_are_checked_against_every_committed_result(tmp_path):
