@@ -511,15 +511,17 @@ def test_answered_only_evaluates_the_questions_a_pool_answers(tmp_path):
         evaluate("triviaqa", ScriptedBackend(default=" x"), tmp_path / "s", methods=["two-stage"], answered_only=True)
 
 
+CHAIN = {  # two trainings, the second continuing the first
+    **BASE,
+    "training": [
+        {"name": "pass1", "trainer": "rewarding-doubt", "task": "sciq"},
+        {"name": "pass2", "trainer": "rewarding-doubt", "task": "sciq", "continue_from": "pass1"},
+    ],
+}
+
+
 def test_a_chain_of_trainings_continues_an_earlier_one_by_name(tmp_path):
-    spec = {
-        **BASE,
-        "training": [
-            {"name": "pass1", "trainer": "rewarding-doubt", "task": "sciq"},
-            {"name": "pass2", "trainer": "rewarding-doubt", "task": "sciq", "continue_from": "pass1"},
-        ],
-    }
-    study = st.load(_write(tmp_path, spec))
+    study = st.load(_write(tmp_path, CHAIN))
     second = [s for s in st.plan(study) if s.kind == "train"][1]
     assert f"continue_from={st._rel(study.work_of('pass1'))}" in second.argv
     assert study.work_of("pass1") / "adapter" in second.needs
@@ -529,14 +531,7 @@ def test_a_done_training_whose_work_folder_was_lost_is_named_with_the_way_out(tm
     """Work folders are never committed: on a new machine a training's record says done while its adapter is gone.
     The step that needs the adapter stops naming the record to move away (not 'run the stage that makes it')."""
     monkeypatch.chdir(tmp_path)
-    spec = {
-        **BASE,
-        "training": [
-            {"name": "pass1", "trainer": "rewarding-doubt", "task": "sciq"},
-            {"name": "pass2", "trainer": "rewarding-doubt", "task": "sciq", "continue_from": "pass1"},
-        ],
-    }
-    study = st.load(_write(tmp_path, spec))
+    study = st.load(_write(tmp_path, CHAIN))
     first = [s for s in st.plan(study) if s.kind == "train"][0]
     first.out.mkdir(parents=True)
     (first.out / "summary.json").write_text("{}")  # pass 1's record: done; its work folder never existed here
