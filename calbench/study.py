@@ -1147,9 +1147,8 @@ def _lost_work_hint(study: Study, step: Step) -> str | None:
             if t.kind == "train" and need.parent == t.expect["work"] and _is_done(t):
                 return (
                     f"training {t.out.name} is recorded done ({_rel(t.done_file or t.out)}), but its work folder "
-                    f"{_rel(t.expect['work'])} "
-                    f"has no adapter (work folders are not committed): copy the adapter in, or move {_rel(t.out)} "
-                    "away to train it again"
+                    f"{_rel(t.expect['work'])} has no adapter (work folders are not committed): copy the adapter in, "
+                    f"or move {_rel(t.out)} away to train it again"
                 )
     return None
 
