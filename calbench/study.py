@@ -1140,16 +1140,16 @@ def run(
 def _lost_work_hint(study: Study, step: Step) -> str | None:
     """A step waiting for a training's adapter whose record says it is done: the work folder (never committed) was
     lost, e.g. on another machine. Name the record to move away so that the study trains it again."""
-    for need in step.needs:
-        if need.exists():
-            continue
-        for t in plan(study):
-            if t.kind == "train" and need.parent == t.expect["work"] and _is_done(t):
-                return (
-                    f"training {t.out.name} is recorded done ({_rel(t.done_file or t.out)}), but its work folder "
-                    f"{_rel(t.expect['work'])} has no adapter (work folders are not committed): copy the adapter in, "
-                    f"or move {_rel(t.out)} away to train it again"
-                )
+    missing = {need.parent for need in step.needs if not _ready(need)}
+    if not missing:
+        return None
+    for t in plan(study):  # the whole plan: the training may belong to another stage than the waiting step
+        if t.kind == "train" and t.expect["work"] in missing and _is_done(t):
+            return (
+                f"training {t.out.name} is recorded done ({_rel(t.done_file or t.out)}), but its work folder "
+                f"{_rel(t.expect['work'])} has no adapter (work folders are not committed): copy the adapter in, "
+                f"or move {_rel(t.out)} away to train it again"
+            )
     return None
 
 
