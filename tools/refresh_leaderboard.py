@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out)
     if out.is_absolute():
+        if not out.resolve().is_relative_to(ROOT):
+            raise SystemExit(f"--out {out}: not in the repository {ROOT}; the committed leaderboard lives in it")
         out = out.resolve().relative_to(ROOT)
     committed = ROOT / out
     tracked = {Path(p).relative_to(out).as_posix() for p in _git("ls-files", "--", str(out)).splitlines()}
@@ -151,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                 apply(changes, work / out, committed)
                 print(f"[refresh] {len(changes)} file(s) written under {out}; commit them (git add -A {out})")
         finally:
-            _git("worktree", "remove", "--force", str(work))
+            if work.exists():  # not when `git worktree add` itself failed
+                _git("worktree", "remove", "--force", str(work))
     if args.screen and not args.check:
         _screen(committed)
     return 1 if args.check and changes else 0
