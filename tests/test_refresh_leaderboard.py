@@ -12,6 +12,10 @@ sys.path.insert(0, str(ROOT / "tools"))
 import refresh_leaderboard as rl  # noqa: E402
 
 
+def _tracked(committed: Path) -> set[str]:
+    return {p.relative_to(committed).as_posix() for p in committed.rglob("*") if p.is_file()}
+
+
 def _folders(tmp_path: Path) -> tuple[Path, Path, set[str]]:
     fresh, committed = tmp_path / "fresh", tmp_path / "committed"
     for d in (fresh / "leaderboard_files", committed / "leaderboard_files"):
@@ -30,8 +34,7 @@ def _folders(tmp_path: Path) -> tuple[Path, Path, set[str]]:
     (committed / "suite.yaml").write_text("tracks: []\n")
     (committed / "leaderboard_screen.png").write_bytes(b"screen")
     (fresh / "suite.yaml").write_text("tracks: []\n")  # the worktree keeps the suite file beside the outputs
-    tracked = {p.relative_to(committed).as_posix() for p in committed.rglob("*") if p.is_file()}
-    return fresh, committed, tracked
+    return fresh, committed, _tracked(committed)
 
 
 def test_a_current_leaderboard_reports_nothing(tmp_path):
@@ -55,8 +58,7 @@ def test_changed_new_and_stale_files_are_found_and_written_back(tmp_path):
     assert (committed / "leaderboard_files/renamed.png").read_bytes() == b"png2"
     assert not (committed / "leaderboard_files/track.png").exists()
     assert (committed / "leaderboard_screen.png").read_bytes() == b"screen"  # not the leaderboard's to write
-    tracked = {p.relative_to(committed).as_posix() for p in committed.rglob("*") if p.is_file()}
-    assert rl.compare(fresh, committed, tracked) == []  # written back: current
+    assert rl.compare(fresh, committed, _tracked(committed)) == []  # written back: current
 
 
 def test_a_compressed_file_is_compared_by_content_not_by_its_bytes(tmp_path):

@@ -23,7 +23,6 @@ processes, gave the same bytes, so ``--check`` reports only real changes. It tak
 from __future__ import annotations
 
 import argparse
-import lzma
 import os
 import subprocess
 import sys
@@ -33,15 +32,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from calbench.figures import quantize_png
+from calbench.records import open_bytes
 from calbench.reporting.files import xz_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
 #: outputs committed xz-compressed (their plain forms are git-ignored), relative to ``--out``
 COMPRESSED = ("leaderboard.csv", "leaderboard_files/columns.md", "leaderboard_files/full.html")
-#: tracked files under ``--out`` that ``calbench leaderboard`` does not write
-NOT_WRITTEN = ("suite.yaml", "leaderboard_screen.png")
+SUITE = "suite.yaml"
 SCREEN = "leaderboard_screen.png"
+#: tracked files under ``--out`` that ``calbench leaderboard`` does not write
+NOT_WRITTEN = (SUITE, SCREEN)
 SCREEN_COLORS = 64
 
 
@@ -67,9 +68,9 @@ def compare(fresh: Path, committed: Path, tracked: set[str]) -> list[Change]:
         if name not in tracked or not old.is_file():
             changes.append(Change(name, "new"))
             continue
-        old_bytes = lzma.decompress(old.read_bytes()) if packed else old.read_bytes()
-        if old_bytes != (fresh / rel).read_bytes():
-            changes.append(Change(name, "changed"))
+        with open_bytes(old) as fh:  # an .xz decompressed
+            if fh.read() != (fresh / rel).read_bytes():
+                changes.append(Change(name, "changed"))
     changes += [Change(rel, "stale") for rel in sorted(tracked - produced) if rel not in NOT_WRITTEN]
     return changes
 
@@ -98,8 +99,8 @@ def _git(*args: str) -> str:
 def _regenerate(out: str, work: Path) -> Path:
     """``calbench leaderboard results/ --out OUT`` in a worktree of HEAD at ``work``; returns its OUT folder."""
     _git("worktree", "add", "--detach", "--quiet", str(work), "HEAD")
-    for old in sorted((work / out).rglob("*"), reverse=True):  # only what this run writes stays beside suite.yaml
-        if old.is_file() and old.relative_to(work / out).as_posix() != "suite.yaml":
+    for old in list((work / out).rglob("*")):  # only what this run writes stays beside the suite file
+        if old.is_file() and old.relative_to(work / out).as_posix() != SUITE:
             old.unlink()
     env = dict(os.environ, PYTHONPATH=str(work))  # the worktree's calbench, not the installed one
     cmd = [sys.executable, "-m", "calbench", "leaderboard", "results/", "--out", out]
